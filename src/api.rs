@@ -1,0 +1,70 @@
+//! The `Api` handle: a validated description plus the shared limiter.
+
+use std::sync::Arc;
+
+use crate::core::{ApiBuilder, ApiSpec};
+use crate::drive::limiter::Limiter;
+use crate::error::Result;
+
+/// A paginated JSON API: its base URL, authentication, pagination dialect and
+/// the one concurrency limit that every client made from it shares.
+///
+/// Cloning is cheap and keeps the same limiter.
+///
+/// ```
+/// use pagewise::{Api, Auth, Pagination, Total};
+/// let api = Api::builder("https://api.example/v1/")
+///     .auth(Auth::bearer("token"))
+///     .records_at("/data")
+///     .pagination(Pagination::offset().total(Total::header("X-Total-Count")))
+///     .page_size(500)
+///     .concurrency(16)
+///     .build()?;
+/// assert_eq!(api.limiter().limit(), 16);
+/// assert!(!format!("{api:?}").contains("token"));
+/// # Ok::<(), pagewise::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Api {
+    spec: Arc<ApiSpec>,
+    limiter: Limiter,
+}
+
+impl Api {
+    /// Starts describing the API whose base URL is `base`. Collection paths
+    /// are resolved under it (`items` under `https://h/v1` is `https://h/v1/items`).
+    pub fn builder(base: impl Into<String>) -> ApiBuilder {
+        ApiBuilder::new(base)
+    }
+
+    /// The validated description the core works from.
+    pub fn spec(&self) -> &Arc<ApiSpec> {
+        &self.spec
+    }
+
+    /// The limiter shared by every client of this `Api`.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    /// A blocking client over this API (native targets).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn blocking(&self) -> crate::blocking::Client {
+        crate::blocking::Client::new(self)
+    }
+}
+
+impl ApiBuilder {
+    /// Validates the description and makes the `Api`. A bad base URL is an
+    /// [`ErrorKind::Url`](crate::ErrorKind::Url) error; a page size,
+    /// concurrency or window of 0, an empty parameter name, a malformed JSON
+    /// pointer or header are [`ErrorKind::Config`](crate::ErrorKind::Config) errors.
+    pub fn build(self) -> Result<Api> {
+        let spec = self.build_spec()?;
+        let limiter = Limiter::new(spec.concurrency());
+        Ok(Api {
+            spec: Arc::new(spec),
+            limiter,
+        })
+    }
+}

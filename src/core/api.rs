@@ -1,0 +1,629 @@
+//! The description of an API: where it lives, how to authenticate, how it pages.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use super::http::{Header, Method, Request, RequestId};
+use super::pagination::Pagination;
+use super::redact::Secrets;
+use crate::error::{Error, ErrorKind, Result};
+
+/// How requests authenticate. Credentials are sent only to the API's own
+/// origin (scheme, host and port of the base URL): a next-page link or a
+/// redirect to another origin is followed without them. `Debug` never prints them.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Auth {
+    /// HTTP basic authentication.
+    Basic {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// A custom header such as `X-Api-Key: <value>`.
+    Header {
+        /// The header name.
+        name: String,
+        /// The secret value.
+        value: String,
+    },
+    /// A query parameter such as `?api_key=<value>` (redacted in every message).
+    Query {
+        /// The parameter name.
+        name: String,
+        /// The secret value.
+        value: String,
+    },
+}
+
+impl Auth {
+    /// HTTP basic authentication.
+    pub fn basic(user: impl Into<String>, password: impl Into<String>) -> Self {
+        Auth::Basic {
+            user: user.into(),
+            password: password.into(),
+        }
+    }
+    /// A bearer token.
+    pub fn bearer(token: impl Into<String>) -> Self {
+        Auth::Bearer(token.into())
+    }
+    /// A custom header carrying a secret.
+    pub fn header(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Auth::Header {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+    /// A query parameter carrying a secret.
+    pub fn query(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Auth::Query {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::Basic { user, .. } => write!(f, "Basic({user:?}, <redacted>)"),
+            Auth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Auth::Header { name, .. } => write!(f, "Header({name:?}, <redacted>)"),
+            Auth::Query { name, .. } => write!(f, "Query({name:?}, <redacted>)"),
+        }
+    }
+}
+
+/// Builds an API description; see [`Api::builder`](crate::Api::builder).
+///
+/// Nothing is checked until `build()`, which reports the first problem as an
+/// [`ErrorKind::Config`] or [`ErrorKind::Url`] error.
+#[derive(Debug, Clone)]
+pub struct ApiBuilder {
+    base: String,
+    auth: Option<Auth>,
+    headers: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    records_at: String,
+    page_size: u64,
+    pagination: Pagination,
+    concurrency: usize,
+    window: Option<usize>,
+    timeout: Option<Duration>,
+}
+
+impl ApiBuilder {
+    pub(crate) fn new(base: impl Into<String>) -> Self {
+        ApiBuilder {
+            base: base.into(),
+            auth: None,
+            headers: Vec::new(),
+            query: Vec::new(),
+            records_at: String::new(),
+            page_size: 100,
+            pagination: Pagination::offset().into(),
+            concurrency: 8,
+            window: None,
+            timeout: Some(Duration::from_secs(30)),
+        }
+    }
+
+    /// How requests authenticate.
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// A header sent with every request.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A query parameter sent with every request to the API's origin.
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Where the records of a page sit in its body, as a JSON pointer
+    /// (RFC 6901): `/data`, `/result/records`, or `""` (the default) for a
+    /// body that is a top-level array.
+    pub fn records_at(mut self, pointer: impl Into<String>) -> Self {
+        self.records_at = pointer.into();
+        self
+    }
+
+    /// Records asked for per page (default 100). Servers that cap the page
+    /// size lower are detected; no row is lost.
+    pub fn page_size(mut self, size: u64) -> Self {
+        self.page_size = size;
+        self
+    }
+
+    /// The pagination dialect (default: offset + limit without a total).
+    pub fn pagination(mut self, pagination: impl Into<Pagination>) -> Self {
+        self.pagination = pagination.into();
+        self
+    }
+
+    /// The most requests in flight at once, over every client and every
+    /// operation made from this `Api` (default 8). Operations can ask for
+    /// less, never more.
+    pub fn concurrency(mut self, limit: usize) -> Self {
+        self.concurrency = limit;
+        self
+    }
+
+    /// The default reorder window of ordered sweeps: how many finished pages
+    /// may wait, beyond those in flight, for an earlier page (default: the concurrency).
+    pub fn window(mut self, pages: usize) -> Self {
+        self.window = Some(pages);
+        self
+    }
+
+    /// How long one request may take (default 30 s); `None` for no limit.
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub(crate) fn build_spec(self) -> Result<ApiSpec> {
+        let mut base = Url::parse(&self.base).map_err(|e| {
+            Error::new(ErrorKind::Url, format!("base URL is not valid: {e}"))
+                .with_url(Secrets::default().redact_url(&self.base))
+        })?;
+        if base.scheme() != "http" && base.scheme() != "https" {
+            return Err(Error::new(
+                ErrorKind::Url,
+                format!("base URL must be http or https, not {:?}", base.scheme()),
+            )
+            .with_url(Secrets::default().redact_url(&self.base)));
+        }
+        if base.cannot_be_a_base() || base.host().is_none() {
+            return Err(Error::new(ErrorKind::Url, "base URL has no host")
+                .with_url(Secrets::default().redact_url(&self.base)));
+        }
+        if !base.path().ends_with('/') {
+            // `join("items")` must append to the base path, not replace its last segment.
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        if self.page_size == 0 {
+            return Err(Error::config("page_size must be at least 1"));
+        }
+        if self.concurrency == 0 {
+            return Err(Error::config("concurrency must be at least 1"));
+        }
+        if self.window == Some(0) {
+            return Err(Error::config("window must be at least 1"));
+        }
+        check_pointer("records_at", &self.records_at)?;
+        for p in self.pagination.pointers() {
+            check_pointer("pagination pointer", p)?;
+        }
+        for name in self.pagination.param_names() {
+            if name.trim().is_empty() {
+                return Err(Error::config("a pagination parameter name is empty"));
+            }
+        }
+        if let Pagination::PageNumber(p) = &self.pagination {
+            if p.first_page > 1 {
+                return Err(Error::config(format!(
+                    "first_page must be 0 or 1, not {}",
+                    p.first_page
+                )));
+            }
+        }
+        for h in self.pagination.header_names() {
+            check_header_name(h)?;
+        }
+        for (name, value) in &self.headers {
+            check_header_name(name)?;
+            check_header_value(name, value)?;
+        }
+        for (name, _) in &self.query {
+            if name.is_empty() {
+                return Err(Error::config("a default query parameter name is empty"));
+            }
+        }
+        let mut secrets = Secrets::default();
+        match &self.auth {
+            Some(Auth::Header { name, value }) => {
+                check_header_name(name)?;
+                check_header_value(name, value)?;
+            }
+            Some(Auth::Query { name, .. }) => {
+                if name.is_empty() {
+                    return Err(Error::config("the auth query parameter name is empty"));
+                }
+                secrets.query_params.push(name.clone());
+            }
+            Some(Auth::Bearer(t)) => check_header_value("Authorization", t)?,
+            Some(Auth::Basic { user, .. }) if user.contains(':') => {
+                return Err(Error::config("a basic-auth user name cannot contain ':'"));
+            }
+            _ => {}
+        }
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(Error::config(
+                "put credentials in .auth(Auth::basic(..)), not in the base URL",
+            ));
+        }
+        Ok(ApiSpec {
+            base,
+            auth: self.auth,
+            headers: self.headers,
+            query: self.query,
+            records_at: self.records_at,
+            page_size: self.page_size,
+            pagination: self.pagination,
+            concurrency: self.concurrency,
+            window: self.window,
+            timeout: self.timeout,
+            secrets: Arc::new(secrets),
+        })
+    }
+}
+
+fn check_pointer(what: &str, p: &str) -> Result<()> {
+    if p.is_empty() || p.starts_with('/') {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "{what} must be a JSON pointer: \"\" or starting with '/', got {p:?}"
+        )))
+    }
+}
+
+fn check_header_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "{name:?} is not a valid header name"
+        )))
+    }
+}
+
+fn check_header_value(name: &str, value: &str) -> Result<()> {
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        Err(Error::config(format!(
+            "the value of header {name:?} contains a line break or NUL"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// A validated API description: what the core needs to build requests.
+#[derive(Clone)]
+pub struct ApiSpec {
+    pub(crate) base: Url,
+    pub(crate) auth: Option<Auth>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) records_at: String,
+    pub(crate) page_size: u64,
+    pub(crate) pagination: Pagination,
+    pub(crate) concurrency: usize,
+    pub(crate) window: Option<usize>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) secrets: Arc<Secrets>,
+}
+
+impl fmt::Debug for ApiSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiSpec")
+            .field("base", &self.secrets.redact_url(self.base.as_str()))
+            .field("auth", &self.auth)
+            .field("headers", &self.headers)
+            .field("query", &self.query)
+            .field("records_at", &self.records_at)
+            .field("page_size", &self.page_size)
+            .field("pagination", &self.pagination)
+            .field("concurrency", &self.concurrency)
+            .field("window", &self.window)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl ApiSpec {
+    /// The base URL (always ending in `/`).
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The shared concurrency limit.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// The default page size.
+    pub fn page_size(&self) -> u64 {
+        self.page_size
+    }
+
+    /// The pagination dialect.
+    pub fn pagination(&self) -> &Pagination {
+        &self.pagination
+    }
+
+    /// The records pointer.
+    pub fn records_at(&self) -> &str {
+        &self.records_at
+    }
+
+    /// The default reorder window, if set.
+    pub fn window(&self) -> Option<usize> {
+        self.window
+    }
+
+    /// `url` without credentials, for messages.
+    pub fn redact(&self, url: &str) -> String {
+        self.secrets.redact_url(url)
+    }
+
+    /// Resolves `path` (relative to the base URL, absolute path, or full URL)
+    /// and adds the default query and `query`.
+    pub fn url_for(&self, path: &str, query: &[(String, String)]) -> Result<Url> {
+        let rel = path.trim_start_matches('/');
+        let target = if path.contains("://") { path } else { rel };
+        let mut url = self.base.join(target).map_err(|e| {
+            Error::new(ErrorKind::Url, format!("cannot resolve path {path:?}: {e}"))
+                .with_url(self.redact(self.base.as_str()))
+        })?;
+        if !self.query.is_empty() || !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in self.query.iter().chain(query) {
+                pairs.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+
+    /// Whether `url` is on the API's own origin (and may receive credentials).
+    pub fn same_origin(&self, url: &Url) -> bool {
+        url.origin() == self.base.origin()
+    }
+
+    /// Builds a request: default headers always, credentials only for the API's own origin.
+    pub(crate) fn request(
+        &self,
+        id: RequestId,
+        method: Method,
+        mut url: Url,
+        body: Option<Vec<u8>>,
+    ) -> Request {
+        let mut headers = Vec::with_capacity(self.headers.len() + 2);
+        headers.push(Header {
+            name: "Accept".into(),
+            value: "application/json".into(),
+            sensitive: false,
+        });
+        if body.is_some() {
+            headers.push(Header {
+                name: "Content-Type".into(),
+                value: "application/json".into(),
+                sensitive: false,
+            });
+        }
+        for (name, value) in &self.headers {
+            headers.push(Header {
+                name: name.clone(),
+                value: value.clone(),
+                sensitive: is_sensitive_header(name),
+            });
+        }
+        if self.same_origin(&url) {
+            match &self.auth {
+                Some(Auth::Basic { user, password }) => headers.push(Header {
+                    name: "Authorization".into(),
+                    value: format!("Basic {}", base64(format!("{user}:{password}").as_bytes())),
+                    sensitive: true,
+                }),
+                Some(Auth::Bearer(token)) => headers.push(Header {
+                    name: "Authorization".into(),
+                    value: format!("Bearer {token}"),
+                    sensitive: true,
+                }),
+                Some(Auth::Header { name, value }) => headers.push(Header {
+                    name: name.clone(),
+                    value: value.clone(),
+                    sensitive: true,
+                }),
+                Some(Auth::Query { name, value }) => {
+                    if !url.query_pairs().any(|(k, _)| k == name.as_str()) {
+                        url.query_pairs_mut().append_pair(name, value);
+                    }
+                }
+                None => {}
+            }
+        } else if let Some(Auth::Query { name, .. }) = &self.auth {
+            // A link that carries our secret to another origin must not be followed with it.
+            if url.query_pairs().any(|(k, _)| k == name.as_str()) {
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .filter(|(k, _)| k != name.as_str())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                url.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+        }
+        Request {
+            id,
+            method,
+            url: url.into(),
+            headers,
+            body,
+            timeout: self.timeout,
+            secrets: self.secrets.clone(),
+        }
+    }
+}
+
+fn is_sensitive_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "authorization"
+        || n == "proxy-authorization"
+        || n == "cookie"
+        || n.contains("token")
+        || n.contains("key")
+        || n.contains("secret")
+}
+
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(
+            base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+    }
+
+    fn spec(b: ApiBuilder) -> ApiSpec {
+        b.build_spec().unwrap()
+    }
+
+    #[test]
+    fn paths_resolve_under_the_base() {
+        let s = spec(ApiBuilder::new("https://h.example/api/v1").query("a", "1"));
+        let u = s.url_for("items", &[("b".into(), "2".into())]).unwrap();
+        assert_eq!(u.as_str(), "https://h.example/api/v1/items?a=1&b=2");
+        let u = s.url_for("/items", &[]).unwrap();
+        assert_eq!(u.as_str(), "https://h.example/api/v1/items?a=1");
+    }
+
+    #[test]
+    fn credentials_only_to_own_origin() {
+        let s = spec(ApiBuilder::new("https://h.example/").auth(Auth::bearer("s3cret")));
+        let own = s.request(
+            RequestId(1),
+            Method::Get,
+            Url::parse("https://h.example/x").unwrap(),
+            None,
+        );
+        assert_eq!(own.header("authorization"), Some("Bearer s3cret"));
+        let other = s.request(
+            RequestId(2),
+            Method::Get,
+            Url::parse("https://evil.example/x").unwrap(),
+            None,
+        );
+        assert_eq!(other.header("authorization"), None);
+        let port = s.request(
+            RequestId(3),
+            Method::Get,
+            Url::parse("https://h.example:8443/x").unwrap(),
+            None,
+        );
+        assert_eq!(port.header("authorization"), None);
+        assert!(!format!("{own:?}").contains("s3cret"));
+        assert!(!format!("{s:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn query_auth_is_added_and_redacted() {
+        let s = spec(ApiBuilder::new("https://h.example/").auth(Auth::query("api_key", "k3y")));
+        let r = s.request(
+            RequestId(1),
+            Method::Get,
+            s.url_for("items", &[]).unwrap(),
+            None,
+        );
+        assert_eq!(r.url, "https://h.example/items?api_key=k3y");
+        assert_eq!(r.redacted_url(), "https://h.example/items?api_key=REDACTED");
+        assert!(!format!("{r:?}").contains("k3y"));
+        let away = s.request(
+            RequestId(2),
+            Method::Get,
+            Url::parse("https://other.example/items?api_key=k3y&p=2").unwrap(),
+            None,
+        );
+        assert_eq!(away.url, "https://other.example/items?p=2");
+    }
+
+    #[test]
+    fn bad_configuration_is_a_typed_error() {
+        let cases: Vec<(ApiBuilder, ErrorKind)> = vec![
+            (ApiBuilder::new("not a url"), ErrorKind::Url),
+            (ApiBuilder::new("ftp://h.example/"), ErrorKind::Url),
+            (
+                ApiBuilder::new("https://h.example/").page_size(0),
+                ErrorKind::Config,
+            ),
+            (
+                ApiBuilder::new("https://h.example/").concurrency(0),
+                ErrorKind::Config,
+            ),
+            (
+                ApiBuilder::new("https://h.example/").records_at("data"),
+                ErrorKind::Config,
+            ),
+            (
+                ApiBuilder::new("https://h.example/")
+                    .pagination(Pagination::offset().params("", "limit")),
+                ErrorKind::Config,
+            ),
+            (
+                ApiBuilder::new("https://h.example/").header("Bad Name", "x"),
+                ErrorKind::Config,
+            ),
+            (
+                ApiBuilder::new("https://h.example/").header("X-A", "a\r\nb"),
+                ErrorKind::Config,
+            ),
+            (ApiBuilder::new("https://u:p@h.example/"), ErrorKind::Config),
+            (
+                ApiBuilder::new("https://h.example/")
+                    .pagination(Pagination::page_number().first_page(2)),
+                ErrorKind::Config,
+            ),
+        ];
+        for (b, kind) in cases {
+            let dbg = format!("{b:?}");
+            let err = b.build_spec().expect_err(&dbg);
+            assert_eq!(err.kind(), kind, "{dbg}: {err}");
+        }
+    }
+}

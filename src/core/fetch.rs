@@ -1,0 +1,178 @@
+//! One request and its redirects: the state machine behind `get`.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use url::Url;
+use web_time::Instant;
+
+use super::api::ApiSpec;
+use super::http::{Method, Request, RequestId, Response, TransportError, TransportErrorKind};
+use crate::error::{Error, ErrorKind, Result};
+
+const MAX_REDIRECTS: u8 = 10;
+
+/// A single request, following redirects (credentials only to the API's own
+/// origin), ending in a 2xx answer or an error.
+///
+/// ```
+/// use pagewise::Api;
+/// use pagewise::core::{Fetch, Method, Response};
+/// use web_time::Instant;
+/// let api = Api::builder("https://api.example/v1/").build()?;
+/// let mut f = Fetch::new(api.spec(), Method::Get, "items/7", &[], None)?;
+/// let req = f.poll_request().unwrap();
+/// assert_eq!(req.url, "https://api.example/v1/items/7");
+/// f.handle_response(req.id, Ok(Response::new(200, r#"{"id":7}"#)), Instant::now());
+/// let resp = f.poll_event().unwrap()?;
+/// let v: serde_json::Value = f.decode(&resp)?;
+/// assert_eq!(v["id"], 7);
+/// # Ok::<(), pagewise::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Fetch {
+    spec: Arc<ApiSpec>,
+    method: Method,
+    url: Url,
+    body: Option<Vec<u8>>,
+    redirects: u8,
+    next_id: u64,
+    waiting: Option<RequestId>,
+    send: bool,
+    outcome: Option<Result<Response>>,
+}
+
+impl Fetch {
+    /// A request of `method` to `path` (relative to the base URL) with `query` added.
+    pub fn new(
+        spec: &Arc<ApiSpec>,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Self> {
+        Ok(Fetch {
+            url: spec.url_for(path, query)?,
+            spec: spec.clone(),
+            method,
+            body,
+            redirects: 0,
+            next_id: 0,
+            waiting: None,
+            send: true,
+            outcome: None,
+        })
+    }
+
+    /// The request to send, once (and again after each redirect).
+    #[must_use]
+    pub fn poll_request(&mut self) -> Option<Request> {
+        if !self.send {
+            return None;
+        }
+        self.send = false;
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        self.waiting = Some(id);
+        Some(
+            self.spec
+                .request(id, self.method, self.url.clone(), self.body.clone()),
+        )
+    }
+
+    /// Hands over the answer to the request `id`.
+    pub fn handle_response(
+        &mut self,
+        id: RequestId,
+        response: std::result::Result<Response, TransportError>,
+        _now: Instant,
+    ) {
+        if self.waiting != Some(id) {
+            return;
+        }
+        self.waiting = None;
+        let here = self.spec.redact(self.url.as_str());
+        let resp = match response {
+            Ok(r) => r,
+            Err(e) => {
+                let kind = match e.kind {
+                    TransportErrorKind::Timeout => ErrorKind::Timeout,
+                    TransportErrorKind::Aborted => ErrorKind::Cancelled,
+                    _ => ErrorKind::Transport,
+                };
+                self.outcome = Some(Err(Error::new(kind, e.message).with_url(here)));
+                return;
+            }
+        };
+        if matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
+            if let Some(loc) = resp.header("location") {
+                if self.redirects >= MAX_REDIRECTS {
+                    self.outcome = Some(Err(Error::new(
+                        ErrorKind::Redirect,
+                        format!("more than {MAX_REDIRECTS} redirects"),
+                    )
+                    .with_url(here)
+                    .with_status(resp.status)));
+                    return;
+                }
+                match self.url.join(loc) {
+                    Ok(to) => {
+                        self.redirects += 1;
+                        self.url = to;
+                        if resp.status == 303 {
+                            self.method = Method::Get;
+                            self.body = None;
+                        }
+                        self.send = true;
+                    }
+                    Err(e) => {
+                        self.outcome = Some(Err(Error::new(
+                            ErrorKind::Url,
+                            format!("bad redirect target {loc:?}: {e}"),
+                        )
+                        .with_url(here)
+                        .with_status(resp.status)));
+                    }
+                }
+                return;
+            }
+        }
+        self.outcome = Some(if (200..300).contains(&resp.status) {
+            Ok(resp)
+        } else {
+            Err(Error::new(
+                ErrorKind::Status,
+                format!("the server answered {}", resp.status),
+            )
+            .with_url(here)
+            .with_status(resp.status)
+            .with_excerpt(&resp.body))
+        });
+    }
+
+    /// The outcome, once known: the 2xx answer or the error.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Result<Response>> {
+        self.outcome.take()
+    }
+
+    /// The URL now asked for (after redirects), without credentials.
+    pub fn url(&self) -> String {
+        self.spec.redact(self.url.as_str())
+    }
+
+    /// Deserializes a 2xx answer's JSON body; errors name the URL.
+    pub fn decode<T: DeserializeOwned>(&self, resp: &Response) -> Result<T> {
+        serde_json::from_slice(&resp.body).map_err(|e| {
+            let kind = if e.is_data() {
+                ErrorKind::Record
+            } else {
+                ErrorKind::Decode
+            };
+            Error::new(kind, format!("the body is not the expected JSON: {e}"))
+                .with_url(self.url())
+                .with_status(resp.status)
+                .with_excerpt(&resp.body)
+        })
+    }
+}

@@ -1,0 +1,217 @@
+//! Plain request and response values exchanged between the core and a transport.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::redact::Secrets;
+
+/// An HTTP method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl Method {
+    /// The method's name as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Identifies one request of a state machine, so its answer can be handed back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub(crate) u64);
+
+impl RequestId {
+    /// The number behind the id (unique within one state machine).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// One request header. `sensitive` headers (credentials) are redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The header name.
+    pub name: String,
+    /// The header value.
+    pub value: String,
+    /// Whether the value is a credential (never printed).
+    pub sensitive: bool,
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.sensitive {
+            write!(f, "{}: <redacted>", self.name)
+        } else {
+            write!(f, "{}: {:?}", self.name, self.value)
+        }
+    }
+}
+
+/// A request the core wants sent. Transports send it as is.
+#[derive(Clone)]
+pub struct Request {
+    /// The id to hand back with the answer.
+    pub id: RequestId,
+    /// The method.
+    pub method: Method,
+    /// The absolute URL, with the query string.
+    pub url: String,
+    /// The headers, in order (credentials included when the URL is on the API's origin).
+    pub headers: Vec<Header>,
+    /// The body, if any.
+    pub body: Option<Vec<u8>>,
+    /// How long the transport may take for this request, if limited.
+    pub timeout: Option<Duration>,
+    pub(crate) secrets: Arc<Secrets>,
+}
+
+impl Request {
+    /// The URL with credentials (user info, secret query parameters) replaced,
+    /// safe to log or show.
+    pub fn redacted_url(&self) -> String {
+        self.secrets.redact_url(&self.url)
+    }
+
+    /// The value of the first header named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("id", &self.id)
+            .field("method", &self.method)
+            .field("url", &self.redacted_url())
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// An HTTP answer handed to the core.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The headers, in order; names compared case-insensitively.
+    pub headers: Vec<(String, String)>,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A response with a status and a body and no headers (handy in tests).
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    /// Adds a header (builder style).
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The value of the first header named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All values of the headers named `name`, in order.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &crate::error::excerpt(&self.body))
+            .finish()
+    }
+}
+
+/// Why a transport got no HTTP answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be made (refused, DNS, TLS).
+    Connect,
+    /// The request timed out.
+    Timeout,
+    /// The connection broke while sending or receiving (reset, body cut short).
+    Io,
+    /// The request was aborted by the caller.
+    Aborted,
+    /// Anything else.
+    Other,
+}
+
+/// A failure of the transport: no HTTP answer was received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportError {
+    /// What kind of failure.
+    pub kind: TransportErrorKind,
+    /// A description for people (must not contain credentials).
+    pub message: String,
+}
+
+impl TransportError {
+    /// A new transport error.
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        TransportError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for TransportError {}

@@ -1,0 +1,22 @@
+//! The sans-IO core: plain request/response values and the state machines
+//! that decide what to ask for next. No I/O, no clock (every method that needs
+//! time takes `now`), no runtime: it runs the same on native targets and wasm32,
+//! and is tested in simulated time.
+
+mod api;
+mod fetch;
+mod http;
+mod options;
+mod page;
+mod pagination;
+mod redact;
+mod sweep;
+
+pub use api::{ApiBuilder, ApiSpec, Auth};
+pub use fetch::Fetch;
+pub use http::{Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind};
+pub use options::{ListOptions, Order};
+pub use page::Records;
+pub use pagination::{Cursor, Keyset, Link, NextUrl, Offset, PageNumber, Pagination, Total};
+pub use redact::Secrets;
+pub use sweep::{Event, Notice, RawPage, Report, Sweep};

@@ -1,0 +1,86 @@
+//! Options of a list operation, shared by every facade.
+
+use std::time::Duration;
+
+/// In which order a sweep hands out pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Page order, as the API orders them (default). Pages that finish early
+    /// wait in a bounded reorder window.
+    #[default]
+    Page,
+    /// The order in which pages arrive: lowest latency, no reordering.
+    Completion,
+}
+
+/// What to pull and how: the options of `list(collection)` in every facade.
+///
+/// ```
+/// use pagewise::{ListOptions, Order};
+/// let opts = ListOptions::new("items")
+///     .query("active", "true")
+///     .page_size(500)
+///     .concurrency(16)
+///     .order(Order::Completion);
+/// assert_eq!(opts.path(), "items");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListOptions {
+    pub(crate) path: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) page_size: Option<u64>,
+    pub(crate) concurrency: Option<usize>,
+    pub(crate) window: Option<usize>,
+    pub(crate) order: Order,
+    pub(crate) deadline: Option<Duration>,
+}
+
+impl ListOptions {
+    /// Options for the collection at `path` (relative to the API's base URL).
+    pub fn new(path: impl Into<String>) -> Self {
+        ListOptions {
+            path: path.into(),
+            query: Vec::new(),
+            page_size: None,
+            concurrency: None,
+            window: None,
+            order: Order::Page,
+            deadline: None,
+        }
+    }
+    /// Adds a query parameter (a filter, a field list, ...).
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+    /// Records per page (default: the API's).
+    pub fn page_size(mut self, size: u64) -> Self {
+        self.page_size = Some(size);
+        self
+    }
+    /// Pages in flight at once (default and maximum: the API's concurrency).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = Some(n);
+        self
+    }
+    /// Finished pages that may wait for an earlier one in ordered mode
+    /// (default: the API's window, else the concurrency).
+    pub fn window(mut self, pages: usize) -> Self {
+        self.window = Some(pages);
+        self
+    }
+    /// Page order (default) or completion order.
+    pub fn order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
+    }
+    /// An overall deadline for the whole sweep.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+    /// The collection path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}

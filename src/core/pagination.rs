@@ -1,0 +1,333 @@
+//! How an API pages: the dialects pagewise speaks and their parameters.
+
+/// Where the total number of records is read from, for dialects that can fan out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Total {
+    /// A response header holding the count, e.g. `X-Total-Count`.
+    Header(String),
+    /// A JSON pointer into the body, e.g. `/meta/total`.
+    Pointer(String),
+    /// The `Content-Range` header: `items 0-99/20000`.
+    ContentRange,
+}
+
+impl Total {
+    /// The total from a header such as `X-Total-Count`.
+    pub fn header(name: impl Into<String>) -> Self {
+        Total::Header(name.into())
+    }
+    /// The total from a JSON pointer such as `/meta/total`.
+    pub fn pointer(pointer: impl Into<String>) -> Self {
+        Total::Pointer(pointer.into())
+    }
+}
+
+/// Where a cursor token or a next-page URL is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Link {
+    /// A JSON pointer into the body, e.g. `/next_cursor` or `/links/next`.
+    /// `null`, a missing member or `""` means there is no next page.
+    Pointer(String),
+    /// A response header, e.g. `X-Next-Cursor`; absent or empty means no next page.
+    Header(String),
+    /// The RFC 8288 `Link` header's `rel="next"` target (next-URL dialect only).
+    LinkHeader,
+}
+
+impl Link {
+    /// Read from a JSON pointer.
+    pub fn pointer(pointer: impl Into<String>) -> Self {
+        Link::Pointer(pointer.into())
+    }
+    /// Read from a response header.
+    pub fn header(name: impl Into<String>) -> Self {
+        Link::Header(name.into())
+    }
+}
+
+/// Offset + limit paging: `?offset=200&limit=100`.
+///
+/// With a [`Total`], every remaining page is planned after the first one and
+/// fetched concurrently. Without one, pages are walked in sequence, each
+/// offset advancing by the number of records actually received (so a server
+/// that caps the page size loses no rows), until an empty page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offset {
+    pub(crate) offset_param: String,
+    pub(crate) limit_param: String,
+    pub(crate) total: Option<Total>,
+}
+
+impl Offset {
+    /// Parameter names (defaults: `offset`, `limit`).
+    pub fn params(mut self, offset: impl Into<String>, limit: impl Into<String>) -> Self {
+        self.offset_param = offset.into();
+        self.limit_param = limit.into();
+        self
+    }
+    /// Where the total count is (none by default: sequential walk).
+    pub fn total(mut self, total: Total) -> Self {
+        self.total = Some(total);
+        self
+    }
+}
+
+/// Page-number paging: `?page=3&per_page=100`, first page 1 (or 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageNumber {
+    pub(crate) page_param: String,
+    pub(crate) size_param: Option<String>,
+    pub(crate) first_page: u64,
+    pub(crate) total: Option<Total>,
+}
+
+impl PageNumber {
+    /// The page parameter name (default `page`).
+    pub fn page_param(mut self, name: impl Into<String>) -> Self {
+        self.page_param = name.into();
+        self
+    }
+    /// The page-size parameter name (default `per_page`); `None` sends no size.
+    pub fn size_param(mut self, name: Option<&str>) -> Self {
+        self.size_param = name.map(str::to_string);
+        self
+    }
+    /// The number of the first page: 1 (default) or 0.
+    pub fn first_page(mut self, first: u64) -> Self {
+        self.first_page = first;
+        self
+    }
+    /// Where the total record count is (none by default: sequential walk).
+    pub fn total(mut self, total: Total) -> Self {
+        self.total = Some(total);
+        self
+    }
+}
+
+/// Cursor paging: each page names the token of the next, sent back as a parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub(crate) from: Link,
+    pub(crate) cursor_param: String,
+    pub(crate) limit_param: Option<String>,
+}
+
+impl Cursor {
+    /// The parameter the cursor is sent back in (default `cursor`).
+    pub fn param(mut self, name: impl Into<String>) -> Self {
+        self.cursor_param = name.into();
+        self
+    }
+    /// The page-size parameter (default `limit`); `None` sends no size.
+    pub fn limit_param(mut self, name: Option<&str>) -> Self {
+        self.limit_param = name.map(str::to_string);
+        self
+    }
+}
+
+/// Next-URL paging: each page links to the next one, in the body or in a `Link` header.
+/// Relative links are resolved against the URL of the page that holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextUrl {
+    pub(crate) from: Link,
+    pub(crate) limit_param: Option<String>,
+}
+
+impl NextUrl {
+    /// The page-size parameter of the first request (default `limit`); `None` sends no size.
+    pub fn limit_param(mut self, name: Option<&str>) -> Self {
+        self.limit_param = name.map(str::to_string);
+        self
+    }
+}
+
+/// Keyset paging: `?id_gt=<last id seen>&limit=100`, the API ordering by that field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyset {
+    pub(crate) field: String,
+    pub(crate) param: String,
+    pub(crate) limit_param: Option<String>,
+}
+
+impl Keyset {
+    /// The parameter that carries the last value (default `<field>_gt`).
+    pub fn param(mut self, name: impl Into<String>) -> Self {
+        self.param = name.into();
+        self
+    }
+    /// The page-size parameter (default `limit`); `None` sends no size.
+    pub fn limit_param(mut self, name: Option<&str>) -> Self {
+        self.limit_param = name.map(str::to_string);
+        self
+    }
+}
+
+/// The pagination dialect of an API. Build one with the constructors:
+///
+/// ```
+/// use pagewise::{Pagination, Total, Link};
+/// let offset = Pagination::offset().total(Total::header("X-Total-Count"));
+/// let pages = Pagination::page_number().first_page(0).total(Total::pointer("/total"));
+/// let cursor = Pagination::cursor(Link::pointer("/next_cursor")).param("cursor");
+/// let next = Pagination::next_url(Link::LinkHeader);
+/// let keyset = Pagination::keyset("id").param("id_gt");
+/// # let _ = (offset, pages, cursor, next, keyset);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Pagination {
+    /// Offset + limit.
+    Offset(Offset),
+    /// Page number.
+    PageNumber(PageNumber),
+    /// Cursor token.
+    Cursor(Cursor),
+    /// Next URL.
+    NextUrl(NextUrl),
+    /// Keyset (`field > last`).
+    Keyset(Keyset),
+}
+
+impl Pagination {
+    /// Offset + limit (`offset`, `limit`), no total.
+    pub fn offset() -> Offset {
+        Offset {
+            offset_param: "offset".into(),
+            limit_param: "limit".into(),
+            total: None,
+        }
+    }
+    /// Page numbers (`page`, `per_page`), first page 1, no total.
+    pub fn page_number() -> PageNumber {
+        PageNumber {
+            page_param: "page".into(),
+            size_param: Some("per_page".into()),
+            first_page: 1,
+            total: None,
+        }
+    }
+    /// A cursor read from `from`, sent back as `cursor`, with page size `limit`.
+    pub fn cursor(from: Link) -> Cursor {
+        Cursor {
+            from,
+            cursor_param: "cursor".into(),
+            limit_param: Some("limit".into()),
+        }
+    }
+    /// A next-page URL read from `from`.
+    pub fn next_url(from: Link) -> NextUrl {
+        NextUrl {
+            from,
+            limit_param: Some("limit".into()),
+        }
+    }
+    /// Keyset paging on `field` (a top-level member of each record, or a JSON
+    /// pointer such as `/meta/id`), sent as `<field>_gt`.
+    pub fn keyset(field: impl Into<String>) -> Keyset {
+        let field = field.into();
+        let name = field.trim_start_matches('/').replace('/', "_");
+        Keyset {
+            param: format!("{name}_gt"),
+            field,
+            limit_param: Some("limit".into()),
+        }
+    }
+
+    pub(crate) fn total(&self) -> Option<&Total> {
+        match self {
+            Pagination::Offset(o) => o.total.as_ref(),
+            Pagination::PageNumber(p) => p.total.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Every parameter name the dialect uses, for validation.
+    pub(crate) fn param_names(&self) -> Vec<&str> {
+        match self {
+            Pagination::Offset(o) => vec![&o.offset_param, &o.limit_param],
+            Pagination::PageNumber(p) => {
+                let mut v = vec![p.page_param.as_str()];
+                v.extend(p.size_param.as_deref());
+                v
+            }
+            Pagination::Cursor(c) => {
+                let mut v = vec![c.cursor_param.as_str()];
+                v.extend(c.limit_param.as_deref());
+                v
+            }
+            Pagination::NextUrl(n) => n.limit_param.as_deref().into_iter().collect(),
+            Pagination::Keyset(k) => {
+                let mut v = vec![k.param.as_str(), k.field.as_str()];
+                v.extend(k.limit_param.as_deref());
+                v
+            }
+        }
+    }
+
+    /// Every JSON pointer the dialect reads, for validation.
+    pub(crate) fn pointers(&self) -> Vec<&str> {
+        let mut v = Vec::new();
+        if let Some(Total::Pointer(p)) = self.total() {
+            v.push(p.as_str());
+        }
+        match self {
+            Pagination::Cursor(Cursor {
+                from: Link::Pointer(p),
+                ..
+            })
+            | Pagination::NextUrl(NextUrl {
+                from: Link::Pointer(p),
+                ..
+            }) => v.push(p.as_str()),
+            _ => {}
+        }
+        v
+    }
+
+    pub(crate) fn header_names(&self) -> Vec<&str> {
+        let mut v = Vec::new();
+        if let Some(Total::Header(h)) = self.total() {
+            v.push(h.as_str());
+        }
+        match self {
+            Pagination::Cursor(Cursor {
+                from: Link::Header(h),
+                ..
+            })
+            | Pagination::NextUrl(NextUrl {
+                from: Link::Header(h),
+                ..
+            }) => v.push(h.as_str()),
+            _ => {}
+        }
+        v
+    }
+}
+
+impl From<Offset> for Pagination {
+    fn from(v: Offset) -> Self {
+        Pagination::Offset(v)
+    }
+}
+impl From<PageNumber> for Pagination {
+    fn from(v: PageNumber) -> Self {
+        Pagination::PageNumber(v)
+    }
+}
+impl From<Cursor> for Pagination {
+    fn from(v: Cursor) -> Self {
+        Pagination::Cursor(v)
+    }
+}
+impl From<NextUrl> for Pagination {
+    fn from(v: NextUrl) -> Self {
+        Pagination::NextUrl(v)
+    }
+}
+impl From<Keyset> for Pagination {
+    fn from(v: Keyset) -> Self {
+        Pagination::Keyset(v)
+    }
+}

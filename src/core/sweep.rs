@@ -1,0 +1,894 @@
+//! The sweep: one state machine that pulls every page of a collection in any
+//! dialect, plans concurrent fan-out where the total is known, and hands pages
+//! out in page order through a bounded reorder window (or in completion order).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+use web_time::Instant;
+
+use super::api::ApiSpec;
+use super::http::{Method, Request, RequestId, Response, TransportError, TransportErrorKind};
+use super::options::{ListOptions, Order};
+use super::page::{self, Body, DecodeError, Records};
+use super::pagination::{Link, Pagination, Total};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Redirects followed for one request before giving up.
+const MAX_REDIRECTS: u8 = 10;
+
+/// One page handed out by a sweep.
+#[derive(Debug, Clone)]
+pub struct RawPage {
+    /// Position of this page in the sweep's page order (0-based).
+    pub index: u64,
+    /// The URL it was fetched from (credentials removed).
+    pub url: String,
+    /// Its records.
+    pub records: Records,
+}
+
+/// Something worth knowing that did not stop the sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Notice {
+    /// The API's total changed during the sweep: rows were added or removed
+    /// while it ran, so an offset or page-number sweep may have missed or
+    /// repeated some (a keyset or cursor sweep does not).
+    TotalChanged {
+        /// The total before.
+        from: u64,
+        /// The total now.
+        to: u64,
+        /// The page whose answer carried the new total.
+        page: u64,
+    },
+    /// A page in the middle of a planned sweep had fewer records than asked for.
+    /// For offset paging the missing range is fetched again; for page numbers it
+    /// cannot be, and rows may be missing.
+    ShortPage {
+        /// The page.
+        page: u64,
+        /// Records expected.
+        expected: u64,
+        /// Records received.
+        got: u64,
+    },
+    /// A total was configured but the answer had none: the sweep walked pages in sequence.
+    TotalMissing {
+        /// The page whose answer had no total.
+        page: u64,
+    },
+}
+
+/// What a finished sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// Records handed out.
+    pub records: u64,
+    /// Pages handed out.
+    pub pages: u64,
+    /// HTTP requests answered (redirects included).
+    pub requests: u64,
+    /// The total the API announced last, if it announces one.
+    pub total: Option<u64>,
+    /// `Some(true)` when the records handed out match the announced total,
+    /// `Some(false)` when they do not, `None` when the API announces no total.
+    pub complete: Option<bool>,
+    /// Time from the sweep's start to its end.
+    pub duration: Duration,
+    /// The most pages held at once (in the reorder window or waiting to be
+    /// taken), never more than concurrency + window.
+    pub max_buffered_pages: usize,
+    /// Notices raised along the way, in order.
+    pub notices: Vec<Notice>,
+}
+
+/// What a sweep tells its driver.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// The next page of records.
+    Page(RawPage),
+    /// Something worth knowing; also kept in the report.
+    Notice(Notice),
+    /// The sweep ended: every page was handed out.
+    Finished(Report),
+    /// The sweep failed; pages handed out before are intact. Nothing follows.
+    Failed(Error),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Offset { offset: u64, limit: u64 },
+    Page(u64),
+    Cursor(Option<String>),
+    Url(Url),
+    Keyset(Option<String>),
+}
+
+#[derive(Debug)]
+enum SlotState {
+    Queued,
+    InFlight,
+    Done(Records),
+}
+
+#[derive(Debug)]
+struct Slot {
+    target: Target,
+    state: SlotState,
+    redirects: u8,
+    /// Where a redirect sent this page.
+    redirected_to: Option<Url>,
+    /// The URL last requested for this page.
+    sent: Option<Url>,
+}
+
+/// Pages are ordered by (planned position, gap-fill number): a gap fill of
+/// page 7 is (7, 1) and sorts between (7, 0) and (8, 0).
+type Key = (u64, u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    Finished,
+    Failed,
+}
+
+/// A sweep over a collection: the pagination state machine.
+///
+/// Drive it with the run-loop contract of the crate docs: after any input,
+/// send every request from [`poll_request`](Sweep::poll_request) and take
+/// events from [`poll_event`](Sweep::poll_event); then wait for an answer
+/// (hand it to [`handle_response`](Sweep::handle_response)) or for
+/// [`poll_timeout`](Sweep::poll_timeout) (then call
+/// [`handle_timeout`](Sweep::handle_timeout)).
+///
+/// ```
+/// use pagewise::{Api, ListOptions, Pagination, Total};
+/// use pagewise::core::{Event, Response, Sweep};
+/// use web_time::Instant;
+///
+/// let api = Api::builder("https://api.example/v1/")
+///     .records_at("/data")
+///     .page_size(2)
+///     .pagination(Pagination::offset().total(Total::pointer("/total")))
+///     .build()?;
+/// let now = Instant::now();
+/// let mut sweep = Sweep::new(api.spec(), ListOptions::new("items"), now)?;
+/// let first = sweep.poll_request().unwrap();
+/// assert_eq!(first.url, "https://api.example/v1/items?offset=0&limit=2");
+/// assert!(sweep.poll_request().is_none(), "the total is not known yet");
+/// sweep.handle_response(first.id, Ok(Response::new(200, r#"{"total":3,"data":[{"id":1},{"id":2}]}"#)), now);
+/// let second = sweep.poll_request().unwrap();
+/// assert_eq!(second.url, "https://api.example/v1/items?offset=2&limit=2");
+/// sweep.handle_response(second.id, Ok(Response::new(200, r#"{"total":3,"data":[{"id":3}]}"#)), now);
+/// let mut records = 0;
+/// while let Some(event) = sweep.poll_event() {
+///     match event {
+///         Event::Page(page) => records += page.records.len(),
+///         Event::Finished(report) => assert_eq!(report.complete, Some(true)),
+///         other => panic!("{other:?}"),
+///     }
+/// }
+/// assert_eq!(records, 3);
+/// # Ok::<(), pagewise::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Sweep {
+    spec: Arc<ApiSpec>,
+    collection: Url,
+    page_size: u64,
+    concurrency: usize,
+    window: usize,
+    order: Order,
+    deadline: Option<Instant>,
+    slots: BTreeMap<Key, Slot>,
+    in_flight: HashMap<RequestId, Key>,
+    next_id: u64,
+    next_seq: u64,
+    events: VecDeque<Event>,
+    queued_pages: usize,
+    /// Finished pages not yet emitted, in completion order.
+    ready: VecDeque<Key>,
+    state: State,
+    start: Instant,
+    report: Report,
+    // What the dialect has learnt so far.
+    total: Option<u64>,
+    effective_size: u64,
+    fanned_out: bool,
+    planned_end: u64,
+    largest_page: u64,
+    seen: HashSet<String>,
+    total_missing_noted: bool,
+}
+
+impl Sweep {
+    /// A new sweep of `options.path` on the API `spec`, starting at `now`.
+    ///
+    /// Fails with [`ErrorKind::Url`] if the collection path does not resolve
+    /// and [`ErrorKind::Config`] for a page size, concurrency or window of 0.
+    pub fn new(spec: &Arc<ApiSpec>, options: ListOptions, now: Instant) -> Result<Self> {
+        let page_size = options.page_size.unwrap_or(spec.page_size);
+        if page_size == 0 {
+            return Err(Error::config("page_size must be at least 1"));
+        }
+        let concurrency = options
+            .concurrency
+            .unwrap_or(spec.concurrency)
+            .min(spec.concurrency);
+        if concurrency == 0 {
+            return Err(Error::config("concurrency must be at least 1"));
+        }
+        let window = options.window.or(spec.window).unwrap_or(concurrency);
+        if window == 0 {
+            return Err(Error::config("window must be at least 1"));
+        }
+        let collection = spec.url_for(&options.path, &options.query)?;
+        let first = match &spec.pagination {
+            Pagination::Offset(_) => Target::Offset {
+                offset: 0,
+                limit: page_size,
+            },
+            Pagination::PageNumber(p) => Target::Page(p.first_page),
+            Pagination::Cursor(_) => Target::Cursor(None),
+            Pagination::NextUrl(n) => {
+                let mut url = collection.clone();
+                if let Some(limit) = &n.limit_param {
+                    url.query_pairs_mut()
+                        .append_pair(limit, &page_size.to_string());
+                }
+                Target::Url(url)
+            }
+            Pagination::Keyset(_) => Target::Keyset(None),
+        };
+        let mut slots = BTreeMap::new();
+        slots.insert((0, 0), Slot::new(first));
+        Ok(Sweep {
+            spec: spec.clone(),
+            collection,
+            page_size,
+            concurrency,
+            window,
+            order: options.order,
+            deadline: options.deadline.map(|d| now + d),
+            slots,
+            in_flight: HashMap::new(),
+            next_id: 0,
+            next_seq: 1,
+            events: VecDeque::new(),
+            queued_pages: 0,
+            ready: VecDeque::new(),
+            state: State::Running,
+            start: now,
+            report: Report::default(),
+            total: None,
+            effective_size: page_size,
+            fanned_out: false,
+            planned_end: 0,
+            largest_page: 0,
+            seen: HashSet::new(),
+            total_missing_noted: false,
+        })
+    }
+
+    /// The next request to send, if the sweep wants one now.
+    ///
+    /// At most `concurrency` requests are outstanding, and only pages within
+    /// `concurrency + window` of the oldest page not yet handed out are asked
+    /// for, which bounds the pages held in memory.
+    #[must_use]
+    pub fn poll_request(&mut self) -> Option<Request> {
+        if self.state != State::Running || self.in_flight.len() >= self.concurrency {
+            return None;
+        }
+        let room = (self.concurrency + self.window).saturating_sub(self.queued_pages);
+        let key = self
+            .slots
+            .iter()
+            .take(room)
+            .find(|(_, s)| matches!(s.state, SlotState::Queued))
+            .map(|(k, _)| *k)?;
+        let url = self.url_of(&self.slots[&key]);
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        let slot = self.slots.get_mut(&key).expect("slot exists");
+        slot.state = SlotState::InFlight;
+        slot.sent = Some(url.clone());
+        self.in_flight.insert(id, key);
+        Some(self.spec.request(id, Method::Get, url, None))
+    }
+
+    /// The next event for the caller, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let ev = self.events.pop_front()?;
+        if matches!(ev, Event::Page(_)) {
+            self.queued_pages -= 1;
+        }
+        Some(ev)
+    }
+
+    /// When the sweep next needs [`handle_timeout`](Sweep::handle_timeout) called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Running => self.deadline,
+            _ => None,
+        }
+    }
+
+    /// Lets time pass: past the deadline, the sweep fails with [`ErrorKind::Timeout`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == State::Running && self.deadline.is_some_and(|d| now >= d) {
+            let err = Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the sweep did not finish within its deadline ({:?})",
+                    self.deadline.unwrap() - self.start
+                ),
+            )
+            .with_url(self.spec.redact(self.collection.as_str()));
+            self.fail(err);
+        }
+    }
+
+    /// Hands the answer to request `id` to the sweep. Answers to unknown ids
+    /// (a request of a failed sweep, say) are ignored.
+    pub fn handle_response(
+        &mut self,
+        id: RequestId,
+        response: std::result::Result<Response, TransportError>,
+        now: Instant,
+    ) {
+        let Some(key) = self.in_flight.remove(&id) else {
+            return;
+        };
+        if self.state != State::Running {
+            return;
+        }
+        self.report.requests += 1;
+        if let Err(err) = self.on_answer(key, response) {
+            self.fail(err);
+        } else {
+            self.emit();
+        }
+        self.report.duration = now.saturating_duration_since(self.start);
+        self.finish_if_done();
+    }
+
+    /// Pages held by the sweep now: finished but waiting for an earlier page,
+    /// or waiting in the event queue.
+    pub fn buffered_pages(&self) -> usize {
+        self.queued_pages
+            + self
+                .slots
+                .values()
+                .filter(|s| matches!(s.state, SlotState::Done(_)))
+                .count()
+    }
+
+    /// Requests sent and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// The report so far (final once [`Event::Finished`] was handed out).
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// Whether the sweep has ended (finished or failed).
+    pub fn is_done(&self) -> bool {
+        self.state != State::Running
+    }
+
+    fn url_of(&self, slot: &Slot) -> Url {
+        if let Some(u) = &slot.redirected_to {
+            return u.clone();
+        }
+        let size = self.page_size.to_string();
+        let mut url = self.collection.clone();
+        match (&slot.target, &self.spec.pagination) {
+            (Target::Offset { offset, limit }, Pagination::Offset(o)) => {
+                url.query_pairs_mut()
+                    .append_pair(&o.offset_param, &offset.to_string())
+                    .append_pair(&o.limit_param, &limit.to_string());
+            }
+            (Target::Page(n), Pagination::PageNumber(p)) => {
+                let mut q = url.query_pairs_mut();
+                q.append_pair(&p.page_param, &n.to_string());
+                if let Some(s) = &p.size_param {
+                    q.append_pair(s, &size);
+                }
+            }
+            (Target::Cursor(c), Pagination::Cursor(cfg)) => {
+                let mut q = url.query_pairs_mut();
+                if let Some(c) = c {
+                    q.append_pair(&cfg.cursor_param, c);
+                }
+                if let Some(l) = &cfg.limit_param {
+                    q.append_pair(l, &size);
+                }
+            }
+            (Target::Url(u), _) => url = u.clone(),
+            (Target::Keyset(v), Pagination::Keyset(k)) => {
+                let mut q = url.query_pairs_mut();
+                if let Some(v) = v {
+                    q.append_pair(&k.param, v);
+                }
+                if let Some(l) = &k.limit_param {
+                    q.append_pair(l, &size);
+                }
+            }
+            _ => unreachable!("targets are made for the API's own dialect"),
+        }
+        url
+    }
+
+    fn page_error(&self, key: Key, kind: ErrorKind, message: impl Into<String>) -> Error {
+        let slot = &self.slots[&key];
+        let url = slot
+            .sent
+            .as_ref()
+            .map(|u| self.spec.redact(u.as_str()))
+            .unwrap_or_default();
+        Error::new(kind, message).with_url(url).with_page(key.0)
+    }
+
+    fn on_answer(
+        &mut self,
+        key: Key,
+        response: std::result::Result<Response, TransportError>,
+    ) -> Result<()> {
+        let resp = match response {
+            Ok(r) => r,
+            Err(e) => {
+                let kind = match e.kind {
+                    TransportErrorKind::Timeout => ErrorKind::Timeout,
+                    TransportErrorKind::Aborted => ErrorKind::Cancelled,
+                    _ => ErrorKind::Transport,
+                };
+                return Err(self.page_error(key, kind, e.message));
+            }
+        };
+        if (300..400).contains(&resp.status) && resp.status != 304 {
+            if let Some(loc) = resp.header("location") {
+                return self.redirect(key, loc.to_string(), resp.status);
+            }
+        }
+        if !(200..300).contains(&resp.status) {
+            return Err(self
+                .page_error(
+                    key,
+                    ErrorKind::Status,
+                    format!("the server answered {}", resp.status),
+                )
+                .with_status(resp.status)
+                .with_excerpt(&resp.body));
+        }
+        let decode = |this: &Self, e: DecodeError| {
+            this.page_error(key, ErrorKind::Decode, e.0)
+                .with_status(resp.status)
+                .with_excerpt(&resp.body)
+        };
+        let (ranges, next) = {
+            let body = Body::parse(&resp.body).map_err(|e| decode(self, e))?;
+            let ranges = body
+                .records(&resp.body, &self.spec.records_at)
+                .map_err(|e| decode(self, e))?;
+            let next = self
+                .plan(key, &body, &resp, &resp.body, &ranges)
+                .map_err(|e| match e {
+                    Planned::Decode(d) => decode(self, d),
+                    Planned::Error(e) => e,
+                })?;
+            (ranges, next)
+        };
+        for (k, target) in next {
+            self.slots.insert(k, Slot::new(target));
+        }
+        let slot = self.slots.get_mut(&key).expect("answered slot exists");
+        slot.state = SlotState::Done(page::records(resp.body, ranges));
+        if self.order == Order::Completion {
+            self.ready.push_back(key);
+        }
+        let buffered = self.buffered_pages();
+        self.report.max_buffered_pages = self.report.max_buffered_pages.max(buffered);
+        Ok(())
+    }
+
+    fn redirect(&mut self, key: Key, location: String, status: u16) -> Result<()> {
+        let slot = &self.slots[&key];
+        let from = slot.sent.clone().expect("a sent slot has a URL");
+        if slot.redirects >= MAX_REDIRECTS {
+            return Err(self
+                .page_error(
+                    key,
+                    ErrorKind::Redirect,
+                    format!("more than {MAX_REDIRECTS} redirects"),
+                )
+                .with_status(status));
+        }
+        let to = from.join(&location).map_err(|e| {
+            self.page_error(
+                key,
+                ErrorKind::Url,
+                format!("bad redirect target {location:?}: {e}"),
+            )
+            .with_status(status)
+        })?;
+        let slot = self.slots.get_mut(&key).expect("slot exists");
+        slot.redirects += 1;
+        slot.redirected_to = Some(to);
+        slot.state = SlotState::Queued;
+        Ok(())
+    }
+
+    /// Reads the total and notes changes; `None` when the dialect has no total
+    /// configured or the answer lacks it.
+    fn read_total(
+        &mut self,
+        key: Key,
+        body: &Body<'_>,
+        resp: &Response,
+    ) -> std::result::Result<Option<u64>, Planned> {
+        let Some(spec) = self.spec.pagination.total() else {
+            return Ok(None);
+        };
+        let found = match spec {
+            Total::Header(h) => match resp.header(h) {
+                Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+                    Planned::Decode(DecodeError(format!("header {h} is not a count: {v:?}")))
+                })?),
+                None => None,
+            },
+            Total::Pointer(p) => match body.get(p).map_err(Planned::Decode)? {
+                Some(v) => page::count(v).map_err(|e| {
+                    Planned::Decode(DecodeError(format!("total at {p:?}: {}", e.0)))
+                })?,
+                None => None,
+            },
+            Total::ContentRange => resp
+                .header("content-range")
+                .and_then(page::content_range_total),
+        };
+        match (found, self.total) {
+            (None, _) => {
+                if !self.total_missing_noted {
+                    self.total_missing_noted = true;
+                    self.notice(Notice::TotalMissing { page: key.0 });
+                }
+            }
+            (Some(t), Some(old)) if t != old => {
+                self.notice(Notice::TotalChanged {
+                    from: old,
+                    to: t,
+                    page: key.0,
+                });
+                self.total = Some(t);
+            }
+            (Some(t), _) => self.total = Some(t),
+        }
+        self.report.total = self.total;
+        Ok(found)
+    }
+
+    /// Decides what comes after the page at `key`: the pages to add to the plan.
+    fn plan(
+        &mut self,
+        key: Key,
+        body: &Body<'_>,
+        resp: &Response,
+        raw: &[u8],
+        ranges: &[std::ops::Range<usize>],
+    ) -> std::result::Result<Vec<(Key, Target)>, Planned> {
+        let n = ranges.len() as u64;
+        let target = self.slots[&key].target.clone();
+        let mut next = Vec::new();
+        match target {
+            Target::Offset { offset, limit } => {
+                let total = self.read_total(key, body, resp)?;
+                if self.fanned_out {
+                    let total = self.total.unwrap_or(0);
+                    if n < limit && offset + n < total {
+                        if n > 0 {
+                            // Fetch the rest of this page's range: never skip rows.
+                            next.push((
+                                (key.0, key.1 + 1),
+                                Target::Offset {
+                                    offset: offset + n,
+                                    limit: limit - n,
+                                },
+                            ));
+                        }
+                        self.notice(Notice::ShortPage {
+                            page: key.0,
+                            expected: limit,
+                            got: n,
+                        });
+                    }
+                    self.extend_offsets(&mut next);
+                } else if let (Some(t), true) = (total, key == (0, 0)) {
+                    self.fanned_out = true;
+                    // A server that caps the page size below what we asked is detected here.
+                    self.effective_size = if n > 0 && n < limit && t > n {
+                        n
+                    } else {
+                        limit
+                    };
+                    self.planned_end = offset + n;
+                    if n > 0 {
+                        self.extend_offsets(&mut next);
+                    }
+                } else if n > 0 && n >= self.largest_page {
+                    next.push((
+                        (key.0 + 1, 0),
+                        Target::Offset {
+                            offset: offset + n,
+                            limit,
+                        },
+                    ));
+                }
+            }
+            Target::Page(p) => {
+                let total = self.read_total(key, body, resp)?;
+                let first = match &self.spec.pagination {
+                    Pagination::PageNumber(c) => c.first_page,
+                    _ => unreachable!(),
+                };
+                if self.fanned_out {
+                    let t = self.total.unwrap_or(0);
+                    let before = (p - first) * self.effective_size;
+                    if n < self.effective_size && before + n < t {
+                        self.notice(Notice::ShortPage {
+                            page: key.0,
+                            expected: self.effective_size,
+                            got: n,
+                        });
+                    }
+                    self.extend_pages(first, &mut next);
+                } else if let (Some(t), true) = (total, key == (0, 0)) {
+                    self.fanned_out = true;
+                    let asked = self.page_size;
+                    self.effective_size = if n > 0 && n < asked && t > n {
+                        n
+                    } else {
+                        asked
+                    };
+                    self.planned_end = p + 1;
+                    if n > 0 {
+                        self.extend_pages(first, &mut next);
+                    }
+                } else if n > 0 && n >= self.largest_page {
+                    next.push(((key.0 + 1, 0), Target::Page(p + 1)));
+                }
+            }
+            Target::Cursor(_) => {
+                let from = match &self.spec.pagination {
+                    Pagination::Cursor(c) => c.from.clone(),
+                    _ => unreachable!(),
+                };
+                if let Some(c) = self.read_link(&from, body, resp)? {
+                    self.check_new(key, &c, "cursor")?;
+                    next.push(((key.0 + 1, 0), Target::Cursor(Some(c))));
+                }
+            }
+            Target::Url(_) => {
+                let from = match &self.spec.pagination {
+                    Pagination::NextUrl(c) => c.from.clone(),
+                    _ => unreachable!(),
+                };
+                if let Some(link) = self.read_link(&from, body, resp)? {
+                    let here = self.slots[&key].sent.clone().expect("sent");
+                    let url = here.join(&link).map_err(|e| {
+                        Planned::Error(self.page_error(
+                            key,
+                            ErrorKind::Url,
+                            format!("bad next link {link:?}: {e}"),
+                        ))
+                    })?;
+                    self.check_new(key, url.as_str(), "next URL")?;
+                    next.push(((key.0 + 1, 0), Target::Url(url)));
+                }
+            }
+            Target::Keyset(_) => {
+                let field = match &self.spec.pagination {
+                    Pagination::Keyset(k) => k.field.clone(),
+                    _ => unreachable!(),
+                };
+                if let Some(last) = ranges.last() {
+                    let text = std::str::from_utf8(&raw[last.clone()])
+                        .expect("records come from a UTF-8 body");
+                    let ptr = if field.starts_with('/') {
+                        field.clone()
+                    } else {
+                        format!("/{field}")
+                    };
+                    let root: &serde_json::value::RawValue = serde_json::from_str(text)
+                        .map_err(|e| Planned::Decode(DecodeError(e.to_string())))?;
+                    let value = page::pointer(root, &ptr)
+                        .map_err(Planned::Decode)?
+                        .map(page::scalar_text)
+                        .transpose()
+                        .map_err(|e| {
+                            Planned::Decode(DecodeError(format!("keyset field {field:?}: {}", e.0)))
+                        })?
+                        .flatten()
+                        .ok_or_else(|| {
+                            Planned::Decode(DecodeError(format!(
+                                "the last record of the page has no keyset field {field:?}"
+                            )))
+                        })?;
+                    self.check_new(key, &value, "keyset value")?;
+                    if n >= self.largest_page {
+                        next.push(((key.0 + 1, 0), Target::Keyset(Some(value))));
+                    }
+                }
+            }
+        }
+        self.largest_page = self.largest_page.max(n);
+        for (k, _) in &next {
+            self.next_seq = self.next_seq.max(k.0 + 1);
+        }
+        Ok(next)
+    }
+
+    /// Plans offset pages up to the total.
+    fn extend_offsets(&mut self, next: &mut Vec<(Key, Target)>) {
+        let total = self.total.unwrap_or(0);
+        while self.planned_end < total {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            next.push((
+                (seq, 0),
+                Target::Offset {
+                    offset: self.planned_end,
+                    limit: self.effective_size,
+                },
+            ));
+            self.planned_end += self.effective_size;
+        }
+    }
+
+    /// Plans page numbers up to the total.
+    fn extend_pages(&mut self, first: u64, next: &mut Vec<(Key, Target)>) {
+        let total = self.total.unwrap_or(0);
+        let pages = total.div_ceil(self.effective_size);
+        while self.planned_end < first + pages {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            next.push(((seq, 0), Target::Page(self.planned_end)));
+            self.planned_end += 1;
+        }
+    }
+
+    fn read_link(
+        &self,
+        from: &Link,
+        body: &Body<'_>,
+        resp: &Response,
+    ) -> std::result::Result<Option<String>, Planned> {
+        let value = match from {
+            Link::Pointer(p) => match body.get(p).map_err(Planned::Decode)? {
+                Some(v) => page::scalar_text(v)
+                    .map_err(|e| Planned::Decode(DecodeError(format!("link at {p:?}: {}", e.0))))?,
+                None => None,
+            },
+            Link::Header(h) => resp.header(h).map(str::to_string),
+            Link::LinkHeader => page::link_next(resp.headers_named("link")),
+        };
+        Ok(value
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty()))
+    }
+
+    fn check_new(&mut self, key: Key, value: &str, what: &str) -> std::result::Result<(), Planned> {
+        if self.seen.insert(value.to_string()) {
+            Ok(())
+        } else {
+            Err(Planned::Error(self.page_error(
+                key,
+                ErrorKind::Loop,
+                format!(
+                    "the API sent the same {what} twice ({}); following it would repeat pages",
+                    short(value)
+                ),
+            )))
+        }
+    }
+
+    fn notice(&mut self, n: Notice) {
+        self.report.notices.push(n.clone());
+        self.events.push_back(Event::Notice(n));
+    }
+
+    /// Moves finished pages to the event queue: in page order, only the
+    /// finished pages at the head; in completion order, all of them.
+    fn emit(&mut self) {
+        loop {
+            let key = match self.order {
+                Order::Page => match self.slots.first_key_value() {
+                    Some((k, s)) if matches!(s.state, SlotState::Done(_)) => *k,
+                    _ => break,
+                },
+                Order::Completion => match self.ready.pop_front() {
+                    Some(k) => k,
+                    None => break,
+                },
+            };
+            let slot = self.slots.remove(&key).expect("slot exists");
+            let SlotState::Done(records) = slot.state else {
+                unreachable!()
+            };
+            let url = slot
+                .sent
+                .map(|u| self.spec.redact(u.as_str()))
+                .unwrap_or_default();
+            self.report.records += records.len() as u64;
+            let index = self.report.pages;
+            self.report.pages += 1;
+            self.queued_pages += 1;
+            self.events.push_back(Event::Page(RawPage {
+                index,
+                url,
+                records,
+            }));
+        }
+    }
+
+    fn finish_if_done(&mut self) {
+        if self.state == State::Running && self.slots.is_empty() {
+            self.state = State::Finished;
+            self.report.complete = self.total.map(|t| t == self.report.records);
+            self.events.push_back(Event::Finished(self.report.clone()));
+        }
+    }
+
+    fn fail(&mut self, err: Error) {
+        self.state = State::Failed;
+        // Pages that finished before the failure and precede it stay deliverable.
+        self.emit();
+        self.slots.clear();
+        self.ready.clear();
+        self.in_flight.clear();
+        self.events.push_back(Event::Failed(err));
+    }
+}
+
+enum Planned {
+    Decode(DecodeError),
+    Error(Error),
+}
+
+impl From<DecodeError> for Planned {
+    fn from(e: DecodeError) -> Self {
+        Planned::Decode(e)
+    }
+}
+
+impl Slot {
+    fn new(target: Target) -> Self {
+        Slot {
+            target,
+            state: SlotState::Queued,
+            redirects: 0,
+            redirected_to: None,
+            sent: None,
+        }
+    }
+}
+
+fn short(s: &str) -> String {
+    if s.chars().count() > 60 {
+        let cut: String = s.chars().take(60).collect();
+        format!("{cut}…")
+    } else {
+        s.to_string()
+    }
+}

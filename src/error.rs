@@ -1,0 +1,240 @@
+//! The one error type of pagewise.
+
+use std::fmt;
+
+/// What went wrong, in one word. Every [`Error`] has exactly one kind.
+///
+/// The kind is stable and meant for matching; the message and context fields
+/// are for people. New kinds may be added in minor releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The configuration is invalid: a page size or concurrency of 0, an empty
+    /// parameter name, a JSON pointer without a leading `/`, a header name with
+    /// illegal characters. Raised by builders, before any request is sent.
+    Config,
+    /// A URL could not be parsed or resolved: the base URL, a collection path,
+    /// a next-page link or a redirect target.
+    Url,
+    /// The request never got an HTTP answer: connection refused or reset, DNS
+    /// failure, a body cut off mid-way, or any other I/O failure of the transport.
+    Transport,
+    /// The request or the whole operation ran out of time.
+    Timeout,
+    /// The server answered with a status that is not a success (and not a
+    /// redirect that could be followed). `status` and a body excerpt are set.
+    Status,
+    /// The server answered 2xx but the body is not a page: not JSON, truncated
+    /// JSON, `null` or empty, the records pointer is missing or not an array,
+    /// or the total/cursor/next link has the wrong type.
+    Decode,
+    /// A record is valid JSON but does not deserialize into the caller's type.
+    Record,
+    /// The API sent the same cursor, next URL or keyset value twice: following
+    /// it would loop forever, so the sweep stops instead of repeating rows.
+    Loop,
+    /// More than 10 redirects were followed for one request.
+    Redirect,
+    /// The operation was cancelled by the caller (dropped stream, abort signal).
+    Cancelled,
+}
+
+impl ErrorKind {
+    /// A short lowercase name: `"config"`, `"status"`, ... (used by the JS bindings).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Config => "config",
+            ErrorKind::Url => "url",
+            ErrorKind::Transport => "transport",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Status => "status",
+            ErrorKind::Decode => "decode",
+            ErrorKind::Record => "record",
+            ErrorKind::Loop => "loop",
+            ErrorKind::Redirect => "redirect",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error of every pagewise operation.
+///
+/// It says what went wrong ([`kind`](Error::kind), [`message`](Error::message))
+/// and where: the request URL (with credentials removed), the page of the
+/// sweep (0-based), the HTTP status and a short excerpt of the body, when
+/// they are known. It never contains a credential.
+///
+/// ```
+/// use pagewise::{Api, ErrorKind};
+/// let err = Api::builder("not a url").build().unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Url);
+/// assert!(err.to_string().contains("not a url"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    url: Option<String>,
+    page: Option<u64>,
+    status: Option<u16>,
+    excerpt: Option<String>,
+}
+
+/// How many characters of a body an error keeps.
+const EXCERPT_CHARS: usize = 200;
+
+impl Error {
+    /// A new error of `kind` with a message. Context is added with the `with_*` methods.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                url: None,
+                page: None,
+                status: None,
+                excerpt: None,
+            }),
+        }
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Config, message)
+    }
+
+    /// Sets the URL the error is about. Pass a URL already stripped of credentials.
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.inner.url = Some(url.into());
+        self
+    }
+
+    /// Sets the page of the sweep (0-based) the error is about.
+    pub fn with_page(mut self, page: u64) -> Self {
+        self.inner.page = Some(page);
+        self
+    }
+
+    /// Sets the HTTP status the error is about.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.inner.status = Some(status);
+        self
+    }
+
+    /// Keeps a short, printable excerpt of a body.
+    pub fn with_excerpt(mut self, body: &[u8]) -> Self {
+        self.inner.excerpt = Some(excerpt(body));
+        self
+    }
+
+    /// What went wrong, in one word.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// What went wrong, in a sentence (without the context fields).
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// The URL of the failing request, without credentials.
+    pub fn url(&self) -> Option<&str> {
+        self.inner.url.as_deref()
+    }
+
+    /// The page of the sweep (0-based, in page order) the error is about.
+    pub fn page(&self) -> Option<u64> {
+        self.inner.page
+    }
+
+    /// The HTTP status of the failing answer.
+    pub fn status(&self) -> Option<u16> {
+        self.inner.status
+    }
+
+    /// The first characters of the failing answer's body.
+    pub fn excerpt(&self) -> Option<&str> {
+        self.inner.excerpt.as_deref()
+    }
+
+    /// `true` for failures that may succeed when tried again (transport
+    /// failures, timeouts, 408/429/5xx statuses, bodies that are not a page).
+    pub fn is_transient(&self) -> bool {
+        match self.kind() {
+            ErrorKind::Transport | ErrorKind::Timeout | ErrorKind::Decode => true,
+            ErrorKind::Status => matches!(self.status(), Some(408 | 429 | 500..=599)),
+            _ => false,
+        }
+    }
+}
+
+/// A printable excerpt: valid UTF-8 (lossy), control characters folded, at most
+/// [`EXCERPT_CHARS`] characters with an ellipsis when cut.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_CHARS * 4)]);
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == EXCERPT_CHARS {
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    if body.is_empty() {
+        out.push_str("(empty body)");
+    }
+    out
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        write!(f, "{} error: {}", i.kind, i.message)?;
+        let mut ctx = Vec::new();
+        if let Some(url) = &i.url {
+            ctx.push(format!("url {url}"));
+        }
+        if let Some(page) = i.page {
+            ctx.push(format!("page {page}"));
+        }
+        if let Some(status) = i.status {
+            ctx.push(format!("status {status}"));
+        }
+        if !ctx.is_empty() {
+            write!(f, " ({})", ctx.join(", "))?;
+        }
+        if let Some(ex) = &i.excerpt {
+            write!(f, ": body starts {ex:?}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Error")
+            .field("kind", &i.kind)
+            .field("message", &i.message)
+            .field("url", &i.url)
+            .field("page", &i.page)
+            .field("status", &i.status)
+            .field("excerpt", &i.excerpt)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The result type of pagewise.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

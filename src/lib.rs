@@ -1,0 +1,108 @@
+//! # pagewise
+//!
+//! Move records through paginated JSON REST APIs, fast and politely: pull
+//! every record of a collection concurrently where the API allows it, in page
+//! order, with flat memory and no row lost — from blocking Rust, async Rust on
+//! any executor, or a browser.
+//!
+//! ```no_run
+//! use pagewise::{Api, Auth, Pagination, Total};
+//! use serde::Deserialize;
+//!
+//! #[derive(Debug, Deserialize)]
+//! struct Incident { id: u64, name: String }
+//!
+//! let api = Api::builder("https://api.example/v1/")
+//!     .auth(Auth::bearer(std::env::var("TOKEN").unwrap_or_default()))
+//!     .records_at("/data")                                   // where records sit in a page
+//!     .pagination(Pagination::offset().total(Total::header("X-Total-Count")))
+//!     .page_size(500)
+//!     .concurrency(16)                                       // one limit for every client of this Api
+//!     .build()?;
+//!
+//! let (incidents, report) = api.blocking().list("incidents").collect_with_report::<Incident>()?;
+//! println!("{} incidents in {:?}, complete: {:?}", incidents.len(), report.duration, report.complete);
+//! # Ok::<(), pagewise::Error>(())
+//! ```
+//!
+//! ## The shape
+//!
+//! ```text
+//!             pure, no IO, no clock, no randomness of its own
+//!  ┌──────────────────────────── core ─────────────────────────────┐
+//!  │ Request/Response values   pagination dialects (state machines)│
+//!  │ sweep planner (fan-out, reorder window)                       │
+//!  └──────────────▲───────────────────────────────▲────────────────┘
+//!                 │ poll_request / handle_response(resp, now) / poll_timeout
+//!    ┌────────────┴─────────┐           ┌─────────┴────────────┐
+//!    │ async driver         │           │ blocking driver      │
+//!    └──▲──────────▲────────┘           └─────────▲────────────┘
+//!       │          │     shared concurrency limiter (async-lock)
+//!  browser fetch  native async transport         ureq
+//! ```
+//!
+//! The [`core`] never does I/O and never reads a clock: every method that
+//! needs time takes `now`. Drivers feed it answers and time.
+//!
+//! ## The run-loop contract
+//!
+//! Every state machine of the core ([`core::Sweep`], [`core::Fetch`]) speaks
+//! the same vocabulary, and every driver follows the same loop:
+//!
+//! 1. After any input (creation, an answer, a timeout), send every request
+//!    [`poll_request`](core::Sweep::poll_request) returns, until it returns `None`.
+//! 2. Take events with [`poll_event`](core::Sweep::poll_event) until it
+//!    returns `None`. (A streaming driver may take them as its consumer is
+//!    ready: the sweep does not ask for pages beyond its window meanwhile.)
+//! 3. Wait for the earliest of: an answer to a request in flight — hand it to
+//!    [`handle_response(id, answer, now)`](core::Sweep::handle_response) — or
+//!    the instant [`poll_timeout`](core::Sweep::poll_timeout) returned — call
+//!    [`handle_timeout(now)`](core::Sweep::handle_timeout). Then go to 1.
+//!
+//! The sweep ends with exactly one [`core::Event::Finished`] or
+//! [`core::Event::Failed`]; pages handed out before a failure are intact.
+//!
+//! ## Pagination dialects
+//!
+//! [`Pagination`] covers offset + limit (total from a header, a JSON pointer
+//! or `Content-Range`), page numbers (first page 0 or 1), cursor tokens (from
+//! a JSON pointer or a header), next URLs (from a JSON pointer or an RFC 8288
+//! `Link` header) and keyset (`field > last`). Where the total is known after
+//! the first page, every remaining page is planned at once and fetched
+//! concurrently; otherwise pages are walked in sequence.
+//!
+//! Rules that keep every row: a short page does not end an offset sweep whose
+//! total says more rows remain (the missing range is fetched); a server that
+//! caps the page size below the one asked for is detected from the first
+//! page; without a total, a sweep ends on an empty page or on a page shorter
+//! than the ones before; a cursor, next URL or keyset value seen twice is an
+//! [`ErrorKind::Loop`] error rather than an endless sweep; a total that
+//! changes during a sweep is reported ([`core::Notice::TotalChanged`]).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod api;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod blocking;
+pub mod core;
+mod drive;
+mod error;
+pub mod transport;
+
+pub use crate::api::Api;
+pub use crate::core::{
+    ApiBuilder, Auth, Link, ListOptions, Notice, Order, Pagination, Report, Total,
+};
+pub use crate::drive::limiter::{Limiter, Permit};
+pub use crate::error::{Error, ErrorKind, Result};
+
+/// One page of records of your type, as `.pages()` hands them out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// Position of the page in the sweep's page order (0-based).
+    pub index: u64,
+    /// The URL it was fetched from (credentials removed).
+    pub url: String,
+    /// Its records.
+    pub records: Vec<T>,
+}

@@ -3,16 +3,16 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
 use crate::api::Api;
-use crate::core::{Event, Fetch, ListOptions, Method, Order, RawPage, Report};
+use crate::core::{Fetch, Method, Report};
 use crate::drive::blocking::{run_fetch, BlockingSweep};
-use crate::drive::{decode_page, decode_record};
+use crate::drive::Cursor;
 use crate::error::Result;
 use crate::transport::ureq::UreqTransport;
+use crate::list::List;
 use crate::Page;
 
 /// A blocking client of one [`Api`]. Cheap to clone; clones share the
@@ -86,72 +86,18 @@ impl Client {
 
     /// Every record of the collection at `path`: set options on the returned
     /// [`List`], then take `.iter()`, `.collect()` or `.pages()`.
-    pub fn list(&self, path: &str) -> List<'_> {
-        List {
-            client: self,
-            options: ListOptions::new(path),
-        }
+    pub fn list(&self, path: &str) -> List<&Client> {
+        List::new(self, path)
     }
 }
 
-/// A list operation being set up; see [`Client::list`].
-#[derive(Debug, Clone)]
-#[must_use = "a list does nothing until you call iter(), collect() or pages()"]
-pub struct List<'c> {
-    client: &'c Client,
-    options: ListOptions,
-}
-
-impl List<'_> {
-    /// Adds a query parameter (a filter, a field list, ...).
-    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.options = self.options.query(name, value);
-        self
-    }
-    /// Records per page (default: the API's).
-    pub fn page_size(mut self, size: u64) -> Self {
-        self.options = self.options.page_size(size);
-        self
-    }
-    /// Pages in flight at once (default and maximum: the API's concurrency).
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.options = self.options.concurrency(n);
-        self
-    }
-    /// Finished pages that may wait for an earlier one in page order.
-    pub fn window(mut self, pages: usize) -> Self {
-        self.options = self.options.window(pages);
-        self
-    }
-    /// Page order (default) or completion order.
-    pub fn order(mut self, order: Order) -> Self {
-        self.options = self.options.order(order);
-        self
-    }
-    /// An overall deadline for the whole sweep.
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.options = self.options.deadline(deadline);
-        self
-    }
-    /// All options at once.
-    pub fn options(mut self, options: ListOptions) -> Self {
-        self.options = options;
-        self
-    }
-
+impl<'c> List<&'c Client> {
     /// A streaming iterator over the records: memory holds at most
     /// concurrency + window pages. After an `Err` it yields nothing more.
     pub fn iter<T: DeserializeOwned>(self) -> ListIter<T> {
         ListIter {
-            driver: BlockingSweep::new(
-                &self.client.api,
-                self.client.transport.clone(),
-                self.options,
-            ),
-            page: None,
-            next: 0,
-            report: None,
-            done: false,
+            driver: BlockingSweep::new(&self.client.api, self.client.transport.clone(), self.options),
+            cursor: Cursor::default(),
             _t: PhantomData,
         }
     }
@@ -175,33 +121,25 @@ impl List<'_> {
     /// A streaming iterator over whole pages.
     pub fn pages<T: DeserializeOwned>(self) -> PageIter<T> {
         PageIter {
-            driver: BlockingSweep::new(
-                &self.client.api,
-                self.client.transport.clone(),
-                self.options,
-            ),
-            report: None,
-            done: false,
+            driver: BlockingSweep::new(&self.client.api, self.client.transport.clone(), self.options),
+            cursor: Cursor::default(),
             _t: PhantomData,
         }
     }
 }
 
-/// Records of a sweep, one at a time; see [`List::iter`]. Dropping it stops
-/// the sweep: no request starts afterwards.
+/// Records of a sweep, one at a time; see [`List::iter`](List#method.iter).
+/// Dropping it stops the sweep: no request starts afterwards.
 pub struct ListIter<T> {
     driver: BlockingSweep,
-    page: Option<RawPage>,
-    next: usize,
-    report: Option<Report>,
-    done: bool,
+    cursor: Cursor,
     _t: PhantomData<fn() -> T>,
 }
 
 impl<T> ListIter<T> {
     /// The final report, once the iterator has returned `None`.
     pub fn report(&self) -> Option<&Report> {
-        self.report.as_ref()
+        self.cursor.report()
     }
 
     /// Pages held in memory by the sweep right now (excluding the one being read).
@@ -220,53 +158,30 @@ impl<T: DeserializeOwned> Iterator for ListIter<T> {
 
     fn next(&mut self) -> Option<Result<T>> {
         loop {
-            if let Some(page) = &self.page {
-                if self.next < page.records.len() {
-                    let i = self.next;
-                    self.next += 1;
-                    let r = decode_record(page, i);
-                    if r.is_err() {
-                        self.done = true;
-                        self.page = None;
-                    }
-                    return Some(r);
-                }
-                self.page = None;
+            if let Some(r) = self.cursor.next_record() {
+                return Some(r);
             }
-            if self.done {
+            if self.cursor.is_done() {
                 return None;
             }
-            match self.driver.next_event()? {
-                Event::Page(p) => {
-                    self.page = Some(p);
-                    self.next = 0;
-                }
-                Event::Finished(r) => {
-                    self.report = Some(r);
-                    self.done = true;
-                }
-                Event::Failed(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-                _ => {}
+            if let Some(e) = self.cursor.absorb(self.driver.next_event()) {
+                return Some(Err(e));
             }
         }
     }
 }
 
-/// Pages of a sweep; see [`List::pages`].
+/// Pages of a sweep; see [`List::pages`](List#method.pages).
 pub struct PageIter<T> {
     driver: BlockingSweep,
-    report: Option<Report>,
-    done: bool,
+    cursor: Cursor,
     _t: PhantomData<fn() -> T>,
 }
 
 impl<T> PageIter<T> {
     /// The final report, once the iterator has returned `None`.
     pub fn report(&self) -> Option<&Report> {
-        self.report.as_ref()
+        self.cursor.report()
     }
 }
 
@@ -274,26 +189,9 @@ impl<T: DeserializeOwned> Iterator for PageIter<T> {
     type Item = Result<Page<T>>;
 
     fn next(&mut self) -> Option<Result<Page<T>>> {
-        while !self.done {
-            match self.driver.next_event()? {
-                Event::Page(p) => {
-                    let page = decode_page(&p).map(|records| Page {
-                        index: p.index,
-                        url: p.url,
-                        records,
-                    });
-                    self.done = page.is_err();
-                    return Some(page);
-                }
-                Event::Finished(r) => {
-                    self.report = Some(r);
-                    self.done = true;
-                }
-                Event::Failed(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-                _ => {}
+        while !self.cursor.is_done() {
+            if let Some(p) = self.cursor.absorb_page(self.driver.next_event()) {
+                return Some(p);
             }
         }
         None

@@ -82,19 +82,23 @@
 #![deny(missing_docs)]
 
 mod api;
+mod client;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod blocking;
 pub mod core;
 mod drive;
 mod error;
+mod list;
 pub mod transport;
 
 pub use crate::api::Api;
+pub use crate::client::{Client, PageStream, RecordStream};
 pub use crate::core::{
     ApiBuilder, Auth, Link, ListOptions, Notice, Order, Pagination, Report, Total,
 };
 pub use crate::drive::limiter::{Limiter, Permit};
 pub use crate::error::{Error, ErrorKind, Result};
+pub use crate::list::List;
 
 /// One page of records of your type, as `.pages()` hands them out.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,3 +110,7 @@ pub struct Page<T> {
     /// Its records.
     pub records: Vec<T>,
 }
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

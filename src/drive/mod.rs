@@ -3,11 +3,13 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) mod blocking;
+pub(crate) mod asynch;
 pub(crate) mod limiter;
 
 use serde::de::DeserializeOwned;
 
-use crate::core::RawPage;
+use crate::core::{Event, RawPage, Report};
+use crate::Page;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Deserializes record `i` of `page` into `T`, naming the page and URL on failure.
@@ -29,4 +31,81 @@ pub(crate) fn decode_page<T: DeserializeOwned>(page: &RawPage) -> Result<Vec<T>>
     (0..page.records.len())
         .map(|i| decode_record(page, i))
         .collect()
+}
+
+/// What a record or page iterator keeps between calls, the same for the
+/// blocking `Iterator`s and the async `Stream`s.
+#[derive(Default)]
+pub(crate) struct Cursor {
+    page: Option<RawPage>,
+    next: usize,
+    report: Option<Report>,
+    done: bool,
+}
+
+impl Cursor {
+    /// The next record of the page being read, if any is left.
+    pub(crate) fn next_record<T: DeserializeOwned>(&mut self) -> Option<Result<T>> {
+        let page = self.page.as_ref()?;
+        if self.next >= page.records.len() {
+            self.page = None;
+            return None;
+        }
+        let r = decode_record(page, self.next);
+        self.next += 1;
+        if r.is_err() {
+            // A record that does not fit ends the iteration: nothing is skipped silently.
+            self.done = true;
+            self.page = None;
+        }
+        Some(r)
+    }
+
+    /// Whether the iteration has ended (after `next_record` ran dry).
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Takes the driver's next event for a record iterator: a page to read,
+    /// the end, or an error to hand out.
+    pub(crate) fn absorb(&mut self, event: Option<Event>) -> Option<Error> {
+        match event {
+            None => self.done = true,
+            Some(Event::Page(p)) => {
+                self.page = Some(p);
+                self.next = 0;
+            }
+            Some(Event::Finished(r)) => {
+                self.report = Some(r);
+                self.done = true;
+            }
+            Some(Event::Failed(e)) => {
+                self.done = true;
+                return Some(e);
+            }
+            Some(_) => {}
+        }
+        None
+    }
+
+    /// Takes the driver's next event for a page iterator.
+    pub(crate) fn absorb_page<T: DeserializeOwned>(&mut self, event: Option<Event>) -> Option<Result<Page<T>>> {
+        match event {
+            Some(Event::Page(p)) => {
+                let page = decode_page(&p).map(|records| Page {
+                    index: p.index,
+                    url: p.url,
+                    records,
+                });
+                self.done = page.is_err();
+                Some(page)
+            }
+            other => self.absorb(other).map(Err),
+        }
+    }
+
+    /// The final report, once the sweep finished.
+    pub(crate) fn report(&self) -> Option<&Report> {
+        self.report.as_ref()
+    }
 }

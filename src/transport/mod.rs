@@ -1,6 +1,77 @@
 //! Transports: what actually sends a [`Request`](crate::core::Request).
+//!
+//! The blocking client uses [`ureq::UreqTransport`]. The async client takes
+//! any [`AsyncTransport`]: natively [`threaded::ThreadedTransport`] (ureq on
+//! reusable worker threads) by default, in the browser `fetch`; bring your
+//! own (reqwest, hyper, surf, ...) by implementing the trait.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::core::{Request, Response, TransportError};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) mod pool;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod threaded;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod ureq;
+
+/// The future an [`AsyncTransport`] returns: `Send` on native targets, not
+/// on wasm32 (browser futures live on one thread).
+#[cfg(not(target_arch = "wasm32"))]
+pub type TransportFuture = Pin<Box<dyn Future<Output = Result<Response, TransportError>> + Send + 'static>>;
+/// The future an [`AsyncTransport`] returns: `Send` on native targets, not
+/// on wasm32 (browser futures live on one thread).
+#[cfg(target_arch = "wasm32")]
+pub type TransportFuture = Pin<Box<dyn Future<Output = Result<Response, TransportError>> + 'static>>;
+
+/// Sends requests asynchronously, on any executor.
+///
+/// The returned future must not need a particular runtime to make progress
+/// (or the client works only on that runtime), must honour
+/// [`Request::timeout`](crate::core::Request::timeout), must not follow
+/// redirects (the core does, keeping credentials on the API's origin), and
+/// should stop its work when dropped (that is how cancellation reaches it).
+/// Non-2xx statuses are answers, not errors.
+///
+/// A transport over your own HTTP stack, here an in-memory fake:
+///
+/// ```
+/// use pagewise::core::{Request, Response, TransportError};
+/// use pagewise::transport::{AsyncTransport, TransportFuture};
+///
+/// struct Canned;
+///
+/// impl AsyncTransport for Canned {
+///     fn send(&self, request: Request) -> TransportFuture {
+///         // With reqwest: build `client.request(method, &request.url)` with
+///         // request.headers and request.body, await it, and map the status,
+///         // headers and bytes into a `Response`.
+///         Box::pin(async move {
+///             assert!(request.url.starts_with("https://api.example/"));
+///             Ok(Response::new(200, r#"[{"id":1},{"id":2}]"#))
+///         })
+///     }
+/// }
+///
+/// let api = pagewise::Api::builder("https://api.example/")
+///     .pagination(pagewise::Pagination::offset())
+///     .build()?;
+/// let client = pagewise::Client::with_transport(&api, Canned);
+/// let one: serde_json::Value = futures::executor::block_on(client.get("items/1"))?;
+/// assert_eq!(one[0]["id"], 1);
+/// # Ok::<(), pagewise::Error>(())
+/// ```
+#[cfg(not(target_arch = "wasm32"))]
+pub trait AsyncTransport: Send + Sync + 'static {
+    /// Sends `request` and resolves to the whole answer.
+    fn send(&self, request: Request) -> TransportFuture;
+}
+
+/// Sends requests asynchronously (wasm32: futures need not be `Send`).
+#[cfg(target_arch = "wasm32")]
+pub trait AsyncTransport: 'static {
+    /// Sends `request` and resolves to the whole answer.
+    fn send(&self, request: Request) -> TransportFuture;
+}

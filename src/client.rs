@@ -1,0 +1,205 @@
+//! The async client: `Future`s and `Stream`s on any executor.
+
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::{ready, Stream};
+use serde::de::DeserializeOwned;
+
+use crate::api::Api;
+use crate::core::{Fetch, Method, Report};
+use crate::drive::asynch::{run_fetch, AsyncSweep};
+use crate::drive::Cursor;
+use crate::error::Result;
+use crate::list::List;
+use crate::transport::AsyncTransport;
+use crate::Page;
+
+/// An async client of one [`Api`], usable on any executor (tokio, smol,
+/// async-std, `futures::executor`, a GUI event loop, the browser). It has the
+/// same operations, under the same names and options, as
+/// [`blocking::Client`](crate::blocking::Client), and shares the `Api`'s
+/// concurrency limit with every other client of it.
+///
+/// ```no_run
+/// use futures::StreamExt;
+/// use pagewise::{Api, Pagination, Total};
+///
+/// # async fn run() -> Result<(), pagewise::Error> {
+/// let api = Api::builder("https://api.example/v1/")
+///     .records_at("/data")
+///     .pagination(Pagination::offset().total(Total::header("X-Total-Count")))
+///     .build()?;
+/// let client = pagewise::Client::new(&api);
+/// let mut records = client.list("items").stream::<serde_json::Value>();
+/// while let Some(record) = records.next().await {
+///     println!("{}", record?["id"]);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    api: Api,
+    transport: Arc<dyn AsyncTransport>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("api", &self.api).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client of `api` with the default transport: natively ureq on
+    /// reusable worker threads ([`ThreadedTransport`](crate::transport::threaded::ThreadedTransport)).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn new(api: &Api) -> Self {
+        Self::with_transport(api, crate::transport::threaded::ThreadedTransport::new())
+    }
+
+    /// A client of `api` over your own transport.
+    pub fn with_transport(api: &Api, transport: impl AsyncTransport) -> Self {
+        Client {
+            api: api.clone(),
+            transport: Arc::new(transport),
+        }
+    }
+
+    /// The API this client talks to.
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// `GET path` (relative to the base URL) and deserialize the JSON body.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.get_with_query(path, &[]).await
+    }
+
+    /// `GET path?query` and deserialize the JSON body.
+    pub async fn get_with_query<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T> {
+        let query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut fetch = Fetch::new(self.api.spec(), Method::Get, path, &query, None)?;
+        let resp = run_fetch(&self.api, &self.transport, &mut fetch).await?;
+        fetch.decode(&resp)
+    }
+
+    /// Every record of the collection at `path`: set options on the returned
+    /// [`List`], then take `.stream()`, `.collect().await` or `.pages()`.
+    pub fn list(&self, path: &str) -> List<&Client> {
+        List::new(self, path)
+    }
+}
+
+impl<'c> List<&'c Client> {
+    /// A stream of the records: memory holds at most concurrency + window
+    /// pages. After an `Err` it yields nothing more. Dropping it cancels the
+    /// sweep: no request starts afterwards.
+    pub fn stream<T: DeserializeOwned>(self) -> RecordStream<T> {
+        RecordStream {
+            driver: AsyncSweep::new(&self.client.api, self.client.transport.clone(), self.options),
+            cursor: Cursor::default(),
+            _t: PhantomData,
+        }
+    }
+
+    /// Every record, in one `Vec`.
+    pub async fn collect<T: DeserializeOwned>(self) -> Result<Vec<T>> {
+        self.collect_with_report().await.map(|(v, _)| v)
+    }
+
+    /// Every record and the sweep's report.
+    pub async fn collect_with_report<T: DeserializeOwned>(self) -> Result<(Vec<T>, Report)> {
+        use futures::StreamExt;
+        let mut stream = self.stream::<T>();
+        let mut out = Vec::new();
+        while let Some(r) = stream.next().await {
+            out.push(r?);
+        }
+        let report = stream.report().cloned().unwrap_or_default();
+        Ok((out, report))
+    }
+
+    /// A stream of whole pages.
+    pub fn pages<T: DeserializeOwned>(self) -> PageStream<T> {
+        PageStream {
+            driver: AsyncSweep::new(&self.client.api, self.client.transport.clone(), self.options),
+            cursor: Cursor::default(),
+            _t: PhantomData,
+        }
+    }
+}
+
+/// The records of a sweep as a [`Stream`]; see [`List::stream`](List#method.stream).
+pub struct RecordStream<T> {
+    driver: AsyncSweep,
+    cursor: Cursor,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> RecordStream<T> {
+    /// The final report, once the stream has ended.
+    pub fn report(&self) -> Option<&Report> {
+        self.cursor.report()
+    }
+
+    /// Pages held in memory by the sweep right now (excluding the one being read).
+    pub fn buffered_pages(&self) -> usize {
+        self.driver.sweep().map_or(0, |s| s.buffered_pages())
+    }
+
+    /// The report so far, while the sweep runs.
+    pub fn progress(&self) -> Option<&Report> {
+        self.driver.sweep().map(|s| s.report())
+    }
+}
+
+impl<T: DeserializeOwned> Stream for RecordStream<T> {
+    type Item = Result<T>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(r) = this.cursor.next_record() {
+                return Poll::Ready(Some(r));
+            }
+            if this.cursor.is_done() {
+                return Poll::Ready(None);
+            }
+            let event = ready!(this.driver.poll_event(cx));
+            if let Some(e) = this.cursor.absorb(event) {
+                return Poll::Ready(Some(Err(e)));
+            }
+        }
+    }
+}
+
+/// The pages of a sweep as a [`Stream`]; see [`List::pages`](List#method.pages).
+pub struct PageStream<T> {
+    driver: AsyncSweep,
+    cursor: Cursor,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> PageStream<T> {
+    /// The final report, once the stream has ended.
+    pub fn report(&self) -> Option<&Report> {
+        self.cursor.report()
+    }
+}
+
+impl<T: DeserializeOwned> Stream for PageStream<T> {
+    type Item = Result<Page<T>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Page<T>>>> {
+        let this = &mut *self;
+        while !this.cursor.is_done() {
+            let event = ready!(this.driver.poll_event(cx));
+            if let Some(p) = this.cursor.absorb_page(event) {
+                return Poll::Ready(Some(p));
+            }
+        }
+        Poll::Ready(None)
+    }
+}

@@ -1,0 +1,67 @@
+//! The list builder shared by every facade: the same options under the same
+//! names, whatever client runs the sweep.
+
+use std::time::Duration;
+
+use crate::core::{ListOptions, Order};
+
+/// A list operation being set up: `client.list("items")`, then options, then
+/// a terminal call of the client's kind — `.iter()`, `.collect()`, `.pages()`
+/// on a [`blocking::Client`](crate::blocking::Client); `.stream()`,
+/// `.collect().await`, `.pages()` on an async [`Client`](crate::Client).
+#[derive(Debug, Clone)]
+#[must_use = "a list does nothing until a terminal call such as collect()"]
+pub struct List<C> {
+    pub(crate) client: C,
+    pub(crate) options: ListOptions,
+}
+
+impl<C> List<C> {
+    pub(crate) fn new(client: C, path: &str) -> Self {
+        List {
+            client,
+            options: ListOptions::new(path),
+        }
+    }
+
+    /// Adds a query parameter (a filter, a field list, ...).
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options = self.options.query(name, value);
+        self
+    }
+    /// Records per page (default: the API's).
+    pub fn page_size(mut self, size: u64) -> Self {
+        self.options = self.options.page_size(size);
+        self
+    }
+    /// Pages in flight at once (default and maximum: the API's concurrency).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.options = self.options.concurrency(n);
+        self
+    }
+    /// Finished pages that may wait for an earlier one in page order
+    /// (default: the concurrency). Memory holds at most concurrency + window pages.
+    pub fn window(mut self, pages: usize) -> Self {
+        self.options = self.options.window(pages);
+        self
+    }
+    /// Page order (default) or completion order.
+    pub fn order(mut self, order: Order) -> Self {
+        self.options = self.options.order(order);
+        self
+    }
+    /// An overall deadline for the whole sweep.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.options = self.options.deadline(deadline);
+        self
+    }
+    /// Replaces every option at once (the path too).
+    pub fn options(mut self, options: ListOptions) -> Self {
+        self.options = options;
+        self
+    }
+    /// The options as set so far.
+    pub fn current_options(&self) -> &ListOptions {
+        &self.options
+    }
+}

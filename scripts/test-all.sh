@@ -15,6 +15,12 @@ step "native: unit, integration and doc tests (library and test server)"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 
+step "the library depends on no async runtime"
+if cargo tree -p pagewise -e normal --prefix none | grep -E '^(tokio|async-std|smol|async-io|async-global-executor) '; then
+  echo "error: a runtime crate is among the library's dependencies" >&2
+  exit 1
+fi
+
 step "wasm32: the library builds for the browser target"
 cargo build --lib --target wasm32-unknown-unknown
 

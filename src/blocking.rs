@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::api::Api;
-use crate::core::{Fetch, Method, Report};
+use crate::core::{Fetch, Method, RawPage, Report};
 use crate::drive::blocking::{run_fetch, BlockingSweep};
 use crate::drive::Cursor;
 use crate::error::Result;
@@ -125,6 +125,43 @@ impl<'c> List<&'c Client> {
             cursor: Cursor::default(),
             _t: PhantomData,
         }
+    }
+}
+
+impl<'c> List<&'c Client> {
+    /// An iterator over pages whose records are left as JSON text: nothing
+    /// is deserialized, for passing records on as they are.
+    pub fn raw_pages(self) -> RawPageIter {
+        RawPageIter {
+            driver: BlockingSweep::new(&self.client.api, self.client.transport.clone(), self.options),
+            cursor: Cursor::default(),
+        }
+    }
+}
+
+/// Pages of JSON text; see [`List::raw_pages`](List#method.raw_pages).
+pub struct RawPageIter {
+    driver: BlockingSweep,
+    cursor: Cursor,
+}
+
+impl RawPageIter {
+    /// The final report, once the iterator has returned `None`.
+    pub fn report(&self) -> Option<&Report> {
+        self.cursor.report()
+    }
+}
+
+impl Iterator for RawPageIter {
+    type Item = Result<RawPage>;
+
+    fn next(&mut self) -> Option<Result<RawPage>> {
+        while !self.cursor.is_done() {
+            if let Some(p) = self.cursor.absorb_raw(self.driver.next_event()) {
+                return Some(p);
+            }
+        }
+        None
     }
 }
 

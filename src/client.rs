@@ -9,7 +9,7 @@ use futures::{ready, Stream};
 use serde::de::DeserializeOwned;
 
 use crate::api::Api;
-use crate::core::{Fetch, Method, Report};
+use crate::core::{Fetch, Method, RawPage, Report};
 use crate::drive::asynch::{run_fetch, AsyncSweep};
 use crate::drive::Cursor;
 use crate::error::Result;
@@ -57,6 +57,13 @@ impl Client {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn new(api: &Api) -> Self {
         Self::with_transport(api, crate::transport::threaded::ThreadedTransport::new())
+    }
+
+    /// A client of `api` with the default transport: in the browser (and any
+    /// wasm32 host with a global `fetch`), [`FetchTransport`](crate::transport::fetch::FetchTransport).
+    #[cfg(target_arch = "wasm32")]
+    pub fn new(api: &Api) -> Self {
+        Self::with_transport(api, crate::transport::fetch::FetchTransport::new())
     }
 
     /// A client of `api` over your own transport.
@@ -128,6 +135,50 @@ impl<'c> List<&'c Client> {
             cursor: Cursor::default(),
             _t: PhantomData,
         }
+    }
+}
+
+impl<'c> List<&'c Client> {
+    /// A stream of pages whose records are left as JSON text: nothing is
+    /// deserialized, for passing records on as they are.
+    pub fn raw_pages(self) -> RawPageStream {
+        RawPageStream {
+            driver: AsyncSweep::new(&self.client.api, self.client.transport.clone(), self.options),
+            cursor: Cursor::default(),
+        }
+    }
+}
+
+/// Pages of JSON text as a [`Stream`]; see [`List::raw_pages`](List#method.raw_pages).
+pub struct RawPageStream {
+    driver: AsyncSweep,
+    cursor: Cursor,
+}
+
+impl RawPageStream {
+    /// The final report, once the stream has ended.
+    pub fn report(&self) -> Option<&Report> {
+        self.cursor.report()
+    }
+
+    /// The report so far, while the sweep runs.
+    pub fn progress(&self) -> Option<&Report> {
+        self.driver.sweep().map(|s| s.report())
+    }
+}
+
+impl Stream for RawPageStream {
+    type Item = Result<RawPage>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<RawPage>>> {
+        let this = &mut *self;
+        while !this.cursor.is_done() {
+            let event = ready!(this.driver.poll_event(cx));
+            if let Some(p) = this.cursor.absorb_raw(event) {
+                return Poll::Ready(Some(p));
+            }
+        }
+        Poll::Ready(None)
     }
 }
 

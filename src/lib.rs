@@ -92,7 +92,7 @@ mod list;
 pub mod transport;
 
 pub use crate::api::Api;
-pub use crate::client::{Client, PageStream, RecordStream};
+pub use crate::client::{Client, PageStream, RawPageStream, RecordStream};
 pub use crate::core::{
     ApiBuilder, Auth, Link, ListOptions, Notice, Order, Pagination, Report, Total,
 };

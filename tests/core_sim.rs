@@ -1186,8 +1186,21 @@ fn a_slow_page_holds_the_window_and_stops_requests() {
     assert_eq!(s.sweep.buffered_pages(), 5);
     assert_eq!(s.sweep.report().max_buffered_pages, c + w);
     assert_eq!(s.send(), Vec::<String>::new(), "5 pages wait to be taken");
+    assert_eq!(
+        s.sweep.poll_timeout(),
+        None,
+        "a slow consumer is not woken up"
+    );
     assert_eq!(s.events(), 5);
+    // A driver that took every event after sending is told to come back now,
+    // or it would wait forever with nothing in flight.
+    assert_eq!(s.sweep.in_flight(), 0);
+    let wake = s.sweep.poll_timeout().expect("a wake-up once room is made");
+    assert!(wake <= s.now);
+    s.sweep.handle_timeout(s.now);
+    assert_eq!(s.events(), 0, "waking is not a failure");
     assert_eq!(s.send(), vec![off(60, 10), off(70, 10), off(80, 10)]);
+    assert_eq!(s.sweep.poll_timeout(), None);
     assert_eq!(s.ids(), range(1, 60));
     s.run(Pick::Fifo);
     assert_eq!(s.ids(), range(1, 100));
@@ -1220,6 +1233,11 @@ fn a_slow_consumer_stops_requests_at_concurrency_plus_window() {
     );
     assert_eq!(s.sweep.in_flight(), 0);
     assert_eq!(s.sweep.buffered_pages(), c + w);
+    assert_eq!(
+        s.sweep.poll_timeout(),
+        None,
+        "nothing to do until pages are taken"
+    );
     assert_eq!(s.events(), 4);
     assert_eq!(s.sweep.buffered_pages(), 0);
     assert_eq!(s.send(), vec![off(40, 10), off(50, 10)]);
@@ -1751,7 +1769,7 @@ fn a_next_url_back_to_the_first_page_is_a_loop() {
         (e.url(), e.page()),
         (Some(format!("{ITEMS}?p=2").as_str()), Some(1))
     );
-    assert_eq!(s.ids(), vec![1, 2, 11, 12], "no row handed out twice");
+    assert_eq!(s.ids(), vec![1, 2], "no row handed out twice");
 }
 
 #[test]
@@ -2111,8 +2129,9 @@ fn a_deadline_is_a_timeout() {
     let a = offset_header_api(10, 4);
     let t0 = Instant::now();
     let mut sweep = Sweep::new(a.spec(), items().deadline(Duration::from_secs(5)), t0).unwrap();
-    assert_eq!(sweep.poll_timeout(), Some(t0 + Duration::from_secs(5)));
     let req = sweep.poll_request().unwrap();
+    assert!(sweep.poll_request().is_none());
+    assert_eq!(sweep.poll_timeout(), Some(t0 + Duration::from_secs(5)));
     sweep.handle_timeout(t0 + Duration::from_millis(4999));
     assert!(sweep.poll_event().is_none(), "not yet");
     assert_eq!(sweep.poll_timeout(), Some(t0 + Duration::from_secs(5)));
@@ -2129,7 +2148,8 @@ fn a_deadline_is_a_timeout() {
     sweep.handle_response(req.id, Ok(late), t0 + Duration::from_secs(6));
     assert!(sweep.poll_event().is_none() && sweep.poll_request().is_none());
 
-    let sweep = Sweep::new(a.spec(), items(), t0).unwrap();
+    let mut sweep = Sweep::new(a.spec(), items(), t0).unwrap();
+    let _first = sweep.poll_request().unwrap();
     assert_eq!(sweep.poll_timeout(), None, "no deadline, no timeout");
 }
 
@@ -2557,18 +2577,4 @@ fn fetch_with_a_query_secret_never_prints_it() {
     let e = out.unwrap_err();
     assert_eq!(e.url(), Some("https://api.example/v1/items/1"));
     assert!(!format!("{e:?}{e}{f:?}").contains("QSECRET42"));
-}
-
-#[test]
-fn zz_debug_stall() {
-    let a = offset_header_api(10, 4);
-    let mut s = Sim::new(&a, items().window(2), 4, 2, Fake::new(Style::Offset(Tot::Header), 200).server());
-    for _ in 0..40 {
-        let sent = s.send();
-        let ev = s.events();
-        eprintln!("sent {:?} events {} pending {:?} buffered {}", sent.iter().map(|u| query(u)["offset"].clone()).collect::<Vec<_>>(), ev, s.in_flight().iter().map(|u| query(u)["offset"].clone()).collect::<Vec<_>>(), s.sweep.buffered_pages());
-        if s.pending.is_empty() { eprintln!("{:#?}", s.sweep); break; }
-        let n = s.pending.len();
-        s.answer_at(n - 1);
-    }
 }

@@ -247,6 +247,11 @@ impl Sweep {
             }
             Pagination::Keyset(_) => Target::Keyset(None),
         };
+        let mut seen = HashSet::new();
+        if let Target::Url(url) = &first {
+            // A link back to the first page is a URL seen twice too.
+            seen.insert(url.to_string());
+        }
         let mut slots = BTreeMap::new();
         slots.insert((0, 0), Slot::new(first));
         Ok(Sweep {
@@ -272,7 +277,7 @@ impl Sweep {
             fanned_out: false,
             planned_end: 0,
             largest_page: 0,
-            seen: HashSet::new(),
+            seen,
             total_missing_noted: false,
         })
     }
@@ -284,16 +289,7 @@ impl Sweep {
     /// for, which bounds the pages held in memory.
     #[must_use]
     pub fn poll_request(&mut self) -> Option<Request> {
-        if self.state != State::Running || self.in_flight.len() >= self.concurrency {
-            return None;
-        }
-        let room = (self.concurrency + self.window).saturating_sub(self.queued_pages);
-        let key = self
-            .slots
-            .iter()
-            .take(room)
-            .find(|(_, s)| matches!(s.state, SlotState::Queued))
-            .map(|(k, _)| *k)?;
+        let key = self.next_to_send()?;
         let url = self.url_of(&self.slots[&key]);
         let id = RequestId(self.next_id);
         self.next_id += 1;
@@ -302,6 +298,19 @@ impl Sweep {
         slot.sent = Some(url.clone());
         self.in_flight.insert(id, key);
         Some(self.spec.request(id, Method::Get, url, None))
+    }
+
+    /// The page to ask for next, if one may be asked for now.
+    fn next_to_send(&self) -> Option<Key> {
+        if self.state != State::Running || self.in_flight.len() >= self.concurrency {
+            return None;
+        }
+        let room = (self.concurrency + self.window).saturating_sub(self.queued_pages);
+        self.slots
+            .iter()
+            .take(room)
+            .find(|(_, s)| matches!(s.state, SlotState::Queued))
+            .map(|(k, _)| *k)
     }
 
     /// The next event for the caller, if any.
@@ -316,10 +325,22 @@ impl Sweep {
 
     /// When the sweep next needs [`handle_timeout`](Sweep::handle_timeout) called.
     #[must_use]
+    ///
+    /// An instant already past means "now": taking events made room for more
+    /// requests, so call [`handle_timeout`](Sweep::handle_timeout) and go back
+    /// to [`poll_request`](Sweep::poll_request).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.state {
-            State::Running => self.deadline,
-            _ => None,
+        if self.state != State::Running {
+            return None;
+        }
+        // Without this, a driver that sends, then takes every event, then waits
+        // would wait forever after an answer that released a full window.
+        let wake = self
+            .next_to_send()
+            .map(|_| self.start + self.report.duration);
+        match (wake, self.deadline) {
+            (Some(w), Some(d)) => Some(w.min(d)),
+            (w, d) => w.or(d),
         }
     }
 
@@ -407,24 +428,24 @@ impl Sweep {
                     q.append_pair(s, &size);
                 }
             }
+            // Only touch the query when there is something to add: an untouched
+            // `query_pairs_mut()` leaves a bare `?` at the end of the URL.
             (Target::Cursor(c), Pagination::Cursor(cfg)) => {
-                let mut q = url.query_pairs_mut();
-                if let Some(c) = c {
-                    q.append_pair(&cfg.cursor_param, c);
-                }
-                if let Some(l) = &cfg.limit_param {
-                    q.append_pair(l, &size);
-                }
+                let pairs = c
+                    .as_ref()
+                    .map(|c| (cfg.cursor_param.as_str(), c.as_str()))
+                    .into_iter()
+                    .chain(cfg.limit_param.as_deref().map(|l| (l, size.as_str())));
+                append_pairs(&mut url, pairs);
             }
             (Target::Url(u), _) => url = u.clone(),
             (Target::Keyset(v), Pagination::Keyset(k)) => {
-                let mut q = url.query_pairs_mut();
-                if let Some(v) = v {
-                    q.append_pair(&k.param, v);
-                }
-                if let Some(l) = &k.limit_param {
-                    q.append_pair(l, &size);
-                }
+                let pairs = v
+                    .as_ref()
+                    .map(|v| (k.param.as_str(), v.as_str()))
+                    .into_iter()
+                    .chain(k.limit_param.as_deref().map(|l| (l, size.as_str())));
+                append_pairs(&mut url, pairs);
             }
             _ => unreachable!("targets are made for the API's own dialect"),
         }
@@ -675,7 +696,7 @@ impl Sweep {
                     _ => unreachable!(),
                 };
                 if let Some(c) = self.read_link(&from, body, resp)? {
-                    self.check_new(key, &c, "cursor")?;
+                    self.check_new(key, &c, &c, "cursor")?;
                     next.push(((key.0 + 1, 0), Target::Cursor(Some(c))));
                 }
             }
@@ -693,7 +714,8 @@ impl Sweep {
                             format!("bad next link {link:?}: {e}"),
                         ))
                     })?;
-                    self.check_new(key, url.as_str(), "next URL")?;
+                    let shown = self.spec.redact(url.as_str());
+                    self.check_new(key, url.as_str(), &shown, "next URL")?;
                     next.push(((key.0 + 1, 0), Target::Url(url)));
                 }
             }
@@ -725,7 +747,7 @@ impl Sweep {
                                 "the last record of the page has no keyset field {field:?}"
                             )))
                         })?;
-                    self.check_new(key, &value, "keyset value")?;
+                    self.check_new(key, &value, &value, "keyset value")?;
                     if n >= self.largest_page {
                         next.push(((key.0 + 1, 0), Target::Keyset(Some(value))));
                     }
@@ -788,7 +810,14 @@ impl Sweep {
             .filter(|v| !v.is_empty()))
     }
 
-    fn check_new(&mut self, key: Key, value: &str, what: &str) -> std::result::Result<(), Planned> {
+    /// `shown` is `value` as the error message may print it (credentials removed).
+    fn check_new(
+        &mut self,
+        key: Key,
+        value: &str,
+        shown: &str,
+        what: &str,
+    ) -> std::result::Result<(), Planned> {
         if self.seen.insert(value.to_string()) {
             Ok(())
         } else {
@@ -797,7 +826,7 @@ impl Sweep {
                 ErrorKind::Loop,
                 format!(
                     "the API sent the same {what} twice ({}); following it would repeat pages",
-                    short(value)
+                    short(shown)
                 ),
             )))
         }
@@ -881,6 +910,13 @@ impl Slot {
             redirected_to: None,
             sent: None,
         }
+    }
+}
+
+fn append_pairs<'a>(url: &mut Url, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
+    let mut pairs = pairs.peekable();
+    if pairs.peek().is_some() {
+        url.query_pairs_mut().extend_pairs(pairs);
     }
 }
 

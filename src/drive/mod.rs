@@ -88,6 +88,14 @@ impl Cursor {
         None
     }
 
+    /// Takes the driver's next event for a raw page iterator.
+    pub(crate) fn absorb_raw(&mut self, event: Option<Event>) -> Option<Result<RawPage>> {
+        match event {
+            Some(Event::Page(p)) => Some(Ok(p)),
+            other => self.absorb(other).map(Err),
+        }
+    }
+
     /// Takes the driver's next event for a page iterator.
     pub(crate) fn absorb_page<T: DeserializeOwned>(&mut self, event: Option<Event>) -> Option<Result<Page<T>>> {
         match event {

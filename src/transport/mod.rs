@@ -10,6 +10,8 @@ use std::pin::Pin;
 
 use crate::core::{Request, Response, TransportError};
 
+#[cfg(target_arch = "wasm32")]
+pub mod fetch;
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) mod pool;
 #[cfg(not(target_arch = "wasm32"))]

@@ -2,6 +2,8 @@
 //! the blocking tests, on several executors; a limit shared with a blocking
 //! client; bounded memory over a long stream; cancellation by drop.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -2,6 +2,8 @@
 //! exact id sequence in page order, exact id set in completion order, with
 //! concurrency 1 and 16.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -1486,6 +1486,49 @@ fn short_pages_under_shuffled_concurrency_lose_no_row() {
 }
 
 #[test]
+fn a_refetch_does_not_stretch_the_window() {
+    // concurrency 3 + window 1: at most 4 pages held or in flight, refetches included.
+    let (c, w) = (3, 1);
+    let a = offset_header_api(10, c);
+    let fake = Fake::new(Style::Offset(Tot::Header), 100);
+    let mut s = Sim::new(&a, items().window(w), c, w, move |req| {
+        let resp = fake.respond(&req.url);
+        Ok(if req.url == off(20, 10) {
+            keep_first(resp, 6)
+        } else {
+            resp
+        })
+    });
+    s.send();
+    s.answer(&off(0, 10));
+    assert_eq!(s.send(), vec![off(10, 10), off(20, 10), off(30, 10)]);
+    s.events();
+    s.answer(&off(30, 10));
+    assert_eq!(s.send(), vec![off(40, 10)]);
+    s.answer(&off(20, 10)); // short: rows 27..=30 must be fetched again
+    s.events();
+    // Pages 1 (in flight), 2, 3 (done) and 4 (in flight) fill the window:
+    // the refetch waits for room.
+    assert_eq!(s.send(), Vec::<String>::new());
+    s.answer(&off(40, 10));
+    assert_eq!(s.send(), Vec::<String>::new());
+    s.answer(&off(10, 10));
+    assert_eq!(
+        s.events(),
+        2,
+        "pages 1 and 2; the rest waits for the refetch"
+    );
+    assert_eq!(
+        s.send(),
+        vec![off(26, 4), off(50, 10)],
+        "the refetch goes first"
+    );
+    s.run(Pick::Lifo);
+    assert_eq!(s.ids(), range(1, 100));
+    assert!(s.report().max_buffered_pages <= c + w);
+}
+
+#[test]
 fn an_empty_page_mid_sweep_is_noticed_and_reported_incomplete() {
     let a = offset_header_api(10, 8);
     let fake = Fake::new(Style::Offset(Tot::Header), 50);

@@ -193,6 +193,8 @@ pub struct Sweep {
     next_seq: u64,
     events: VecDeque<Event>,
     queued_pages: usize,
+    /// Slots in the `Done` state (finished, waiting for an earlier page).
+    done_slots: usize,
     /// Finished pages not yet emitted, in completion order.
     ready: VecDeque<Key>,
     state: State,
@@ -268,6 +270,7 @@ impl Sweep {
             next_seq: 1,
             events: VecDeque::new(),
             queued_pages: 0,
+            done_slots: 0,
             ready: VecDeque::new(),
             state: State::Running,
             start: now,
@@ -301,14 +304,20 @@ impl Sweep {
     }
 
     /// The page to ask for next, if one may be asked for now.
+    ///
+    /// The window counts pages, not positions: a gap fill inserted between
+    /// pages already sent must not let more than concurrency + window pages
+    /// be held or in flight. The earliest queued page always goes first, so
+    /// the oldest page not yet handed out is never starved.
     fn next_to_send(&self) -> Option<Key> {
         if self.state != State::Running || self.in_flight.len() >= self.concurrency {
             return None;
         }
-        let room = (self.concurrency + self.window).saturating_sub(self.queued_pages);
+        if self.in_flight.len() + self.buffered_pages() >= self.concurrency + self.window {
+            return None;
+        }
         self.slots
             .iter()
-            .take(room)
             .find(|(_, s)| matches!(s.state, SlotState::Queued))
             .map(|(k, _)| *k)
     }
@@ -386,12 +395,7 @@ impl Sweep {
     /// Pages held by the sweep now: finished but waiting for an earlier page,
     /// or waiting in the event queue.
     pub fn buffered_pages(&self) -> usize {
-        self.queued_pages
-            + self
-                .slots
-                .values()
-                .filter(|s| matches!(s.state, SlotState::Done(_)))
-                .count()
+        self.queued_pages + self.done_slots
     }
 
     /// Requests sent and not yet answered.
@@ -516,6 +520,7 @@ impl Sweep {
         }
         let slot = self.slots.get_mut(&key).expect("answered slot exists");
         slot.state = SlotState::Done(page::records(resp.body, ranges));
+        self.done_slots += 1;
         if self.order == Order::Completion {
             self.ready.push_back(key);
         }
@@ -855,6 +860,7 @@ impl Sweep {
             let SlotState::Done(records) = slot.state else {
                 unreachable!()
             };
+            self.done_slots -= 1;
             let url = slot
                 .sent
                 .map(|u| self.spec.redact(u.as_str()))
@@ -884,6 +890,7 @@ impl Sweep {
         // Pages that finished before the failure and precede it stay deliverable.
         self.emit();
         self.slots.clear();
+        self.done_slots = 0;
         self.ready.clear();
         self.in_flight.clear();
         self.events.push_back(Event::Failed(err));

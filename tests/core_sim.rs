@@ -24,6 +24,8 @@ const BASE: &str = "https://api.example/v1/";
 const ITEMS: &str = "https://api.example/v1/items";
 
 type Answer = Result<Response, TransportError>;
+/// How long the request for a URL takes, in simulated time.
+type LatencyFn = Box<dyn FnMut(&str) -> Duration>;
 
 // ---------------------------------------------------------------------------
 // URLs
@@ -215,7 +217,10 @@ impl Fake {
                     .ids
                     .iter()
                     .copied()
-                    .filter(|&i| after.map_or(true, |a| i > a))
+                    .filter(|&i| match after {
+                        Some(a) => i > a,
+                        None => true,
+                    })
                     .take(take)
                     .collect();
                 Response::new(200, self.body(&ids, &[], Tot::No).to_string())
@@ -310,7 +315,7 @@ enum Pick {
     /// The first pending request whose URL is earliest in the list; oldest first otherwise.
     Priority(Vec<String>),
     /// Each request completes `latency(url)` after it was sent; earliest first.
-    Latency(Box<dyn FnMut(&str) -> Duration>),
+    Latency(LatencyFn),
 }
 
 struct Rng(u64);
@@ -340,7 +345,7 @@ struct Sim {
     /// Concurrency and window the sweep must respect.
     c: usize,
     w: usize,
-    latency: Option<Box<dyn FnMut(&str) -> Duration>>,
+    latency: Option<LatencyFn>,
     pending: Vec<Pending>,
     /// Every request, in the order asked.
     requests: Vec<Request>,

@@ -2626,3 +2626,19 @@ fn fetch_with_a_query_secret_never_prints_it() {
     assert_eq!(e.url(), Some("https://api.example/v1/items/1"));
     assert!(!format!("{e:?}{e}{f:?}").contains("QSECRET42"));
 }
+
+#[test]
+fn a_server_sending_more_than_asked_does_not_repeat_rows() {
+    let a = offset_header_api(10, 4);
+    let fake = Fake::new(Style::Offset(Tot::Header), 45);
+    // The server ignores the limit and sends 15 records per page.
+    let s = sim(&a, items(), 4, 4, Pick::Fifo, move |req| {
+        let q = query(&req.url);
+        let from: u64 = q["offset"].parse().unwrap();
+        let ids: Vec<u64> = fake.slice(from, 15).to_vec();
+        Ok(fake.with_total(from, ids, Tot::Header))
+    });
+    assert_eq!(s.ids(), range(1, 45));
+    assert_eq!(s.report().complete, Some(true));
+    assert!(s.notices.contains(&Notice::OversizedPage { page: 0, asked: 10, got: 15 }), "{:?}", s.notices);
+}

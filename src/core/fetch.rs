@@ -29,7 +29,6 @@ const MAX_REDIRECTS: u8 = 10;
 /// assert_eq!(v["id"], 7);
 /// # Ok::<(), pagewise::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct Fetch {
     spec: Arc<ApiSpec>,
     method: Method,
@@ -128,7 +127,7 @@ impl Fetch {
                     Err(e) => {
                         self.outcome = Some(Err(Error::new(
                             ErrorKind::Url,
-                            format!("bad redirect target {loc:?}: {e}"),
+                            format!("bad redirect target {:?}: {e}", self.spec.redact(loc)),
                         )
                         .with_url(here)
                         .with_status(resp.status)));
@@ -174,5 +173,16 @@ impl Fetch {
                 .with_status(resp.status)
                 .with_excerpt(&resp.body)
         })
+    }
+}
+
+impl std::fmt::Debug for Fetch {
+    // Written by hand: a redirect target may echo a query credential.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetch")
+            .field("method", &self.method)
+            .field("url", &self.url())
+            .field("redirects", &self.redirects)
+            .finish_non_exhaustive()
     }
 }

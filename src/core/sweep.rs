@@ -56,6 +56,16 @@ pub enum Notice {
         /// Records received.
         got: u64,
     },
+    /// An offset page had more records than asked for; the extra ones, which
+    /// belong to the next page, were left out so no row is handed out twice.
+    OversizedPage {
+        /// The page.
+        page: u64,
+        /// Records asked for.
+        asked: u64,
+        /// Records received.
+        got: u64,
+    },
     /// A total was configured but the answer had none: the sweep walked pages in sequence.
     TotalMissing {
         /// The page whose answer had no total.
@@ -178,7 +188,6 @@ enum State {
 /// assert_eq!(records, 3);
 /// # Ok::<(), pagewise::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct Sweep {
     spec: Arc<ApiSpec>,
     collection: Url,
@@ -504,9 +513,21 @@ impl Sweep {
         };
         let (ranges, next) = {
             let body = Body::parse(&resp.body).map_err(|e| decode(self, e))?;
-            let ranges = body
+            let mut ranges = body
                 .records(&resp.body, &self.spec.records_at)
                 .map_err(|e| decode(self, e))?;
+            if let Target::Offset { limit, .. } = self.slots[&key].target {
+                if ranges.len() as u64 > limit {
+                    // Rows past the range asked for belong to the next page:
+                    // keeping them would hand them out twice.
+                    self.notice(Notice::OversizedPage {
+                        page: key.0,
+                        asked: limit,
+                        got: ranges.len() as u64,
+                    });
+                    ranges.truncate(limit as usize);
+                }
+            }
             let next = self
                 .plan(key, &body, &resp, &resp.body, &ranges)
                 .map_err(|e| match e {
@@ -545,7 +566,7 @@ impl Sweep {
             self.page_error(
                 key,
                 ErrorKind::Url,
-                format!("bad redirect target {location:?}: {e}"),
+                format!("bad redirect target {:?}: {e}", self.spec.redact(&location)),
             )
             .with_status(status)
         })?;
@@ -716,7 +737,7 @@ impl Sweep {
                         Planned::Error(self.page_error(
                             key,
                             ErrorKind::Url,
-                            format!("bad next link {link:?}: {e}"),
+                            format!("bad next link {:?}: {e}", self.spec.redact(&link)),
                         ))
                     })?;
                     let shown = self.spec.redact(url.as_str());
@@ -933,5 +954,23 @@ fn short(s: &str) -> String {
         format!("{cut}…")
     } else {
         s.to_string()
+    }
+}
+
+impl std::fmt::Debug for Sweep {
+    // Written by hand: slots hold URLs that may echo a query credential.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sweep")
+            .field("collection", &self.spec.redact(self.collection.as_str()))
+            .field("state", &self.state)
+            .field("page_size", &self.page_size)
+            .field("concurrency", &self.concurrency)
+            .field("window", &self.window)
+            .field("order", &self.order)
+            .field("planned_pages", &self.slots.len())
+            .field("in_flight", &self.in_flight.len())
+            .field("buffered_pages", &self.buffered_pages())
+            .field("report", &self.report)
+            .finish_non_exhaustive()
     }
 }

@@ -94,7 +94,8 @@ pub mod transport;
 pub use crate::api::Api;
 pub use crate::client::{Client, PageStream, RawPageStream, RecordStream};
 pub use crate::core::{
-    ApiBuilder, Auth, Link, ListOptions, Notice, Order, Pagination, Report, Total,
+    ApiBuilder, Auth, Link, ListOptions, Notice, Order, Pacing, Pagination, Report, RetryBudget,
+    RetryCause, RetryCounts, RetryPolicy, Total,
 };
 pub use crate::drive::limiter::{Limiter, Permit};
 pub use crate::error::{Error, ErrorKind, Result};

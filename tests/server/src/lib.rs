@@ -30,15 +30,54 @@
 //! | `/next/items` | `after`, `limit` | `{"items":[..],"links":{"next":"items?after=..."\|null}}` |
 //! | `/keyset/items` | `id_gt`, `limit` | `{"items":[..]}` |
 //! | `/items/{id}` | | the record, or 404 |
+//! | `/items` | `ids=1,2,3` or `id=in.(1,2,3)` | `{"items":[..]}`: those that exist, in the order asked |
 //! | `/garbage/{html,json,missing,null,empty}/items` | | malformed answers |
 //! | `/garbage/status/{code}/items` | | that status |
 //! | `GET /_stats`, `POST /_reset` | | control, not counted |
+//! | `GET`/`POST`/`DELETE /_faults` | | the live [`Faults`] as JSON, not counted |
+//!
+//! Every list endpoint (the dialects above) also takes an `updated_at`
+//! filter, applied before paging (totals count the filtered records, order
+//! stays by id): `updated_at_gt=<RFC 3339>` / `updated_at_gte=<RFC 3339>`,
+//! ServiceNow style `sysparm_query=updated_at>VALUE` / `updated_at>=VALUE`
+//! (clauses joined by `^`; unknown clauses are ignored; `VALUE` may also be
+//! `YYYY-MM-DD HH:MM:SS`, UTC), and PostgREST style `updated_at=gt.VALUE` /
+//! `updated_at=gte.VALUE`. Several filters all apply; an invalid timestamp
+//! is a `400`.
+//!
+//! Writes, on `/items` and `/api/items` (answers are the stored record as
+//! JSON, which always has the server-set `id` and `updated_at` first):
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | `POST /items` + JSON object | `201` + record (new id = highest id ever + 1) |
+//! | `PUT /items/{id}` + JSON object | `200` + record (fields replaced), `404` if missing |
+//! | `PATCH /items/{id}` + JSON object | `200` + record (top-level fields set), `404` if missing |
+//! | `DELETE /items/{id}` | `204`, `404` if missing |
+//! | `POST /batch/items` + `{"op":..,"records":[..]}` | `200` + `{"results":[..]}`, one per record |
+//!
+//! A body that is not a JSON object is a `400`; a record with
+//! `"reject": true` is a `422` `{"error":"rejected","id":..}`. Batch `op` is
+//! `insert` (create, `201`), `update` (merge like `PATCH`, `200`/`404`),
+//! `upsert` (replace like `PUT`, `200`, or create with the given id or a new
+//! one, `201`) or `delete` (records are objects with an `id` or bare ids;
+//! `204`/`404`); each result is `{"ok":true,"id":N,"status":S}` or
+//! `{"ok":false,"status":S,"error":"..",("id":N)}`. More than
+//! [`Config::max_batch`] records is a `413`. A write request with an
+//! `Idempotency-Key` header is applied once: a repeat with the same key,
+//! method, path and body replays the first answer (with header
+//! `Idempotent-Replayed: true`) without writing; the same key with a
+//! different request is a `422`.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod body;
+mod faults;
 mod server;
 mod store;
+mod time;
+mod writes;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
@@ -49,15 +88,18 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use crate::faults::FaultState;
+pub use crate::faults::{FailPath, Faults, Mutate, RateLimit, RetryAfter};
 use crate::store::Store;
 
 /// How the server is set up. All fields are public; start from
 /// [`Config::default`] and override what you need.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Number of records; ids are `1..=records`.
     pub records: u64,
-    /// Seed for record contents and latency jitter. Same seed, same bytes.
+    /// Seed for record contents, latency jitter and fault decisions. Same
+    /// seed, same bytes.
     pub seed: u64,
     /// Page size used when `limit` / `per_page` is missing.
     pub default_page_size: u64,
@@ -67,6 +109,11 @@ pub struct Config {
     pub latency: Duration,
     /// Extra uniform random delay in `[0, jitter)` added to `latency`.
     pub jitter: Duration,
+    /// Faults injected from the start; change them with
+    /// [`TestServer::set_faults`] or `POST /_faults`.
+    pub faults: Faults,
+    /// Most records one `POST /batch/items` may carry; more is a `413`.
+    pub max_batch: u64,
 }
 
 impl Default for Config {
@@ -78,13 +125,16 @@ impl Default for Config {
             max_page_size: 1000,
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
+            faults: Faults::default(),
+            max_batch: 200,
         }
     }
 }
 
 /// Request counters, as returned by [`TestServer::stats`] and `GET /_stats`.
-/// Control requests (`/_stats`, `/_reset`) and CORS preflights are not counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Control requests (`/_stats`, `/_reset`, `/_faults`) and CORS preflights
+/// are not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
     /// Counted requests since start or the last reset.
     pub requests: u64,
@@ -92,6 +142,12 @@ pub struct Stats {
     pub in_flight: u64,
     /// High-water mark of `in_flight` since start or the last reset.
     pub max_in_flight: u64,
+    /// Answers altered by an injected fault (error, fail path, drop,
+    /// truncation, empty or `null` body, slow, lost acknowledgement), since
+    /// start or the last reset. `429`s are counted in `throttled` instead.
+    pub faults: u64,
+    /// `429` answers sent by the rate limit, since start or the last reset.
+    pub throttled: u64,
 }
 
 /// One counted request, as recorded in the request log.
@@ -119,6 +175,9 @@ pub(crate) struct Shared {
     pub(crate) log: Mutex<Vec<LoggedRequest>>,
     /// splitmix64 state of the latency-jitter RNG (advanced atomically).
     pub(crate) jitter_rng: AtomicU64,
+    pub(crate) fault_state: Mutex<FaultState>,
+    pub(crate) faults: AtomicU64,
+    pub(crate) throttled: AtomicU64,
 }
 
 impl Shared {
@@ -127,6 +186,8 @@ impl Shared {
             requests: self.requests.load(Ordering::Relaxed),
             in_flight: self.in_flight.load(Ordering::Relaxed),
             max_in_flight: self.max_in_flight.load(Ordering::Relaxed),
+            faults: self.faults.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
         }
     }
 
@@ -136,12 +197,31 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
         self.requests.store(0, Ordering::Relaxed);
+        self.faults.store(0, Ordering::Relaxed);
+        self.throttled.store(0, Ordering::Relaxed);
         self.max_in_flight
             .store(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
     pub(crate) fn read_store(&self) -> std::sync::RwLockReadGuard<'_, Store> {
         self.store.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn fault_state(&self) -> std::sync::MutexGuard<'_, FaultState> {
+        self.fault_state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces the live faults and restarts their run: request numbering
+    /// (and so the seeded decisions) from 1, a full rate-limit bucket, and a
+    /// pending `mutate`.
+    pub(crate) fn set_faults(&self, faults: Faults) {
+        *self.fault_state() = FaultState::new(faults);
     }
 }
 
@@ -187,6 +267,9 @@ impl TestServer {
 
         let store = Store::generate(config.seed, config.records);
         let shared = Arc::new(Shared {
+            fault_state: Mutex::new(FaultState::new(config.faults.clone())),
+            faults: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
             jitter_rng: AtomicU64::new(store::mix64(config.seed ^ 0x6A09_E667_F3BC_C908)),
             config,
             store: RwLock::new(store),
@@ -259,6 +342,60 @@ impl TestServer {
             .read_store()
             .get(id)
             .map(|body| String::from_utf8_lossy(body).into_owned())
+    }
+
+    /// The record `id` as JSON, if it exists.
+    pub fn record_value(&self, id: u64) -> Option<serde_json::Value> {
+        self.shared
+            .read_store()
+            .get(id)
+            .and_then(|body| serde_json::from_slice(body).ok())
+    }
+
+    /// How many times record `id` was created or written (by HTTP writes,
+    /// [`TestServer::insert`], [`TestServer::update`] or a `mutate` fault);
+    /// deleting does not count and does not reset it. Seeded records start
+    /// at 0. A replayed idempotent request does not count.
+    pub fn write_count(&self, id: u64) -> u64 {
+        self.shared.read_store().write_count(id)
+    }
+
+    /// Adds `n` seeded records with new ids (above every id ever used) and
+    /// fresh `updated_at` stamps; returns their ids.
+    pub fn insert(&self, n: u64) -> Vec<u64> {
+        self.shared.write_store().insert_generated(n)
+    }
+
+    /// Changes the records `ids` (missing ones are skipped): each gets an
+    /// `updated_at` later than every other record's (the store clock
+    /// advances one second per change) and its `revision` field is
+    /// incremented (absent counts as 0).
+    pub fn update(&self, ids: &[u64]) {
+        let mut store = self.shared.write_store();
+        for &id in ids {
+            store.touch(id);
+        }
+    }
+
+    /// Removes the records `ids` (missing ones are skipped). Ids are never
+    /// reused.
+    pub fn delete(&self, ids: &[u64]) {
+        let mut store = self.shared.write_store();
+        for &id in ids {
+            store.remove(id);
+        }
+    }
+
+    /// Replaces the injected faults, like `POST /_faults`. Restarts their
+    /// run: request numbering for the seeded decisions starts again at 1,
+    /// the rate-limit bucket is full again and `mutate` is pending again.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.set_faults(faults);
+    }
+
+    /// The injected faults in effect.
+    pub fn faults(&self) -> Faults {
+        self.shared.fault_state().faults().clone()
     }
 
     /// Blocks until the server stops (it only stops on its own if its

@@ -7,8 +7,8 @@ use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use pagewise_testserver::{Config, TestServer};
+use clap::{Parser, ValueEnum};
+use pagewise_testserver::{Config, Faults, RateLimit, RetryAfter, TestServer};
 
 /// Deterministic HTTP/1.1 server of paginated JSON records in every dialect
 /// pagewise speaks (offset, range, page, cursor, link, next, keyset).
@@ -24,7 +24,7 @@ struct Args {
     /// Number of records (ids 1..=N).
     #[arg(long, default_value_t = 20_000)]
     records: u64,
-    /// Seed for record contents and latency jitter.
+    /// Seed for record contents, latency jitter and fault decisions.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Fixed latency before each answer, in milliseconds.
@@ -39,6 +39,63 @@ struct Args {
     /// Largest page size served; larger requests are clamped.
     #[arg(long, default_value_t = 1000)]
     max_page_size: u64,
+    /// Most records one POST /batch/items may carry.
+    #[arg(long, default_value_t = 200)]
+    max_batch: u64,
+    /// Share of answers replaced by 500/502/503 (0.0..=1.0).
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    error_rate: f64,
+    /// Token-bucket rate limit over all data requests, in requests per
+    /// second (beyond it: 429). Off unless given.
+    #[arg(long)]
+    rate_limit_per_second: Option<u32>,
+    /// Bucket capacity of the rate limit (default: the per-second rate).
+    #[arg(long, requires = "rate_limit_per_second")]
+    rate_limit_burst: Option<u32>,
+    /// Form of Retry-After on 429 answers.
+    #[arg(long, value_enum, default_value_t = RetryAfterArg::Seconds)]
+    retry_after: RetryAfterArg,
+    /// Share of answers whose connection is dropped mid-body.
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    drop_rate: f64,
+    /// Share of 200 answers whose JSON body is cut in half.
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    truncate_rate: f64,
+    /// Share of 200 answers sent with an empty body.
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    empty_rate: f64,
+    /// Share of 200 answers sent with the body `null`.
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    null_rate: f64,
+    /// Share of writes applied but answered 503 or dropped.
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    ack_loss_rate: f64,
+    /// Share of answers delayed by --slow-ms extra.
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    slow_rate: f64,
+    /// Extra delay of a slow answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    slow_ms: u64,
+}
+
+/// `--retry-after` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RetryAfterArg {
+    /// `Retry-After: <seconds>`.
+    Seconds,
+    /// `Retry-After: <IMF-fixdate>`.
+    HttpDate,
+    /// No Retry-After header.
+    None,
+}
+
+fn rate(raw: &str) -> Result<f64, String> {
+    let value: f64 = raw.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not within 0.0..=1.0"))
+    }
 }
 
 fn resolve(host: &str, port: u16) -> std::io::Result<SocketAddr> {
@@ -59,6 +116,27 @@ fn main() -> ExitCode {
         max_page_size: args.max_page_size,
         latency: Duration::from_millis(args.latency_ms),
         jitter: Duration::from_millis(args.jitter_ms),
+        max_batch: args.max_batch,
+        faults: Faults {
+            error_rate: args.error_rate,
+            rate_limit: args.rate_limit_per_second.map(|per_second| RateLimit {
+                per_second,
+                burst: args.rate_limit_burst.unwrap_or(per_second).max(1),
+                retry_after: match args.retry_after {
+                    RetryAfterArg::Seconds => RetryAfter::Seconds,
+                    RetryAfterArg::HttpDate => RetryAfter::HttpDate,
+                    RetryAfterArg::None => RetryAfter::None,
+                },
+            }),
+            drop_rate: args.drop_rate,
+            truncate_rate: args.truncate_rate,
+            empty_rate: args.empty_rate,
+            null_rate: args.null_rate,
+            ack_loss_rate: args.ack_loss_rate,
+            slow_rate: args.slow_rate,
+            slow_ms: args.slow_ms,
+            ..Faults::default()
+        },
     };
     let server =
         match resolve(&args.host, args.port).and_then(|addr| TestServer::start_on(config, addr)) {

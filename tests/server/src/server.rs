@@ -2,26 +2,29 @@
 //! the pagination dialects.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::store::{self, Store};
-use crate::{LoggedRequest, Shared};
+use crate::body::Body;
+use crate::faults::{Decision, Fault, Faults};
+use crate::store::{self, View};
+use crate::time::parse_rfc3339;
+use crate::{writes, LoggedRequest, Shared};
 
-/// Response body type: the whole page in one buffer.
-pub(crate) type Body = Full<Bytes>;
-type Resp = Response<Body>;
+pub(crate) type Resp = Response<Body>;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
@@ -30,6 +33,15 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const EXPOSED_HEADERS: &str =
     "X-Total-Count, Content-Range, Link, X-Next-Cursor, Retry-After, X-Request-Id";
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+/// Request headers a preflight always allows (besides `*` and those asked).
+const ALLOWED_HEADERS: [&str; 4] = [
+    "Content-Type",
+    "Idempotency-Key",
+    "Authorization",
+    "X-Api-Key",
+];
+/// Largest request body read; more is a `413`.
+const MAX_REQUEST_BODY: usize = 16 << 20;
 
 /// Accepts connections until `shutdown` fires (or its sender is dropped).
 pub(crate) async fn serve(
@@ -61,7 +73,8 @@ pub(crate) async fn serve(
             hyper::service::service_fn(move |req| handle(Arc::clone(&shared), req)),
         );
         tokio::spawn(async move {
-            // Client resets and half-written requests are the client's business.
+            // Client resets, half-written requests and injected drops end
+            // the connection with an error: nobody to tell.
             let _ = conn.await;
         });
     }
@@ -85,57 +98,141 @@ impl Drop for InFlight<'_> {
 }
 
 /// Every request goes through here: preflight and control requests are
-/// answered without accounting; everything else is counted, delayed by the
-/// configured latency, routed, decorated with CORS headers and logged.
+/// answered without accounting; everything else is counted, read, given its
+/// fault decision, delayed by the configured latency, routed, decorated with
+/// CORS headers and logged.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
+) -> Result<Resp, Infallible> {
     if req.method() == Method::OPTIONS {
         return Ok(preflight(&req));
     }
-    if let Some(resp) = control(&shared, &req) {
-        return Ok(with_cors(resp));
+    let (parts, incoming) = req.into_parts();
+    if is_control(parts.uri.path()) {
+        return Ok(with_cors(control(&shared, &parts, incoming).await));
     }
 
     let at = shared.started.elapsed();
     let request_id = shared.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let _in_flight = InFlight::enter(&shared);
 
-    // ---- Fault hook -------------------------------------------------------
-    // A per-request fault decision (error status share, 429 + Retry-After,
-    // dropped connection, truncated body, slow response) belongs here: decide
-    // once from the seeded RNG and the request, then either answer with the
-    // fault (still through `finish` below, so it is logged and gets CORS) or
-    // fall through to normal routing.
-    // ------------------------------------------------------------------------
+    let write = !matches!(parts.method, Method::GET | Method::HEAD);
+    let body = if write {
+        match read_body(incoming).await {
+            Ok(body) => body,
+            Err(resp) => return Ok(finish(&shared, &parts, resp, at, request_id)),
+        }
+    } else {
+        Bytes::new()
+    };
 
-    let delay = latency_for_request(&shared);
+    // ---- Fault hook -------------------------------------------------------
+    // One seeded decision per data request (see `Faults`); a scheduled
+    // collection change happens here too, before routing. Faults decided
+    // here that replace the answer (fail path, 429, 5xx, a dropped write)
+    // skip routing, so writes are not applied; the others alter the routed
+    // answer below. Either way the answer goes through `finish`.
+    let decision = decide_faults(&shared, &parts, write);
+
+    let delay = latency_for_request(&shared) + decision.slow;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
 
-    let resp = route(&shared, &req);
-    Ok(finish(&shared, &req, resp, at, request_id))
+    let resp = match &decision.fault {
+        Fault::FailPath(status) | Fault::Error(status) => injected(*status),
+        Fault::Throttle(retry_after) => {
+            let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "rate limited");
+            if let Some(value) = retry_after {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, value.clone());
+            }
+            resp
+        }
+        Fault::Drop if write => {
+            let mut resp = Response::new(Body::dropped(Bytes::new()));
+            resp.headers_mut().insert(header::CONTENT_TYPE, JSON);
+            resp
+        }
+        _ => route(&shared, &parts, &body),
+    };
+    let (resp, altered) = alter(&decision.fault, write, resp);
+    if matches!(decision.fault, Fault::Throttle(_)) {
+        shared.throttled.fetch_add(1, Ordering::Relaxed);
+    } else if altered || !decision.slow.is_zero() {
+        shared.faults.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(finish(&shared, &parts, resp, at, request_id))
+}
+
+/// Decides this request's faults (none for `/_…` paths) and applies a due
+/// collection change.
+fn decide_faults(shared: &Shared, parts: &Parts, write: bool) -> Decision {
+    let target = target(parts);
+    if target.starts_with("/_") {
+        return Decision::NONE;
+    }
+    let mut state = shared.fault_state();
+    let decision = state.decide(
+        shared.config.seed,
+        &target,
+        write,
+        parts.method == Method::GET,
+    );
+    if let Some(mutate) = decision.mutate {
+        // Under the fault lock, so later requests see the change.
+        shared.write_store().mutate(mutate.insert, mutate.delete);
+    }
+    decision
+}
+
+/// The routed answer as altered by `fault`, and whether it was altered.
+fn alter(fault: &Fault, write: bool, resp: Resp) -> (Resp, bool) {
+    let ok = resp.status() == StatusCode::OK;
+    match fault {
+        Fault::None | Fault::Throttle(_) => (resp, false),
+        Fault::FailPath(_) | Fault::Error(_) => (resp, true),
+        Fault::Drop if write => (resp, true),
+        Fault::Drop | Fault::AckLoss { drop: true } => {
+            let (mut head, body) = resp.into_parts();
+            if head.status == StatusCode::NO_CONTENT {
+                head.status = StatusCode::OK;
+            }
+            (
+                Response::from_parts(head, Body::dropped(body.into_bytes())),
+                true,
+            )
+        }
+        Fault::AckLoss { drop: false } => (injected(StatusCode::SERVICE_UNAVAILABLE), true),
+        Fault::Truncate | Fault::Empty | Fault::Null if !ok => (resp, false),
+        Fault::Truncate => {
+            let (head, body) = resp.into_parts();
+            let bytes = body.into_bytes();
+            let half = bytes.slice(..bytes.len() / 2);
+            (Response::from_parts(head, Body::full(half)), true)
+        }
+        Fault::Empty => (resp.map(|_| Body::empty()), true),
+        Fault::Null => (resp.map(|_| Body::full(Bytes::from_static(b"null"))), true),
+    }
+}
+
+/// Path and query exactly as received.
+fn target(parts: &Parts) -> String {
+    parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned())
 }
 
 /// Adds the per-request headers and writes the log entry.
-fn finish(
-    shared: &Shared,
-    req: &Request<Incoming>,
-    resp: Resp,
-    at: Duration,
-    request_id: u64,
-) -> Resp {
+fn finish(shared: &Shared, parts: &Parts, resp: Resp, at: Duration, request_id: u64) -> Resp {
     let mut resp = with_cors(resp);
     resp.headers_mut()
         .insert(X_REQUEST_ID, HeaderValue::from(request_id));
     let entry = LoggedRequest {
-        method: req.method().as_str().to_owned(),
-        path: req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned()),
+        method: parts.method.as_str().to_owned(),
+        path: target(parts),
         status: resp.status().as_u16(),
         at,
     };
@@ -162,23 +259,53 @@ fn latency_for_request(shared: &Shared) -> Duration {
     config.latency + Duration::from_nanos(u64::try_from(extra).unwrap_or(u64::MAX))
 }
 
+/// The whole request body, at most [`MAX_REQUEST_BODY`] bytes.
+async fn read_body(incoming: Incoming) -> Result<Bytes, Resp> {
+    match Limited::new(incoming, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large",
+        )),
+        Err(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "could not read the request body",
+        )),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Responses
 
 fn response(status: StatusCode, content_type: HeaderValue, body: impl Into<Bytes>) -> Resp {
-    let mut resp = Response::new(Full::new(body.into()));
+    let mut resp = Response::new(Body::full(body));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, content_type);
     resp
 }
 
-fn json(status: StatusCode, body: impl Into<Bytes>) -> Resp {
+pub(crate) fn json(status: StatusCode, body: impl Into<Bytes>) -> Resp {
     response(status, JSON, body)
 }
 
-fn error(status: StatusCode, message: &str) -> Resp {
+/// `204 No Content`.
+pub(crate) fn no_content() -> Resp {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+pub(crate) fn error(status: StatusCode, message: &str) -> Resp {
     json(status, format!("{{\"error\":{}}}", json_string(message)))
+}
+
+/// `{"error":"injected","status":N}` with that status.
+fn injected(status: StatusCode) -> Resp {
+    json(
+        status,
+        format!("{{\"error\":\"injected\",\"status\":{}}}", status.as_u16()),
+    )
 }
 
 /// A rejected request parameter; becomes `400 {"error":"..."}`.
@@ -223,23 +350,42 @@ fn with_cors(mut resp: Resp) -> Resp {
     resp
 }
 
+/// `Access-Control-Allow-Headers`: `*` when nothing is asked; otherwise `*`,
+/// the asked headers (echoed: `*` does not cover `Authorization`) and the
+/// [`ALLOWED_HEADERS`] not asked.
+fn preflight_allow_headers(requested: Option<&str>) -> HeaderValue {
+    let Some(requested) = requested.map(str::trim).filter(|r| !r.is_empty()) else {
+        return HeaderValue::from_static("*");
+    };
+    let asked: Vec<String> = requested
+        .split(',')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let mut value = format!("*, {requested}");
+    for name in ALLOWED_HEADERS {
+        if !asked.contains(&name.to_ascii_lowercase()) {
+            value.push_str(", ");
+            value.push_str(name);
+        }
+    }
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("*"))
+}
+
 fn preflight(req: &Request<Incoming>) -> Resp {
-    let mut resp = with_cors(Response::new(Full::new(Bytes::new())));
-    *resp.status_mut() = StatusCode::NO_CONTENT;
+    let mut resp = with_cors(no_content());
     let headers = resp.headers_mut();
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static(ALLOWED_METHODS),
     );
-    let allow_headers = req
+    let requested = req
         .headers()
         .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-        .and_then(|requested| requested.to_str().ok())
-        .map(str::trim)
-        .filter(|requested| !requested.is_empty())
-        .and_then(|requested| HeaderValue::from_str(&format!("*, {requested}")).ok())
-        .unwrap_or(HeaderValue::from_static("*"));
-    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
+        .and_then(|requested| requested.to_str().ok());
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        preflight_allow_headers(requested),
+    );
     headers.insert(
         header::ACCESS_CONTROL_MAX_AGE,
         HeaderValue::from_static("600"),
@@ -247,89 +393,182 @@ fn preflight(req: &Request<Incoming>) -> Resp {
     resp
 }
 
-/// `GET /_stats` and `POST /_reset`; `None` for every other path.
-fn control(shared: &Shared, req: &Request<Incoming>) -> Option<Resp> {
-    match req.uri().path() {
-        "/_stats" => Some(match *req.method() {
+fn is_control(path: &str) -> bool {
+    matches!(path, "/_stats" | "/_reset" | "/_faults")
+}
+
+/// `GET /_stats`, `POST /_reset` and `GET`/`POST`/`DELETE /_faults`.
+async fn control(shared: &Shared, parts: &Parts, incoming: Incoming) -> Resp {
+    match parts.uri.path() {
+        "/_stats" => match parts.method {
             Method::GET | Method::HEAD => {
                 let stats = shared.stats();
                 json(
                     StatusCode::OK,
                     format!(
-                        "{{\"requests\":{},\"in_flight\":{},\"max_in_flight\":{}}}",
-                        stats.requests, stats.in_flight, stats.max_in_flight
+                        "{{\"requests\":{},\"in_flight\":{},\"max_in_flight\":{},\"faults\":{},\"throttled\":{}}}",
+                        stats.requests, stats.in_flight, stats.max_in_flight, stats.faults, stats.throttled
                     ),
                 )
             }
             ref other => method_not_allowed(other, "GET, HEAD, OPTIONS"),
-        }),
-        "/_reset" => Some(match *req.method() {
+        },
+        "/_reset" => match parts.method {
             Method::POST => {
                 shared.reset();
-                let mut resp = Response::new(Full::new(Bytes::new()));
-                *resp.status_mut() = StatusCode::NO_CONTENT;
-                resp
+                no_content()
             }
             ref other => method_not_allowed(other, "POST, OPTIONS"),
-        }),
-        _ => None,
+        },
+        _ => match parts.method {
+            Method::GET | Method::HEAD => {
+                let faults = shared.fault_state().faults().clone();
+                json(
+                    StatusCode::OK,
+                    serde_json::to_string(&faults).unwrap_or_default(),
+                )
+            }
+            Method::POST => {
+                let body = match read_body(incoming).await {
+                    Ok(body) => body,
+                    Err(resp) => return resp,
+                };
+                match serde_json::from_slice::<serde_json::Value>(&body)
+                    .map_err(|e| e.to_string())
+                    .and_then(|value| {
+                        if value.is_object() {
+                            serde_json::from_value::<Faults>(value).map_err(|e| e.to_string())
+                        } else {
+                            Err("expected a JSON object".to_owned())
+                        }
+                    })
+                    .map_err(|e| format!("invalid faults: {e}"))
+                    .and_then(|faults| faults.validate().map(|()| faults))
+                {
+                    Ok(faults) => {
+                        shared.set_faults(faults);
+                        no_content()
+                    }
+                    Err(message) => error(StatusCode::BAD_REQUEST, &message),
+                }
+            }
+            Method::DELETE => {
+                shared.set_faults(Faults::default());
+                no_content()
+            }
+            ref other => method_not_allowed(other, "GET, HEAD, POST, DELETE, OPTIONS"),
+        },
     }
 }
 
 // ---------------------------------------------------------------------------
 // Routing
 
-fn route(shared: &Shared, req: &Request<Incoming>) -> Resp {
-    let path = req.uri().path();
-    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
-    let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
+const LIST_DIALECTS: &[&str] = &[
+    "offset",
+    "range",
+    "page",
+    "page0",
+    "page-nototal",
+    "cursor",
+    "cursor-header",
+    "link",
+    "next",
+    "keyset",
+];
 
-    let known = match segments.as_slice() {
-        [dialect, "items"] => matches!(
-            *dialect,
-            "offset"
-                | "range"
-                | "page"
-                | "page0"
-                | "page-nototal"
-                | "cursor"
-                | "cursor-header"
-                | "link"
-                | "next"
-                | "keyset"
-        ),
-        ["items", _id] => true,
-        ["garbage", kind, "items"] => {
-            matches!(*kind, "html" | "json" | "missing" | "null" | "empty")
+/// What a path names.
+enum Route<'a> {
+    /// `/{dialect}/items`
+    List(&'a str),
+    /// `/items`, `/api/items`
+    Collection,
+    /// `/items/{id}`, `/api/items/{id}`
+    Record(&'a str),
+    /// `/batch/items`, `/api/batch/items`
+    Batch,
+    /// `/garbage/{kind}/items`
+    Garbage(&'a str),
+    /// `/garbage/status/{code}/items`
+    GarbageStatus(&'a str),
+}
+
+impl Route<'_> {
+    fn allow(&self) -> &'static str {
+        match self {
+            Route::List(_) | Route::Garbage(_) | Route::GarbageStatus(_) => "GET, HEAD, OPTIONS",
+            Route::Collection => "GET, HEAD, POST, OPTIONS",
+            Route::Record(_) => "GET, HEAD, PUT, PATCH, DELETE, OPTIONS",
+            Route::Batch => "POST, OPTIONS",
         }
-        ["garbage", "status", _code, "items"] => true,
-        _ => false,
-    };
-    if !known {
-        return not_found_path(path);
     }
-    if !is_read {
-        return method_not_allowed(req.method(), "GET, HEAD, OPTIONS");
-    }
+}
 
-    let query = Query::parse(req.uri().query());
-    let result = match segments.as_slice() {
-        ["offset", "items"] => offset_dialect(shared, &query),
-        ["range", "items"] => range_dialect(shared, &query),
-        ["page", "items"] => page_dialect(shared, &query, 1, true),
-        ["page0", "items"] => page_dialect(shared, &query, 0, true),
-        ["page-nototal", "items"] => page_dialect(shared, &query, 1, false),
-        ["cursor", "items"] => cursor_dialect(shared, &query, false),
-        ["cursor-header", "items"] => cursor_dialect(shared, &query, true),
-        ["link", "items"] => link_dialect(shared, req, &query),
-        ["next", "items"] => next_dialect(shared, &query),
-        ["keyset", "items"] => keyset_dialect(shared, &query),
-        ["items", id] => single_record(shared, id),
-        ["garbage", "status", code, "items"] => garbage_status(code),
-        ["garbage", kind, "items"] => Ok(garbage(shared, kind)),
-        _ => Ok(not_found_path(path)),
+fn classify<'a>(segments: &[&'a str]) -> Option<Route<'a>> {
+    Some(match *segments {
+        [dialect, "items"] if LIST_DIALECTS.contains(&dialect) => Route::List(dialect),
+        ["items"] | ["api", "items"] => Route::Collection,
+        ["items", id] | ["api", "items", id] => Route::Record(id),
+        ["batch", "items"] | ["api", "batch", "items"] => Route::Batch,
+        ["garbage", kind, "items"]
+            if matches!(kind, "html" | "json" | "missing" | "null" | "empty") =>
+        {
+            Route::Garbage(kind)
+        }
+        ["garbage", "status", code, "items"] => Route::GarbageStatus(code),
+        _ => return None,
+    })
+}
+
+fn route(shared: &Shared, parts: &Parts, body: &Bytes) -> Resp {
+    let path = parts.uri.path();
+    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+    let Some(route) = classify(&segments) else {
+        return not_found_path(path);
+    };
+    let read = matches!(parts.method, Method::GET | Method::HEAD);
+    let query = Query::parse(parts.uri.query());
+    let result = match (&route, read) {
+        (Route::List(dialect), true) => list(shared, parts, &query, dialect),
+        (Route::Collection, true) => lookup(shared, &query),
+        (Route::Collection, false) if parts.method == Method::POST => {
+            Ok(writes::create(shared, parts, body))
+        }
+        (Route::Record(id), true) => single_record(shared, id),
+        (Route::Record(id), false)
+            if matches!(parts.method, Method::PUT | Method::PATCH | Method::DELETE) =>
+        {
+            Ok(writes::record(shared, parts, id, body))
+        }
+        (Route::Batch, false) if parts.method == Method::POST => {
+            Ok(writes::batch(shared, parts, body))
+        }
+        (Route::GarbageStatus(code), true) => garbage_status(code),
+        (Route::Garbage(kind), true) => Ok(garbage(shared, kind)),
+        _ => Ok(method_not_allowed(&parts.method, route.allow())),
     };
     result.unwrap_or_else(Resp::from)
+}
+
+fn list(
+    shared: &Shared,
+    parts: &Parts,
+    query: &Query<'_>,
+    dialect: &str,
+) -> Result<Resp, BadRequest> {
+    let min_stamp = stamp_filter(query)?;
+    match dialect {
+        "offset" => offset_dialect(shared, query, min_stamp),
+        "range" => range_dialect(shared, query, min_stamp),
+        "page" => page_dialect(shared, query, min_stamp, 1, true),
+        "page0" => page_dialect(shared, query, min_stamp, 0, true),
+        "page-nototal" => page_dialect(shared, query, min_stamp, 1, false),
+        "cursor" => cursor_dialect(shared, query, min_stamp, false),
+        "cursor-header" => cursor_dialect(shared, query, min_stamp, true),
+        "link" => link_dialect(shared, parts, query, min_stamp),
+        "next" => next_dialect(shared, parts, query, min_stamp),
+        _ => keyset_dialect(shared, query, min_stamp),
+    }
 }
 
 /// Decoded query parameters; the first occurrence of a name wins.
@@ -367,6 +606,163 @@ impl<'a> Query<'a> {
     }
 }
 
+/// `&name=value…` of the raw query pairs whose (decoded) name is not in
+/// `paging`, exactly as received: what links to further pages carry along
+/// (filters, for one).
+fn carried(raw_query: Option<&str>, paging: &[&str]) -> String {
+    let mut out = String::new();
+    for pair in raw_query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let raw_name = pair.split('=').next().unwrap_or("");
+        let name: String = form_urlencoded::parse(raw_name.as_bytes())
+            .next()
+            .map(|(name, _)| name.into_owned())
+            .unwrap_or_default();
+        if !paging.contains(&name.as_str()) {
+            out.push('&');
+            out.push_str(pair);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Filters and lookups
+
+/// Raises `min` (the smallest `updated_at` kept, in seconds) to the bound
+/// `instant` sets, `>=` when `inclusive`, else `>`. Stamps are whole
+/// seconds, so a fraction rounds the bound up.
+fn tighten(min: &mut Option<i64>, instant: crate::time::Instant, inclusive: bool) {
+    let bound = if inclusive && !instant.fraction {
+        instant.secs
+    } else {
+        instant.secs.saturating_add(1)
+    };
+    *min = Some(min.map_or(bound, |m| m.max(bound)));
+}
+
+fn bad_timestamp(param: &str, value: &str) -> BadRequest {
+    BadRequest(format!(
+        "invalid timestamp for {param}: {value:?} (expected RFC 3339, e.g. 2026-03-01T00:00:00Z)"
+    ))
+}
+
+/// A ServiceNow value: RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC), or
+/// `javascript:gs.dateGenerate('YYYY-MM-DD','HH:MM:SS')`.
+fn servicenow_instant(value: &str) -> Option<crate::time::Instant> {
+    if let Some(args) = value
+        .strip_prefix("javascript:gs.dateGenerate(")
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        let (date, time) = args.split_once(',')?;
+        let unquote = |s: &str| s.trim().trim_matches('\'').to_owned();
+        return parse_rfc3339(&format!("{} {}", unquote(date), unquote(time)), true);
+    }
+    parse_rfc3339(value, true)
+}
+
+/// The smallest `updated_at` (Unix seconds) the `updated_at` filters of the
+/// query keep, or `None` when there is no filter.
+fn stamp_filter(query: &Query<'_>) -> Result<Option<u64>, BadRequest> {
+    let mut min: Option<i64> = None;
+    for (name, value) in &query.pairs {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        match name {
+            "updated_at_gt" | "updated_at_gte" if !value.is_empty() => {
+                let instant =
+                    parse_rfc3339(value, false).ok_or_else(|| bad_timestamp(name, value))?;
+                tighten(&mut min, instant, name == "updated_at_gte");
+            }
+            "updated_at" => {
+                let (inclusive, raw) = if let Some(raw) = value.strip_prefix("gte.") {
+                    (true, raw)
+                } else if let Some(raw) = value.strip_prefix("gt.") {
+                    (false, raw)
+                } else {
+                    return Err(BadRequest(format!(
+                        "unsupported filter updated_at={value:?} (expected gt.<RFC 3339> or gte.<RFC 3339>)"
+                    )));
+                };
+                let instant = parse_rfc3339(raw, false).ok_or_else(|| bad_timestamp(name, raw))?;
+                tighten(&mut min, instant, inclusive);
+            }
+            "sysparm_query" => {
+                for clause in value.split('^').map(str::trim) {
+                    let (inclusive, raw) = if let Some(raw) = clause.strip_prefix("updated_at>=") {
+                        (true, raw)
+                    } else if let Some(raw) = clause.strip_prefix("updated_at>") {
+                        (false, raw)
+                    } else {
+                        continue;
+                    };
+                    let instant = servicenow_instant(raw.trim())
+                        .ok_or_else(|| bad_timestamp("sysparm_query", raw))?;
+                    tighten(&mut min, instant, inclusive);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(min.map(|m| u64::try_from(m).unwrap_or(0)))
+}
+
+/// Ids of `ids=1,2,3` / `id=in.(1,2,3)` (empty entries are skipped).
+fn id_list(raw: &str, param: &str) -> Result<Vec<u64>, BadRequest> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<u64>().map_err(|_| {
+                BadRequest(format!(
+                    "invalid id in {param}: {part:?} (expected non-negative integers)"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `GET /items?ids=1,2,3` or `?id=in.(1,2,3)`: the records that exist (and
+/// pass an `updated_at` filter, if any), in the order asked, each once.
+fn lookup(shared: &Shared, query: &Query<'_>) -> Result<Resp, BadRequest> {
+    let ids = if let Some(raw) = query.get("ids") {
+        id_list(raw, "ids")?
+    } else if let Some(raw) = query.get("id") {
+        let inner = raw
+            .strip_prefix("in.(")
+            .and_then(|rest| rest.strip_suffix(')'))
+            .ok_or_else(|| {
+                BadRequest(format!(
+                    "unsupported filter id={raw:?} (expected in.(1,2,3))"
+                ))
+            })?;
+        id_list(inner, "id")?
+    } else {
+        return Err(BadRequest(
+            "expected ids=1,2,3 or id=in.(1,2,3) (list endpoints are /{dialect}/items)".to_owned(),
+        ));
+    };
+    let max = shared.config.max_page_size.max(1);
+    if ids.len() as u64 > max {
+        return Err(BadRequest(format!(
+            "too many ids: {} (at most {max})",
+            ids.len()
+        )));
+    }
+    let min_stamp = stamp_filter(query)?.unwrap_or(0);
+    let store = shared.read_store();
+    let mut seen = HashSet::with_capacity(ids.len());
+    let records: Vec<Bytes> = ids
+        .into_iter()
+        .filter(|id| seen.insert(*id))
+        .filter(|id| store.stamp(*id).is_some_and(|stamp| stamp >= min_stamp))
+        .filter_map(|id| store.get(id).cloned())
+        .collect();
+    drop(store);
+    Ok(json(
+        StatusCode::OK,
+        page_body(b"{\"items\":[", &records, b"]}"),
+    ))
+}
+
 /// The page size from `name`: default when missing, clamped to
 /// `max_page_size`; at least 1 unless `allow_zero` (offset-style dialects,
 /// where `limit=0` is a cheap way to ask for the total).
@@ -400,17 +796,23 @@ fn page_body(prefix: &[u8], records: &[Bytes], suffix: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-fn offset_dialect(shared: &Shared, query: &Query<'_>) -> Result<Resp, BadRequest> {
+fn offset_dialect(
+    shared: &Shared,
+    query: &Query<'_>,
+    min_stamp: Option<u64>,
+) -> Result<Resp, BadRequest> {
     let offset = query.u64("offset")?.unwrap_or(0);
     let limit = page_size(shared, query, "limit", true)?;
     let store = shared.read_store();
-    let total = store.len();
-    let (_, records) = store.window(offset, limit);
+    let view = store.view(min_stamp);
+    let total = view.len();
+    let (_, records) = view.window(offset, limit);
     let body = page_body(
         b"{\"data\":[",
         records,
         format!("],\"meta\":{{\"total\":{total}}}}}").as_bytes(),
     );
+    drop(view);
     drop(store);
     let mut resp = json(StatusCode::OK, body);
     resp.headers_mut()
@@ -418,12 +820,17 @@ fn offset_dialect(shared: &Shared, query: &Query<'_>) -> Result<Resp, BadRequest
     Ok(resp)
 }
 
-fn range_dialect(shared: &Shared, query: &Query<'_>) -> Result<Resp, BadRequest> {
+fn range_dialect(
+    shared: &Shared,
+    query: &Query<'_>,
+    min_stamp: Option<u64>,
+) -> Result<Resp, BadRequest> {
     let offset = query.u64("offset")?.unwrap_or(0);
     let limit = page_size(shared, query, "limit", true)?;
     let store = shared.read_store();
-    let total = store.len();
-    let (_, records) = store.window(offset, limit);
+    let view = store.view(min_stamp);
+    let total = view.len();
+    let (_, records) = view.window(offset, limit);
     let content_range = if records.is_empty() {
         format!("items */{total}")
     } else {
@@ -432,6 +839,7 @@ fn range_dialect(shared: &Shared, query: &Query<'_>) -> Result<Resp, BadRequest>
         format!("items {first}-{last}/{total}")
     };
     let body = page_body(b"[", records, b"]");
+    drop(view);
     drop(store);
     let mut resp = json(StatusCode::OK, body);
     resp.headers_mut().insert(
@@ -459,18 +867,21 @@ fn page_params(
 fn page_dialect(
     shared: &Shared,
     query: &Query<'_>,
+    min_stamp: Option<u64>,
     first: u64,
     with_total: bool,
 ) -> Result<Resp, BadRequest> {
     let (page, per_page, offset) = page_params(shared, query, first)?;
     let store = shared.read_store();
-    let (_, records) = store.window(offset, per_page);
+    let view = store.view(min_stamp);
+    let (_, records) = view.window(offset, per_page);
     let suffix = if with_total {
-        format!("],\"total\":{},\"page\":{page}}}", store.len())
+        format!("],\"total\":{},\"page\":{page}}}", view.len())
     } else {
         "]}".to_owned()
     };
     let body = page_body(b"{\"results\":[", records, suffix.as_bytes());
+    drop(view);
     drop(store);
     Ok(json(StatusCode::OK, body))
 }
@@ -491,15 +902,24 @@ fn decode_cursor(cursor: &str) -> Option<u64> {
 
 /// The records after `after` (all when `None`), at most `limit`, and the last
 /// id of the page when more records follow it.
-fn keyset_page(store: &Store, after: Option<u64>, limit: u64) -> (&[Bytes], Option<u64>) {
-    let start = after.map_or(0, |after| store.position_after(after));
-    let (ids, records) = store.window(start as u64, limit);
-    let more = start + ids.len() < store.ids().len();
+fn keyset_page<'v>(
+    view: &'v View<'_>,
+    after: Option<u64>,
+    limit: u64,
+) -> (&'v [Bytes], Option<u64>) {
+    let start = after.map_or(0, |after| view.position_after(after));
+    let (ids, records) = view.window(start as u64, limit);
+    let more = start + ids.len() < view.ids().len();
     let next = if more { ids.last().copied() } else { None };
     (records, next)
 }
 
-fn cursor_dialect(shared: &Shared, query: &Query<'_>, in_header: bool) -> Result<Resp, BadRequest> {
+fn cursor_dialect(
+    shared: &Shared,
+    query: &Query<'_>,
+    min_stamp: Option<u64>,
+    in_header: bool,
+) -> Result<Resp, BadRequest> {
     let after = match query.get("cursor") {
         None => None,
         Some(cursor) => Some(
@@ -509,10 +929,12 @@ fn cursor_dialect(shared: &Shared, query: &Query<'_>, in_header: bool) -> Result
     };
     let limit = page_size(shared, query, "limit", false)?;
     let store = shared.read_store();
-    let (records, next) = keyset_page(&store, after, limit);
+    let view = store.view(min_stamp);
+    let (records, next) = keyset_page(&view, after, limit);
     let next = next.map(encode_cursor);
     if in_header {
         let body = page_body(b"[", records, b"]");
+        drop(view);
         drop(store);
         let mut resp = json(StatusCode::OK, body);
         if let Some(next) = next {
@@ -528,14 +950,16 @@ fn cursor_dialect(shared: &Shared, query: &Query<'_>, in_header: bool) -> Result
             None => "],\"next_cursor\":null}".to_owned(),
         };
         let body = page_body(b"{\"items\":[", records, suffix.as_bytes());
+        drop(view);
         drop(store);
         Ok(json(StatusCode::OK, body))
     }
 }
 
 /// `Host` header when usable, else the bound address.
-fn authority(shared: &Shared, req: &Request<Incoming>) -> String {
-    req.headers()
+fn authority(shared: &Shared, parts: &Parts) -> String {
+    parts
+        .headers
         .get(header::HOST)
         .and_then(|host| host.to_str().ok())
         .filter(|host| {
@@ -549,19 +973,24 @@ fn authority(shared: &Shared, req: &Request<Incoming>) -> String {
 
 fn link_dialect(
     shared: &Shared,
-    req: &Request<Incoming>,
+    parts: &Parts,
     query: &Query<'_>,
+    min_stamp: Option<u64>,
 ) -> Result<Resp, BadRequest> {
     let (page, per_page, offset) = page_params(shared, query, 1)?;
     let store = shared.read_store();
-    let total = store.len();
-    let (_, records) = store.window(offset, per_page);
+    let view = store.view(min_stamp);
+    let total = view.len();
+    let (_, records) = view.window(offset, per_page);
     let body = page_body(b"[", records, b"]");
+    drop(view);
     drop(store);
 
     let last = total.div_ceil(per_page).max(1);
-    let base = format!("http://{}{}", authority(shared, req), req.uri().path());
-    let link = |p: u64, rel: &str| format!("<{base}?page={p}&per_page={per_page}>; rel=\"{rel}\"");
+    let base = format!("http://{}{}", authority(shared, parts), parts.uri.path());
+    let extra = carried(parts.uri.query(), &["page", "per_page"]);
+    let link =
+        |p: u64, rel: &str| format!("<{base}?page={p}&per_page={per_page}{extra}>; rel=\"{rel}\"");
     let mut links = Vec::with_capacity(4);
     if page < last {
         links.push(link(page + 1, "next"));
@@ -579,26 +1008,43 @@ fn link_dialect(
     Ok(resp)
 }
 
-fn next_dialect(shared: &Shared, query: &Query<'_>) -> Result<Resp, BadRequest> {
+fn next_dialect(
+    shared: &Shared,
+    parts: &Parts,
+    query: &Query<'_>,
+    min_stamp: Option<u64>,
+) -> Result<Resp, BadRequest> {
     let after = query.u64("after")?;
     let limit = page_size(shared, query, "limit", false)?;
     let store = shared.read_store();
-    let (records, next) = keyset_page(&store, after, limit);
+    let view = store.view(min_stamp);
+    let (records, next) = keyset_page(&view, after, limit);
     let suffix = match next {
-        Some(last) => format!("],\"links\":{{\"next\":\"items?after={last}&limit={limit}\"}}}}"),
+        Some(last) => {
+            let extra = carried(parts.uri.query(), &["after", "limit"]);
+            let next = json_string(&format!("items?after={last}&limit={limit}{extra}"));
+            format!("],\"links\":{{\"next\":{next}}}}}")
+        }
         None => "],\"links\":{\"next\":null}}".to_owned(),
     };
     let body = page_body(b"{\"items\":[", records, suffix.as_bytes());
+    drop(view);
     drop(store);
     Ok(json(StatusCode::OK, body))
 }
 
-fn keyset_dialect(shared: &Shared, query: &Query<'_>) -> Result<Resp, BadRequest> {
+fn keyset_dialect(
+    shared: &Shared,
+    query: &Query<'_>,
+    min_stamp: Option<u64>,
+) -> Result<Resp, BadRequest> {
     let after = query.u64("id_gt")?;
     let limit = page_size(shared, query, "limit", false)?;
     let store = shared.read_store();
-    let (records, _) = keyset_page(&store, after, limit);
+    let view = store.view(min_stamp);
+    let (records, _) = keyset_page(&view, after, limit);
     let body = page_body(b"{\"items\":[", records, b"]}");
+    drop(view);
     drop(store);
     Ok(json(StatusCode::OK, body))
 }

@@ -643,7 +643,9 @@ fn stats_track_concurrency_with_latency() {
         Stats {
             requests: 8,
             in_flight: 0,
-            max_in_flight: 8
+            max_in_flight: 8,
+            faults: 0,
+            throttled: 0,
         }
     );
 
@@ -652,7 +654,13 @@ fn stats_track_concurrency_with_latency() {
     let body = get(&agent, &format!("{url}/_stats")).json();
     assert_eq!(
         body,
-        serde_json::json!({"requests": 8, "in_flight": 0, "max_in_flight": 8})
+        serde_json::json!({
+            "requests": 8,
+            "in_flight": 0,
+            "max_in_flight": 8,
+            "faults": 0,
+            "throttled": 0
+        })
     );
     // Control endpoints do not pay the latency.
     let t = Instant::now();
@@ -664,7 +672,9 @@ fn stats_track_concurrency_with_latency() {
         Stats {
             requests: 0,
             in_flight: 0,
-            max_in_flight: 0
+            max_in_flight: 0,
+            faults: 0,
+            throttled: 0,
         }
     );
     assert!(server.log().is_empty());

@@ -1,0 +1,454 @@
+//! Retry decisions: what is worth trying again, when, and when to stop.
+//! Pure: the clock comes in as `now`, randomness from a seed the driver gives.
+
+use std::time::{Duration, SystemTime};
+
+use web_time::Instant;
+
+use super::http::{Response, TransportError, TransportErrorKind};
+
+/// Why a request is tried again. Counted in the report, cause by cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum RetryCause {
+    /// 429 Too Many Requests (or 503 with `Retry-After`): the server asked us to slow down.
+    Throttled,
+    /// 500, 502, 503 or 504.
+    ServerError,
+    /// 408, or the transport gave up waiting.
+    Timeout,
+    /// The connection failed or broke (refused, reset, body cut short).
+    Transport,
+    /// A 2xx whose body is not a page: invalid or truncated JSON, empty, `null`,
+    /// the records pointer missing.
+    BadBody,
+}
+
+impl RetryCause {
+    /// A short lowercase name (`"throttled"`, `"server_error"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryCause::Throttled => "throttled",
+            RetryCause::ServerError => "server_error",
+            RetryCause::Timeout => "timeout",
+            RetryCause::Transport => "transport",
+            RetryCause::BadBody => "bad_body",
+        }
+    }
+}
+
+/// Retries per cause, as the report counts them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryCounts {
+    /// 429s (and 503s with `Retry-After`) retried.
+    pub throttled: u64,
+    /// 5xx answers retried.
+    pub server_error: u64,
+    /// Timeouts retried.
+    pub timeout: u64,
+    /// Transport failures retried.
+    pub transport: u64,
+    /// Bodies that were not a page, retried.
+    pub bad_body: u64,
+}
+
+impl RetryCounts {
+    /// Adds one retry of `cause`.
+    pub fn add(&mut self, cause: RetryCause) {
+        *self.get_mut(cause) += 1;
+    }
+
+    fn get_mut(&mut self, cause: RetryCause) -> &mut u64 {
+        match cause {
+            RetryCause::Throttled => &mut self.throttled,
+            RetryCause::ServerError => &mut self.server_error,
+            RetryCause::Timeout => &mut self.timeout,
+            RetryCause::Transport => &mut self.transport,
+            RetryCause::BadBody => &mut self.bad_body,
+        }
+    }
+
+    /// Retries of every cause.
+    pub fn total(&self) -> u64 {
+        self.throttled + self.server_error + self.timeout + self.transport + self.bad_body
+    }
+}
+
+/// How failed requests are retried: exponential backoff with full jitter,
+/// `Retry-After` honoured (seconds or HTTP date, clamped), and an overall
+/// retry budget so that a dead server is not hammered forever.
+///
+/// ```
+/// use std::time::Duration;
+/// use pagewise::RetryPolicy;
+/// let policy = RetryPolicy::default()
+///     .max_retries(8)
+///     .base_delay(Duration::from_millis(100))
+///     .max_delay(Duration::from_secs(10))
+///     .max_retry_after(Duration::from_secs(60));
+/// assert_eq!(policy.get_max_retries(), 8);
+/// let never = RetryPolicy::none();
+/// assert_eq!(never.get_max_retries(), 0);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    max_retries: u32,
+    base_delay: Duration,
+    max_delay: Duration,
+    max_retry_after: Duration,
+    budget: Option<RetryBudget>,
+}
+
+impl Default for RetryPolicy {
+    /// 6 retries per request, backoff from 200 ms up to 20 s with full
+    /// jitter, `Retry-After` honoured up to 120 s, and the default budget.
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 6,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(20),
+            max_retry_after: Duration::from_secs(120),
+            budget: Some(RetryBudget::default()),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Never retry.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+    /// Retries of one request before its failure ends the operation.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+    /// The first backoff's upper bound; it doubles with each retry.
+    pub fn base_delay(mut self, d: Duration) -> Self {
+        self.base_delay = d;
+        self
+    }
+    /// The largest backoff.
+    pub fn max_delay(mut self, d: Duration) -> Self {
+        self.max_delay = d;
+        self
+    }
+    /// The longest `Retry-After` honoured; longer ones are clamped to it.
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+    /// The retry budget shared by every request of an operation; `None`
+    /// for no budget (only `max_retries` bounds retries).
+    pub fn budget(mut self, budget: Option<RetryBudget>) -> Self {
+        self.budget = budget;
+        self
+    }
+    /// Retries of one request allowed.
+    pub fn get_max_retries(&self) -> u32 {
+        self.max_retries
+    }
+}
+
+/// A token bucket bounding the retries of one operation, in the spirit of
+/// the AWS SDKs' retry quota: each retry takes tokens (a timeout more than
+/// other failures), each success gives one back. When the bucket is empty,
+/// failures are not retried, so a server that is down is not hammered.
+/// Throttling answers that name a `Retry-After` take no tokens: waiting as
+/// asked is exactly what the server wants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryBudget {
+    /// Tokens at the start (and at most).
+    pub capacity: u32,
+    /// Tokens a retry takes.
+    pub retry_cost: u32,
+    /// Tokens a retry after a timeout takes.
+    pub timeout_cost: u32,
+    /// Tokens a success gives back.
+    pub success_refund: u32,
+}
+
+impl Default for RetryBudget {
+    /// 500 tokens, 5 a retry, 10 a timeout retry, 1 back per success.
+    fn default() -> Self {
+        RetryBudget {
+            capacity: 500,
+            retry_cost: 5,
+            timeout_cost: 10,
+            success_refund: 1,
+        }
+    }
+}
+
+/// What a failed attempt was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub cause: RetryCause,
+    /// How long the server asked us to wait, if it did.
+    pub retry_after: Option<Duration>,
+}
+
+/// The decision for a failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Try again at this instant.
+    RetryAt(Instant),
+    /// Do not retry: the reason, for the error message.
+    GiveUp(&'static str),
+}
+
+/// The retry state of one operation: policy, budget and jitter source.
+#[derive(Debug, Clone)]
+pub(crate) struct Retrier {
+    policy: RetryPolicy,
+    tokens: u32,
+    rng: SplitMix64,
+}
+
+impl Retrier {
+    pub(crate) fn new(policy: RetryPolicy, seed: u64) -> Self {
+        let tokens = policy.budget.as_ref().map_or(u32::MAX, |b| b.capacity);
+        Retrier {
+            policy,
+            tokens,
+            rng: SplitMix64(seed),
+        }
+    }
+
+    /// Decides about attempt number `retries_so_far + 1` failing with `failure`.
+    pub(crate) fn decide(&mut self, retries_so_far: u32, failure: &Failure, now: Instant) -> Decision {
+        if retries_so_far >= self.policy.max_retries {
+            return Decision::GiveUp("no retries left for this request");
+        }
+        let free = failure.cause == RetryCause::Throttled && failure.retry_after.is_some();
+        if let (Some(budget), false) = (&self.policy.budget, free) {
+            let cost = if failure.cause == RetryCause::Timeout {
+                budget.timeout_cost
+            } else {
+                budget.retry_cost
+            };
+            if self.tokens < cost {
+                return Decision::GiveUp("the retry budget is spent: too many failures");
+            }
+            self.tokens -= cost;
+        }
+        let delay = match failure.retry_after {
+            Some(asked) => {
+                // Honour the server's wish, plus up to 10% so that clients
+                // told the same instant do not all come back at once.
+                let asked = asked.min(self.policy.max_retry_after);
+                asked + asked.mul_f64(self.rng.unit() * 0.1)
+            }
+            None => self.backoff(retries_so_far),
+        };
+        Decision::RetryAt(now + delay)
+    }
+
+    /// Full jitter: uniform in [0, min(max_delay, base * 2^n)].
+    pub(crate) fn backoff(&mut self, n: u32) -> Duration {
+        let ceiling = self
+            .policy
+            .base_delay
+            .saturating_mul(1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX))
+            .min(self.policy.max_delay);
+        ceiling.mul_f64(self.rng.unit())
+    }
+
+    /// A success gives budget back.
+    pub(crate) fn on_success(&mut self) {
+        if let Some(b) = &self.policy.budget {
+            self.tokens = (self.tokens + b.success_refund).min(b.capacity);
+        }
+    }
+
+    /// Tokens left (for tests and reports).
+    #[allow(dead_code)]
+    pub(crate) fn tokens(&self) -> u32 {
+        self.tokens
+    }
+}
+
+/// Classifies a transport failure.
+pub(crate) fn transport_failure(e: &TransportError) -> Option<Failure> {
+    let cause = match e.kind {
+        TransportErrorKind::Timeout => RetryCause::Timeout,
+        TransportErrorKind::Connect | TransportErrorKind::Io | TransportErrorKind::Other => RetryCause::Transport,
+        TransportErrorKind::Aborted => return None,
+    };
+    Some(Failure {
+        cause,
+        retry_after: None,
+    })
+}
+
+/// Classifies an answer that is not a success; `None` when it must not be
+/// retried (400, 401, 403, 404, 422 and every other status not listed).
+pub(crate) fn status_failure(resp: &Response) -> Option<Failure> {
+    let retry_after = retry_after(resp);
+    let cause = match resp.status {
+        429 => RetryCause::Throttled,
+        503 if retry_after.is_some() => RetryCause::Throttled,
+        408 => RetryCause::Timeout,
+        500 | 502 | 503 | 504 => RetryCause::ServerError,
+        _ => return None,
+    };
+    Some(Failure { cause, retry_after })
+}
+
+/// The `Retry-After` of an answer: delta-seconds, or an HTTP date measured
+/// against the answer's own `Date` header (so clock skew between client and
+/// server does not matter). A date without a `Date` header to measure from,
+/// or a value that is neither form, is ignored.
+pub(crate) fn retry_after(resp: &Response) -> Option<Duration> {
+    let value = resp.header("retry-after")?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Some(Duration::from_secs_f64(secs.min(86_400.0)));
+        }
+    }
+    let at: SystemTime = httpdate::parse_http_date(value).ok()?;
+    let date: SystemTime = httpdate::parse_http_date(resp.header("date")?.trim()).ok()?;
+    Some(at.duration_since(date).unwrap_or(Duration::ZERO))
+}
+
+/// A small, seedable generator: enough for jitter, and the same on every target.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub(crate) fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(cause: RetryCause, retry_after: Option<u64>) -> Failure {
+        Failure {
+            cause,
+            retry_after: retry_after.map(Duration::from_secs),
+        }
+    }
+
+    #[test]
+    fn backoff_stays_within_full_jitter_bounds_and_is_seeded() {
+        let policy = RetryPolicy::default()
+            .base_delay(Duration::from_millis(100))
+            .max_delay(Duration::from_secs(2));
+        let mut a = Retrier::new(policy.clone(), 7);
+        let mut b = Retrier::new(policy, 7);
+        for n in 0..12 {
+            let ceiling = Duration::from_millis(100 * (1 << n)).min(Duration::from_secs(2));
+            let (x, y) = (a.backoff(n), b.backoff(n));
+            assert_eq!(x, y, "same seed, same jitter");
+            assert!(x <= ceiling, "attempt {n}: {x:?} > {ceiling:?}");
+        }
+        // Full jitter spreads: over many draws both halves of the range appear.
+        let mut r = Retrier::new(RetryPolicy::default(), 1);
+        let draws: Vec<Duration> = (0..200).map(|_| r.backoff(3)).collect();
+        let ceiling = Duration::from_millis(1600);
+        assert!(draws.iter().any(|d| *d < ceiling / 4));
+        assert!(draws.iter().any(|d| *d > ceiling * 3 / 4));
+        assert_ne!(Retrier::new(RetryPolicy::default(), 1).backoff(5), Retrier::new(RetryPolicy::default(), 2).backoff(5));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_and_clamped() {
+        let now = Instant::now();
+        let mut r = Retrier::new(RetryPolicy::default().max_retry_after(Duration::from_secs(30)), 3);
+        match r.decide(0, &failure(RetryCause::Throttled, Some(4)), now) {
+            Decision::RetryAt(at) => {
+                let d = at - now;
+                assert!(d >= Duration::from_secs(4) && d <= Duration::from_millis(4400), "{d:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match r.decide(0, &failure(RetryCause::Throttled, Some(3600)), now) {
+            Decision::RetryAt(at) => assert!(at - now <= Duration::from_secs(33)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let r = |v: &str| retry_after(&Response::new(429, "").with_header("Retry-After", v));
+        assert_eq!(r("7"), Some(Duration::from_secs(7)));
+        assert_eq!(r("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(r("soon"), None);
+        let dated = Response::new(429, "")
+            .with_header("Date", "Wed, 21 Oct 2026 07:28:00 GMT")
+            .with_header("Retry-After", "Wed, 21 Oct 2026 07:28:09 GMT");
+        assert_eq!(retry_after(&dated), Some(Duration::from_secs(9)));
+        let past = Response::new(429, "")
+            .with_header("Date", "Wed, 21 Oct 2026 07:28:00 GMT")
+            .with_header("Retry-After", "Wed, 21 Oct 2026 07:27:00 GMT");
+        assert_eq!(retry_after(&past), Some(Duration::ZERO));
+        // A date with nothing to measure it against is not guessed at.
+        assert_eq!(r("Wed, 21 Oct 2026 07:28:09 GMT"), None);
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let c = |s: u16| status_failure(&Response::new(s, "")).map(|f| f.cause);
+        assert_eq!(c(429), Some(RetryCause::Throttled));
+        assert_eq!(c(503), Some(RetryCause::ServerError));
+        assert_eq!(
+            status_failure(&Response::new(503, "").with_header("Retry-After", "2")).map(|f| f.cause),
+            Some(RetryCause::Throttled)
+        );
+        for s in [500, 502, 504] {
+            assert_eq!(c(s), Some(RetryCause::ServerError), "{s}");
+        }
+        assert_eq!(c(408), Some(RetryCause::Timeout));
+        for s in [400, 401, 403, 404, 409, 422] {
+            assert_eq!(c(s), None, "{s} must fail at once");
+        }
+    }
+
+    #[test]
+    fn max_retries_and_budget_end_retrying() {
+        let now = Instant::now();
+        let mut r = Retrier::new(RetryPolicy::default().max_retries(2), 1);
+        let f = failure(RetryCause::ServerError, None);
+        assert!(matches!(r.decide(0, &f, now), Decision::RetryAt(_)));
+        assert!(matches!(r.decide(1, &f, now), Decision::RetryAt(_)));
+        assert!(matches!(r.decide(2, &f, now), Decision::GiveUp(_)));
+
+        let budget = RetryBudget {
+            capacity: 20,
+            retry_cost: 5,
+            timeout_cost: 10,
+            success_refund: 1,
+        };
+        let mut r = Retrier::new(RetryPolicy::default().budget(Some(budget)), 1);
+        assert!(matches!(r.decide(0, &failure(RetryCause::Timeout, None), now), Decision::RetryAt(_)));
+        assert!(matches!(r.decide(0, &f, now), Decision::RetryAt(_)));
+        assert!(matches!(r.decide(0, &f, now), Decision::RetryAt(_)));
+        assert_eq!(r.tokens(), 0);
+        assert!(matches!(r.decide(0, &f, now), Decision::GiveUp(_)));
+        // Throttling with Retry-After costs nothing: it is still retried.
+        assert!(matches!(r.decide(0, &failure(RetryCause::Throttled, Some(1)), now), Decision::RetryAt(_)));
+        for _ in 0..5 {
+            r.on_success();
+        }
+        assert!(matches!(r.decide(0, &f, now), Decision::RetryAt(_)));
+        assert!(matches!(r.decide(0, &f, now), Decision::GiveUp(_)));
+    }
+}

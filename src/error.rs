@@ -37,6 +37,9 @@ pub enum ErrorKind {
     Redirect,
     /// The operation was cancelled by the caller (dropped stream, abort signal).
     Cancelled,
+    /// A sweep with `verify` on ended with fewer (or more) records than the
+    /// API's total: the message says how many are missing.
+    Incomplete,
 }
 
 impl ErrorKind {
@@ -53,6 +56,7 @@ impl ErrorKind {
             ErrorKind::Loop => "loop",
             ErrorKind::Redirect => "redirect",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Incomplete => "incomplete",
         }
     }
 }
@@ -111,6 +115,12 @@ impl Error {
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Config, message)
+    }
+
+    /// Replaces the message, keeping the kind and context.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.inner.message = message.into();
+        self
     }
 
     /// Sets the URL the error is about. Pass a URL already stripped of credentials.

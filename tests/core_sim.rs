@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use pagewise::RetryPolicy;
 use pagewise::core::{
     Event, Fetch, Method, Notice, RawPage, Report, Request, Response, Sweep, TransportError,
     TransportErrorKind,
@@ -1885,7 +1886,7 @@ fn a_status_error_on_page_3_hands_out_earlier_pages_only() {
         ];
         let s = sim(
             &a,
-            items(),
+            items().retry(RetryPolicy::none()),
             8,
             8,
             Pick::Priority(order.clone()),
@@ -1935,7 +1936,7 @@ fn a_failure_in_completion_order_ends_the_stream() {
     let order = vec![off(0, 10), off(50, 10), off(30, 10)];
     let s = sim(
         &a,
-        items().order(Order::Completion),
+        items().order(Order::Completion).retry(RetryPolicy::none()),
         8,
         8,
         Pick::Priority(order),
@@ -2044,7 +2045,7 @@ fn transport_errors_map_to_kinds() {
     ] {
         let a = offset_header_api(10, 4);
         let fake = Fake::new(Style::Offset(Tot::Header), 50);
-        let s = sim(&a, items(), 4, 4, Pick::Fifo, move |req| {
+        let s = sim(&a, items().retry(RetryPolicy::none()), 4, 4, Pick::Fifo, move |req| {
             if req.url == off(10, 10) {
                 Err(TransportError::new(kind, "connection reset by peer"))
             } else {

@@ -7,7 +7,9 @@ use std::time::Duration;
 use url::Url;
 
 use super::http::{Header, Method, Request, RequestId};
+use super::pacing::Pacing;
 use super::pagination::Pagination;
+use super::retry::RetryPolicy;
 use super::redact::Secrets;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -97,6 +99,8 @@ pub struct ApiBuilder {
     concurrency: usize,
     window: Option<usize>,
     timeout: Option<Duration>,
+    retry: RetryPolicy,
+    pacing: Pacing,
 }
 
 impl ApiBuilder {
@@ -112,7 +116,22 @@ impl ApiBuilder {
             concurrency: 8,
             window: None,
             timeout: Some(Duration::from_secs(30)),
+            retry: RetryPolicy::default(),
+            pacing: Pacing::default(),
         }
+    }
+
+    /// How failed requests are retried (default: [`RetryPolicy::default`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// How requests are paced: a fixed rate limit, adaptive concurrency and
+    /// rate (default: [`Pacing::default`], adaptive on, no fixed limit).
+    pub fn pacing(mut self, pacing: Pacing) -> Self {
+        self.pacing = pacing;
+        self
     }
 
     /// How requests authenticate.
@@ -202,6 +221,11 @@ impl ApiBuilder {
         if self.concurrency == 0 {
             return Err(Error::config("concurrency must be at least 1"));
         }
+        if let Some((rate, _)) = self.pacing.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(Error::config(format!("the rate limit must be a positive number, not {rate}")));
+            }
+        }
         if self.window == Some(0) {
             return Err(Error::config("window must be at least 1"));
         }
@@ -268,6 +292,8 @@ impl ApiBuilder {
             concurrency: self.concurrency,
             window: self.window,
             timeout: self.timeout,
+            retry: self.retry,
+            pacing: self.pacing,
             secrets: Arc::new(secrets),
         })
     }
@@ -320,6 +346,8 @@ pub struct ApiSpec {
     pub(crate) concurrency: usize,
     pub(crate) window: Option<usize>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) pacing: Pacing,
     pub(crate) secrets: Arc<Secrets>,
 }
 
@@ -336,11 +364,18 @@ impl fmt::Debug for ApiSpec {
             .field("concurrency", &self.concurrency)
             .field("window", &self.window)
             .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("pacing", &self.pacing)
             .finish()
     }
 }
 
 impl ApiSpec {
+    /// How requests are paced.
+    pub fn pacing(&self) -> &Pacing {
+        &self.pacing
+    }
+
     /// The base URL (always ending in `/`).
     pub fn base(&self) -> &Url {
         &self.base

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::retry::RetryPolicy;
+
 /// In which order a sweep hands out pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
@@ -24,7 +26,7 @@ pub enum Order {
 ///     .order(Order::Completion);
 /// assert_eq!(opts.path(), "items");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ListOptions {
     pub(crate) path: String,
     pub(crate) query: Vec<(String, String)>,
@@ -33,6 +35,9 @@ pub struct ListOptions {
     pub(crate) window: Option<usize>,
     pub(crate) order: Order,
     pub(crate) deadline: Option<Duration>,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) verify: bool,
+    pub(crate) seed: Option<u64>,
 }
 
 impl ListOptions {
@@ -46,6 +51,9 @@ impl ListOptions {
             window: None,
             order: Order::Page,
             deadline: None,
+            retry: None,
+            verify: false,
+            seed: None,
         }
     }
     /// Adds a query parameter (a filter, a field list, ...).
@@ -77,6 +85,24 @@ impl ListOptions {
     /// An overall deadline for the whole sweep.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
+        self
+    }
+    /// How failed requests are retried (default: the API's policy).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+    /// Turns a sweep that ends with fewer (or more) records than the API's
+    /// total into an [`ErrorKind::Incomplete`](crate::ErrorKind::Incomplete)
+    /// error saying how many are missing (default off: the report says it).
+    pub fn verify(mut self, on: bool) -> Self {
+        self.verify = on;
+        self
+    }
+    /// The seed of the retry jitter (default: drivers pick one at random), for
+    /// reproducible runs.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
         self
     }
     /// The collection path.

@@ -183,6 +183,9 @@ impl Default for RetryBudget {
     }
 }
 
+/// Why a request that ran out of retries was not retried.
+pub(crate) const NO_RETRIES_LEFT: &str = "no retries left for this request";
+
 /// What a failed attempt was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failure {
@@ -221,7 +224,7 @@ impl Retrier {
     /// Decides about attempt number `retries_so_far + 1` failing with `failure`.
     pub(crate) fn decide(&mut self, retries_so_far: u32, failure: &Failure, now: Instant) -> Decision {
         if retries_so_far >= self.policy.max_retries {
-            return Decision::GiveUp("no retries left for this request");
+            return Decision::GiveUp(NO_RETRIES_LEFT);
         }
         let free = failure.cause == RetryCause::Throttled && failure.retry_after.is_some();
         if let (Some(budget), false) = (&self.policy.budget, free) {

@@ -2,7 +2,7 @@
 //! dialect, plans concurrent fan-out where the total is known, and hands pages
 //! out in page order through a bounded reorder window (or in completion order).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use super::http::{Method, Request, RequestId, Response, TransportError, Transpor
 use super::options::{ListOptions, Order};
 use super::page::{self, Body, DecodeError, Records};
 use super::pagination::{Link, Pagination, Total};
+use super::retry::{self, Decision, Failure, Retrier, RetryCause, RetryCounts};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Redirects followed for one request before giving up.
@@ -95,6 +96,16 @@ pub struct Report {
     pub max_buffered_pages: usize,
     /// Notices raised along the way, in order.
     pub notices: Vec<Notice>,
+    /// Retries, by cause.
+    pub retries: RetryCounts,
+    /// Time pages spent waiting because the server throttled (429, or 503
+    /// with `Retry-After`), overlapping waits counted once.
+    pub throttled: Duration,
+    /// `true` when the collection changed under an offset or page-number
+    /// sweep (its total changed, or a page came back shorter or longer than
+    /// planned): rows may have been missed or handed out twice. Cursor and
+    /// keyset sweeps follow the data and are not affected.
+    pub changed_during_sweep: bool,
 }
 
 /// What a sweep tells its driver.
@@ -124,6 +135,8 @@ enum Target {
 enum SlotState {
     Queued,
     InFlight,
+    /// Failed transiently; queued again at this instant.
+    Waiting(Instant),
     Done(Records),
 }
 
@@ -136,6 +149,8 @@ struct Slot {
     redirected_to: Option<Url>,
     /// The URL last requested for this page.
     sent: Option<Url>,
+    /// Retries so far.
+    retries: u32,
 }
 
 /// Pages are ordered by (planned position, gap-fill number): a gap fill of
@@ -217,6 +232,11 @@ pub struct Sweep {
     largest_page: u64,
     seen: HashSet<String>,
     total_missing_noted: bool,
+    retrier: Retrier,
+    /// Pages waiting to be retried, by due instant.
+    waiting: BTreeSet<(Instant, Key)>,
+    throttled_until: Option<Instant>,
+    verify: bool,
 }
 
 impl Sweep {
@@ -291,6 +311,13 @@ impl Sweep {
             largest_page: 0,
             seen,
             total_missing_noted: false,
+            retrier: Retrier::new(
+                options.retry.clone().unwrap_or_else(|| spec.retry.clone()),
+                options.seed.unwrap_or(0x5EED_0F_5EED),
+            ),
+            waiting: BTreeSet::new(),
+            throttled_until: None,
+            verify: options.verify,
         })
     }
 
@@ -356,14 +383,22 @@ impl Sweep {
         let wake = self
             .next_to_send()
             .map(|_| self.start + self.report.duration);
-        match (wake, self.deadline) {
-            (Some(w), Some(d)) => Some(w.min(d)),
-            (w, d) => w.or(d),
-        }
+        let retry = self.waiting.first().map(|(at, _)| *at);
+        [wake, self.deadline, retry].into_iter().flatten().min()
     }
 
-    /// Lets time pass: past the deadline, the sweep fails with [`ErrorKind::Timeout`].
+    /// Lets time pass: pages whose retry is due are queued again; past the
+    /// deadline, the sweep fails with [`ErrorKind::Timeout`].
     pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(at, key)) = self.waiting.first() {
+            if at > now {
+                break;
+            }
+            self.waiting.pop_first();
+            if let Some(slot) = self.slots.get_mut(&key) {
+                slot.state = SlotState::Queued;
+            }
+        }
         if self.state == State::Running && self.deadline.is_some_and(|d| now >= d) {
             let err = Error::new(
                 ErrorKind::Timeout,
@@ -392,10 +427,13 @@ impl Sweep {
             return;
         }
         self.report.requests += 1;
-        if let Err(err) = self.on_answer(key, response) {
-            self.fail(err);
-        } else {
-            self.emit();
+        match self.on_answer(key, response) {
+            Ok(()) => {
+                self.retrier.on_success();
+                self.emit();
+            }
+            Err(Fail(err, Some(failure))) => self.retry_or_fail(key, err, failure, now),
+            Err(Fail(err, None)) => self.fail(err),
         }
         self.report.duration = now.saturating_duration_since(self.start);
         self.finish_if_done();
@@ -479,7 +517,7 @@ impl Sweep {
         &mut self,
         key: Key,
         response: std::result::Result<Response, TransportError>,
-    ) -> Result<()> {
+    ) -> std::result::Result<(), Fail> {
         let resp = match response {
             Ok(r) => r,
             Err(e) => {
@@ -488,28 +526,41 @@ impl Sweep {
                     TransportErrorKind::Aborted => ErrorKind::Cancelled,
                     _ => ErrorKind::Transport,
                 };
-                return Err(self.page_error(key, kind, e.message));
+                let failure = retry::transport_failure(&e);
+                return Err(Fail(self.page_error(key, kind, e.message), failure));
             }
         };
         if (300..400).contains(&resp.status) && resp.status != 304 {
             if let Some(loc) = resp.header("location") {
-                return self.redirect(key, loc.to_string(), resp.status);
+                return self
+                    .redirect(key, loc.to_string(), resp.status)
+                    .map_err(|e| Fail(e, None));
             }
         }
         if !(200..300).contains(&resp.status) {
-            return Err(self
-                .page_error(
+            let failure = retry::status_failure(&resp);
+            return Err(Fail(
+                self.page_error(
                     key,
                     ErrorKind::Status,
                     format!("the server answered {}", resp.status),
                 )
                 .with_status(resp.status)
-                .with_excerpt(&resp.body));
+                .with_excerpt(&resp.body),
+                failure,
+            ));
         }
+        // A 2xx that is not a page is a transient failure: retried, then an error.
         let decode = |this: &Self, e: DecodeError| {
-            this.page_error(key, ErrorKind::Decode, e.0)
-                .with_status(resp.status)
-                .with_excerpt(&resp.body)
+            Fail(
+                this.page_error(key, ErrorKind::Decode, e.0)
+                    .with_status(resp.status)
+                    .with_excerpt(&resp.body),
+                Some(Failure {
+                    cause: RetryCause::BadBody,
+                    retry_after: None,
+                }),
+            )
         };
         let (ranges, next) = {
             let body = Body::parse(&resp.body).map_err(|e| decode(self, e))?;
@@ -532,7 +583,7 @@ impl Sweep {
                 .plan(key, &body, &resp, &resp.body, &ranges)
                 .map_err(|e| match e {
                     Planned::Decode(d) => decode(self, d),
-                    Planned::Error(e) => e,
+                    Planned::Error(e) => Fail(e, None),
                 })?;
             (ranges, next)
         };
@@ -548,6 +599,38 @@ impl Sweep {
         let buffered = self.buffered_pages();
         self.report.max_buffered_pages = self.report.max_buffered_pages.max(buffered);
         Ok(())
+    }
+
+    /// Schedules the page again after a transient failure, or ends the sweep
+    /// when the policy or the budget says no.
+    fn retry_or_fail(&mut self, key: Key, err: Error, failure: Failure, now: Instant) {
+        let retries = self.slots[&key].retries;
+        match self.retrier.decide(retries, &failure, now) {
+            Decision::RetryAt(at) => {
+                self.report.retries.add(failure.cause);
+                if failure.cause == RetryCause::Throttled {
+                    let from = self.throttled_until.map_or(now, |u| u.max(now));
+                    if at > from {
+                        self.report.throttled += at - from;
+                        self.throttled_until = Some(at);
+                    }
+                }
+                let slot = self.slots.get_mut(&key).expect("slot exists");
+                slot.retries += 1;
+                slot.state = SlotState::Waiting(at);
+                self.waiting.insert((at, key));
+            }
+            Decision::GiveUp(why) => {
+                let message = if retries == 0 && why == retry::NO_RETRIES_LEFT {
+                    err.message().to_string()
+                } else if retries == 0 {
+                    format!("{} ({why})", err.message())
+                } else {
+                    format!("{} (after {retries} retries; {why})", err.message())
+                };
+                self.fail(err.with_message(message));
+            }
+        }
     }
 
     fn redirect(&mut self, key: Key, location: String, status: u16) -> Result<()> {
@@ -900,8 +983,27 @@ impl Sweep {
 
     fn finish_if_done(&mut self) {
         if self.state == State::Running && self.slots.is_empty() {
-            self.state = State::Finished;
             self.report.complete = self.total.map(|t| t == self.report.records);
+            self.report.changed_during_sweep = self.report.notices.iter().any(|n| {
+                matches!(
+                    n,
+                    Notice::TotalChanged { .. } | Notice::ShortPage { .. } | Notice::OversizedPage { .. }
+                )
+            });
+            if self.verify && self.report.complete == Some(false) {
+                let total = self.total.unwrap_or(0);
+                let got = self.report.records;
+                let message = if got < total {
+                    format!("the sweep is incomplete: {} of {total} records missing", total - got)
+                } else {
+                    format!("the sweep is not exact: {} records more than the total of {total}", got - total)
+                };
+                let err = Error::new(ErrorKind::Incomplete, message)
+                    .with_url(self.spec.redact(self.collection.as_str()));
+                self.fail(err);
+                return;
+            }
+            self.state = State::Finished;
             self.events.push_back(Event::Finished(self.report.clone()));
         }
     }
@@ -911,12 +1013,16 @@ impl Sweep {
         // Pages that finished before the failure and precede it stay deliverable.
         self.emit();
         self.slots.clear();
+        self.waiting.clear();
         self.done_slots = 0;
         self.ready.clear();
         self.in_flight.clear();
         self.events.push_back(Event::Failed(err));
     }
 }
+
+/// A failed answer: the error to report, and how to retry it if it may be.
+struct Fail(Error, Option<Failure>);
 
 enum Planned {
     Decode(DecodeError),
@@ -937,6 +1043,7 @@ impl Slot {
             redirects: 0,
             redirected_to: None,
             sent: None,
+            retries: 0,
         }
     }
 }

@@ -1,0 +1,265 @@
+// Types of the npm package `pagewise` (hand-written; see index.js).
+
+/** What went wrong, in one word (the Rust `ErrorKind`). */
+export type ErrorKind =
+  /** Invalid options: a page size of 0, an unknown option, a malformed JSON pointer or header. */
+  | 'config'
+  /** A URL could not be parsed or resolved: the base URL, a path, a next link. */
+  | 'url'
+  /** No HTTP answer: network failure, CORS refusal, a body cut off. */
+  | 'transport'
+  /** A request (`timeoutMs`) or the whole sweep (`deadlineMs`) ran out of time. */
+  | 'timeout'
+  /** The server answered with a non-success status; `status` and `excerpt` are set. */
+  | 'status'
+  /** The answer is not a page: not JSON, truncated, `null`, records missing or not an array. */
+  | 'decode'
+  /** A record does not fit the requested type (not raised by the JS API, which does no typing). */
+  | 'record'
+  /** The API sent the same cursor, next URL or keyset value twice. */
+  | 'loop'
+  /** Too many redirects. */
+  | 'redirect'
+  /** Stopped by an `AbortSignal`. */
+  | 'cancelled';
+
+/** The optional context of a {@link PagewiseError}. */
+export interface PagewiseErrorDetails {
+  status?: number | null;
+  url?: string | null;
+  page?: number | null;
+  excerpt?: string | null;
+  cause?: unknown;
+}
+
+/** Every failure of pagewise (never a bare string). */
+export declare class PagewiseError extends Error {
+  constructor(kind: ErrorKind, message: string, details?: PagewiseErrorDetails);
+  readonly name: 'PagewiseError';
+  /** What went wrong, in one word. */
+  readonly kind: ErrorKind;
+  /** The HTTP status of the failing answer. */
+  readonly status: number | null;
+  /** The URL of the failing request, credentials removed. */
+  readonly url: string | null;
+  /** The page of the sweep (0-based, in page order) the error is about. */
+  readonly page: number | null;
+  /** The first characters of the failing answer's body. */
+  readonly excerpt: string | null;
+}
+
+/** How requests authenticate. Credentials are sent only to the base URL's origin and never appear in errors. */
+export type Auth =
+  | { readonly type: 'bearer'; readonly token: string }
+  | { readonly type: 'basic'; readonly user: string; readonly password: string }
+  | { readonly type: 'header'; readonly name: string; readonly value: string }
+  | { readonly type: 'query'; readonly name: string; readonly value: string };
+
+/** Where the total number of records is read: a header, a JSON pointer into the body, or `Content-Range`. */
+export type Total = { readonly header: string } | { readonly pointer: string } | 'content-range';
+
+/** Where a cursor token or next URL is read: a JSON pointer into the body or a response header. */
+export type LinkSource = { readonly pointer: string } | { readonly header: string };
+
+/** `?offset=200&limit=100`. With a total, every page after the first is fetched concurrently. */
+export interface OffsetPagination {
+  readonly type: 'offset';
+  readonly total?: Total;
+  /** Default `offset`. */
+  readonly offsetParam?: string;
+  /** Default `limit`. */
+  readonly limitParam?: string;
+}
+
+/** `?page=3&per_page=100`. With a total, every page after the first is fetched concurrently. */
+export interface PagePagination {
+  readonly type: 'page';
+  /** Default 1. */
+  readonly firstPage?: 0 | 1;
+  readonly total?: Total;
+  /** Default `page`. */
+  readonly pageParam?: string;
+  /** Default `per_page`; `null` sends no page size. */
+  readonly sizeParam?: string | null;
+}
+
+/** Each page names the token of the next one, sent back as `param`. Sequential. */
+export interface CursorPagination {
+  readonly type: 'cursor';
+  readonly from: LinkSource;
+  /** Default `cursor`. */
+  readonly param?: string;
+  /** Default `limit`; `null` sends no page size. */
+  readonly limitParam?: string | null;
+}
+
+/** Each page links to the next one: in the body, a header, or the RFC 8288 `Link` header (`'link'`). Sequential. */
+export interface NextPagination {
+  readonly type: 'next';
+  readonly from: LinkSource | 'link';
+  /** The page-size parameter of the first request. Default `limit`; `null` sends none. */
+  readonly limitParam?: string | null;
+}
+
+/** `?id_gt=<last id>&limit=100`, the API ordering by `field`. Sequential. */
+export interface KeysetPagination {
+  readonly type: 'keyset';
+  /** A top-level member of each record, or a JSON pointer such as `/meta/id`. */
+  readonly field: string;
+  /** Default `<field>_gt`. */
+  readonly param?: string;
+  /** Default `limit`; `null` sends no page size. */
+  readonly limitParam?: string | null;
+}
+
+/** The pagination dialect of an API. */
+export type Pagination =
+  | OffsetPagination
+  | PagePagination
+  | CursorPagination
+  | NextPagination
+  | KeysetPagination;
+
+/** A query or header value. */
+export type Scalar = string | number | boolean;
+
+/** Name/value pairs: a plain object, an array of pairs, or an iterable of them (`Map`, `URLSearchParams`, `Headers`). */
+export type Pairs =
+  | { readonly [name: string]: Scalar }
+  | Iterable<readonly [string, Scalar]>;
+
+/** The description of an API. Unknown option names are errors. */
+export interface ClientOptions {
+  /** Collection paths are resolved under it: `items` under `https://h/v1` is `https://h/v1/items`. */
+  readonly baseUrl: string;
+  readonly auth?: Auth;
+  /** Headers sent with every request. */
+  readonly headers?: Pairs;
+  /** Query parameters sent with every request to the API's origin. */
+  readonly query?: Pairs;
+  /** JSON pointer to the records of a page: `/data`, or `''` (default) for a top-level array. */
+  readonly recordsAt?: string;
+  /** Default: offset + limit without a total. */
+  readonly pagination?: Pagination;
+  /** Records asked for per page (default 100). */
+  readonly pageSize?: number;
+  /** Requests in flight at once, over every operation of this client (default 8). */
+  readonly concurrency?: number;
+  /** Finished pages that may wait for an earlier one (default: the concurrency). */
+  readonly window?: number;
+  /** How long one request may take, in ms (default 30000); `null` for no limit. */
+  readonly timeoutMs?: number | null;
+}
+
+/** Where a sweep is, after each page. */
+export interface Progress {
+  /** Pages handed out so far. */
+  readonly pages: number;
+  /** Records handed out so far. */
+  readonly records: number;
+  /** The total the API announced, if it announces one. */
+  readonly total: number | null;
+  /** Milliseconds since the sweep started. */
+  readonly elapsedMs: number;
+}
+
+/** The options of one sweep. Unknown option names are errors. */
+export interface ListOptions {
+  /** Query parameters of this collection (filters, field lists). */
+  readonly query?: Pairs;
+  /** `'page'` (default): the API's order. `'completion'`: as pages arrive. */
+  readonly order?: 'page' | 'completion';
+  /** Records per page (default: the client's). */
+  readonly pageSize?: number;
+  /** Pages in flight at once (default and maximum: the client's). */
+  readonly concurrency?: number;
+  /** Finished pages that may wait for an earlier one (default: the concurrency). */
+  readonly window?: number;
+  /** A deadline for the whole sweep, in ms: past it, the sweep fails with kind `timeout`. */
+  readonly deadlineMs?: number;
+  /** Aborting it stops the sweep (requests in flight are aborted) with kind `cancelled`. */
+  readonly signal?: AbortSignal;
+  /** Called after each page. An exception thrown here stops the sweep and is passed on. */
+  readonly onProgress?: (progress: Progress) => void;
+}
+
+/** The options of one `get`. */
+export interface GetOptions {
+  readonly query?: Pairs;
+  /** Aborting it aborts the request, with kind `cancelled`. */
+  readonly signal?: AbortSignal;
+}
+
+/** Something worth knowing that did not stop a sweep. */
+export type Notice =
+  /** The total changed during the sweep: rows were added or removed meanwhile. */
+  | { readonly type: 'totalChanged'; readonly from: number; readonly to: number; readonly page: number }
+  /** A page in the middle of a planned sweep had fewer records than asked for. */
+  | { readonly type: 'shortPage'; readonly page: number; readonly expected: number; readonly got: number }
+  /** A page had more records than asked for: the extra ones (the next page's) were dropped. */
+  | { readonly type: 'oversizedPage'; readonly page: number; readonly asked: number; readonly got: number }
+  /** A total was configured but the answer had none: the sweep walked pages in sequence. */
+  | { readonly type: 'totalMissing'; readonly page: number }
+  /** A notice this version of the bindings has no shape for, described in words. */
+  | { readonly type: 'other'; readonly message: string };
+
+/** What a finished sweep did. */
+export interface Report {
+  /** Records handed out. */
+  readonly records: number;
+  /** Pages handed out. */
+  readonly pages: number;
+  /** HTTP requests answered. */
+  readonly requests: number;
+  /** The total the API announced last, if it announces one. */
+  readonly total: number | null;
+  /** Whether the records handed out match the announced total; `null` without a total. */
+  readonly complete: boolean | null;
+  readonly durationMs: number;
+  /** The most pages held at once, never more than concurrency + window. */
+  readonly maxBufferedPages: number;
+  readonly notices: readonly Notice[];
+}
+
+/** One page of a sweep. */
+export interface Page<T = unknown> {
+  /** Position in page order (0-based). */
+  readonly index: number;
+  /** The URL it came from, credentials removed. */
+  readonly url: string;
+  /** The total the API announced so far, if it announces one. */
+  readonly total: number | null;
+  readonly records: T[];
+}
+
+/**
+ * The records of one sweep. It starts on the first iteration and can be
+ * iterated once; leaving the loop early (`break`, `return`, an exception)
+ * stops the sweep: requests in flight are aborted, none start afterwards.
+ */
+export interface RecordStream<T = unknown> extends AsyncIterable<T> {
+  /** The report, once the iteration finished; `null` before. */
+  readonly report: Report | null;
+}
+
+/** The pages of one sweep; iterated like a {@link RecordStream}. */
+export interface PageStream<T = unknown> extends AsyncIterable<Page<T>> {
+  /** The report, once the iteration finished; `null` before. */
+  readonly report: Report | null;
+}
+
+/** A client of one paginated JSON API. */
+export declare class Client {
+  /** @throws {PagewiseError} kind `config` or `url` for bad options. */
+  constructor(options: ClientOptions);
+  /** `GET path` (relative to `baseUrl`) and parse the JSON body. */
+  get<T = unknown>(path: string, options?: GetOptions): Promise<T>;
+  /** Every record of the collection, in one array. */
+  list<T = unknown>(collection: string, options?: ListOptions): Promise<T[]>;
+  /** Every record of the collection and the sweep's report. */
+  listWithReport<T = unknown>(collection: string, options?: ListOptions): Promise<{ records: T[]; report: Report }>;
+  /** The records of the collection as they arrive; memory holds at most concurrency + window pages. */
+  stream<T = unknown>(collection: string, options?: ListOptions): RecordStream<T>;
+  /** The pages of the collection as they arrive. */
+  pages<T = unknown>(collection: string, options?: ListOptions): PageStream<T>;
+}

@@ -1,0 +1,132 @@
+// Compile-time checks of index.d.ts (never run): `npm run test:types`.
+import { Client, PagewiseError } from 'pagewise';
+import type { ClientOptions, ErrorKind, ListOptions, Notice, Page, Progress, Report } from 'pagewise';
+
+interface Item {
+  id: number;
+  name: string;
+}
+
+const options: ClientOptions = {
+  baseUrl: 'https://api.example/v1/',
+  auth: { type: 'bearer', token: 't' },
+  headers: { 'X-Trace': 'on', 'X-Retries': 3 },
+  query: new URLSearchParams('active=true'),
+  recordsAt: '/data',
+  pagination: { type: 'offset', total: { header: 'X-Total-Count' } },
+  pageSize: 500,
+  concurrency: 16,
+  window: 16,
+  timeoutMs: null,
+};
+const client = new Client(options);
+
+// Every dialect and auth has a shape.
+const others: ClientOptions[] = [
+  { baseUrl: 'https://h/', pagination: { type: 'offset', total: 'content-range', offsetParam: 'skip', limitParam: 'take' } },
+  { baseUrl: 'https://h/', pagination: { type: 'page', firstPage: 0, total: { pointer: '/total' }, sizeParam: null } },
+  { baseUrl: 'https://h/', pagination: { type: 'cursor', from: { header: 'X-Next-Cursor' }, param: 'after' } },
+  { baseUrl: 'https://h/', pagination: { type: 'next', from: 'link', limitParam: 'per_page' } },
+  { baseUrl: 'https://h/', pagination: { type: 'keyset', field: 'id', limitParam: null } },
+  { baseUrl: 'https://h/', auth: { type: 'basic', user: 'u', password: 'p' }, headers: [['X-A', 'b']] },
+  { baseUrl: 'https://h/', auth: { type: 'header', name: 'X-Api-Key', value: 'k' }, query: new Map([['a', 1]]) },
+  { baseUrl: 'https://h/', auth: { type: 'query', name: 'api_key', value: 'k' } },
+];
+
+// @ts-expect-error baseUrl is required
+const noBase: ClientOptions = { pageSize: 1 };
+// @ts-expect-error unknown pagination type
+const badType: ClientOptions = { baseUrl: 'https://h/', pagination: { type: 'offsets' } };
+// @ts-expect-error 'link' is for next URLs only
+const badCursor: ClientOptions = { baseUrl: 'https://h/', pagination: { type: 'cursor', from: 'link' } };
+// @ts-expect-error firstPage is 0 or 1
+const badFirst: ClientOptions = { baseUrl: 'https://h/', pagination: { type: 'page', firstPage: 2 } };
+// @ts-expect-error bearer needs a token
+const badAuth: ClientOptions = { baseUrl: 'https://h/', auth: { type: 'bearer' } };
+// @ts-expect-error typo
+const typo: ClientOptions = { baseUrl: 'https://h/', pageSzie: 5 };
+
+async function usage(signal: AbortSignal): Promise<void> {
+  const seen: Progress[] = [];
+  const listOptions: ListOptions = {
+    query: { active: true },
+    order: 'completion',
+    pageSize: 100,
+    concurrency: 4,
+    window: 2,
+    deadlineMs: 60_000,
+    signal,
+    onProgress: (p) => {
+      seen.push(p);
+      const total: number | null = p.total;
+      const elapsed: number = p.elapsedMs;
+      void total;
+      void elapsed;
+    },
+  };
+
+  const items: Item[] = await client.list<Item>('items', listOptions);
+  const ids: number[] = items.map((i) => i.id);
+  const unknowns: unknown[] = await client.list('items');
+  // @ts-expect-error records are unknown unless typed
+  unknowns[0]?.id;
+
+  const { records, report } = await client.listWithReport<Item>('items');
+  const r: Report = report;
+  const complete: boolean | null = r.complete;
+  const notices: readonly Notice[] = r.notices;
+  for (const n of notices) {
+    if (n.type === 'totalChanged') {
+      const to: number = n.to;
+      void to;
+    }
+  }
+
+  const one = await client.get<Item>('items/1', { query: [['fields', 'id,name']], signal });
+  const name: string = one.name;
+
+  const stream = client.stream<Item>('items', { signal });
+  for await (const item of stream) {
+    const id: number = item.id;
+    if (id > 10) break;
+  }
+  const finalReport: Report | null = stream.report;
+
+  for await (const page of client.pages<Item>('items')) {
+    const p: Page<Item> = page;
+    const index: number = p.index;
+    const url: string = p.url;
+    void index;
+    void url;
+  }
+
+  try {
+    await client.list('items');
+  } catch (e) {
+    if (e instanceof PagewiseError) {
+      const kind: ErrorKind = e.kind;
+      const status: number | null = e.status;
+      const url: string | null = e.url;
+      const page: number | null = e.page;
+      const excerpt: string | null = e.excerpt;
+      const message: string = e.message;
+      if (kind === 'cancelled' || kind === 'status') {
+        void [status, url, page, excerpt, message];
+      }
+      // @ts-expect-error not a kind
+      const bad: ErrorKind = 'nope';
+      void bad;
+    }
+  }
+  const err = new PagewiseError('config', 'bad', { status: null });
+  const asError: Error = err;
+
+  // @ts-expect-error order is 'page' or 'completion'
+  await client.list('items', { order: 'random' });
+  // @ts-expect-error onProgress takes a Progress
+  await client.list('items', { onProgress: (p: string) => p });
+
+  void [ids, records, complete, name, finalReport, asError, others, noBase, badType, badCursor, badFirst, badAuth, typo];
+}
+
+void usage;

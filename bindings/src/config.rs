@@ -1,0 +1,456 @@
+//! The JS options objects, read field by field (no serde: it would cost tens
+//! of kilobytes of wasm), turned into an [`Api`] and [`ListOptions`]. Every
+//! problem is a `config` error naming the option, e.g. `options.pagination.total
+//! must be ...`; unknown option names are errors too (typos must not be
+//! ignored). The library's own checks (`ApiBuilder::build`) come after.
+
+use std::time::Duration;
+
+use js_sys::{Array, Object, Reflect};
+use pagewise::{Api, Auth, Error, ErrorKind, Link, ListOptions, Order, Pagination, Total};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::AbortSignal;
+
+type Result<T> = std::result::Result<T, Error>;
+
+fn config_error(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Config, message)
+}
+
+/// Largest integer a JS number holds exactly.
+const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+
+/// A JS options object and where it sits (`options.pagination`), for messages.
+pub(crate) struct Opts {
+    value: JsValue,
+    path: String,
+}
+
+impl Opts {
+    /// `value` as an options object whose keys are all in `known`;
+    /// `undefined` and `null` count as `{}`.
+    pub(crate) fn new(value: JsValue, path: &str, known: &[&str]) -> Result<Opts> {
+        let value = if value.is_undefined() || value.is_null() {
+            Object::new().into()
+        } else {
+            value
+        };
+        if !value.is_object() || Array::is_array(&value) {
+            return Err(config_error(format!("{path} must be an object")));
+        }
+        for key in Object::keys(value.unchecked_ref::<Object>()) {
+            let key = key.as_string().unwrap_or_default();
+            if !known.contains(&key.as_str()) {
+                return Err(config_error(format!(
+                    "{path} has an unknown option {key:?} (known: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(Opts {
+            value,
+            path: path.to_string(),
+        })
+    }
+
+    fn get(&self, name: &str) -> JsValue {
+        Reflect::get(&self.value, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    }
+
+    fn bad(&self, name: &str, what: &str) -> Error {
+        config_error(format!("{}.{name} must be {what}", self.path))
+    }
+
+    /// A member that is absent (`undefined`/`null`) or whatever `read` makes of it.
+    fn opt<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&JsValue) -> Option<T>,
+        what: &str,
+    ) -> Result<Option<T>> {
+        let v = self.get(name);
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        read(&v).map(Some).ok_or_else(|| self.bad(name, what))
+    }
+
+    /// Like [`opt`](Self::opt), but `null` means "none" (`Some(None)`).
+    fn nullable<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&JsValue) -> Option<T>,
+        what: &str,
+    ) -> Result<Option<Option<T>>> {
+        let v = self.get(name);
+        if v.is_null() {
+            return Ok(Some(None));
+        }
+        self.opt(name, read, what).map(|o| o.map(Some))
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>> {
+        self.opt(name, JsValue::as_string, "a string")
+    }
+
+    fn count(&self, name: &str) -> Result<Option<u64>> {
+        self.opt(name, count, "a non-negative integer")
+    }
+
+    fn size(&self, name: &str) -> Result<Option<usize>> {
+        self.opt(
+            name,
+            |v| count(v).and_then(|n| usize::try_from(n).ok()),
+            "a non-negative integer",
+        )
+    }
+
+    fn required_string(&self, name: &str) -> Result<String> {
+        self.string(name)?.ok_or_else(|| self.bad(name, "a string"))
+    }
+
+    /// Name/value pairs: a plain object, an array of `[name, value]` or any
+    /// iterable of them (`Map`, `URLSearchParams`, `Headers`); values may be
+    /// strings, finite numbers or booleans.
+    pub(crate) fn pairs(&self, name: &str) -> Result<Pairs> {
+        let v = self.get(name);
+        if v.is_undefined() || v.is_null() {
+            return Ok(Vec::new());
+        }
+        let what =
+            "an object or an iterable of [name, value] pairs (values: string, number or boolean)";
+        let entries: Vec<JsValue> = if v.is_string() || !v.is_object() {
+            return Err(self.bad(name, what));
+        } else if let Some(array) = v.dyn_ref::<Array>() {
+            array.iter().collect()
+        } else if let Ok(Some(iter)) = js_sys::try_iter(&v) {
+            iter.collect::<std::result::Result<_, _>>()
+                .map_err(|_| self.bad(name, what))?
+        } else {
+            Object::entries(v.unchecked_ref::<Object>())
+                .iter()
+                .collect()
+        };
+        entries
+            .iter()
+            .map(|entry| {
+                let pair = entry.dyn_ref::<Array>().filter(|a| a.length() == 2);
+                pair.and_then(|a| Some((a.get(0).as_string()?, scalar(&a.get(1))?)))
+                    .ok_or_else(|| self.bad(name, what))
+            })
+            .collect()
+    }
+}
+
+/// A non-negative integer that a JS number holds exactly.
+fn count(v: &JsValue) -> Option<u64> {
+    let n = v.as_f64()?;
+    ((0.0..=MAX_SAFE).contains(&n) && n.fract() == 0.0).then_some(n as u64)
+}
+
+/// A string, a finite number or a boolean, as JS's `String(v)` writes it.
+fn scalar(v: &JsValue) -> Option<String> {
+    if let Some(s) = v.as_string() {
+        return Some(s);
+    }
+    if let Some(b) = v.as_bool() {
+        return Some(b.to_string());
+    }
+    let n = v.as_f64().filter(|n| n.is_finite())?;
+    js_sys::Number::from(n)
+        .to_string_with_radix(10)
+        .ok()?
+        .as_string()
+}
+
+/// `{ header }`, `{ pointer }` or `'content-range'`.
+fn total(p: &Opts) -> Result<Option<Total>> {
+    let v = p.get("total");
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let what = "{ header: string }, { pointer: string } or 'content-range'";
+    if v.as_string().as_deref() == Some("content-range") {
+        return Ok(Some(Total::ContentRange));
+    }
+    if v.is_string() || !v.is_object() {
+        return Err(p.bad("total", what));
+    }
+    let t = Opts::new(v, &format!("{}.total", p.path), &["header", "pointer"])?;
+    match (t.string("header")?, t.string("pointer")?) {
+        (Some(h), None) => Ok(Some(Total::header(h))),
+        (None, Some(ptr)) => Ok(Some(Total::pointer(ptr))),
+        _ => Err(p.bad("total", what)),
+    }
+}
+
+/// `{ pointer }`, `{ header }`, and for next URLs also `'link'`.
+fn link(p: &Opts, link_header: bool) -> Result<Link> {
+    let v = p.get("from");
+    let what = if link_header {
+        "{ pointer: string }, { header: string } or 'link'"
+    } else {
+        "{ pointer: string } or { header: string }"
+    };
+    if link_header && v.as_string().as_deref() == Some("link") {
+        return Ok(Link::LinkHeader);
+    }
+    if v.is_string() || !v.is_object() {
+        return Err(p.bad("from", what));
+    }
+    let f = Opts::new(v, &format!("{}.from", p.path), &["pointer", "header"])?;
+    match (f.string("pointer")?, f.string("header")?) {
+        (Some(ptr), None) => Ok(Link::pointer(ptr)),
+        (None, Some(h)) => Ok(Link::header(h)),
+        _ => Err(p.bad("from", what)),
+    }
+}
+
+fn pagination(o: &Opts) -> Result<Option<Pagination>> {
+    let v = o.get("pagination");
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if !v.is_object() || Array::is_array(&v) {
+        return Err(o.bad("pagination", "an object with a type"));
+    }
+    let path = format!("{}.pagination", o.path);
+    let kind = Reflect::get(&v, &JsValue::from_str("type"))
+        .ok()
+        .and_then(|t| t.as_string())
+        .unwrap_or_default();
+    let opt_name = |p: &Opts, name: &str| p.nullable(name, JsValue::as_string, "a string or null");
+    Ok(Some(match kind.as_str() {
+        "offset" => {
+            let p = Opts::new(v, &path, &["type", "total", "offsetParam", "limitParam"])?;
+            let mut d = Pagination::offset().params(
+                p.string("offsetParam")?.unwrap_or_else(|| "offset".into()),
+                p.string("limitParam")?.unwrap_or_else(|| "limit".into()),
+            );
+            if let Some(t) = total(&p)? {
+                d = d.total(t);
+            }
+            d.into()
+        }
+        "page" => {
+            let p = Opts::new(
+                v,
+                &path,
+                &["type", "firstPage", "total", "pageParam", "sizeParam"],
+            )?;
+            let mut d = Pagination::page_number();
+            if let Some(first) = p.count("firstPage")? {
+                d = d.first_page(first);
+            }
+            if let Some(name) = p.string("pageParam")? {
+                d = d.page_param(name);
+            }
+            if let Some(size) = opt_name(&p, "sizeParam")? {
+                d = d.size_param(size.as_deref());
+            }
+            if let Some(t) = total(&p)? {
+                d = d.total(t);
+            }
+            d.into()
+        }
+        "cursor" => {
+            let p = Opts::new(v, &path, &["type", "from", "param", "limitParam"])?;
+            let mut d = Pagination::cursor(link(&p, false)?);
+            if let Some(name) = p.string("param")? {
+                d = d.param(name);
+            }
+            if let Some(limit) = opt_name(&p, "limitParam")? {
+                d = d.limit_param(limit.as_deref());
+            }
+            d.into()
+        }
+        "next" => {
+            let p = Opts::new(v, &path, &["type", "from", "limitParam"])?;
+            let mut d = Pagination::next_url(link(&p, true)?);
+            if let Some(limit) = opt_name(&p, "limitParam")? {
+                d = d.limit_param(limit.as_deref());
+            }
+            d.into()
+        }
+        "keyset" => {
+            let p = Opts::new(v, &path, &["type", "field", "param", "limitParam"])?;
+            let mut d = Pagination::keyset(p.required_string("field")?);
+            if let Some(name) = p.string("param")? {
+                d = d.param(name);
+            }
+            if let Some(limit) = opt_name(&p, "limitParam")? {
+                d = d.limit_param(limit.as_deref());
+            }
+            d.into()
+        }
+        _ => {
+            return Err(config_error(format!(
+                "{path}.type must be 'offset', 'page', 'cursor', 'next' or 'keyset'"
+            )))
+        }
+    }))
+}
+
+fn auth(o: &Opts) -> Result<Option<Auth>> {
+    let v = o.get("auth");
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if !v.is_object() || Array::is_array(&v) {
+        return Err(o.bad("auth", "an object with a type"));
+    }
+    let path = format!("{}.auth", o.path);
+    let kind = Reflect::get(&v, &JsValue::from_str("type"))
+        .ok()
+        .and_then(|t| t.as_string())
+        .unwrap_or_default();
+    Ok(Some(match kind.as_str() {
+        "bearer" => {
+            let a = Opts::new(v, &path, &["type", "token"])?;
+            Auth::bearer(a.required_string("token")?)
+        }
+        "basic" => {
+            let a = Opts::new(v, &path, &["type", "user", "password"])?;
+            Auth::basic(a.required_string("user")?, a.required_string("password")?)
+        }
+        "header" => {
+            let a = Opts::new(v, &path, &["type", "name", "value"])?;
+            Auth::header(a.required_string("name")?, a.required_string("value")?)
+        }
+        "query" => {
+            let a = Opts::new(v, &path, &["type", "name", "value"])?;
+            Auth::query(a.required_string("name")?, a.required_string("value")?)
+        }
+        _ => {
+            return Err(config_error(format!(
+                "{path}.type must be 'bearer', 'basic', 'header' or 'query'"
+            )))
+        }
+    }))
+}
+
+/// The `Api` described by the client options.
+pub(crate) fn api(options: JsValue) -> Result<Api> {
+    if options.is_undefined() || options.is_null() {
+        return Err(config_error(
+            "the client options are missing: new Client({ baseUrl, ... })",
+        ));
+    }
+    let o = Opts::new(
+        options,
+        "options",
+        &[
+            "baseUrl",
+            "auth",
+            "headers",
+            "query",
+            "recordsAt",
+            "pagination",
+            "pageSize",
+            "concurrency",
+            "window",
+            "timeoutMs",
+        ],
+    )?;
+    let mut b = Api::builder(o.required_string("baseUrl")?);
+    if let Some(a) = auth(&o)? {
+        b = b.auth(a);
+    }
+    for (name, value) in o.pairs("headers")? {
+        b = b.header(name, value);
+    }
+    for (name, value) in o.pairs("query")? {
+        b = b.query(name, value);
+    }
+    if let Some(at) = o.string("recordsAt")? {
+        b = b.records_at(at);
+    }
+    if let Some(p) = pagination(&o)? {
+        b = b.pagination(p);
+    }
+    if let Some(size) = o.count("pageSize")? {
+        b = b.page_size(size);
+    }
+    if let Some(n) = o.size("concurrency")? {
+        b = b.concurrency(n);
+    }
+    if let Some(n) = o.size("window")? {
+        b = b.window(n);
+    }
+    match o.nullable("timeoutMs", count, "a positive integer or null (no limit)")? {
+        None => {}
+        Some(None) => b = b.timeout(None),
+        Some(Some(0)) => return Err(o.bad("timeoutMs", "a positive integer or null (no limit)")),
+        Some(Some(ms)) => b = b.timeout(Some(Duration::from_millis(ms))),
+    }
+    b.build()
+}
+
+/// The signal of an options object, if it has one.
+pub(crate) fn signal(o: &Opts) -> Result<Option<AbortSignal>> {
+    o.opt(
+        "signal",
+        |v| v.clone().dyn_into::<AbortSignal>().ok(),
+        "an AbortSignal",
+    )
+}
+
+/// The options of one `list` of the collection at `path`, and its signal.
+pub(crate) fn list_options(
+    path: &str,
+    options: JsValue,
+) -> Result<(ListOptions, Option<AbortSignal>)> {
+    let o = Opts::new(
+        options,
+        "options",
+        &[
+            "query",
+            "order",
+            "pageSize",
+            "concurrency",
+            "window",
+            "deadlineMs",
+            "signal",
+            "onProgress",
+        ],
+    )?;
+    let mut opts = ListOptions::new(path);
+    for (name, value) in o.pairs("query")? {
+        opts = opts.query(name, value);
+    }
+    let order = o.opt(
+        "order",
+        |v| match v.as_string()?.as_str() {
+            "page" => Some(Order::Page),
+            "completion" => Some(Order::Completion),
+            _ => None,
+        },
+        "'page' or 'completion'",
+    )?;
+    if let Some(order) = order {
+        opts = opts.order(order);
+    }
+    if let Some(size) = o.count("pageSize")? {
+        opts = opts.page_size(size);
+    }
+    if let Some(n) = o.size("concurrency")? {
+        opts = opts.concurrency(n);
+    }
+    if let Some(n) = o.size("window")? {
+        opts = opts.window(n);
+    }
+    if let Some(ms) = o.count("deadlineMs")? {
+        opts = opts.deadline(Duration::from_millis(ms));
+    }
+    let signal = signal(&o)?;
+    Ok((opts, signal))
+}
+
+/// Name/value pairs.
+pub(crate) type Pairs = Vec<(String, String)>;
+
+/// The options of one `get`: its query pairs and signal.
+pub(crate) fn get_options(options: JsValue) -> Result<(Pairs, Option<AbortSignal>)> {
+    let o = Opts::new(options, "options", &["query", "signal"])?;
+    Ok((o.pairs("query")?, signal(&o)?))
+}

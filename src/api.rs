@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::core::{ApiBuilder, ApiSpec};
+use crate::core::{ApiBuilder, ApiSpec, Pacer, PacerStats};
+use crate::drive::lease::SharedPacer;
 use crate::drive::limiter::Limiter;
 use crate::error::Result;
 
@@ -28,6 +29,7 @@ use crate::error::Result;
 pub struct Api {
     spec: Arc<ApiSpec>,
     limiter: Limiter,
+    pacer: SharedPacer,
 }
 
 impl Api {
@@ -47,6 +49,26 @@ impl Api {
         &self.limiter
     }
 
+    pub(crate) fn pacer(&self) -> &SharedPacer {
+        &self.pacer
+    }
+
+    /// What the shared pacer has done so far: throttling answers, time
+    /// throttled, adaptive concurrency steps.
+    pub fn pacing_stats(&self) -> PacerStats {
+        self.pacer.lock().stats().clone()
+    }
+
+    /// The concurrency the adaptive pacer allows now (at most the configured one).
+    pub fn current_concurrency(&self) -> usize {
+        self.pacer.lock().concurrency()
+    }
+
+    /// The request rate the pacer learnt from the server's 429 answers, if any.
+    pub fn learnt_rate(&self) -> Option<f64> {
+        self.pacer.lock().learnt_rate()
+    }
+
     /// A blocking client over this API (native targets).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn blocking(&self) -> crate::blocking::Client {
@@ -62,9 +84,11 @@ impl ApiBuilder {
     pub fn build(self) -> Result<Api> {
         let spec = self.build_spec()?;
         let limiter = Limiter::new(spec.concurrency());
+        let pacer = SharedPacer::new(Pacer::new(spec.pacing().clone(), spec.concurrency()));
         Ok(Api {
             spec: Arc::new(spec),
             limiter,
+            pacer,
         })
     }
 }

@@ -11,8 +11,8 @@ use crate::core::{Fetch, Method, RawPage, Report};
 use crate::drive::blocking::{run_fetch, BlockingSweep};
 use crate::drive::Cursor;
 use crate::error::Result;
-use crate::transport::ureq::UreqTransport;
 use crate::list::List;
+use crate::transport::ureq::UreqTransport;
 use crate::Page;
 
 /// A blocking client of one [`Api`]. Cheap to clone; clones share the
@@ -79,7 +79,8 @@ impl Client {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let mut fetch = Fetch::new(self.api.spec(), Method::Get, path, &query, None)?;
+        let mut fetch = Fetch::new(self.api.spec(), Method::Get, path, &query, None)?
+            .with_retry(self.api.spec().retry().clone(), crate::drive::random_seed());
         let resp = run_fetch(&self.api, &self.transport, &mut fetch)?;
         fetch.decode(&resp)
     }
@@ -96,7 +97,11 @@ impl<'c> List<&'c Client> {
     /// concurrency + window pages. After an `Err` it yields nothing more.
     pub fn iter<T: DeserializeOwned>(self) -> ListIter<T> {
         ListIter {
-            driver: BlockingSweep::new(&self.client.api, self.client.transport.clone(), self.options),
+            driver: BlockingSweep::new(
+                &self.client.api,
+                self.client.transport.clone(),
+                self.options,
+            ),
             cursor: Cursor::default(),
             _t: PhantomData,
         }
@@ -121,7 +126,11 @@ impl<'c> List<&'c Client> {
     /// A streaming iterator over whole pages.
     pub fn pages<T: DeserializeOwned>(self) -> PageIter<T> {
         PageIter {
-            driver: BlockingSweep::new(&self.client.api, self.client.transport.clone(), self.options),
+            driver: BlockingSweep::new(
+                &self.client.api,
+                self.client.transport.clone(),
+                self.options,
+            ),
             cursor: Cursor::default(),
             _t: PhantomData,
         }
@@ -133,7 +142,11 @@ impl<'c> List<&'c Client> {
     /// is deserialized, for passing records on as they are.
     pub fn raw_pages(self) -> RawPageIter {
         RawPageIter {
-            driver: BlockingSweep::new(&self.client.api, self.client.transport.clone(), self.options),
+            driver: BlockingSweep::new(
+                &self.client.api,
+                self.client.transport.clone(),
+                self.options,
+            ),
             cursor: Cursor::default(),
         }
     }

@@ -47,7 +47,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("api", &self.api).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("api", &self.api)
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,9 +87,17 @@ impl Client {
     }
 
     /// `GET path?query` and deserialize the JSON body.
-    pub async fn get_with_query<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T> {
-        let query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut fetch = Fetch::new(self.api.spec(), Method::Get, path, &query, None)?;
+    pub async fn get_with_query<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T> {
+        let query: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut fetch = Fetch::new(self.api.spec(), Method::Get, path, &query, None)?
+            .with_retry(self.api.spec().retry().clone(), crate::drive::random_seed());
         let resp = run_fetch(&self.api, &self.transport, &mut fetch).await?;
         fetch.decode(&resp)
     }
@@ -105,7 +115,11 @@ impl<'c> List<&'c Client> {
     /// sweep: no request starts afterwards.
     pub fn stream<T: DeserializeOwned>(self) -> RecordStream<T> {
         RecordStream {
-            driver: AsyncSweep::new(&self.client.api, self.client.transport.clone(), self.options),
+            driver: AsyncSweep::new(
+                &self.client.api,
+                self.client.transport.clone(),
+                self.options,
+            ),
             cursor: Cursor::default(),
             _t: PhantomData,
         }
@@ -131,7 +145,11 @@ impl<'c> List<&'c Client> {
     /// A stream of whole pages.
     pub fn pages<T: DeserializeOwned>(self) -> PageStream<T> {
         PageStream {
-            driver: AsyncSweep::new(&self.client.api, self.client.transport.clone(), self.options),
+            driver: AsyncSweep::new(
+                &self.client.api,
+                self.client.transport.clone(),
+                self.options,
+            ),
             cursor: Cursor::default(),
             _t: PhantomData,
         }
@@ -143,7 +161,11 @@ impl<'c> List<&'c Client> {
     /// deserialized, for passing records on as they are.
     pub fn raw_pages(self) -> RawPageStream {
         RawPageStream {
-            driver: AsyncSweep::new(&self.client.api, self.client.transport.clone(), self.options),
+            driver: AsyncSweep::new(
+                &self.client.api,
+                self.client.transport.clone(),
+                self.options,
+            ),
             cursor: Cursor::default(),
         }
     }

@@ -82,9 +82,9 @@
 #![deny(missing_docs)]
 
 mod api;
-mod client;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod blocking;
+mod client;
 pub mod core;
 mod drive;
 mod error;

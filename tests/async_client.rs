@@ -85,7 +85,11 @@ async fn scenario_table_on_tokio_multi_thread_in_spawned_tasks() {
     let a = tokio::spawn(scenario_table(server.url()));
     let b = tokio::spawn(async move {
         let s = scenarios(&server.url(), 8).remove(0);
-        let n = Client::new(&s.api).list("items").stream::<Item>().count().await;
+        let n = Client::new(&s.api)
+            .list("items")
+            .stream::<Item>()
+            .count()
+            .await;
         (n, server)
     });
     a.await.unwrap();
@@ -113,12 +117,21 @@ fn blocking_and_async_share_one_limit() {
     server.reset();
     let api = s.api.clone();
     let blocking = std::thread::spawn(move || {
-        let items: Vec<Item> = api.blocking().list("items").page_size(50).collect().unwrap();
+        let items: Vec<Item> = api
+            .blocking()
+            .list("items")
+            .page_size(50)
+            .collect()
+            .unwrap();
         items.len()
     });
     let client = Client::new(&s.api);
     let (a, b) = futures::executor::block_on(async {
-        let one = client.list("items").page_size(50).order(Order::Completion).collect::<Item>();
+        let one = client
+            .list("items")
+            .page_size(50)
+            .order(Order::Completion)
+            .collect::<Item>();
         let two = client.list("items").page_size(40).collect::<Item>();
         futures::join!(one, two)
     });
@@ -126,8 +139,14 @@ fn blocking_and_async_share_one_limit() {
     assert_eq!((a.unwrap().len(), b.unwrap().len()), (4_000, 4_000));
     let stats = server.stats();
     assert_eq!(stats.requests, 80 + 80 + 100);
-    assert!(stats.max_in_flight <= 6, "one limit of 6 over three sweeps: {stats:?}");
-    assert!(stats.max_in_flight >= 4, "the three sweeps ran side by side: {stats:?}");
+    assert!(
+        stats.max_in_flight <= 6,
+        "one limit of 6 over three sweeps: {stats:?}"
+    );
+    assert!(
+        stats.max_in_flight >= 4,
+        "the three sweeps ran side by side: {stats:?}"
+    );
     assert!(s.api.limiter().max_in_use() <= 6);
 }
 
@@ -142,7 +161,11 @@ fn a_long_stream_keeps_memory_bounded() {
     let s = scenarios(&server.url(), 8).remove(0);
     let client = Client::new(&s.api);
     futures::executor::block_on(async {
-        let mut stream = client.list("items").page_size(500).window(4).stream::<Item>();
+        let mut stream = client
+            .list("items")
+            .page_size(500)
+            .window(4)
+            .stream::<Item>();
         let mut count = 0u64;
         let mut last = 0;
         let mut most = 0;
@@ -161,7 +184,10 @@ fn a_long_stream_keeps_memory_bounded() {
         let report = stream.report().unwrap();
         assert!(most <= 8 + 4, "observed {most} pages buffered");
         assert!(report.max_buffered_pages <= 8 + 4, "{report:?}");
-        assert!(report.max_buffered_pages >= 2, "pages were buffered concurrently: {report:?}");
+        assert!(
+            report.max_buffered_pages >= 2,
+            "pages were buffered concurrently: {report:?}"
+        );
     });
 }
 
@@ -180,6 +206,10 @@ fn dropping_a_stream_stops_the_sweep() {
     std::thread::sleep(Duration::from_millis(100));
     let after_drop = server.stats().requests;
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(server.stats().requests, after_drop, "no request started after the drop");
+    assert_eq!(
+        server.stats().requests,
+        after_drop,
+        "no request started after the drop"
+    );
     assert!(after_drop < 20, "{after_drop} requests");
 }

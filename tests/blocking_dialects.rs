@@ -54,7 +54,12 @@ fn every_dialect_in_page_order_and_completion_order() {
                 .unwrap_or_else(|e| panic!("{} c={c} completion: {e}", s.name));
             let set: BTreeSet<u64> = items.iter().map(|i| i.id).collect();
             assert_eq!(items.len() as u64, N, "{} c={c}: no duplicates", s.name);
-            assert_eq!(set, expected.iter().copied().collect(), "{} c={c}: completion set", s.name);
+            assert_eq!(
+                set,
+                expected.iter().copied().collect(),
+                "{} c={c}: completion set",
+                s.name
+            );
         }
     }
 }
@@ -69,12 +74,24 @@ fn fan_out_is_concurrent_and_bounded_by_the_limiter() {
     .unwrap();
     let s = scenarios(&server.url(), 16).remove(0);
     server.reset();
-    let items: Vec<Item> = s.api.blocking().list("items").page_size(100).collect().unwrap();
+    let items: Vec<Item> = s
+        .api
+        .blocking()
+        .list("items")
+        .page_size(100)
+        .collect()
+        .unwrap();
     assert_eq!(items.len(), 5_000);
     let stats = server.stats();
     assert_eq!(stats.requests, 50);
-    assert!(stats.max_in_flight > 1, "pages were fetched concurrently: {stats:?}");
-    assert!(stats.max_in_flight <= 16, "never above the limit: {stats:?}");
+    assert!(
+        stats.max_in_flight > 1,
+        "pages were fetched concurrently: {stats:?}"
+    );
+    assert!(
+        stats.max_in_flight <= 16,
+        "never above the limit: {stats:?}"
+    );
     assert!(s.api.limiter().max_in_use() <= 16);
 }
 
@@ -110,9 +127,17 @@ fn streaming_iter_and_pages() {
     assert_eq!(it.by_ref().count() as u64, N - 10);
     assert_eq!(it.report().unwrap().records, N);
 
-    let pages: Vec<_> = client.list("items").page_size(1000).pages::<Item>().map(|p| p.unwrap()).collect();
+    let pages: Vec<_> = client
+        .list("items")
+        .page_size(1000)
+        .pages::<Item>()
+        .map(|p| p.unwrap())
+        .collect();
     assert_eq!(pages.len(), 3);
-    assert_eq!(pages.iter().map(|p| p.index).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(
+        pages.iter().map(|p| p.index).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
     assert_eq!(pages[2].records.len() as u64, N - 2000);
     assert!(pages[1].url.contains("offset=1000"), "{}", pages[1].url);
 }
@@ -149,9 +174,15 @@ fn garbage_answers_are_typed_errors_naming_the_url() {
             .pagination(offset())
             .build()
             .unwrap();
-        let err = api.blocking().list("items").collect::<Item>().expect_err(path);
+        let err = api
+            .blocking()
+            .list("items")
+            .collect::<Item>()
+            .expect_err(path);
         assert_eq!(err.kind(), kind, "{path}: {err}");
-        let url = err.url().unwrap_or_else(|| panic!("{path}: no url in {err}"));
+        let url = err
+            .url()
+            .unwrap_or_else(|| panic!("{path}: no url in {err}"));
         assert!(url.contains(path), "{path}: {url}");
         assert_eq!(err.page(), Some(0), "{path}");
         assert!(err.to_string().contains(path), "{path}: {err}");
@@ -163,7 +194,12 @@ fn garbage_answers_are_typed_errors_naming_the_url() {
         id: String,
     }
     let s = scenarios(&server.url(), 4).remove(0);
-    let err = s.api.blocking().list("items").collect::<Wrong>().unwrap_err();
+    let err = s
+        .api
+        .blocking()
+        .list("items")
+        .collect::<Wrong>()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Record);
     assert!(err.message().contains("record 0"), "{err}");
 }
@@ -174,7 +210,9 @@ fn a_server_that_is_not_there_is_a_transport_error() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let api = Api::builder(format!("http://127.0.0.1:{port}/")).build().unwrap();
+    let api = Api::builder(format!("http://127.0.0.1:{port}/"))
+        .build()
+        .unwrap();
     let err = api.blocking().list("items").collect::<Item>().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
     assert!(err.url().unwrap().contains(&port.to_string()));
@@ -199,5 +237,8 @@ fn dropping_the_iterator_stops_the_sweep() {
     let after_drop = server.stats().requests;
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(server.stats().requests, after_drop);
-    assert!(after_drop < 20, "the sweep stopped early: {after_drop} requests");
+    assert!(
+        after_drop < 20,
+        "the sweep stopped early: {after_drop} requests"
+    );
 }

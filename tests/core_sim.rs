@@ -11,11 +11,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use pagewise::RetryPolicy;
 use pagewise::core::{
     Event, Fetch, Method, Notice, RawPage, Report, Request, Response, Sweep, TransportError,
     TransportErrorKind,
 };
+use pagewise::RetryPolicy;
 use pagewise::{Api, Auth, Error, ErrorKind, Link, ListOptions, Order, Pagination, Total};
 use serde_json::{json, Value};
 use url::Url;
@@ -2045,13 +2045,20 @@ fn transport_errors_map_to_kinds() {
     ] {
         let a = offset_header_api(10, 4);
         let fake = Fake::new(Style::Offset(Tot::Header), 50);
-        let s = sim(&a, items().retry(RetryPolicy::none()), 4, 4, Pick::Fifo, move |req| {
-            if req.url == off(10, 10) {
-                Err(TransportError::new(kind, "connection reset by peer"))
-            } else {
-                Ok(fake.respond(&req.url))
-            }
-        });
+        let s = sim(
+            &a,
+            items().retry(RetryPolicy::none()),
+            4,
+            4,
+            Pick::Fifo,
+            move |req| {
+                if req.url == off(10, 10) {
+                    Err(TransportError::new(kind, "connection reset by peer"))
+                } else {
+                    Ok(fake.respond(&req.url))
+                }
+            },
+        );
         let e = s.error();
         assert_eq!(e.kind(), want, "{kind:?}");
         assert_eq!(e.message(), "connection reset by peer");
@@ -2602,7 +2609,9 @@ fn fetch_transport_errors_map_to_kinds() {
         (TransportErrorKind::Timeout, ErrorKind::Timeout),
         (TransportErrorKind::Aborted, ErrorKind::Cancelled),
     ] {
-        let mut f = Fetch::new(a.spec(), Method::Get, "items", &[], None).unwrap();
+        let mut f = Fetch::new(a.spec(), Method::Get, "items", &[], None)
+            .unwrap()
+            .with_retry(RetryPolicy::none(), 0);
         let (_, out) = fetch(&mut f, |_| Err(TransportError::new(kind, "refused")));
         let e = out.unwrap_err();
         assert_eq!(e.kind(), want);
@@ -2616,7 +2625,9 @@ fn fetch_with_a_query_secret_never_prints_it() {
         .auth(Auth::query("api_key", "QSECRET42"))
         .build()
         .unwrap();
-    let mut f = Fetch::new(a.spec(), Method::Get, "items/1", &[], None).unwrap();
+    let mut f = Fetch::new(a.spec(), Method::Get, "items/1", &[], None)
+        .unwrap()
+        .with_retry(RetryPolicy::none(), 0);
     let (asked, out) = fetch(&mut f, |_| Ok(Response::new(500, "down")));
     assert_eq!(
         asked[0].url,
@@ -2641,5 +2652,59 @@ fn a_server_sending_more_than_asked_does_not_repeat_rows() {
     });
     assert_eq!(s.ids(), range(1, 45));
     assert_eq!(s.report().complete, Some(true));
-    assert!(s.notices.contains(&Notice::OversizedPage { page: 0, asked: 10, got: 15 }), "{:?}", s.notices);
+    assert!(
+        s.notices.contains(&Notice::OversizedPage {
+            page: 0,
+            asked: 10,
+            got: 15
+        }),
+        "{:?}",
+        s.notices
+    );
+}
+
+#[test]
+fn fetch_retries_transient_failures_after_the_backoff() {
+    let a = fetch_api();
+    let mut f = Fetch::new(a.spec(), Method::Get, "items/1", &[], None)
+        .unwrap()
+        .with_retry(RetryPolicy::default(), 9);
+    let t0 = Instant::now();
+    let mut now = t0;
+    let mut answers = vec![
+        Ok(Response::new(503, "busy")),
+        Ok(Response::new(429, "slow down").with_header("Retry-After", "2")),
+        Ok(Response::new(200, r#"{"id":1}"#)),
+    ]
+    .into_iter();
+    let mut sent_at = Vec::new();
+    let outcome = loop {
+        if let Some(o) = f.poll_event() {
+            break o;
+        }
+        match f.poll_request() {
+            Some(req) => {
+                sent_at.push(now);
+                f.handle_response(req.id, answers.next().unwrap(), now);
+            }
+            None => {
+                now = f.poll_timeout().expect("a retry is scheduled");
+                f.handle_timeout(now);
+            }
+        }
+    };
+    assert_eq!(outcome.unwrap().status, 200);
+    assert_eq!(sent_at.len(), 3);
+    // Backoff after the 503 is at most the base delay; after the 429, Retry-After (+ up to 10%).
+    assert!(sent_at[1] - sent_at[0] <= Duration::from_millis(200));
+    let wait = sent_at[2] - sent_at[1];
+    assert!(
+        wait >= Duration::from_secs(2) && wait <= Duration::from_millis(2200),
+        "{wait:?}"
+    );
+    // A POST is not sent again after a 503: it may have been processed.
+    let mut post = Fetch::new(a.spec(), Method::Post, "items", &[], Some(b"{}".to_vec())).unwrap();
+    let req = post.poll_request().unwrap();
+    post.handle_response(req.id, Ok(Response::new(503, "")), t0);
+    assert_eq!(post.poll_event().unwrap().unwrap_err().status(), Some(503));
 }

@@ -72,7 +72,10 @@ async fn fan_out_runs_concurrently_under_the_limit() {
     let items: Vec<Item> = client.list("items").page_size(50).collect().await.unwrap();
     assert_eq!(items.len() as u64, N);
     assert!(s.api.limiter().max_in_use() <= 4);
-    assert!(s.api.limiter().max_in_use() >= 2, "pages were fetched concurrently");
+    assert!(
+        s.api.limiter().max_in_use() >= 2,
+        "pages were fetched concurrently"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -89,12 +92,19 @@ async fn garbage_answers_are_typed_errors() {
             .pagination(Pagination::offset().total(Total::header("X-Total-Count")))
             .build()
             .unwrap();
-        let err = Client::new(&api).list("items").collect::<Item>().await.unwrap_err();
+        let err = Client::new(&api)
+            .list("items")
+            .collect::<Item>()
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), kind, "{path}: {err}");
         assert!(err.url().unwrap().contains(path), "{path}: {err}");
     }
     let api = Api::builder(base()).build().unwrap();
-    let err = Client::new(&api).get::<Item>("items/99999999").await.unwrap_err();
+    let err = Client::new(&api)
+        .get::<Item>("items/99999999")
+        .await
+        .unwrap_err();
     assert_eq!((err.kind(), err.status()), (ErrorKind::Status, Some(404)));
 }
 
@@ -102,14 +112,21 @@ async fn garbage_answers_are_typed_errors() {
 async fn an_unreachable_server_is_a_transport_error() {
     // Port 9 (discard) is closed on the test machine: fetch rejects.
     let api = Api::builder("http://127.0.0.1:9/").build().unwrap();
-    let err = Client::new(&api).list("items").collect::<Item>().await.unwrap_err();
+    let err = Client::new(&api)
+        .list("items")
+        .collect::<Item>()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
 }
 
 #[wasm_bindgen_test]
 async fn dropping_a_stream_cancels_the_sweep() {
     // A sequential dialect, so the sweep would run long if not cancelled.
-    let s = scenarios(&base(), 4).into_iter().find(|s| s.name == "keyset").unwrap();
+    let s = scenarios(&base(), 4)
+        .into_iter()
+        .find(|s| s.name == "keyset")
+        .unwrap();
     let client = Client::new(&s.api);
     let before = server_requests().await;
     {
@@ -124,7 +141,11 @@ async fn dropping_a_stream_cancels_the_sweep() {
     let later = server_requests().await;
     // `/_stats` itself is not counted by the server.
     assert_eq!(later, after_drop, "no request started after the drop");
-    assert!(after_drop - before <= 4, "{} requests for 25 records of 10 per page", after_drop - before);
+    assert!(
+        after_drop - before <= 4,
+        "{} requests for 25 records of 10 per page",
+        after_drop - before
+    );
 }
 
 #[wasm_bindgen_test]
@@ -135,6 +156,10 @@ async fn per_request_timeout_aborts_the_fetch() {
         .timeout(Some(Duration::from_millis(0)))
         .build()
         .unwrap();
-    let err = Client::new(&api).list("items").collect::<Item>().await.unwrap_err();
+    let err = Client::new(&api)
+        .list("items")
+        .collect::<Item>()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
 }

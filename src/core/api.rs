@@ -9,8 +9,8 @@ use url::Url;
 use super::http::{Header, Method, Request, RequestId};
 use super::pacing::Pacing;
 use super::pagination::Pagination;
-use super::retry::RetryPolicy;
 use super::redact::Secrets;
+use super::retry::RetryPolicy;
 use crate::error::{Error, ErrorKind, Result};
 
 /// How requests authenticate. Credentials are sent only to the API's own
@@ -223,7 +223,9 @@ impl ApiBuilder {
         }
         if let Some((rate, _)) = self.pacing.rate {
             if !(rate.is_finite() && rate > 0.0) {
-                return Err(Error::config(format!("the rate limit must be a positive number, not {rate}")));
+                return Err(Error::config(format!(
+                    "the rate limit must be a positive number, not {rate}"
+                )));
             }
         }
         if self.window == Some(0) {
@@ -371,6 +373,11 @@ impl fmt::Debug for ApiSpec {
 }
 
 impl ApiSpec {
+    /// How failed requests are retried.
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
     /// How requests are paced.
     pub fn pacing(&self) -> &Pacing {
         &self.pacing

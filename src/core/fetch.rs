@@ -8,6 +8,7 @@ use web_time::Instant;
 
 use super::api::ApiSpec;
 use super::http::{Method, Request, RequestId, Response, TransportError, TransportErrorKind};
+use super::retry::{self, Decision, Failure, Retrier, RetryCause, RetryPolicy};
 use crate::error::{Error, ErrorKind, Result};
 
 const MAX_REDIRECTS: u8 = 10;
@@ -39,6 +40,12 @@ pub struct Fetch {
     waiting: Option<RequestId>,
     send: bool,
     outcome: Option<Result<Response>>,
+    retrier: Retrier,
+    retries: u32,
+    retry_at: Option<Instant>,
+    /// Whether a failure after the request may have reached the server can be
+    /// retried: idempotent methods, or a request carrying an idempotency key.
+    replay_safe: bool,
 }
 
 impl Fetch {
@@ -60,7 +67,58 @@ impl Fetch {
             waiting: None,
             send: true,
             outcome: None,
+            retrier: Retrier::new(spec.retry.clone(), 0x5EED_F37C),
+            retries: 0,
+            retry_at: None,
+            replay_safe: !matches!(method, Method::Post | Method::Patch),
         })
+    }
+
+    /// How failed attempts are retried (default: the API's policy).
+    pub fn with_retry(mut self, policy: RetryPolicy, seed: u64) -> Self {
+        self.retrier = Retrier::new(policy, seed);
+        self
+    }
+
+    /// When the next attempt is due, after a transient failure.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.retry_at
+    }
+
+    /// Lets time pass: a due retry makes the request available again.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.retry_at.is_some_and(|at| at <= now) {
+            self.retry_at = None;
+            self.send = true;
+        }
+    }
+
+    /// Retries the request or settles on `err`.
+    fn retry_or_fail(&mut self, err: Error, failure: Option<Failure>, now: Instant) {
+        let failure = match failure {
+            // A POST or PATCH that may have reached the server is not sent
+            // twice; throttling and refused connections prove it did not.
+            Some(f) if self.replay_safe || f.cause == RetryCause::Throttled || f.surely_unsent => f,
+            _ => {
+                self.outcome = Some(Err(err));
+                return;
+            }
+        };
+        match self.retrier.decide(self.retries, &failure, now) {
+            Decision::RetryAt(at) => {
+                self.retries += 1;
+                self.retry_at = Some(at);
+            }
+            Decision::GiveUp(why) => {
+                let message = if self.retries == 0 && why == retry::NO_RETRIES_LEFT {
+                    err.message().to_string()
+                } else {
+                    format!("{} (after {} retries; {why})", err.message(), self.retries)
+                };
+                self.outcome = Some(Err(err.with_message(message)));
+            }
+        }
     }
 
     /// The request to send, once (and again after each redirect).
@@ -84,7 +142,7 @@ impl Fetch {
         &mut self,
         id: RequestId,
         response: std::result::Result<Response, TransportError>,
-        _now: Instant,
+        now: Instant,
     ) {
         if self.waiting != Some(id) {
             return;
@@ -99,7 +157,8 @@ impl Fetch {
                     TransportErrorKind::Aborted => ErrorKind::Cancelled,
                     _ => ErrorKind::Transport,
                 };
-                self.outcome = Some(Err(Error::new(kind, e.message).with_url(here)));
+                let failure = retry::transport_failure(&e);
+                self.retry_or_fail(Error::new(kind, e.message).with_url(here), failure, now);
                 return;
             }
         };
@@ -136,17 +195,20 @@ impl Fetch {
                 return;
             }
         }
-        self.outcome = Some(if (200..300).contains(&resp.status) {
-            Ok(resp)
+        if (200..300).contains(&resp.status) {
+            self.retrier.on_success();
+            self.outcome = Some(Ok(resp));
         } else {
-            Err(Error::new(
+            let failure = retry::status_failure(&resp);
+            let err = Error::new(
                 ErrorKind::Status,
                 format!("the server answered {}", resp.status),
             )
             .with_url(here)
             .with_status(resp.status)
-            .with_excerpt(&resp.body))
-        });
+            .with_excerpt(&resp.body);
+            self.retry_or_fail(err, failure, now);
+        }
     }
 
     /// The outcome, once known: the 2xx answer or the error.

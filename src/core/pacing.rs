@@ -96,6 +96,26 @@ pub enum Outcome {
     Dropped,
 }
 
+impl Outcome {
+    /// Classifies an answer (or its absence) for pacing.
+    pub fn of(answer: &Result<super::http::Response, super::http::TransportError>) -> Outcome {
+        use super::http::TransportErrorKind;
+        match answer {
+            Ok(resp) => {
+                let retry_after = super::retry::retry_after(resp);
+                match resp.status {
+                    429 => Outcome::Throttled { retry_after },
+                    503 if retry_after.is_some() => Outcome::Throttled { retry_after },
+                    502..=504 => Outcome::Overloaded,
+                    _ => Outcome::Ok,
+                }
+            }
+            Err(e) if e.kind == TransportErrorKind::Timeout => Outcome::Overloaded,
+            Err(_) => Outcome::Dropped,
+        }
+    }
+}
+
 /// What the pacer has done so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PacerStats {
@@ -216,7 +236,10 @@ impl Pacer {
         if let Some(at) = waits.into_iter().flatten().max() {
             return Admission::WaitUntil(at);
         }
-        for b in [self.fixed.as_mut(), self.learnt.as_mut()].into_iter().flatten() {
+        for b in [self.fixed.as_mut(), self.learnt.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             b.take();
         }
         self.in_flight += 1;
@@ -231,7 +254,10 @@ impl Pacer {
             Outcome::Ok => {
                 self.count_success(now);
                 self.successes += 1;
-                if self.config.adaptive && self.successes >= self.limit && self.limit < self.max_concurrency {
+                if self.config.adaptive
+                    && self.successes >= self.limit
+                    && self.limit < self.max_concurrency
+                {
                     self.limit += 1;
                     self.successes = 0;
                     self.stats.increases += 1;
@@ -359,25 +385,60 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Pacer::new(Pacing::default().adaptive(false), 8);
         let tickets: Vec<Ticket> = (0..4).map(|_| go(&mut p, t0)).collect();
-        p.on_answer(tickets[0], Outcome::Throttled { retry_after: Some(Duration::from_secs(2)) }, t0);
+        p.on_answer(
+            tickets[0],
+            Outcome::Throttled {
+                retry_after: Some(Duration::from_secs(2)),
+            },
+            t0,
+        );
         // Every other request now waits, not only the throttled one.
-        assert_eq!(p.admit(t0 + Duration::from_millis(10)), Admission::WaitUntil(t0 + Duration::from_secs(2)));
+        assert_eq!(
+            p.admit(t0 + Duration::from_millis(10)),
+            Admission::WaitUntil(t0 + Duration::from_secs(2))
+        );
         assert_eq!(p.poll_timeout(), Some(t0 + Duration::from_secs(2)));
         // A later 429 with a shorter Retry-After does not shorten the pause; a longer one extends it.
-        p.on_answer(tickets[1], Outcome::Throttled { retry_after: Some(Duration::from_secs(1)) }, t0);
+        p.on_answer(
+            tickets[1],
+            Outcome::Throttled {
+                retry_after: Some(Duration::from_secs(1)),
+            },
+            t0,
+        );
         assert_eq!(p.poll_timeout(), Some(t0 + Duration::from_secs(2)));
-        p.on_answer(tickets[2], Outcome::Throttled { retry_after: Some(Duration::from_secs(3)) }, t0 + Duration::from_secs(1));
+        p.on_answer(
+            tickets[2],
+            Outcome::Throttled {
+                retry_after: Some(Duration::from_secs(3)),
+            },
+            t0 + Duration::from_secs(1),
+        );
         assert_eq!(p.poll_timeout(), Some(t0 + Duration::from_secs(4)));
         assert_eq!(p.stats().throttled, Duration::from_secs(4));
         assert_eq!(p.stats().throttles, 3);
-        assert!(matches!(p.admit(t0 + Duration::from_secs(4)), Admission::Go(_)));
+        assert!(matches!(
+            p.admit(t0 + Duration::from_secs(4)),
+            Admission::Go(_)
+        ));
         // Without Retry-After: the configured pause (1 s), clamped maximum for huge ones.
-        let mut p = Pacer::new(Pacing::default().adaptive(false).max_cooldown(Duration::from_secs(5)), 2);
+        let mut p = Pacer::new(
+            Pacing::default()
+                .adaptive(false)
+                .max_cooldown(Duration::from_secs(5)),
+            2,
+        );
         let t = go(&mut p, t0);
         p.on_answer(t, Outcome::Throttled { retry_after: None }, t0);
         assert_eq!(p.poll_timeout(), Some(t0 + Duration::from_secs(1)));
         let t = go(&mut p, t0 + Duration::from_secs(1));
-        p.on_answer(t, Outcome::Throttled { retry_after: Some(Duration::from_secs(3600)) }, t0 + Duration::from_secs(1));
+        p.on_answer(
+            t,
+            Outcome::Throttled {
+                retry_after: Some(Duration::from_secs(3600)),
+            },
+            t0 + Duration::from_secs(1),
+        );
         assert_eq!(p.poll_timeout(), Some(t0 + Duration::from_secs(6)));
     }
 
@@ -450,7 +511,13 @@ mod tests {
         }
         let now = t0 + Duration::from_millis(1000);
         let t = go(&mut p, now);
-        p.on_answer(t, Outcome::Throttled { retry_after: Some(Duration::from_secs(1)) }, now);
+        p.on_answer(
+            t,
+            Outcome::Throttled {
+                retry_after: Some(Duration::from_secs(1)),
+            },
+            now,
+        );
         let rate = p.learnt_rate().expect("a rate was learnt");
         assert!((40.0..=46.0).contains(&rate), "{rate}");
         // After the cooldown, requests are spaced at the learnt rate.
@@ -467,6 +534,9 @@ mod tests {
                 Admission::WaitForAnswer => unreachable!(),
             }
         }
-        assert!((40..=50).contains(&sent), "{sent} requests in the second after the cooldown");
+        assert!(
+            (40..=50).contains(&sent),
+            "{sent} requests in the second after the cooldown"
+        );
     }
 }

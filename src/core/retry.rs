@@ -192,6 +192,9 @@ pub(crate) struct Failure {
     pub cause: RetryCause,
     /// How long the server asked us to wait, if it did.
     pub retry_after: Option<Duration>,
+    /// The request certainly never reached the server (the connection was
+    /// refused), so even a non-idempotent one may be sent again.
+    pub surely_unsent: bool,
 }
 
 /// The decision for a failed attempt.
@@ -222,7 +225,12 @@ impl Retrier {
     }
 
     /// Decides about attempt number `retries_so_far + 1` failing with `failure`.
-    pub(crate) fn decide(&mut self, retries_so_far: u32, failure: &Failure, now: Instant) -> Decision {
+    pub(crate) fn decide(
+        &mut self,
+        retries_so_far: u32,
+        failure: &Failure,
+        now: Instant,
+    ) -> Decision {
         if retries_so_far >= self.policy.max_retries {
             return Decision::GiveUp(NO_RETRIES_LEFT);
         }
@@ -278,12 +286,15 @@ impl Retrier {
 pub(crate) fn transport_failure(e: &TransportError) -> Option<Failure> {
     let cause = match e.kind {
         TransportErrorKind::Timeout => RetryCause::Timeout,
-        TransportErrorKind::Connect | TransportErrorKind::Io | TransportErrorKind::Other => RetryCause::Transport,
+        TransportErrorKind::Connect | TransportErrorKind::Io | TransportErrorKind::Other => {
+            RetryCause::Transport
+        }
         TransportErrorKind::Aborted => return None,
     };
     Some(Failure {
         cause,
         retry_after: None,
+        surely_unsent: e.kind == TransportErrorKind::Connect,
     })
 }
 
@@ -298,7 +309,11 @@ pub(crate) fn status_failure(resp: &Response) -> Option<Failure> {
         500 | 502 | 503 | 504 => RetryCause::ServerError,
         _ => return None,
     };
-    Some(Failure { cause, retry_after })
+    Some(Failure {
+        cause,
+        retry_after,
+        surely_unsent: false,
+    })
 }
 
 /// The `Retry-After` of an answer: delta-seconds, or an HTTP date measured
@@ -347,6 +362,7 @@ mod tests {
         Failure {
             cause,
             retry_after: retry_after.map(Duration::from_secs),
+            surely_unsent: false,
         }
     }
 
@@ -369,17 +385,26 @@ mod tests {
         let ceiling = Duration::from_millis(1600);
         assert!(draws.iter().any(|d| *d < ceiling / 4));
         assert!(draws.iter().any(|d| *d > ceiling * 3 / 4));
-        assert_ne!(Retrier::new(RetryPolicy::default(), 1).backoff(5), Retrier::new(RetryPolicy::default(), 2).backoff(5));
+        assert_ne!(
+            Retrier::new(RetryPolicy::default(), 1).backoff(5),
+            Retrier::new(RetryPolicy::default(), 2).backoff(5)
+        );
     }
 
     #[test]
     fn retry_after_is_honoured_and_clamped() {
         let now = Instant::now();
-        let mut r = Retrier::new(RetryPolicy::default().max_retry_after(Duration::from_secs(30)), 3);
+        let mut r = Retrier::new(
+            RetryPolicy::default().max_retry_after(Duration::from_secs(30)),
+            3,
+        );
         match r.decide(0, &failure(RetryCause::Throttled, Some(4)), now) {
             Decision::RetryAt(at) => {
                 let d = at - now;
-                assert!(d >= Duration::from_secs(4) && d <= Duration::from_millis(4400), "{d:?}");
+                assert!(
+                    d >= Duration::from_secs(4) && d <= Duration::from_millis(4400),
+                    "{d:?}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -413,7 +438,8 @@ mod tests {
         assert_eq!(c(429), Some(RetryCause::Throttled));
         assert_eq!(c(503), Some(RetryCause::ServerError));
         assert_eq!(
-            status_failure(&Response::new(503, "").with_header("Retry-After", "2")).map(|f| f.cause),
+            status_failure(&Response::new(503, "").with_header("Retry-After", "2"))
+                .map(|f| f.cause),
             Some(RetryCause::Throttled)
         );
         for s in [500, 502, 504] {
@@ -441,13 +467,19 @@ mod tests {
             success_refund: 1,
         };
         let mut r = Retrier::new(RetryPolicy::default().budget(Some(budget)), 1);
-        assert!(matches!(r.decide(0, &failure(RetryCause::Timeout, None), now), Decision::RetryAt(_)));
+        assert!(matches!(
+            r.decide(0, &failure(RetryCause::Timeout, None), now),
+            Decision::RetryAt(_)
+        ));
         assert!(matches!(r.decide(0, &f, now), Decision::RetryAt(_)));
         assert!(matches!(r.decide(0, &f, now), Decision::RetryAt(_)));
         assert_eq!(r.tokens(), 0);
         assert!(matches!(r.decide(0, &f, now), Decision::GiveUp(_)));
         // Throttling with Retry-After costs nothing: it is still retried.
-        assert!(matches!(r.decide(0, &failure(RetryCause::Throttled, Some(1)), now), Decision::RetryAt(_)));
+        assert!(matches!(
+            r.decide(0, &failure(RetryCause::Throttled, Some(1)), now),
+            Decision::RetryAt(_)
+        ));
         for _ in 0..5 {
             r.on_success();
         }

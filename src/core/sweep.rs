@@ -136,7 +136,7 @@ enum SlotState {
     Queued,
     InFlight,
     /// Failed transiently; queued again at this instant.
-    Waiting(Instant),
+    Waiting,
     Done(Records),
 }
 
@@ -559,6 +559,7 @@ impl Sweep {
                 Some(Failure {
                     cause: RetryCause::BadBody,
                     retry_after: None,
+                    surely_unsent: false,
                 }),
             )
         };
@@ -617,7 +618,7 @@ impl Sweep {
                 }
                 let slot = self.slots.get_mut(&key).expect("slot exists");
                 slot.retries += 1;
-                slot.state = SlotState::Waiting(at);
+                slot.state = SlotState::Waiting;
                 self.waiting.insert((at, key));
             }
             Decision::GiveUp(why) => {
@@ -987,16 +988,24 @@ impl Sweep {
             self.report.changed_during_sweep = self.report.notices.iter().any(|n| {
                 matches!(
                     n,
-                    Notice::TotalChanged { .. } | Notice::ShortPage { .. } | Notice::OversizedPage { .. }
+                    Notice::TotalChanged { .. }
+                        | Notice::ShortPage { .. }
+                        | Notice::OversizedPage { .. }
                 )
             });
             if self.verify && self.report.complete == Some(false) {
                 let total = self.total.unwrap_or(0);
                 let got = self.report.records;
                 let message = if got < total {
-                    format!("the sweep is incomplete: {} of {total} records missing", total - got)
+                    format!(
+                        "the sweep is incomplete: {} of {total} records missing",
+                        total - got
+                    )
                 } else {
-                    format!("the sweep is not exact: {} records more than the total of {total}", got - total)
+                    format!(
+                        "the sweep is not exact: {} records more than the total of {total}",
+                        got - total
+                    )
                 };
                 let err = Error::new(ErrorKind::Incomplete, message)
                     .with_url(self.spec.redact(self.collection.as_str()));

@@ -1,7 +1,9 @@
 //! The async driver: the run loop as a `poll` function, on any executor.
-//! Requests are futures in a `FuturesUnordered`, each holding a limiter
-//! permit while in flight; timers come from `futures-timer` (a helper thread
-//! natively, browser timers on wasm32), so no runtime is needed.
+//! Requests pass the shared pacer's gate, then run as futures in a
+//! `FuturesUnordered`, each holding a lease (pacer ticket and limiter slot)
+//! that its transport gives back the moment the exchange ends. Timers come
+//! from `futures-timer` (a helper thread natively, browser timers on wasm32),
+//! so no runtime is needed.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +15,9 @@ use futures_timer::Delay;
 use web_time::Instant;
 
 use crate::api::Api;
-use crate::core::{Event, Fetch, ListOptions, RequestId, Response, Sweep, TransportError};
+use crate::core::{Event, Fetch, ListOptions, Request, RequestId, Response, Sweep, TransportError};
+use crate::drive::lease::Gate;
+use crate::drive::random_seed;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::AsyncTransport;
 
@@ -24,19 +28,96 @@ type AnswerFuture = Pin<Box<dyn Future<Output = Answer> + Send>>;
 #[cfg(target_arch = "wasm32")]
 type AnswerFuture = Pin<Box<dyn Future<Output = Answer>>>;
 
-/// A sweep driven by whoever polls it. Dropping it drops every request in
-/// flight (and with them their limiter permits): nothing runs on afterwards.
-pub(crate) struct AsyncSweep {
-    sweep: Option<Sweep>,
-    failed_early: Option<Error>,
-    api: Api,
+/// The requests of one operation: held at the gate, then in flight.
+struct Wire {
+    gate: Gate,
     transport: Arc<dyn AsyncTransport>,
     in_flight: FuturesUnordered<AnswerFuture>,
     timer: Option<(Instant, Delay)>,
 }
 
+impl Wire {
+    fn new(api: &Api, transport: Arc<dyn AsyncTransport>) -> Self {
+        Wire {
+            gate: Gate::new(api.pacer().clone(), api.limiter().clone()),
+            transport,
+            in_flight: FuturesUnordered::new(),
+            timer: None,
+        }
+    }
+
+    fn push(&mut self, req: Request) {
+        self.gate.push(req);
+    }
+
+    /// Starts what the pacer admits; returns when to look again if some are held.
+    fn release(&mut self) -> Option<Instant> {
+        let (ready, wake) = self.gate.release(Instant::now());
+        for (req, lease) in ready {
+            let id = req.id;
+            let exchange = self.transport.send_leased(req, lease);
+            self.in_flight
+                .push(Box::pin(async move { (id, exchange.await) }));
+        }
+        wake
+    }
+
+    /// An answer, if one is ready. Polling also starts requests just pushed.
+    fn poll_answer(&mut self, cx: &mut Context<'_>) -> Option<Answer> {
+        match self.in_flight.poll_next_unpin(cx) {
+            Poll::Ready(Some(answer)) => Some(answer),
+            _ => None,
+        }
+    }
+
+    /// Arms the timer for `at`; `true` if it has already fired.
+    fn timer_fired(&mut self, at: Instant, cx: &mut Context<'_>) -> bool {
+        let now = Instant::now();
+        if at <= now {
+            self.timer = None;
+            return true;
+        }
+        if self.timer.as_ref().is_none_or(|(t, _)| *t != at) {
+            self.timer = Some((at, Delay::new(at - now)));
+        }
+        let (_, delay) = self.timer.as_mut().expect("timer just set");
+        if Pin::new(delay).poll(cx).is_ready() {
+            self.timer = None;
+            return true;
+        }
+        false
+    }
+
+    fn idle(&self) -> bool {
+        self.in_flight.is_empty() && self.gate.held() == 0
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A sweep driven by whoever polls it. Dropping it drops every request in
+/// flight: their transports abort them and give their slots back; nothing
+/// runs on afterwards.
+pub(crate) struct AsyncSweep {
+    sweep: Option<Sweep>,
+    failed_early: Option<Error>,
+    wire: Wire,
+}
+
 impl AsyncSweep {
-    pub(crate) fn new(api: &Api, transport: Arc<dyn AsyncTransport>, options: ListOptions) -> Self {
+    pub(crate) fn new(
+        api: &Api,
+        transport: Arc<dyn AsyncTransport>,
+        mut options: ListOptions,
+    ) -> Self {
+        if options.seed.is_none() {
+            options = options.seed(random_seed());
+        }
         let (sweep, failed_early) = match Sweep::new(api.spec(), options, Instant::now()) {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e)),
@@ -44,10 +125,7 @@ impl AsyncSweep {
         AsyncSweep {
             sweep,
             failed_early,
-            api: api.clone(),
-            transport,
-            in_flight: FuturesUnordered::new(),
-            timer: None,
+            wire: Wire::new(api, transport),
         }
     }
 
@@ -66,13 +144,15 @@ impl AsyncSweep {
         };
         loop {
             while let Some(req) = sweep.poll_request() {
-                let limiter = self.api.limiter().clone();
-                let transport = self.transport.clone();
-                self.in_flight.push(Box::pin(async move {
-                    let _permit = limiter.acquire().await;
-                    let id = req.id;
-                    (id, transport.send(req).await)
-                }));
+                self.wire.push(req);
+            }
+            let gate_wake = self.wire.release();
+            // Take every answer already in (and start the requests just pushed)
+            // before handing out an event: the pipeline keeps moving while the
+            // consumer works on what it is given.
+            if let Some((id, answer)) = self.wire.poll_answer(cx) {
+                sweep.handle_response(id, answer, Instant::now());
+                continue;
             }
             match sweep.poll_event() {
                 Some(Event::Notice(_)) => continue,
@@ -81,33 +161,19 @@ impl AsyncSweep {
             }
             if sweep.is_done() {
                 // Answers still in flight belong to a finished or failed sweep.
-                self.in_flight = FuturesUnordered::new();
+                self.wire.in_flight = FuturesUnordered::new();
                 return Poll::Ready(None);
             }
-            if let Poll::Ready(Some((id, answer))) = self.in_flight.poll_next_unpin(cx) {
-                sweep.handle_response(id, answer, Instant::now());
-                continue;
-            }
-            match sweep.poll_timeout() {
+            match earliest(sweep.poll_timeout(), gate_wake) {
                 Some(at) => {
-                    let now = Instant::now();
-                    if at <= now {
-                        sweep.handle_timeout(now);
-                        continue;
-                    }
-                    if self.timer.as_ref().is_none_or(|(t, _)| *t != at) {
-                        self.timer = Some((at, Delay::new(at - now)));
-                    }
-                    let (_, delay) = self.timer.as_mut().expect("timer just set");
-                    if Pin::new(delay).poll(cx).is_ready() {
-                        self.timer = None;
+                    if self.wire.timer_fired(at, cx) {
                         sweep.handle_timeout(Instant::now());
                         continue;
                     }
                 }
                 None => {
-                    self.timer = None;
-                    if self.in_flight.is_empty() {
+                    self.wire.timer = None;
+                    if self.wire.idle() {
                         self.sweep = None;
                         return Poll::Ready(Some(Event::Failed(Error::new(
                             ErrorKind::Transport,
@@ -121,20 +187,39 @@ impl AsyncSweep {
     }
 }
 
-/// Runs a single request (and its redirects) asynchronously.
-pub(crate) async fn run_fetch(api: &Api, transport: &Arc<dyn AsyncTransport>, fetch: &mut Fetch) -> Result<Response> {
-    loop {
+/// Runs a single request (with its redirects and retries) asynchronously.
+pub(crate) async fn run_fetch(
+    api: &Api,
+    transport: &Arc<dyn AsyncTransport>,
+    fetch: &mut Fetch,
+) -> Result<Response> {
+    let mut wire = Wire::new(api, transport.clone());
+    futures::future::poll_fn(|cx| loop {
         if let Some(outcome) = fetch.poll_event() {
-            return outcome;
+            return Poll::Ready(outcome);
         }
-        let Some(req) = fetch.poll_request() else {
-            return Err(Error::new(ErrorKind::Transport, "internal error: the request was lost"));
-        };
-        let id = req.id;
-        let answer = {
-            let _permit = api.limiter().acquire().await;
-            transport.send(req).await
-        };
-        fetch.handle_response(id, answer, Instant::now());
-    }
+        if let Some(req) = fetch.poll_request() {
+            wire.push(req);
+        }
+        let gate_wake = wire.release();
+        if let Some((id, answer)) = wire.poll_answer(cx) {
+            fetch.handle_response(id, answer, Instant::now());
+            continue;
+        }
+        match earliest(fetch.poll_timeout(), gate_wake) {
+            Some(at) if wire.timer_fired(at, cx) => {
+                fetch.handle_timeout(Instant::now());
+                continue;
+            }
+            Some(_) => return Poll::Pending,
+            None if wire.idle() => {
+                return Poll::Ready(Err(Error::new(
+                    ErrorKind::Transport,
+                    "internal error: the request was lost",
+                )))
+            }
+            None => return Poll::Pending,
+        }
+    })
+    .await
 }

@@ -7,51 +7,67 @@ use std::sync::Arc;
 use web_time::Instant;
 
 use crate::api::Api;
-use crate::core::{Event, ListOptions, Request, RequestId, Response, Sweep, TransportError};
-use crate::drive::limiter::Limiter;
+use crate::core::{Event, Fetch, ListOptions, Request, RequestId, Response, Sweep, TransportError};
+use crate::drive::lease::{Gate, Lease};
+use crate::drive::random_seed;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::pool::Pool;
 use crate::transport::ureq::UreqTransport;
 
 type Answer = (RequestId, std::result::Result<Response, TransportError>);
 
-/// Sends requests on pool threads, each holding a limiter permit, and brings
-/// the answers back over a channel. Dropping it stops requests not yet started.
+/// Sends requests on pool threads, each holding its lease (pacer ticket and
+/// limiter slot) exactly while on the wire, and brings the answers back over
+/// a channel. Dropping it stops requests not yet started.
 pub(crate) struct Dispatcher {
     transport: Arc<UreqTransport>,
-    limiter: Limiter,
+    gate: Gate,
     tx: Sender<Answer>,
     rx: Receiver<Answer>,
     cancelled: Arc<AtomicBool>,
 }
 
 impl Dispatcher {
-    pub(crate) fn new(transport: Arc<UreqTransport>, limiter: Limiter) -> Self {
+    pub(crate) fn new(api: &Api, transport: Arc<UreqTransport>) -> Self {
         let (tx, rx) = channel();
         Dispatcher {
             transport,
-            limiter,
+            gate: Gate::new(api.pacer().clone(), api.limiter().clone()),
             tx,
             rx,
             cancelled: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    pub(crate) fn send(&self, req: Request) {
+    /// Queues a request behind the pacer.
+    pub(crate) fn push(&mut self, req: Request) {
+        self.gate.push(req);
+    }
+
+    /// Sends what the pacer admits; returns when to look again if some are held.
+    pub(crate) fn release(&mut self) -> Option<Instant> {
+        let (ready, wake) = self.gate.release(Instant::now());
+        for (req, lease) in ready {
+            self.send(req, lease);
+        }
+        wake
+    }
+
+    fn send(&self, req: Request, mut lease: Lease) {
         let tx = self.tx.clone();
         let transport = self.transport.clone();
-        let limiter = self.limiter.clone();
         let cancelled = self.cancelled.clone();
         Pool::global().spawn(move || {
             if cancelled.load(Ordering::SeqCst) {
                 return;
             }
-            let _permit = limiter.acquire_blocking();
-            // The caller may have gone away while this request waited for a permit.
+            lease.acquire_blocking();
+            // The caller may have gone away while this request waited for a slot.
             if cancelled.load(Ordering::SeqCst) {
                 return;
             }
             let answer = transport.send(&req);
+            lease.complete(&answer);
             let _ = tx.send((req.id, answer));
         });
     }
@@ -77,6 +93,13 @@ impl Drop for Dispatcher {
     }
 }
 
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// A sweep driven on the caller's thread.
 pub(crate) struct BlockingSweep {
     sweep: Option<Sweep>,
@@ -85,8 +108,11 @@ pub(crate) struct BlockingSweep {
 }
 
 impl BlockingSweep {
-    pub(crate) fn new(api: &Api, transport: Arc<UreqTransport>, options: ListOptions) -> Self {
-        let dispatcher = Dispatcher::new(transport, api.limiter().clone());
+    pub(crate) fn new(api: &Api, transport: Arc<UreqTransport>, mut options: ListOptions) -> Self {
+        let dispatcher = Dispatcher::new(api, transport);
+        if options.seed.is_none() {
+            options = options.seed(random_seed());
+        }
         match Sweep::new(api.spec(), options, Instant::now()) {
             Ok(s) => BlockingSweep {
                 sweep: Some(s),
@@ -114,8 +140,9 @@ impl BlockingSweep {
         let sweep = self.sweep.as_mut()?;
         loop {
             while let Some(req) = sweep.poll_request() {
-                self.dispatcher.send(req);
+                self.dispatcher.push(req);
             }
+            let gate_wake = self.dispatcher.release();
             match sweep.poll_event() {
                 Some(Event::Notice(_)) => continue,
                 Some(ev) => return Some(ev),
@@ -124,8 +151,8 @@ impl BlockingSweep {
             if sweep.is_done() {
                 return None;
             }
-            let deadline = sweep.poll_timeout();
-            if sweep.in_flight() == 0 && deadline.is_none() {
+            let wake = earliest(sweep.poll_timeout(), gate_wake);
+            if sweep.in_flight() == 0 && wake.is_none() {
                 // The core always has a request out or a timer set while running.
                 self.sweep = None;
                 return Some(Event::Failed(Error::new(
@@ -133,7 +160,7 @@ impl BlockingSweep {
                     "internal error: the sweep stalled",
                 )));
             }
-            match self.dispatcher.recv(deadline) {
+            match self.dispatcher.recv(wake) {
                 Some((id, answer)) => sweep.handle_response(id, answer, Instant::now()),
                 None => sweep.handle_timeout(Instant::now()),
             }
@@ -141,26 +168,24 @@ impl BlockingSweep {
     }
 }
 
-/// Runs a single request (and its redirects) on the caller's thread.
+/// Runs a single request (with its redirects and retries) on the caller's thread.
 pub(crate) fn run_fetch(
     api: &Api,
-    transport: &UreqTransport,
-    fetch: &mut crate::core::Fetch,
+    transport: &Arc<UreqTransport>,
+    fetch: &mut Fetch,
 ) -> Result<Response> {
+    let mut dispatcher = Dispatcher::new(api, transport.clone());
     loop {
         if let Some(outcome) = fetch.poll_event() {
             return outcome;
         }
-        let Some(req) = fetch.poll_request() else {
-            return Err(Error::new(
-                ErrorKind::Transport,
-                "internal error: the request was lost",
-            ));
-        };
-        let answer = {
-            let _permit = api.limiter().acquire_blocking();
-            transport.send(&req)
-        };
-        fetch.handle_response(req.id, answer, Instant::now());
+        if let Some(req) = fetch.poll_request() {
+            dispatcher.push(req);
+        }
+        let wake = earliest(fetch.poll_timeout(), dispatcher.release());
+        match dispatcher.recv(wake) {
+            Some((id, answer)) => fetch.handle_response(id, answer, Instant::now()),
+            None => fetch.handle_timeout(Instant::now()),
+        }
     }
 }

@@ -1,16 +1,27 @@
 //! Drivers: the loops that feed the sans-IO core with answers and time.
 //! This is the only place (with `transport`) that reads a clock or blocks.
 
+pub(crate) mod asynch;
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) mod blocking;
-pub(crate) mod asynch;
+pub(crate) mod lease;
 pub(crate) mod limiter;
 
 use serde::de::DeserializeOwned;
 
 use crate::core::{Event, RawPage, Report};
-use crate::Page;
 use crate::error::{Error, ErrorKind, Result};
+use crate::Page;
+
+/// A seed for retry jitter: different per operation, from the clock and a counter.
+pub(crate) fn random_seed() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+}
 
 /// Deserializes record `i` of `page` into `T`, naming the page and URL on failure.
 pub(crate) fn decode_record<T: DeserializeOwned>(page: &RawPage, i: usize) -> Result<T> {
@@ -97,7 +108,10 @@ impl Cursor {
     }
 
     /// Takes the driver's next event for a page iterator.
-    pub(crate) fn absorb_page<T: DeserializeOwned>(&mut self, event: Option<Event>) -> Option<Result<Page<T>>> {
+    pub(crate) fn absorb_page<T: DeserializeOwned>(
+        &mut self,
+        event: Option<Event>,
+    ) -> Option<Result<Page<T>>> {
         match event {
             Some(Event::Page(p)) => {
                 let page = decode_page(&p).map(|records| Page {

@@ -6,7 +6,7 @@ use futures_timer::Delay;
 use gloo_net::http::{Method as GlooMethod, RequestBuilder};
 use web_sys::AbortController;
 
-use super::{AsyncTransport, TransportFuture};
+use super::{AsyncTransport, Lease, TransportFuture};
 use crate::core::{Method, Request, Response, TransportError, TransportErrorKind};
 
 /// Sends requests with the global `fetch` (browsers, web workers, Node 20).
@@ -50,10 +50,43 @@ fn js_message(e: gloo_net::Error) -> String {
 }
 
 impl AsyncTransport for FetchTransport {
+    fn send_leased(&self, request: Request, mut lease: Lease) -> TransportFuture {
+        // Run the exchange as its own task on the browser's event loop, so the
+        // slot of the shared limit is given back the moment the answer is in,
+        // not when the caller next polls. Dropping the returned future drops
+        // the receiver, which ends the task and aborts the fetch.
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let exchange = self.send(request);
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut tx = tx;
+            let work = async move {
+                lease.acquire().await;
+                let answer = exchange.await;
+                lease.complete(&answer);
+                answer
+            };
+            futures::pin_mut!(work);
+            if let Either::Left((answer, _)) = select(work, tx.cancellation()).await {
+                let _ = tx.send(answer);
+            }
+        });
+        Box::pin(async move {
+            rx.await.unwrap_or_else(|_| {
+                Err(TransportError::new(
+                    TransportErrorKind::Aborted,
+                    "the request was cancelled",
+                ))
+            })
+        })
+    }
+
     fn send(&self, request: Request) -> TransportFuture {
         Box::pin(async move {
             let controller = AbortController::new().map_err(|_| {
-                TransportError::new(TransportErrorKind::Other, "AbortController is not available")
+                TransportError::new(
+                    TransportErrorKind::Other,
+                    "AbortController is not available",
+                )
             })?;
             let signal = controller.signal();
             let mut guard = AbortOnDrop {
@@ -80,14 +113,24 @@ impl AsyncTransport for FetchTransport {
             let exchange = async move {
                 let resp = built.send().await.map_err(|e| {
                     // fetch rejects with a TypeError for network and CORS failures alike.
-                    TransportError::new(TransportErrorKind::Connect, format!("fetch failed: {}", js_message(e)))
+                    TransportError::new(
+                        TransportErrorKind::Connect,
+                        format!("fetch failed: {}", js_message(e)),
+                    )
                 })?;
                 let status = resp.status();
                 let headers = resp.headers().entries().collect();
                 let body = resp.binary().await.map_err(|e| {
-                    TransportError::new(TransportErrorKind::Io, format!("reading the body failed: {}", js_message(e)))
+                    TransportError::new(
+                        TransportErrorKind::Io,
+                        format!("reading the body failed: {}", js_message(e)),
+                    )
                 })?;
-                Ok(Response { status, headers, body })
+                Ok(Response {
+                    status,
+                    headers,
+                    body,
+                })
             };
             let result = match request.timeout {
                 None => exchange.await,

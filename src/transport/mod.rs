@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::core::{Request, Response, TransportError};
+pub use crate::drive::lease::Lease;
 
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;
@@ -22,11 +23,13 @@ pub mod ureq;
 /// The future an [`AsyncTransport`] returns: `Send` on native targets, not
 /// on wasm32 (browser futures live on one thread).
 #[cfg(not(target_arch = "wasm32"))]
-pub type TransportFuture = Pin<Box<dyn Future<Output = Result<Response, TransportError>> + Send + 'static>>;
+pub type TransportFuture =
+    Pin<Box<dyn Future<Output = Result<Response, TransportError>> + Send + 'static>>;
 /// The future an [`AsyncTransport`] returns: `Send` on native targets, not
 /// on wasm32 (browser futures live on one thread).
 #[cfg(target_arch = "wasm32")]
-pub type TransportFuture = Pin<Box<dyn Future<Output = Result<Response, TransportError>> + 'static>>;
+pub type TransportFuture =
+    Pin<Box<dyn Future<Output = Result<Response, TransportError>> + 'static>>;
 
 /// Sends requests asynchronously, on any executor.
 ///
@@ -69,6 +72,25 @@ pub type TransportFuture = Pin<Box<dyn Future<Output = Result<Response, Transpor
 pub trait AsyncTransport: Send + Sync + 'static {
     /// Sends `request` and resolves to the whole answer.
     fn send(&self, request: Request) -> TransportFuture;
+
+    /// Sends `request` holding `lease`: a slot of the `Api`'s shared
+    /// concurrency limit, taken before the exchange starts and given back
+    /// (with how the exchange ended, for pacing) as soon as it ends.
+    ///
+    /// The default waits for the slot, then polls the future of
+    /// [`send`](AsyncTransport::send) made beforehand — right for the usual
+    /// lazy futures. A transport whose exchange runs elsewhere (a thread, the
+    /// browser's event loop) overrides it to take and give back the slot
+    /// there, so a caller that is slow to poll never holds a slot idle.
+    fn send_leased(&self, request: Request, mut lease: Lease) -> TransportFuture {
+        let exchange = self.send(request);
+        Box::pin(async move {
+            lease.acquire().await;
+            let answer = exchange.await;
+            lease.complete(&answer);
+            answer
+        })
+    }
 }
 
 /// Sends requests asynchronously (wasm32: futures need not be `Send`).
@@ -76,4 +98,23 @@ pub trait AsyncTransport: Send + Sync + 'static {
 pub trait AsyncTransport: 'static {
     /// Sends `request` and resolves to the whole answer.
     fn send(&self, request: Request) -> TransportFuture;
+
+    /// Sends `request` holding `lease`: a slot of the `Api`'s shared
+    /// concurrency limit, taken before the exchange starts and given back
+    /// (with how the exchange ended, for pacing) as soon as it ends.
+    ///
+    /// The default waits for the slot, then polls the future of
+    /// [`send`](AsyncTransport::send) made beforehand — right for the usual
+    /// lazy futures. A transport whose exchange runs elsewhere (a thread, the
+    /// browser's event loop) overrides it to take and give back the slot
+    /// there, so a caller that is slow to poll never holds a slot idle.
+    fn send_leased(&self, request: Request, mut lease: Lease) -> TransportFuture {
+        let exchange = self.send(request);
+        Box::pin(async move {
+            lease.acquire().await;
+            let answer = exchange.await;
+            lease.complete(&answer);
+            answer
+        })
+    }
 }

@@ -5,7 +5,7 @@ use futures::channel::oneshot;
 
 use super::pool::Pool;
 use super::ureq::UreqTransport;
-use super::{AsyncTransport, TransportFuture};
+use super::{AsyncTransport, Lease, TransportFuture};
 use crate::core::{Request, TransportError, TransportErrorKind};
 use std::sync::Arc;
 
@@ -26,7 +26,9 @@ impl ThreadedTransport {
 
     /// Over a ureq transport you configured.
     pub fn with_ureq(inner: UreqTransport) -> Self {
-        ThreadedTransport { inner: Arc::new(inner) }
+        ThreadedTransport {
+            inner: Arc::new(inner),
+        }
     }
 }
 
@@ -40,13 +42,37 @@ impl AsyncTransport for ThreadedTransport {
             }
             let _ = tx.send(inner.send(&request));
         });
-        Box::pin(async move {
-            rx.await.unwrap_or_else(|_| {
-                Err(TransportError::new(
-                    TransportErrorKind::Other,
-                    "the worker thread ended without an answer",
-                ))
-            })
-        })
+        answer(rx)
     }
+
+    fn send_leased(&self, request: Request, mut lease: Lease) -> TransportFuture {
+        let (tx, rx) = oneshot::channel();
+        let inner = self.inner.clone();
+        // The slot is taken and given back on the worker thread: it is held
+        // exactly while the exchange runs, however slowly the caller polls.
+        Pool::global().spawn(move || {
+            if tx.is_canceled() {
+                return;
+            }
+            lease.acquire_blocking();
+            if tx.is_canceled() {
+                return;
+            }
+            let result = inner.send(&request);
+            lease.complete(&result);
+            let _ = tx.send(result);
+        });
+        answer(rx)
+    }
+}
+
+fn answer(rx: oneshot::Receiver<Result<crate::core::Response, TransportError>>) -> TransportFuture {
+    Box::pin(async move {
+        rx.await.unwrap_or_else(|_| {
+            Err(TransportError::new(
+                TransportErrorKind::Other,
+                "the worker thread ended without an answer",
+            ))
+        })
+    })
 }

@@ -46,7 +46,9 @@ pub fn scenarios(base: &str, c: usize) -> Vec<Scenario> {
         ),
         mk(
             "offset (no total)",
-            b("offset").records_at("/data").pagination(Pagination::offset()),
+            b("offset")
+                .records_at("/data")
+                .pagination(Pagination::offset()),
             false,
         ),
         mk(
@@ -63,14 +65,18 @@ pub fn scenarios(base: &str, c: usize) -> Vec<Scenario> {
         ),
         mk(
             "page from 0 + total",
-            b("page0")
-                .records_at("/results")
-                .pagination(Pagination::page_number().first_page(0).total(Total::pointer("/total"))),
+            b("page0").records_at("/results").pagination(
+                Pagination::page_number()
+                    .first_page(0)
+                    .total(Total::pointer("/total")),
+            ),
             true,
         ),
         mk(
             "page, no total",
-            b("page-nototal").records_at("/results").pagination(Pagination::page_number()),
+            b("page-nototal")
+                .records_at("/results")
+                .pagination(Pagination::page_number()),
             false,
         ),
         mk(
@@ -94,12 +100,15 @@ pub fn scenarios(base: &str, c: usize) -> Vec<Scenario> {
         ),
         mk(
             "Link header",
-            b("link").pagination(Pagination::next_url(Link::LinkHeader).limit_param(Some("per_page"))),
+            b("link")
+                .pagination(Pagination::next_url(Link::LinkHeader).limit_param(Some("per_page"))),
             false,
         ),
         mk(
             "keyset",
-            b("keyset").records_at("/items").pagination(Pagination::keyset("id")),
+            b("keyset")
+                .records_at("/items")
+                .pagination(Pagination::keyset("id")),
             false,
         ),
     ]

@@ -55,6 +55,17 @@ impl<C> List<C> {
         self.options = self.options.deadline(deadline);
         self
     }
+    /// How failed requests are retried (default: the API's policy).
+    pub fn retry(mut self, policy: crate::RetryPolicy) -> Self {
+        self.options = self.options.retry(policy);
+        self
+    }
+    /// Turns a sweep that ends with fewer (or more) records than the API's
+    /// total into an [`ErrorKind::Incomplete`](crate::ErrorKind::Incomplete) error.
+    pub fn verify(mut self, on: bool) -> Self {
+        self.options = self.options.verify(on);
+        self
+    }
     /// Replaces every option at once (the path too).
     pub fn options(mut self, options: ListOptions) -> Self {
         self.options = options;

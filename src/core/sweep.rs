@@ -237,6 +237,9 @@ pub struct Sweep {
     waiting: BTreeSet<(Instant, Key)>,
     throttled_until: Option<Instant>,
     verify: bool,
+    /// A page that failed for good, and its error: raised once every page
+    /// before it is handed out.
+    failing: Option<(Key, Error)>,
 }
 
 impl Sweep {
@@ -318,6 +321,7 @@ impl Sweep {
             waiting: BTreeSet::new(),
             throttled_until: None,
             verify: options.verify,
+            failing: None,
         })
     }
 
@@ -349,7 +353,11 @@ impl Sweep {
         if self.state != State::Running || self.in_flight.len() >= self.concurrency {
             return None;
         }
-        if self.in_flight.len() + self.buffered_pages() >= self.concurrency + self.window {
+        // A page waiting for its retry keeps its place in the window, so later
+        // pages cannot fill the window while the oldest page is still missing.
+        if self.in_flight.len() + self.waiting.len() + self.buffered_pages()
+            >= self.concurrency + self.window
+        {
             return None;
         }
         self.slots
@@ -427,13 +435,18 @@ impl Sweep {
             return;
         }
         self.report.requests += 1;
+        if !self.slots.contains_key(&key) {
+            // A page dropped after a failure further up: nothing to do.
+            self.finish_if_done();
+            return;
+        }
         match self.on_answer(key, response) {
             Ok(()) => {
                 self.retrier.on_success();
                 self.emit();
             }
             Err(Fail(err, Some(failure))) => self.retry_or_fail(key, err, failure, now),
-            Err(Fail(err, None)) => self.fail(err),
+            Err(Fail(err, None)) => self.fail_at(key, err),
         }
         self.report.duration = now.saturating_duration_since(self.start);
         self.finish_if_done();
@@ -589,7 +602,10 @@ impl Sweep {
             (ranges, next)
         };
         for (k, target) in next {
-            self.slots.insert(k, Slot::new(target));
+            // Nothing past a page that failed for good is fetched any more.
+            if self.failing.as_ref().is_none_or(|(f, _)| k < *f) {
+                self.slots.insert(k, Slot::new(target));
+            }
         }
         let slot = self.slots.get_mut(&key).expect("answered slot exists");
         slot.state = SlotState::Done(page::records(resp.body, ranges));
@@ -629,7 +645,7 @@ impl Sweep {
                 } else {
                     format!("{} (after {retries} retries; {why})", err.message())
                 };
-                self.fail(err.with_message(message));
+                self.fail_at(key, err.with_message(message));
             }
         }
     }
@@ -984,6 +1000,10 @@ impl Sweep {
 
     fn finish_if_done(&mut self) {
         if self.state == State::Running && self.slots.is_empty() {
+            if let Some((_, err)) = self.failing.take() {
+                self.fail(err);
+                return;
+            }
             self.report.complete = self.total.map(|t| t == self.report.records);
             self.report.changed_during_sweep = self.report.notices.iter().any(|n| {
                 matches!(
@@ -1015,6 +1035,30 @@ impl Sweep {
             self.state = State::Finished;
             self.events.push_back(Event::Finished(self.report.clone()));
         }
+    }
+
+    /// The page at `key` failed for good. Pages before it still finish and
+    /// are handed out (so a caller gets every record up to the failure);
+    /// pages after it are dropped; then the sweep fails with `err`.
+    fn fail_at(&mut self, key: Key, err: Error) {
+        if self.failing.as_ref().is_some_and(|(k, _)| *k < key) {
+            return;
+        }
+        let later: Vec<Key> = self.slots.range(key..).map(|(k, _)| *k).collect();
+        for k in later {
+            if let Some(slot) = self.slots.remove(&k) {
+                if matches!(slot.state, SlotState::Done(_)) {
+                    self.done_slots -= 1;
+                }
+            }
+        }
+        self.waiting.retain(|(_, k)| *k < key);
+        self.ready.retain(|k| *k < key);
+        // Requests for dropped pages stay counted in flight until answered
+        // (they still occupy the transport); their answers are ignored.
+        self.failing = Some((key, err));
+        self.emit();
+        self.finish_if_done();
     }
 
     fn fail(&mut self, err: Error) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::api::Api;
-use crate::core::{Fetch, Method, RawPage, Report};
+use crate::core::{Checkpoint, Fetch, Method, RawPage, Report};
 use crate::drive::blocking::{run_fetch, BlockingSweep};
 use crate::drive::Cursor;
 use crate::error::Result;
@@ -102,7 +102,7 @@ impl<'c> List<&'c Client> {
                 self.client.transport.clone(),
                 self.options,
             ),
-            cursor: Cursor::default(),
+            cursor: Cursor::new(self.progress),
             _t: PhantomData,
         }
     }
@@ -131,7 +131,7 @@ impl<'c> List<&'c Client> {
                 self.client.transport.clone(),
                 self.options,
             ),
-            cursor: Cursor::default(),
+            cursor: Cursor::new(self.progress),
             _t: PhantomData,
         }
     }
@@ -147,7 +147,7 @@ impl<'c> List<&'c Client> {
                 self.client.transport.clone(),
                 self.options,
             ),
-            cursor: Cursor::default(),
+            cursor: Cursor::new(self.progress),
         }
     }
 }
@@ -163,6 +163,13 @@ impl RawPageIter {
     pub fn report(&self) -> Option<&Report> {
         self.cursor.report()
     }
+
+    /// Where the sweep is now, to resume it later with `.resume(checkpoint)`
+    /// (here or in another process). Records already taken from this
+    /// iterator are not handed out again; `None` if the sweep could not start.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        self.driver.sweep().map(|s| self.cursor.checkpoint(s))
+    }
 }
 
 impl Iterator for RawPageIter {
@@ -170,7 +177,9 @@ impl Iterator for RawPageIter {
 
     fn next(&mut self) -> Option<Result<RawPage>> {
         while !self.cursor.is_done() {
-            if let Some(p) = self.cursor.absorb_raw(self.driver.next_event()) {
+            let taken = self.cursor.absorb_raw(self.driver.next_event());
+            self.cursor.tick(self.driver.sweep());
+            if let Some(p) = taken {
                 return Some(p);
             }
         }
@@ -190,6 +199,13 @@ impl<T> ListIter<T> {
     /// The final report, once the iterator has returned `None`.
     pub fn report(&self) -> Option<&Report> {
         self.cursor.report()
+    }
+
+    /// Where the sweep is now, to resume it later with `.resume(checkpoint)`
+    /// (here or in another process). Records already taken from this
+    /// iterator are not handed out again; `None` if the sweep could not start.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        self.driver.sweep().map(|s| self.cursor.checkpoint(s))
     }
 
     /// Pages held in memory by the sweep right now (excluding the one being read).
@@ -214,7 +230,9 @@ impl<T: DeserializeOwned> Iterator for ListIter<T> {
             if self.cursor.is_done() {
                 return None;
             }
-            if let Some(e) = self.cursor.absorb(self.driver.next_event()) {
+            let failed = self.cursor.absorb(self.driver.next_event());
+            self.cursor.tick(self.driver.sweep());
+            if let Some(e) = failed {
                 return Some(Err(e));
             }
         }
@@ -233,6 +251,13 @@ impl<T> PageIter<T> {
     pub fn report(&self) -> Option<&Report> {
         self.cursor.report()
     }
+
+    /// Where the sweep is now, to resume it later with `.resume(checkpoint)`
+    /// (here or in another process). Records already taken from this
+    /// iterator are not handed out again; `None` if the sweep could not start.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        self.driver.sweep().map(|s| self.cursor.checkpoint(s))
+    }
 }
 
 impl<T: DeserializeOwned> Iterator for PageIter<T> {
@@ -240,7 +265,9 @@ impl<T: DeserializeOwned> Iterator for PageIter<T> {
 
     fn next(&mut self) -> Option<Result<Page<T>>> {
         while !self.cursor.is_done() {
-            if let Some(p) = self.cursor.absorb_page(self.driver.next_event()) {
+            let taken = self.cursor.absorb_page(self.driver.next_event());
+            self.cursor.tick(self.driver.sweep());
+            if let Some(p) = taken {
                 return Some(p);
             }
         }

@@ -9,7 +9,7 @@ use futures::{ready, Stream};
 use serde::de::DeserializeOwned;
 
 use crate::api::Api;
-use crate::core::{Fetch, Method, RawPage, Report};
+use crate::core::{Checkpoint, Fetch, Method, RawPage, Report};
 use crate::drive::asynch::{run_fetch, AsyncSweep};
 use crate::drive::Cursor;
 use crate::error::Result;
@@ -120,7 +120,7 @@ impl<'c> List<&'c Client> {
                 self.client.transport.clone(),
                 self.options,
             ),
-            cursor: Cursor::default(),
+            cursor: Cursor::new(self.progress),
             _t: PhantomData,
         }
     }
@@ -150,7 +150,7 @@ impl<'c> List<&'c Client> {
                 self.client.transport.clone(),
                 self.options,
             ),
-            cursor: Cursor::default(),
+            cursor: Cursor::new(self.progress),
             _t: PhantomData,
         }
     }
@@ -166,7 +166,7 @@ impl<'c> List<&'c Client> {
                 self.client.transport.clone(),
                 self.options,
             ),
-            cursor: Cursor::default(),
+            cursor: Cursor::new(self.progress),
         }
     }
 }
@@ -183,6 +183,13 @@ impl RawPageStream {
         self.cursor.report()
     }
 
+    /// Where the sweep is now, to resume it later with `.resume(checkpoint)`
+    /// (here or in another process). Records already taken from this
+    /// iterator are not handed out again; `None` if the sweep could not start.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        self.driver.sweep().map(|s| self.cursor.checkpoint(s))
+    }
+
     /// The report so far, while the sweep runs.
     pub fn progress(&self) -> Option<&Report> {
         self.driver.sweep().map(|s| s.report())
@@ -196,7 +203,9 @@ impl Stream for RawPageStream {
         let this = &mut *self;
         while !this.cursor.is_done() {
             let event = ready!(this.driver.poll_event(cx));
-            if let Some(p) = this.cursor.absorb_raw(event) {
+            let taken = this.cursor.absorb_raw(event);
+            this.cursor.tick(this.driver.sweep());
+            if let Some(p) = taken {
                 return Poll::Ready(Some(p));
             }
         }
@@ -215,6 +224,13 @@ impl<T> RecordStream<T> {
     /// The final report, once the stream has ended.
     pub fn report(&self) -> Option<&Report> {
         self.cursor.report()
+    }
+
+    /// Where the sweep is now, to resume it later with `.resume(checkpoint)`
+    /// (here or in another process). Records already taken from this
+    /// iterator are not handed out again; `None` if the sweep could not start.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        self.driver.sweep().map(|s| self.cursor.checkpoint(s))
     }
 
     /// Pages held in memory by the sweep right now (excluding the one being read).
@@ -241,7 +257,9 @@ impl<T: DeserializeOwned> Stream for RecordStream<T> {
                 return Poll::Ready(None);
             }
             let event = ready!(this.driver.poll_event(cx));
-            if let Some(e) = this.cursor.absorb(event) {
+            let failed = this.cursor.absorb(event);
+            this.cursor.tick(this.driver.sweep());
+            if let Some(e) = failed {
                 return Poll::Ready(Some(Err(e)));
             }
         }
@@ -260,6 +278,13 @@ impl<T> PageStream<T> {
     pub fn report(&self) -> Option<&Report> {
         self.cursor.report()
     }
+
+    /// Where the sweep is now, to resume it later with `.resume(checkpoint)`
+    /// (here or in another process). Records already taken from this
+    /// iterator are not handed out again; `None` if the sweep could not start.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        self.driver.sweep().map(|s| self.cursor.checkpoint(s))
+    }
 }
 
 impl<T: DeserializeOwned> Stream for PageStream<T> {
@@ -269,7 +294,9 @@ impl<T: DeserializeOwned> Stream for PageStream<T> {
         let this = &mut *self;
         while !this.cursor.is_done() {
             let event = ready!(this.driver.poll_event(cx));
-            if let Some(p) = this.cursor.absorb_page(event) {
+            let taken = this.cursor.absorb_page(event);
+            this.cursor.tick(this.driver.sweep());
+            if let Some(p) = taken {
                 return Poll::Ready(Some(p));
             }
         }

@@ -94,8 +94,9 @@ pub mod transport;
 pub use crate::api::Api;
 pub use crate::client::{Client, PageStream, RawPageStream, RecordStream};
 pub use crate::core::{
-    ApiBuilder, Auth, Link, ListOptions, Notice, Order, Pacing, Pagination, Report, RetryBudget,
-    RetryCause, RetryCounts, RetryPolicy, Total,
+    ApiBuilder, Auth, Checkpoint, DeltaFilter, Link, ListOptions, Notice, Order, Pacing,
+    Pagination, Progress, Report, RetryBudget, RetryCause, RetryCounts, RetryPolicy, Total,
+    Watermark,
 };
 pub use crate::drive::limiter::{Limiter, Permit};
 pub use crate::error::{Error, ErrorKind, Result};

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use crate::core::{ListOptions, Order};
+use std::sync::Arc;
+
+use crate::core::{Checkpoint, ListOptions, Order, Progress, Watermark};
+use crate::drive::ProgressFn;
 
 /// A list operation being set up: `client.list("items")`, then options, then
 /// a terminal call of the client's kind — `.iter()`, `.collect()`, `.pages()`
@@ -14,6 +17,7 @@ use crate::core::{ListOptions, Order};
 pub struct List<C> {
     pub(crate) client: C,
     pub(crate) options: ListOptions,
+    pub(crate) progress: Option<ProgressFn>,
 }
 
 impl<C> List<C> {
@@ -21,6 +25,7 @@ impl<C> List<C> {
         List {
             client,
             options: ListOptions::new(path),
+            progress: None,
         }
     }
 
@@ -64,6 +69,27 @@ impl<C> List<C> {
     /// total into an [`ErrorKind::Incomplete`](crate::ErrorKind::Incomplete) error.
     pub fn verify(mut self, on: bool) -> Self {
         self.options = self.options.verify(on);
+        self
+    }
+    /// Only the records changed since `watermark` (a delta sync). The
+    /// report's `watermark` is where the next sync starts; ties at the
+    /// watermark are handled as [`DeltaFilter`](crate::DeltaFilter) explains.
+    pub fn since(mut self, watermark: Watermark) -> Self {
+        self.options = self.options.since(watermark);
+        self
+    }
+    /// Continues from a checkpoint taken earlier (here or in another
+    /// process, natively or in a browser): pages handed out before are not
+    /// fetched again.
+    pub fn resume(mut self, checkpoint: Checkpoint) -> Self {
+        self.options = self.options.resume(checkpoint);
+        self
+    }
+    /// Calls `f` after every page handed out and once at the end, with the
+    /// pages, records, bytes, retries and throttling so far, and an ETA.
+    /// The last call matches the final report.
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressFn(Arc::new(f)));
         self
     }
     /// Replaces every option at once (the path too).

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::delta::DeltaFilter;
 use super::http::{Header, Method, Request, RequestId};
 use super::pacing::Pacing;
 use super::pagination::Pagination;
@@ -101,6 +102,7 @@ pub struct ApiBuilder {
     timeout: Option<Duration>,
     retry: RetryPolicy,
     pacing: Pacing,
+    delta: DeltaFilter,
 }
 
 impl ApiBuilder {
@@ -118,7 +120,15 @@ impl ApiBuilder {
             timeout: Some(Duration::from_secs(30)),
             retry: RetryPolicy::default(),
             pacing: Pacing::default(),
+            delta: DeltaFilter::default(),
         }
+    }
+
+    /// How the API filters on an updated-at field, for delta syncs
+    /// (default `?{field}_gte={value}`).
+    pub fn delta(mut self, filter: DeltaFilter) -> Self {
+        self.delta = filter;
+        self
     }
 
     /// How failed requests are retried (default: [`RetryPolicy::default`]).
@@ -228,6 +238,9 @@ impl ApiBuilder {
                 )));
             }
         }
+        if self.delta.param.trim().is_empty() {
+            return Err(Error::config("the delta filter parameter name is empty"));
+        }
         if self.window == Some(0) {
             return Err(Error::config("window must be at least 1"));
         }
@@ -296,6 +309,7 @@ impl ApiBuilder {
             timeout: self.timeout,
             retry: self.retry,
             pacing: self.pacing,
+            delta: self.delta,
             secrets: Arc::new(secrets),
         })
     }
@@ -350,6 +364,7 @@ pub struct ApiSpec {
     pub(crate) timeout: Option<Duration>,
     pub(crate) retry: RetryPolicy,
     pub(crate) pacing: Pacing,
+    pub(crate) delta: DeltaFilter,
     pub(crate) secrets: Arc<Secrets>,
 }
 

@@ -4,6 +4,8 @@
 //! and is tested in simulated time.
 
 mod api;
+mod checkpoint;
+mod delta;
 mod fetch;
 mod http;
 mod options;
@@ -15,6 +17,8 @@ mod retry;
 mod sweep;
 
 pub use api::{ApiBuilder, ApiSpec, Auth};
+pub use checkpoint::Checkpoint;
+pub use delta::{DeltaFilter, Watermark};
 pub use fetch::Fetch;
 pub use http::{Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind};
 pub use options::{ListOptions, Order};
@@ -23,4 +27,4 @@ pub use page::Records;
 pub use pagination::{Cursor, Keyset, Link, NextUrl, Offset, PageNumber, Pagination, Total};
 pub use redact::Secrets;
 pub use retry::{RetryBudget, RetryCause, RetryCounts, RetryPolicy};
-pub use sweep::{Event, Notice, RawPage, Report, Sweep};
+pub use sweep::{Event, Notice, Progress, RawPage, Report, Sweep};

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::checkpoint::Checkpoint;
+use super::delta::Watermark;
 use super::retry::RetryPolicy;
 
 /// In which order a sweep hands out pages.
@@ -38,6 +40,8 @@ pub struct ListOptions {
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) verify: bool,
     pub(crate) seed: Option<u64>,
+    pub(crate) since: Option<Watermark>,
+    pub(crate) resume: Option<Checkpoint>,
 }
 
 impl ListOptions {
@@ -54,6 +58,8 @@ impl ListOptions {
             retry: None,
             verify: false,
             seed: None,
+            since: None,
+            resume: None,
         }
     }
     /// Adds a query parameter (a filter, a field list, ...).
@@ -103,6 +109,19 @@ impl ListOptions {
     /// reproducible runs.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
+        self
+    }
+    /// Only the records changed since `watermark` (a delta sync): the API's
+    /// [`DeltaFilter`](crate::DeltaFilter) is added to the query, and the
+    /// report's `watermark` says where the next sync starts.
+    pub fn since(mut self, watermark: Watermark) -> Self {
+        self.since = Some(watermark);
+        self
+    }
+    /// Continues a sweep from a checkpoint taken earlier (in this process or
+    /// another, natively or in a browser): finished pages are not fetched again.
+    pub fn resume(mut self, checkpoint: Checkpoint) -> Self {
+        self.resume = Some(checkpoint);
         self
     }
     /// The collection path.

@@ -235,6 +235,17 @@ impl Pagination {
         }
     }
 
+    /// The dialect's name: `offset`, `page_number`, `cursor`, `next_url` or `keyset`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Pagination::Offset(_) => "offset",
+            Pagination::PageNumber(_) => "page_number",
+            Pagination::Cursor(_) => "cursor",
+            Pagination::NextUrl(_) => "next_url",
+            Pagination::Keyset(_) => "keyset",
+        }
+    }
+
     pub(crate) fn total(&self) -> Option<&Total> {
         match self {
             Pagination::Offset(o) => o.total.as_ref(),

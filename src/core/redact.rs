@@ -52,6 +52,33 @@ impl Secrets {
     }
 }
 
+impl Secrets {
+    /// `url` without user info and without the secret query parameters, for
+    /// storing (the secret is added back when the request is made).
+    pub(crate) fn strip_url(&self, url: &str) -> String {
+        match Url::parse(url) {
+            Ok(mut u) => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                if !self.query_params.is_empty() && u.query().is_some() {
+                    let pairs: Vec<(String, String)> = u
+                        .query_pairs()
+                        .filter(|(k, _)| !self.query_params.iter().any(|s| s == k))
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .collect();
+                    if pairs.is_empty() {
+                        u.set_query(None);
+                    } else {
+                        u.query_pairs_mut().clear().extend_pairs(pairs);
+                    }
+                }
+                u.to_string()
+            }
+            Err(_) => self.redact_url(url),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

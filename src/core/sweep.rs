@@ -10,6 +10,8 @@ use url::Url;
 use web_time::Instant;
 
 use super::api::ApiSpec;
+use super::checkpoint::{Checkpoint, Done, Learnt, PageRef, PendingPage};
+use super::delta::{Delta, Watermark};
 use super::http::{Method, Request, RequestId, Response, TransportError, TransportErrorKind};
 use super::options::{ListOptions, Order};
 use super::page::{self, Body, DecodeError, Records};
@@ -29,6 +31,9 @@ pub struct RawPage {
     pub url: String,
     /// Its records.
     pub records: Records,
+    /// Which page of the plan this is, and how many of its records were
+    /// left out at its start (already handed out before a checkpoint).
+    pub(crate) origin: Option<(Key, Target, u64)>,
 }
 
 /// Something worth knowing that did not stop the sweep.
@@ -101,11 +106,39 @@ pub struct Report {
     /// Time pages spent waiting because the server throttled (429, or 503
     /// with `Retry-After`), overlapping waits counted once.
     pub throttled: Duration,
+    /// Bytes of page bodies received.
+    pub bytes: u64,
+    /// For a delta sync: where the next one starts (store it).
+    pub watermark: Option<Watermark>,
     /// `true` when the collection changed under an offset or page-number
     /// sweep (its total changed, or a page came back shorter or longer than
     /// planned): rows may have been missed or handed out twice. Cursor and
     /// keyset sweeps follow the data and are not affected.
     pub changed_during_sweep: bool,
+}
+
+/// How far a long operation is, as `on_progress` callbacks receive it.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Pages handed out.
+    pub pages: u64,
+    /// Pages in all, when known (a total was announced, or the sweep ended).
+    pub pages_total: Option<u64>,
+    /// Records handed out.
+    pub records: u64,
+    /// Records in all, when the API announces a total.
+    pub records_total: Option<u64>,
+    /// Bytes of bodies received.
+    pub bytes: u64,
+    /// Requests retried.
+    pub retries: u64,
+    /// Time held back by the server's throttling.
+    pub throttled: Duration,
+    /// Time since the operation started (in this process).
+    pub elapsed: Duration,
+    /// Estimated time left, when it can be estimated.
+    pub eta: Option<Duration>,
 }
 
 /// What a sweep tells its driver.
@@ -123,7 +156,7 @@ pub enum Event {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
+pub(crate) enum Target {
     Offset { offset: u64, limit: u64 },
     Page(u64),
     Cursor(Option<String>),
@@ -151,11 +184,13 @@ struct Slot {
     sent: Option<Url>,
     /// Retries so far.
     retries: u32,
+    /// Records at the start of the page to leave out (handed out before a checkpoint).
+    skip: u64,
 }
 
 /// Pages are ordered by (planned position, gap-fill number): a gap fill of
 /// page 7 is (7, 1) and sorts between (7, 0) and (8, 0).
-type Key = (u64, u32);
+pub(crate) type Key = (u64, u32);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -240,6 +275,9 @@ pub struct Sweep {
     /// A page that failed for good, and its error: raised once every page
     /// before it is handed out.
     failing: Option<(Key, Error)>,
+    delta: Option<Delta>,
+    /// Records left out by the delta filter (seen at the watermark before).
+    dropped: u64,
 }
 
 impl Sweep {
@@ -263,7 +301,17 @@ impl Sweep {
         if window == 0 {
             return Err(Error::config("window must be at least 1"));
         }
-        let collection = spec.url_for(&options.path, &options.query)?;
+        let mut query = options.query.clone();
+        let from = options
+            .resume
+            .as_ref()
+            .and_then(|c| c.since.clone())
+            .or(options.since.clone());
+        let delta = from.map(|w| {
+            query.push(spec.delta.pair(&w.field, &w.value));
+            Delta::new(w, &spec.delta)
+        });
+        let collection = spec.url_for(&options.path, &query)?;
         let first = match &spec.pagination {
             Pagination::Offset(_) => Target::Offset {
                 offset: 0,
@@ -288,7 +336,7 @@ impl Sweep {
         }
         let mut slots = BTreeMap::new();
         slots.insert((0, 0), Slot::new(first));
-        Ok(Sweep {
+        let mut sweep = Sweep {
             spec: spec.clone(),
             collection,
             page_size,
@@ -322,7 +370,13 @@ impl Sweep {
             throttled_until: None,
             verify: options.verify,
             failing: None,
-        })
+            delta,
+            dropped: 0,
+        };
+        if let Some(c) = options.resume {
+            sweep.restore(c)?;
+        }
+        Ok(sweep)
     }
 
     /// The next request to send, if the sweep wants one now.
@@ -473,6 +527,205 @@ impl Sweep {
         self.state != State::Running
     }
 
+    /// How far the sweep is, at `now`.
+    pub fn progress(&self, now: Instant) -> Progress {
+        let elapsed = now.saturating_duration_since(self.start);
+        let pages_total = (self.fanned_out || self.state == State::Finished)
+            .then(|| self.report.pages + self.slots.len() as u64);
+        // Pages still in the event queue have not reached the caller.
+        let (mut queued_records, mut queued_pages) = (0u64, 0u64);
+        for ev in &self.events {
+            if let Event::Page(p) = ev {
+                queued_records += p.records.len() as u64;
+                queued_pages += 1;
+            }
+        }
+        let pages = self.report.pages - queued_pages;
+        let records = self.report.records - queued_records;
+        let eta = match (self.total, pages_total) {
+            _ if self.state == State::Finished => Some(Duration::ZERO),
+            (Some(total), _) if records > 0 => Some(
+                elapsed
+                    .mul_f64(total.saturating_sub(records + self.dropped) as f64 / records as f64),
+            ),
+            (_, Some(pt)) if pages > 0 => Some(elapsed.mul_f64((pt - pages) as f64 / pages as f64)),
+            _ => None,
+        };
+        Progress {
+            pages,
+            pages_total,
+            records,
+            records_total: self.total,
+            bytes: self.report.bytes,
+            retries: self.report.retries.total(),
+            throttled: self.report.throttled,
+            elapsed,
+            eta,
+        }
+    }
+
+    /// Where the sweep is: every page not yet handed out, what it learnt,
+    /// its counters. Resume with [`ListOptions::resume`](crate::ListOptions::resume).
+    pub fn checkpoint(&self) -> Checkpoint {
+        let mut pending: Vec<PendingPage> = self
+            .slots
+            .iter()
+            .map(|(k, slot)| PendingPage {
+                seq: k.0,
+                sub: k.1,
+                page: self.page_ref(&slot.target),
+                skip: slot.skip,
+            })
+            .collect();
+        // Pages waiting in the event queue have not reached the caller yet.
+        let (mut queued_records, mut queued_pages) = (0, 0);
+        for ev in &self.events {
+            if let Event::Page(p) = ev {
+                if let Some((key, target, skip)) = &p.origin {
+                    pending.push(PendingPage {
+                        seq: key.0,
+                        sub: key.1,
+                        page: self.page_ref(target),
+                        skip: *skip,
+                    });
+                    queued_records += p.records.len() as u64;
+                    queued_pages += 1;
+                }
+            }
+        }
+        pending.sort_by_key(|p| (p.seq, p.sub));
+        Checkpoint {
+            version: Checkpoint::VERSION,
+            collection: self.spec.secrets.strip_url(self.collection.as_str()),
+            dialect: self.spec.pagination.name().to_string(),
+            pending,
+            learnt: Learnt {
+                total: self.total,
+                effective_size: self.effective_size,
+                fanned_out: self.fanned_out,
+                planned_end: self.planned_end,
+                largest_page: self.largest_page,
+                next_seq: self.next_seq,
+                seen: self
+                    .seen
+                    .iter()
+                    .map(|v| self.spec.secrets.strip_url(v))
+                    .collect(),
+            },
+            done: Done {
+                records: self.report.records - queued_records,
+                pages: self.report.pages - queued_pages,
+                requests: self.report.requests,
+                retries: self.report.retries.clone(),
+                throttled_ms: self.report.throttled.as_millis() as u64,
+                dropped: self.dropped,
+            },
+            since: self.delta.as_ref().map(|d| d.from().clone()),
+            reached: self.delta.as_ref().map(|d| d.reached().clone()),
+        }
+    }
+
+    /// A checkpoint in which a page already handed out is not finished: its
+    /// first `consumed` records were, the rest will be fetched again.
+    pub(crate) fn checkpoint_with_partial(&self, page: &RawPage, consumed: usize) -> Checkpoint {
+        let mut c = self.checkpoint();
+        if let Some((key, target, skip)) = &page.origin {
+            let left = page.records.len().saturating_sub(consumed) as u64;
+            if left > 0 {
+                c.pending.insert(
+                    0,
+                    PendingPage {
+                        seq: key.0,
+                        sub: key.1,
+                        page: self.page_ref(target),
+                        skip: skip + consumed as u64,
+                    },
+                );
+                c.pending.sort_by_key(|p| (p.seq, p.sub));
+                c.done.records -= left;
+                c.done.pages -= 1;
+            }
+        }
+        c
+    }
+
+    fn page_ref(&self, target: &Target) -> PageRef {
+        match target {
+            Target::Offset { offset, limit } => PageRef::Offset {
+                offset: *offset,
+                limit: *limit,
+            },
+            Target::Page(n) => PageRef::Page { number: *n },
+            Target::Cursor(c) => PageRef::Cursor { cursor: c.clone() },
+            Target::Url(u) => PageRef::Url {
+                url: self.spec.secrets.strip_url(u.as_str()),
+            },
+            Target::Keyset(v) => PageRef::Keyset { after: v.clone() },
+        }
+    }
+
+    /// Replaces the fresh plan with the checkpoint's.
+    fn restore(&mut self, c: Checkpoint) -> Result<()> {
+        let here = self.spec.secrets.strip_url(self.collection.as_str());
+        let dialect = self.spec.pagination.name();
+        if c.collection != here || c.dialect != dialect {
+            return Err(Error::config(format!(
+                "the checkpoint is for {} ({}), not for {here} ({dialect})",
+                c.collection, c.dialect
+            )));
+        }
+        self.slots.clear();
+        for p in c.pending {
+            let target = match p.page {
+                PageRef::Offset { offset, limit } => Target::Offset { offset, limit },
+                PageRef::Page { number } => Target::Page(number),
+                PageRef::Cursor { cursor } => Target::Cursor(cursor),
+                PageRef::Url { url } => Target::Url(Url::parse(&url).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Url,
+                        format!("bad page URL in the checkpoint: {e}"),
+                    )
+                })?),
+                PageRef::Keyset { after } => Target::Keyset(after),
+            };
+            let mut slot = Slot::new(target);
+            slot.skip = p.skip;
+            self.slots.insert((p.seq, p.sub), slot);
+        }
+        let l = c.learnt;
+        self.total = l.total;
+        self.report.total = l.total;
+        self.effective_size = l.effective_size.max(1);
+        self.fanned_out = l.fanned_out;
+        self.planned_end = l.planned_end;
+        self.largest_page = l.largest_page;
+        self.next_seq = l.next_seq;
+        self.seen = l.seen.into_iter().collect();
+        // Pages still to fetch will announce their links again: those are not loops.
+        for slot in self.slots.values() {
+            match &slot.target {
+                Target::Cursor(Some(v)) | Target::Keyset(Some(v)) => {
+                    self.seen.remove(v);
+                }
+                Target::Url(u) => {
+                    self.seen.remove(u.as_str());
+                }
+                _ => {}
+            }
+        }
+        let d = c.done;
+        self.report.records = d.records;
+        self.report.pages = d.pages;
+        self.report.requests = d.requests;
+        self.report.retries = d.retries;
+        self.report.throttled = Duration::from_millis(d.throttled_ms);
+        self.dropped = d.dropped;
+        if let (Some(delta), Some(w)) = (self.delta.as_mut(), c.reached) {
+            delta.set_reached(w);
+        }
+        Ok(())
+    }
+
     fn url_of(&self, slot: &Slot) -> Url {
         if let Some(u) = &slot.redirected_to {
             return u.clone();
@@ -599,12 +852,26 @@ impl Sweep {
                     Planned::Decode(d) => decode(self, d),
                     Planned::Error(e) => Fail(e, None),
                 })?;
+            let skip = (self.slots[&key].skip as usize).min(ranges.len());
+            ranges.drain(..skip);
+            if let Some(delta) = self.delta.as_mut() {
+                let before = ranges.len();
+                ranges.retain(|r| {
+                    let text = std::str::from_utf8(&resp.body[r.clone()])
+                        .expect("records come from a UTF-8 body");
+                    delta.keep(text)
+                });
+                self.dropped += (before - ranges.len()) as u64;
+            }
             (ranges, next)
         };
+        self.report.bytes += resp.body.len() as u64;
         for (k, target) in next {
             // Nothing past a page that failed for good is fetched any more.
+            // A page already planned (after a resume, the re-fetched page before
+            // it plans it again) keeps its slot and whatever state it is in.
             if self.failing.as_ref().is_none_or(|(f, _)| k < *f) {
-                self.slots.insert(k, Slot::new(target));
+                self.slots.entry(k).or_insert_with(|| Slot::new(target));
             }
         }
         let slot = self.slots.get_mut(&key).expect("answered slot exists");
@@ -981,6 +1248,7 @@ impl Sweep {
             let SlotState::Done(records) = slot.state else {
                 unreachable!()
             };
+            let origin = Some((key, slot.target.clone(), slot.skip));
             self.done_slots -= 1;
             let url = slot
                 .sent
@@ -994,6 +1262,7 @@ impl Sweep {
                 index,
                 url,
                 records,
+                origin,
             }));
         }
     }
@@ -1004,7 +1273,8 @@ impl Sweep {
                 self.fail(err);
                 return;
             }
-            self.report.complete = self.total.map(|t| t == self.report.records);
+            self.report.complete = self.total.map(|t| t == self.report.records + self.dropped);
+            self.report.watermark = self.delta.as_ref().map(|d| d.reached().clone());
             self.report.changed_during_sweep = self.report.notices.iter().any(|n| {
                 matches!(
                     n,
@@ -1097,6 +1367,7 @@ impl Slot {
             redirected_to: None,
             sent: None,
             retries: 0,
+            skip: 0,
         }
     }
 }

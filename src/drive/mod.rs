@@ -9,7 +9,9 @@ pub(crate) mod limiter;
 
 use serde::de::DeserializeOwned;
 
-use crate::core::{Event, RawPage, Report};
+use std::sync::Arc;
+
+use crate::core::{Checkpoint, Event, Progress, RawPage, Report, Sweep};
 use crate::error::{Error, ErrorKind, Result};
 use crate::Page;
 
@@ -52,9 +54,51 @@ pub(crate) struct Cursor {
     next: usize,
     report: Option<Report>,
     done: bool,
+    progress: Option<ProgressFn>,
+    told: Option<(u64, bool)>,
+    pages_taken: u64,
+}
+
+/// An `on_progress` callback.
+#[derive(Clone)]
+pub(crate) struct ProgressFn(pub(crate) Arc<dyn Fn(&Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn")
+    }
 }
 
 impl Cursor {
+    pub(crate) fn new(progress: Option<ProgressFn>) -> Self {
+        Cursor {
+            progress,
+            ..Cursor::default()
+        }
+    }
+
+    /// Calls the progress callback if a page was handed out or the sweep ended
+    /// since it was last called.
+    pub(crate) fn tick(&mut self, sweep: Option<&Sweep>) {
+        let (Some(cb), Some(sweep)) = (&self.progress, sweep) else {
+            return;
+        };
+        let state = (self.pages_taken, sweep.is_done());
+        if self.told != Some(state) {
+            self.told = Some(state);
+            (cb.0)(&sweep.progress(web_time::Instant::now()));
+        }
+    }
+
+    /// A checkpoint of `sweep` that counts the page being read as read only
+    /// as far as the caller took records from it.
+    pub(crate) fn checkpoint(&self, sweep: &Sweep) -> Checkpoint {
+        match &self.page {
+            Some(page) => sweep.checkpoint_with_partial(page, self.next),
+            None => sweep.checkpoint(),
+        }
+    }
+
     /// The next record of the page being read, if any is left.
     pub(crate) fn next_record<T: DeserializeOwned>(&mut self) -> Option<Result<T>> {
         let page = self.page.as_ref()?;
@@ -83,6 +127,7 @@ impl Cursor {
         match event {
             None => self.done = true,
             Some(Event::Page(p)) => {
+                self.pages_taken += 1;
                 self.page = Some(p);
                 self.next = 0;
             }
@@ -102,7 +147,10 @@ impl Cursor {
     /// Takes the driver's next event for a raw page iterator.
     pub(crate) fn absorb_raw(&mut self, event: Option<Event>) -> Option<Result<RawPage>> {
         match event {
-            Some(Event::Page(p)) => Some(Ok(p)),
+            Some(Event::Page(p)) => {
+                self.pages_taken += 1;
+                Some(Ok(p))
+            }
             other => self.absorb(other).map(Err),
         }
     }
@@ -114,6 +162,7 @@ impl Cursor {
     ) -> Option<Result<Page<T>>> {
         match event {
             Some(Event::Page(p)) => {
+                self.pages_taken += 1;
                 let page = decode_page(&p).map(|records| Page {
                     index: p.index,
                     url: p.url,

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::api::Api;
+use crate::core::Sweep;
 use crate::core::{Checkpoint, Fetch, Method, RawPage, Report};
-use crate::drive::blocking::{run_fetch, BlockingSweep};
+use crate::drive::blocking::{self as driver, run_fetch, Driver};
 use crate::drive::Cursor;
 use crate::error::Result;
 use crate::list::List;
@@ -79,10 +80,11 @@ impl Client {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let mut fetch = Fetch::new(self.api.spec(), Method::Get, path, &query, None)?
+        let fetch = Fetch::new(self.api.spec(), Method::Get, path, &query, None)?
             .with_retry(self.api.spec().retry().clone(), crate::drive::random_seed());
-        let resp = run_fetch(&self.api, &self.transport, &mut fetch)?;
-        fetch.decode(&resp)
+        let url = fetch.url();
+        let resp = run_fetch(&self.api, &self.transport, fetch)?;
+        crate::core::decode_json(&resp, &url)
     }
 
     /// Every record of the collection at `path`: set options on the returned
@@ -97,7 +99,7 @@ impl<'c> List<&'c Client> {
     /// concurrency + window pages. After an `Err` it yields nothing more.
     pub fn iter<T: DeserializeOwned>(self) -> ListIter<T> {
         ListIter {
-            driver: BlockingSweep::new(
+            driver: driver::sweep(
                 &self.client.api,
                 self.client.transport.clone(),
                 self.options,
@@ -126,7 +128,7 @@ impl<'c> List<&'c Client> {
     /// A streaming iterator over whole pages.
     pub fn pages<T: DeserializeOwned>(self) -> PageIter<T> {
         PageIter {
-            driver: BlockingSweep::new(
+            driver: driver::sweep(
                 &self.client.api,
                 self.client.transport.clone(),
                 self.options,
@@ -142,7 +144,7 @@ impl<'c> List<&'c Client> {
     /// is deserialized, for passing records on as they are.
     pub fn raw_pages(self) -> RawPageIter {
         RawPageIter {
-            driver: BlockingSweep::new(
+            driver: driver::sweep(
                 &self.client.api,
                 self.client.transport.clone(),
                 self.options,
@@ -154,7 +156,7 @@ impl<'c> List<&'c Client> {
 
 /// Pages of JSON text; see [`List::raw_pages`](List#method.raw_pages).
 pub struct RawPageIter {
-    driver: BlockingSweep,
+    driver: Driver<Sweep>,
     cursor: Cursor,
 }
 
@@ -168,7 +170,7 @@ impl RawPageIter {
     /// (here or in another process). Records already taken from this
     /// iterator are not handed out again; `None` if the sweep could not start.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        self.driver.sweep().map(|s| self.cursor.checkpoint(s))
+        self.driver.machine().map(|s| self.cursor.checkpoint(s))
     }
 }
 
@@ -178,7 +180,7 @@ impl Iterator for RawPageIter {
     fn next(&mut self) -> Option<Result<RawPage>> {
         while !self.cursor.is_done() {
             let taken = self.cursor.absorb_raw(self.driver.next_event());
-            self.cursor.tick(self.driver.sweep());
+            self.cursor.tick(self.driver.machine());
             if let Some(p) = taken {
                 return Some(p);
             }
@@ -190,7 +192,7 @@ impl Iterator for RawPageIter {
 /// Records of a sweep, one at a time; see [`List::iter`](List#method.iter).
 /// Dropping it stops the sweep: no request starts afterwards.
 pub struct ListIter<T> {
-    driver: BlockingSweep,
+    driver: Driver<Sweep>,
     cursor: Cursor,
     _t: PhantomData<fn() -> T>,
 }
@@ -205,17 +207,17 @@ impl<T> ListIter<T> {
     /// (here or in another process). Records already taken from this
     /// iterator are not handed out again; `None` if the sweep could not start.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        self.driver.sweep().map(|s| self.cursor.checkpoint(s))
+        self.driver.machine().map(|s| self.cursor.checkpoint(s))
     }
 
     /// Pages held in memory by the sweep right now (excluding the one being read).
     pub fn buffered_pages(&self) -> usize {
-        self.driver.sweep().map_or(0, |s| s.buffered_pages())
+        self.driver.machine().map_or(0, |s| s.buffered_pages())
     }
 
     /// The report so far, while the sweep runs.
     pub fn progress(&self) -> Option<&Report> {
-        self.driver.sweep().map(|s| s.report())
+        self.driver.machine().map(|s| s.report())
     }
 }
 
@@ -231,7 +233,7 @@ impl<T: DeserializeOwned> Iterator for ListIter<T> {
                 return None;
             }
             let failed = self.cursor.absorb(self.driver.next_event());
-            self.cursor.tick(self.driver.sweep());
+            self.cursor.tick(self.driver.machine());
             if let Some(e) = failed {
                 return Some(Err(e));
             }
@@ -241,7 +243,7 @@ impl<T: DeserializeOwned> Iterator for ListIter<T> {
 
 /// Pages of a sweep; see [`List::pages`](List#method.pages).
 pub struct PageIter<T> {
-    driver: BlockingSweep,
+    driver: Driver<Sweep>,
     cursor: Cursor,
     _t: PhantomData<fn() -> T>,
 }
@@ -256,7 +258,7 @@ impl<T> PageIter<T> {
     /// (here or in another process). Records already taken from this
     /// iterator are not handed out again; `None` if the sweep could not start.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        self.driver.sweep().map(|s| self.cursor.checkpoint(s))
+        self.driver.machine().map(|s| self.cursor.checkpoint(s))
     }
 }
 
@@ -266,7 +268,7 @@ impl<T: DeserializeOwned> Iterator for PageIter<T> {
     fn next(&mut self) -> Option<Result<Page<T>>> {
         while !self.cursor.is_done() {
             let taken = self.cursor.absorb_page(self.driver.next_event());
-            self.cursor.tick(self.driver.sweep());
+            self.cursor.tick(self.driver.machine());
             if let Some(p) = taken {
                 return Some(p);
             }

@@ -9,8 +9,9 @@ use futures::{ready, Stream};
 use serde::de::DeserializeOwned;
 
 use crate::api::Api;
+use crate::core::Sweep;
 use crate::core::{Checkpoint, Fetch, Method, RawPage, Report};
-use crate::drive::asynch::{run_fetch, AsyncSweep};
+use crate::drive::asynch::{self as driver, run_fetch, AsyncDriver};
 use crate::drive::Cursor;
 use crate::error::Result;
 use crate::list::List;
@@ -96,10 +97,11 @@ impl Client {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let mut fetch = Fetch::new(self.api.spec(), Method::Get, path, &query, None)?
+        let fetch = Fetch::new(self.api.spec(), Method::Get, path, &query, None)?
             .with_retry(self.api.spec().retry().clone(), crate::drive::random_seed());
-        let resp = run_fetch(&self.api, &self.transport, &mut fetch).await?;
-        fetch.decode(&resp)
+        let url = fetch.url();
+        let resp = run_fetch(&self.api, &self.transport, fetch).await?;
+        crate::core::decode_json(&resp, &url)
     }
 
     /// Every record of the collection at `path`: set options on the returned
@@ -115,7 +117,7 @@ impl<'c> List<&'c Client> {
     /// sweep: no request starts afterwards.
     pub fn stream<T: DeserializeOwned>(self) -> RecordStream<T> {
         RecordStream {
-            driver: AsyncSweep::new(
+            driver: driver::sweep(
                 &self.client.api,
                 self.client.transport.clone(),
                 self.options,
@@ -145,7 +147,7 @@ impl<'c> List<&'c Client> {
     /// A stream of whole pages.
     pub fn pages<T: DeserializeOwned>(self) -> PageStream<T> {
         PageStream {
-            driver: AsyncSweep::new(
+            driver: driver::sweep(
                 &self.client.api,
                 self.client.transport.clone(),
                 self.options,
@@ -161,7 +163,7 @@ impl<'c> List<&'c Client> {
     /// deserialized, for passing records on as they are.
     pub fn raw_pages(self) -> RawPageStream {
         RawPageStream {
-            driver: AsyncSweep::new(
+            driver: driver::sweep(
                 &self.client.api,
                 self.client.transport.clone(),
                 self.options,
@@ -173,7 +175,7 @@ impl<'c> List<&'c Client> {
 
 /// Pages of JSON text as a [`Stream`]; see [`List::raw_pages`](List#method.raw_pages).
 pub struct RawPageStream {
-    driver: AsyncSweep,
+    driver: AsyncDriver<Sweep>,
     cursor: Cursor,
 }
 
@@ -187,12 +189,12 @@ impl RawPageStream {
     /// (here or in another process). Records already taken from this
     /// iterator are not handed out again; `None` if the sweep could not start.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        self.driver.sweep().map(|s| self.cursor.checkpoint(s))
+        self.driver.machine().map(|s| self.cursor.checkpoint(s))
     }
 
     /// The report so far, while the sweep runs.
     pub fn progress(&self) -> Option<&Report> {
-        self.driver.sweep().map(|s| s.report())
+        self.driver.machine().map(|s| s.report())
     }
 }
 
@@ -204,7 +206,7 @@ impl Stream for RawPageStream {
         while !this.cursor.is_done() {
             let event = ready!(this.driver.poll_event(cx));
             let taken = this.cursor.absorb_raw(event);
-            this.cursor.tick(this.driver.sweep());
+            this.cursor.tick(this.driver.machine());
             if let Some(p) = taken {
                 return Poll::Ready(Some(p));
             }
@@ -215,7 +217,7 @@ impl Stream for RawPageStream {
 
 /// The records of a sweep as a [`Stream`]; see [`List::stream`](List#method.stream).
 pub struct RecordStream<T> {
-    driver: AsyncSweep,
+    driver: AsyncDriver<Sweep>,
     cursor: Cursor,
     _t: PhantomData<fn() -> T>,
 }
@@ -230,17 +232,17 @@ impl<T> RecordStream<T> {
     /// (here or in another process). Records already taken from this
     /// iterator are not handed out again; `None` if the sweep could not start.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        self.driver.sweep().map(|s| self.cursor.checkpoint(s))
+        self.driver.machine().map(|s| self.cursor.checkpoint(s))
     }
 
     /// Pages held in memory by the sweep right now (excluding the one being read).
     pub fn buffered_pages(&self) -> usize {
-        self.driver.sweep().map_or(0, |s| s.buffered_pages())
+        self.driver.machine().map_or(0, |s| s.buffered_pages())
     }
 
     /// The report so far, while the sweep runs.
     pub fn progress(&self) -> Option<&Report> {
-        self.driver.sweep().map(|s| s.report())
+        self.driver.machine().map(|s| s.report())
     }
 }
 
@@ -258,7 +260,7 @@ impl<T: DeserializeOwned> Stream for RecordStream<T> {
             }
             let event = ready!(this.driver.poll_event(cx));
             let failed = this.cursor.absorb(event);
-            this.cursor.tick(this.driver.sweep());
+            this.cursor.tick(this.driver.machine());
             if let Some(e) = failed {
                 return Poll::Ready(Some(Err(e)));
             }
@@ -268,7 +270,7 @@ impl<T: DeserializeOwned> Stream for RecordStream<T> {
 
 /// The pages of a sweep as a [`Stream`]; see [`List::pages`](List#method.pages).
 pub struct PageStream<T> {
-    driver: AsyncSweep,
+    driver: AsyncDriver<Sweep>,
     cursor: Cursor,
     _t: PhantomData<fn() -> T>,
 }
@@ -283,7 +285,7 @@ impl<T> PageStream<T> {
     /// (here or in another process). Records already taken from this
     /// iterator are not handed out again; `None` if the sweep could not start.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        self.driver.sweep().map(|s| self.cursor.checkpoint(s))
+        self.driver.machine().map(|s| self.cursor.checkpoint(s))
     }
 }
 
@@ -295,7 +297,7 @@ impl<T: DeserializeOwned> Stream for PageStream<T> {
         while !this.cursor.is_done() {
             let event = ready!(this.driver.poll_event(cx));
             let taken = this.cursor.absorb_page(event);
-            this.cursor.tick(this.driver.sweep());
+            this.cursor.tick(this.driver.machine());
             if let Some(p) = taken {
                 return Poll::Ready(Some(p));
             }

@@ -46,6 +46,7 @@ pub struct Fetch {
     /// Whether a failure after the request may have reached the server can be
     /// retried: idempotent methods, or a request carrying an idempotency key.
     replay_safe: bool,
+    done: bool,
 }
 
 impl Fetch {
@@ -71,6 +72,7 @@ impl Fetch {
             retries: 0,
             retry_at: None,
             replay_safe: !matches!(method, Method::Post | Method::Patch),
+            done: false,
         })
     }
 
@@ -214,7 +216,19 @@ impl Fetch {
     /// The outcome, once known: the 2xx answer or the error.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Result<Response>> {
-        self.outcome.take()
+        let outcome = self.outcome.take();
+        self.done |= outcome.is_some();
+        outcome
+    }
+
+    /// Requests sent and not answered (0 or 1).
+    pub fn in_flight(&self) -> usize {
+        usize::from(self.waiting.is_some())
+    }
+
+    /// Whether the outcome was handed out.
+    pub fn is_done(&self) -> bool {
+        self.done
     }
 
     /// The URL now asked for (after redirects), without credentials.
@@ -224,17 +238,7 @@ impl Fetch {
 
     /// Deserializes a 2xx answer's JSON body; errors name the URL.
     pub fn decode<T: DeserializeOwned>(&self, resp: &Response) -> Result<T> {
-        serde_json::from_slice(&resp.body).map_err(|e| {
-            let kind = if e.is_data() {
-                ErrorKind::Record
-            } else {
-                ErrorKind::Decode
-            };
-            Error::new(kind, format!("the body is not the expected JSON: {e}"))
-                .with_url(self.url())
-                .with_status(resp.status)
-                .with_excerpt(&resp.body)
-        })
+        decode_json(resp, &self.url())
     }
 }
 
@@ -247,4 +251,20 @@ impl std::fmt::Debug for Fetch {
             .field("redirects", &self.redirects)
             .finish_non_exhaustive()
     }
+}
+
+/// Deserializes an answer's JSON body into `T`; errors name `url` (give it
+/// without credentials) and carry a body excerpt.
+pub fn decode_json<T: DeserializeOwned>(resp: &Response, url: &str) -> Result<T> {
+    serde_json::from_slice(&resp.body).map_err(|e| {
+        let kind = if e.is_data() {
+            ErrorKind::Record
+        } else {
+            ErrorKind::Decode
+        };
+        Error::new(kind, format!("the body is not the expected JSON: {e}"))
+            .with_url(url.to_string())
+            .with_status(resp.status)
+            .with_excerpt(&resp.body)
+    })
 }

@@ -8,6 +8,7 @@ mod checkpoint;
 mod delta;
 mod fetch;
 mod http;
+mod many;
 mod options;
 mod pacing;
 mod page;
@@ -19,8 +20,12 @@ mod sweep;
 pub use api::{ApiBuilder, ApiSpec, Auth};
 pub use checkpoint::Checkpoint;
 pub use delta::{DeltaFilter, Watermark};
-pub use fetch::Fetch;
+pub use fetch::{decode_json, Fetch};
 pub use http::{Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind};
+pub use many::{
+    BatchLookup, BatchWrite, FetchMany, ItemEvent, ManyCheckpoint, ManyEvent, ManyOptions,
+    ManyProgress, ManyReport, WriteJob, WriteOp, WriteOptions, Written,
+};
 pub use options::{ListOptions, Order};
 pub use pacing::{Admission, Outcome, Pacer, PacerStats, Pacing, Ticket};
 pub use page::Records;

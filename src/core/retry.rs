@@ -268,6 +268,11 @@ impl Retrier {
         ceiling.mul_f64(self.rng.unit())
     }
 
+    /// Retries allowed per request.
+    pub(crate) fn max_retries(&self) -> u32 {
+        self.policy.max_retries
+    }
+
     /// A success gives budget back.
     pub(crate) fn on_success(&mut self) {
         if let Some(b) = &self.policy.budget {

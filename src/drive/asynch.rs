@@ -15,9 +15,9 @@ use futures_timer::Delay;
 use web_time::Instant;
 
 use crate::api::Api;
-use crate::core::{Event, Fetch, ListOptions, Request, RequestId, Response, Sweep, TransportError};
+use crate::core::{Fetch, ListOptions, Request, RequestId, Response, Sweep, TransportError};
 use crate::drive::lease::Gate;
-use crate::drive::random_seed;
+use crate::drive::{random_seed, Machine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::AsyncTransport;
 
@@ -100,50 +100,43 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
-/// A sweep driven by whoever polls it. Dropping it drops every request in
-/// flight: their transports abort them and give their slots back; nothing
-/// runs on afterwards.
-pub(crate) struct AsyncSweep {
-    sweep: Option<Sweep>,
+/// A core state machine driven by whoever polls it. Dropping it drops every
+/// request in flight: their transports abort them and give their slots
+/// back; nothing runs on afterwards.
+pub(crate) struct AsyncDriver<M: Machine> {
+    machine: Option<M>,
     failed_early: Option<Error>,
     wire: Wire,
 }
 
-impl AsyncSweep {
-    pub(crate) fn new(
-        api: &Api,
-        transport: Arc<dyn AsyncTransport>,
-        mut options: ListOptions,
-    ) -> Self {
-        if options.seed.is_none() {
-            options = options.seed(random_seed());
-        }
-        let (sweep, failed_early) = match Sweep::new(api.spec(), options, Instant::now()) {
-            Ok(s) => (Some(s), None),
+impl<M: Machine> AsyncDriver<M> {
+    pub(crate) fn new(api: &Api, transport: Arc<dyn AsyncTransport>, machine: Result<M>) -> Self {
+        let (machine, failed_early) = match machine {
+            Ok(m) => (Some(m), None),
             Err(e) => (None, Some(e)),
         };
-        AsyncSweep {
-            sweep,
+        AsyncDriver {
+            machine,
             failed_early,
             wire: Wire::new(api, transport),
         }
     }
 
-    pub(crate) fn sweep(&self) -> Option<&Sweep> {
-        self.sweep.as_ref()
+    pub(crate) fn machine(&self) -> Option<&M> {
+        self.machine.as_ref()
     }
 
-    /// The next page, finish or failure; `Ready(None)` once the sweep ended
-    /// and its last event was taken. Notices stay in the report.
-    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    /// The machine's next event; `Ready(None)` once it has ended and its last
+    /// event was taken.
+    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<M::Event>> {
         if let Some(e) = self.failed_early.take() {
-            return Poll::Ready(Some(Event::Failed(e)));
+            return Poll::Ready(Some(M::failed(e)));
         }
-        let Some(sweep) = self.sweep.as_mut() else {
+        let Some(m) = self.machine.as_mut() else {
             return Poll::Ready(None);
         };
         loop {
-            while let Some(req) = sweep.poll_request() {
+            while let Some(req) = m.poll_request() {
                 self.wire.push(req);
             }
             let gate_wake = self.wire.release();
@@ -151,33 +144,31 @@ impl AsyncSweep {
             // before handing out an event: the pipeline keeps moving while the
             // consumer works on what it is given.
             if let Some((id, answer)) = self.wire.poll_answer(cx) {
-                sweep.handle_response(id, answer, Instant::now());
+                m.handle_response(id, answer, Instant::now());
                 continue;
             }
-            match sweep.poll_event() {
-                Some(Event::Notice(_)) => continue,
-                Some(ev) => return Poll::Ready(Some(ev)),
-                None => {}
+            if let Some(ev) = m.poll_event() {
+                return Poll::Ready(Some(ev));
             }
-            if sweep.is_done() {
-                // Answers still in flight belong to a finished or failed sweep.
+            if m.is_done() {
+                // Answers still in flight belong to an operation that ended.
                 self.wire.in_flight = FuturesUnordered::new();
                 return Poll::Ready(None);
             }
-            match earliest(sweep.poll_timeout(), gate_wake) {
+            match earliest(m.poll_timeout(), gate_wake) {
                 Some(at) => {
                     if self.wire.timer_fired(at, cx) {
-                        sweep.handle_timeout(Instant::now());
+                        m.handle_timeout(Instant::now());
                         continue;
                     }
                 }
                 None => {
                     self.wire.timer = None;
-                    if self.wire.idle() {
-                        self.sweep = None;
-                        return Poll::Ready(Some(Event::Failed(Error::new(
+                    if self.wire.idle() && m.in_flight() == 0 {
+                        self.machine = None;
+                        return Poll::Ready(Some(M::failed(Error::new(
                             ErrorKind::Transport,
-                            "internal error: the sweep stalled",
+                            "internal error: the operation stalled",
                         ))));
                     }
                 }
@@ -187,39 +178,35 @@ impl AsyncSweep {
     }
 }
 
+/// A sweep driven by whoever polls it.
+pub(crate) fn sweep(
+    api: &Api,
+    transport: Arc<dyn AsyncTransport>,
+    mut options: ListOptions,
+) -> AsyncDriver<Sweep> {
+    if options.seed.is_none() {
+        options = options.seed(random_seed());
+    }
+    AsyncDriver::new(
+        api,
+        transport,
+        Sweep::new(api.spec(), options, Instant::now()),
+    )
+}
+
 /// Runs a single request (with its redirects and retries) asynchronously.
 pub(crate) async fn run_fetch(
     api: &Api,
     transport: &Arc<dyn AsyncTransport>,
-    fetch: &mut Fetch,
+    fetch: Fetch,
 ) -> Result<Response> {
-    let mut wire = Wire::new(api, transport.clone());
-    futures::future::poll_fn(|cx| loop {
-        if let Some(outcome) = fetch.poll_event() {
-            return Poll::Ready(outcome);
-        }
-        if let Some(req) = fetch.poll_request() {
-            wire.push(req);
-        }
-        let gate_wake = wire.release();
-        if let Some((id, answer)) = wire.poll_answer(cx) {
-            fetch.handle_response(id, answer, Instant::now());
-            continue;
-        }
-        match earliest(fetch.poll_timeout(), gate_wake) {
-            Some(at) if wire.timer_fired(at, cx) => {
-                fetch.handle_timeout(Instant::now());
-                continue;
-            }
-            Some(_) => return Poll::Pending,
-            None if wire.idle() => {
-                return Poll::Ready(Err(Error::new(
-                    ErrorKind::Transport,
-                    "internal error: the request was lost",
-                )))
-            }
-            None => return Poll::Pending,
-        }
-    })
-    .await
+    let mut driver = AsyncDriver::new(api, transport.clone(), Ok(fetch));
+    futures::future::poll_fn(|cx| driver.poll_event(cx))
+        .await
+        .unwrap_or_else(|| {
+            Err(Error::new(
+                ErrorKind::Transport,
+                "internal error: the request was lost",
+            ))
+        })
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use web_time::Instant;
 
 use crate::api::Api;
-use crate::core::{Event, Fetch, ListOptions, Request, RequestId, Response, Sweep, TransportError};
+use crate::core::{Fetch, ListOptions, Request, RequestId, Response, Sweep, TransportError};
 use crate::drive::lease::{Gate, Lease};
-use crate::drive::random_seed;
+use crate::drive::{random_seed, Machine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::pool::Pool;
 use crate::transport::ureq::UreqTransport;
@@ -100,92 +100,93 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
-/// A sweep driven on the caller's thread.
-pub(crate) struct BlockingSweep {
-    sweep: Option<Sweep>,
+/// A core state machine driven on the caller's thread.
+pub(crate) struct Driver<M: Machine> {
+    machine: Option<M>,
     dispatcher: Dispatcher,
     failed_early: Option<Error>,
 }
 
-impl BlockingSweep {
-    pub(crate) fn new(api: &Api, transport: Arc<UreqTransport>, mut options: ListOptions) -> Self {
+impl<M: Machine> Driver<M> {
+    pub(crate) fn new(api: &Api, transport: Arc<UreqTransport>, machine: Result<M>) -> Self {
         let dispatcher = Dispatcher::new(api, transport);
-        if options.seed.is_none() {
-            options = options.seed(random_seed());
-        }
-        match Sweep::new(api.spec(), options, Instant::now()) {
-            Ok(s) => BlockingSweep {
-                sweep: Some(s),
-                dispatcher,
-                failed_early: None,
-            },
-            Err(e) => BlockingSweep {
-                sweep: None,
-                dispatcher,
-                failed_early: Some(e),
-            },
+        let (machine, failed_early) = match machine {
+            Ok(m) => (Some(m), None),
+            Err(e) => (None, Some(e)),
+        };
+        Driver {
+            machine,
+            dispatcher,
+            failed_early,
         }
     }
 
-    pub(crate) fn sweep(&self) -> Option<&Sweep> {
-        self.sweep.as_ref()
+    pub(crate) fn machine(&self) -> Option<&M> {
+        self.machine.as_ref()
     }
 
-    /// The next page, finish or failure; `None` once the sweep has ended and
-    /// its last event was taken. Notices stay in the report.
-    pub(crate) fn next_event(&mut self) -> Option<Event> {
+    /// The machine's next event; `None` once it has ended and its last event
+    /// was taken.
+    pub(crate) fn next_event(&mut self) -> Option<M::Event> {
         if let Some(e) = self.failed_early.take() {
-            return Some(Event::Failed(e));
+            return Some(M::failed(e));
         }
-        let sweep = self.sweep.as_mut()?;
+        let m = self.machine.as_mut()?;
         loop {
-            while let Some(req) = sweep.poll_request() {
+            while let Some(req) = m.poll_request() {
                 self.dispatcher.push(req);
             }
             let gate_wake = self.dispatcher.release();
-            match sweep.poll_event() {
-                Some(Event::Notice(_)) => continue,
-                Some(ev) => return Some(ev),
-                None => {}
+            if let Some(ev) = m.poll_event() {
+                return Some(ev);
             }
-            if sweep.is_done() {
+            if m.is_done() {
                 return None;
             }
-            let wake = earliest(sweep.poll_timeout(), gate_wake);
-            if sweep.in_flight() == 0 && wake.is_none() {
+            let wake = earliest(m.poll_timeout(), gate_wake);
+            if m.in_flight() == 0 && wake.is_none() {
                 // The core always has a request out or a timer set while running.
-                self.sweep = None;
-                return Some(Event::Failed(Error::new(
+                self.machine = None;
+                return Some(M::failed(Error::new(
                     ErrorKind::Transport,
-                    "internal error: the sweep stalled",
+                    "internal error: the operation stalled",
                 )));
             }
             match self.dispatcher.recv(wake) {
-                Some((id, answer)) => sweep.handle_response(id, answer, Instant::now()),
-                None => sweep.handle_timeout(Instant::now()),
+                Some((id, answer)) => m.handle_response(id, answer, Instant::now()),
+                None => m.handle_timeout(Instant::now()),
             }
         }
     }
+}
+
+/// A sweep driven on the caller's thread.
+pub(crate) fn sweep(
+    api: &Api,
+    transport: Arc<UreqTransport>,
+    mut options: ListOptions,
+) -> Driver<Sweep> {
+    if options.seed.is_none() {
+        options = options.seed(random_seed());
+    }
+    Driver::new(
+        api,
+        transport,
+        Sweep::new(api.spec(), options, Instant::now()),
+    )
 }
 
 /// Runs a single request (with its redirects and retries) on the caller's thread.
 pub(crate) fn run_fetch(
     api: &Api,
     transport: &Arc<UreqTransport>,
-    fetch: &mut Fetch,
+    fetch: Fetch,
 ) -> Result<Response> {
-    let mut dispatcher = Dispatcher::new(api, transport.clone());
-    loop {
-        if let Some(outcome) = fetch.poll_event() {
-            return outcome;
-        }
-        if let Some(req) = fetch.poll_request() {
-            dispatcher.push(req);
-        }
-        let wake = earliest(fetch.poll_timeout(), dispatcher.release());
-        match dispatcher.recv(wake) {
-            Some((id, answer)) => fetch.handle_response(id, answer, Instant::now()),
-            None => fetch.handle_timeout(Instant::now()),
-        }
-    }
+    let mut driver = Driver::new(api, transport.clone(), Ok(fetch));
+    driver.next_event().unwrap_or_else(|| {
+        Err(Error::new(
+            ErrorKind::Transport,
+            "internal error: the request was lost",
+        ))
+    })
 }

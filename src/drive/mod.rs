@@ -11,9 +11,86 @@ use serde::de::DeserializeOwned;
 
 use std::sync::Arc;
 
-use crate::core::{Checkpoint, Event, Progress, RawPage, Report, Sweep};
+use web_time::Instant;
+
+use crate::core::{
+    Checkpoint, Event, Fetch, FetchMany, ItemEvent, ManyEvent, Progress, RawPage, Report, Request,
+    RequestId, Response, Sweep, TransportError, WriteJob, Written,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::Page;
+
+/// What the drivers drive: every state machine of the core speaks this
+/// vocabulary (see the run-loop contract in the crate docs).
+pub(crate) trait Machine {
+    type Event;
+    fn poll_request(&mut self) -> Option<Request>;
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn handle_timeout(&mut self, now: Instant);
+    fn handle_response(
+        &mut self,
+        id: RequestId,
+        answer: std::result::Result<Response, TransportError>,
+        now: Instant,
+    );
+    fn in_flight(&self) -> usize;
+    fn is_done(&self) -> bool;
+    /// The event that ends the machine with `e`.
+    fn failed(e: Error) -> Self::Event;
+}
+
+macro_rules! machine {
+    ($ty:ty, $event:ty, $failed:expr) => {
+        impl Machine for $ty {
+            type Event = $event;
+            fn poll_request(&mut self) -> Option<Request> {
+                <$ty>::poll_request(self)
+            }
+            fn poll_event(&mut self) -> Option<Self::Event> {
+                <$ty>::poll_event(self)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$ty>::poll_timeout(self)
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$ty>::handle_timeout(self, now)
+            }
+            fn handle_response(
+                &mut self,
+                id: RequestId,
+                answer: std::result::Result<Response, TransportError>,
+                now: Instant,
+            ) {
+                <$ty>::handle_response(self, id, answer, now)
+            }
+            fn in_flight(&self) -> usize {
+                <$ty>::in_flight(self)
+            }
+            fn is_done(&self) -> bool {
+                <$ty>::is_done(self)
+            }
+            fn failed(e: Error) -> Self::Event {
+                $failed(e)
+            }
+        }
+    };
+}
+
+machine!(Sweep, Event, Event::Failed);
+machine!(Fetch, Result<Response>, Err);
+machine!(FetchMany, ManyEvent<Vec<u8>>, |e: Error| ManyEvent::Item(
+    ItemEvent {
+        index: usize::MAX,
+        result: Err(e)
+    }
+));
+machine!(WriteJob, ManyEvent<Written>, |e: Error| ManyEvent::Item(
+    ItemEvent {
+        index: usize::MAX,
+        result: Err(e)
+    }
+));
 
 /// A seed for retry jitter: different per operation, from the clock and a counter.
 pub(crate) fn random_seed() -> u64 {

@@ -5,14 +5,16 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::api::Api;
-use crate::core::Sweep;
 use crate::core::{Checkpoint, Fetch, Method, RawPage, Report};
+use crate::core::{FetchMany, ManyCheckpoint, ManyReport, Sweep, WriteJob, WriteOp};
 use crate::drive::blocking::{self as driver, run_fetch, Driver};
 use crate::drive::Cursor;
 use crate::error::Result;
 use crate::list::List;
+use crate::many::{decode_item, FetchManyJob, ManyCursor, Step, WriteManyJob, WriteOutcome};
 use crate::transport::ureq::UreqTransport;
 use crate::Page;
 
@@ -85,6 +87,58 @@ impl Client {
         let url = fetch.url();
         let resp = run_fetch(&self.api, &self.transport, fetch)?;
         crate::core::decode_json(&resp, &url)
+    }
+
+    /// Fetches the record of every id, one `GET` per id from `template` (a
+    /// path with `{id}`, e.g. `items/{id}`), or several ids per request with
+    /// `.batch(..)`. Each id gets its own result; a missing record is that
+    /// id's 404, not the end of the job.
+    pub fn fetch_many<I, S>(&self, template: &str, ids: I) -> FetchManyJob<&Client>
+    where
+        I: IntoIterator<Item = S>,
+        S: ToString,
+    {
+        FetchManyJob::new(
+            self,
+            template,
+            ids.into_iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
+    /// Creates records (`POST path`, or a batch endpoint): one outcome per record.
+    pub fn insert_many<R: Serialize>(
+        &self,
+        path: &str,
+        records: impl IntoIterator<Item = R>,
+    ) -> WriteManyJob<&Client> {
+        WriteManyJob::new(self, WriteOp::Insert, path, records)
+    }
+
+    /// Changes records (`PATCH path/{id}`, or a batch endpoint).
+    pub fn update_many<R: Serialize>(
+        &self,
+        path: &str,
+        records: impl IntoIterator<Item = R>,
+    ) -> WriteManyJob<&Client> {
+        WriteManyJob::new(self, WriteOp::Update, path, records)
+    }
+
+    /// Creates or replaces records (`PUT path/{id}`, or a batch endpoint).
+    pub fn upsert_many<R: Serialize>(
+        &self,
+        path: &str,
+        records: impl IntoIterator<Item = R>,
+    ) -> WriteManyJob<&Client> {
+        WriteManyJob::new(self, WriteOp::Upsert, path, records)
+    }
+
+    /// Deletes records (`DELETE path/{id}`, or a batch endpoint); records may be bare ids.
+    pub fn delete_many<R: Serialize>(
+        &self,
+        path: &str,
+        records: impl IntoIterator<Item = R>,
+    ) -> WriteManyJob<&Client> {
+        WriteManyJob::new(self, WriteOp::Delete, path, records)
     }
 
     /// Every record of the collection at `path`: set options on the returned
@@ -274,5 +328,162 @@ impl<T: DeserializeOwned> Iterator for PageIter<T> {
             }
         }
         None
+    }
+}
+
+impl<'c> FetchManyJob<&'c Client> {
+    /// The results as they come: `(id, record or error)`, in input order by default.
+    pub fn iter<T: DeserializeOwned>(self) -> FetchManyIter<T> {
+        let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
+        FetchManyIter {
+            driver: Driver::new(&self.client.api, self.client.transport.clone(), machine),
+            cursor: ManyCursor::new(self.progress),
+            _t: PhantomData,
+        }
+    }
+
+    /// Every result. The outer error is for a job that could not start (a
+    /// bad template, say); each id's own failure is in its result.
+    pub fn collect<T: DeserializeOwned>(self) -> Result<Vec<(String, Result<T>)>> {
+        let mut out = Vec::new();
+        let mut it = self.iter::<T>();
+        while let Some(item) = it.next_item() {
+            out.push(item?);
+        }
+        Ok(out)
+    }
+}
+
+/// The results of a `fetch_many` job; see [`FetchManyJob::iter`](FetchManyJob#method.iter).
+pub struct FetchManyIter<T> {
+    driver: Driver<FetchMany>,
+    cursor: ManyCursor,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> FetchManyIter<T> {
+    fn next_item(&mut self) -> Option<Result<(String, Result<T>)>> {
+        loop {
+            if self.cursor.done {
+                return None;
+            }
+            let event = self.driver.next_event();
+            let step = self.cursor.step(event);
+            self.cursor.tick(|| {
+                self.driver
+                    .machine()
+                    .map(|m| m.progress(web_time::Instant::now()))
+            });
+            match step {
+                Step::Item(i, r) => {
+                    let id = self
+                        .driver
+                        .machine()
+                        .map(|m| m.id(i).to_string())
+                        .unwrap_or_default();
+                    let r = r.and_then(|bytes| decode_item(&id, bytes));
+                    return Some(Ok((id, r)));
+                }
+                Step::Failed(e) => return Some(Err(e)),
+                Step::Continue => {}
+                Step::End => return None,
+            }
+        }
+    }
+
+    /// The job's report, once the iterator has ended.
+    pub fn report(&self) -> Option<&ManyReport> {
+        self.cursor.report.as_ref()
+    }
+
+    /// Which ids are done, to resume the job later with `.resume(checkpoint)`.
+    pub fn checkpoint(&self) -> Option<ManyCheckpoint> {
+        self.driver.machine().map(|m| m.checkpoint())
+    }
+}
+
+impl<T: DeserializeOwned> Iterator for FetchManyIter<T> {
+    type Item = (String, Result<T>);
+
+    fn next(&mut self) -> Option<(String, Result<T>)> {
+        match self.next_item()? {
+            Ok(item) => Some(item),
+            Err(e) => Some((String::new(), Err(e))),
+        }
+    }
+}
+
+impl<'c> WriteManyJob<&'c Client> {
+    /// The outcomes as they come, in input order by default.
+    pub fn iter(self) -> WriteIter {
+        let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
+        WriteIter {
+            driver: Driver::new(&self.client.api, self.client.transport.clone(), machine),
+            cursor: ManyCursor::new(self.progress),
+        }
+    }
+
+    /// Runs the job: one outcome per record, in input order. The outer error
+    /// is for a job that could not start (a record that does not serialize).
+    pub fn run(self) -> Result<Vec<WriteOutcome>> {
+        self.run_with_report().map(|(v, _)| v)
+    }
+
+    /// Runs the job and returns its report too.
+    pub fn run_with_report(self) -> Result<(Vec<WriteOutcome>, ManyReport)> {
+        let mut it = self.iter();
+        let mut out = Vec::new();
+        while let Some(o) = it.next_outcome() {
+            out.push(o?);
+        }
+        out.sort_by_key(|o| o.index);
+        Ok((out, it.cursor.report.take().unwrap_or_default()))
+    }
+}
+
+/// The outcomes of a write job; see [`WriteManyJob::iter`](WriteManyJob#method.iter).
+pub struct WriteIter {
+    driver: Driver<WriteJob>,
+    cursor: ManyCursor,
+}
+
+impl WriteIter {
+    fn next_outcome(&mut self) -> Option<Result<WriteOutcome>> {
+        loop {
+            if self.cursor.done {
+                return None;
+            }
+            let event = self.driver.next_event();
+            let step = self.cursor.step(event);
+            self.cursor.tick(|| {
+                self.driver
+                    .machine()
+                    .map(|m| m.progress(web_time::Instant::now()))
+            });
+            match step {
+                Step::Item(index, result) => return Some(Ok(WriteOutcome { index, result })),
+                Step::Failed(e) => return Some(Err(e)),
+                Step::Continue => {}
+                Step::End => return None,
+            }
+        }
+    }
+
+    /// The job's report, once the iterator has ended.
+    pub fn report(&self) -> Option<&ManyReport> {
+        self.cursor.report.as_ref()
+    }
+
+    /// Which records are done, to resume the job later with `.resume(checkpoint)`.
+    pub fn checkpoint(&self) -> Option<ManyCheckpoint> {
+        self.driver.machine().map(|m| m.checkpoint())
+    }
+}
+
+impl Iterator for WriteIter {
+    type Item = Result<WriteOutcome>;
+
+    fn next(&mut self) -> Option<Result<WriteOutcome>> {
+        self.next_outcome()
     }
 }

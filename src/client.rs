@@ -7,14 +7,16 @@ use std::task::{Context, Poll};
 
 use futures::{ready, Stream};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::api::Api;
-use crate::core::Sweep;
 use crate::core::{Checkpoint, Fetch, Method, RawPage, Report};
+use crate::core::{FetchMany, ManyCheckpoint, ManyReport, Sweep, WriteJob, WriteOp};
 use crate::drive::asynch::{self as driver, run_fetch, AsyncDriver};
 use crate::drive::Cursor;
 use crate::error::Result;
 use crate::list::List;
+use crate::many::{decode_item, FetchManyJob, ManyCursor, Step, WriteManyJob, WriteOutcome};
 use crate::transport::AsyncTransport;
 use crate::Page;
 
@@ -102,6 +104,57 @@ impl Client {
         let url = fetch.url();
         let resp = run_fetch(&self.api, &self.transport, fetch).await?;
         crate::core::decode_json(&resp, &url)
+    }
+
+    /// Fetches the record of every id, one `GET` per id from `template` (a
+    /// path with `{id}`), or several ids per request with `.batch(..)`. Each
+    /// id gets its own result; a missing record is that id's 404.
+    pub fn fetch_many<I, S>(&self, template: &str, ids: I) -> FetchManyJob<&Client>
+    where
+        I: IntoIterator<Item = S>,
+        S: ToString,
+    {
+        FetchManyJob::new(
+            self,
+            template,
+            ids.into_iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
+    /// Creates records (`POST path`, or a batch endpoint): one outcome per record.
+    pub fn insert_many<R: Serialize>(
+        &self,
+        path: &str,
+        records: impl IntoIterator<Item = R>,
+    ) -> WriteManyJob<&Client> {
+        WriteManyJob::new(self, WriteOp::Insert, path, records)
+    }
+
+    /// Changes records (`PATCH path/{id}`, or a batch endpoint).
+    pub fn update_many<R: Serialize>(
+        &self,
+        path: &str,
+        records: impl IntoIterator<Item = R>,
+    ) -> WriteManyJob<&Client> {
+        WriteManyJob::new(self, WriteOp::Update, path, records)
+    }
+
+    /// Creates or replaces records (`PUT path/{id}`, or a batch endpoint).
+    pub fn upsert_many<R: Serialize>(
+        &self,
+        path: &str,
+        records: impl IntoIterator<Item = R>,
+    ) -> WriteManyJob<&Client> {
+        WriteManyJob::new(self, WriteOp::Upsert, path, records)
+    }
+
+    /// Deletes records (`DELETE path/{id}`, or a batch endpoint); records may be bare ids.
+    pub fn delete_many<R: Serialize>(
+        &self,
+        path: &str,
+        records: impl IntoIterator<Item = R>,
+    ) -> WriteManyJob<&Client> {
+        WriteManyJob::new(self, WriteOp::Delete, path, records)
     }
 
     /// Every record of the collection at `path`: set options on the returned
@@ -303,5 +356,160 @@ impl<T: DeserializeOwned> Stream for PageStream<T> {
             }
         }
         Poll::Ready(None)
+    }
+}
+
+impl<'c> FetchManyJob<&'c Client> {
+    /// A stream of the results, `(id, record or error)`, in input order by default.
+    pub fn stream<T: DeserializeOwned>(self) -> FetchManyStream<T> {
+        let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
+        FetchManyStream {
+            driver: AsyncDriver::new(&self.client.api, self.client.transport.clone(), machine),
+            cursor: ManyCursor::new(self.progress),
+            _t: PhantomData,
+        }
+    }
+
+    /// Every result. The outer error is for a job that could not start.
+    pub async fn collect<T: DeserializeOwned>(self) -> Result<Vec<(String, Result<T>)>> {
+        let mut stream = self.stream::<T>();
+        let mut out = Vec::new();
+        while let Some(item) = futures::future::poll_fn(|cx| stream.poll_item(cx)).await {
+            out.push(item?);
+        }
+        Ok(out)
+    }
+}
+
+/// The results of a `fetch_many` job as a [`Stream`].
+pub struct FetchManyStream<T> {
+    driver: AsyncDriver<FetchMany>,
+    cursor: ManyCursor,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> FetchManyStream<T> {
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<(String, Result<T>)>>> {
+        loop {
+            if self.cursor.done {
+                return Poll::Ready(None);
+            }
+            let event = ready!(self.driver.poll_event(cx));
+            let step = self.cursor.step(event);
+            self.cursor.tick(|| {
+                self.driver
+                    .machine()
+                    .map(|m| m.progress(web_time::Instant::now()))
+            });
+            match step {
+                Step::Item(i, r) => {
+                    let id = self
+                        .driver
+                        .machine()
+                        .map(|m| m.id(i).to_string())
+                        .unwrap_or_default();
+                    return Poll::Ready(Some(Ok((
+                        id.clone(),
+                        r.and_then(|b| decode_item(&id, b)),
+                    ))));
+                }
+                Step::Failed(e) => return Poll::Ready(Some(Err(e))),
+                Step::Continue => {}
+                Step::End => return Poll::Ready(None),
+            }
+        }
+    }
+
+    /// The job's report, once the stream has ended.
+    pub fn report(&self) -> Option<&ManyReport> {
+        self.cursor.report.as_ref()
+    }
+
+    /// Which ids are done, to resume the job later.
+    pub fn checkpoint(&self) -> Option<ManyCheckpoint> {
+        self.driver.machine().map(|m| m.checkpoint())
+    }
+}
+
+impl<T: DeserializeOwned> Stream for FetchManyStream<T> {
+    type Item = (String, Result<T>);
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_item(cx)
+            .map(|o| o.map(|r| r.unwrap_or_else(|e| (String::new(), Err(e)))))
+    }
+}
+
+impl<'c> WriteManyJob<&'c Client> {
+    /// A stream of the outcomes, in input order by default.
+    pub fn stream(self) -> WriteStream {
+        let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
+        WriteStream {
+            driver: AsyncDriver::new(&self.client.api, self.client.transport.clone(), machine),
+            cursor: ManyCursor::new(self.progress),
+        }
+    }
+
+    /// Runs the job: one outcome per record, in input order.
+    pub async fn run(self) -> Result<Vec<WriteOutcome>> {
+        self.run_with_report().await.map(|(v, _)| v)
+    }
+
+    /// Runs the job and returns its report too.
+    pub async fn run_with_report(self) -> Result<(Vec<WriteOutcome>, ManyReport)> {
+        use futures::StreamExt;
+        let mut stream = self.stream();
+        let mut out = Vec::new();
+        while let Some(o) = stream.next().await {
+            out.push(o?);
+        }
+        out.sort_by_key(|o| o.index);
+        Ok((out, stream.cursor.report.take().unwrap_or_default()))
+    }
+}
+
+/// The outcomes of a write job as a [`Stream`].
+pub struct WriteStream {
+    driver: AsyncDriver<WriteJob>,
+    cursor: ManyCursor,
+}
+
+impl WriteStream {
+    /// The job's report, once the stream has ended.
+    pub fn report(&self) -> Option<&ManyReport> {
+        self.cursor.report.as_ref()
+    }
+
+    /// Which records are done, to resume the job later.
+    pub fn checkpoint(&self) -> Option<ManyCheckpoint> {
+        self.driver.machine().map(|m| m.checkpoint())
+    }
+}
+
+impl Stream for WriteStream {
+    type Item = Result<WriteOutcome>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.cursor.done {
+                return Poll::Ready(None);
+            }
+            let event = ready!(this.driver.poll_event(cx));
+            let step = this.cursor.step(event);
+            this.cursor.tick(|| {
+                this.driver
+                    .machine()
+                    .map(|m| m.progress(web_time::Instant::now()))
+            });
+            match step {
+                Step::Item(index, result) => {
+                    return Poll::Ready(Some(Ok(WriteOutcome { index, result })))
+                }
+                Step::Failed(e) => return Poll::Ready(Some(Err(e))),
+                Step::Continue => {}
+                Step::End => return Poll::Ready(None),
+            }
+        }
     }
 }

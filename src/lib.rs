@@ -89,18 +89,25 @@ pub mod core;
 mod drive;
 mod error;
 mod list;
+mod many;
 pub mod transport;
 
 pub use crate::api::Api;
-pub use crate::client::{Client, PageStream, RawPageStream, RecordStream};
+pub use crate::client::{
+    Client, FetchManyStream, PageStream, RawPageStream, RecordStream, WriteStream,
+};
 pub use crate::core::{
     ApiBuilder, Auth, Checkpoint, DeltaFilter, Link, ListOptions, Notice, Order, Pacing,
     Pagination, Progress, Report, RetryBudget, RetryCause, RetryCounts, RetryPolicy, Total,
     Watermark,
 };
+pub use crate::core::{
+    BatchLookup, BatchWrite, ManyCheckpoint, ManyProgress, ManyReport, WriteOp, Written,
+};
 pub use crate::drive::limiter::{Limiter, Permit};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::list::List;
+pub use crate::many::{FetchManyJob, WriteManyJob, WriteOutcome};
 
 /// One page of records of your type, as `.pages()` hands them out.
 #[derive(Debug, Clone, PartialEq)]

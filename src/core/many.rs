@@ -183,6 +183,10 @@ struct Engine<K: Kind> {
     throttled_until: Option<Instant>,
     start: Instant,
     finished: bool,
+    /// Items done before a resume.
+    resumed: u64,
+    /// Items with a result, in the order the results came (completion order).
+    ready: VecDeque<usize>,
 }
 
 impl<K: Kind> Engine<K> {
@@ -216,6 +220,7 @@ impl<K: Kind> Engine<K> {
         let skip: Vec<bool> = (0..n)
             .map(|i| resume.is_some_and(|c| c.is_done(i)))
             .collect();
+        let resumed = skip.iter().filter(|s| **s).count() as u64;
         let mut engine = Engine {
             spec: spec.clone(),
             kind,
@@ -243,6 +248,8 @@ impl<K: Kind> Engine<K> {
             throttled_until: None,
             start: now,
             finished: false,
+            resumed,
+            ready: VecDeque::new(),
         };
         let todo: Vec<usize> = (0..n).filter(|i| !engine.skip[*i]).collect();
         for chunk in todo.chunks(size) {
@@ -308,6 +315,7 @@ impl<K: Kind> Engine<K> {
                     let unit = self.units.remove(&uid).expect("unit exists");
                     for i in unit.indices {
                         self.results[i] = Some(Err(e.clone()));
+                        self.ready.push_back(i);
                     }
                     self.emit();
                 }
@@ -377,12 +385,18 @@ impl<K: Kind> Engine<K> {
             let mut again = Vec::new();
             for (i, r) in unit.indices.iter().zip(results) {
                 match r {
-                    Ok(v) => self.results[*i] = Some(Ok(v)),
+                    Ok(v) => {
+                        self.results[*i] = Some(Ok(v));
+                        self.ready.push_back(*i);
+                    }
                     Err((e, Some(f))) if unit.retries < self.retrier_max() => {
                         self.count_retry(f.cause, now, None);
                         again.push((*i, e));
                     }
-                    Err((e, _)) => self.results[*i] = Some(Err(e)),
+                    Err((e, _)) => {
+                        self.results[*i] = Some(Err(e));
+                        self.ready.push_back(*i);
+                    }
                 }
             }
             if !again.is_empty() {
@@ -453,6 +467,7 @@ impl<K: Kind> Engine<K> {
                 let unit = self.units.remove(&uid).expect("unit exists");
                 for i in unit.indices {
                     self.results[i] = Some(Err(err.clone()));
+                    self.ready.push_back(i);
                 }
             }
         }
@@ -488,7 +503,7 @@ impl<K: Kind> Engine<K> {
                 }
             }
             Order::Completion => {
-                for i in 0..self.n {
+                while let Some(i) = self.ready.pop_front() {
                     if !self.skip[i] && self.results[i].is_some() {
                         self.emit_one(i);
                         self.skip[i] = true;
@@ -546,8 +561,7 @@ impl<K: Kind> Engine<K> {
             .filter(|e| matches!(e, ManyEvent::Item(_)))
             .count() as u64;
         let done = self.handed - queued;
-        let resumed = self.skip.iter().filter(|s| **s).count() as u64 - self.handed;
-        let total = self.n as u64 - resumed;
+        let total = self.n as u64 - self.resumed;
         let eta = if self.finished {
             Some(Duration::ZERO)
         } else if done > 0 {

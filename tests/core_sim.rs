@@ -2715,3 +2715,54 @@ fn fetch_retries_transient_failures_after_the_backoff() {
     post.handle_response(req.id, Ok(Response::new(503, "")), t0);
     assert_eq!(post.poll_event().unwrap().unwrap_err().status(), Some(503));
 }
+
+#[test]
+fn transient_failures_are_retried_in_simulated_time_and_counted() {
+    let a = offset_header_api(10, 4);
+    let fake = Fake::new(Style::Offset(Tot::Header), 50);
+    let mut failures_left = 2;
+    let mut throttled_once = false;
+    let s = sim(&a, items().seed(7), 4, 4, Pick::Fifo, move |req| {
+        if req.url == off(20, 10) && failures_left > 0 {
+            failures_left -= 1;
+            return Ok(Response::new(503, "busy"));
+        }
+        if req.url == off(40, 10) && !throttled_once {
+            throttled_once = true;
+            return Ok(Response::new(429, "slow down").with_header("Retry-After", "2"));
+        }
+        Ok(fake.respond(&req.url))
+    });
+    assert_eq!(s.ids(), range(1, 50), "every record once, in order");
+    let asked = s.urls();
+    assert_eq!(asked.iter().filter(|u| **u == off(20, 10)).count(), 3, "two retries of the 503s");
+    assert_eq!(asked.iter().filter(|u| **u == off(40, 10)).count(), 2, "one retry of the 429");
+    let r = s.report();
+    assert_eq!(r.retries.server_error, 2);
+    assert_eq!(r.retries.throttled, 1);
+    assert!(r.throttled >= Duration::from_secs(2) && r.throttled <= Duration::from_millis(2200), "{:?}", r.throttled);
+    assert!(r.duration >= Duration::from_secs(2), "the sweep waited for Retry-After: {:?}", r.duration);
+    assert_eq!(r.requests, 5 + 2 + 1);
+}
+
+#[test]
+fn a_retry_budget_spent_ends_the_sweep_with_the_reason() {
+    let a = offset_header_api(10, 4);
+    let fake = Fake::new(Style::Offset(Tot::Header), 50);
+    let policy = RetryPolicy::default().budget(Some(pagewise::RetryBudget {
+        capacity: 10,
+        retry_cost: 5,
+        timeout_cost: 10,
+        success_refund: 1,
+    }));
+    let s = sim(&a, items().retry(policy).seed(1), 4, 4, Pick::Fifo, move |req| {
+        if req.url == off(0, 10) {
+            return Ok(fake.respond(&req.url));
+        }
+        Ok(Response::new(500, "down"))
+    });
+    let e = s.error();
+    assert_eq!(e.status(), Some(500));
+    assert!(e.message().contains("retry budget is spent"), "{e}");
+    assert_eq!(s.ids(), range(1, 10), "the first page was handed out before the failure");
+}

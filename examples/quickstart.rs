@@ -27,7 +27,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         latency: Duration::from_millis(50),
         ..Config::default()
     })?;
-    println!("test API server on {} ({RECORDS} records, 50 ms latency)", server.url());
+    println!(
+        "test API server on {} ({RECORDS} records, 50 ms latency)",
+        server.url()
+    );
 
     let api = Api::builder(format!("{}/offset/", server.url()))
         .records_at("/data")
@@ -54,13 +57,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         seconds.push(elapsed);
     }
-    println!("speedup with concurrency 16: {:.1}x", seconds[0] / seconds[1]);
+    println!(
+        "speedup with concurrency 16: {:.1}x",
+        seconds[0] / seconds[1]
+    );
 
     // The same sweep through the async client, on a plain futures executor
     // (it needs no runtime; tokio, smol or async-std work just as well).
     let client = pagewise::Client::new(&api);
     let started = Instant::now();
-    let (items, report) = futures::executor::block_on(client.list("items").collect_with_report::<Item>())?;
+    let (items, report) =
+        futures::executor::block_on(client.list("items").collect_with_report::<Item>())?;
     check_every_id_once(&items)?;
     println!(
         "async,    concurrency 16: {} records, {} pages, {:.2} s, complete: {:?}",
@@ -74,8 +81,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn check_every_id_once(items: &[Item]) -> Result<(), String> {
     let ids: HashSet<u64> = items.iter().map(|i| i.id).collect();
-    if items.len() as u64 != RECORDS || ids.len() as u64 != RECORDS || !(1..=RECORDS).all(|id| ids.contains(&id)) {
-        return Err(format!("expected ids 1..={RECORDS} once each, got {} records ({} distinct)", items.len(), ids.len()));
+    if items.len() as u64 != RECORDS
+        || ids.len() as u64 != RECORDS
+        || !(1..=RECORDS).all(|id| ids.contains(&id))
+    {
+        return Err(format!(
+            "expected ids 1..={RECORDS} once each, got {} records ({} distinct)",
+            items.len(),
+            ids.len()
+        ));
     }
     Ok(())
 }

@@ -4,7 +4,8 @@
 #
 #   native   cargo test: core in simulated time, blocking and async clients
 #            against the test API server, doc tests, the test server itself
-#   wasm     the library in headless Chromium (wasm-bindgen-test)
+#   wasm     the library in headless Chromium (wasm-bindgen-test), and the
+#            fault matrix there against a second test server
 #   npm      the npm package in Node 20 and in Chromium (playwright-core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,19 +37,50 @@ if cargo tree -p pagewise -e normal --prefix none | grep -E '^(tokio|async-std|s
   exit 1
 fi
 
+# Test API servers run in the background; every one started is killed on any
+# exit of this script (success, a failing suite, Ctrl-C).
+server_bin="${CARGO_TARGET_DIR:-./target}/debug/pagewise-testserver"
+server_pids=()
+server_logs=()
+stop_servers() {
+  for pid in ${server_pids[@]+"${server_pids[@]}"}; do kill "$pid" 2>/dev/null || true; done
+  for log in ${server_logs[@]+"${server_logs[@]}"}; do rm -f "$log"; done
+  server_pids=()
+  server_logs=()
+}
+trap stop_servers EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# start_server ARGS...: starts one on a free port; its URL is left in $server_url.
+start_server() {
+  local log
+  log=$(mktemp)
+  server_logs+=("$log")
+  "$server_bin" --port 0 "$@" >"$log" 2>&1 &
+  server_pids+=($!)
+  server_url=""
+  for _ in $(seq 50); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
+  server_url=$(sed -n 's/^listening on //p' "$log")
+  [ -n "$server_url" ] || { echo "error: the test server ($*) did not start" >&2; cat "$log" >&2; exit 1; }
+}
+
+# wasm-bindgen-test-runner gives a whole test binary 20 s by default: too
+# little for the fault matrix and for sweeps that retry failing answers.
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}"
+
 step "wasm32: the library in headless Chromium against the test API server"
 cargo build -p pagewise-testserver
-server_log=$(mktemp)
-./target/debug/pagewise-testserver --port 0 --records 2345 --latency-ms 1 >"$server_log" 2>&1 &
-server_pid=$!
-trap 'kill $server_pid 2>/dev/null || true' EXIT
-for _ in $(seq 50); do grep -q '^listening on ' "$server_log" && break; sleep 0.1; done
-PAGEWISE_TEST_SERVER=$(sed -n 's/^listening on //p' "$server_log")
-[ -n "$PAGEWISE_TEST_SERVER" ] || { echo "error: the test server did not start" >&2; cat "$server_log" >&2; exit 1; }
+start_server --records 2345 --latency-ms 1
+PAGEWISE_TEST_SERVER=$server_url
 export PAGEWISE_TEST_SERVER
 cargo test --target wasm32-unknown-unknown --test wasm_browser
-kill $server_pid 2>/dev/null || true
-trap - EXIT
+
+step "wasm32: the fault matrix in headless Chromium (a second server, 20,000 records)"
+start_server --records 20000 --latency-ms 1
+PAGEWISE_FAULT_SERVER=$server_url
+export PAGEWISE_FAULT_SERVER
+cargo test --target wasm32-unknown-unknown --test wasm_faults
+stop_servers
 
 if [ -f package.json ]; then
   step "npm: build the package, test it in Node 20 and in Chromium"

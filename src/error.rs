@@ -38,7 +38,8 @@ pub enum ErrorKind {
     /// The operation was cancelled by the caller (dropped stream, abort signal).
     Cancelled,
     /// A sweep with `verify` on ended with fewer (or more) records than the
-    /// API's total: the message says how many are missing.
+    /// API's total, or the collection changed under it: the message says how
+    /// many are missing.
     Incomplete,
 }
 

@@ -2735,13 +2735,29 @@ fn transient_failures_are_retried_in_simulated_time_and_counted() {
     });
     assert_eq!(s.ids(), range(1, 50), "every record once, in order");
     let asked = s.urls();
-    assert_eq!(asked.iter().filter(|u| **u == off(20, 10)).count(), 3, "two retries of the 503s");
-    assert_eq!(asked.iter().filter(|u| **u == off(40, 10)).count(), 2, "one retry of the 429");
+    assert_eq!(
+        asked.iter().filter(|u| **u == off(20, 10)).count(),
+        3,
+        "two retries of the 503s"
+    );
+    assert_eq!(
+        asked.iter().filter(|u| **u == off(40, 10)).count(),
+        2,
+        "one retry of the 429"
+    );
     let r = s.report();
     assert_eq!(r.retries.server_error, 2);
     assert_eq!(r.retries.throttled, 1);
-    assert!(r.throttled >= Duration::from_secs(2) && r.throttled <= Duration::from_millis(2200), "{:?}", r.throttled);
-    assert!(r.duration >= Duration::from_secs(2), "the sweep waited for Retry-After: {:?}", r.duration);
+    assert!(
+        r.throttled >= Duration::from_secs(2) && r.throttled <= Duration::from_millis(2200),
+        "{:?}",
+        r.throttled
+    );
+    assert!(
+        r.duration >= Duration::from_secs(2),
+        "the sweep waited for Retry-After: {:?}",
+        r.duration
+    );
     assert_eq!(r.requests, 5 + 2 + 1);
 }
 
@@ -2755,14 +2771,25 @@ fn a_retry_budget_spent_ends_the_sweep_with_the_reason() {
         timeout_cost: 10,
         success_refund: 1,
     }));
-    let s = sim(&a, items().retry(policy).seed(1), 4, 4, Pick::Fifo, move |req| {
-        if req.url == off(0, 10) {
-            return Ok(fake.respond(&req.url));
-        }
-        Ok(Response::new(500, "down"))
-    });
+    let s = sim(
+        &a,
+        items().retry(policy).seed(1),
+        4,
+        4,
+        Pick::Fifo,
+        move |req| {
+            if req.url == off(0, 10) {
+                return Ok(fake.respond(&req.url));
+            }
+            Ok(Response::new(500, "down"))
+        },
+    );
     let e = s.error();
     assert_eq!(e.status(), Some(500));
     assert!(e.message().contains("retry budget is spent"), "{e}");
-    assert_eq!(s.ids(), range(1, 10), "the first page was handed out before the failure");
+    assert_eq!(
+        s.ids(),
+        range(1, 10),
+        "the first page was handed out before the failure"
+    );
 }

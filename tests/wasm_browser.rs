@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::{scenarios, Item};
 use futures::StreamExt;
-use pagewise::{Api, Client, ErrorKind, Order, Pagination, Total};
+use pagewise::{Api, Client, ErrorKind, Order, Pagination, RetryPolicy, Total};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -26,6 +26,13 @@ fn base() -> String {
         .expect("build with PAGEWISE_TEST_SERVER=http://127.0.0.1:PORT (scripts/test-all.sh does)")
         .trim_end_matches('/')
         .to_string()
+}
+
+/// Transient failures are retried (6 times by default): quickly, in these tests.
+fn quick_retries() -> RetryPolicy {
+    RetryPolicy::default()
+        .base_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(10))
 }
 
 async fn server_requests() -> u64 {
@@ -111,7 +118,10 @@ async fn garbage_answers_are_typed_errors() {
 #[wasm_bindgen_test]
 async fn an_unreachable_server_is_a_transport_error() {
     // Port 9 (discard) is closed on the test machine: fetch rejects.
-    let api = Api::builder("http://127.0.0.1:9/").build().unwrap();
+    let api = Api::builder("http://127.0.0.1:9/")
+        .retry(quick_retries())
+        .build()
+        .unwrap();
     let err = Client::new(&api)
         .list("items")
         .collect::<Item>()
@@ -154,6 +164,7 @@ async fn per_request_timeout_aborts_the_fetch() {
     let api = Api::builder(format!("{}/offset/", base()))
         .records_at("/data")
         .timeout(Some(Duration::from_millis(0)))
+        .retry(quick_retries())
         .build()
         .unwrap();
     let err = Client::new(&api)

@@ -21,7 +21,9 @@ export type ErrorKind =
   /** Too many redirects. */
   | 'redirect'
   /** Stopped by an `AbortSignal`. */
-  | 'cancelled';
+  | 'cancelled'
+  /** A sweep with `verify: true` ended with fewer (or more) records than the API's total; the message says how many. */
+  | 'incomplete';
 
 /** The optional context of a {@link PagewiseError}. */
 export interface PagewiseErrorDetails {
@@ -128,6 +130,84 @@ export type Pairs =
   | { readonly [name: string]: Scalar }
   | Iterable<readonly [string, Scalar]>;
 
+/**
+ * A token bucket bounding the retries of one sweep: each retry takes tokens
+ * (a timeout retry more), each success gives some back; when it is empty,
+ * failures are not retried. A 429 with `Retry-After` takes none.
+ * Members left out take the defaults.
+ */
+export interface RetryBudget {
+  /** Tokens at the start, and at most (default 500). */
+  readonly capacity?: number;
+  /** Tokens a retry takes (default 5). */
+  readonly retryCost?: number;
+  /** Tokens a retry after a timeout takes (default 10). */
+  readonly timeoutCost?: number;
+  /** Tokens a success gives back (default 1). */
+  readonly successRefund?: number;
+}
+
+/**
+ * How failed requests (429, 5xx, timeouts, broken connections, bodies that
+ * are not a page) are retried: exponential backoff with full jitter,
+ * `Retry-After` honoured. In list options, the members given replace the
+ * client's; a `budget` object replaces the client's whole budget.
+ */
+export interface RetryPolicy {
+  /** Retries of one request before its failure ends the operation (default 6; 0: never retry). */
+  readonly maxRetries?: number;
+  /** The first backoff's upper bound, in ms; it doubles with each retry (default 200). */
+  readonly baseDelayMs?: number;
+  /** The largest backoff, in ms (default 20000). */
+  readonly maxDelayMs?: number;
+  /** The longest `Retry-After` honoured, in ms; longer ones are clamped (default 120000). */
+  readonly maxRetryAfterMs?: number;
+  /** The retry budget of a sweep; `false` for none (only `maxRetries` bounds retries). Default: on. */
+  readonly budget?: false | RetryBudget;
+}
+
+/** At most `perSecond` requests per second, in bursts of at most `burst`. */
+export interface RateLimit {
+  /** Requests per second, a positive number. */
+  readonly perSecond: number;
+  /** The largest burst, an integer of at least 1. */
+  readonly burst: number;
+}
+
+/** How requests are paced, over every operation of a client: a 429 pauses them all. */
+export interface Pacing {
+  /** A fixed rate limit (default none). */
+  readonly rateLimit?: RateLimit | null;
+  /**
+   * Adapt to the server (default true): on a 429, a 502, 503 or 504 or a
+   * request timeout, halve the concurrency (at most once per round of
+   * requests) and, on a 429, slow the rate below what the server accepted;
+   * after a run of successes, grow them again, never above the configured
+   * concurrency.
+   */
+  readonly adaptive?: boolean;
+  /** How long a 429 without `Retry-After` pauses the client, in ms (default 1000). */
+  readonly cooldownWithoutRetryAfterMs?: number;
+  /** The longest pause a `Retry-After` can impose, in ms (default 120000). */
+  readonly maxCooldownMs?: number;
+}
+
+/** What a client's shared pacer has done so far, over every operation. */
+export interface PacingStats {
+  /** Throttling answers (429, or 503 with `Retry-After`) received. */
+  readonly throttles: number;
+  /** Time during which a cooldown held every request back, in ms. */
+  readonly throttledMs: number;
+  /** Times the adaptive concurrency was halved. */
+  readonly decreases: number;
+  /** Times it grew by one. */
+  readonly increases: number;
+  /** The concurrency allowed now (adaptive, at most the configured one). */
+  readonly concurrency: number;
+  /** The request rate (per second) learnt from 429s; `null` if none was learnt. */
+  readonly learntRate: number | null;
+}
+
 /** The description of an API. Unknown option names are errors. */
 export interface ClientOptions {
   /** Collection paths are resolved under it: `items` under `https://h/v1` is `https://h/v1/items`. */
@@ -149,6 +229,10 @@ export interface ClientOptions {
   readonly window?: number;
   /** How long one request may take, in ms (default 30000); `null` for no limit. */
   readonly timeoutMs?: number | null;
+  /** How failed requests are retried (default: 6 retries, backoff 200 ms to 20 s, a budget). */
+  readonly retry?: RetryPolicy;
+  /** How requests are paced (default: adaptive, no fixed rate limit). */
+  readonly pacing?: Pacing;
 }
 
 /** Where a sweep is, after each page. */
@@ -161,6 +245,10 @@ export interface Progress {
   readonly total: number | null;
   /** Milliseconds since the sweep started. */
   readonly elapsedMs: number;
+  /** Requests retried so far, every cause together. */
+  readonly retries: number;
+  /** Time pages spent waiting because the server throttled, so far, in ms. */
+  readonly throttledMs: number;
 }
 
 /** The options of one sweep. Unknown option names are errors. */
@@ -177,6 +265,13 @@ export interface ListOptions {
   readonly window?: number;
   /** A deadline for the whole sweep, in ms: past it, the sweep fails with kind `timeout`. */
   readonly deadlineMs?: number;
+  /** How failed requests are retried; the members given replace the client's. */
+  readonly retry?: RetryPolicy;
+  /**
+   * Fail with kind `incomplete` when the sweep ends with fewer (or more)
+   * records than the API's total (default false: the report's `complete` says it).
+   */
+  readonly verify?: boolean;
   /** Aborting it stops the sweep (requests in flight are aborted) with kind `cancelled`. */
   readonly signal?: AbortSignal;
   /** Called after each page. An exception thrown here stops the sweep and is passed on. */
@@ -203,6 +298,20 @@ export type Notice =
   /** A notice this version of the bindings has no shape for, described in words. */
   | { readonly type: 'other'; readonly message: string };
 
+/** Retries of a sweep, by cause. */
+export interface RetryCounts {
+  /** 429s (and 503s with `Retry-After`) retried. */
+  readonly throttled: number;
+  /** 500, 502, 503 and 504 answers retried. */
+  readonly serverError: number;
+  /** 408s and request timeouts retried. */
+  readonly timeout: number;
+  /** Broken or refused connections retried. */
+  readonly transport: number;
+  /** 2xx answers whose body was not a page (truncated, empty, `null`) retried. */
+  readonly badBody: number;
+}
+
 /** What a finished sweep did. */
 export interface Report {
   /** Records handed out. */
@@ -219,6 +328,17 @@ export interface Report {
   /** The most pages held at once, never more than concurrency + window. */
   readonly maxBufferedPages: number;
   readonly notices: readonly Notice[];
+  /** Retries, by cause. */
+  readonly retries: RetryCounts;
+  /** Time pages spent waiting because the server throttled, overlapping waits counted once, in ms. */
+  readonly throttledMs: number;
+  /**
+   * The collection changed under an offset or page-number sweep (its total
+   * changed, or a page came back shorter or longer than planned): rows may
+   * have been missed or handed out twice. Cursor and keyset sweeps follow
+   * the data and are not affected.
+   */
+  readonly changedDuringSweep: boolean;
 }
 
 /** One page of a sweep. */
@@ -262,4 +382,6 @@ export declare class Client {
   stream<T = unknown>(collection: string, options?: ListOptions): RecordStream<T>;
   /** The pages of the collection as they arrive. */
   pages<T = unknown>(collection: string, options?: ListOptions): PageStream<T>;
+  /** What the client's shared pacer has done so far, over every operation. */
+  pacingStats(): PacingStats;
 }

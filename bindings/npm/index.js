@@ -104,6 +104,7 @@ class Sweep {
           this.report = cursor.report();
           return;
         }
+        const progress = onProgress ? cursor.progress() : null;
         // Ask for the next page before handing this one out: the sweep keeps
         // fetching (its requests start when the cursor is polled) while the
         // consumer works on this page. Memory: one page more than the
@@ -113,7 +114,12 @@ class Sweep {
         pending.catch(() => {});
         pages += 1;
         records += page.records.length;
-        onProgress?.({ pages, records, total: page.total, elapsedMs: performance.now() - started });
+        if (onProgress) {
+          // Retries and throttled time so far, as of this page (read before
+          // the next `next()` runs).
+          const { retries, throttledMs } = progress;
+          onProgress({ pages, records, total: page.total, elapsedMs: performance.now() - started, retries, throttledMs });
+        }
         yield page;
       }
     } finally {
@@ -169,6 +175,15 @@ export class Client {
   /** @param {import('./index.js').ClientOptions} options */
   constructor(options) {
     this.#raw = new RawClient(options);
+  }
+
+  /**
+   * What the client's shared pacer has done so far, over every operation:
+   * throttling answers, time throttled, adaptive concurrency steps, the
+   * concurrency allowed now and the rate learnt from 429s (`null` if none).
+   */
+  pacingStats() {
+    return this.#raw.pacingStats();
   }
 
   /** `GET path` (relative to `baseUrl`) and parse the JSON body. */

@@ -1,8 +1,9 @@
 //! The exported client and cursor.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
+use std::time::Duration;
 
 use futures::future::{select, Either};
 use futures::StreamExt;
@@ -76,16 +77,30 @@ impl RawClient {
         }))
     }
 
+    /// What the client's shared pacer has done so far: `{ throttles,
+    /// throttledMs, decreases, increases, concurrency, learntRate }`.
+    #[wasm_bindgen(js_name = pacingStats)]
+    pub fn pacing_stats(&self) -> JsValue {
+        let api = self.inner.api();
+        convert::pacing_stats(
+            &api.pacing_stats(),
+            api.current_concurrency(),
+            api.learnt_rate(),
+        )
+    }
+
     /// Opens a sweep of the collection at `path` with the list `options`
-    /// (`{ query, order, pageSize, concurrency, window, deadlineMs, signal }`).
-    /// It sends nothing until the first `next()`.
+    /// (`{ query, order, pageSize, concurrency, window, deadlineMs, retry,
+    /// verify, signal }`). It sends nothing until the first `next()`.
     pub fn pages(&self, path: &str, options: JsValue) -> Result<RawCursor, JsValue> {
+        let retry = self.inner.api().spec().retry().clone();
         let (options, signal) =
-            config::list_options(path, options).map_err(|e| convert::error(&e))?;
+            config::list_options(path, options, &retry).map_err(|e| convert::error(&e))?;
         let stream = self.inner.list(path).options(options).raw_pages();
         let state = Rc::new(CursorState {
             stream: RefCell::new(Some(stream)),
             report: RefCell::new(None),
+            progress: Cell::new((0, Duration::ZERO)),
             stop: Rc::new(Stop::default()),
         });
         let watch = signal.map(|s| {
@@ -112,6 +127,8 @@ struct CursorState {
     stream: RefCell<Option<RawPageStream>>,
     /// The final report, once the sweep finished.
     report: RefCell<Option<Report>>,
+    /// Retries and throttled time so far, as of the last page handed out.
+    progress: Cell<(u64, Duration)>,
     stop: Rc<Stop>,
 }
 
@@ -158,7 +175,11 @@ impl RawCursor {
                 }
                 Some(Err(e)) => Err(convert::error(&e)),
                 Some(Ok(page)) => {
-                    let total = stream.progress().and_then(|r| r.total);
+                    let so_far = stream.progress();
+                    let total = so_far.and_then(|r| r.total);
+                    if let Some(r) = so_far {
+                        state.progress.set((r.retries.total(), r.throttled));
+                    }
                     let js = convert::page(&page, total);
                     if state.stop.reason().is_none() {
                         *state.stream.borrow_mut() = Some(stream);
@@ -177,6 +198,13 @@ impl RawCursor {
         if let Ok(mut slot) = self.state.stream.try_borrow_mut() {
             slot.take();
         }
+    }
+
+    /// `{ retries, throttledMs }` of the sweep so far, as of the last page
+    /// `next()` resolved to: retries of every cause, time throttled.
+    pub fn progress(&self) -> JsValue {
+        let (retries, throttled) = self.state.progress.get();
+        convert::progress(retries, throttled)
     }
 
     /// The final report once `next()` resolved to `undefined` at the end of

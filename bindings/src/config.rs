@@ -7,7 +7,10 @@
 use std::time::Duration;
 
 use js_sys::{Array, Object, Reflect};
-use pagewise::{Api, Auth, Error, ErrorKind, Link, ListOptions, Order, Pagination, Total};
+use pagewise::{
+    Api, Auth, Error, ErrorKind, Link, ListOptions, Order, Pacing, Pagination, RetryBudget,
+    RetryPolicy, Total,
+};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
@@ -95,6 +98,38 @@ impl Opts {
 
     fn count(&self, name: &str) -> Result<Option<u64>> {
         self.opt(name, count, "a non-negative integer")
+    }
+
+    fn boolean(&self, name: &str) -> Result<Option<bool>> {
+        self.opt(name, JsValue::as_bool, "a boolean")
+    }
+
+    fn millis(&self, name: &str) -> Result<Option<Duration>> {
+        self.opt(
+            name,
+            |v| count(v).map(Duration::from_millis),
+            "a non-negative integer (milliseconds)",
+        )
+    }
+
+    fn u32(&self, name: &str) -> Result<Option<u32>> {
+        self.opt(
+            name,
+            |v| count(v).and_then(|n| u32::try_from(n).ok()),
+            "an integer from 0 to 4294967295",
+        )
+    }
+
+    /// A member that must be a plain object, read as options with `known` keys.
+    fn object(&self, name: &str, known: &[&str], what: &str) -> Result<Option<Opts>> {
+        let v = self.get(name);
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        if !v.is_object() || Array::is_array(&v) {
+            return Err(self.bad(name, what));
+        }
+        Opts::new(v, &format!("{}.{name}", self.path), known).map(Some)
     }
 
     fn size(&self, name: &str) -> Result<Option<usize>> {
@@ -329,6 +364,111 @@ fn auth(o: &Opts) -> Result<Option<Auth>> {
     }))
 }
 
+const RETRY_KEYS: &[&str] = &[
+    "maxRetries",
+    "baseDelayMs",
+    "maxDelayMs",
+    "maxRetryAfterMs",
+    "budget",
+];
+const RETRY_WHAT: &str =
+    "an object { maxRetries?, baseDelayMs?, maxDelayMs?, maxRetryAfterMs?, budget? }";
+const BUDGET_KEYS: &[&str] = &["capacity", "retryCost", "timeoutCost", "successRefund"];
+const BUDGET_WHAT: &str =
+    "false (no budget) or an object { capacity?, retryCost?, timeoutCost?, successRefund? }";
+
+/// `options.retry` applied over `policy`: the members given replace the
+/// policy's; a `budget` object replaces its whole budget (members left out
+/// take the defaults of `RetryBudget`), `false` removes it. `None` without
+/// a `retry` member.
+pub(crate) fn retry(o: &Opts, policy: &RetryPolicy) -> Result<Option<RetryPolicy>> {
+    let Some(r) = o.object("retry", RETRY_KEYS, RETRY_WHAT)? else {
+        return Ok(None);
+    };
+    let mut policy = policy.clone();
+    if let Some(n) = r.u32("maxRetries")? {
+        policy = policy.max_retries(n);
+    }
+    if let Some(d) = r.millis("baseDelayMs")? {
+        policy = policy.base_delay(d);
+    }
+    if let Some(d) = r.millis("maxDelayMs")? {
+        policy = policy.max_delay(d);
+    }
+    if let Some(d) = r.millis("maxRetryAfterMs")? {
+        policy = policy.max_retry_after(d);
+    }
+    let b = r.get("budget");
+    if b.as_bool() == Some(false) {
+        policy = policy.budget(None);
+    } else if let Some(bo) = r.object("budget", BUDGET_KEYS, BUDGET_WHAT)? {
+        let mut budget = RetryBudget::default();
+        if let Some(n) = bo.u32("capacity")? {
+            budget.capacity = n;
+        }
+        if let Some(n) = bo.u32("retryCost")? {
+            budget.retry_cost = n;
+        }
+        if let Some(n) = bo.u32("timeoutCost")? {
+            budget.timeout_cost = n;
+        }
+        if let Some(n) = bo.u32("successRefund")? {
+            budget.success_refund = n;
+        }
+        policy = policy.budget(Some(budget));
+    }
+    Ok(Some(policy))
+}
+
+/// `options.pacing`, over the defaults of `Pacing`.
+fn pacing(o: &Opts) -> Result<Option<Pacing>> {
+    let Some(p) = o.object(
+        "pacing",
+        &[
+            "rateLimit",
+            "adaptive",
+            "cooldownWithoutRetryAfterMs",
+            "maxCooldownMs",
+        ],
+        "an object { rateLimit?, adaptive?, cooldownWithoutRetryAfterMs?, maxCooldownMs? }",
+    )?
+    else {
+        return Ok(None);
+    };
+    let mut pacing = Pacing::default();
+    let rate_what = "an object { perSecond: number > 0, burst: integer >= 1 }";
+    if let Some(r) = p.object("rateLimit", &["perSecond", "burst"], rate_what)? {
+        let per_second = r.opt(
+            "perSecond",
+            |v| v.as_f64().filter(|n| n.is_finite() && *n > 0.0),
+            "a positive number (requests per second)",
+        )?;
+        let burst = r.opt(
+            "burst",
+            |v| {
+                count(v)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| *n >= 1)
+            },
+            "an integer from 1 to 4294967295 (requests)",
+        )?;
+        match (per_second, burst) {
+            (Some(rate), Some(burst)) => pacing = pacing.rate_limit(rate, burst),
+            _ => return Err(p.bad("rateLimit", rate_what)),
+        }
+    }
+    if let Some(on) = p.boolean("adaptive")? {
+        pacing = pacing.adaptive(on);
+    }
+    if let Some(d) = p.millis("cooldownWithoutRetryAfterMs")? {
+        pacing = pacing.cooldown_without_retry_after(d);
+    }
+    if let Some(d) = p.millis("maxCooldownMs")? {
+        pacing = pacing.max_cooldown(d);
+    }
+    Ok(Some(pacing))
+}
+
 /// The `Api` described by the client options.
 pub(crate) fn api(options: JsValue) -> Result<Api> {
     if options.is_undefined() || options.is_null() {
@@ -350,6 +490,8 @@ pub(crate) fn api(options: JsValue) -> Result<Api> {
             "concurrency",
             "window",
             "timeoutMs",
+            "retry",
+            "pacing",
         ],
     )?;
     let mut b = Api::builder(o.required_string("baseUrl")?);
@@ -383,6 +525,12 @@ pub(crate) fn api(options: JsValue) -> Result<Api> {
         Some(Some(0)) => return Err(o.bad("timeoutMs", "a positive integer or null (no limit)")),
         Some(Some(ms)) => b = b.timeout(Some(Duration::from_millis(ms))),
     }
+    if let Some(policy) = retry(&o, &RetryPolicy::default())? {
+        b = b.retry(policy);
+    }
+    if let Some(p) = pacing(&o)? {
+        b = b.pacing(p);
+    }
     b.build()
 }
 
@@ -396,9 +544,11 @@ pub(crate) fn signal(o: &Opts) -> Result<Option<AbortSignal>> {
 }
 
 /// The options of one `list` of the collection at `path`, and its signal.
+/// A `retry` member applies over `retry`, the client's policy.
 pub(crate) fn list_options(
     path: &str,
     options: JsValue,
+    retry_policy: &RetryPolicy,
 ) -> Result<(ListOptions, Option<AbortSignal>)> {
     let o = Opts::new(
         options,
@@ -410,6 +560,8 @@ pub(crate) fn list_options(
             "concurrency",
             "window",
             "deadlineMs",
+            "retry",
+            "verify",
             "signal",
             "onProgress",
         ],
@@ -441,6 +593,12 @@ pub(crate) fn list_options(
     }
     if let Some(ms) = o.count("deadlineMs")? {
         opts = opts.deadline(Duration::from_millis(ms));
+    }
+    if let Some(policy) = retry(&o, retry_policy)? {
+        opts = opts.retry(policy);
+    }
+    if let Some(on) = o.boolean("verify")? {
+        opts = opts.verify(on);
     }
     let signal = signal(&o)?;
     Ok((opts, signal))

@@ -6,7 +6,10 @@ use std::cell::RefCell;
 
 use js_sys::{Array, Function, Object, Reflect, JSON};
 use pagewise::core::RawPage;
-use pagewise::{Error, ErrorKind, Notice, Report};
+use std::time::Duration;
+
+use pagewise::core::PacerStats;
+use pagewise::{Error, ErrorKind, Notice, Report, RetryCounts};
 use wasm_bindgen::prelude::*;
 
 thread_local! {
@@ -140,8 +143,53 @@ fn notice(n: &Notice) -> Object {
     obj
 }
 
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Retries by cause as `{ throttled, serverError, timeout, transport, badBody }`.
+fn retries(r: &RetryCounts) -> Object {
+    let obj = Object::new();
+    set(&obj, "throttled", r.throttled as f64);
+    set(&obj, "serverError", r.server_error as f64);
+    set(&obj, "timeout", r.timeout as f64);
+    set(&obj, "transport", r.transport as f64);
+    set(&obj, "badBody", r.bad_body as f64);
+    obj
+}
+
+/// The progress of a running sweep beyond what JS counts itself:
+/// `{ retries, throttledMs }`.
+pub(crate) fn progress(retries: u64, throttled: Duration) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "retries", retries as f64);
+    set(&obj, "throttledMs", millis(throttled));
+    obj.into()
+}
+
+/// What a client's pacer did: `{ throttles, throttledMs, decreases,
+/// increases, concurrency, learntRate }`.
+pub(crate) fn pacing_stats(
+    stats: &PacerStats,
+    concurrency: usize,
+    learnt_rate: Option<f64>,
+) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "throttles", stats.throttles as f64);
+    set(&obj, "throttledMs", millis(stats.throttled));
+    set(&obj, "decreases", stats.decreases as f64);
+    set(&obj, "increases", stats.increases as f64);
+    set(&obj, "concurrency", concurrency as f64);
+    set(
+        &obj,
+        "learntRate",
+        learnt_rate.map_or(JsValue::NULL, JsValue::from_f64),
+    );
+    obj.into()
+}
+
 /// A report as `{ records, pages, requests, total, complete, durationMs,
-/// maxBufferedPages, notices }`.
+/// maxBufferedPages, notices, retries, throttledMs, changedDuringSweep }`.
 pub(crate) fn report(r: &Report) -> JsValue {
     let obj = Object::new();
     set(&obj, "records", r.records as f64);
@@ -153,9 +201,12 @@ pub(crate) fn report(r: &Report) -> JsValue {
         "complete",
         r.complete.map_or(JsValue::NULL, JsValue::from_bool),
     );
-    set(&obj, "durationMs", r.duration.as_secs_f64() * 1000.0);
+    set(&obj, "durationMs", millis(r.duration));
     set(&obj, "maxBufferedPages", r.max_buffered_pages as f64);
     let notices: Array = r.notices.iter().map(notice).collect();
     set(&obj, "notices", notices);
+    set(&obj, "retries", retries(&r.retries));
+    set(&obj, "throttledMs", millis(r.throttled));
+    set(&obj, "changedDuringSweep", r.changed_during_sweep);
     obj.into()
 }

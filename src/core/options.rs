@@ -99,8 +99,12 @@ impl ListOptions {
         self
     }
     /// Turns a sweep that ends with fewer (or more) records than the API's
-    /// total into an [`ErrorKind::Incomplete`](crate::ErrorKind::Incomplete)
-    /// error saying how many are missing (default off: the report says it).
+    /// total, or during which the collection visibly changed under an offset
+    /// or page-number sweep, into an
+    /// [`ErrorKind::Incomplete`](crate::ErrorKind::Incomplete) error saying
+    /// how many are missing (default off: the report says it). As many rows
+    /// inserted as deleted between two pages leave no trace in the total:
+    /// only a keyset or cursor sweep is exact under such changes.
     pub fn verify(mut self, on: bool) -> Self {
         self.verify = on;
         self

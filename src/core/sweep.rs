@@ -1283,19 +1283,25 @@ impl Sweep {
                         | Notice::OversizedPage { .. }
                 )
             });
-            if self.verify && self.report.complete == Some(false) {
+            let changed = self.report.changed_during_sweep;
+            if self.verify && (self.report.complete == Some(false) || changed) {
                 let total = self.total.unwrap_or(0);
-                let got = self.report.records;
+                let got = self.report.records + self.dropped;
                 let message = if got < total {
                     format!(
                         "the sweep is incomplete: {} of {total} records missing",
                         total - got
                     )
-                } else {
+                } else if got > total {
                     format!(
                         "the sweep is not exact: {} records more than the total of {total}",
                         got - total
                     )
+                } else {
+                    "the collection changed during the sweep (see the report's notices): \
+                     rows may have been missed or handed out twice; a keyset or cursor \
+                     sweep follows the data"
+                        .to_string()
                 };
                 let err = Error::new(ErrorKind::Incomplete, message)
                     .with_url(self.spec.redact(self.collection.as_str()));

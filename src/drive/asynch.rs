@@ -77,7 +77,17 @@ impl Wire {
             self.timer = None;
             return true;
         }
-        if self.timer.as_ref().is_none_or(|(t, _)| *t != at) {
+        // Keep a timer that fires no later than about `at` (an early wake only
+        // means one more look). Replacing it drops it, and on wasm32 dropping
+        // a polled timer wakes the task: were it replaced whenever `at` moved
+        // (a gate re-check is `now + 5 ms`, a bucket's wait is recomputed in
+        // floating point), every poll would wake the next one, a microtask
+        // loop that starves the browser's event loop: no answer ever comes in.
+        if self
+            .timer
+            .as_ref()
+            .is_none_or(|(t, _)| at + TIMER_SLACK < *t)
+        {
             self.timer = Some((at, Delay::new(at - now)));
         }
         let (_, delay) = self.timer.as_mut().expect("timer just set");
@@ -92,6 +102,10 @@ impl Wire {
         self.in_flight.is_empty() && self.gate.held() == 0
     }
 }
+
+/// How much earlier than the armed timer a new wake-up must be to re-arm it
+/// (timers in the browser have millisecond resolution anyway).
+const TIMER_SLACK: std::time::Duration = std::time::Duration::from_millis(1);
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {

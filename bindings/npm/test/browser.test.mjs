@@ -85,7 +85,13 @@ test('the package runs in Chromium without a bundler', async () => {
   assert.equal(result.report.records, N);
   assert.equal(result.report.total, N);
   assert.equal(result.report.complete, true);
+  assert.deepEqual(result.report.retries, { throttled: 0, serverError: 0, timeout: 0, transport: 0, badBody: 0 });
+  assert.equal(result.report.throttledMs, 0);
+  assert.equal(result.report.changedDuringSweep, false);
+  assert.deepEqual(result.pacingStats,
+    { throttles: 0, throttledMs: 0, decreases: 0, increases: 0, concurrency: 16, learntRate: null });
   assert.equal(result.progress.length, result.report.pages);
+  assert.equal(result.progress.at(-1).retries, 0);
   assert.equal(result.progress.at(-1).records, N);
   assert.deepEqual(result.linkIds, range(N), 'Link header: ids 1..N in order');
   assert.deepEqual([...result.completionIds].sort((a, b) => a - b), range(N), 'completion order: every id once');

@@ -31,6 +31,13 @@ export function requireBuiltPackage() {
 }
 
 /**
+ * Runs the server under a small shell that stops it once its stdin closes:
+ * when `close()` ends it, and also when this process dies without cleaning
+ * up (a test file killed by the runner's timeout), so no server is left behind.
+ */
+const WATCHDOG = 'trap \'kill "$pid" 2>/dev/null; wait "$pid"\' EXIT; "$@" & pid=$!; read -r _; exit 0';
+
+/**
  * Starts `pagewise-testserver --port 0 ...` (built by `cargo build -p
  * pagewise-testserver`) and resolves once it printed its URL.
  */
@@ -41,10 +48,13 @@ export async function startTestServer({ records = 2345, latencyMs = 1, extra = [
     throw new Error(`${bin} is missing: run \`cargo build -p pagewise-testserver\` first`);
   }
   const child = spawn(
-    bin,
-    ['--port', '0', '--records', String(records), '--latency-ms', String(latencyMs), ...extra],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    '/bin/sh',
+    ['-c', WATCHDOG, 'sh', bin,
+      '--port', '0', '--records', String(records), '--latency-ms', String(latencyMs), ...extra],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
   );
+  // Ending stdin of a shell that already exited must not crash the test.
+  child.stdin.on('error', () => {});
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => {
     stderr += d;
@@ -66,14 +76,37 @@ export async function startTestServer({ records = 2345, latencyMs = 1, extra = [
   );
   return {
     url,
-    /** `GET /_stats`: `{ requests, in_flight, max_in_flight }`. */
+    /** `GET /_stats`: `{ requests, in_flight, max_in_flight, faults, throttled }`. */
     async stats() {
       const resp = await withTimeout(fetch(`${url}/_stats`), 5_000, '/_stats');
       return resp.json();
     },
+    /** `POST /_reset`: zeroes the request counters of `/_stats`. */
+    async resetStats() {
+      const resp = await withTimeout(fetch(`${url}/_reset`, { method: 'POST' }), 5_000, '/_reset');
+      if (!resp.ok) throw new Error(`POST /_reset: ${resp.status}`);
+    },
+    /**
+     * `POST /_faults` (the `Faults` of tests/server/src/faults.rs, snake_case;
+     * `{}` for none), then zeroes the counters of `/_stats`.
+     */
+    async setFaults(faults) {
+      const resp = await withTimeout(
+        fetch(`${url}/_faults`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(faults),
+        }),
+        5_000,
+        '/_faults',
+      );
+      if (!resp.ok) throw new Error(`POST /_faults: ${resp.status} ${await resp.text()}`);
+      await this.resetStats();
+    },
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
+      // The watchdog shell stops the server when its stdin closes.
+      child.stdin.end();
       try {
         await withTimeout(exited, 5_000, 'the test server to exit');
       } catch {

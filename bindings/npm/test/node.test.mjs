@@ -115,6 +115,9 @@ describe('every dialect yields every record', () => {
         assert.ok(report.durationMs > 0);
         assert.ok(report.maxBufferedPages <= 2 * concurrency + 1);
         assert.deepEqual(report.notices, []);
+        assert.deepEqual(report.retries, { throttled: 0, serverError: 0, timeout: 0, transport: 0, badBody: 0 });
+        assert.equal(report.throttledMs, 0);
+        assert.equal(report.changedDuringSweep, false);
 
         const done = await withTimeout(c.list('items', { order: 'completion', concurrency }), 30_000, d.name);
         assert.equal(done.length, N, 'completion order: no record twice');
@@ -315,9 +318,12 @@ describe('AbortSignal', () => {
 });
 
 describe('errors', () => {
+  // Failures that could be transient are retried first: quickly, here.
+  const retry = { baseDelayMs: 1, maxDelayMs: 20 };
+
   for (const kind of ['html', 'json', 'null', 'empty', 'missing']) {
     test(`garbage answer (${kind}) is a decode error with the url`, async () => {
-      const c = new Client({ baseUrl: `${server.url}/garbage/${kind}/`, recordsAt: '/data',
+      const c = new Client({ baseUrl: `${server.url}/garbage/${kind}/`, recordsAt: '/data', retry,
         pagination: { type: 'offset', total: { header: 'X-Total-Count' } } });
       const e = await rejectsWith(c.list('items'), 'decode');
       assert.ok(e.url.startsWith(`${server.url}/garbage/${kind}/items`), e.url);
@@ -343,7 +349,7 @@ describe('errors', () => {
   });
 
   test('errors of a stream come out of the iteration', async () => {
-    const c = new Client({ baseUrl: `${server.url}/garbage/status/500/` });
+    const c = new Client({ baseUrl: `${server.url}/garbage/status/500/`, retry });
     const e = await rejectsWith((async () => { for await (const _ of c.stream('items')) { /* none */ } })(), 'status');
     assert.equal(e.status, 500);
   });
@@ -359,7 +365,7 @@ describe('errors', () => {
   });
 
   test('a request timeout is a timeout error', async () => {
-    const c = new Client({ baseUrl: slow.url, timeoutMs: 100 });
+    const c = new Client({ baseUrl: slow.url, timeoutMs: 100, retry });
     const e = await rejectsWith(c.get('items/1'), 'timeout');
     assert.ok(e.url.includes('/items/1'));
     const none = new Client({ baseUrl: slow.url, timeoutMs: null });
@@ -444,7 +450,9 @@ describe('onProgress', () => {
       assert.equal(records.length, N);
       assert.equal(seen.length, report.pages);
       seen.forEach((p, i) => {
-        assert.deepEqual(Object.keys(p).sort(), ['elapsedMs', 'pages', 'records', 'total']);
+        assert.deepEqual(Object.keys(p).sort(), ['elapsedMs', 'pages', 'records', 'retries', 'throttledMs', 'total']);
+        assert.equal(p.retries, 0);
+        assert.equal(p.throttledMs, 0);
         assert.equal(p.pages, i + 1);
         assert.equal(p.total, d === OFFSET ? N : null);
         if (i > 0) {
@@ -466,6 +474,252 @@ describe('onProgress', () => {
       (e) => e === boom,
     );
   });
+});
+
+describe('resilience', () => {
+  // A server of its own: its faults are changed test by test.
+  const M = 4000;
+  let faulty;
+  const offsetClient = (extra = {}) => new Client({ baseUrl: `${faulty.url}/offset/`, recordsAt: '/data',
+    pagination: { type: 'offset', total: { header: 'X-Total-Count' } }, concurrency: 16, ...extra });
+  // Quick retries, so that the suite stays fast.
+  const quick = { baseDelayMs: 10, maxDelayMs: 200 };
+
+  before(async () => {
+    faulty = await startTestServer({ records: M, latencyMs: 1 });
+  });
+  after(async () => {
+    await faulty?.close();
+  });
+
+  test('retries recover from injected 5xx; the report and onProgress count them', async () => {
+    await faulty.setFaults({ error_rate: 0.15 });
+    const seen = [];
+    const { records, report } = await withTimeout(
+      offsetClient({ retry: quick }).listWithReport('items', { pageSize: 50, onProgress: (p) => seen.push(p) }),
+      30_000, 'a sweep through 5xx');
+    assert.deepEqual(records.map((r) => r.id), range(M), 'every id once, in order');
+    assert.equal(report.complete, true);
+    assert.ok(report.retries.serverError > 0, JSON.stringify(report.retries));
+    const total = Object.values(report.retries).reduce((a, b) => a + b, 0);
+    assert.equal(report.retries.serverError, total, JSON.stringify(report.retries));
+    assert.equal(report.requests, report.pages + total);
+    const stats = await faulty.stats();
+    assert.equal(stats.requests, report.requests, 'every request the server saw is counted');
+    assert.equal(stats.faults, total, 'every injected fault was retried once');
+    // Progress: retries so far, never decreasing; the last page comes after every retry.
+    seen.forEach((p, i) => {
+      assert.equal(typeof p.retries, 'number');
+      assert.equal(typeof p.throttledMs, 'number');
+      if (i > 0) assert.ok(p.retries >= seen[i - 1].retries);
+    });
+    assert.equal(seen.at(-1).retries, total);
+  });
+
+  test('a dead server is given up on: maxRetries, list overrides, the budget', async () => {
+    await faulty.setFaults({ error_rate: 1 });
+    const c = offsetClient({ retry: { ...quick, maxRetries: 2 } });
+    const e = await rejectsWith(c.list('items'), 'status');
+    assert.ok([500, 502, 503].includes(e.status), String(e.status));
+    assert.equal(e.page, 0);
+    assert.match(e.message, /after 2 retries/);
+    assert.equal((await faulty.stats()).requests, 3);
+
+    // A list's retry options replace the client's, member by member.
+    await faulty.resetStats();
+    await rejectsWith(c.list('items', { retry: { maxRetries: 0 } }), 'status');
+    assert.equal((await faulty.stats()).requests, 1, 'maxRetries: 0 never retries');
+
+    // A budget of 10 tokens at 5 a retry allows 2 retries, whatever maxRetries says.
+    await faulty.resetStats();
+    const b = await rejectsWith(
+      c.list('items', { retry: { maxRetries: 10, baseDelayMs: 1, budget: { capacity: 10, retryCost: 5 } } }), 'status');
+    assert.match(b.message, /budget/);
+    assert.equal((await faulty.stats()).requests, 3);
+
+    // Without a budget, only maxRetries bounds them.
+    await faulty.resetStats();
+    await rejectsWith(
+      c.list('items', { retry: { maxRetries: 4, baseDelayMs: 1, budget: false } }), 'status');
+    assert.equal((await faulty.stats()).requests, 5);
+  });
+
+  test('broken and truncated answers are retried by cause', async () => {
+    await faulty.setFaults({ drop_rate: 0.08, truncate_rate: 0.08, empty_rate: 0.02, null_rate: 0.02 });
+    const { records, report } = await withTimeout(
+      offsetClient({ retry: quick }).listWithReport('items', { pageSize: 50, order: 'completion' }),
+      30_000, 'a sweep through broken answers');
+    assert.deepEqual(records.map((r) => r.id).sort((a, b) => a - b), range(M), 'every id once');
+    assert.equal(report.complete, true);
+    assert.ok(report.retries.transport > 0, JSON.stringify(report.retries));
+    assert.ok(report.retries.badBody > 0, JSON.stringify(report.retries));
+  });
+
+  test('a 429 storm completes with few 429s: the client pauses and learns the rate', async () => {
+    // 100 requests/s, bursts of 10; 200 pages: a 2 s floor. Without pacing a
+    // client at concurrency 16 would see a 429 for most of its requests.
+    await faulty.setFaults({ rate_limit: { per_second: 100, burst: 10, retry_after: 'seconds' } });
+    const c = offsetClient({ retry: quick });
+    assert.deepEqual(c.pacingStats(),
+      { throttles: 0, throttledMs: 0, decreases: 0, increases: 0, concurrency: 16, learntRate: null });
+    const started = performance.now();
+    const { records, report } = await withTimeout(
+      c.listWithReport('items', { pageSize: 20 }), 45_000, 'a sweep through a 429 storm');
+    const took = performance.now() - started;
+    assert.deepEqual(records.map((r) => r.id), range(M));
+    assert.equal(report.complete, true);
+    const { throttled } = await faulty.stats();
+    assert.ok(throttled > 0, 'the server did throttle');
+    assert.ok(throttled <= 40, `${throttled} answers were 429 in ${took} ms`);
+    assert.equal(report.retries.throttled, throttled, JSON.stringify(report.retries));
+    assert.ok(report.throttledMs >= 900, `throttled ${report.throttledMs} ms (Retry-After is at least 1 s)`);
+    const stats = c.pacingStats();
+    assert.equal(stats.throttles, throttled);
+    assert.ok(stats.throttledMs >= 900, JSON.stringify(stats));
+    assert.ok(stats.decreases >= 1, JSON.stringify(stats));
+    assert.ok(stats.concurrency >= 1 && stats.concurrency <= 16, JSON.stringify(stats));
+    assert.equal(typeof stats.learntRate, 'number', 'a rate was learnt from the 429s');
+    assert.ok(stats.learntRate > 0);
+  });
+
+  test('pacing: a fixed rate limit spaces requests', async () => {
+    await faulty.setFaults({});
+    const c = offsetClient({ pacing: { rateLimit: { perSecond: 20, burst: 1 }, adaptive: false } });
+    const started = performance.now();
+    const records = await c.list('items', { pageSize: 400 });
+    const took = performance.now() - started;
+    assert.equal(records.length, M);
+    // 10 requests at 20/s, the first at once: at least 9 intervals of 50 ms.
+    assert.ok(took >= 420, `10 pages in ${took} ms`);
+    assert.equal((await faulty.stats()).requests, 10);
+    await faulty.setFaults({});
+  });
+
+  test('slow answers past timeoutMs are retried as timeouts', async () => {
+    await faulty.setFaults({ slow_rate: 0.1, slow_ms: 1500 });
+    const { records, report } = await withTimeout(
+      offsetClient({ timeoutMs: 300, retry: quick }).listWithReport('items', { pageSize: 100 }),
+      30_000, 'a sweep through slow answers');
+    assert.equal(records.length, M);
+    assert.ok(report.retries.timeout > 0, JSON.stringify(report.retries));
+    await faulty.setFaults({});
+  });
+});
+
+describe('a collection changing under an offset sweep', () => {
+  // Each test changes its server's collection for good: a server each.
+  const sweep = async (mutate, listOptions) => {
+    const s = await startTestServer({ records: N, latencyMs: 1 });
+    try {
+      await s.setFaults({ mutate });
+      const c = new Client({ baseUrl: `${s.url}/offset/`, recordsAt: '/data', concurrency: 1,
+        pagination: { type: 'offset', total: { header: 'X-Total-Count' } } });
+      return await withTimeout(c.listWithReport('items', listOptions), 20_000, 'a sweep');
+    } finally {
+      await s.close();
+    }
+  };
+
+  test('rows deleted before the last page: more records than the total, kind "incomplete" with verify', async () => {
+    // 24 pages, one at a time: pages 0..22 (2300 records) are read, then 150
+    // rows are deleted; the last page finds nothing at offset 2300 and a total of 2195.
+    const mutate = { after_requests: 23, delete: 150 };
+    const { records, report } = await sweep(mutate, {});
+    assert.equal(records.length, 2300);
+    assert.equal(report.records, 2300);
+    assert.equal(report.total, N - 150);
+    assert.equal(report.complete, false);
+    assert.equal(report.changedDuringSweep, true);
+    assert.deepEqual(report.notices.filter((n) => n.type === 'totalChanged'),
+      [{ type: 'totalChanged', from: N, to: N - 150, page: 23 }]);
+
+    const e = await rejectsWith(sweep(mutate, { verify: true }), 'incomplete');
+    assert.match(e.message, /105 records more than the total of 2195/);
+    assert.ok(e.url.includes('/offset/items'), e.url);
+  });
+
+  test('rows deleted early: the count matches the new total, changedDuringSweep says it, verify refuses', async () => {
+    // After 3 pages the rows shift; the sweep reads up to the new total, so
+    // the count matches it. changedDuringSweep tells that rows may have been
+    // missed or repeated, and verify turns that into an error.
+    const { records, report } = await sweep({ after_requests: 3, delete: 150 }, {});
+    assert.equal(records.length, N - 150);
+    assert.equal(report.total, N - 150);
+    assert.equal(report.complete, true);
+    assert.equal(report.changedDuringSweep, true);
+    assert.deepEqual(report.notices.filter((n) => n.type === 'totalChanged'),
+      [{ type: 'totalChanged', from: N, to: N - 150, page: 3 }]);
+    const e = await rejectsWith(sweep({ after_requests: 3, delete: 150 }, { verify: true }), 'incomplete');
+    assert.match(e.message, /changed during the sweep/);
+  });
+});
+
+test('retry, pacing and verify options are checked', async () => {
+  const base = server.url;
+  const bad = [
+    { retry: 'often' },
+    { retry: [] },
+    { retry: true },
+    { retry: { maxRetries: -1 } },
+    { retry: { maxRetries: 1.5 } },
+    { retry: { maxRetries: 2 ** 32 } },
+    { retry: { maxRetries: '3' } },
+    { retry: { baseDelayMs: NaN } },
+    { retry: { maxDelayMs: -5 } },
+    { retry: { maxRetryAfterMs: Infinity } },
+    { retry: { budget: true } },
+    { retry: { budget: 'none' } },
+    { retry: { budget: { capacity: -1 } } },
+    { retry: { budget: { retryCost: 0.5 } } },
+    { retry: { budget: { cost: 1 } } },
+    { pacing: 'polite' },
+    { pacing: { rateLimit: 10 } },
+    { pacing: { rateLimit: { perSecond: 0, burst: 1 } } },
+    { pacing: { rateLimit: { perSecond: -1, burst: 1 } } },
+    { pacing: { rateLimit: { perSecond: Infinity, burst: 1 } } },
+    { pacing: { rateLimit: { perSecond: 10 } } },
+    { pacing: { rateLimit: { burst: 10 } } },
+    { pacing: { rateLimit: { perSecond: 10, burst: 0 } } },
+    { pacing: { rateLimit: { perSecond: 10, burst: 1.5 } } },
+    { pacing: { adaptive: 'yes' } },
+    { pacing: { cooldownWithoutRetryAfterMs: -1 } },
+    { pacing: { maxCooldownMs: 1.5 } },
+  ];
+  for (const options of bad) {
+    const e = throwsWith(() => new Client({ baseUrl: base, ...options }), 'config');
+    assert.match(e.message, /options\.(retry|pacing)/, `${JSON.stringify(options)}: ${e.message}`);
+  }
+  const typo = throwsWith(() => new Client({ baseUrl: base, retry: { maxRetry: 3 } }), 'config');
+  assert.match(typo.message, /options\.retry.*maxRetry/);
+  const nested = throwsWith(() => new Client({ baseUrl: base, retry: { budget: { capacty: 3 } } }), 'config');
+  assert.match(nested.message, /options\.retry\.budget.*capacty/);
+  throwsWith(() => new Client({ baseUrl: base, pacing: { rateLimt: { perSecond: 1, burst: 1 } } }), 'config');
+
+  // Every accepted shape.
+  for (const options of [
+    { retry: {} },
+    { retry: { maxRetries: 0 } },
+    { retry: { maxRetries: 10, baseDelayMs: 0, maxDelayMs: 60_000, maxRetryAfterMs: 0, budget: false } },
+    { retry: { budget: {} } },
+    { retry: { budget: { capacity: 100, retryCost: 1, timeoutCost: 2, successRefund: 0 } } },
+    { retry: null, pacing: null },
+    { pacing: {} },
+    { pacing: { rateLimit: { perSecond: 0.5, burst: 1 }, adaptive: false, cooldownWithoutRetryAfterMs: 0, maxCooldownMs: 5_000 } },
+    { pacing: { rateLimit: null } },
+  ]) {
+    assert.ok(new Client({ baseUrl: base, ...options }), JSON.stringify(options));
+  }
+
+  // In list options.
+  const c = client(OFFSET);
+  await rejectsWith(c.list('items', { retry: { maxRetries: -1 } }), 'config');
+  await rejectsWith(c.list('items', { retry: { budget: true } }), 'config');
+  await rejectsWith(c.list('items', { retry: { delayMs: 1 } }), 'config');
+  await rejectsWith(c.list('items', { verify: 'yes' }), 'config');
+  await rejectsWith(c.list('items', { pacing: {} }), 'config');
+  const { records, report } = await c.listWithReport('items', { verify: true, retry: { maxRetries: 1, budget: false } });
+  assert.equal(records.length, N);
+  assert.equal(report.complete, true);
 });
 
 test('PagewiseError is a real Error class', () => {

@@ -1,6 +1,18 @@
 // Compile-time checks of index.d.ts (never run): `npm run test:types`.
 import { Client, PagewiseError } from 'pagewise';
-import type { ClientOptions, ErrorKind, ListOptions, Notice, Page, Progress, Report } from 'pagewise';
+import type {
+  ClientOptions,
+  ErrorKind,
+  ListOptions,
+  Notice,
+  Pacing,
+  PacingStats,
+  Page,
+  Progress,
+  Report,
+  RetryCounts,
+  RetryPolicy,
+} from 'pagewise';
 
 interface Item {
   id: number;
@@ -18,6 +30,8 @@ const options: ClientOptions = {
   concurrency: 16,
   window: 16,
   timeoutMs: null,
+  retry: { maxRetries: 8, baseDelayMs: 100, maxDelayMs: 10_000, maxRetryAfterMs: 60_000, budget: { capacity: 200 } },
+  pacing: { rateLimit: { perSecond: 50, burst: 10 }, adaptive: true, cooldownWithoutRetryAfterMs: 1_000, maxCooldownMs: 30_000 },
 };
 const client = new Client(options);
 
@@ -32,6 +46,25 @@ const others: ClientOptions[] = [
   { baseUrl: 'https://h/', auth: { type: 'header', name: 'X-Api-Key', value: 'k' }, query: new Map([['a', 1]]) },
   { baseUrl: 'https://h/', auth: { type: 'query', name: 'api_key', value: 'k' } },
 ];
+
+// Retry and pacing shapes.
+const retries: RetryPolicy[] = [
+  {},
+  { maxRetries: 0 },
+  { budget: false },
+  { budget: { capacity: 500, retryCost: 5, timeoutCost: 10, successRefund: 1 } },
+];
+const pacings: Pacing[] = [{}, { adaptive: false }, { rateLimit: null }, { rateLimit: { perSecond: 0.5, burst: 1 } }];
+// @ts-expect-error budget is false or an object, not true
+const badBudget: RetryPolicy = { budget: true };
+// @ts-expect-error typo in a budget member
+const badBudgetKey: RetryPolicy = { budget: { capacty: 1 } };
+// @ts-expect-error a rate limit needs its burst
+const badRate: Pacing = { rateLimit: { perSecond: 10 } };
+// @ts-expect-error delays are numbers of ms
+const badDelay: RetryPolicy = { baseDelayMs: '100ms' };
+// @ts-expect-error pacing is a client option, not a list option
+const badListPacing: ListOptions = { pacing: {} };
 
 // @ts-expect-error baseUrl is required
 const noBase: ClientOptions = { pageSize: 1 };
@@ -55,13 +88,18 @@ async function usage(signal: AbortSignal): Promise<void> {
     concurrency: 4,
     window: 2,
     deadlineMs: 60_000,
+    retry: { maxRetries: 2, budget: false },
+    verify: true,
     signal,
     onProgress: (p) => {
       seen.push(p);
       const total: number | null = p.total;
       const elapsed: number = p.elapsedMs;
+      const retried: number = p.retries;
+      const throttledSoFar: number = p.throttledMs;
       void total;
       void elapsed;
+      void [retried, throttledSoFar];
     },
   };
 
@@ -80,7 +118,24 @@ async function usage(signal: AbortSignal): Promise<void> {
       const to: number = n.to;
       void to;
     }
+    if (n.type === 'oversizedPage') {
+      const asked: number = n.asked;
+      const got: number = n.got;
+      void [asked, got];
+    }
   }
+  const counts: RetryCounts = r.retries;
+  const retried: number = counts.throttled + counts.serverError + counts.timeout + counts.transport + counts.badBody;
+  const throttledMs: number = r.throttledMs;
+  const changed: boolean = r.changedDuringSweep;
+  void [retried, throttledMs, changed];
+
+  const stats: PacingStats = client.pacingStats();
+  const learnt: number | null = stats.learntRate;
+  const statNumbers: number[] = [stats.throttles, stats.throttledMs, stats.decreases, stats.increases, stats.concurrency];
+  // @ts-expect-error the learnt rate may be null
+  const learntRate: number = stats.learntRate;
+  void [learnt, statNumbers, learntRate];
 
   const one = await client.get<Item>('items/1', { query: [['fields', 'id,name']], signal });
   const name: string = one.name;
@@ -110,7 +165,7 @@ async function usage(signal: AbortSignal): Promise<void> {
       const page: number | null = e.page;
       const excerpt: string | null = e.excerpt;
       const message: string = e.message;
-      if (kind === 'cancelled' || kind === 'status') {
+      if (kind === 'cancelled' || kind === 'status' || kind === 'incomplete') {
         void [status, url, page, excerpt, message];
       }
       // @ts-expect-error not a kind
@@ -127,6 +182,7 @@ async function usage(signal: AbortSignal): Promise<void> {
   await client.list('items', { onProgress: (p: string) => p });
 
   void [ids, records, complete, name, finalReport, asError, others, noBase, badType, badCursor, badFirst, badAuth, typo];
+  void [retries, pacings, badBudget, badBudgetKey, badRate, badDelay, badListPacing];
 }
 
 void usage;

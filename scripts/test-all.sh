@@ -13,6 +13,14 @@ cd "$(dirname "$0")/.."
 WASM_BINDGEN_VERSION=0.2.130
 step() { printf '\n==> %s\n' "$*"; }
 
+# Every suite's output also goes to a log, from which the closing line counts
+# the tests of all suites (cargo's "test result" lines, node's "# pass/# fail").
+summary_log=$(mktemp)
+suite() {
+  "$@" 2>&1 | tee -a "$summary_log"
+  return "${PIPESTATUS[0]}"
+}
+
 step "install: wasm32 target, wasm-bindgen-cli $WASM_BINDGEN_VERSION, chromium + chromedriver"
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
@@ -28,8 +36,8 @@ fi
 export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
 
 step "native: unit, integration and doc tests (library and test server)"
-cargo test --workspace --all-targets
-cargo test --workspace --doc
+suite cargo test --workspace --all-targets
+suite cargo test --workspace --doc
 
 step "the library depends on no async runtime"
 if cargo tree -p pagewise -e normal --prefix none | grep -E '^(tokio|async-std|smol|async-io|async-global-executor) '; then
@@ -73,20 +81,27 @@ cargo build -p pagewise-testserver
 start_server --records 2345 --latency-ms 1
 PAGEWISE_TEST_SERVER=$server_url
 export PAGEWISE_TEST_SERVER
-cargo test --target wasm32-unknown-unknown --test wasm_browser
+suite cargo test --target wasm32-unknown-unknown --test wasm_browser
 
 step "wasm32: the fault matrix in headless Chromium (a second server, 20,000 records)"
 start_server --records 20000 --latency-ms 1
 PAGEWISE_FAULT_SERVER=$server_url
 export PAGEWISE_FAULT_SERVER
-cargo test --target wasm32-unknown-unknown --test wasm_faults
+suite cargo test --target wasm32-unknown-unknown --test wasm_faults
 stop_servers
 
 if [ -f package.json ]; then
   step "npm: build the package, test it in Node 20 and in Chromium"
   npm ci --no-audit --no-fund
   npm run build
-  npm test
+  suite npm test
 fi
 
 step "all suites passed"
+awk '
+  /^test result: / { for (i = 1; i <= NF; i++) { if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i } }
+  /^# pass / { p += $3 }
+  /^# fail / { f += $3 }
+  END { printf "tests: %d passed, %d failed\n", p, f }
+' "$summary_log"
+rm -f "$summary_log"

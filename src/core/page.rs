@@ -2,6 +2,7 @@
 //! located as byte ranges of the body and deserialized later, once, into the
 //! caller's type.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
@@ -120,7 +121,13 @@ pub(crate) fn pointer<'a>(root: &'a RawValue, pointer: &str) -> DResult<Option<&
 
 /// The parsed body of a page: its root, from which pointers are read.
 pub(crate) struct Body<'a> {
-    root: &'a RawValue,
+    text: &'a str,
+    /// The root, for a body that is not an object.
+    root: Option<&'a RawValue>,
+    /// The members of a top-level object, read in the one pass that also
+    /// checks the body: pointers into the body (records, total, cursor)
+    /// start here instead of scanning the whole body again each.
+    members: Option<Vec<(Cow<'a, str>, &'a RawValue)>>,
 }
 
 impl<'a> Body<'a> {
@@ -130,13 +137,45 @@ impl<'a> Body<'a> {
         }
         let text = std::str::from_utf8(body)
             .map_err(|e| DecodeError(format!("body is not UTF-8: {e}")))?;
-        Ok(Body {
-            root: parse_raw(text)?,
-        })
+        if text.trim_start().starts_with('{') {
+            let bad = |e: serde_json::Error| DecodeError(format!("body is not valid JSON: {e}"));
+            let mut de = serde_json::Deserializer::from_str(text);
+            let members = Members.deserialize(&mut de).map_err(bad)?;
+            de.end().map_err(bad)?;
+            Ok(Body {
+                text,
+                root: None,
+                members: Some(members),
+            })
+        } else {
+            Ok(Body {
+                text,
+                root: Some(parse_raw(text)?),
+                members: None,
+            })
+        }
     }
 
     pub(crate) fn get(&self, ptr: &str) -> DResult<Option<&'a RawValue>> {
-        pointer(self.root, ptr)
+        let Some(members) = &self.members else {
+            return pointer(
+                self.root.expect("a body that is not an object has a root"),
+                ptr,
+            );
+        };
+        if ptr.is_empty() {
+            return parse_raw(self.text).map(Some);
+        }
+        let rest = &ptr[1..];
+        let (first, tail) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let first = first.replace("~1", "/").replace("~0", "~");
+        match members.iter().find(|(k, _)| *k == first) {
+            Some((_, v)) => pointer(v, tail),
+            None => Ok(None),
+        }
     }
 
     /// Byte ranges of the records array at `ptr`, relative to `body`.
@@ -255,6 +294,52 @@ pub(crate) fn link_next<'a>(values: impl Iterator<Item = &'a str>) -> Option<Str
         }
     }
     None
+}
+
+/// Every member of an object, values left as raw JSON.
+struct Members;
+
+impl<'de> DeserializeSeed<'de> for Members {
+    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Members {
+    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            out.push((key.0, map.next_value::<&RawValue>()?));
+        }
+        Ok(out)
+    }
+}
+
+/// A key, borrowed from the body when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 struct FindMember<'k> {

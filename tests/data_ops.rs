@@ -274,3 +274,30 @@ fn progress_is_monotonic_and_ends_at_the_report() {
     assert_eq!(n, 5_000);
     assert_eq!(*count.lock().unwrap(), 5_000);
 }
+
+#[test]
+fn resuming_a_finished_sweep_ends_at_once() {
+    let server = server(500, 0);
+    let s = scenarios(&server.url(), 4).remove(0);
+    let mut it = s.api.blocking().list("items").iter::<Item>();
+    assert_eq!(it.by_ref().count(), 500);
+    let done = it.checkpoint().unwrap();
+    assert!(done.is_finished());
+    let (rest, report) = s
+        .api
+        .blocking()
+        .list("items")
+        .resume(done.clone())
+        .collect_with_report::<Item>()
+        .unwrap();
+    assert!(rest.is_empty());
+    assert_eq!(report.records, 500);
+    let n = futures::executor::block_on(
+        Client::new(&s.api)
+            .list("items")
+            .resume(done)
+            .stream::<Item>()
+            .count(),
+    );
+    assert_eq!(n, 0);
+}

@@ -239,8 +239,16 @@ export interface ClientOptions {
 export interface Progress {
   /** Pages handed out so far. */
   readonly pages: number;
+  /** Pages the sweep will hand out in all, once known (a total, or the end); else `null`. */
+  readonly pagesTotal: number | null;
   /** Records handed out so far. */
   readonly records: number;
+  /** Records the sweep will hand out in all, once known; else `null`. */
+  readonly recordsTotal: number | null;
+  /** Bytes of the page bodies read so far. */
+  readonly bytes: number;
+  /** Estimated time left, in ms; `null` when unknown. */
+  readonly etaMs: number | null;
   /** The total the API announced, if it announces one. */
   readonly total: number | null;
   /** Milliseconds since the sweep started. */
@@ -250,6 +258,27 @@ export interface Progress {
   /** Time pages spent waiting because the server throttled, so far, in ms. */
   readonly throttledMs: number;
 }
+
+/**
+ * Where a delta sync got to: the highest value of the updated-at `field`
+ * seen, and the ids of the records that had exactly that value. Store it
+ * (it is plain JSON) and pass it as `since` to the next sync.
+ */
+export interface Watermark {
+  /** The updated-at field (or a JSON pointer). */
+  readonly field: string;
+  /** Its highest value seen, as sent back to the API. For a first sync: a point in time, e.g. `'1970-01-01T00:00:00Z'`. */
+  readonly value: string;
+  /** Ids of the records whose field had exactly `value` (`[]` for a first sync). */
+  readonly ids: readonly string[];
+}
+
+/**
+ * A checkpoint: JSON text saying where a sweep (or a job of many items) got
+ * to. Store it anywhere; pass it back as `resume`, here, in another process,
+ * or natively (`Checkpoint::from_json` / `ManyCheckpoint::from_json`).
+ */
+export type CheckpointJson = string;
 
 /** The options of one sweep. Unknown option names are errors. */
 export interface ListOptions {
@@ -276,6 +305,113 @@ export interface ListOptions {
   readonly signal?: AbortSignal;
   /** Called after each page. An exception thrown here stops the sweep and is passed on. */
   readonly onProgress?: (progress: Progress) => void;
+  /**
+   * A delta sync: only the records changed since this watermark (the query
+   * gets `<field>_gte=<value>`; records at the watermark already seen are
+   * dropped). The report's `watermark` is where the next sync starts.
+   */
+  readonly since?: Watermark;
+  /** Continue a sweep from a checkpoint (`stream().checkpoint()`, or a native one): pages handed out before are not fetched again. */
+  readonly resume?: CheckpointJson;
+}
+
+/** Where a job of many items is, after each result. */
+export interface ManyProgress {
+  /** Items handed out so far. */
+  readonly done: number;
+  /** Items in the job. */
+  readonly total: number;
+  /** Items that failed so far. */
+  readonly failed: number;
+  /** Requests retried so far. */
+  readonly retries: number;
+  /** Time held back by throttling so far, in ms. */
+  readonly throttledMs: number;
+  readonly elapsedMs: number;
+  /** Estimated time left, in ms; `null` when unknown. */
+  readonly etaMs: number | null;
+}
+
+/** Looking several ids up per request: `GET path?param=1,2,3`. */
+export interface BatchLookup {
+  /** The lookup endpoint, e.g. `items`. */
+  readonly path: string;
+  /** The query parameter of the ids, e.g. `ids`. */
+  readonly param: string;
+  /** The parameter value, a template over `{ids}` (default `{ids}`; PostgREST: `in.({ids})`). */
+  readonly value?: string;
+  /** What joins the ids (default `,`). */
+  readonly separator?: string;
+  /** Ids per request at most (default 100). */
+  readonly max?: number;
+  /** JSON pointer to the records in the answer (default `/items`). */
+  readonly recordsAt?: string;
+  /** The record field that holds its id (default `id`). */
+  readonly idField?: string;
+}
+
+/** The options shared by every job of many items. Unknown option names are errors. */
+export interface ManyOptions {
+  /** `'page'` (default): results in input order. `'completion'`: as they come. */
+  readonly order?: 'page' | 'completion';
+  /** Requests in flight at once (default and maximum: the client's). */
+  readonly concurrency?: number;
+  /** How failed requests are retried; the members given replace the client's. */
+  readonly retry?: RetryPolicy;
+  /** Aborting it stops the job (requests in flight are aborted) with kind `cancelled`. */
+  readonly signal?: AbortSignal;
+  /** Called as results come in. An exception thrown here stops the job and is passed on. */
+  readonly onProgress?: (progress: ManyProgress) => void;
+  /** Skip the items a checkpoint says are done (pass the same items, in the same order). */
+  readonly resume?: CheckpointJson;
+}
+
+/** The options of one `fetchMany`. */
+export interface FetchManyOptions extends ManyOptions {
+  /** Look several ids up per request instead of one `GET` per id. */
+  readonly batch?: BatchLookup;
+}
+
+/** One id's result: its record, or its error (a missing record is kind `status`, status 404). */
+export type Fetched<T = unknown> =
+  | { readonly id: string; readonly record: T; readonly error?: undefined }
+  | { readonly id: string; readonly record?: undefined; readonly error: PagewiseError };
+
+/** A batch write endpoint: `POST path` with `{ op, records }`, answered with one result per record. */
+export interface BatchWrite {
+  /** The batch endpoint, e.g. `batch/items`. */
+  readonly path: string;
+  /** The body member naming the op (default `op`); `null`: none. */
+  readonly opField?: string | null;
+  /** The body member holding the records (default `records`); `null`: the body is the array. */
+  readonly recordsField?: string | null;
+  /** JSON pointer to the per-record results in the answer (default `/results`). */
+  readonly resultsAt?: string;
+  /** Records per request at most (default 200). */
+  readonly max?: number;
+}
+
+/** The options of one write job (`insertMany`, `updateMany`, `upsertMany`, `deleteMany`). */
+export interface WriteOptions extends ManyOptions {
+  /** Through a batch endpoint, several records per request. */
+  readonly batch?: BatchWrite;
+  /** Records per batch request (default: the batch endpoint's max). */
+  readonly batchSize?: number;
+  /** The idempotency header (default `Idempotency-Key`); `null` sends none, and then a write that may have reached the server is not retried. */
+  readonly idempotencyHeader?: string | null;
+  /** The record field holding its id, for update, upsert and delete (default `id`). */
+  readonly idField?: string;
+}
+
+/** One record's outcome in a write job. */
+export type WriteOutcome =
+  | { readonly index: number; readonly ok: true; readonly id: string | null; readonly status: number }
+  | { readonly index: number; readonly ok: false; readonly error: PagewiseError };
+
+/** The results of a `fetchManyStream`: iterated once; leaving the loop early stops the job. */
+export interface FetchManyStream<T = unknown> extends AsyncIterable<Fetched<T>> {
+  /** Which ids are done (handed out so far), for `resume`. */
+  checkpoint(): CheckpointJson;
 }
 
 /** The options of one `get`. */
@@ -339,6 +475,10 @@ export interface Report {
    * the data and are not affected.
    */
   readonly changedDuringSweep: boolean;
+  /** Bytes of the page bodies read. */
+  readonly bytes: number;
+  /** For a delta sync (`since`): where the next sync starts; `null` otherwise. */
+  readonly watermark: Watermark | null;
 }
 
 /** One page of a sweep. */
@@ -360,6 +500,14 @@ export interface Page<T = unknown> {
 export interface RecordStream<T = unknown> extends AsyncIterable<T> {
   /** The report, once the iteration finished; `null` before. */
   readonly report: Report | null;
+  /**
+   * Where the sweep is, for `resume` (here, in another process, or natively
+   * with `Checkpoint::from_json`): records already taken from this iterable
+   * are not handed out again. Exact to the record in page order; in
+   * completion order, take it between pages. Throws (kind `config`) before
+   * the iteration started.
+   */
+  checkpoint(): CheckpointJson;
 }
 
 /** The pages of one sweep; iterated like a {@link RecordStream}. */
@@ -384,4 +532,16 @@ export declare class Client {
   pages<T = unknown>(collection: string, options?: ListOptions): PageStream<T>;
   /** What the client's shared pacer has done so far, over every operation. */
   pacingStats(): PacingStats;
+  /** The record of every id: one `GET` per id from `template` (with `{id}`), or batched lookups. Results in input order by default. */
+  fetchMany<T = unknown>(template: string, ids: Iterable<string | number>, options?: FetchManyOptions): Promise<Fetched<T>[]>;
+  /** The results of a `fetchMany` as they come, with `checkpoint()`. */
+  fetchManyStream<T = unknown>(template: string, ids: Iterable<string | number>, options?: FetchManyOptions): FetchManyStream<T>;
+  /** Creates records (`POST path`, or the batch endpoint): one outcome per record, in input order. */
+  insertMany(path: string, records: Iterable<unknown>, options?: WriteOptions): Promise<WriteOutcome[]>;
+  /** Changes records (`PATCH path/{id}`, or the batch endpoint). */
+  updateMany(path: string, records: Iterable<unknown>, options?: WriteOptions): Promise<WriteOutcome[]>;
+  /** Creates or replaces records (`PUT path/{id}`, or the batch endpoint). */
+  upsertMany(path: string, records: Iterable<unknown>, options?: WriteOptions): Promise<WriteOutcome[]>;
+  /** Deletes records (`DELETE path/{id}`, or the batch endpoint); records may be bare ids. */
+  deleteMany(path: string, records: Iterable<unknown>, options?: WriteOptions): Promise<WriteOutcome[]>;
 }

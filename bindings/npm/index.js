@@ -72,6 +72,16 @@ class Sweep {
   report = null;
   /** The caller's AbortSignal, once the sweep started. */
   signal = undefined;
+  /** The open cursor, while the sweep runs. */
+  cursor = null;
+  /** Pages taken from the cursor, and the ordinal of the page being read. */
+  fetched = 0;
+  held = -1;
+  heldLength = 0;
+  /** Records of the held page handed out. */
+  consumed = 0;
+  /** The checkpoint at the end of the iteration. */
+  final = undefined;
 
   constructor(raw, collection, options) {
     this.#raw = raw;
@@ -91,9 +101,8 @@ class Sweep {
     const signal = this.#options?.signal ?? undefined;
     this.signal = signal;
     const started = performance.now();
-    let pages = 0;
-    let records = 0;
     let pending = cursor.next();
+    this.cursor = cursor;
     try {
       for (;;) {
         const page = await pending;
@@ -105,6 +114,10 @@ class Sweep {
           return;
         }
         const progress = onProgress ? cursor.progress() : null;
+        this.held = this.fetched;
+        this.fetched += 1;
+        this.heldLength = page.records.length;
+        this.consumed = page.records.length;
         // Ask for the next page before handing this one out: the sweep keeps
         // fetching (its requests start when the cursor is polled) while the
         // consumer works on this page. Memory: one page more than the
@@ -112,19 +125,33 @@ class Sweep {
         // `finally` below closes the cursor and this call settles unread.
         pending = cursor.next();
         pending.catch(() => {});
-        pages += 1;
-        records += page.records.length;
-        if (onProgress) {
-          // Retries and throttled time so far, as of this page (read before
-          // the next `next()` runs).
-          const { retries, throttledMs } = progress;
-          onProgress({ pages, records, total: page.total, elapsedMs: performance.now() - started, retries, throttledMs });
+        if (onProgress && progress) {
+          // As of this page (read before the next `next()` runs).
+          onProgress({ ...progress, total: page.total, elapsedMs: performance.now() - started });
         }
         yield page;
       }
     } finally {
+      this.final = this.checkpointOf(this.held, this.consumed, this.heldLength);
+      this.cursor = null;
       cursor.close();
       cursor.free();
+    }
+  }
+
+  /** Checkpoint JSON with `consumed` records of the held page handed out. */
+  checkpointOf(held, consumed, length) {
+    if (!this.cursor) {
+      if (this.final !== undefined && this.final !== null) return this.final;
+      const resume = this.#options?.resume;
+      if (typeof resume === 'string' && !this.#used) return resume;
+      throw configError('no checkpoint: the stream has not started');
+    }
+    try {
+      if (held < 0) return this.cursor.checkpoint(0, 0, false);
+      return this.cursor.checkpoint(held, consumed, consumed >= length);
+    } catch (e) {
+      return this.final ?? null;
     }
   }
 }
@@ -141,10 +168,23 @@ class RecordStream {
     return this.#sweep.report;
   }
 
+  /**
+   * Where the sweep is, as JSON: resume it with the `resume` option (here,
+   * in another process, or natively with `Checkpoint::from_json`). Records
+   * already taken from this iterable are not handed out again.
+   */
+  checkpoint() {
+    const s = this.#sweep;
+    return s.checkpointOf(s.held, s.consumed, s.heldLength);
+  }
+
   async *[Symbol.asyncIterator]() {
-    for await (const page of this.#sweep.pages()) {
+    const sweep = this.#sweep;
+    for await (const page of sweep.pages()) {
+      sweep.consumed = 0;
       for (const record of page.records) {
-        if (this.#sweep.signal?.aborted) throw cancelledError();
+        if (sweep.signal?.aborted) throw cancelledError();
+        sweep.consumed += 1;
         yield record;
       }
     }
@@ -167,6 +207,84 @@ class PageStream {
     return this.#sweep.pages();
   }
 }
+
+function manyProgress(raw, onProgress) {
+  if (!onProgress) return;
+  const p = raw.progress();
+  if (p) onProgress(p);
+}
+
+/** Results of a job of many items, a batch at a time; closes the job at the end. */
+async function* drain(raw, signal, onProgress, max) {
+  try {
+    for (;;) {
+      const batch = await raw.next(max);
+      if (signal?.aborted) throw cancelledError();
+      if (batch === undefined) return;
+      manyProgress(raw, onProgress);
+      yield batch;
+    }
+  } finally {
+    raw.close();
+  }
+}
+
+function checkIds(ids) {
+  if (ids === null || typeof ids !== 'object' || typeof ids[Symbol.iterator] !== 'function') {
+    throw configError('ids must be an iterable of strings or numbers');
+  }
+  const out = [];
+  for (const id of ids) {
+    if (typeof id === 'string') out.push(id);
+    else if (typeof id === 'number' || typeof id === 'bigint') out.push(String(id));
+    else throw configError(`ids must be strings or numbers, got ${id === null ? 'null' : typeof id}`);
+  }
+  return out;
+}
+
+/** The results of a `fetchMany` as an async iterable, with `checkpoint()`. */
+class FetchManyStream {
+  #open;
+  #raw = null;
+  #used = false;
+  #final = undefined;
+  #resume;
+
+  constructor(open, resume) {
+    this.#open = open;
+    this.#resume = resume;
+  }
+
+  /** Which ids are done (handed out), as JSON for the `resume` option. */
+  checkpoint() {
+    if (this.#raw) return this.#raw.checkpoint();
+    if (this.#final !== undefined) return this.#final;
+    if (typeof this.#resume === 'string') return this.#resume;
+    throw configError('no checkpoint: the stream has not started');
+  }
+
+  async *[Symbol.asyncIterator]() {
+    if (this.#used) throw configError('a stream can be iterated only once: call fetchManyStream() again');
+    this.#used = true;
+    const { raw, signal, onProgress } = this.#open();
+    this.#raw = raw;
+    try {
+      for await (const batch of drain(raw, signal, onProgress, 1)) {
+        yield* batch;
+      }
+    } finally {
+      try {
+        this.#final = raw.checkpoint();
+      } catch {
+        this.#final = undefined;
+      }
+      this.#raw = null;
+      raw.free();
+    }
+  }
+}
+
+const WRITE_OPS = ['insert', 'update', 'upsert', 'delete'];
 
 /** A client of one paginated JSON API. */
 export class Client {
@@ -212,6 +330,83 @@ export class Client {
   /** The records of the collection as an async iterable (one sweep). */
   stream(collection, options) {
     return new RecordStream(new Sweep(this.#raw, collection, options));
+  }
+
+  #openMany(template, ids, options) {
+    checkPath(template, 'the path template');
+    const onProgress = progressCallback(options);
+    const list = checkIds(ids);
+    const raw = this.#raw.fetchMany(template, list, options);
+    return { raw, signal: options?.signal ?? undefined, onProgress };
+  }
+
+  /** The record of every id: `{ id, record }` or `{ id, error }`, in input order by default. */
+  async fetchMany(template, ids, options) {
+    const { raw, signal, onProgress } = this.#openMany(template, ids, options);
+    const out = [];
+    try {
+      for await (const batch of drain(raw, signal, onProgress, 512)) {
+        for (const item of batch) out.push(item);
+      }
+    } finally {
+      raw.free();
+    }
+    return out;
+  }
+
+  /** The results of a `fetchMany` as they come, with `checkpoint()`. */
+  fetchManyStream(template, ids, options) {
+    return new FetchManyStream(() => this.#openMany(template, ids, options), options?.resume);
+  }
+
+  async #write(op, path, records, options) {
+    checkPath(path, 'the path');
+    const onProgress = progressCallback(options);
+    if (records === null || typeof records !== 'object' || typeof records[Symbol.iterator] !== 'function') {
+      throw configError('records must be an iterable');
+    }
+    const texts = [];
+    for (const record of records) {
+      const text = JSON.stringify(record);
+      if (text === undefined) throw configError(`record ${texts.length} does not serialize to JSON`);
+      texts.push(text);
+    }
+    const raw = this.#raw.writeMany(op, path, texts, options);
+    const signal = options?.signal ?? undefined;
+    const out = new Array(texts.length);
+    let n = 0;
+    try {
+      for await (const batch of drain(raw, signal, onProgress, 512)) {
+        for (const item of batch) {
+          if (options?.order === 'completion') out[n++] = item;
+          else out[item.index] = item;
+        }
+      }
+    } finally {
+      raw.free();
+    }
+    // Items a resumed job skipped have no outcome.
+    return out.filter((x) => x !== undefined);
+  }
+
+  /** Creates records: one outcome per record, in input order. */
+  insertMany(path, records, options) {
+    return this.#write(WRITE_OPS[0], path, records, options);
+  }
+
+  /** Changes records (`PATCH path/{id}` or the batch endpoint). */
+  updateMany(path, records, options) {
+    return this.#write(WRITE_OPS[1], path, records, options);
+  }
+
+  /** Creates or replaces records (`PUT path/{id}` or the batch endpoint). */
+  upsertMany(path, records, options) {
+    return this.#write(WRITE_OPS[2], path, records, options);
+  }
+
+  /** Deletes records (`DELETE path/{id}` or the batch endpoint); records may be bare ids. */
+  deleteMany(path, records, options) {
+    return this.#write(WRITE_OPS[3], path, records, options);
   }
 
   /** The pages of the collection as an async iterable (one sweep). */

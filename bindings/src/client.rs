@@ -1,14 +1,17 @@
 //! The exported client and cursor.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use futures::future::{select, Either};
-use futures::StreamExt;
-use js_sys::Promise;
-use pagewise::{RawPageStream, Report};
+use futures::{FutureExt, StreamExt};
+use js_sys::{Array, Promise};
+use pagewise::{
+    Checkpoint, FetchManyStream, ManyProgress, ManyReport, Progress, RawPageStream, Report,
+    WriteStream,
+};
 use serde_json::value::RawValue;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -77,6 +80,102 @@ impl RawClient {
         }))
     }
 
+    /// Opens a `fetchMany` job: `template` with `{id}`, the ids, the options
+    /// `{ batch, order, concurrency, retry, signal, resume }`.
+    #[wasm_bindgen(js_name = fetchMany)]
+    pub fn fetch_many(
+        &self,
+        template: &str,
+        ids: Vec<String>,
+        options: JsValue,
+    ) -> Result<RawMany, JsValue> {
+        let retry = self.inner.api().spec().retry().clone();
+        let (many, batch) =
+            config::fetch_many_options(options, &retry).map_err(|e| convert::error(&e))?;
+        let progress: Arc<Mutex<Option<ManyProgress>>> = Arc::default();
+        let cell = progress.clone();
+        let mut job = self
+            .inner
+            .fetch_many(template, ids)
+            .on_progress(move |p| *cell.lock().unwrap() = Some(p.clone()));
+        if let Some(b) = batch {
+            job = job.batch(b);
+        }
+        if let Some(o) = many.order {
+            job = job.order(o);
+        }
+        if let Some(n) = many.concurrency {
+            job = job.concurrency(n);
+        }
+        if let Some(r) = many.retry {
+            job = job.retry(r);
+        }
+        if let Some(c) = many.resume {
+            job = job.resume(c);
+        }
+        let stream = ManyStream::Fetch(job.stream::<Box<RawValue>>());
+        Ok(RawMany::new(stream, progress, many.signal))
+    }
+
+    /// Opens a write job: `op` is `insert`, `update`, `upsert` or `delete`;
+    /// `records` are JSON texts.
+    #[wasm_bindgen(js_name = writeMany)]
+    pub fn write_many(
+        &self,
+        op: &str,
+        path: &str,
+        records: Vec<String>,
+        options: JsValue,
+    ) -> Result<RawMany, JsValue> {
+        let retry = self.inner.api().spec().retry().clone();
+        let (many, w) = config::write_options(options, &retry).map_err(|e| convert::error(&e))?;
+        let records: Vec<Box<RawValue>> = records
+            .into_iter()
+            .map(RawValue::from_string)
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                convert::error(&pagewise::Error::new(
+                    pagewise::ErrorKind::Config,
+                    "a record is not JSON",
+                ))
+            })?;
+        let progress: Arc<Mutex<Option<ManyProgress>>> = Arc::default();
+        let cell = progress.clone();
+        let job = match op {
+            "update" => self.inner.update_many(path, records),
+            "upsert" => self.inner.upsert_many(path, records),
+            "delete" => self.inner.delete_many(path, records),
+            _ => self.inner.insert_many(path, records),
+        };
+        let mut job = job.on_progress(move |p| *cell.lock().unwrap() = Some(p.clone()));
+        if let Some(b) = w.batch {
+            job = job.batch(b);
+        }
+        if let Some(n) = w.batch_size {
+            job = job.batch_size(n);
+        }
+        if let Some(h) = w.idempotency_header {
+            job = job.idempotency_header(h.as_deref());
+        }
+        if let Some(f) = w.id_field {
+            job = job.id_field(f);
+        }
+        if let Some(o) = many.order {
+            job = job.order(o);
+        }
+        if let Some(n) = many.concurrency {
+            job = job.concurrency(n);
+        }
+        if let Some(r) = many.retry {
+            job = job.retry(r);
+        }
+        if let Some(c) = many.resume {
+            job = job.resume(c);
+        }
+        let stream = ManyStream::Write(job.stream());
+        Ok(RawMany::new(stream, progress, many.signal))
+    }
+
     /// What the client's shared pacer has done so far: `{ throttles,
     /// throttledMs, decreases, increases, concurrency, learntRate }`.
     #[wasm_bindgen(js_name = pacingStats)]
@@ -94,13 +193,28 @@ impl RawClient {
     /// verify, signal }`). It sends nothing until the first `next()`.
     pub fn pages(&self, path: &str, options: JsValue) -> Result<RawCursor, JsValue> {
         let retry = self.inner.api().spec().retry().clone();
-        let (options, signal) =
+        let (options, signal, finished) =
             config::list_options(path, options, &retry).map_err(|e| convert::error(&e))?;
-        let stream = self.inner.list(path).options(options).raw_pages();
+        let progress: Arc<Mutex<Option<Progress>>> = Arc::default();
+        let cell = progress.clone();
+        let stream = self
+            .inner
+            .list(path)
+            .options(options)
+            .on_progress(move |p| *cell.lock().unwrap() = Some(p.clone()))
+            .raw_pages();
+        // A sweep resumed from a checkpoint with nothing left to fetch ends
+        // at once (the library's driver would wait for answers that never come).
+        let (stream, report, snapshots) = match finished {
+            None => (Some(stream), None, Vec::new()),
+            Some(c) => (None, Some(Report::default()), vec![(0, c)]),
+        };
         let state = Rc::new(CursorState {
-            stream: RefCell::new(Some(stream)),
-            report: RefCell::new(None),
-            progress: Cell::new((0, Duration::ZERO)),
+            stream: RefCell::new(stream),
+            report: RefCell::new(report),
+            progress,
+            snapshots: RefCell::new(snapshots),
+            calls: std::cell::Cell::new(0),
             stop: Rc::new(Stop::default()),
         });
         let watch = signal.map(|s| {
@@ -122,13 +236,223 @@ impl RawClient {
     }
 }
 
+/// The engine of a job of many items.
+enum ManyStream {
+    Fetch(FetchManyStream<Box<RawValue>>),
+    Write(WriteStream),
+}
+
+struct ManyState {
+    stream: RefCell<Option<ManyStream>>,
+    /// The checkpoint as of the end of the stream (it is dropped then).
+    last: RefCell<Option<String>>,
+    report: RefCell<Option<ManyReport>>,
+    progress: Arc<Mutex<Option<ManyProgress>>>,
+    stop: Rc<Stop>,
+}
+
+/// A job of many items (the engine of `fetchMany`, `insertMany`, ...): its
+/// results a batch at a time.
+#[wasm_bindgen]
+pub struct RawMany {
+    state: Rc<ManyState>,
+    _watch: Option<AbortWatch>,
+}
+
+impl Drop for RawMany {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn many_checkpoint(stream: &ManyStream) -> Option<String> {
+    match stream {
+        ManyStream::Fetch(s) => s.checkpoint(),
+        ManyStream::Write(s) => s.checkpoint(),
+    }
+    .map(|c| c.to_json())
+}
+
+#[wasm_bindgen]
+impl RawMany {
+    /// Resolves to an array of at most `max` results (at least one), or to
+    /// `undefined` at the end: `{ id, record }` / `{ id, error }` for a
+    /// fetch, `{ index, ok, id, status }` / `{ index, ok, error }` for a write.
+    pub fn next(&self, max: u32) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let taken = state.stream.borrow_mut().take();
+            if state.stop.reason() == Some(Reason::Aborted) {
+                return Err(convert::cancelled());
+            }
+            let Some(mut stream) = taken else {
+                return Ok(JsValue::UNDEFINED);
+            };
+            let out = Array::new();
+            let mut ended = false;
+            while out.length() < max.max(1) {
+                let item = if out.length() == 0 {
+                    let first = match &mut stream {
+                        ManyStream::Fetch(s) => Either::Left(s.next().map(ManyItem::from)),
+                        ManyStream::Write(s) => Either::Right(s.next().map(ManyItem::from)),
+                    };
+                    match until_stopped(first, Some(&state.stop)).await {
+                        Ok(item) => item,
+                        Err(Reason::Aborted) => return Err(convert::cancelled()),
+                        Err(Reason::Closed) => return Ok(JsValue::UNDEFINED),
+                    }
+                } else {
+                    let more = match &mut stream {
+                        ManyStream::Fetch(s) => s.next().now_or_never().map(ManyItem::from),
+                        ManyStream::Write(s) => s.next().now_or_never().map(ManyItem::from),
+                    };
+                    match more {
+                        Some(item) => item,
+                        None => break,
+                    }
+                };
+                match item {
+                    ManyItem::End => {
+                        ended = true;
+                        break;
+                    }
+                    ManyItem::Failed(e) => return Err(convert::error(&e)),
+                    ManyItem::Js(v) => {
+                        out.push(&v);
+                    }
+                }
+            }
+            if ended {
+                *state.last.borrow_mut() = many_checkpoint(&stream);
+                *state.report.borrow_mut() = match &stream {
+                    ManyStream::Fetch(s) => s.report().cloned(),
+                    ManyStream::Write(s) => s.report().cloned(),
+                };
+            } else if state.stop.reason().is_none() {
+                *state.stream.borrow_mut() = Some(stream);
+            }
+            if out.length() == 0 {
+                return Ok(JsValue::UNDEFINED);
+            }
+            Ok(out.into())
+        })
+    }
+
+    /// Ends the job now: requests in flight are aborted.
+    pub fn close(&self) {
+        self.state.stop.trip(Reason::Closed);
+        if let Ok(mut slot) = self.state.stream.try_borrow_mut() {
+            if let Some(s) = slot.take() {
+                *self.state.last.borrow_mut() = many_checkpoint(&s);
+            }
+        }
+    }
+
+    /// Which items are done (handed out), as checkpoint JSON for `resume`.
+    pub fn checkpoint(&self) -> Result<String, JsValue> {
+        let now = self
+            .state
+            .stream
+            .try_borrow()
+            .ok()
+            .and_then(|s| s.as_ref().and_then(many_checkpoint));
+        now.or_else(|| self.state.last.borrow().clone())
+            .ok_or_else(|| {
+                convert::error(&pagewise::Error::new(
+                    pagewise::ErrorKind::Config,
+                    "no checkpoint: the job has not started, or it could not start",
+                ))
+            })
+    }
+
+    /// `{ done, total, failed, retries, throttledMs, elapsedMs, etaMs }`
+    /// as of the last result handed out; `null` before.
+    pub fn progress(&self) -> JsValue {
+        match &*self.state.progress.lock().unwrap() {
+            Some(p) => convert::many_progress(p),
+            None => JsValue::NULL,
+        }
+    }
+
+    /// Whether the job ended and reported.
+    #[wasm_bindgen(js_name = hasReport)]
+    pub fn has_report(&self) -> bool {
+        self.state.report.borrow().is_some()
+    }
+}
+
+/// One result of a job, converted.
+enum ManyItem {
+    Js(JsValue),
+    Failed(pagewise::Error),
+    End,
+}
+
+impl From<Option<(String, pagewise::Result<Box<RawValue>>)>> for ManyItem {
+    fn from(item: Option<(String, pagewise::Result<Box<RawValue>>)>) -> Self {
+        match item {
+            None => ManyItem::End,
+            // The stream's way of saying that the job could not start.
+            Some((id, Err(e))) if id.is_empty() && e.kind() == pagewise::ErrorKind::Config => {
+                ManyItem::Failed(e)
+            }
+            Some((id, r)) => ManyItem::Js(convert::fetched(id, r)),
+        }
+    }
+}
+
+impl From<Option<pagewise::Result<pagewise::WriteOutcome>>> for ManyItem {
+    fn from(item: Option<pagewise::Result<pagewise::WriteOutcome>>) -> Self {
+        match item {
+            None => ManyItem::End,
+            Some(Err(e)) => ManyItem::Failed(e),
+            Some(Ok(o)) => ManyItem::Js(convert::written(&o)),
+        }
+    }
+}
+
+impl RawMany {
+    fn new(
+        stream: ManyStream,
+        progress: Arc<Mutex<Option<ManyProgress>>>,
+        signal: Option<web_sys::AbortSignal>,
+    ) -> RawMany {
+        let state = Rc::new(ManyState {
+            stream: RefCell::new(Some(stream)),
+            last: RefCell::new(None),
+            report: RefCell::new(None),
+            progress,
+            stop: Rc::new(Stop::default()),
+        });
+        let watch = signal.map(|s| {
+            let parked = Rc::downgrade(&state);
+            AbortWatch::new(s, state.stop.clone(), move || {
+                if let Some(state) = parked.upgrade() {
+                    if let Ok(mut slot) = state.stream.try_borrow_mut() {
+                        slot.take();
+                    }
+                }
+            })
+        });
+        RawMany {
+            state,
+            _watch: watch,
+        }
+    }
+}
+
 struct CursorState {
     /// The stream between two `next()` calls; taken out while one runs.
     stream: RefCell<Option<RawPageStream>>,
     /// The final report, once the sweep finished.
     report: RefCell<Option<Report>>,
-    /// Retries and throttled time so far, as of the last page handed out.
-    progress: Cell<(u64, Duration)>,
+    /// The progress as of the last page handed out.
+    progress: Arc<Mutex<Option<Progress>>>,
+    /// `(n, checkpoint)`: where the sweep was before the `n`th page (0-based)
+    /// was taken from it; the last few only.
+    snapshots: RefCell<Vec<(u32, Checkpoint)>>,
+    /// `next()` calls so far.
+    calls: std::cell::Cell<u32>,
     stop: Rc<Stop>,
 }
 
@@ -163,6 +487,13 @@ impl RawCursor {
             let Some(mut stream) = taken else {
                 return Ok(JsValue::UNDEFINED);
             };
+            let n = state.calls.get();
+            state.calls.set(n + 1);
+            if let Some(c) = stream.checkpoint() {
+                let mut snaps = state.snapshots.borrow_mut();
+                snaps.retain(|(k, _)| k + 2 > n);
+                snaps.push((n, c));
+            }
             let item = match until_stopped(stream.next(), Some(&state.stop)).await {
                 Ok(item) => item,
                 Err(Reason::Aborted) => return Err(convert::cancelled()),
@@ -175,11 +506,7 @@ impl RawCursor {
                 }
                 Some(Err(e)) => Err(convert::error(&e)),
                 Some(Ok(page)) => {
-                    let so_far = stream.progress();
-                    let total = so_far.and_then(|r| r.total);
-                    if let Some(r) = so_far {
-                        state.progress.set((r.retries.total(), r.throttled));
-                    }
+                    let total = stream.progress().and_then(|r| r.total);
                     let js = convert::page(&page, total);
                     if state.stop.reason().is_none() {
                         *state.stream.borrow_mut() = Some(stream);
@@ -200,11 +527,42 @@ impl RawCursor {
         }
     }
 
-    /// `{ retries, throttledMs }` of the sweep so far, as of the last page
-    /// `next()` resolved to: retries of every cause, time throttled.
+    /// The progress of the sweep as of the last page `next()` resolved to
+    /// (`null` before the first): `{ pages, pagesTotal, records,
+    /// recordsTotal, bytes, retries, throttledMs, elapsedMs, etaMs }`.
     pub fn progress(&self) -> JsValue {
-        let (retries, throttled) = self.state.progress.get();
-        convert::progress(retries, throttled)
+        match &*self.state.progress.lock().unwrap() {
+            Some(p) => convert::progress(p),
+            None => JsValue::NULL,
+        }
+    }
+
+    /// A checkpoint (JSON) of the sweep with the pages before the `page`th
+    /// one `next()` resolved to (0-based) handed out, and the first
+    /// `consumed` records of that page: resumable with the `resume` option
+    /// or natively with `Checkpoint::from_json`.
+    /// `whole`: the page was read to its end.
+    pub fn checkpoint(&self, page: u32, consumed: u32, whole: bool) -> Result<String, JsValue> {
+        let snaps = self.state.snapshots.borrow();
+        let find = |n: u32| snaps.iter().find(|(k, _)| *k == n).map(|(_, c)| c);
+        if whole {
+            if let Some(after) = find(page + 1) {
+                return Ok(after.to_json());
+            }
+        }
+        let Some(before) = find(page) else {
+            return Err(convert::error(&pagewise::Error::new(
+                pagewise::ErrorKind::Config,
+                "no checkpoint: the stream has not started, or the sweep could not start",
+            )));
+        };
+        if consumed == 0 {
+            return Ok(before.to_json());
+        }
+        // The page in hand is the first pending page of the checkpoint taken
+        // before it (pages are handed out in page order): its first
+        // `consumed` records count as handed out.
+        convert::skip_records(&before.to_json(), consumed)
     }
 
     /// The final report once `next()` resolved to `undefined` at the end of

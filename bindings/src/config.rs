@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use js_sys::{Array, Object, Reflect};
 use pagewise::{
-    Api, Auth, Error, ErrorKind, Link, ListOptions, Order, Pacing, Pagination, RetryBudget,
-    RetryPolicy, Total,
+    Api, Auth, BatchLookup, BatchWrite, Checkpoint, Error, ErrorKind, Link, ListOptions,
+    ManyCheckpoint, Order, Pacing, Pagination, RetryBudget, RetryPolicy, Total, Watermark,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
@@ -543,13 +543,14 @@ pub(crate) fn signal(o: &Opts) -> Result<Option<AbortSignal>> {
     )
 }
 
-/// The options of one `list` of the collection at `path`, and its signal.
+/// The options of one `list` of the collection at `path`, its signal, and
+/// the checkpoint it resumes if that one has nothing left to fetch.
 /// A `retry` member applies over `retry`, the client's policy.
 pub(crate) fn list_options(
     path: &str,
     options: JsValue,
     retry_policy: &RetryPolicy,
-) -> Result<(ListOptions, Option<AbortSignal>)> {
+) -> Result<(ListOptions, Option<AbortSignal>, Option<Checkpoint>)> {
     let o = Opts::new(
         options,
         "options",
@@ -564,22 +565,15 @@ pub(crate) fn list_options(
             "verify",
             "signal",
             "onProgress",
+            "since",
+            "resume",
         ],
     )?;
     let mut opts = ListOptions::new(path);
     for (name, value) in o.pairs("query")? {
         opts = opts.query(name, value);
     }
-    let order = o.opt(
-        "order",
-        |v| match v.as_string()?.as_str() {
-            "page" => Some(Order::Page),
-            "completion" => Some(Order::Completion),
-            _ => None,
-        },
-        "'page' or 'completion'",
-    )?;
-    if let Some(order) = order {
+    if let Some(order) = order(&o)? {
         opts = opts.order(order);
     }
     if let Some(size) = o.count("pageSize")? {
@@ -600,8 +594,184 @@ pub(crate) fn list_options(
     if let Some(on) = o.boolean("verify")? {
         opts = opts.verify(on);
     }
+    let w_what = "an object { field: string, value: string, ids: string[] }";
+    if let Some(w) = o.object("since", &["field", "value", "ids"], w_what)? {
+        let ids = w.opt("ids", strings, "an array of strings")?;
+        opts = opts.since(Watermark {
+            field: w.required_string("field")?,
+            value: w.required_string("value")?,
+            ids: ids.unwrap_or_default(),
+        });
+    }
+    let mut finished = None;
+    if let Some(json) = o.string("resume")? {
+        let c = Checkpoint::from_json(&json)?;
+        if c.is_finished() {
+            finished = Some(c.clone());
+        }
+        opts = opts.resume(c);
+    }
     let signal = signal(&o)?;
-    Ok((opts, signal))
+    Ok((opts, signal, finished))
+}
+
+/// An array of strings.
+fn strings(v: &JsValue) -> Option<Vec<String>> {
+    v.dyn_ref::<Array>()?
+        .iter()
+        .map(|s| s.as_string())
+        .collect()
+}
+
+/// `order`: `'page'` or `'completion'`.
+fn order(o: &Opts) -> Result<Option<Order>> {
+    o.opt(
+        "order",
+        |v| match v.as_string()?.as_str() {
+            "page" => Some(Order::Page),
+            "completion" => Some(Order::Completion),
+            _ => None,
+        },
+        "'page' or 'completion'",
+    )
+}
+
+/// The options of a job of many items that every kind shares.
+pub(crate) struct Many {
+    pub(crate) order: Option<Order>,
+    pub(crate) concurrency: Option<usize>,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) resume: Option<ManyCheckpoint>,
+    pub(crate) signal: Option<AbortSignal>,
+}
+
+fn many(o: &Opts, retry_policy: &RetryPolicy) -> Result<Many> {
+    Ok(Many {
+        order: order(o)?,
+        concurrency: o.size("concurrency")?,
+        retry: retry(o, retry_policy)?,
+        resume: match o.string("resume")? {
+            Some(json) => Some(ManyCheckpoint::from_json(&json)?),
+            None => None,
+        },
+        signal: signal(o)?,
+    })
+}
+
+/// The options of one `fetchMany`.
+pub(crate) fn fetch_many_options(
+    options: JsValue,
+    retry_policy: &RetryPolicy,
+) -> Result<(Many, Option<BatchLookup>)> {
+    let o = Opts::new(
+        options,
+        "options",
+        &[
+            "batch",
+            "order",
+            "concurrency",
+            "retry",
+            "signal",
+            "onProgress",
+            "resume",
+        ],
+    )?;
+    let what = "an object { path, param, value?, separator?, max?, recordsAt?, idField? }";
+    let batch = match o.object(
+        "batch",
+        &[
+            "path",
+            "param",
+            "value",
+            "separator",
+            "max",
+            "recordsAt",
+            "idField",
+        ],
+        what,
+    )? {
+        None => None,
+        Some(b) => {
+            let mut l = BatchLookup::new(b.required_string("path")?, b.required_string("param")?);
+            if let Some(v) = b.string("value")? {
+                l = l.value(v);
+            }
+            if let Some(v) = b.string("separator")? {
+                l = l.separator(v);
+            }
+            if let Some(n) = b.size("max")? {
+                l = l.max(n);
+            }
+            if let Some(v) = b.string("recordsAt")? {
+                l = l.records_at(v);
+            }
+            if let Some(v) = b.string("idField")? {
+                l = l.id_field(v);
+            }
+            Some(l)
+        }
+    };
+    Ok((many(&o, retry_policy)?, batch))
+}
+
+/// The options of one write job beyond [`Many`].
+pub(crate) struct Write {
+    pub(crate) batch: Option<BatchWrite>,
+    pub(crate) batch_size: Option<usize>,
+    pub(crate) idempotency_header: Option<Option<String>>,
+    pub(crate) id_field: Option<String>,
+}
+
+/// The options of one `insertMany` (`updateMany`, ...).
+pub(crate) fn write_options(options: JsValue, retry_policy: &RetryPolicy) -> Result<(Many, Write)> {
+    let o = Opts::new(
+        options,
+        "options",
+        &[
+            "batch",
+            "batchSize",
+            "concurrency",
+            "order",
+            "idempotencyHeader",
+            "idField",
+            "retry",
+            "signal",
+            "onProgress",
+            "resume",
+        ],
+    )?;
+    let what = "an object { path, opField?, recordsField?, resultsAt?, max? }";
+    let nullable = |p: &Opts, name: &str| p.nullable(name, JsValue::as_string, "a string or null");
+    let batch = match o.object(
+        "batch",
+        &["path", "opField", "recordsField", "resultsAt", "max"],
+        what,
+    )? {
+        None => None,
+        Some(b) => {
+            let mut w = BatchWrite::new(b.required_string("path")?);
+            if let Some(v) = nullable(&b, "opField")? {
+                w = w.op_field(v.as_deref());
+            }
+            if let Some(v) = nullable(&b, "recordsField")? {
+                w = w.records_field(v.as_deref());
+            }
+            if let Some(v) = b.string("resultsAt")? {
+                w = w.results_at(v);
+            }
+            if let Some(n) = b.size("max")? {
+                w = w.max(n);
+            }
+            Some(w)
+        }
+    };
+    let write = Write {
+        batch,
+        batch_size: o.size("batchSize")?,
+        idempotency_header: nullable(&o, "idempotencyHeader")?,
+        id_field: o.string("idField")?,
+    };
+    Ok((many(&o, retry_policy)?, write))
 }
 
 /// Name/value pairs.

@@ -9,8 +9,11 @@ use pagewise::core::RawPage;
 use std::time::Duration;
 
 use pagewise::core::PacerStats;
-use pagewise::{Error, ErrorKind, Notice, Report, RetryCounts};
+use pagewise::{
+    Error, ErrorKind, ManyProgress, Notice, Progress, Report, RetryCounts, Watermark, WriteOutcome,
+};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 thread_local! {
     static ERROR_CLASS: RefCell<Option<Function>> = const { RefCell::new(None) };
@@ -135,9 +138,15 @@ fn notice(n: &Notice) -> Object {
             set(&obj, "type", "totalMissing");
             set(&obj, "page", page as f64);
         }
-        ref other => {
+        // Described in words without `Debug` (its formatting machinery
+        // costs kilobytes of wasm).
+        _ => {
             set(&obj, "type", "other");
-            set(&obj, "message", format!("{other:?}"));
+            set(
+                &obj,
+                "message",
+                "a notice this version of the bindings does not describe",
+            );
         }
     }
     obj
@@ -158,13 +167,96 @@ fn retries(r: &RetryCounts) -> Object {
     obj
 }
 
-/// The progress of a running sweep beyond what JS counts itself:
-/// `{ retries, throttledMs }`.
-pub(crate) fn progress(retries: u64, throttled: Duration) -> JsValue {
+fn opt_millis(d: Option<Duration>) -> JsValue {
+    d.map_or(JsValue::NULL, |d| JsValue::from_f64(millis(d)))
+}
+
+/// The progress of a running sweep: `{ pages, pagesTotal, records,
+/// recordsTotal, bytes, retries, throttledMs, elapsedMs, etaMs }`.
+pub(crate) fn progress(p: &Progress) -> JsValue {
     let obj = Object::new();
-    set(&obj, "retries", retries as f64);
-    set(&obj, "throttledMs", millis(throttled));
+    set(&obj, "pages", p.pages as f64);
+    set(&obj, "pagesTotal", num(p.pages_total));
+    set(&obj, "records", p.records as f64);
+    set(&obj, "recordsTotal", num(p.records_total));
+    set(&obj, "bytes", p.bytes as f64);
+    set(&obj, "retries", p.retries as f64);
+    set(&obj, "throttledMs", millis(p.throttled));
+    set(&obj, "elapsedMs", millis(p.elapsed));
+    set(&obj, "etaMs", opt_millis(p.eta));
     obj.into()
+}
+
+/// The progress of a job of many items: `{ done, total, failed, retries,
+/// throttledMs, elapsedMs, etaMs }`.
+pub(crate) fn many_progress(p: &ManyProgress) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "done", p.done as f64);
+    set(&obj, "total", p.total as f64);
+    set(&obj, "failed", p.failed as f64);
+    set(&obj, "retries", p.retries as f64);
+    set(&obj, "throttledMs", millis(p.throttled));
+    set(&obj, "elapsedMs", millis(p.elapsed));
+    set(&obj, "etaMs", opt_millis(p.eta));
+    obj.into()
+}
+
+/// A fetched item: `{ id, record }` or `{ id, error }`.
+pub(crate) fn fetched(
+    id: String,
+    r: pagewise::Result<Box<serde_json::value::RawValue>>,
+) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "id", id);
+    match r.and_then(|raw| {
+        JSON::parse(raw.get()).map_err(|_| {
+            Error::new(
+                ErrorKind::Decode,
+                "the JSON could not be handed to JavaScript",
+            )
+        })
+    }) {
+        Ok(v) => set(&obj, "record", v),
+        Err(e) => set(&obj, "error", error(&e)),
+    }
+    obj.into()
+}
+
+/// A write outcome: `{ index, ok: true, id, status }` or `{ index, ok: false, error }`.
+pub(crate) fn written(o: &WriteOutcome) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "index", o.index as f64);
+    match &o.result {
+        Ok(w) => {
+            set(&obj, "ok", true);
+            set(&obj, "id", text(w.id.as_deref()));
+            set(&obj, "status", w.status);
+        }
+        Err(e) => {
+            set(&obj, "ok", false);
+            set(&obj, "error", error(e));
+        }
+    }
+    obj.into()
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A checkpoint (JSON) whose first pending page counts its first
+/// `consumed` records as handed out.
+pub(crate) fn skip_records(json: &str, consumed: u32) -> Result<String, JsValue> {
+    let c = parse(json, None)?;
+    let first = Array::from(&get(&c, "pending")).get(0);
+    if first.is_object() {
+        let skip = get(&first, "skip").as_f64().unwrap_or(0.0);
+        set(first.unchecked_ref(), "skip", skip + consumed as f64);
+        let done = get(&c, "done");
+        let records = get(&done, "records").as_f64().unwrap_or(0.0);
+        set(done.unchecked_ref(), "records", records + consumed as f64);
+    }
+    Ok(JSON::stringify(&c).map(String::from).unwrap_or_default())
 }
 
 /// What a client's pacer did: `{ throttles, throttledMs, decreases,
@@ -208,5 +300,21 @@ pub(crate) fn report(r: &Report) -> JsValue {
     set(&obj, "retries", retries(&r.retries));
     set(&obj, "throttledMs", millis(r.throttled));
     set(&obj, "changedDuringSweep", r.changed_during_sweep);
+    set(&obj, "bytes", r.bytes as f64);
+    set(
+        &obj,
+        "watermark",
+        r.watermark.as_ref().map_or(JsValue::NULL, watermark),
+    );
+    obj.into()
+}
+
+/// A watermark as `{ field, value, ids }`.
+fn watermark(w: &Watermark) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "field", w.field.as_str());
+    set(&obj, "value", w.value.as_str());
+    let ids: Array = w.ids.iter().map(|s| JsValue::from_str(s)).collect();
+    set(&obj, "ids", ids);
     obj.into()
 }

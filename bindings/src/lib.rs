@@ -11,6 +11,8 @@
 //!   reaches JS as one JSON text, parsed once (`JSON.parse`), never record by
 //!   record. `close()` (or an aborted `AbortSignal`) drops the Rust stream,
 //!   which aborts the fetches in flight and starts no new request.
+//! - [`RawMany`]: a job of many items (`fetchMany`, the write jobs), its
+//!   results a batch per `next(max)`, with `checkpoint()` and `progress()`.
 //! - [`set_error_class`]: the JS layer hands over its `PagewiseError` class so
 //!   that every error leaves Rust as a `PagewiseError` already.
 //!
@@ -24,5 +26,5 @@ mod client;
 mod config;
 mod convert;
 
-pub use client::{RawClient, RawCursor};
+pub use client::{RawClient, RawCursor, RawMany};
 pub use convert::{cancelled as cancelled_error, set_error_class};

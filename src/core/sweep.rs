@@ -375,6 +375,9 @@ impl Sweep {
         };
         if let Some(c) = options.resume {
             sweep.restore(c)?;
+            // A checkpoint of a sweep that had handed out everything leaves
+            // nothing to fetch: the sweep ends at once.
+            sweep.finish_if_done();
         }
         Ok(sweep)
     }

@@ -450,7 +450,17 @@ describe('onProgress', () => {
       assert.equal(records.length, N);
       assert.equal(seen.length, report.pages);
       seen.forEach((p, i) => {
-        assert.deepEqual(Object.keys(p).sort(), ['elapsedMs', 'pages', 'records', 'retries', 'throttledMs', 'total']);
+        assert.deepEqual(Object.keys(p).sort(), ['bytes', 'elapsedMs', 'etaMs', 'pages', 'pagesTotal', 'records',
+          'recordsTotal', 'retries', 'throttledMs', 'total']);
+        if (d === OFFSET) {
+          assert.equal(p.pagesTotal, Math.ceil(N / 50));
+          assert.equal(p.recordsTotal, N);
+        } else if (i < seen.length - 1) {
+          // Without a total, the totals are known only once the sweep ended.
+          assert.equal(p.pagesTotal, null);
+          assert.equal(p.recordsTotal, null);
+        }
+        assert.ok(p.bytes > 0);
         assert.equal(p.retries, 0);
         assert.equal(p.throttledMs, 0);
         assert.equal(p.pages, i + 1);

@@ -12,6 +12,14 @@ import type {
   Report,
   RetryCounts,
   RetryPolicy,
+  Watermark,
+  CheckpointJson,
+  Fetched,
+  FetchManyOptions,
+  FetchManyStream,
+  ManyProgress,
+  WriteOptions,
+  WriteOutcome,
 } from 'pagewise';
 
 interface Item {
@@ -181,6 +189,78 @@ async function usage(signal: AbortSignal): Promise<void> {
   // @ts-expect-error onProgress takes a Progress
   await client.list('items', { onProgress: (p: string) => p });
 
+  // Data operations.
+  const fetched: Fetched<Item>[] = await client.fetchMany<Item>('items/{id}', ['1', 2], {
+    batch: { path: 'items', param: 'ids', value: '{ids}', separator: ',', max: 100, recordsAt: '/items', idField: 'id' },
+    order: 'completion',
+    concurrency: 4,
+    onProgress: (p: ManyProgress) => {
+      const eta: number | null = p.etaMs;
+      void [eta, p.done, p.total, p.failed, p.retries, p.throttledMs, p.elapsedMs];
+    },
+  });
+  for (const f of fetched) {
+    const id: string = f.id;
+    if (f.error) {
+      const status: number | null = f.error.status;
+      void status;
+    } else {
+      const name: string = f.record.name;
+      void name;
+    }
+    void id;
+  }
+  const fstream: FetchManyStream<Item> = client.fetchManyStream<Item>('items/{id}', [1, 2, 3]);
+  for await (const f of fstream) {
+    if (f.record) void f.record.id;
+  }
+  const fcp: CheckpointJson = fstream.checkpoint();
+  await client.fetchMany('items/{id}', [1, 2, 3], { resume: fcp });
+  // @ts-expect-error a batch lookup needs its param
+  const badLookup: FetchManyOptions = { batch: { path: 'items' } };
+
+  const wopts: WriteOptions = {
+    batch: { path: 'batch/items', opField: null, recordsField: 'records', resultsAt: '/results', max: 200 },
+    batchSize: 50,
+    concurrency: 8,
+    order: 'page',
+    idempotencyHeader: null,
+    idField: 'id',
+  };
+  const outcomes: WriteOutcome[] = await client.insertMany('items', [{ name: 'a' }], wopts);
+  for (const o of outcomes) {
+    const index: number = o.index;
+    if (o.ok) {
+      const wid: string | null = o.id;
+      const st: number = o.status;
+      void [wid, st];
+    } else {
+      const kind: ErrorKind = o.error.kind;
+      void kind;
+    }
+    void index;
+  }
+  await client.updateMany('items', [{ id: 1, name: 'b' }]);
+  await client.upsertMany('items', [{ id: 1, name: 'c' }], { idempotencyHeader: 'X-Key' });
+  await client.deleteMany('items', [1, 2]);
+  // @ts-expect-error idempotencyHeader is a string or null
+  await client.deleteMany('items', [1], { idempotencyHeader: false });
+
+  const since: Watermark = { field: 'updated_at', value: '1970-01-01T00:00:00Z', ids: [] };
+  const delta = await client.listWithReport<Item>('items', { since });
+  const next: Watermark | null = delta.report.watermark;
+  const bytes: number = delta.report.bytes;
+  const rstream = client.stream<Item>('items', { since: next ?? since });
+  for await (const r of rstream) {
+    void r;
+    break;
+  }
+  const cp: string = rstream.checkpoint();
+  await client.list('items', { resume: cp, onProgress: (p: Progress) => void [p.pagesTotal, p.recordsTotal, p.bytes, p.etaMs] });
+  // @ts-expect-error a watermark has ids
+  const badMark: Watermark = { field: 'f', value: 'v' };
+
+  void [badLookup, bytes, badMark];
   void [ids, records, complete, name, finalReport, asError, others, noBase, badType, badCursor, badFirst, badAuth, typo];
   void [retries, pacings, badBudget, badBudgetKey, badRate, badDelay, badListPacing];
 }

@@ -30,7 +30,7 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 # The npm package's build uses wasm-opt from the root package's devDependencies.
 [ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund

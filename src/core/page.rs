@@ -53,6 +53,39 @@ impl Records {
         self.ranges.iter().map(|r| &self.body[r.clone()])
     }
 
+    /// The records as one JSON text, `a,b,c` without the brackets, when they
+    /// sit side by side in one array of the body (separated by a comma and
+    /// whitespace only), so that `[` + this + `]` is a JSON array of exactly
+    /// these records; `Some(b"")` when there are none, `None` when they do
+    /// not sit together (records dropped from the middle of a page, records
+    /// made with [`Records::from_json`]).
+    ///
+    /// ```
+    /// use pagewise::core::Records;
+    /// let r = Records::from_json(["{\"id\":1}"]);
+    /// assert_eq!(r.joined(), Some(&b"{\"id\":1}"[..]));
+    /// ```
+    pub fn joined(&self) -> Option<&[u8]> {
+        let (Some(first), Some(last)) = (self.ranges.first(), self.ranges.last()) else {
+            return Some(&[]);
+        };
+        for w in self.ranges.windows(2) {
+            let gap = self.body.get(w[0].end..w[1].start)?;
+            let mut commas = 0;
+            for &b in gap {
+                match b {
+                    b',' => commas += 1,
+                    b' ' | b'\t' | b'\n' | b'\r' => {}
+                    _ => return None,
+                }
+            }
+            if commas != 1 {
+                return None;
+            }
+        }
+        Some(&self.body[first.start..last.end])
+    }
+
     /// Bytes of body held for these records.
     pub fn body_len(&self) -> usize {
         self.body.len()
@@ -429,6 +462,25 @@ impl<'de> Visitor<'de> for FindElement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joined_records() {
+        let body = br#"{"data":[ {"id":1} ,
+ {"id":2,"s":"a,b"},{"id":3}],"meta":{}}"#
+            .to_vec();
+        let ranges = Body::parse(&body).unwrap().records(&body, "/data").unwrap();
+        let all = records(body.clone(), ranges.clone());
+        let joined = std::str::from_utf8(all.joined().unwrap()).unwrap();
+        let parsed: Vec<serde_json::Value> = serde_json::from_str(&format!("[{joined}]")).unwrap();
+        assert_eq!(parsed.len(), 3);
+        assert_eq!(parsed[1]["s"], "a,b");
+        let tail = records(body.clone(), ranges[1..].to_vec());
+        assert!(tail.joined().unwrap().starts_with(br#"{"id":2"#));
+        let holed = records(body.clone(), vec![ranges[0].clone(), ranges[2].clone()]);
+        assert_eq!(holed.joined(), None);
+        assert_eq!(records(body, Vec::new()).joined(), Some(&b""[..]));
+        assert_eq!(Records::from_json(["1", "2"]).joined(), None);
+    }
 
     #[test]
     fn pointers_and_records() {

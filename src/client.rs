@@ -57,11 +57,20 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client of `api` with the default transport: natively ureq on
-    /// reusable worker threads ([`ThreadedTransport`](crate::transport::threaded::ThreadedTransport)).
+    /// A client of `api` with the default transport: natively the event
+    /// loop ([`EvloopTransport`](crate::transport::evloop::EvloopTransport):
+    /// one I/O thread for every request in flight). When a proxy is set in
+    /// the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`), ureq on
+    /// worker threads instead
+    /// ([`ThreadedTransport`](crate::transport::threaded::ThreadedTransport)),
+    /// which honours it.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn new(api: &Api) -> Self {
-        Self::with_transport(api, crate::transport::threaded::ThreadedTransport::new())
+        if crate::transport::evloop::proxy_in_env() {
+            Self::with_transport(api, crate::transport::threaded::ThreadedTransport::new())
+        } else {
+            Self::with_transport(api, crate::transport::evloop::EvloopTransport::new())
+        }
     }
 
     /// A client of `api` with the default transport: in the browser (and any

@@ -11,6 +11,8 @@ use std::pin::Pin;
 use crate::core::{Request, Response, TransportError};
 pub use crate::drive::lease::Lease;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod evloop;
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,0 +1,170 @@
+//! One connection: a non-blocking socket, plain or under rustls, with what
+//! is still to be written and what was read but not yet parsed.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
+
+/// How much is read from the socket at a time.
+const READ_CHUNK: usize = 32 * 1024;
+
+pub(crate) struct Conn {
+    pub(crate) sock: TcpStream,
+    tls: Option<Box<ClientConnection>>,
+    out: Vec<u8>,
+    out_pos: usize,
+    /// Received plaintext not yet consumed by a parser.
+    pub(crate) inbuf: Vec<u8>,
+    /// The peer closed its side.
+    pub(crate) eof: bool,
+}
+
+/// A failure of the connection, and whether the TLS handshake was still on.
+pub(crate) enum ConnError {
+    Io(io::Error),
+    Tls {
+        handshake: bool,
+        error: rustls::Error,
+    },
+}
+
+impl Conn {
+    pub(crate) fn new(
+        sock: TcpStream,
+        tls: Option<(&Arc<ClientConfig>, &str)>,
+    ) -> Result<Conn, ConnError> {
+        let tls = match tls {
+            None => None,
+            Some((config, host)) => {
+                let name = ServerName::try_from(host.to_string()).map_err(|_| ConnError::Tls {
+                    handshake: true,
+                    error: rustls::Error::General(format!("{host:?} is not a valid server name")),
+                })?;
+                let c = ClientConnection::new(config.clone(), name).map_err(|error| {
+                    ConnError::Tls {
+                        handshake: true,
+                        error,
+                    }
+                })?;
+                Some(Box::new(c))
+            }
+        };
+        Ok(Conn {
+            sock,
+            tls,
+            out: Vec::new(),
+            out_pos: 0,
+            inbuf: Vec::new(),
+            eof: false,
+        })
+    }
+
+    /// Queues `bytes` to be sent (encrypted first under TLS).
+    pub(crate) fn queue(&mut self, bytes: Vec<u8>) -> Result<(), ConnError> {
+        match &mut self.tls {
+            None => {
+                if self.out_pos == self.out.len() {
+                    self.out = bytes;
+                    self.out_pos = 0;
+                } else {
+                    self.out.extend_from_slice(&bytes);
+                }
+            }
+            Some(t) => t.writer().write_all(&bytes).map_err(ConnError::Io)?,
+        }
+        Ok(())
+    }
+
+    /// Writes what it can; `Ok(true)` when nothing is left to write.
+    pub(crate) fn flush(&mut self) -> Result<bool, ConnError> {
+        match &mut self.tls {
+            None => {
+                while self.out_pos < self.out.len() {
+                    match self.sock.write(&self.out[self.out_pos..]) {
+                        Ok(0) => {
+                            return Err(ConnError::Io(io::ErrorKind::WriteZero.into()));
+                        }
+                        Ok(n) => self.out_pos += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(ConnError::Io(e)),
+                    }
+                }
+                self.out.clear();
+                self.out_pos = 0;
+                Ok(true)
+            }
+            Some(t) => {
+                while t.wants_write() {
+                    match t.write_tls(&mut self.sock) {
+                        Ok(0) => return Err(ConnError::Io(io::ErrorKind::WriteZero.into())),
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(ConnError::Io(e)),
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Reads everything available (edge-triggered readiness) into `inbuf`.
+    pub(crate) fn fill(&mut self) -> Result<(), ConnError> {
+        if self.eof {
+            return Ok(());
+        }
+        match &mut self.tls {
+            None => loop {
+                let mut tmp = [0u8; READ_CHUNK];
+                match self.sock.read(&mut tmp) {
+                    Ok(0) => {
+                        self.eof = true;
+                        return Ok(());
+                    }
+                    Ok(n) => self.inbuf.extend_from_slice(&tmp[..n]),
+                    Err(e) => match e.kind() {
+                        io::ErrorKind::WouldBlock => return Ok(()),
+                        io::ErrorKind::Interrupted => {}
+                        _ => return Err(ConnError::Io(e)),
+                    },
+                }
+            },
+            Some(t) => loop {
+                let mut blocked = false;
+                match t.read_tls(&mut self.sock) {
+                    Ok(0) => self.eof = true,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => blocked = true,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(ConnError::Io(e)),
+                }
+                let handshake = t.is_handshaking();
+                let state = t
+                    .process_new_packets()
+                    .map_err(|error| ConnError::Tls { handshake, error })?;
+                let mut plain = state.plaintext_bytes_to_read();
+                let closed = state.peer_has_closed();
+                while plain > 0 {
+                    let mut tmp = [0u8; READ_CHUNK];
+                    match t.reader().read(&mut tmp) {
+                        Ok(n) if n > 0 => {
+                            self.inbuf.extend_from_slice(&tmp[..n]);
+                            plain -= n.min(plain);
+                        }
+                        _ => break,
+                    }
+                }
+                if closed {
+                    self.eof = true;
+                }
+                if self.eof || blocked {
+                    return Ok(());
+                }
+            },
+        }
+    }
+}

@@ -10,11 +10,13 @@ use serde::Serialize;
 use crate::api::Api;
 use crate::core::{Checkpoint, Fetch, Method, RawPage, Report};
 use crate::core::{FetchMany, ManyCheckpoint, ManyReport, Sweep, WriteJob, WriteOp};
+use crate::drive::blocking::NativeTransport;
 use crate::drive::blocking::{self as driver, run_fetch, Driver};
 use crate::drive::Cursor;
 use crate::error::Result;
 use crate::list::List;
 use crate::many::{decode_item, FetchManyJob, ManyCursor, Step, WriteManyJob, WriteOutcome};
+use crate::transport::evloop::EvloopTransport;
 use crate::transport::ureq::UreqTransport;
 use crate::Page;
 
@@ -44,20 +46,37 @@ use crate::Page;
 #[derive(Debug, Clone)]
 pub struct Client {
     api: Api,
-    transport: Arc<UreqTransport>,
+    transport: NativeTransport,
 }
 
 impl Client {
-    /// A client of `api` with the default ureq transport.
+    /// A client of `api` with the default transport: the event loop
+    /// ([`EvloopTransport`]: one I/O thread for every request in flight). When
+    /// a proxy is set in the environment (`HTTPS_PROXY`, `HTTP_PROXY`,
+    /// `ALL_PROXY`), ureq instead ([`UreqTransport`]), which honours it.
     pub fn new(api: &Api) -> Self {
-        Self::with_transport(api, UreqTransport::new())
+        if crate::transport::evloop::proxy_in_env() {
+            Self::with_transport(api, UreqTransport::new())
+        } else {
+            Self::with_evloop(api, EvloopTransport::new())
+        }
     }
 
-    /// A client of `api` over a transport you configured.
+    /// A client of `api` over a ureq transport you configured (proxy, TLS,
+    /// ...): each request in flight runs on a pool thread.
     pub fn with_transport(api: &Api, transport: UreqTransport) -> Self {
         Client {
             api: api.clone(),
-            transport: Arc::new(transport),
+            transport: NativeTransport::Ureq(Arc::new(transport)),
+        }
+    }
+
+    /// A client of `api` over an event-loop transport you configured (e.g.
+    /// [`EvloopTransport::with_root_certificates`]).
+    pub fn with_evloop(api: &Api, transport: EvloopTransport) -> Self {
+        Client {
+            api: api.clone(),
+            transport: NativeTransport::Evloop(transport),
         }
     }
 

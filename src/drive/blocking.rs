@@ -1,40 +1,70 @@
-//! The blocking driver: the run loop on the caller's thread, requests on pool threads.
+//! The blocking driver: the run loop on the caller's thread; requests on
+//! the event-loop thread (or, with the ureq transport, on pool threads),
+//! answers through oneshot channels the caller's thread parks on.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
 
+use futures::channel::oneshot;
+use futures::stream::{FuturesUnordered, StreamExt};
 use web_time::Instant;
 
 use crate::api::Api;
-use crate::core::{Fetch, ListOptions, Request, RequestId, Response, Sweep, TransportError};
+use crate::core::{
+    Fetch, ListOptions, Request, RequestId, Response, Sweep, TransportError, TransportErrorKind,
+};
 use crate::drive::lease::{Gate, Lease};
 use crate::drive::{random_seed, Machine};
 use crate::error::{Error, ErrorKind, Result};
+use crate::transport::evloop::{self, EvloopTransport};
 use crate::transport::pool::Pool;
 use crate::transport::ureq::UreqTransport;
 
 type Answer = (RequestId, std::result::Result<Response, TransportError>);
+type AnswerFuture = Pin<Box<dyn Future<Output = Answer> + Send>>;
 
-/// Sends requests on pool threads, each holding its lease (pacer ticket and
-/// limiter slot) exactly while on the wire, and brings the answers back over
-/// a channel. Dropping it stops requests not yet started.
+/// What the blocking client sends with.
+#[derive(Debug, Clone)]
+pub(crate) enum NativeTransport {
+    /// The event loop (the default).
+    Evloop(EvloopTransport),
+    /// ureq, a pool thread per request in flight.
+    Ureq(Arc<UreqTransport>),
+}
+
+/// Wakes the thread parked in [`Dispatcher::recv`].
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Sends requests, each holding its lease (pacer ticket and limiter slot)
+/// exactly while on the wire, and brings the answers back. Dropping it
+/// aborts the requests in flight and stops those not yet started.
 pub(crate) struct Dispatcher {
-    transport: Arc<UreqTransport>,
+    transport: NativeTransport,
     gate: Gate,
-    tx: Sender<Answer>,
-    rx: Receiver<Answer>,
+    in_flight: FuturesUnordered<AnswerFuture>,
     cancelled: Arc<AtomicBool>,
 }
 
 impl Dispatcher {
-    pub(crate) fn new(api: &Api, transport: Arc<UreqTransport>) -> Self {
-        let (tx, rx) = channel();
+    pub(crate) fn new(api: &Api, transport: NativeTransport) -> Self {
         Dispatcher {
             transport,
             gate: Gate::new(api.pacer().clone(), api.limiter().clone()),
-            tx,
-            rx,
+            in_flight: FuturesUnordered::new(),
             cancelled: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -53,34 +83,62 @@ impl Dispatcher {
         wake
     }
 
-    fn send(&self, req: Request, mut lease: Lease) {
-        let tx = self.tx.clone();
-        let transport = self.transport.clone();
-        let cancelled = self.cancelled.clone();
-        Pool::global().spawn(move || {
-            if cancelled.load(Ordering::SeqCst) {
-                return;
+    fn send(&mut self, req: Request, mut lease: Lease) {
+        let id = req.id;
+        match &self.transport {
+            NativeTransport::Evloop(t) => {
+                let rx = t.submit(req, Some(lease));
+                self.in_flight
+                    .push(Box::pin(async move { (id, evloop::answer(rx).await) }));
             }
-            lease.acquire_blocking();
-            // The caller may have gone away while this request waited for a slot.
-            if cancelled.load(Ordering::SeqCst) {
-                return;
+            NativeTransport::Ureq(t) => {
+                let (tx, rx) = oneshot::channel();
+                let transport = t.clone();
+                let cancelled = self.cancelled.clone();
+                Pool::global().spawn(move || {
+                    if cancelled.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    lease.acquire_blocking();
+                    // The caller may have gone away while this request waited for a slot.
+                    if cancelled.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let answer = transport.send(&req);
+                    lease.complete(&answer);
+                    let _ = tx.send(answer);
+                });
+                self.in_flight.push(Box::pin(async move {
+                    let answer = rx.await.unwrap_or_else(|_| {
+                        Err(TransportError::new(
+                            TransportErrorKind::Other,
+                            "the worker thread ended without an answer",
+                        ))
+                    });
+                    (id, answer)
+                }));
             }
-            let answer = transport.send(&req);
-            lease.complete(&answer);
-            let _ = tx.send((req.id, answer));
-        });
+        }
     }
 
     /// The next answer, waiting at most until `deadline`.
-    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Option<Answer> {
-        match deadline {
-            None => self.rx.recv().ok(),
-            Some(d) => {
-                let wait = d.saturating_duration_since(Instant::now());
-                match self.rx.recv_timeout(wait) {
-                    Ok(a) => Some(a),
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
+    pub(crate) fn recv(&mut self, deadline: Option<Instant>) -> Option<Answer> {
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            match self.in_flight.poll_next_unpin(&mut cx) {
+                Poll::Ready(Some(answer)) => return Some(answer),
+                Poll::Ready(None) if deadline.is_none() => return None,
+                _ => {}
+            }
+            match deadline {
+                None => std::thread::park(),
+                Some(d) => {
+                    let now = Instant::now();
+                    if d <= now {
+                        return None;
+                    }
+                    std::thread::park_timeout(d - now);
                 }
             }
         }
@@ -108,7 +166,7 @@ pub(crate) struct Driver<M: Machine> {
 }
 
 impl<M: Machine> Driver<M> {
-    pub(crate) fn new(api: &Api, transport: Arc<UreqTransport>, machine: Result<M>) -> Self {
+    pub(crate) fn new(api: &Api, transport: NativeTransport, machine: Result<M>) -> Self {
         let dispatcher = Dispatcher::new(api, transport);
         let (machine, failed_early) = match machine {
             Ok(m) => (Some(m), None),
@@ -163,7 +221,7 @@ impl<M: Machine> Driver<M> {
 /// A sweep driven on the caller's thread.
 pub(crate) fn sweep(
     api: &Api,
-    transport: Arc<UreqTransport>,
+    transport: NativeTransport,
     mut options: ListOptions,
 ) -> Driver<Sweep> {
     if options.seed.is_none() {
@@ -177,11 +235,7 @@ pub(crate) fn sweep(
 }
 
 /// Runs a single request (with its redirects and retries) on the caller's thread.
-pub(crate) fn run_fetch(
-    api: &Api,
-    transport: &Arc<UreqTransport>,
-    fetch: Fetch,
-) -> Result<Response> {
+pub(crate) fn run_fetch(api: &Api, transport: &NativeTransport, fetch: Fetch) -> Result<Response> {
     let mut driver = Driver::new(api, transport.clone(), Ok(fetch));
     driver.next_event().unwrap_or_else(|| {
         Err(Error::new(

@@ -198,3 +198,5 @@ impl AsyncTransport for EvloopTransport {
         Box::pin(answer(self.submit(request, Some(lease))))
     }
 }
+#[cfg(test)]
+mod tests;

@@ -38,7 +38,7 @@
 //!    │ async driver         │           │ blocking driver      │
 //!    └──▲──────────▲────────┘           └─────────▲────────────┘
 //!       │          │     shared concurrency limiter (async-lock)
-//!  browser fetch  native async transport         ureq
+//!  browser fetch  event loop (mio, one I/O thread) · ureq (proxies)
 //! ```
 //!
 //! The [`core`] never does I/O and never reads a clock: every method that

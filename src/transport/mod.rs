@@ -1,9 +1,13 @@
 //! Transports: what actually sends a [`Request`](crate::core::Request).
 //!
-//! The blocking client uses [`ureq::UreqTransport`]. The async client takes
-//! any [`AsyncTransport`]: natively [`threaded::ThreadedTransport`] (ureq on
-//! reusable worker threads) by default, in the browser `fetch`; bring your
-//! own (reqwest, hyper, surf, ...) by implementing the trait.
+//! Natively both clients use [`evloop::EvloopTransport`] by default: HTTP/1.1
+//! on one background I/O thread running a `mio` poll loop. When a proxy is
+//! set in the environment they use ureq instead ([`ureq::UreqTransport`],
+//! and [`threaded::ThreadedTransport`] for the async client: ureq on
+//! reusable worker threads), which honours it; both stay available as
+//! options. The async client takes any [`AsyncTransport`] (in the browser
+//! `fetch`); bring your own (reqwest, hyper, surf, ...) by implementing the
+//! trait.
 
 use std::future::Future;
 use std::pin::Pin;

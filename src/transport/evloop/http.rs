@@ -383,7 +383,8 @@ impl Parser {
             if n > MAX_BODY {
                 return Err(too_large());
             }
-            self.body.reserve_exact(n);
+            // Announced is not arrived: reserve at most 16 MiB ahead.
+            self.body.reserve_exact(n.min(16 * 1024 * 1024));
             if n == 0 {
                 self.done = true;
             }

@@ -415,3 +415,53 @@ fn the_blocking_client_and_the_async_client_work_over_it() {
     let one: serde_json::Value = block_on(client.get("items/7")).unwrap();
     assert_eq!(one["id"], 7);
 }
+
+#[test]
+fn the_ureq_transports_stay_available_and_survive_faults() {
+    use crate::transport::threaded::ThreadedTransport;
+    use crate::transport::ureq::UreqTransport;
+    let server = pagewise_testserver::TestServer::start(pagewise_testserver::Config {
+        records: 300,
+        faults: pagewise_testserver::Faults {
+            error_rate: 0.1,
+            drop_rate: 0.1,
+            truncate_rate: 0.05,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let api = crate::Api::builder(format!("{}/offset/", server.url()))
+        .records_at("/data")
+        .pagination(crate::Pagination::offset())
+        .build()
+        .unwrap();
+    for blocking in [
+        crate::blocking::Client::with_transport(&api, UreqTransport::new()),
+        crate::blocking::Client::with_evloop(&api, EvloopTransport::new()),
+    ] {
+        let ids: Vec<u64> = blocking
+            .list("items")
+            .page_size(20)
+            .iter::<serde_json::Value>()
+            .map(|r| r.unwrap()["id"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ids, (1..=300).collect::<Vec<_>>());
+    }
+    let client = crate::Client::with_transport(&api, ThreadedTransport::new());
+    let pages = block_on(async {
+        use futures::StreamExt;
+        let mut n = 0;
+        let mut s = client
+            .list("items")
+            .page_size(20)
+            .stream::<serde_json::Value>();
+        while let Some(r) = s.next().await {
+            r.unwrap();
+            n += 1;
+        }
+        n
+    });
+    assert_eq!(pages, 300);
+    assert!(server.stats().faults > 0);
+}

@@ -112,28 +112,37 @@ impl Conn {
         }
     }
 
-    /// Reads everything available (edge-triggered readiness) into `inbuf`.
-    pub(crate) fn fill(&mut self) -> Result<(), ConnError> {
+    /// Reads what is available into `inbuf`, until the socket would block
+    /// (edge-triggered readiness: then a new event comes) or `budget` bytes
+    /// were read: `Ok(true)` then, more may be waiting.
+    pub(crate) fn fill(&mut self, budget: usize) -> Result<bool, ConnError> {
         if self.eof {
-            return Ok(());
+            return Ok(false);
         }
+        let start = self.inbuf.len();
         match &mut self.tls {
             None => loop {
+                if self.inbuf.len() - start >= budget {
+                    return Ok(true);
+                }
                 let mut tmp = [0u8; READ_CHUNK];
                 match self.sock.read(&mut tmp) {
                     Ok(0) => {
                         self.eof = true;
-                        return Ok(());
+                        return Ok(false);
                     }
                     Ok(n) => self.inbuf.extend_from_slice(&tmp[..n]),
                     Err(e) => match e.kind() {
-                        io::ErrorKind::WouldBlock => return Ok(()),
+                        io::ErrorKind::WouldBlock => return Ok(false),
                         io::ErrorKind::Interrupted => {}
                         _ => return Err(ConnError::Io(e)),
                     },
                 }
             },
             Some(t) => loop {
+                if self.inbuf.len() - start >= budget {
+                    return Ok(true);
+                }
                 let mut blocked = false;
                 match t.read_tls(&mut self.sock) {
                     Ok(0) => self.eof = true,
@@ -162,7 +171,7 @@ impl Conn {
                     self.eof = true;
                 }
                 if self.eof || blocked {
-                    return Ok(());
+                    return Ok(false);
                 }
             },
         }

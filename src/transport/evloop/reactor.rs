@@ -30,6 +30,10 @@ const MAX_IDLE: usize = 256;
 /// How long a name resolution is reused.
 const DNS_TTL: Duration = Duration::from_secs(10);
 const WAKER: Token = Token(0);
+/// How much is read from a connection before parsing it.
+const READ_BUDGET: usize = 256 * 1024;
+/// Above this, a connection's read buffer is let go once an answer is out.
+const KEEP_BUFFER: usize = 64 * 1024;
 
 pub(crate) type Outcome = Result<Response, TransportError>;
 
@@ -535,8 +539,9 @@ impl Reactor {
             State::Idle { .. } => {
                 // An idle connection has nothing to say: the server closed it
                 // (or sent garbage). Either way it is no longer reusable.
-                let gone =
-                    slot.conn.fill().is_err() || slot.conn.eof || !slot.conn.inbuf.is_empty();
+                let gone = slot.conn.fill(READ_BUDGET).is_err()
+                    || slot.conn.eof
+                    || !slot.conn.inbuf.is_empty();
                 if gone {
                     self.unidle(i);
                     self.close(i);
@@ -623,23 +628,39 @@ impl Reactor {
 
     /// Moves the exchange on connection `i` as far as it goes now.
     fn drive(&mut self, i: usize) {
-        let Some(slot) = self.slots[i].as_mut() else {
-            return;
-        };
         // Write, read (even after a failed write: the server may have
         // answered before closing), then write what reading produced (TLS).
-        let mut err = slot.conn.flush().err();
-        if let Err(e) = slot.conn.fill() {
-            err = err.or(Some(e));
-        }
-        if err.is_none() {
-            err = slot.conn.flush().err();
-        }
-        let broken = err.is_some();
-        if !self.parse(i, broken) {
-            if let Some(e) = err {
-                self.failed(i, e);
+        // Read and parse in turns, so a large body is not buffered twice.
+        let mut err = None;
+        let mut first = true;
+        loop {
+            let Some(slot) = self.slots[i].as_mut() else {
+                return;
+            };
+            if first {
+                err = slot.conn.flush().err();
+                first = false;
             }
+            let more = match slot.conn.fill(READ_BUDGET) {
+                Ok(more) => more,
+                Err(e) => {
+                    err = err.or(Some(e));
+                    false
+                }
+            };
+            if err.is_none() {
+                err = slot.conn.flush().err();
+            }
+            let broken = err.is_some();
+            if self.parse(i, broken) {
+                return;
+            }
+            if !more || broken {
+                break;
+            }
+        }
+        if let Some(e) = err {
+            self.failed(i, e);
         }
     }
 
@@ -678,6 +699,9 @@ impl Reactor {
             return;
         };
         let reusable_conn = !slot.conn.eof && slot.conn.inbuf.is_empty();
+        if slot.conn.inbuf.capacity() > KEEP_BUFFER {
+            slot.conn.inbuf = Vec::new();
+        }
         let State::Busy { job, parser, .. } = std::mem::replace(
             &mut slot.state,
             State::Idle {

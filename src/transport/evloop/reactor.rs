@@ -31,9 +31,9 @@ const MAX_IDLE: usize = 256;
 const DNS_TTL: Duration = Duration::from_secs(10);
 const WAKER: Token = Token(0);
 /// How much is read from a connection before parsing it.
-const READ_BUDGET: usize = 256 * 1024;
+const READ_BUDGET: usize = 64 * 1024;
 /// Above this, a connection's read buffer is let go once an answer is out.
-const KEEP_BUFFER: usize = 64 * 1024;
+const KEEP_BUFFER: usize = 256 * 1024;
 
 pub(crate) type Outcome = Result<Response, TransportError>;
 

@@ -43,12 +43,15 @@ impl Conn {
                     handshake: true,
                     error: rustls::Error::General(format!("{host:?} is not a valid server name")),
                 })?;
-                let c = ClientConnection::new(config.clone(), name).map_err(|error| {
+                let mut c = ClientConnection::new(config.clone(), name).map_err(|error| {
                     ConnError::Tls {
                         handshake: true,
                         error,
                     }
                 })?;
+                // The whole request is queued at once (before the handshake
+                // ends, too): no limit, or a large body would not fit.
+                c.set_buffer_limit(None);
                 Some(Box::new(c))
             }
         };

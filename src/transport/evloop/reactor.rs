@@ -421,20 +421,18 @@ impl Reactor {
         loop {
             let i = self.idle.get_mut(key)?.pop()?;
             self.idle_count -= 1;
-            match self.slots.get(i).and_then(Option::as_ref) {
-                Some(Slot {
-                    state: State::Idle { since },
-                    conn,
-                    ..
-                }) => {
-                    if now.duration_since(*since) < IDLE_MAX && !conn.eof && conn.inbuf.is_empty() {
-                        return Some(i);
-                    }
-                    self.close(i);
+            // A listed connection is always idle (closing an idle connection
+            // takes it off the list first); anything else is left be.
+            if let Some(Slot {
+                state: State::Idle { since },
+                conn,
+                ..
+            }) = self.slots.get(i).and_then(Option::as_ref)
+            {
+                if now.duration_since(*since) < IDLE_MAX && !conn.eof && conn.inbuf.is_empty() {
+                    return Some(i);
                 }
-                // Not idle any more (cannot happen: closing an idle
-                // connection takes it off the list first); leave it be.
-                _ => {}
+                self.close(i);
             }
         }
     }

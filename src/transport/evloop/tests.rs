@@ -365,8 +365,18 @@ fn tls_with_an_extra_root_certificate() {
             let Some(head) = read_head(&mut r) else {
                 return;
             };
+            // A body, if any: answered with its size.
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            let mut body = vec![0u8; len];
+            r.read_exact(&mut body).unwrap();
             drop(r);
-            let path = head.split(' ').nth(1).unwrap_or("").to_string();
+            let mut path = head.split(' ').nth(1).unwrap_or("").to_string();
+            if len > 0 {
+                path = format!("{len} bytes");
+            }
             let reply = format!(
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{path}",
                 path.len()
@@ -382,6 +392,12 @@ fn tls_with_an_extra_root_certificate() {
         let a = get(&t, url(&format!("/secure{i}"))).unwrap();
         assert_eq!(a.body, format!("/secure{i}").as_bytes());
     }
+    // A body larger than rustls's default plaintext buffer.
+    let mut post = request(url("/upload"), Some(Duration::from_secs(20)));
+    post.method = Method::Post;
+    post.body = Some(vec![b'x'; 300_000]);
+    let a = block_on(t.send(post)).unwrap();
+    assert_eq!(a.body, b"300000 bytes");
     assert_eq!(conns.load(Ordering::SeqCst), 1);
     // Without the extra root the certificate is not trusted.
     let err = get(&EvloopTransport::new(), url("/x")).unwrap_err();

@@ -1,8 +1,9 @@
 //! The blocking driver: the run loop on the caller's thread, requests on pool threads.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
+use std::task::{Wake, Waker};
 
 use web_time::Instant;
 
@@ -16,21 +17,49 @@ use crate::transport::ureq::UreqTransport;
 
 type Answer = (RequestId, std::result::Result<Response, TransportError>);
 
+/// What reaches the driver's thread: an answer, or word from the pacer's
+/// gate that room was handed to it.
+enum Msg {
+    Answer(Answer),
+    Wake,
+}
+
+/// Wakes the driver's thread through its channel.
+struct ChannelWaker(Sender<Msg>);
+
+impl Wake for ChannelWaker {
+    fn wake(self: Arc<Self>) {
+        let _ = self.0.send(Msg::Wake);
+    }
+}
+
+/// What [`Dispatcher::recv`] got.
+pub(crate) enum Received {
+    Answer(Answer),
+    /// The gate was handed room: release again.
+    Woken,
+    /// The deadline passed.
+    Timeout,
+}
+
 /// Sends requests on pool threads, each holding its lease (pacer ticket and
 /// limiter slot) exactly while on the wire, and brings the answers back over
 /// a channel. Dropping it stops requests not yet started.
 pub(crate) struct Dispatcher {
     transport: Arc<UreqTransport>,
     gate: Gate,
-    tx: Sender<Answer>,
-    rx: Receiver<Answer>,
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    waker: Waker,
     cancelled: Arc<AtomicBool>,
 }
 
 impl Dispatcher {
     pub(crate) fn new(api: &Api, transport: Arc<UreqTransport>) -> Self {
         let (tx, rx) = channel();
+        let waker = Waker::from(Arc::new(ChannelWaker(tx.clone())));
         Dispatcher {
+            waker,
             transport,
             gate: Gate::new(api.pacer().clone(), api.limiter().clone()),
             tx,
@@ -44,9 +73,10 @@ impl Dispatcher {
         self.gate.push(req);
     }
 
-    /// Sends what the pacer admits; returns when to look again if some are held.
+    /// Sends what the pacer admits; returns when to look again if some are
+    /// held for a time (held for room, the gate wakes [`recv`](Self::recv)).
     pub(crate) fn release(&mut self) -> Option<Instant> {
-        let (ready, wake) = self.gate.release(Instant::now());
+        let (ready, wake) = self.gate.release(Instant::now(), &self.waker);
         for (req, lease) in ready {
             self.send(req, lease);
         }
@@ -68,21 +98,24 @@ impl Dispatcher {
             }
             let answer = transport.send(&req);
             lease.complete(&answer);
-            let _ = tx.send((req.id, answer));
+            let _ = tx.send(Msg::Answer((req.id, answer)));
         });
     }
 
-    /// The next answer, waiting at most until `deadline`.
-    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Option<Answer> {
-        match deadline {
+    /// The next answer or wake-up, waiting at most until `deadline`.
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Received {
+        let msg = match deadline {
+            // The dispatcher holds a sender: the channel never disconnects.
             None => self.rx.recv().ok(),
             Some(d) => {
                 let wait = d.saturating_duration_since(Instant::now());
-                match self.rx.recv_timeout(wait) {
-                    Ok(a) => Some(a),
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-                }
+                self.rx.recv_timeout(wait).ok()
             }
+        };
+        match msg {
+            Some(Msg::Answer(a)) => Received::Answer(a),
+            Some(Msg::Wake) => Received::Woken,
+            None => Received::Timeout,
         }
     }
 }
@@ -153,8 +186,9 @@ impl<M: Machine> Driver<M> {
                 )));
             }
             match self.dispatcher.recv(wake) {
-                Some((id, answer)) => m.handle_response(id, answer, Instant::now()),
-                None => m.handle_timeout(Instant::now()),
+                Received::Answer((id, answer)) => m.handle_response(id, answer, Instant::now()),
+                Received::Woken => {}
+                Received::Timeout => m.handle_timeout(Instant::now()),
             }
         }
     }

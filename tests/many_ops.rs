@@ -322,3 +322,49 @@ fn update_upsert_and_delete_many() {
     assert_eq!(out[2].result.as_ref().unwrap_err().status(), Some(404));
     assert!(server.record_value(1).is_none());
 }
+
+/// Thousands of single `get`s at once against a concurrency of 3: each is an
+/// operation with its own gate waiting in the pacer's line; none may stall,
+/// and operations dropped while waiting must not keep the line from moving.
+#[test]
+fn many_concurrent_gets_against_a_small_concurrency_never_stall() {
+    let server = TestServer::start(Config {
+        records: 3_000,
+        latency: Duration::from_millis(1),
+        ..Config::default()
+    })
+    .unwrap();
+    let api = api(&server, 3);
+    let client = Client::new(&api);
+    futures::executor::block_on(async {
+        // Started and then dropped while waiting for room.
+        let paths: Vec<String> = (1..=3_000u64).map(|id| format!("items/{id}")).collect();
+        let mut dropped: Vec<_> = paths[..500]
+            .iter()
+            .map(|p| Box::pin(client.get::<Item>(p)))
+            .collect();
+        for f in &mut dropped {
+            assert!(futures::poll!(f.as_mut()).is_pending());
+        }
+        drop(dropped);
+        let got = futures::future::join_all(paths.iter().map(|p| client.get::<Item>(p))).await;
+        for (i, r) in got.into_iter().enumerate() {
+            assert_eq!(r.unwrap().id, i as u64 + 1);
+        }
+    });
+    assert!(server.stats().max_in_flight <= 3);
+
+    // The blocking client on many threads shares the same line.
+    std::thread::scope(|s| {
+        for t in 0..16u64 {
+            let api = &api;
+            s.spawn(move || {
+                for id in (1..=100u64).map(|i| t * 100 + i) {
+                    let item: Item = api.blocking().get(&format!("items/{id}")).unwrap();
+                    assert_eq!(item.id, id);
+                }
+            });
+        }
+    });
+    assert!(server.stats().max_in_flight <= 3);
+}

@@ -97,8 +97,8 @@ export function pagewiseOptions(args) {
 
 /**
  * pagewise's npm package at work: a record stream for sweeps; for
- * fetch-many, one `client.get` per id (the package has no fetchMany), all
- * started at once and bounded by the client's concurrency limit.
+ * fetch-many, one `client.fetchMany` over every id (one operation, bounded
+ * by the client's concurrency), its results checked in input order.
  */
 export async function runPagewise(Client, args) {
   const client = new Client(pagewiseOptions(args));
@@ -122,11 +122,13 @@ export async function runPagewise(Client, args) {
     }
     case 'fetch-many': {
       const ids = Array.from({ length: args.ids }, (_, i) => i + 1);
-      await Promise.all(ids.map(async (id) => {
-        const item = await client.get(`items/${id}`);
-        if (item.id !== id) throw new Error(`asked for id ${id}, got ${item.id}`);
-        seen.mark(item.id);
-      }));
+      const results = await client.fetchMany('items/{id}', ids);
+      if (results.length !== ids.length) throw new Error(`${results.length} results for ${ids.length} ids`);
+      for (const { id, record, error } of results) {
+        if (error) throw error;
+        if (record.id !== Number(id)) throw new Error(`asked for id ${id}, got ${record.id}`);
+        seen.mark(record.id);
+      }
       seen.check(args.ids);
       out.requests = args.ids;
       out.throttled = client.pacingStats().throttles;

@@ -85,27 +85,69 @@ pub(crate) fn parse(json: &str, url: Option<&str>) -> Result<JsValue, JsValue> {
     })
 }
 
-/// A page as `{ index, url, total, records }`. The records become one JSON
-/// array text, `[` + their own texts joined by `,` + `]`, parsed once by
-/// `JSON.parse`: no serde per record, one string crossing per page.
-pub(crate) fn page(page: &RawPage, total: Option<u64>) -> Result<JsValue, JsValue> {
+#[wasm_bindgen]
+extern "C" {
+    /// The global `TextDecoder` (browsers, Node 20).
+    type TextDecoder;
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextDecoder;
+    /// Takes a view of wasm memory (wasm-bindgen passes `&[u8]` without a copy).
+    #[wasm_bindgen(method)]
+    fn decode(this: &TextDecoder, bytes: &[u8]) -> js_sys::JsString;
+    /// `JSON.parse` of a JS string (js-sys's takes a Rust `&str`).
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn parse_js(text: &js_sys::JsString) -> Result<JsValue, JsValue>;
+}
+
+thread_local! {
+    static DECODER: TextDecoder = TextDecoder::new();
+    static BRACKETS: (js_sys::JsString, js_sys::JsString) =
+        (js_sys::JsString::from("["), js_sys::JsString::from("]"));
+}
+
+/// The records of `page` as one JS array. When they sit together in the
+/// body (`a,b,c`, the usual case), that slice of the body is decoded
+/// straight from wasm memory and parsed once by `JSON.parse`: no copy in
+/// Rust, no UTF-8 pass (the core checked the body). Otherwise (a trimmed or
+/// resumed page) their texts are joined into a new array text first.
+fn records(page: &RawPage) -> Result<JsValue, JsValue> {
     let records = &page.records;
-    let mut json = Vec::with_capacity(records.body_len() + records.len() + 2);
-    json.push(b'[');
-    for (i, record) in records.iter().enumerate() {
-        if i > 0 {
-            json.push(b',');
+    let text = match records.joined() {
+        Some(joined) => {
+            let inner = DECODER.with(|d| d.decode(joined));
+            BRACKETS.with(|(open, close)| open.concat(&inner).concat(close))
         }
-        json.extend_from_slice(record);
-    }
-    json.push(b']');
-    // Records are slices of a body the core already read as UTF-8 JSON.
-    let json = String::from_utf8_lossy(&json);
+        None => {
+            let mut json = Vec::with_capacity(records.body_len() + records.len() + 2);
+            json.push(b'[');
+            for (i, record) in records.iter().enumerate() {
+                if i > 0 {
+                    json.push(b',');
+                }
+                json.extend_from_slice(record);
+            }
+            json.push(b']');
+            DECODER.with(|d| d.decode(&json))
+        }
+    };
+    parse_js(&text).map_err(|_| {
+        error(
+            &Error::new(
+                ErrorKind::Decode,
+                "the JSON could not be handed to JavaScript",
+            )
+            .with_url(page.url.as_str()),
+        )
+    })
+}
+
+/// A page as `{ index, url, total, records }`.
+pub(crate) fn page(page: &RawPage, total: Option<u64>) -> Result<JsValue, JsValue> {
     let obj = Object::new();
     set(&obj, "index", page.index as f64);
     set(&obj, "url", page.url.as_str());
     set(&obj, "total", num(total));
-    set(&obj, "records", parse(&json, Some(&page.url))?);
+    set(&obj, "records", records(page)?);
     Ok(obj.into())
 }
 

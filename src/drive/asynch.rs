@@ -50,9 +50,10 @@ impl Wire {
         self.gate.push(req);
     }
 
-    /// Starts what the pacer admits; returns when to look again if some are held.
-    fn release(&mut self) -> Option<Instant> {
-        let (ready, wake) = self.gate.release(Instant::now());
+    /// Starts what the pacer admits; returns when to look again if some are
+    /// held for a time (held for room, the gate wakes the task itself).
+    fn release(&mut self, cx: &Context<'_>) -> Option<Instant> {
+        let (ready, wake) = self.gate.release(Instant::now(), cx.waker());
         for (req, lease) in ready {
             let id = req.id;
             let exchange = self.transport.send_leased(req, lease);
@@ -80,8 +81,7 @@ impl Wire {
         // Keep a timer that fires no later than about `at` (an early wake only
         // means one more look). Replacing it drops it, and on wasm32 dropping
         // a polled timer wakes the task: were it replaced whenever `at` moved
-        // (a gate re-check is `now + 5 ms`, a bucket's wait is recomputed in
-        // floating point), every poll would wake the next one, a microtask
+        // (a bucket's wait is recomputed in floating point), every poll would wake the next one, a microtask
         // loop that starves the browser's event loop: no answer ever comes in.
         if self
             .timer
@@ -153,7 +153,7 @@ impl<M: Machine> AsyncDriver<M> {
             while let Some(req) = m.poll_request() {
                 self.wire.push(req);
             }
-            let gate_wake = self.wire.release();
+            let gate_wake = self.wire.release(cx);
             // Take every answer already in (and start the requests just pushed)
             // before handing out an event: the pipeline keeps moving while the
             // consumer works on what it is given.

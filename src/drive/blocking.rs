@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
@@ -36,17 +36,34 @@ pub(crate) enum NativeTransport {
     Ureq(Arc<UreqTransport>),
 }
 
-/// Wakes the thread parked in [`Dispatcher::recv`].
-struct Unpark(Thread);
+/// Wakes the thread parked in [`Dispatcher::recv`]: an answer arrived, or
+/// the pacer's gate handed room to this dispatcher.
+struct Signal {
+    woken: AtomicBool,
+    thread: Mutex<Thread>,
+}
 
-impl Wake for Unpark {
+impl Wake for Signal {
     fn wake(self: Arc<Self>) {
-        self.0.unpark();
+        self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
+        self.woken.store(true, Ordering::SeqCst);
+        self.thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unpark();
     }
+}
+
+/// What [`Dispatcher::recv`] got.
+pub(crate) enum Received {
+    Answer(Answer),
+    /// Woken without an answer (the gate was handed room): release again.
+    Woken,
+    /// The deadline passed.
+    Timeout,
 }
 
 /// Sends requests, each holding its lease (pacer ticket and limiter slot)
@@ -56,12 +73,21 @@ pub(crate) struct Dispatcher {
     transport: NativeTransport,
     gate: Gate,
     in_flight: FuturesUnordered<AnswerFuture>,
+    signal: Arc<Signal>,
+    waker: Waker,
     cancelled: Arc<AtomicBool>,
 }
 
 impl Dispatcher {
     pub(crate) fn new(api: &Api, transport: NativeTransport) -> Self {
+        let signal = Arc::new(Signal {
+            woken: AtomicBool::new(false),
+            thread: Mutex::new(std::thread::current()),
+        });
+        let waker = Waker::from(signal.clone());
         Dispatcher {
+            signal,
+            waker,
             transport,
             gate: Gate::new(api.pacer().clone(), api.limiter().clone()),
             in_flight: FuturesUnordered::new(),
@@ -74,9 +100,11 @@ impl Dispatcher {
         self.gate.push(req);
     }
 
-    /// Sends what the pacer admits; returns when to look again if some are held.
+    /// Sends what the pacer admits; returns when to look again if some are
+    /// held for a time (held for room, the gate wakes [`recv`](Self::recv)).
     pub(crate) fn release(&mut self) -> Option<Instant> {
-        let (ready, wake) = self.gate.release(Instant::now());
+        self.park_here();
+        let (ready, wake) = self.gate.release(Instant::now(), &self.waker);
         for (req, lease) in ready {
             self.send(req, lease);
         }
@@ -121,22 +149,39 @@ impl Dispatcher {
         }
     }
 
-    /// The next answer, waiting at most until `deadline`.
-    pub(crate) fn recv(&mut self, deadline: Option<Instant>) -> Option<Answer> {
-        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-        let mut cx = Context::from_waker(&waker);
+    /// Makes the calling thread the one woken (a blocking iterator may move
+    /// between threads from one call to the next).
+    fn park_here(&self) {
+        let current = std::thread::current();
+        let mut thread = self.signal.thread.lock().unwrap_or_else(|e| e.into_inner());
+        if thread.id() != current.id() {
+            *thread = current;
+        }
+    }
+
+    /// The next answer or wake-up, waiting at most until `deadline`.
+    pub(crate) fn recv(&mut self, deadline: Option<Instant>) -> Received {
+        self.park_here();
+        let mut cx = Context::from_waker(&self.waker);
         loop {
             match self.in_flight.poll_next_unpin(&mut cx) {
-                Poll::Ready(Some(answer)) => return Some(answer),
-                Poll::Ready(None) if deadline.is_none() => return None,
-                _ => {}
+                Poll::Ready(Some(answer)) => return Received::Answer(answer),
+                Poll::Ready(None) | Poll::Pending => {}
+            }
+            if self.signal.woken.swap(false, Ordering::SeqCst) {
+                // An answer's wake is seen by the poll above on the next
+                // turn; anything else is the gate handing room over.
+                match self.in_flight.poll_next_unpin(&mut cx) {
+                    Poll::Ready(Some(answer)) => return Received::Answer(answer),
+                    _ => return Received::Woken,
+                }
             }
             match deadline {
                 None => std::thread::park(),
                 Some(d) => {
                     let now = Instant::now();
                     if d <= now {
-                        return None;
+                        return Received::Timeout;
                     }
                     std::thread::park_timeout(d - now);
                 }
@@ -211,8 +256,9 @@ impl<M: Machine> Driver<M> {
                 )));
             }
             match self.dispatcher.recv(wake) {
-                Some((id, answer)) => m.handle_response(id, answer, Instant::now()),
-                None => m.handle_timeout(Instant::now()),
+                Received::Answer((id, answer)) => m.handle_response(id, answer, Instant::now()),
+                Received::Woken => {}
+                Received::Timeout => m.handle_timeout(Instant::now()),
             }
         }
     }

@@ -1,28 +1,190 @@
 //! What a request holds while it is on the wire, and the gate it passes to
 //! get there: the shared pacer's admission, then a slot of the shared limit.
+//!
+//! Gates that the pacer holds back because its concurrency is reached wait in
+//! one first-in-first-out line kept next to the pacer. Every change that can
+//! free room (an answer, a dropped lease, a gate that goes away) hands the
+//! room to the gates at the front of the line and wakes them; a timer is
+//! armed only when the pacer names a time (a cooldown, the rate limit).
 
 use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::task::Waker;
 
 use web_time::Instant;
 
 use crate::core::{Admission, Outcome, Pacer, Request, Response, Ticket, TransportError};
 use crate::drive::limiter::{Limiter, Permit};
 
-/// The pacer of an `Api`, shared by every operation of every client made from it.
+/// The pacer of an `Api`, shared by every operation of every client made from
+/// it, with the line of gates waiting for room.
 #[derive(Debug, Clone)]
-pub(crate) struct SharedPacer(Arc<Mutex<Pacer>>);
+pub(crate) struct SharedPacer(Arc<Mutex<Shared>>);
+
+/// The pacer and the gates waiting for it to have room.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pacer: Pacer,
+    /// Gates waiting for room.
+    waiting: Line,
+    /// Gates handed room and woken that have not taken it yet: each holds
+    /// back one slot of the pacer's concurrency from gates behind it (at
+    /// most the concurrency, so a list).
+    granted: Vec<u64>,
+    next_gate: u64,
+}
+
+/// A first-in-first-out line of gates with their wakers. A gate leaving
+/// from the middle leaves a hole, so every operation is O(1) (amortized)
+/// even with tens of thousands of gates in line.
+#[derive(Debug)]
+pub(crate) struct Line {
+    slots: VecDeque<Option<(u64, Waker)>>,
+    /// The place of `slots[0]`: places are numbered from the front.
+    first: u64,
+    len: usize,
+}
+
+impl Line {
+    fn new() -> Self {
+        Line {
+            slots: VecDeque::new(),
+            first: u64::MAX / 2,
+            len: 0,
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, gate: u64, waker: &Waker, at_front: bool) -> u64 {
+        self.len += 1;
+        let entry = Some((gate, waker.clone()));
+        if at_front {
+            self.slots.push_front(entry);
+            self.first -= 1;
+            self.first
+        } else {
+            self.slots.push_back(entry);
+            self.first + self.slots.len() as u64 - 1
+        }
+    }
+
+    /// The waker of `gate`, if it still waits at `place`.
+    fn get_mut(&mut self, place: u64, gate: u64) -> Option<&mut Waker> {
+        let i = usize::try_from(place.checked_sub(self.first)?).ok()?;
+        match self.slots.get_mut(i)? {
+            Some((g, waker)) if *g == gate => Some(waker),
+            _ => None,
+        }
+    }
+
+    /// Takes `gate` out of line, if it still waits at `place`.
+    fn remove(&mut self, place: u64, gate: u64) {
+        if self.get_mut(place, gate).is_some() {
+            let i = (place - self.first) as usize;
+            self.slots[i] = None;
+            self.len -= 1;
+            while matches!(self.slots.back(), Some(None)) {
+                self.slots.pop_back();
+            }
+            while matches!(self.slots.front(), Some(None)) {
+                self.slots.pop_front();
+                self.first += 1;
+            }
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<(u64, Waker)> {
+        while let Some(slot) = self.slots.pop_front() {
+            self.first += 1;
+            if slot.is_some() {
+                self.len -= 1;
+                return slot;
+            }
+        }
+        None
+    }
+}
+
+impl Deref for Shared {
+    type Target = Pacer;
+    fn deref(&self) -> &Pacer {
+        &self.pacer
+    }
+}
+
+impl DerefMut for Shared {
+    fn deref_mut(&mut self) -> &mut Pacer {
+        &mut self.pacer
+    }
+}
+
+impl Shared {
+    /// Slots of the pacer's concurrency not taken by requests in flight.
+    fn room(&self) -> usize {
+        self.pacer
+            .concurrency()
+            .saturating_sub(self.pacer.in_flight())
+    }
+
+    /// Hands free room to the gates at the front of the line; returns the
+    /// wakers to call once the lock is released.
+    fn dispatch(&mut self) -> Vec<Waker> {
+        let mut wake = Vec::new();
+        while self.granted.len() < self.room() {
+            let Some((gate, waker)) = self.waiting.pop_front() else {
+                break;
+            };
+            self.granted.push(gate);
+            wake.push(waker);
+        }
+        wake
+    }
+
+    /// Takes back room handed to `gate`; whether it had any.
+    fn ungrant(&mut self, gate: u64) -> bool {
+        match self.granted.iter().position(|g| *g == gate) {
+            Some(i) => {
+                self.granted.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
 
 impl SharedPacer {
     pub(crate) fn new(pacer: Pacer) -> Self {
-        SharedPacer(Arc::new(Mutex::new(pacer)))
+        SharedPacer(Arc::new(Mutex::new(Shared {
+            pacer,
+            waiting: Line::new(),
+            granted: Vec::new(),
+            next_gate: 0,
+        })))
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Pacer> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Shared> {
         // A panic elsewhere must not take pacing down with it: the state is
         // counters and instants, always consistent between calls.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reports an answer (or its absence) and wakes the gates it made room for.
+    fn answer(&self, ticket: Ticket, outcome: Outcome) {
+        let wake = {
+            let mut shared = self.lock();
+            shared.pacer.on_answer(ticket, outcome, Instant::now());
+            shared.dispatch()
+        };
+        wake.into_iter().for_each(Waker::wake);
     }
 }
 
@@ -66,41 +228,51 @@ impl Lease {
 
     /// Reports how the exchange ended to the pacer and frees the slot.
     pub fn complete(mut self, answer: &Result<Response, TransportError>) {
-        if let Some((pacer, ticket)) = self.ticket.take() {
-            pacer
-                .lock()
-                .on_answer(ticket, Outcome::of(answer), Instant::now());
-        }
+        // The slot first, so that a gate woken below finds it free.
         self.permit = None;
+        if let Some((pacer, ticket)) = self.ticket.take() {
+            pacer.answer(ticket, Outcome::of(answer));
+        }
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some((pacer, ticket)) = self.ticket.take() {
-            pacer
-                .lock()
-                .on_answer(ticket, Outcome::Dropped, Instant::now());
+            pacer.answer(ticket, Outcome::Dropped);
         }
     }
 }
 
-/// How often a gate blocked by other operations' requests looks again.
-const RECHECK: Duration = Duration::from_millis(5);
-
 /// Holds a driver's requests until the shared pacer admits them.
+///
+/// A gate blocked because the pacer's concurrency is reached waits in the
+/// pacer's line with the waker it was last given; it is woken when room is
+/// handed to it, and must then call [`release`](Gate::release) again (it
+/// holds that room from the gates behind it until it does, or until it is
+/// dropped, which passes the room on).
 pub(crate) struct Gate {
     pacer: SharedPacer,
     limiter: Limiter,
     held: VecDeque<Request>,
+    id: u64,
+    /// Its place in the pacer's line, while it waits there.
+    place: Option<u64>,
 }
 
 impl Gate {
     pub(crate) fn new(pacer: SharedPacer, limiter: Limiter) -> Self {
+        let id = {
+            let mut shared = pacer.lock();
+            shared.next_gate += 1;
+            shared.next_gate
+        };
         Gate {
             pacer,
             limiter,
             held: VecDeque::new(),
+            id,
+            place: None,
         }
     }
 
@@ -114,26 +286,268 @@ impl Gate {
     }
 
     /// Releases the requests the pacer admits now, in order; returns them and,
-    /// if any stay held, when to try again. Requests held only because the
-    /// adaptive concurrency is reached are looked at again shortly, since the
-    /// answer that frees room may belong to another operation.
-    pub(crate) fn release(&mut self, now: Instant) -> (Vec<(Request, Lease)>, Option<Instant>) {
+    /// if some stay held for a time the pacer names, when to try again. If
+    /// they stay held until room frees up, the gate waits in line and `waker`
+    /// is woken when room is handed to it (no time is returned).
+    pub(crate) fn release(
+        &mut self,
+        now: Instant,
+        waker: &Waker,
+    ) -> (Vec<(Request, Lease)>, Option<Instant>) {
         let mut out = Vec::new();
-        let mut pacer = self.pacer.lock();
-        while let Some(req) = self.held.front() {
-            let _ = req;
-            match pacer.admit(now) {
-                Admission::Go(ticket) => {
-                    let req = self.held.pop_front().expect("front exists");
-                    out.push((
-                        req,
-                        Lease::new(self.limiter.clone(), self.pacer.clone(), ticket),
-                    ));
+        if self.held.is_empty() && self.place.is_none() {
+            // Only a gate holding requests is ever in line or handed room.
+            return (out, None);
+        }
+        let (wake, retry) = {
+            let mut shared = self.pacer.lock();
+            let granted = shared.ungrant(self.id);
+            if let Some(place) = self.place.take() {
+                if self.held.is_empty() {
+                    shared.waiting.remove(place, self.id);
+                } else if let Some(w) = shared.waiting.get_mut(place, self.id) {
+                    // Still in line: keep the place, look again when woken.
+                    if !w.will_wake(waker) {
+                        *w = waker.clone();
+                    }
+                    self.place = Some(place);
+                    return (out, None);
                 }
-                Admission::WaitUntil(at) => return (out, Some(at)),
-                Admission::WaitForAnswer => return (out, Some(now + RECHECK)),
+            }
+            // Newcomers queue behind the gates already waiting; room handed
+            // to other gates is theirs.
+            let mut may_go = granted || shared.waiting.is_empty();
+            let mut retry = None;
+            while may_go && !self.held.is_empty() {
+                if shared.room() <= shared.granted.len() {
+                    may_go = false;
+                    break;
+                }
+                match shared.pacer.admit(now) {
+                    Admission::Go(ticket) => {
+                        let req = self.held.pop_front().expect("checked not empty");
+                        out.push((
+                            req,
+                            Lease::new(self.limiter.clone(), self.pacer.clone(), ticket),
+                        ));
+                    }
+                    Admission::WaitUntil(at) => {
+                        // Keep the room until then: the gates behind would
+                        // only be told to wait as well.
+                        shared.granted.push(self.id);
+                        retry = Some(at);
+                        break;
+                    }
+                    Admission::WaitForAnswer => {
+                        may_go = false;
+                        break;
+                    }
+                }
+            }
+            if !may_go && !self.held.is_empty() {
+                // A gate that was handed room and lost it keeps its turn.
+                let at_front = granted && out.is_empty();
+                self.place = Some(shared.waiting.push(self.id, waker, at_front));
+            }
+            (shared.dispatch(), retry)
+        };
+        wake.into_iter().for_each(Waker::wake);
+        (out, retry)
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let wake = {
+            let mut shared = self.pacer.lock();
+            if let Some(place) = self.place.take() {
+                shared.waiting.remove(place, self.id);
+            }
+            // Room handed to this gate goes to the next in line.
+            shared.ungrant(self.id);
+            shared.dispatch()
+        };
+        wake.into_iter().for_each(Waker::wake);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Method, Pacing, RequestId};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    struct Op {
+        gate: Gate,
+        woken: Arc<Count>,
+        waker: Waker,
+        leases: Vec<Lease>,
+    }
+
+    impl Op {
+        fn new(pacer: &SharedPacer, limiter: &Limiter, requests: u64) -> Self {
+            let mut gate = Gate::new(pacer.clone(), limiter.clone());
+            for id in 0..requests {
+                gate.push(Request {
+                    id: RequestId(id),
+                    method: Method::Get,
+                    url: "http://example.test/x".into(),
+                    headers: Vec::new(),
+                    body: None,
+                    timeout: None,
+                    secrets: Default::default(),
+                });
+            }
+            let woken = Arc::new(Count(AtomicUsize::new(0)));
+            let waker = Waker::from(woken.clone());
+            Op {
+                gate,
+                woken,
+                waker,
+                leases: Vec::new(),
             }
         }
-        (out, None)
+
+        /// Releases; returns how many requests went and the retry time.
+        fn release(&mut self) -> (usize, Option<Instant>) {
+            let (out, at) = self.gate.release(Instant::now(), &self.waker);
+            let n = out.len();
+            self.leases.extend(out.into_iter().map(|(_, lease)| lease));
+            (n, at)
+        }
+
+        fn woken(&self) -> usize {
+            self.woken.0.load(Ordering::SeqCst)
+        }
+
+        fn answer(&mut self) {
+            let lease = self.leases.remove(0);
+            lease.complete(&Ok(Response::new(200, "{}")));
+        }
+    }
+
+    fn setup(concurrency: usize) -> (SharedPacer, Limiter) {
+        let pacing = Pacing::default().adaptive(false);
+        (
+            SharedPacer::new(Pacer::new(pacing, concurrency)),
+            Limiter::new(concurrency),
+        )
+    }
+
+    #[test]
+    fn waiting_gates_are_woken_in_order_by_answers_not_timers() {
+        let (pacer, limiter) = setup(2);
+        let mut ops: Vec<Op> = (0..6).map(|_| Op::new(&pacer, &limiter, 1)).collect();
+        let got: Vec<_> = ops.iter_mut().map(Op::release).collect();
+        assert_eq!(got[..2], [(1, None), (1, None)]);
+        // Held for room: no time to come back at, a place in line instead.
+        assert!(got[2..].iter().all(|g| *g == (0, None)));
+        assert_eq!(pacer.lock().waiting.len(), 4);
+
+        // A gate released again before its turn keeps its place.
+        assert_eq!(ops[3].release(), (0, None));
+        ops[0].answer();
+        let woken: Vec<usize> = ops.iter().map(Op::woken).collect();
+        assert_eq!(woken, [0, 0, 1, 0, 0, 0]);
+        // Room handed to gate 2 is not taken by gate 3.
+        assert_eq!(ops[3].release(), (0, None));
+        assert_eq!(ops[2].release(), (1, None));
+
+        // A waiting gate that goes away leaves the line (its waker with it).
+        let gone = ops.remove(3);
+        drop(gone);
+        assert_eq!(pacer.lock().waiting.len(), 2);
+        ops[1].answer();
+        let woken: Vec<usize> = ops.iter().map(Op::woken).collect();
+        assert_eq!(woken, [0, 0, 1, 1, 0]);
+        // A gate handed room that goes away passes it on.
+        let gone = ops.remove(3);
+        drop(gone);
+        assert_eq!(ops[3].woken(), 1);
+        assert_eq!(ops[3].release(), (1, None));
+        let shared = pacer.lock();
+        assert!(shared.waiting.is_empty() && shared.granted.is_empty());
+    }
+
+    #[test]
+    fn many_operations_against_a_small_concurrency_never_stall() {
+        let (pacer, limiter) = setup(3);
+        let mut ops: Vec<Op> = (0..200)
+            .map(|i| Op::new(&pacer, &limiter, 1 + i % 4))
+            .collect();
+        let total: usize = ops.iter().map(|o| o.gate.held()).sum();
+        let mut sent = 0;
+        let mut rounds = 0;
+        let mut seen = vec![0; ops.len()];
+        // Only gates that were woken (or never looked yet) are released; an
+        // answer is given for the oldest request in flight. Every request
+        // must go without any timer.
+        let mut fresh = vec![true; ops.len()];
+        while sent < total {
+            rounds += 1;
+            assert!(rounds < 10_000, "stalled with {sent} of {total} sent");
+            let mut progressed = false;
+            for (i, op) in ops.iter_mut().enumerate() {
+                if fresh[i] || op.woken() > seen[i] {
+                    fresh[i] = false;
+                    seen[i] = op.woken();
+                    let (n, at) = op.release();
+                    assert_eq!(at, None);
+                    sent += n;
+                    progressed |= n > 0;
+                }
+            }
+            let in_flight: usize = ops.iter().map(|o| o.leases.len()).sum();
+            assert!(in_flight <= 3);
+            if let Some(op) = ops.iter_mut().find(|o| !o.leases.is_empty()) {
+                op.answer();
+                progressed = true;
+            }
+            assert!(progressed, "stalled with {sent} of {total} sent");
+        }
+        for op in &mut ops {
+            while !op.leases.is_empty() {
+                op.answer();
+            }
+        }
+        let shared = pacer.lock();
+        assert!(shared.waiting.is_empty() && shared.granted.is_empty());
+        assert_eq!(shared.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_cooldown_is_waited_out_with_a_timer_by_one_gate_per_slot() {
+        let (pacer, limiter) = setup(2);
+        let mut a = Op::new(&pacer, &limiter, 2);
+        assert_eq!(a.release().0, 2);
+        let mut b = Op::new(&pacer, &limiter, 1);
+        let mut c = Op::new(&pacer, &limiter, 1);
+        let mut d = Op::new(&pacer, &limiter, 1);
+        assert_eq!(b.release(), (0, None));
+        assert_eq!(c.release(), (0, None));
+        assert_eq!(d.release(), (0, None));
+        let lease = a.leases.remove(0);
+        let mut throttled = Response::new(429, "");
+        throttled.headers.push(("Retry-After".into(), "1".into()));
+        lease.complete(&Ok(throttled));
+        assert_eq!((b.woken(), c.woken(), d.woken()), (1, 0, 0));
+        let (n, at) = b.release();
+        assert_eq!(n, 0);
+        assert!(at.is_some(), "a cooldown has a time");
+        // b keeps the room it was handed while it waits for that time.
+        a.answer();
+        assert_eq!((c.woken(), d.woken()), (1, 0));
+        assert!(c.release().1.is_some());
+        drop(b);
+        assert_eq!(d.woken(), 1);
     }
 }

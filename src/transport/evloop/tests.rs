@@ -327,7 +327,7 @@ fn dropping_a_leased_request_frees_its_slot() {
         limiter.clone(),
     );
     gate.push(request(format!("http://{addr}/hold"), None));
-    let (mut ready, _) = gate.release(web_time::Instant::now());
+    let (mut ready, _) = gate.release(web_time::Instant::now(), futures::task::noop_waker_ref());
     let (req, lease) = ready.pop().unwrap();
     let fut = EvloopTransport::new().send_leased(req, lease);
     assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok("request"));

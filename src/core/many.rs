@@ -2,7 +2,8 @@
 //! and writing records, one request per item or in batches. One engine,
 //! two public machines: [`FetchMany`] and [`WriteJob`].
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -167,8 +168,11 @@ struct Engine<K: Kind> {
     window_items: usize,
     order: Order,
     units: HashMap<u64, Unit>,
-    queue: BTreeSet<(usize, u64)>,
-    waiting: BTreeSet<(Instant, u64)>,
+    /// Units to send, first item first (heaps: a `BTreeSet` costs about
+    /// 30 KB of WebAssembly).
+    queue: BinaryHeap<Reverse<(usize, u64)>>,
+    /// Units waiting for their retry, by due instant.
+    waiting: BinaryHeap<Reverse<(Instant, u64)>>,
     in_flight: HashMap<RequestId, u64>,
     next_unit: u64,
     next_id: u64,
@@ -229,8 +233,8 @@ impl<K: Kind> Engine<K> {
             window_items: (concurrency * 2).max(2) * size,
             order,
             units: HashMap::new(),
-            queue: BTreeSet::new(),
-            waiting: BTreeSet::new(),
+            queue: BinaryHeap::new(),
+            waiting: BinaryHeap::new(),
             in_flight: HashMap::new(),
             next_unit: 0,
             next_id: 0,
@@ -253,21 +257,22 @@ impl<K: Kind> Engine<K> {
         };
         let todo: Vec<usize> = (0..n).filter(|i| !engine.skip[*i]).collect();
         for chunk in todo.chunks(size) {
-            engine.add_unit(chunk.to_vec());
+            let uid = engine.add_unit(chunk.to_vec());
+            engine.queue.push(Reverse((chunk[0], uid)));
         }
         engine.emit();
         engine.finish_if_done(now);
         Ok(engine)
     }
 
-    fn add_unit(&mut self, indices: Vec<usize>) {
+    /// A new unit of `indices`, not queued yet: its id.
+    fn add_unit(&mut self, indices: Vec<usize>) -> u64 {
         let id = self.next_unit;
         self.next_unit += 1;
         let key = self.kind.idempotency_header().map(|_| {
             // A key per request body: the same across retries of it.
             format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64())
         });
-        self.queue.insert((indices[0], id));
         self.units.insert(
             id,
             Unit {
@@ -278,6 +283,7 @@ impl<K: Kind> Engine<K> {
                 url: String::new(),
             },
         );
+        id
     }
 
     fn poll_request(&mut self) -> Option<Request> {
@@ -285,11 +291,11 @@ impl<K: Kind> Engine<K> {
             if self.in_flight.len() >= self.concurrency {
                 return None;
             }
-            let &(first, uid) = self.queue.first()?;
+            let &Reverse((first, uid)) = self.queue.peek()?;
             if self.order == Order::Page && first >= self.next_emit + self.window_items {
                 return None;
             }
-            self.queue.pop_first();
+            self.queue.pop();
             let unit = self.units.get_mut(&uid).expect("queued unit exists");
             let key = unit.key.clone();
             match self.kind.request(&self.spec, &unit.indices, key.as_deref()) {
@@ -324,18 +330,18 @@ impl<K: Kind> Engine<K> {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.waiting.first().map(|(at, _)| *at)
+        self.waiting.peek().map(|Reverse((at, _))| *at)
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(at, uid)) = self.waiting.first() {
+        while let Some(&Reverse((at, uid))) = self.waiting.peek() {
             if at > now {
                 break;
             }
-            self.waiting.pop_first();
+            self.waiting.pop();
             if let Some(unit) = self.units.get_mut(&uid) {
                 unit.state = UnitState::Queued;
-                self.queue.insert((unit.indices[0], uid));
+                self.queue.push(Reverse((unit.indices[0], uid)));
             }
         }
     }
@@ -403,14 +409,12 @@ impl<K: Kind> Engine<K> {
                 // Items the server failed one by one go again, on their own.
                 let retries = unit.retries + 1;
                 let indices: Vec<usize> = again.iter().map(|(i, _)| *i).collect();
-                self.add_unit(indices);
-                let uid = self.next_unit - 1;
+                let uid = self.add_unit(indices);
                 let u = self.units.get_mut(&uid).expect("just added");
                 u.retries = retries;
-                self.queue.remove(&(u.indices[0], uid));
                 u.state = UnitState::Waiting;
                 let at = now + self.retrier.backoff(retries - 1);
-                self.waiting.insert((at, uid));
+                self.waiting.push(Reverse((at, uid)));
             }
         }
         self.emit();
@@ -445,7 +449,7 @@ impl<K: Kind> Engine<K> {
             Some(Decision::RetryAt(at)) => {
                 unit.retries += 1;
                 unit.state = UnitState::Waiting;
-                self.waiting.insert((at, uid));
+                self.waiting.push(Reverse((at, uid)));
                 self.count_retry(failure.expect("decided on a failure").cause, now, Some(at));
             }
             other => {

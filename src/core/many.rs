@@ -13,6 +13,7 @@ use url::Url;
 use web_time::Instant;
 
 use super::api::ApiSpec;
+use super::checkpoint::json;
 use super::delta::{field_text, pointer_of};
 use super::http::{
     Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind,
@@ -78,12 +79,50 @@ pub struct ManyCheckpoint {
 impl ManyCheckpoint {
     /// The checkpoint as JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a checkpoint always serializes")
+        // Written and read by hand (the same JSON as the serde derives):
+        // serde's code would cost the WebAssembly module several KB.
+        let mut out = String::from("{\"version\":");
+        json::num(&mut out, u64::from(self.version));
+        json::key(&mut out, "items");
+        json::num(&mut out, self.items);
+        json::key(&mut out, "done");
+        out.push('[');
+        for (i, (a, b)) in self.done.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            json::num(&mut out, *a);
+            out.push(',');
+            json::num(&mut out, *b);
+            out.push(']');
+        }
+        out.push_str("]}");
+        out
     }
 
     /// A checkpoint from [`to_json`](ManyCheckpoint::to_json)'s output.
     pub fn from_json(json: &str) -> Result<Self> {
-        serde_json::from_str(json)
+        let read = |v: &json::Value<'_>| -> json::Result<Self> {
+            let o = json::Obj::new(v, "struct ManyCheckpoint")?;
+            let done = o
+                .array("done")?
+                .iter()
+                .map(|r| match r {
+                    json::Value::Arr(ab) if ab.len() == 2 => {
+                        Ok((json::u64_of(&ab[0], "done")?, json::u64_of(&ab[1], "done")?))
+                    }
+                    _ => Err("invalid value for `done`: expected pairs of indices".to_string()),
+                })
+                .collect::<json::Result<_>>()?;
+            Ok(ManyCheckpoint {
+                version: o.u32("version")?,
+                items: o.u64("items")?,
+                done,
+            })
+        };
+        json::parse(json)
+            .and_then(|v| read(&v))
             .map_err(|e| Error::config(format!("not a pagewise job checkpoint: {e}")))
     }
 

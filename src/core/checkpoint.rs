@@ -604,8 +604,7 @@ pub(crate) mod json {
                                     }
                                     n = 0x10000 + ((n - 0xD800) << 10) + (low - 0xDC00);
                                 }
-                                char::from_u32(n)
-                                    .ok_or_else(|| "lone trailing surrogate in hex escape")?
+                                char::from_u32(n).ok_or("lone trailing surrogate in hex escape")?
                             }
                             _ => return Err("invalid escape".to_string()),
                         };

@@ -330,10 +330,9 @@ pub(crate) fn retry_after(resp: &Response) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    if let Ok(secs) = value.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs.min(86_400.0)));
-        }
+    // Fractional seconds, read without `f64` (see `Decimal`).
+    if let Some(d) = super::delta::Decimal::parse(value).and_then(|d| d.to_duration(86_400)) {
+        return Some(d);
     }
     let at: SystemTime = httpdate::parse_http_date(value).ok()?;
     let date: SystemTime = httpdate::parse_http_date(resp.header("date")?.trim()).ok()?;

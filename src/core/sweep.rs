@@ -664,18 +664,21 @@ impl Sweep {
         for ev in &self.events {
             if let Event::Page(p) = ev {
                 if let Some((key, target, skip)) = &p.origin {
-                    pending.push(PendingPage {
-                        seq: key.0,
-                        sub: key.1,
-                        page: self.page_ref(target),
-                        skip: *skip,
-                    });
+                    insert_sorted(
+                        &mut pending,
+                        PendingPage {
+                            seq: key.0,
+                            sub: key.1,
+                            page: self.page_ref(target),
+                            skip: *skip,
+                        },
+                        false,
+                    );
                     queued_records += p.records.len() as u64;
                     queued_pages += 1;
                 }
             }
         }
-        pending.sort_by_key(|p| (p.seq, p.sub));
         Checkpoint {
             version: Checkpoint::VERSION,
             collection: self.spec.secrets.strip_url(self.collection.as_str()),
@@ -714,16 +717,16 @@ impl Sweep {
         if let Some((key, target, skip)) = &page.origin {
             let left = page.records.len().saturating_sub(consumed) as u64;
             if left > 0 {
-                c.pending.insert(
-                    0,
+                insert_sorted(
+                    &mut c.pending,
                     PendingPage {
                         seq: key.0,
                         sub: key.1,
                         page: self.page_ref(target),
                         skip: skip + consumed as u64,
                     },
+                    true,
                 );
-                c.pending.sort_by_key(|p| (p.seq, p.sub));
                 c.done.records -= left;
                 c.done.pages -= 1;
             }
@@ -1455,6 +1458,18 @@ impl Slot {
             skip: 0,
         }
     }
+}
+
+/// Inserts `page` into `pending` (in page order) in its place: before or
+/// after the pages with the same key. (Cheaper than a sort here, and in the
+/// WebAssembly module: each `sort_by_key` brings its own copy of the sort.)
+fn insert_sorted(pending: &mut Vec<PendingPage>, page: PendingPage, before_same: bool) {
+    let key = (page.seq, page.sub);
+    let at = pending.partition_point(|p| {
+        let k = (p.seq, p.sub);
+        k < key || (k == key && !before_same)
+    });
+    pending.insert(at, page);
 }
 
 fn append_pairs<'a>(url: &mut Url, pairs: impl Iterator<Item = (&'a str, &'a str)>) {

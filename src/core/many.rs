@@ -212,7 +212,8 @@ struct Engine<K: Kind> {
     queue: BinaryHeap<Reverse<(usize, u64)>>,
     /// Units waiting for their retry, by due instant.
     waiting: BinaryHeap<Reverse<(Instant, u64)>>,
-    in_flight: HashMap<RequestId, u64>,
+    /// Requests sent and not answered (at most `concurrency`).
+    in_flight: Vec<(RequestId, u64)>,
     next_unit: u64,
     next_id: u64,
     results: Vec<Option<Result<K::Out>>>,
@@ -274,7 +275,7 @@ impl<K: Kind> Engine<K> {
             units: HashMap::new(),
             queue: BinaryHeap::new(),
             waiting: BinaryHeap::new(),
-            in_flight: HashMap::new(),
+            in_flight: Vec::new(),
             next_unit: 0,
             next_id: 0,
             results: (0..n).map(|_| None).collect(),
@@ -343,7 +344,7 @@ impl<K: Kind> Engine<K> {
                     self.next_id += 1;
                     unit.state = UnitState::InFlight;
                     unit.url = self.spec.redact(url.as_str());
-                    self.in_flight.insert(id, uid);
+                    self.in_flight.push((id, uid));
                     let mut req = self.spec.request(id, method, url, body);
                     if let (Some(name), Some(key)) = (self.kind.idempotency_header(), key) {
                         req.headers.push(Header {
@@ -391,7 +392,7 @@ impl<K: Kind> Engine<K> {
         answer: std::result::Result<Response, TransportError>,
         now: Instant,
     ) {
-        let Some(uid) = self.in_flight.remove(&id) else {
+        let Some(uid) = super::sweep::take_request(&mut self.in_flight, id) else {
             return;
         };
         self.report.requests += 1;

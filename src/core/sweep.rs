@@ -3,7 +3,7 @@
 //! out in page order through a bounded reorder window (or in completion order).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -326,7 +326,9 @@ pub struct Sweep {
     order: Order,
     deadline: Option<Instant>,
     slots: Slots,
-    in_flight: HashMap<RequestId, Key>,
+    /// Requests sent and not answered (at most `concurrency`, and a few
+    /// dropped after a failure): a list is enough, and smaller than a map.
+    in_flight: Vec<(RequestId, Key)>,
     next_id: u64,
     next_seq: u64,
     events: VecDeque<Event>,
@@ -424,7 +426,7 @@ impl Sweep {
             order: options.order,
             deadline: options.deadline.map(|d| now + d),
             slots,
-            in_flight: HashMap::new(),
+            in_flight: Vec::new(),
             next_id: 0,
             next_seq: 1,
             events: VecDeque::new(),
@@ -475,7 +477,7 @@ impl Sweep {
         let slot = self.slots.get_mut(&key).expect("slot exists");
         slot.state = SlotState::InFlight;
         slot.sent = Some(url.clone());
-        self.in_flight.insert(id, key);
+        self.in_flight.push((id, key));
         Some(self.spec.request(id, Method::Get, url, None))
     }
 
@@ -564,7 +566,7 @@ impl Sweep {
         response: std::result::Result<Response, TransportError>,
         now: Instant,
     ) {
-        let Some(key) = self.in_flight.remove(&id) else {
+        let Some(key) = take_request(&mut self.in_flight, id) else {
             return;
         };
         if self.state != State::Running {
@@ -1458,6 +1460,15 @@ impl Slot {
             skip: 0,
         }
     }
+}
+
+/// Removes request `id` from a list of requests in flight: what it was for.
+pub(crate) fn take_request<T: Copy>(
+    in_flight: &mut Vec<(RequestId, T)>,
+    id: RequestId,
+) -> Option<T> {
+    let i = in_flight.iter().position(|(r, _)| *r == id)?;
+    Some(in_flight.swap_remove(i).1)
 }
 
 /// Inserts `page` into `pending` (in page order) in its place: before or

@@ -198,6 +198,40 @@ struct Unit {
     url: String,
 }
 
+/// The units of a job by id. Ids are handed out in sequence from 0, so a
+/// list indexed by id does (smaller in WebAssembly than a `HashMap`).
+#[derive(Default)]
+struct Units {
+    by_id: Vec<Option<Unit>>,
+    live: usize,
+}
+
+impl Units {
+    fn insert(&mut self, id: u64, unit: Unit) {
+        let i = id as usize;
+        if self.by_id.len() <= i {
+            self.by_id.resize_with(i + 1, || None);
+        }
+        if self.by_id[i].replace(unit).is_none() {
+            self.live += 1;
+        }
+    }
+
+    fn get_mut(&mut self, id: u64) -> Option<&mut Unit> {
+        self.by_id.get_mut(id as usize)?.as_mut()
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Unit> {
+        let unit = self.by_id.get_mut(id as usize)?.take()?;
+        self.live -= 1;
+        Some(unit)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+}
+
 /// The engine behind [`FetchMany`] and [`WriteJob`].
 struct Engine<K: Kind> {
     spec: Arc<ApiSpec>,
@@ -206,7 +240,7 @@ struct Engine<K: Kind> {
     concurrency: usize,
     window_items: usize,
     order: Order,
-    units: HashMap<u64, Unit>,
+    units: Units,
     /// Units to send, first item first (heaps: a `BTreeSet` costs about
     /// 30 KB of WebAssembly).
     queue: BinaryHeap<Reverse<(usize, u64)>>,
@@ -272,7 +306,7 @@ impl<K: Kind> Engine<K> {
             concurrency,
             window_items: (concurrency * 2).max(2) * size,
             order,
-            units: HashMap::new(),
+            units: Units::default(),
             queue: BinaryHeap::new(),
             waiting: BinaryHeap::new(),
             in_flight: Vec::new(),
@@ -336,7 +370,7 @@ impl<K: Kind> Engine<K> {
                 return None;
             }
             self.queue.pop();
-            let unit = self.units.get_mut(&uid).expect("queued unit exists");
+            let unit = self.units.get_mut(uid).expect("queued unit exists");
             let key = unit.key.clone();
             match self.kind.request(&self.spec, &unit.indices, key.as_deref()) {
                 Ok((method, url, body)) => {
@@ -358,7 +392,7 @@ impl<K: Kind> Engine<K> {
                 Err(e) => {
                     // This unit cannot even be asked for (a bad id, a body
                     // that does not serialize): its items fail, others go on.
-                    let unit = self.units.remove(&uid).expect("unit exists");
+                    let unit = self.units.remove(uid).expect("unit exists");
                     for i in unit.indices {
                         self.results[i] = Some(Err(e.clone()));
                         self.ready.push_back(i);
@@ -379,7 +413,7 @@ impl<K: Kind> Engine<K> {
                 break;
             }
             self.waiting.pop();
-            if let Some(unit) = self.units.get_mut(&uid) {
+            if let Some(unit) = self.units.get_mut(uid) {
                 unit.state = UnitState::Queued;
                 self.queue.push(Reverse((unit.indices[0], uid)));
             }
@@ -396,7 +430,7 @@ impl<K: Kind> Engine<K> {
             return;
         };
         self.report.requests += 1;
-        let url = self.units[&uid].url.clone();
+        let url = self.units.get_mut(uid).expect("unit exists").url.clone();
         let whole: Option<(Error, Option<Failure>)> = match &answer {
             Err(e) => {
                 let kind = match e.kind {
@@ -426,7 +460,7 @@ impl<K: Kind> Engine<K> {
         } else {
             let resp = answer.expect("answers that are not failures are responses");
             self.retrier.on_success();
-            let unit = self.units.remove(&uid).expect("unit exists");
+            let unit = self.units.remove(uid).expect("unit exists");
             let Read::PerItem(results) = self.kind.read(&unit.indices, &resp, &url);
             let mut again = Vec::new();
             for (i, r) in unit.indices.iter().zip(results) {
@@ -450,7 +484,7 @@ impl<K: Kind> Engine<K> {
                 let retries = unit.retries + 1;
                 let indices: Vec<usize> = again.iter().map(|(i, _)| *i).collect();
                 let uid = self.add_unit(indices);
-                let u = self.units.get_mut(&uid).expect("just added");
+                let u = self.units.get_mut(uid).expect("just added");
                 u.retries = retries;
                 u.state = UnitState::Waiting;
                 let at = now + self.retrier.backoff(retries - 1);
@@ -478,7 +512,7 @@ impl<K: Kind> Engine<K> {
 
     fn retry_unit(&mut self, uid: u64, err: Error, failure: Option<Failure>, now: Instant) {
         let replay_safe = self.kind.replay_safe();
-        let unit = self.units.get_mut(&uid).expect("unit exists");
+        let unit = self.units.get_mut(uid).expect("unit exists");
         let decision = match &failure {
             Some(f) if replay_safe || f.cause == RetryCause::Throttled || f.surely_unsent => {
                 Some(self.retrier.decide(unit.retries, f, now))
@@ -508,7 +542,7 @@ impl<K: Kind> Engine<K> {
                     }
                     _ => err,
                 };
-                let unit = self.units.remove(&uid).expect("unit exists");
+                let unit = self.units.remove(uid).expect("unit exists");
                 for i in unit.indices {
                     self.results[i] = Some(Err(err.clone()));
                     self.ready.push_back(i);

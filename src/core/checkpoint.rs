@@ -94,15 +94,19 @@ impl Checkpoint {
 
     /// The checkpoint as JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a checkpoint always serializes")
+        let mut out = String::new();
+        self.write(&mut out);
+        out
     }
 
     /// A checkpoint from JSON made by [`to_json`](Checkpoint::to_json);
     /// anything else is an [`ErrorKind::Config`] error.
     pub fn from_json(json: &str) -> Result<Self> {
-        let c: Checkpoint = serde_json::from_str(json).map_err(|e| {
-            Error::new(ErrorKind::Config, format!("not a pagewise checkpoint: {e}"))
-        })?;
+        let c = json::parse(json)
+            .and_then(|v| Checkpoint::read(&v))
+            .map_err(|e| {
+                Error::new(ErrorKind::Config, format!("not a pagewise checkpoint: {e}"))
+            })?;
         if c.version != Self::VERSION {
             return Err(Error::config(format!(
                 "checkpoint version {} is not supported (this pagewise reads version {})",
@@ -132,5 +136,873 @@ impl Checkpoint {
     /// Whether nothing is left to fetch.
     pub fn is_finished(&self) -> bool {
         self.pending.is_empty()
+    }
+}
+
+// The JSON of checkpoints, by hand: the same text the serde derives above
+// write and read (tests check both agree), without their code in the
+// WebAssembly module (about 20 KB gzipped).
+
+impl Checkpoint {
+    fn write(&self, out: &mut String) {
+        out.push_str("{\"version\":");
+        json::num(out, u64::from(self.version));
+        json::key(out, "collection");
+        json::str(out, &self.collection);
+        json::key(out, "dialect");
+        json::str(out, &self.dialect);
+        json::key(out, "pending");
+        out.push('[');
+        for (i, p) in self.pending.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            p.write(out);
+        }
+        out.push(']');
+        json::key(out, "learnt");
+        self.learnt.write(out);
+        json::key(out, "done");
+        self.done.write(out);
+        if let Some(w) = &self.since {
+            json::key(out, "since");
+            w.write_json(out);
+        }
+        if let Some(w) = &self.reached {
+            json::key(out, "reached");
+            w.write_json(out);
+        }
+        out.push('}');
+    }
+
+    fn read(v: &json::Value<'_>) -> json::Result<Self> {
+        let o = json::Obj::new(v, "struct Checkpoint")?;
+        Ok(Checkpoint {
+            version: o.u32("version")?,
+            collection: o.string("collection")?,
+            dialect: o.string("dialect")?,
+            pending: o
+                .array("pending")?
+                .iter()
+                .map(PendingPage::read)
+                .collect::<json::Result<_>>()?,
+            learnt: Learnt::read(o.get("learnt")?)?,
+            done: Done::read(o.get("done")?)?,
+            since: o.opt("since")?.map(Watermark::read_json).transpose()?,
+            reached: o.opt("reached")?.map(Watermark::read_json).transpose()?,
+        })
+    }
+}
+
+impl PendingPage {
+    fn write(&self, out: &mut String) {
+        out.push_str("{\"seq\":");
+        json::num(out, self.seq);
+        json::key(out, "sub");
+        json::num(out, u64::from(self.sub));
+        json::key(out, "page");
+        let (kind, field) = match &self.page {
+            PageRef::Offset { .. } => ("offset", "offset"),
+            PageRef::Page { .. } => ("page", "number"),
+            PageRef::Cursor { .. } => ("cursor", "cursor"),
+            PageRef::Url { .. } => ("url", "url"),
+            PageRef::Keyset { .. } => ("keyset", "after"),
+        };
+        out.push_str("{\"kind\":");
+        json::str(out, kind);
+        json::key(out, field);
+        match &self.page {
+            PageRef::Offset { offset, limit } => {
+                json::num(out, *offset);
+                json::key(out, "limit");
+                json::num(out, *limit);
+            }
+            PageRef::Page { number } => json::num(out, *number),
+            PageRef::Cursor { cursor: v } | PageRef::Keyset { after: v } => {
+                json::opt_str(out, v.as_deref());
+            }
+            PageRef::Url { url } => json::str(out, url),
+        }
+        out.push('}');
+        if self.skip != 0 {
+            json::key(out, "skip");
+            json::num(out, self.skip);
+        }
+        out.push('}');
+    }
+
+    fn read(v: &json::Value<'_>) -> json::Result<Self> {
+        let o = json::Obj::new(v, "struct PendingPage")?;
+        let p = json::Obj::new(o.get("page")?, "internally tagged enum PageRef")?;
+        let page = match p.string("kind")?.as_str() {
+            "offset" => PageRef::Offset {
+                offset: p.u64("offset")?,
+                limit: p.u64("limit")?,
+            },
+            "page" => PageRef::Page {
+                number: p.u64("number")?,
+            },
+            "cursor" => PageRef::Cursor {
+                cursor: p.opt_string("cursor")?,
+            },
+            "url" => PageRef::Url {
+                url: p.string("url")?,
+            },
+            "keyset" => PageRef::Keyset {
+                after: p.opt_string("after")?,
+            },
+            other => {
+                return Err(format!(
+                    "unknown variant `{other}`, expected one of `offset`, `page`, `cursor`, `url`, `keyset`"
+                ))
+            }
+        };
+        Ok(PendingPage {
+            seq: o.u64("seq")?,
+            sub: o.u32("sub")?,
+            page,
+            skip: o.opt("skip")?.map_or(Ok(0), |v| json::u64_of(v, "skip"))?,
+        })
+    }
+}
+
+impl Learnt {
+    fn write(&self, out: &mut String) {
+        out.push_str("{\"total\":");
+        match self.total {
+            Some(n) => json::num(out, n),
+            None => out.push_str("null"),
+        }
+        json::key(out, "effective_size");
+        json::num(out, self.effective_size);
+        json::key(out, "fanned_out");
+        out.push_str(if self.fanned_out { "true" } else { "false" });
+        json::key(out, "planned_end");
+        json::num(out, self.planned_end);
+        json::key(out, "largest_page");
+        json::num(out, self.largest_page);
+        json::key(out, "next_seq");
+        json::num(out, self.next_seq);
+        json::key(out, "seen");
+        json::strs(out, &self.seen);
+        out.push('}');
+    }
+
+    fn read(v: &json::Value<'_>) -> json::Result<Self> {
+        let o = json::Obj::new(v, "struct Learnt")?;
+        Ok(Learnt {
+            total: o
+                .opt("total")?
+                .map(|v| json::u64_of(v, "total"))
+                .transpose()?,
+            effective_size: o.u64("effective_size")?,
+            fanned_out: o.bool("fanned_out")?,
+            planned_end: o.u64("planned_end")?,
+            largest_page: o.u64("largest_page")?,
+            next_seq: o.u64("next_seq")?,
+            seen: o.strings("seen")?,
+        })
+    }
+}
+
+impl Done {
+    fn write(&self, out: &mut String) {
+        let r = &self.retries;
+        let fields = [
+            ("records", self.records),
+            ("pages", self.pages),
+            ("requests", self.requests),
+        ];
+        let retries = [
+            ("throttled", r.throttled),
+            ("server_error", r.server_error),
+            ("timeout", r.timeout),
+            ("transport", r.transport),
+            ("bad_body", r.bad_body),
+        ];
+        out.push('{');
+        json::nums(out, &fields);
+        json::key(out, "retries");
+        out.push('{');
+        json::nums(out, &retries);
+        out.push('}');
+        json::key(out, "throttled_ms");
+        json::num(out, self.throttled_ms);
+        json::key(out, "dropped");
+        json::num(out, self.dropped);
+        out.push('}');
+    }
+
+    fn read(v: &json::Value<'_>) -> json::Result<Self> {
+        let o = json::Obj::new(v, "struct Done")?;
+        let r = json::Obj::new(o.get("retries")?, "struct RetryCounts")?;
+        Ok(Done {
+            records: o.u64("records")?,
+            pages: o.u64("pages")?,
+            requests: o.u64("requests")?,
+            retries: RetryCounts {
+                throttled: r.u64("throttled")?,
+                server_error: r.u64("server_error")?,
+                timeout: r.u64("timeout")?,
+                transport: r.u64("transport")?,
+                bad_body: r.u64("bad_body")?,
+            },
+            throttled_ms: o.u64("throttled_ms")?,
+            dropped: o
+                .opt("dropped")?
+                .map_or(Ok(0), |v| json::u64_of(v, "dropped"))?,
+        })
+    }
+}
+
+impl Watermark {
+    fn write_json(&self, out: &mut String) {
+        out.push_str("{\"field\":");
+        json::str(out, &self.field);
+        json::key(out, "value");
+        json::str(out, &self.value);
+        json::key(out, "ids");
+        json::strs(out, &self.ids);
+        out.push('}');
+    }
+
+    fn read_json(v: &json::Value<'_>) -> json::Result<Self> {
+        let o = json::Obj::new(v, "struct Watermark")?;
+        Ok(Watermark {
+            field: o.string("field")?,
+            value: o.string("value")?,
+            ids: o.strings("ids")?,
+        })
+    }
+}
+
+/// A small JSON reader and writer, enough for checkpoints.
+pub(crate) mod json {
+    /// A message that says what is wrong (and, from the parser, where).
+    pub(crate) type Result<T> = std::result::Result<T, String>;
+
+    /// A parsed JSON value; numbers stay text.
+    pub(crate) enum Value<'a> {
+        Null,
+        Bool(bool),
+        Num(&'a str),
+        Str(String),
+        Arr(Vec<Value<'a>>),
+        Obj(Vec<(String, Value<'a>)>),
+    }
+
+    /// Nesting deeper than this is refused (serde_json's limit is 128).
+    const MAX_DEPTH: u32 = 128;
+
+    /// Parses `text`: one JSON value, with nothing but white space after it.
+    pub(crate) fn parse(text: &str) -> Result<Value<'_>> {
+        let mut p = Parser {
+            text,
+            i: 0,
+            depth: 0,
+        };
+        let v = p.value();
+        let v = v.and_then(|v| {
+            p.ws();
+            if p.i < text.len() {
+                Err("trailing characters".to_string())
+            } else {
+                Ok(v)
+            }
+        });
+        v.map_err(|e| {
+            let before = &text[..p.i.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+            format!("{e} at line {line} column {column}")
+        })
+    }
+
+    struct Parser<'a> {
+        text: &'a str,
+        i: usize,
+        depth: u32,
+    }
+
+    impl<'a> Parser<'a> {
+        fn peek(&self) -> Option<u8> {
+            self.text.as_bytes().get(self.i).copied()
+        }
+
+        fn ws(&mut self) {
+            while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+                self.i += 1;
+            }
+        }
+
+        fn eat(&mut self, b: u8) -> bool {
+            self.ws();
+            let yes = self.peek() == Some(b);
+            if yes {
+                self.i += 1;
+            }
+            yes
+        }
+
+        fn lit(&mut self, word: &str) -> Result<()> {
+            if self.text[self.i..].starts_with(word) {
+                self.i += word.len();
+                Ok(())
+            } else {
+                Err("expected value".to_string())
+            }
+        }
+
+        fn value(&mut self) -> Result<Value<'a>> {
+            self.ws();
+            match self.peek() {
+                None => Err("EOF while parsing a value".to_string()),
+                Some(b'n') => self.lit("null").map(|()| Value::Null),
+                Some(b't') => self.lit("true").map(|()| Value::Bool(true)),
+                Some(b'f') => self.lit("false").map(|()| Value::Bool(false)),
+                Some(b'"') => self.string().map(Value::Str),
+                Some(b'-' | b'0'..=b'9') => self.number(),
+                Some(open @ (b'[' | b'{')) => {
+                    self.depth += 1;
+                    if self.depth > MAX_DEPTH {
+                        return Err("recursion limit exceeded".to_string());
+                    }
+                    self.i += 1;
+                    let close = if open == b'[' { b']' } else { b'}' };
+                    let mut items = Vec::new();
+                    let mut members = Vec::new();
+                    if !self.eat(close) {
+                        loop {
+                            if open == b'[' {
+                                items.push(self.value()?);
+                            } else {
+                                self.ws();
+                                if self.peek() != Some(b'"') {
+                                    return Err("key must be a string".to_string());
+                                }
+                                let k = self.string()?;
+                                if !self.eat(b':') {
+                                    return Err("expected `:`".to_string());
+                                }
+                                members.push((k, self.value()?));
+                            }
+                            if self.eat(close) {
+                                break;
+                            }
+                            if !self.eat(b',') {
+                                return Err(if open == b'[' {
+                                    "expected `,` or `]`"
+                                } else {
+                                    "expected `,` or `}`"
+                                }
+                                .to_string());
+                            }
+                        }
+                    }
+                    self.depth -= 1;
+                    Ok(if open == b'[' {
+                        Value::Arr(items)
+                    } else {
+                        Value::Obj(members)
+                    })
+                }
+                Some(_) => Err("expected value".to_string()),
+            }
+        }
+
+        fn digits(&mut self) -> usize {
+            let from = self.i;
+            while let Some(b'0'..=b'9') = self.peek() {
+                self.i += 1;
+            }
+            self.i - from
+        }
+
+        fn number(&mut self) -> Result<Value<'a>> {
+            let from = self.i;
+            if self.peek() == Some(b'-') {
+                self.i += 1;
+            }
+            let lead = self.peek();
+            let n = self.digits();
+            if n == 0 {
+                return Err("invalid number".to_string());
+            }
+            if lead == Some(b'0') && n > 1 {
+                return Err("invalid number".to_string());
+            }
+            if self.peek() == Some(b'.') {
+                self.i += 1;
+                if self.digits() == 0 {
+                    return Err("invalid number".to_string());
+                }
+            }
+            if let Some(b'e' | b'E') = self.peek() {
+                self.i += 1;
+                if let Some(b'+' | b'-') = self.peek() {
+                    self.i += 1;
+                }
+                if self.digits() == 0 {
+                    return Err("invalid number".to_string());
+                }
+            }
+            Ok(Value::Num(&self.text[from..self.i]))
+        }
+
+        fn hex4(&mut self) -> Result<u32> {
+            let h = self.text.get(self.i..self.i + 4).unwrap_or("");
+            let n = (h.len() == 4 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| u32::from_str_radix(h, 16).ok())
+                .flatten()
+                .ok_or_else(|| "invalid escape".to_string())?;
+            self.i += 4;
+            Ok(n)
+        }
+
+        /// A string; `self.i` is at its opening quote.
+        fn string(&mut self) -> Result<String> {
+            self.i += 1;
+            let mut s = String::new();
+            loop {
+                let from = self.i;
+                while let Some(b) = self.peek() {
+                    if b == b'"' || b == b'\\' || b < 0x20 {
+                        break;
+                    }
+                    self.i += 1;
+                }
+                s.push_str(&self.text[from..self.i]);
+                match self.peek() {
+                    None => return Err("EOF while parsing a string".to_string()),
+                    Some(b'"') => {
+                        self.i += 1;
+                        return Ok(s);
+                    }
+                    Some(b'\\') => {
+                        self.i += 1;
+                        let e = self.peek();
+                        self.i += 1;
+                        let c = match e {
+                            Some(b'"') => '"',
+                            Some(b'\\') => '\\',
+                            Some(b'/') => '/',
+                            Some(b'b') => '\u{8}',
+                            Some(b'f') => '\u{c}',
+                            Some(b'n') => '\n',
+                            Some(b'r') => '\r',
+                            Some(b't') => '\t',
+                            Some(b'u') => {
+                                let mut n = self.hex4()?;
+                                if (0xD800..0xDC00).contains(&n) {
+                                    if !self.text[self.i..].starts_with("\\u") {
+                                        return Err("lone leading surrogate in hex escape".into());
+                                    }
+                                    self.i += 2;
+                                    let low = self.hex4()?;
+                                    if !(0xDC00..0xE000).contains(&low) {
+                                        return Err("lone leading surrogate in hex escape".into());
+                                    }
+                                    n = 0x10000 + ((n - 0xD800) << 10) + (low - 0xDC00);
+                                }
+                                char::from_u32(n).ok_or("lone trailing surrogate in hex escape")?
+                            }
+                            _ => return Err("invalid escape".to_string()),
+                        };
+                        s.push(c);
+                    }
+                    Some(_) => {
+                        return Err(
+                            "control character (\\u0000-\\u001F) found while parsing a string"
+                                .into(),
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    /// The members of a JSON object, read field by field.
+    pub(crate) struct Obj<'v, 'a>(&'v [(String, Value<'a>)]);
+
+    impl<'v, 'a> Obj<'v, 'a> {
+        /// `v` as an object; `what` names the expected type in the error.
+        pub(crate) fn new(v: &'v Value<'a>, what: &str) -> Result<Self> {
+            match v {
+                Value::Obj(m) => Ok(Obj(m)),
+                _ => Err(format!("invalid type: {}, expected {what}", kind(v))),
+            }
+        }
+
+        fn find(&self, name: &str) -> Result<Option<&'v Value<'a>>> {
+            let mut found = None;
+            for (k, v) in self.0 {
+                if k == name {
+                    if found.is_some() {
+                        return Err(format!("duplicate field `{name}`"));
+                    }
+                    found = Some(v);
+                }
+            }
+            Ok(found)
+        }
+
+        /// The member `name`, `None` when absent or null.
+        pub(crate) fn opt(&self, name: &str) -> Result<Option<&'v Value<'a>>> {
+            Ok(self.find(name)?.filter(|v| !matches!(v, Value::Null)))
+        }
+
+        /// The member `name`, which must be there.
+        pub(crate) fn get(&self, name: &str) -> Result<&'v Value<'a>> {
+            self.find(name)?
+                .ok_or_else(|| format!("missing field `{name}`"))
+        }
+
+        pub(crate) fn u64(&self, name: &str) -> Result<u64> {
+            u64_of(self.get(name)?, name)
+        }
+
+        pub(crate) fn u32(&self, name: &str) -> Result<u32> {
+            u32::try_from(self.u64(name)?)
+                .map_err(|_| format!("invalid value for `{name}`: expected u32"))
+        }
+
+        pub(crate) fn bool(&self, name: &str) -> Result<bool> {
+            match self.get(name)? {
+                Value::Bool(b) => Ok(*b),
+                v => Err(format!(
+                    "invalid type for `{name}`: {}, expected a boolean",
+                    kind(v)
+                )),
+            }
+        }
+
+        pub(crate) fn string(&self, name: &str) -> Result<String> {
+            string_of(self.get(name)?, name)
+        }
+
+        pub(crate) fn opt_string(&self, name: &str) -> Result<Option<String>> {
+            self.opt(name)?.map(|v| string_of(v, name)).transpose()
+        }
+
+        pub(crate) fn array(&self, name: &str) -> Result<&'v [Value<'a>]> {
+            match self.get(name)? {
+                Value::Arr(items) => Ok(items),
+                v => Err(format!(
+                    "invalid type for `{name}`: {}, expected a sequence",
+                    kind(v)
+                )),
+            }
+        }
+
+        pub(crate) fn strings(&self, name: &str) -> Result<Vec<String>> {
+            self.array(name)?
+                .iter()
+                .map(|v| string_of(v, name))
+                .collect()
+        }
+    }
+
+    fn kind(v: &Value<'_>) -> &'static str {
+        match v {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Num(_) => "number",
+            Value::Str(_) => "string",
+            Value::Arr(_) => "sequence",
+            Value::Obj(_) => "map",
+        }
+    }
+
+    /// A whole number from 0 to `u64::MAX` (as serde reads a `u64`).
+    pub(crate) fn u64_of(v: &Value<'_>, name: &str) -> Result<u64> {
+        match v {
+            Value::Num(t) if t.bytes().all(|b| b.is_ascii_digit()) => t
+                .parse()
+                .map_err(|_| format!("invalid value for `{name}`: {t} is out of range")),
+            _ => Err(format!(
+                "invalid type for `{name}`: {}, expected an unsigned integer",
+                kind(v)
+            )),
+        }
+    }
+
+    fn string_of(v: &Value<'_>, name: &str) -> Result<String> {
+        match v {
+            Value::Str(s) => Ok(s.clone()),
+            _ => Err(format!(
+                "invalid type for `{name}`: {}, expected a string",
+                kind(v)
+            )),
+        }
+    }
+
+    /// `,"name":`
+    pub(crate) fn key(out: &mut String, name: &str) {
+        out.push(',');
+        str(out, name);
+        out.push(':');
+    }
+
+    pub(crate) fn num(out: &mut String, n: u64) {
+        out.push_str(&n.to_string());
+    }
+
+    /// `"a":1,"b":2`
+    pub(crate) fn nums(out: &mut String, fields: &[(&str, u64)]) {
+        for (i, (name, n)) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            str(out, name);
+            out.push(':');
+            num(out, *n);
+        }
+    }
+
+    /// `s` as a JSON string, escaped as serde_json does.
+    pub(crate) fn str(out: &mut String, s: &str) {
+        out.push('"');
+        let mut from = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let esc = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            out.push_str(&s[from..i]);
+            if esc.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 0xf)] as char);
+            } else {
+                out.push_str(esc);
+            }
+            from = i + 1;
+        }
+        out.push_str(&s[from..]);
+        out.push('"');
+    }
+
+    pub(crate) fn opt_str(out: &mut String, s: Option<&str>) {
+        match s {
+            Some(s) => str(out, s),
+            None => out.push_str("null"),
+        }
+    }
+
+    pub(crate) fn strs(out: &mut String, items: &[String]) {
+        out.push('[');
+        for (i, s) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            str(out, s);
+        }
+        out.push(']');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::many::ManyCheckpoint;
+
+    fn sample(pending: Vec<PageRef>, watermarks: bool) -> Checkpoint {
+        let w = |v: &str| Watermark {
+            field: "updated_at".into(),
+            value: v.into(),
+            ids: vec!["a\"b".into(), "c\\d\u{1}\u{7f}é😀".into()],
+        };
+        Checkpoint {
+            version: 1,
+            collection: "https://api.example/v1/items?q=a%20b&x=\"y\"\n\t\r\u{8}\u{c}/".into(),
+            dialect: "offset".into(),
+            pending: pending
+                .into_iter()
+                .enumerate()
+                .map(|(i, page)| PendingPage {
+                    seq: i as u64 * 7,
+                    sub: i as u32 % 2,
+                    page,
+                    skip: i as u64 % 3,
+                })
+                .collect(),
+            learnt: Learnt {
+                total: watermarks.then_some(u64::MAX),
+                effective_size: 100,
+                fanned_out: watermarks,
+                planned_end: 1_000,
+                largest_page: 100,
+                next_seq: 42,
+                seen: vec!["s1".into(), "ü\u{0}".into()],
+            },
+            done: Done {
+                records: 1,
+                pages: 2,
+                requests: 3,
+                retries: RetryCounts {
+                    throttled: 4,
+                    server_error: 5,
+                    timeout: 6,
+                    transport: 7,
+                    bad_body: 8,
+                },
+                throttled_ms: 9,
+                dropped: 10,
+            },
+            since: watermarks.then(|| w("2024-01-01")),
+            reached: watermarks.then(|| w("2024-02-01")),
+        }
+    }
+
+    fn all_pages() -> Vec<PageRef> {
+        vec![
+            PageRef::Offset {
+                offset: 0,
+                limit: 10,
+            },
+            PageRef::Page { number: 3 },
+            PageRef::Cursor { cursor: None },
+            PageRef::Cursor {
+                cursor: Some("c=\"1\"".into()),
+            },
+            PageRef::Url {
+                url: "https://h/p?a=1&b=%2F".into(),
+            },
+            PageRef::Keyset { after: None },
+            PageRef::Keyset {
+                after: Some("k\u{1f}".into()),
+            },
+        ]
+    }
+
+    #[test]
+    fn the_hand_written_json_is_the_serde_json() {
+        for c in [
+            sample(all_pages(), true),
+            sample(all_pages(), false),
+            sample(vec![], false),
+        ] {
+            let ours = c.to_json();
+            assert_eq!(ours, serde_json::to_string(&c).unwrap());
+            assert_eq!(Checkpoint::from_json(&ours).unwrap(), c);
+            // Pretty-printed, reordered or with unknown members: still read.
+            let pretty = serde_json::to_string_pretty(&c).unwrap();
+            assert_eq!(Checkpoint::from_json(&pretty).unwrap(), c);
+            let mut v: serde_json::Value = serde_json::from_str(&ours).unwrap();
+            v["extra"] = serde_json::json!({"x": [1.5e3, -2, null, true, "\u{2028}"]});
+            assert_eq!(Checkpoint::from_json(&v.to_string()).unwrap(), c);
+        }
+    }
+
+    #[test]
+    fn optional_members_may_be_absent_or_null() {
+        let c = sample(vec![PageRef::Cursor { cursor: None }], false);
+        let mut v: serde_json::Value = serde_json::from_str(&c.to_json()).unwrap();
+        v["pending"][0]["page"]
+            .as_object_mut()
+            .unwrap()
+            .remove("cursor");
+        v["done"].as_object_mut().unwrap().remove("dropped");
+        v["learnt"].as_object_mut().unwrap().remove("total");
+        v["since"] = serde_json::Value::Null;
+        let back = Checkpoint::from_json(&v.to_string()).unwrap();
+        assert_eq!(back.done.dropped, 0);
+        assert_eq!(back, serde_json::from_value::<Checkpoint>(v).unwrap());
+    }
+
+    #[test]
+    fn escapes_in_input_are_decoded() {
+        let mut c = sample(vec![], false);
+        c.collection = "a/b\"😀\u{1}".into();
+        let json = c
+            .to_json()
+            .replace("a/b", "a\\/b")
+            .replace("😀", "\\ud83d\\ude00");
+        assert_eq!(Checkpoint::from_json(&json).unwrap(), c);
+    }
+
+    #[test]
+    fn bad_checkpoints_are_config_errors_that_say_what() {
+        let good = sample(all_pages(), true).to_json();
+        let cases = [
+            ("", "EOF"),
+            ("{\"nope\":1}", "missing field `version`"),
+            ("[]", "invalid type"),
+            (&good[..good.len() - 1], "at line 1"),
+            ("{} x", "trailing characters"),
+            ("{\"version\":\"1\"}", "`version`"),
+            ("{\"version\":1.0}", "`version`"),
+            ("{\"version\":-1}", "`version`"),
+            ("{\"version\":4294967296}", "`version`"),
+            ("{\"version\":1,\"version\":1}", "duplicate field"),
+            ("{\"a\":\"\\ud800\"}", "surrogate"),
+            ("{\"a\":\"\\x\"}", "escape"),
+            ("{\"a\":01}", "number"),
+            ("{\"a\":\"\n\"}", "control character"),
+            ("{\"a\" 1}", "`:`"),
+            ("[1 2]", "`,` or `]`"),
+        ];
+        for (json, says) in cases {
+            let e = Checkpoint::from_json(json).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{json}");
+            assert!(e.message().contains(says), "{json}: {}", e.message());
+            assert!(e.message().starts_with("not a pagewise checkpoint: "));
+            assert!(serde_json::from_str::<Checkpoint>(json).is_err(), "{json}");
+        }
+        let bad_kind = good.replace("\"kind\":\"page\"", "\"kind\":\"pages\"");
+        let e = Checkpoint::from_json(&bad_kind).unwrap_err();
+        assert!(
+            e.message().contains("unknown variant `pages`"),
+            "{}",
+            e.message()
+        );
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        assert!(Checkpoint::from_json(&deep)
+            .unwrap_err()
+            .message()
+            .contains("recursion"));
+        let v2 = good.replacen("\"version\":1", "\"version\":2", 1);
+        assert!(Checkpoint::from_json(&v2)
+            .unwrap_err()
+            .message()
+            .contains("version 2"));
+    }
+
+    #[test]
+    fn job_checkpoints_match_serde_too() {
+        for json in [
+            r#"{"version":1,"items":5,"done":[]}"#,
+            r#"{"version":1,"items":50000,"done":[[0,3],[7,18446744073709551615]]}"#,
+        ] {
+            let c: ManyCheckpoint = serde_json::from_str(json).unwrap();
+            assert_eq!(c.to_json(), json);
+            assert_eq!(ManyCheckpoint::from_json(json).unwrap(), c);
+        }
+        for bad in [
+            r#"{"version":1,"items":5,"done":[[1]]}"#,
+            r#"{"version":1,"items":5,"done":[[1,2,3]]}"#,
+            r#"{"version":1,"items":-5,"done":[]}"#,
+            r#"{"version":1,"done":[]}"#,
+            "nope",
+        ] {
+            let e = ManyCheckpoint::from_json(bad).unwrap_err();
+            assert!(
+                e.message().starts_with("not a pagewise job checkpoint: "),
+                "{}",
+                e.message()
+            );
+            assert!(
+                serde_json::from_str::<ManyCheckpoint>(bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

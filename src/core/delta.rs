@@ -87,9 +87,182 @@ impl Watermark {
 /// Compares two field values: as numbers when both are numbers, otherwise
 /// as text (ISO 8601 timestamps in one format sort correctly as text).
 pub(crate) fn compare(a: &str, b: &str) -> Ordering {
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+    match (Decimal::parse(a), Decimal::parse(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
         _ => a.cmp(b),
+    }
+}
+
+/// A number written in decimal, read exactly (no `f64`: its parser and
+/// tables cost the WebAssembly module about 10 KB, and it rounds large
+/// integers). Reads what Rust's `f64` parser reads: an optional sign,
+/// digits with an optional `.`, an optional exponent; `inf`, `infinity`
+/// and `nan` in any case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decimal {
+    NaN,
+    Inf {
+        negative: bool,
+    },
+    /// `0.digits × 10^exp`, `digits` without leading or trailing zeros
+    /// (empty for zero).
+    Finite {
+        negative: bool,
+        digits: Vec<u8>,
+        exp: i64,
+    },
+}
+
+impl Decimal {
+    pub(crate) fn parse(text: &str) -> Option<Decimal> {
+        let (negative, rest) = match text.as_bytes().first()? {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let lower = rest.to_ascii_lowercase();
+        if lower == "inf" || lower == "infinity" {
+            return Some(Decimal::Inf { negative });
+        }
+        if lower == "nan" {
+            return Some(Decimal::NaN);
+        }
+        let (mantissa, exponent) = match rest.find(['e', 'E']) {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if int.len() + frac.len() == 0 || !all_digits(int) || !all_digits(frac) {
+            return None;
+        }
+        let mut exp = match exponent {
+            None => 0,
+            Some(e) => {
+                let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+                if digits.is_empty() || !all_digits(digits) {
+                    return None;
+                }
+                // Saturates far beyond any f64 (whose exponents end near ±330).
+                let n = digits.bytes().fold(0i64, |n, d| {
+                    (n * 10 + i64::from(d - b'0')).min(1_000_000_000_000)
+                });
+                if e.starts_with('-') {
+                    -n
+                } else {
+                    n
+                }
+            }
+        };
+        exp += int.len() as i64;
+        let mut digits: Vec<u8> = int.bytes().chain(frac.bytes()).collect();
+        let lead = digits.iter().take_while(|d| **d == b'0').count();
+        digits.drain(..lead);
+        exp -= lead as i64;
+        while digits.last() == Some(&b'0') {
+            digits.pop();
+        }
+        if digits.is_empty() {
+            exp = 0;
+        }
+        Some(Decimal::Finite {
+            negative,
+            digits,
+            exp,
+        })
+    }
+
+    /// The value as a position on the number line: -1 for -∞, 1 for +∞,
+    /// 0 for finite numbers (then compared by [`magnitude`]).
+    fn infinity(&self) -> i8 {
+        match self {
+            Decimal::Inf { negative: true } => -1,
+            Decimal::Inf { negative: false } => 1,
+            _ => 0,
+        }
+    }
+
+    /// As `f64::partial_cmp`, but exact, and NaN is equal to everything
+    /// (as `compare` has always treated it).
+    pub(crate) fn cmp(&self, other: &Decimal) -> Ordering {
+        use Decimal::{Finite, NaN};
+        match (self, other) {
+            (NaN, _) | (_, NaN) => Ordering::Equal,
+            (
+                Finite {
+                    negative: na,
+                    digits: da,
+                    exp: ea,
+                },
+                Finite {
+                    negative: nb,
+                    digits: db,
+                    exp: eb,
+                },
+            ) => {
+                let sign = |n: bool, d: &Vec<u8>| {
+                    if d.is_empty() {
+                        0
+                    } else if n {
+                        -1
+                    } else {
+                        1
+                    }
+                };
+                let (sa, sb) = (sign(*na, da), sign(*nb, db));
+                if sa != sb || sa == 0 {
+                    return sa.cmp(&sb);
+                }
+                let magnitude = ea.cmp(eb).then_with(|| da.cmp(db));
+                if sa < 0 {
+                    magnitude.reverse()
+                } else {
+                    magnitude
+                }
+            }
+            _ => self.infinity().cmp(&other.infinity()),
+        }
+    }
+
+    /// A non-negative number of seconds as a duration (nanoseconds beyond
+    /// are dropped), at most `max_secs`; `None` for a negative number,
+    /// NaN or infinity.
+    pub(crate) fn to_duration(&self, max_secs: u64) -> Option<std::time::Duration> {
+        let Decimal::Finite {
+            negative,
+            digits,
+            exp,
+        } = self
+        else {
+            return None;
+        };
+        if digits.is_empty() {
+            return Some(std::time::Duration::ZERO);
+        }
+        if *negative {
+            return None;
+        }
+        // Nanoseconds: digits × 10^(exp + 9 - len); at most 20 digits matter.
+        let shift = exp + 9 - digits.len() as i64;
+        if *exp > 20 {
+            return Some(std::time::Duration::from_secs(max_secs));
+        }
+        let mut nanos: u128 = 0;
+        for d in digits
+            .iter()
+            .take((digits.len() as i64 + shift.min(0)).max(0) as usize)
+        {
+            nanos = nanos * 10 + u128::from(d - b'0');
+        }
+        for _ in 0..shift.max(0) {
+            nanos *= 10;
+        }
+        let max = u128::from(max_secs) * 1_000_000_000;
+        let nanos = nanos.min(max);
+        Some(std::time::Duration::new(
+            (nanos / 1_000_000_000) as u64,
+            (nanos % 1_000_000_000) as u32,
+        ))
     }
 }
 
@@ -193,10 +366,65 @@ mod tests {
         assert_eq!(d.reached().value, "2026-03-02T00:00:00Z");
         assert_eq!(d.reached().ids, vec!["9".to_string(), "10".to_string()]);
         assert_eq!(compare("10", "9"), Ordering::Greater);
+        assert_eq!(
+            compare("9007199254740993", "9007199254740992"),
+            Ordering::Greater
+        );
         assert_eq!(compare("2026-01-02", "2026-01-10"), Ordering::Less);
         assert_eq!(
             DeltaFilter::new("sysparm_query", "{field}>={value}").pair("sys_updated_on", "2026"),
             ("sysparm_query".into(), "sys_updated_on>=2026".into())
         );
+    }
+
+    #[test]
+    fn numbers_compare_as_f64_does_but_exactly() {
+        let numbers = [
+            "-inf", "-1e3", "-12.5", "-12.25", "-1", "-0.5", "0", "-0", "+0.0", "0e99", "1e-400",
+            "0.001", ".5", "5.", "5", "5.0", "+5", "005", "5e0", "50e-1", "12.25", "12.5", "13",
+            "1E3", "1e+3", "1000.000", "1.5e300", "Infinity", "INF",
+        ];
+        for a in numbers {
+            for b in numbers {
+                let (x, y): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
+                let want = x.partial_cmp(&y).unwrap();
+                // f64 rounds 1e-400 to 0; exact, it is above 0 and below 0.001.
+                if (a == "1e-400") != (b == "1e-400") && (x == 0.0 || y == 0.0) {
+                    continue;
+                }
+                assert_eq!(compare(a, b), want, "{a} vs {b}");
+            }
+            assert_eq!(compare(a, "NaN"), Ordering::Equal, "{a}");
+        }
+        assert_eq!(compare("1e-400", "0"), Ordering::Greater);
+        assert_eq!(compare("1e-400", "-0.001"), Ordering::Greater);
+        assert_eq!(compare("1e400", "1e500"), Ordering::Less);
+        for text in [
+            "", "-", "+", ".", "e5", "1e", "1e+", "1.2.3", "1_0", "0x10", " 1", "١", "in",
+        ] {
+            assert_eq!(Decimal::parse(text), None, "{text:?}");
+            assert!(text.parse::<f64>().is_err(), "{text:?}");
+            assert_eq!(compare(text, "5"), text.cmp("5"));
+        }
+    }
+
+    #[test]
+    fn seconds_read_as_durations() {
+        use std::time::Duration;
+        let secs = |t: &str| Decimal::parse(t).and_then(|d| d.to_duration(86_400));
+        assert_eq!(secs("1.5"), Some(Duration::from_millis(1_500)));
+        assert_eq!(secs("0.000000001"), Some(Duration::from_nanos(1)));
+        assert_eq!(secs("0.0000000019"), Some(Duration::from_nanos(1)));
+        assert_eq!(secs("2e1"), Some(Duration::from_secs(20)));
+        assert_eq!(secs("-0"), Some(Duration::ZERO));
+        assert_eq!(secs("86400.5"), Some(Duration::from_secs(86_400)));
+        assert_eq!(secs("1e30"), Some(Duration::from_secs(86_400)));
+        assert_eq!(
+            secs("123456789012345678901234.5"),
+            Some(Duration::from_secs(86_400))
+        );
+        assert_eq!(secs("-1"), None);
+        assert_eq!(secs("inf"), None);
+        assert_eq!(secs("NaN"), None);
     }
 }

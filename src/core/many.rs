@@ -2,7 +2,8 @@
 //! and writing records, one request per item or in batches. One engine,
 //! two public machines: [`FetchMany`] and [`WriteJob`].
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use url::Url;
 use web_time::Instant;
 
 use super::api::ApiSpec;
+use super::checkpoint::json;
 use super::delta::{field_text, pointer_of};
 use super::http::{
     Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind,
@@ -77,12 +79,50 @@ pub struct ManyCheckpoint {
 impl ManyCheckpoint {
     /// The checkpoint as JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a checkpoint always serializes")
+        // Written and read by hand (the same JSON as the serde derives):
+        // serde's code would cost the WebAssembly module several KB.
+        let mut out = String::from("{\"version\":");
+        json::num(&mut out, u64::from(self.version));
+        json::key(&mut out, "items");
+        json::num(&mut out, self.items);
+        json::key(&mut out, "done");
+        out.push('[');
+        for (i, (a, b)) in self.done.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            json::num(&mut out, *a);
+            out.push(',');
+            json::num(&mut out, *b);
+            out.push(']');
+        }
+        out.push_str("]}");
+        out
     }
 
     /// A checkpoint from [`to_json`](ManyCheckpoint::to_json)'s output.
     pub fn from_json(json: &str) -> Result<Self> {
-        serde_json::from_str(json)
+        let read = |v: &json::Value<'_>| -> json::Result<Self> {
+            let o = json::Obj::new(v, "struct ManyCheckpoint")?;
+            let done = o
+                .array("done")?
+                .iter()
+                .map(|r| match r {
+                    json::Value::Arr(ab) if ab.len() == 2 => {
+                        Ok((json::u64_of(&ab[0], "done")?, json::u64_of(&ab[1], "done")?))
+                    }
+                    _ => Err("invalid value for `done`: expected pairs of indices".to_string()),
+                })
+                .collect::<json::Result<_>>()?;
+            Ok(ManyCheckpoint {
+                version: o.u32("version")?,
+                items: o.u64("items")?,
+                done,
+            })
+        };
+        json::parse(json)
+            .and_then(|v| read(&v))
             .map_err(|e| Error::config(format!("not a pagewise job checkpoint: {e}")))
     }
 
@@ -158,6 +198,40 @@ struct Unit {
     url: String,
 }
 
+/// The units of a job by id. Ids are handed out in sequence from 0, so a
+/// list indexed by id does (smaller in WebAssembly than a `HashMap`).
+#[derive(Default)]
+struct Units {
+    by_id: Vec<Option<Unit>>,
+    live: usize,
+}
+
+impl Units {
+    fn insert(&mut self, id: u64, unit: Unit) {
+        let i = id as usize;
+        if self.by_id.len() <= i {
+            self.by_id.resize_with(i + 1, || None);
+        }
+        if self.by_id[i].replace(unit).is_none() {
+            self.live += 1;
+        }
+    }
+
+    fn get_mut(&mut self, id: u64) -> Option<&mut Unit> {
+        self.by_id.get_mut(id as usize)?.as_mut()
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Unit> {
+        let unit = self.by_id.get_mut(id as usize)?.take()?;
+        self.live -= 1;
+        Some(unit)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+}
+
 /// The engine behind [`FetchMany`] and [`WriteJob`].
 struct Engine<K: Kind> {
     spec: Arc<ApiSpec>,
@@ -166,10 +240,14 @@ struct Engine<K: Kind> {
     concurrency: usize,
     window_items: usize,
     order: Order,
-    units: HashMap<u64, Unit>,
-    queue: BTreeSet<(usize, u64)>,
-    waiting: BTreeSet<(Instant, u64)>,
-    in_flight: HashMap<RequestId, u64>,
+    units: Units,
+    /// Units to send, first item first (heaps: a `BTreeSet` costs about
+    /// 30 KB of WebAssembly).
+    queue: BinaryHeap<Reverse<(usize, u64)>>,
+    /// Units waiting for their retry, by due instant.
+    waiting: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Requests sent and not answered (at most `concurrency`).
+    in_flight: Vec<(RequestId, u64)>,
     next_unit: u64,
     next_id: u64,
     results: Vec<Option<Result<K::Out>>>,
@@ -228,10 +306,10 @@ impl<K: Kind> Engine<K> {
             concurrency,
             window_items: (concurrency * 2).max(2) * size,
             order,
-            units: HashMap::new(),
-            queue: BTreeSet::new(),
-            waiting: BTreeSet::new(),
-            in_flight: HashMap::new(),
+            units: Units::default(),
+            queue: BinaryHeap::new(),
+            waiting: BinaryHeap::new(),
+            in_flight: Vec::new(),
             next_unit: 0,
             next_id: 0,
             results: (0..n).map(|_| None).collect(),
@@ -253,21 +331,22 @@ impl<K: Kind> Engine<K> {
         };
         let todo: Vec<usize> = (0..n).filter(|i| !engine.skip[*i]).collect();
         for chunk in todo.chunks(size) {
-            engine.add_unit(chunk.to_vec());
+            let uid = engine.add_unit(chunk.to_vec());
+            engine.queue.push(Reverse((chunk[0], uid)));
         }
         engine.emit();
         engine.finish_if_done(now);
         Ok(engine)
     }
 
-    fn add_unit(&mut self, indices: Vec<usize>) {
+    /// A new unit of `indices`, not queued yet: its id.
+    fn add_unit(&mut self, indices: Vec<usize>) -> u64 {
         let id = self.next_unit;
         self.next_unit += 1;
         let key = self.kind.idempotency_header().map(|_| {
             // A key per request body: the same across retries of it.
             format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64())
         });
-        self.queue.insert((indices[0], id));
         self.units.insert(
             id,
             Unit {
@@ -278,6 +357,7 @@ impl<K: Kind> Engine<K> {
                 url: String::new(),
             },
         );
+        id
     }
 
     fn poll_request(&mut self) -> Option<Request> {
@@ -285,12 +365,12 @@ impl<K: Kind> Engine<K> {
             if self.in_flight.len() >= self.concurrency {
                 return None;
             }
-            let &(first, uid) = self.queue.first()?;
+            let &Reverse((first, uid)) = self.queue.peek()?;
             if self.order == Order::Page && first >= self.next_emit + self.window_items {
                 return None;
             }
-            self.queue.pop_first();
-            let unit = self.units.get_mut(&uid).expect("queued unit exists");
+            self.queue.pop();
+            let unit = self.units.get_mut(uid).expect("queued unit exists");
             let key = unit.key.clone();
             match self.kind.request(&self.spec, &unit.indices, key.as_deref()) {
                 Ok((method, url, body)) => {
@@ -298,7 +378,7 @@ impl<K: Kind> Engine<K> {
                     self.next_id += 1;
                     unit.state = UnitState::InFlight;
                     unit.url = self.spec.redact(url.as_str());
-                    self.in_flight.insert(id, uid);
+                    self.in_flight.push((id, uid));
                     let mut req = self.spec.request(id, method, url, body);
                     if let (Some(name), Some(key)) = (self.kind.idempotency_header(), key) {
                         req.headers.push(Header {
@@ -312,7 +392,7 @@ impl<K: Kind> Engine<K> {
                 Err(e) => {
                     // This unit cannot even be asked for (a bad id, a body
                     // that does not serialize): its items fail, others go on.
-                    let unit = self.units.remove(&uid).expect("unit exists");
+                    let unit = self.units.remove(uid).expect("unit exists");
                     for i in unit.indices {
                         self.results[i] = Some(Err(e.clone()));
                         self.ready.push_back(i);
@@ -324,18 +404,18 @@ impl<K: Kind> Engine<K> {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.waiting.first().map(|(at, _)| *at)
+        self.waiting.peek().map(|Reverse((at, _))| *at)
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(at, uid)) = self.waiting.first() {
+        while let Some(&Reverse((at, uid))) = self.waiting.peek() {
             if at > now {
                 break;
             }
-            self.waiting.pop_first();
-            if let Some(unit) = self.units.get_mut(&uid) {
+            self.waiting.pop();
+            if let Some(unit) = self.units.get_mut(uid) {
                 unit.state = UnitState::Queued;
-                self.queue.insert((unit.indices[0], uid));
+                self.queue.push(Reverse((unit.indices[0], uid)));
             }
         }
     }
@@ -346,11 +426,11 @@ impl<K: Kind> Engine<K> {
         answer: std::result::Result<Response, TransportError>,
         now: Instant,
     ) {
-        let Some(uid) = self.in_flight.remove(&id) else {
+        let Some(uid) = super::sweep::take_request(&mut self.in_flight, id) else {
             return;
         };
         self.report.requests += 1;
-        let url = self.units[&uid].url.clone();
+        let url = self.units.get_mut(uid).expect("unit exists").url.clone();
         let whole: Option<(Error, Option<Failure>)> = match &answer {
             Err(e) => {
                 let kind = match e.kind {
@@ -380,7 +460,7 @@ impl<K: Kind> Engine<K> {
         } else {
             let resp = answer.expect("answers that are not failures are responses");
             self.retrier.on_success();
-            let unit = self.units.remove(&uid).expect("unit exists");
+            let unit = self.units.remove(uid).expect("unit exists");
             let Read::PerItem(results) = self.kind.read(&unit.indices, &resp, &url);
             let mut again = Vec::new();
             for (i, r) in unit.indices.iter().zip(results) {
@@ -403,14 +483,12 @@ impl<K: Kind> Engine<K> {
                 // Items the server failed one by one go again, on their own.
                 let retries = unit.retries + 1;
                 let indices: Vec<usize> = again.iter().map(|(i, _)| *i).collect();
-                self.add_unit(indices);
-                let uid = self.next_unit - 1;
-                let u = self.units.get_mut(&uid).expect("just added");
+                let uid = self.add_unit(indices);
+                let u = self.units.get_mut(uid).expect("just added");
                 u.retries = retries;
-                self.queue.remove(&(u.indices[0], uid));
                 u.state = UnitState::Waiting;
                 let at = now + self.retrier.backoff(retries - 1);
-                self.waiting.insert((at, uid));
+                self.waiting.push(Reverse((at, uid)));
             }
         }
         self.emit();
@@ -434,7 +512,7 @@ impl<K: Kind> Engine<K> {
 
     fn retry_unit(&mut self, uid: u64, err: Error, failure: Option<Failure>, now: Instant) {
         let replay_safe = self.kind.replay_safe();
-        let unit = self.units.get_mut(&uid).expect("unit exists");
+        let unit = self.units.get_mut(uid).expect("unit exists");
         let decision = match &failure {
             Some(f) if replay_safe || f.cause == RetryCause::Throttled || f.surely_unsent => {
                 Some(self.retrier.decide(unit.retries, f, now))
@@ -445,7 +523,7 @@ impl<K: Kind> Engine<K> {
             Some(Decision::RetryAt(at)) => {
                 unit.retries += 1;
                 unit.state = UnitState::Waiting;
-                self.waiting.insert((at, uid));
+                self.waiting.push(Reverse((at, uid)));
                 self.count_retry(failure.expect("decided on a failure").cause, now, Some(at));
             }
             other => {
@@ -464,7 +542,7 @@ impl<K: Kind> Engine<K> {
                     }
                     _ => err,
                 };
-                let unit = self.units.remove(&uid).expect("unit exists");
+                let unit = self.units.remove(uid).expect("unit exists");
                 for i in unit.indices {
                     self.results[i] = Some(Err(err.clone()));
                     self.ready.push_back(i);

@@ -2,7 +2,8 @@
 //! dialect, plans concurrent fan-out where the total is known, and hands pages
 //! out in page order through a bounded reorder window (or in completion order).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -192,6 +193,84 @@ struct Slot {
 /// page 7 is (7, 1) and sorts between (7, 0) and (8, 0).
 pub(crate) type Key = (u64, u32);
 
+/// The planned pages by key: a deque kept sorted. Pages are planned at the
+/// back and handed out at the front, so that is where it changes; a gap fill
+/// goes in the middle. (A `BTreeMap` here costs about 30 KB of WebAssembly.)
+#[derive(Default)]
+struct Slots(VecDeque<(Key, Slot)>);
+
+impl Slots {
+    fn find(&self, key: &Key) -> std::result::Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.cmp(key))
+    }
+
+    fn get(&self, key: &Key) -> Option<&Slot> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    fn get_mut(&mut self, key: &Key) -> Option<&mut Slot> {
+        self.find(key).ok().map(|i| &mut self.0[i].1)
+    }
+
+    fn contains_key(&self, key: &Key) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Puts `slot` at `key`, replacing the slot there.
+    fn insert(&mut self, key: Key, slot: Slot) {
+        match self.find(&key) {
+            Ok(i) => self.0[i].1 = slot,
+            Err(i) => self.0.insert(i, (key, slot)),
+        }
+    }
+
+    /// Puts `slot` at `key` unless a slot is there.
+    fn insert_new(&mut self, key: Key, slot: Slot) {
+        if let Err(i) = self.find(&key) {
+            self.0.insert(i, (key, slot));
+        }
+    }
+
+    fn remove(&mut self, key: &Key) -> Option<Slot> {
+        let i = self.find(key).ok()?;
+        self.0.remove(i).map(|(_, s)| s)
+    }
+
+    /// Removes the slots at `key` and after it.
+    fn split_off(&mut self, key: &Key) -> VecDeque<(Key, Slot)> {
+        let i = self.find(key).unwrap_or_else(|i| i);
+        self.0.split_off(i)
+    }
+
+    fn first(&self) -> Option<&(Key, Slot)> {
+        self.0.front()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(Key, Slot)> {
+        self.0.iter()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl std::ops::Index<&Key> for Slots {
+    type Output = Slot;
+
+    fn index(&self, key: &Key) -> &Slot {
+        self.get(key).expect("the slot exists")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Running,
@@ -246,8 +325,10 @@ pub struct Sweep {
     window: usize,
     order: Order,
     deadline: Option<Instant>,
-    slots: BTreeMap<Key, Slot>,
-    in_flight: HashMap<RequestId, Key>,
+    slots: Slots,
+    /// Requests sent and not answered (at most `concurrency`, and a few
+    /// dropped after a failure): a list is enough, and smaller than a map.
+    in_flight: Vec<(RequestId, Key)>,
     next_id: u64,
     next_seq: u64,
     events: VecDeque<Event>,
@@ -269,7 +350,7 @@ pub struct Sweep {
     total_missing_noted: bool,
     retrier: Retrier,
     /// Pages waiting to be retried, by due instant.
-    waiting: BTreeSet<(Instant, Key)>,
+    waiting: BinaryHeap<Reverse<(Instant, Key)>>,
     throttled_until: Option<Instant>,
     verify: bool,
     /// A page that failed for good, and its error: raised once every page
@@ -334,7 +415,7 @@ impl Sweep {
             // A link back to the first page is a URL seen twice too.
             seen.insert(url.to_string());
         }
-        let mut slots = BTreeMap::new();
+        let mut slots = Slots::default();
         slots.insert((0, 0), Slot::new(first));
         let mut sweep = Sweep {
             spec: spec.clone(),
@@ -345,7 +426,7 @@ impl Sweep {
             order: options.order,
             deadline: options.deadline.map(|d| now + d),
             slots,
-            in_flight: HashMap::new(),
+            in_flight: Vec::new(),
             next_id: 0,
             next_seq: 1,
             events: VecDeque::new(),
@@ -366,7 +447,7 @@ impl Sweep {
                 options.retry.clone().unwrap_or_else(|| spec.retry.clone()),
                 options.seed.unwrap_or(0x5EED_0F_5EED),
             ),
-            waiting: BTreeSet::new(),
+            waiting: BinaryHeap::new(),
             throttled_until: None,
             verify: options.verify,
             failing: None,
@@ -396,7 +477,7 @@ impl Sweep {
         let slot = self.slots.get_mut(&key).expect("slot exists");
         slot.state = SlotState::InFlight;
         slot.sent = Some(url.clone());
-        self.in_flight.insert(id, key);
+        self.in_flight.push((id, key));
         Some(self.spec.request(id, Method::Get, url, None))
     }
 
@@ -448,18 +529,18 @@ impl Sweep {
         let wake = self
             .next_to_send()
             .map(|_| self.start + self.report.duration);
-        let retry = self.waiting.first().map(|(at, _)| *at);
+        let retry = self.waiting.peek().map(|Reverse((at, _))| *at);
         [wake, self.deadline, retry].into_iter().flatten().min()
     }
 
     /// Lets time pass: pages whose retry is due are queued again; past the
     /// deadline, the sweep fails with [`ErrorKind::Timeout`].
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(at, key)) = self.waiting.first() {
+        while let Some(&Reverse((at, key))) = self.waiting.peek() {
             if at > now {
                 break;
             }
-            self.waiting.pop_first();
+            self.waiting.pop();
             if let Some(slot) = self.slots.get_mut(&key) {
                 slot.state = SlotState::Queued;
             }
@@ -485,7 +566,7 @@ impl Sweep {
         response: std::result::Result<Response, TransportError>,
         now: Instant,
     ) {
-        let Some(key) = self.in_flight.remove(&id) else {
+        let Some(key) = take_request(&mut self.in_flight, id) else {
             return;
         };
         if self.state != State::Running {
@@ -585,18 +666,21 @@ impl Sweep {
         for ev in &self.events {
             if let Event::Page(p) = ev {
                 if let Some((key, target, skip)) = &p.origin {
-                    pending.push(PendingPage {
-                        seq: key.0,
-                        sub: key.1,
-                        page: self.page_ref(target),
-                        skip: *skip,
-                    });
+                    insert_sorted(
+                        &mut pending,
+                        PendingPage {
+                            seq: key.0,
+                            sub: key.1,
+                            page: self.page_ref(target),
+                            skip: *skip,
+                        },
+                        false,
+                    );
                     queued_records += p.records.len() as u64;
                     queued_pages += 1;
                 }
             }
         }
-        pending.sort_by_key(|p| (p.seq, p.sub));
         Checkpoint {
             version: Checkpoint::VERSION,
             collection: self.spec.secrets.strip_url(self.collection.as_str()),
@@ -635,16 +719,16 @@ impl Sweep {
         if let Some((key, target, skip)) = &page.origin {
             let left = page.records.len().saturating_sub(consumed) as u64;
             if left > 0 {
-                c.pending.insert(
-                    0,
+                insert_sorted(
+                    &mut c.pending,
                     PendingPage {
                         seq: key.0,
                         sub: key.1,
                         page: self.page_ref(target),
                         skip: skip + consumed as u64,
                     },
+                    true,
                 );
-                c.pending.sort_by_key(|p| (p.seq, p.sub));
                 c.done.records -= left;
                 c.done.pages -= 1;
             }
@@ -705,7 +789,7 @@ impl Sweep {
         self.next_seq = l.next_seq;
         self.seen = l.seen.into_iter().collect();
         // Pages still to fetch will announce their links again: those are not loops.
-        for slot in self.slots.values() {
+        for (_, slot) in self.slots.iter() {
             match &slot.target {
                 Target::Cursor(Some(v)) | Target::Keyset(Some(v)) => {
                     self.seen.remove(v);
@@ -874,7 +958,7 @@ impl Sweep {
             // A page already planned (after a resume, the re-fetched page before
             // it plans it again) keeps its slot and whatever state it is in.
             if self.failing.as_ref().is_none_or(|(f, _)| k < *f) {
-                self.slots.entry(k).or_insert_with(|| Slot::new(target));
+                self.slots.insert_new(k, Slot::new(target));
             }
         }
         let slot = self.slots.get_mut(&key).expect("answered slot exists");
@@ -905,7 +989,7 @@ impl Sweep {
                 let slot = self.slots.get_mut(&key).expect("slot exists");
                 slot.retries += 1;
                 slot.state = SlotState::Waiting;
-                self.waiting.insert((at, key));
+                self.waiting.push(Reverse((at, key)));
             }
             Decision::GiveUp(why) => {
                 let message = if retries == 0 && why == retry::NO_RETRIES_LEFT {
@@ -1238,7 +1322,7 @@ impl Sweep {
     fn emit(&mut self) {
         loop {
             let key = match self.order {
-                Order::Page => match self.slots.first_key_value() {
+                Order::Page => match self.slots.first() {
                     Some((k, s)) if matches!(s.state, SlotState::Done(_)) => *k,
                     _ => break,
                 },
@@ -1323,15 +1407,12 @@ impl Sweep {
         if self.failing.as_ref().is_some_and(|(k, _)| *k < key) {
             return;
         }
-        let later: Vec<Key> = self.slots.range(key..).map(|(k, _)| *k).collect();
-        for k in later {
-            if let Some(slot) = self.slots.remove(&k) {
-                if matches!(slot.state, SlotState::Done(_)) {
-                    self.done_slots -= 1;
-                }
+        for (_, slot) in self.slots.split_off(&key) {
+            if matches!(slot.state, SlotState::Done(_)) {
+                self.done_slots -= 1;
             }
         }
-        self.waiting.retain(|(_, k)| *k < key);
+        self.waiting.retain(|Reverse((_, k))| *k < key);
         self.ready.retain(|k| *k < key);
         // Requests for dropped pages stay counted in flight until answered
         // (they still occupy the transport); their answers are ignored.
@@ -1379,6 +1460,27 @@ impl Slot {
             skip: 0,
         }
     }
+}
+
+/// Removes request `id` from a list of requests in flight: what it was for.
+pub(crate) fn take_request<T: Copy>(
+    in_flight: &mut Vec<(RequestId, T)>,
+    id: RequestId,
+) -> Option<T> {
+    let i = in_flight.iter().position(|(r, _)| *r == id)?;
+    Some(in_flight.swap_remove(i).1)
+}
+
+/// Inserts `page` into `pending` (in page order) in its place: before or
+/// after the pages with the same key. (Cheaper than a sort here, and in the
+/// WebAssembly module: each `sort_by_key` brings its own copy of the sort.)
+fn insert_sorted(pending: &mut Vec<PendingPage>, page: PendingPage, before_same: bool) {
+    let key = (page.seq, page.sub);
+    let at = pending.partition_point(|p| {
+        let k = (p.seq, p.sub);
+        k < key || (k == key && !before_same)
+    });
+    pending.insert(at, page);
 }
 
 fn append_pairs<'a>(url: &mut Url, pairs: impl Iterator<Item = (&'a str, &'a str)>) {

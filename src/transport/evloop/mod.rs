@@ -30,7 +30,7 @@ use rustls::ClientConfig;
 
 use self::reactor::{Job, Outcome, Shared};
 use super::{AsyncTransport, Lease, TransportFuture};
-use crate::core::{Request, TransportError, TransportErrorKind};
+use crate::core::{Method, Request, TransportError, TransportErrorKind};
 
 /// Sends requests from one process-wide event-loop thread (see the
 /// [module docs](self)). Cheap to clone; every clone and every transport
@@ -156,15 +156,22 @@ impl EvloopTransport {
         let encoded = http::encode(&request);
         let started = shared();
         match (encoded, started) {
-            (Ok((target, bytes)), Ok(shared)) => shared.submit(Job::new(
-                target,
-                bytes,
-                false,
-                tx,
-                lease,
-                request.timeout,
-                self.tls.clone(),
-            )),
+            (Ok((target, bytes)), Ok(shared)) => {
+                let mut job = Job::new(
+                    target,
+                    bytes,
+                    false,
+                    tx,
+                    lease,
+                    request.timeout,
+                    self.tls.clone(),
+                );
+                // RFC 9110 9.2.2: only idempotent methods are resent on a
+                // fresh connection by the transport; for POST and PATCH the
+                // core decides (it resends writes that carry an idempotency key).
+                job.resend_if_stale = !matches!(request.method, Method::Post | Method::Patch);
+                shared.submit(job)
+            }
             (Err(e), _) | (_, Err(e)) => {
                 let outcome = Err(e);
                 if let Some(lease) = lease {

@@ -49,6 +49,8 @@ pub(crate) struct Job {
     deadline: Option<Instant>,
     retried: bool,
     fresh: bool,
+    /// Whether a stale reused connection may be retried with this request.
+    pub(crate) resend_if_stale: bool,
 }
 
 impl Job {
@@ -73,6 +75,7 @@ impl Job {
             deadline: None,
             retried: false,
             fresh: false,
+            resend_if_stale: true,
         }
     }
 
@@ -747,7 +750,7 @@ impl Reactor {
     /// Ends the exchange on connection `i` with `err`, unless it was the
     /// first try on a reused connection and nothing of the answer came: the
     /// server may have closed it while idle, so it is sent once more on a new
-    /// connection (what ureq does too).
+    /// connection (what ureq does too) — for idempotent methods only.
     fn ended(&mut self, i: usize, err: TransportError, started: bool) {
         let Some(slot) = self.remove(i) else {
             return;
@@ -758,7 +761,12 @@ impl Reactor {
         else {
             return;
         };
-        if reused && !started && !job.retried && err.kind == TransportErrorKind::Io {
+        if reused
+            && !started
+            && !job.retried
+            && job.resend_if_stale
+            && err.kind == TransportErrorKind::Io
+        {
             job.retried = true;
             job.fresh = true;
             self.start(job);

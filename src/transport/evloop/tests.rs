@@ -176,6 +176,32 @@ fn a_pooled_connection_the_server_closed_is_retried_once_on_a_new_one() {
 }
 
 #[test]
+fn a_post_on_a_pooled_connection_the_server_closed_is_not_resent() {
+    // As above, but the second request is a POST: the server may have read
+    // it, so the transport does not send it again (the core decides, and
+    // resends only writes that carry an idempotency key).
+    let (addr, conns) = serve(|n, stream| {
+        if n > 0 {
+            return answer_by_path(n, stream);
+        }
+        let mut r = BufReader::new(stream.try_clone().unwrap());
+        let mut w = stream;
+        read_head(&mut r).unwrap();
+        w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        let _ = read_head(&mut r);
+    });
+    let t = EvloopTransport::new();
+    assert_eq!(get(&t, format!("http://{addr}/a")).unwrap().body, b"ok");
+    let mut post = request(format!("http://{addr}/b"), Some(Duration::from_secs(20)));
+    post.method = Method::Post;
+    post.body = Some(b"{}".to_vec());
+    let err = block_on(t.send(post)).unwrap_err();
+    assert_eq!(err.kind, TransportErrorKind::Io, "{err:?}");
+    assert_eq!(conns.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 fn a_server_closing_idle_connections_is_noticed() {
     let (addr, conns) = serve(|n, stream| {
         let mut r = BufReader::new(stream.try_clone().unwrap());

@@ -696,8 +696,8 @@ impl Kind for FetchKind {
         };
         match &self.batch {
             None => Read::PerItem(vec![if (200..300).contains(&resp.status) {
-                match Body::parse(&resp.body) {
-                    Ok(_) => Ok(resp.body.clone()),
+                match page::validate(&resp.body) {
+                    Ok(()) => Ok(resp.body.clone()),
                     Err(e) => Err((
                         Error::new(ErrorKind::Decode, e.0)
                             .with_url(url.to_string())
@@ -733,21 +733,18 @@ impl Kind for FetchKind {
                             .collect(),
                     )
                 };
-                let body = match Body::parse(&resp.body) {
-                    Ok(b) => b,
-                    Err(e) => return bad_body(e.0),
-                };
-                let ranges = match body.records(&resp.body, &b.records_at) {
+                let ranges = match Body::parse(&resp.body, &b.records_at)
+                    .and_then(|mut body| body.records())
+                {
                     Ok(r) => r,
                     Err(e) => return bad_body(e.0),
                 };
                 let id_ptr = pointer_of(&b.id_field);
                 let mut by_id: HashMap<String, Vec<u8>> = HashMap::new();
                 for r in ranges {
-                    let text = std::str::from_utf8(&resp.body[r.clone()])
-                        .expect("records come from a UTF-8 body");
+                    let text = &resp.body[r];
                     if let Some(id) = field_text(text, &id_ptr) {
-                        by_id.insert(id, text.as_bytes().to_vec());
+                        by_id.insert(id, text.to_vec());
                     }
                 }
                 Read::PerItem(
@@ -1137,11 +1134,11 @@ impl WriteKind {
     fn record_id(&self, i: usize) -> Result<String> {
         let text = self.records[i].get();
         if !text.starts_with('{') {
-            if let Ok(Some(id)) = page::scalar_text(&*self.records[i]) {
+            if let Ok(Some(id)) = page::scalar_text(text.as_bytes()) {
                 return Ok(id);
             }
         }
-        field_text(text, &self.id_ptr).ok_or_else(|| {
+        field_text(text.as_bytes(), &self.id_ptr).ok_or_else(|| {
             Error::config(format!(
                 "record {i} has no {} to {} it by",
                 self.id_ptr.trim_start_matches('/'),
@@ -1250,9 +1247,7 @@ impl Kind for WriteKind {
             None => {
                 let r = if (200..300).contains(&resp.status) {
                     let id = match self.op {
-                        WriteOp::Insert => page::Body::parse(&resp.body).ok().and_then(|_| {
-                            field_text(std::str::from_utf8(&resp.body).ok()?, &self.id_ptr)
-                        }),
+                        WriteOp::Insert => field_text(&resp.body, &self.id_ptr),
                         _ => self.record_id(indices[0]).ok(),
                     };
                     Ok(Written {
@@ -1276,8 +1271,8 @@ impl Kind for WriteKind {
                     .with_excerpt(&resp.body);
                     return Read::PerItem(indices.iter().map(|_| Err((e.clone(), None))).collect());
                 }
-                let parsed = Body::parse(&resp.body)
-                    .and_then(|body| body.records(&resp.body, &b.results_at));
+                let parsed =
+                    Body::parse(&resp.body, &b.results_at).and_then(|mut body| body.records());
                 let ranges = match parsed {
                     Ok(r) if r.len() == indices.len() => r,
                     Ok(r) => {
@@ -1314,8 +1309,7 @@ impl Kind for WriteKind {
                     ranges
                         .iter()
                         .map(|r| {
-                            let text =
-                                std::str::from_utf8(&resp.body[r.clone()]).expect("UTF-8 body");
+                            let text = &resp.body[r.clone()];
                             let status = field_text(text, &stp).and_then(|s| s.parse::<u16>().ok());
                             let ok = match field_text(text, &okp).as_deref() {
                                 Some("true") => true,

@@ -833,10 +833,10 @@ impl Sweep {
             )
         };
         let (ranges, next) = {
-            let body = Body::parse(&resp.body).map_err(|e| decode(self, e))?;
-            let mut ranges = body
-                .records(&resp.body, &self.spec.records_at)
-                .map_err(|e| decode(self, e))?;
+            let spec = self.spec.clone();
+            let mut body =
+                Body::parse(&resp.body, &spec.records_at).map_err(|e| decode(self, e))?;
+            let mut ranges = body.records().map_err(|e| decode(self, e))?;
             if let Target::Offset { limit, .. } = self.slots[&key].target {
                 if ranges.len() as u64 > limit {
                     // Rows past the range asked for belong to the next page:
@@ -859,11 +859,7 @@ impl Sweep {
             ranges.drain(..skip);
             if let Some(delta) = self.delta.as_mut() {
                 let before = ranges.len();
-                ranges.retain(|r| {
-                    let text = std::str::from_utf8(&resp.body[r.clone()])
-                        .expect("records come from a UTF-8 body");
-                    delta.keep(text)
-                });
+                ranges.retain(|r| delta.keep(&resp.body[r.clone()]));
                 self.dropped += (before - ranges.len()) as u64;
             }
             (ranges, next)
@@ -1121,16 +1117,12 @@ impl Sweep {
                     _ => unreachable!(),
                 };
                 if let Some(last) = ranges.last() {
-                    let text = std::str::from_utf8(&raw[last.clone()])
-                        .expect("records come from a UTF-8 body");
                     let ptr = if field.starts_with('/') {
                         field.clone()
                     } else {
                         format!("/{field}")
                     };
-                    let root: &serde_json::value::RawValue = serde_json::from_str(text)
-                        .map_err(|e| Planned::Decode(DecodeError(e.to_string())))?;
-                    let value = page::pointer(root, &ptr)
+                    let value = page::find(&raw[last.clone()], &ptr)
                         .map_err(Planned::Decode)?
                         .map(page::scalar_text)
                         .transpose()

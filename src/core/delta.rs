@@ -103,7 +103,7 @@ pub(crate) fn pointer_of(field: &str) -> String {
 /// Reads a scalar field of a record as text.
 /// `None` when the record is not valid JSON, lacks the field or the field is
 /// not a scalar.
-pub(crate) fn field_text(record: &[u8], ptr: &str) -> Option<String> {
+pub(crate) fn field_text(record: &str, ptr: &str) -> Option<String> {
     let value = page::find(record, ptr).ok()??;
     page::scalar_text(value).ok()?
 }
@@ -128,7 +128,7 @@ impl Delta {
     }
 
     /// Whether to keep a record; updates the watermark reached with it.
-    pub(crate) fn keep(&mut self, record: &[u8]) -> bool {
+    pub(crate) fn keep(&mut self, record: &str) -> bool {
         let value = field_text(record, &self.field_ptr);
         let id = field_text(record, &self.id_ptr);
         if let (Some(v), Some(id)) = (&value, &id) {
@@ -181,15 +181,15 @@ mod tests {
         };
         let mut d = Delta::new(from, &DeltaFilter::default());
         assert!(
-            !d.keep(br#"{"id":7,"updated_at":"2026-03-01T00:00:00Z"}"#),
+            !d.keep(r#"{"id":7,"updated_at":"2026-03-01T00:00:00Z"}"#),
             "seen last time"
         );
         assert!(
-            d.keep(br#"{"id":8,"updated_at":"2026-03-01T00:00:00Z"}"#),
+            d.keep(r#"{"id":8,"updated_at":"2026-03-01T00:00:00Z"}"#),
             "same second, not seen"
         );
-        assert!(d.keep(br#"{"id":9,"updated_at":"2026-03-02T00:00:00Z"}"#));
-        assert!(d.keep(br#"{"id":10,"updated_at":"2026-03-02T00:00:00Z"}"#));
+        assert!(d.keep(r#"{"id":9,"updated_at":"2026-03-02T00:00:00Z"}"#));
+        assert!(d.keep(r#"{"id":10,"updated_at":"2026-03-02T00:00:00Z"}"#));
         assert_eq!(d.reached().value, "2026-03-02T00:00:00Z");
         assert_eq!(d.reached().ids, vec!["9".to_string(), "10".to_string()]);
         assert_eq!(compare("10", "9"), Ordering::Greater);

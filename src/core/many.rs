@@ -733,7 +733,10 @@ impl Kind for FetchKind {
                             .collect(),
                     )
                 };
-                let ranges = match Body::parse(&resp.body, &b.records_at)
+                let text = page::text(&resp.body);
+                let ranges = match text
+                    .clone()
+                    .and_then(|t| Body::parse(t, &b.records_at))
                     .and_then(|mut body| body.records())
                 {
                     Ok(r) => r,
@@ -741,10 +744,11 @@ impl Kind for FetchKind {
                 };
                 let id_ptr = pointer_of(&b.id_field);
                 let mut by_id: HashMap<String, Vec<u8>> = HashMap::new();
+                let text = text.unwrap_or_default();
                 for r in ranges {
-                    let text = &resp.body[r];
-                    if let Some(id) = field_text(text, &id_ptr) {
-                        by_id.insert(id, text.to_vec());
+                    let record = text.get(r).unwrap_or_default();
+                    if let Some(id) = field_text(record, &id_ptr) {
+                        by_id.insert(id, record.as_bytes().to_vec());
                     }
                 }
                 Read::PerItem(
@@ -1138,7 +1142,7 @@ impl WriteKind {
                 return Ok(id);
             }
         }
-        field_text(text.as_bytes(), &self.id_ptr).ok_or_else(|| {
+        field_text(text, &self.id_ptr).ok_or_else(|| {
             Error::config(format!(
                 "record {i} has no {} to {} it by",
                 self.id_ptr.trim_start_matches('/'),
@@ -1247,7 +1251,9 @@ impl Kind for WriteKind {
             None => {
                 let r = if (200..300).contains(&resp.status) {
                     let id = match self.op {
-                        WriteOp::Insert => field_text(&resp.body, &self.id_ptr),
+                        WriteOp::Insert => std::str::from_utf8(&resp.body)
+                            .ok()
+                            .and_then(|t| field_text(t, &self.id_ptr)),
                         _ => self.record_id(indices[0]).ok(),
                     };
                     Ok(Written {
@@ -1271,8 +1277,11 @@ impl Kind for WriteKind {
                     .with_excerpt(&resp.body);
                     return Read::PerItem(indices.iter().map(|_| Err((e.clone(), None))).collect());
                 }
-                let parsed =
-                    Body::parse(&resp.body, &b.results_at).and_then(|mut body| body.records());
+                let text = page::text(&resp.body);
+                let parsed = text
+                    .clone()
+                    .and_then(|t| Body::parse(t, &b.results_at))
+                    .and_then(|mut body| body.records());
                 let ranges = match parsed {
                     Ok(r) if r.len() == indices.len() => r,
                     Ok(r) => {
@@ -1299,6 +1308,7 @@ impl Kind for WriteKind {
                         );
                     }
                 };
+                let body = text.unwrap_or_default();
                 let (okp, idp, stp, erp) = (
                     pointer_of(&b.ok_field),
                     pointer_of(&b.id_field),
@@ -1309,7 +1319,7 @@ impl Kind for WriteKind {
                     ranges
                         .iter()
                         .map(|r| {
-                            let text = &resp.body[r.clone()];
+                            let text = body.get(r.clone()).unwrap_or_default();
                             let status = field_text(text, &stp).and_then(|s| s.parse::<u16>().ok());
                             let ok = match field_text(text, &okp).as_deref() {
                                 Some("true") => true,

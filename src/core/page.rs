@@ -21,7 +21,9 @@ use std::ops::Range;
 /// The records of one page: the body and where each record sits in it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Records {
-    body: Vec<u8>,
+    /// The body, checked as UTF-8 once, so that records deserialize from
+    /// `&str` (serde_json then skips checking each string's UTF-8 again).
+    body: String,
     ranges: Vec<Range<usize>>,
 }
 
@@ -32,11 +34,11 @@ impl Records {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut body = Vec::new();
+        let mut body = String::new();
         let mut ranges = Vec::new();
         for r in records {
             let start = body.len();
-            body.extend_from_slice(r.as_ref().as_bytes());
+            body.push_str(r.as_ref());
             ranges.push(start..body.len());
         }
         Records { body, ranges }
@@ -54,12 +56,18 @@ impl Records {
 
     /// The JSON text of record `i`.
     pub fn get(&self, i: usize) -> Option<&[u8]> {
-        self.ranges.get(i).map(|r| &self.body[r.clone()])
+        self.ranges.get(i).map(|r| &self.body.as_bytes()[r.clone()])
+    }
+
+    /// The JSON text of record `i`, as `str`.
+    pub(crate) fn get_str(&self, i: usize) -> Option<&str> {
+        // Records start and end at ASCII bytes of JSON syntax: char boundaries.
+        self.ranges.get(i).and_then(|r| self.body.get(r.clone()))
     }
 
     /// The JSON texts of all records, in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
-        self.ranges.iter().map(|r| &self.body[r.clone()])
+        self.ranges.iter().map(|r| &self.body.as_bytes()[r.clone()])
     }
 
     /// The records as one JSON text, `a,b,c` without the brackets, when they
@@ -78,8 +86,9 @@ impl Records {
         let (Some(first), Some(last)) = (self.ranges.first(), self.ranges.last()) else {
             return Some(&[]);
         };
+        let body = self.body.as_bytes();
         for w in self.ranges.windows(2) {
-            let gap = self.body.get(w[0].end..w[1].start)?;
+            let gap = body.get(w[0].end..w[1].start)?;
             let mut commas = 0;
             for &b in gap {
                 match b {
@@ -92,7 +101,7 @@ impl Records {
                 return None;
             }
         }
-        Some(&self.body[first.start..last.end])
+        Some(&body[first.start..last.end])
     }
 
     /// Bytes of body held for these records.
@@ -191,7 +200,7 @@ const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
 /// Flags (high bit of each byte) the bytes of `x` that end a run of plain
-/// string characters: `"`, `\`, control characters and non-ASCII bytes.
+/// string characters: `"`, `\` and control characters.
 /// The lowest flag is always exact (borrows only make false flags above it).
 #[inline(always)]
 fn specials(x: u64) -> u64 {
@@ -199,12 +208,12 @@ fn specials(x: u64) -> u64 {
     zero(x ^ (LO * b'"' as u64))
         | zero(x ^ (LO * b'\\' as u64))
         | (x.wrapping_sub(LO * 0x20) & !x & HI)
-        | (x & HI)
 }
 
 /// Skips a string whose opening quote is at `i - 1`; returns the index after
-/// the closing quote. Checks escapes, control characters and UTF-8, so that
-/// every string the scanner accepts is one serde_json accepts.
+/// the closing quote. Checks escapes and control characters; the text is
+/// UTF-8 already (a `&str`), so every string the scanner accepts is one
+/// serde_json accepts.
 #[inline(always)]
 fn string(b: &[u8], mut i: usize) -> DResult<usize> {
     loop {
@@ -229,23 +238,6 @@ fn string(b: &[u8], mut i: usize) -> DResult<usize> {
                 }
                 _ => return Err(syntax(b, i, "a valid escape")),
             },
-            c if c >= 0x80 => {
-                let w = match c {
-                    0xC2..=0xDF => 2,
-                    0xE0..=0xEF => 3,
-                    0xF0..=0xF4 => 4,
-                    _ => 0,
-                };
-                match b.get(i..i + w).map(std::str::from_utf8) {
-                    Some(Ok(_)) if w > 0 => i += w,
-                    _ if i + w > b.len() && w > 0 => return Err(syntax(b, b.len(), "`\"`")),
-                    _ => {
-                        return Err(DecodeError(format!(
-                            "body is not UTF-8: invalid byte sequence at byte {i}"
-                        )))
-                    }
-                }
-            }
             _ if i >= b.len() => return Err(syntax(b, i, "`\"`")),
             0x20.. => i += 1,
             _ => return Err(syntax(b, i, "no control character in a string")),
@@ -506,22 +498,29 @@ fn scan(b: &[u8], ptr: &[Token], elements: bool, members: bool) -> DResult<Scan>
     }
 }
 
+/// `body` as text: a body that is not UTF-8 is not JSON.
+pub(crate) fn text(body: &[u8]) -> DResult<&str> {
+    std::str::from_utf8(body).map_err(|e| DecodeError(format!("body is not UTF-8: {e}")))
+}
+
 /// Checks that `body` is one JSON value.
 pub(crate) fn validate(body: &[u8]) -> DResult<()> {
-    scan(body, &[], false, false).map(|_| ())
+    scan(text(body)?.as_bytes(), &[], false, false).map(|_| ())
 }
 
 /// The value at RFC 6901 `pointer` in the JSON text `json` (checked whole on
 /// the way); `Ok(None)` when a member or element on the way is missing.
-pub(crate) fn find<'a>(json: &'a [u8], pointer: &str) -> DResult<Option<&'a [u8]>> {
-    let s = scan(json, &tokens(pointer), false, false)?;
-    Ok(s.target.map(|r| &json[r]))
+pub(crate) fn find<'a>(json: &'a str, pointer: &str) -> DResult<Option<&'a [u8]>> {
+    let b = json.as_bytes();
+    let s = scan(b, &tokens(pointer), false, false)?;
+    Ok(s.target.map(|r| &b[r]))
 }
 
 /// A page's body, read in one pass: where its records are and, for a body
 /// that is an object, where each top-level member is, so that the total,
 /// cursor or next link are read from their own small slices.
 pub(crate) struct Body<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     scan: Scan,
     records_at: &'a str,
@@ -530,10 +529,11 @@ pub(crate) struct Body<'a> {
 impl<'a> Body<'a> {
     /// Checks `body` (see [`scan`]) and finds the records array at the
     /// pointer `records_at` and each record in it.
-    pub(crate) fn parse(body: &'a [u8], records_at: &'a str) -> DResult<Self> {
-        let scan = scan(body, &tokens(records_at), true, true)?;
+    pub(crate) fn parse(body: &'a str, records_at: &'a str) -> DResult<Self> {
+        let scan = scan(body.as_bytes(), &tokens(records_at), true, true)?;
         Ok(Body {
-            bytes: body,
+            text: body,
+            bytes: body.as_bytes(),
             scan,
             records_at,
         })
@@ -548,8 +548,14 @@ impl<'a> Body<'a> {
         if ptr == self.records_at {
             return Ok(self.scan.target.clone().map(|r| &b[r]));
         }
-        let root = &b[self.scan.root.clone()];
-        if !root.starts_with(b"{") {
+        // Values start and end at ASCII bytes of JSON syntax: char boundaries.
+        let text = |r: Range<usize>| {
+            self.text
+                .get(r)
+                .ok_or_else(|| DecodeError("a value is not on a char boundary".into()))
+        };
+        let root = text(self.scan.root.clone())?;
+        if !root.starts_with('{') {
             return find(root, ptr);
         }
         let rest = &ptr[1..];
@@ -561,7 +567,7 @@ impl<'a> Body<'a> {
             .iter()
             .find(|(k, _)| key_is(b, k.clone(), &first))
         {
-            Some((_, v)) => find(&b[v.clone()], tail),
+            Some((_, v)) => find(text(v.clone())?, tail),
             None => Ok(None),
         }
     }
@@ -592,7 +598,7 @@ impl<'a> Body<'a> {
 }
 
 /// Records of `body` at `ranges`, keeping the body.
-pub(crate) fn records(body: Vec<u8>, ranges: Vec<Range<usize>>) -> Records {
+pub(crate) fn records(body: String, ranges: Vec<Range<usize>>) -> Records {
     Records { body, ranges }
 }
 
@@ -678,11 +684,19 @@ pub(crate) fn link_next<'a>(values: impl Iterator<Item = &'a str>) -> Option<Str
 mod tests {
     use super::*;
 
+    fn parse<'a>(b: &'a [u8], records_at: &'a str) -> DResult<Body<'a>> {
+        Body::parse(text(b)?, records_at)
+    }
+
+    fn find_b<'a>(b: &'a [u8], ptr: &str) -> DResult<Option<&'a [u8]>> {
+        find(text(b)?, ptr)
+    }
+
     #[test]
     fn joined_records() {
-        let body = br#"{"data":[ {"id":1} ,
+        let body = r#"{"data":[ {"id":1} ,
  {"id":2,"s":"a,b"},{"id":3}],"meta":{}}"#
-            .to_vec();
+            .to_string();
         let ranges = Body::parse(&body, "/data").unwrap().records().unwrap();
         let all = records(body.clone(), ranges.clone());
         let joined = std::str::from_utf8(all.joined().unwrap()).unwrap();
@@ -701,7 +715,7 @@ mod tests {
     fn pointers_and_records() {
         let body =
             br#"{"meta":{"total":"3","a/b":7},"data":[{"id":1},{"id":2,"s":"x\"y"},{"id":3}]}"#;
-        let mut b = Body::parse(body, "/data").unwrap();
+        let mut b = parse(body, "/data").unwrap();
         assert_eq!(
             count(b.get("/meta/total").unwrap().unwrap()).unwrap(),
             Some(3)
@@ -719,18 +733,18 @@ mod tests {
                 br#"{"id":3}"#
             ]
         );
-        let mut m = Body::parse(body, "/meta").unwrap();
+        let mut m = parse(body, "/meta").unwrap();
         assert!(m.records().unwrap_err().0.contains("not an array"));
-        let mut m = Body::parse(body, "/missing").unwrap();
+        let mut m = parse(body, "/missing").unwrap();
         assert!(m.records().unwrap_err().0.contains("missing"));
     }
 
     #[test]
     fn garbage_is_a_decode_error() {
-        assert!(Body::parse(b"", "").is_err());
-        assert!(Body::parse(b"<html>", "/data").is_err());
-        assert!(Body::parse(br#"{"data":[{"id":1,"#, "/data").is_err());
-        let mut b = Body::parse(b"null", "").unwrap();
+        assert!(parse(b"", "").is_err());
+        assert!(parse(b"<html>", "/data").is_err());
+        assert!(parse(br#"{"data":[{"id":1,"#, "/data").is_err());
+        let mut b = parse(b"null", "").unwrap();
         assert!(b.records().unwrap_err().0.contains("null"));
     }
 
@@ -838,7 +852,7 @@ mod tests {
             {\"n\":[1,[2,{\"x\":[]}]],\"o\":{\"data\":[9]}} ,\
             \t\"é😀\"\r\n] , \"after\" : [ 7 ] }"
             .as_bytes();
-        let mut b = Body::parse(body, "/data").unwrap();
+        let mut b = parse(body, "/data").unwrap();
         let texts: Vec<&[u8]> = b.records().unwrap().into_iter().map(|r| &body[r]).collect();
         assert_eq!(
             texts,
@@ -855,36 +869,36 @@ mod tests {
         assert_eq!(b.get("/data/3").unwrap(), None);
         // A top-level array.
         let top = b" [ {\"id\":1} , 2 ,[3]] ";
-        let mut b = Body::parse(top, "").unwrap();
+        let mut b = parse(top, "").unwrap();
         let ranges = b.records().unwrap();
         assert_eq!(ranges.len(), 3);
         assert_eq!(&top[ranges[2].clone()], b"[3]");
         assert_eq!(b.get("").unwrap(), Some(&top[1..top.len() - 1]));
         assert_eq!(b.get("/0/id").unwrap(), Some(&b"1"[..]));
         // An empty records array, and records elsewhere than first.
-        let mut b = Body::parse(br#"{"a":{"data":[1]},"data":[]}"#, "/data").unwrap();
+        let mut b = parse(br#"{"a":{"data":[1]},"data":[]}"#, "/data").unwrap();
         assert!(b.records().unwrap().is_empty());
     }
 
     #[test]
     fn pointer_tokens_escapes_indexes_and_first_match() {
         let body = br#"{"a/b":{"m~n":[10,[20,21],{"":5}]},"a\/b":1,"k\u0065y":[1,2],"key":[3]}"#;
-        assert_eq!(find(body, "/a~1b/m~0n/0").unwrap(), Some(&b"10"[..]));
-        assert_eq!(find(body, "/a~1b/m~0n/1/1").unwrap(), Some(&b"21"[..]));
-        assert_eq!(find(body, "/a~1b/m~0n/2/").unwrap(), Some(&b"5"[..]));
-        assert_eq!(find(body, "/a~1b/m~0n/3").unwrap(), None);
-        assert_eq!(find(body, "/a~1b/m~0n/x").unwrap(), None);
-        assert_eq!(find(body, "/a~1b/m~0n/0/deeper").unwrap(), None);
+        assert_eq!(find_b(body, "/a~1b/m~0n/0").unwrap(), Some(&b"10"[..]));
+        assert_eq!(find_b(body, "/a~1b/m~0n/1/1").unwrap(), Some(&b"21"[..]));
+        assert_eq!(find_b(body, "/a~1b/m~0n/2/").unwrap(), Some(&b"5"[..]));
+        assert_eq!(find_b(body, "/a~1b/m~0n/3").unwrap(), None);
+        assert_eq!(find_b(body, "/a~1b/m~0n/x").unwrap(), None);
+        assert_eq!(find_b(body, "/a~1b/m~0n/0/deeper").unwrap(), None);
         // `"k\u0065y"` is the key `key`: the first of the two wins.
-        assert_eq!(find(body, "/key").unwrap(), Some(&b"[1,2]"[..]));
-        let mut b = Body::parse(body, "/key").unwrap();
+        assert_eq!(find_b(body, "/key").unwrap(), Some(&b"[1,2]"[..]));
+        let mut b = parse(body, "/key").unwrap();
         assert_eq!(b.records().unwrap().len(), 2);
         assert_eq!(b.get("/a~1b/m~0n/1/0").unwrap(), Some(&b"20"[..]));
         assert_eq!(b.get("/k~1y").unwrap(), None);
         // Pointers into a body that is not an object.
-        assert_eq!(find(b"[[1,2],[3,4]]", "/1/0").unwrap(), Some(&b"3"[..]));
-        assert_eq!(find(b"null", "/data").unwrap(), None);
-        assert_eq!(find(b"\"s\"", "").unwrap(), Some(&b"\"s\""[..]));
+        assert_eq!(find_b(b"[[1,2],[3,4]]", "/1/0").unwrap(), Some(&b"3"[..]));
+        assert_eq!(find_b(b"null", "/data").unwrap(), None);
+        assert_eq!(find_b(b"\"s\"", "").unwrap(), Some(&b"\"s\""[..]));
     }
 
     #[test]
@@ -900,13 +914,19 @@ mod tests {
         // Far deeper than any stack would take, and unbalanced: still an error.
         let e = validate(&vec![b'['; 10_000_000]).unwrap_err();
         assert!(e.0.contains("nested"), "{e:?}");
-        let e = Body::parse(&[b'{'; 3], "/data").err().unwrap();
+        let e = parse(&[b'{'; 3], "/data").err().unwrap();
         assert!(e.0.contains("not valid JSON"), "{e:?}");
     }
 
     #[test]
     fn bodies_that_are_not_pages_say_why() {
-        let err = |b: &[u8]| Body::parse(b, "/data").err().unwrap().0;
+        let err = |b: &[u8]| {
+            text(b)
+                .and_then(|t| Body::parse(t, "/data"))
+                .err()
+                .unwrap()
+                .0
+        };
         assert!(err(b"").contains("empty"));
         assert!(err(b" \n ").contains("empty"));
         assert!(err(b"<html><body>502</body></html>").contains("not valid JSON"));
@@ -915,14 +935,15 @@ mod tests {
         assert!(err(br#"{"data":[]} trailing"#).contains("end of the body"));
         assert!(err(br#"{"data":[}"#).contains("not valid JSON"));
         assert!(err(b"{\"data\":[\"\xff\"]}").contains("UTF-8"));
+        assert!(validate(b"[\"\xff\"]").unwrap_err().0.contains("UTF-8"));
         assert!(err(b"{\"data\":[\"a\x02\"]}").contains("control"));
-        let mut b = Body::parse(b"null", "").unwrap();
+        let mut b = parse(b"null", "").unwrap();
         assert!(b.records().unwrap_err().0.contains("null"));
-        let mut b = Body::parse(b"null", "/data").unwrap();
+        let mut b = parse(b"null", "/data").unwrap();
         assert!(b.records().unwrap_err().0.contains("missing"));
-        let mut b = Body::parse(br#"{"data":null}"#, "/data").unwrap();
+        let mut b = parse(br#"{"data":null}"#, "/data").unwrap();
         assert!(b.records().unwrap_err().0.contains("null"));
-        let mut b = Body::parse(br#"{"data":{"id":1}}"#, "/data").unwrap();
+        let mut b = parse(br#"{"data":{"id":1}}"#, "/data").unwrap();
         assert!(b.records().unwrap_err().0.contains("not an array"));
     }
 
@@ -966,7 +987,8 @@ mod scratch_bench {
         for _ in 0..reps {
             match mode.as_str() {
                 "scan" => {
-                    let mut b = super::Body::parse(&body, "/data").unwrap();
+                    let t = std::str::from_utf8(&body).unwrap();
+                    let mut b = super::Body::parse(t, "/data").unwrap();
                     n += b.records().unwrap().len();
                 }
                 "ignored" => {

@@ -19,6 +19,10 @@ use std::fmt;
 use std::ops::Range;
 
 /// The records of one page: the body and where each record sits in it.
+///
+/// The whole body was checked as JSON when the page was read, so each
+/// record is a valid JSON text (UTF-8); whether it fits a type is known
+/// when it is deserialized.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Records {
     /// The body, checked as UTF-8 once, so that records deserialize from
@@ -170,12 +174,12 @@ struct Scan {
 }
 
 /// The byte at `i`, or 0 (never valid where a byte is expected) past the end.
-#[inline(always)]
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
 fn at(b: &[u8], i: usize) -> u8 {
     b.get(i).copied().unwrap_or(0)
 }
 
-#[inline(always)]
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
 fn ws(b: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
         i += 1;
@@ -196,34 +200,42 @@ fn syntax(b: &[u8], i: usize, what: &str) -> DecodeError {
     }
 }
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
+/// Strings are skipped 16 bytes at a time, SWAR on a `u128` (8 in the
+/// WebAssembly build, where a `u128` is two `i64`s and more code).
+#[cfg(not(target_arch = "wasm32"))]
+type Word = u128;
+#[cfg(target_arch = "wasm32")]
+type Word = u64;
+const WORD: usize = std::mem::size_of::<Word>();
+const LO: Word = Word::MAX / 0xFF;
+const HI: Word = LO * 0x80;
 
 /// Flags (high bit of each byte) the bytes of `x` that end a run of plain
 /// string characters: `"`, `\` and control characters.
 /// The lowest flag is always exact (borrows only make false flags above it).
-#[inline(always)]
-fn specials(x: u64) -> u64 {
-    let zero = |y: u64| y.wrapping_sub(LO) & !y & HI;
-    zero(x ^ (LO * b'"' as u64))
-        | zero(x ^ (LO * b'\\' as u64))
-        | (x.wrapping_sub(LO * 0x20) & !x & HI)
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+fn specials(x: Word) -> Word {
+    let zero = |y: Word| y.wrapping_sub(LO) & !y;
+    (zero(x ^ (LO * b'"' as Word))
+        | zero(x ^ (LO * b'\\' as Word))
+        | (x.wrapping_sub(LO * 0x20) & !x))
+        & HI
 }
 
 /// Skips a string whose opening quote is at `i - 1`; returns the index after
 /// the closing quote. Checks escapes and control characters; the text is
 /// UTF-8 already (a `&str`), so every string the scanner accepts is one
 /// serde_json accepts.
-#[inline(always)]
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
 fn string(b: &[u8], mut i: usize) -> DResult<usize> {
     loop {
-        while let Some(chunk) = b.get(i..i + 8) {
-            let m = specials(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        while let Some(chunk) = b.get(i..i + WORD) {
+            let m = specials(Word::from_le_bytes(chunk.try_into().unwrap_or_default()));
             if m != 0 {
                 i += (m.trailing_zeros() / 8) as usize;
                 break;
             }
-            i += 8;
+            i += WORD;
         }
         match at(b, i) {
             b'"' => return Ok(i + 1),
@@ -245,7 +257,7 @@ fn string(b: &[u8], mut i: usize) -> DResult<usize> {
     }
 }
 
-#[inline(always)]
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
 fn digits(b: &[u8], mut i: usize) -> usize {
     while at(b, i).is_ascii_digit() {
         i += 1;
@@ -254,7 +266,7 @@ fn digits(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Skips a number, `true`, `false` or `null` at `i`.
-#[inline(always)]
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
 fn scalar(b: &[u8], mut i: usize) -> DResult<usize> {
     let word = |w: &[u8]| {
         if b.get(i..i + w.len()) == Some(w) {
@@ -313,7 +325,7 @@ fn key_is(b: &[u8], key: Range<usize>, name: &str) -> bool {
 /// quotes) and where its value starts. `here` tells whether the value is on
 /// the pointer's path: `inner` (the object is the deepest container on it)
 /// and the key is the pointer's next token.
-#[inline(always)]
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
 fn key(
     b: &[u8],
     i: usize,
@@ -972,37 +984,5 @@ mod tests {
         assert_eq!(content_range_total("items 0-99/20000"), Some(20000));
         assert_eq!(content_range_total("items */5"), Some(5));
         assert_eq!(content_range_total("items 0-9/*"), None);
-    }
-}
-
-#[cfg(test)]
-mod scratch_bench {
-    #[test]
-    #[ignore]
-    fn scratch_speed() {
-        let body = std::fs::read("/tmp/parser_page.json").unwrap();
-        let mode = std::env::var("SCRATCH").unwrap();
-        let mut n = 0;
-        let reps: usize = std::env::var("REPS").map_or(1000, |r| r.parse().unwrap());
-        for _ in 0..reps {
-            match mode.as_str() {
-                "scan" => {
-                    let t = std::str::from_utf8(&body).unwrap();
-                    let mut b = super::Body::parse(t, "/data").unwrap();
-                    n += b.records().unwrap().len();
-                }
-                "ignored" => {
-                    serde_json::from_slice::<serde::de::IgnoredAny>(&body).unwrap();
-                }
-                "rawvec" => {
-                    let s = std::str::from_utf8(&body).unwrap();
-                    let v: Vec<&serde_json::value::RawValue> =
-                        serde_json::from_str(&s[8..s.rfind("],").unwrap() + 1]).unwrap();
-                    n += v.len();
-                }
-                _ => {}
-            }
-        }
-        eprintln!("{mode} {n}");
     }
 }

@@ -1970,6 +1970,21 @@ fn bodies_that_are_not_pages_are_decode_errors_naming_the_url() {
             r#"{"meta":{"total":50},"data":[{"id":21},{"id":2"#,
             "not valid JSON",
         ),
+        // Records that balance but are not JSON: the page is refused whole,
+        // no record of it is handed out or skipped.
+        (
+            r#"{"meta":{"total":50},"data":[{"id":21},{"id":22,}]}"#,
+            "not valid JSON",
+        ),
+        (
+            r#"{"meta":{"total":50},"data":[{"id":21,"s":"a\qb"}]}"#,
+            "not valid JSON",
+        ),
+        (
+            r#"{"meta":{"total":50},"data":[{"id":21,"n":01}]}"#,
+            "not valid JSON",
+        ),
+        (r#"{"meta":{"total":50},"data":[]} []"#, "not valid JSON"),
         ("null", "missing"),
         ("", "empty"),
         ("  \n", "empty"),

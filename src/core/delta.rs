@@ -4,7 +4,6 @@
 use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use super::page;
 
@@ -275,9 +274,10 @@ pub(crate) fn pointer_of(field: &str) -> String {
 }
 
 /// Reads a scalar field of a record as text.
+/// `None` when the record is not valid JSON, lacks the field or the field is
+/// not a scalar.
 pub(crate) fn field_text(record: &str, ptr: &str) -> Option<String> {
-    let root: &RawValue = serde_json::from_str(record).ok()?;
-    let value = page::pointer(root, ptr).ok()??;
+    let value = page::find(record, ptr).ok()??;
     page::scalar_text(value).ok()?
 }
 

@@ -774,8 +774,8 @@ impl Kind for FetchKind {
         };
         match &self.batch {
             None => Read::PerItem(vec![if (200..300).contains(&resp.status) {
-                match Body::parse(&resp.body) {
-                    Ok(_) => Ok(resp.body.clone()),
+                match page::validate(&resp.body) {
+                    Ok(()) => Ok(resp.body.clone()),
                     Err(e) => Err((
                         Error::new(ErrorKind::Decode, e.0)
                             .with_url(url.to_string())
@@ -811,21 +811,22 @@ impl Kind for FetchKind {
                             .collect(),
                     )
                 };
-                let body = match Body::parse(&resp.body) {
-                    Ok(b) => b,
-                    Err(e) => return bad_body(e.0),
-                };
-                let ranges = match body.records(&resp.body, &b.records_at) {
+                let text = page::text(&resp.body);
+                let ranges = match text
+                    .clone()
+                    .and_then(|t| Body::parse(t, &b.records_at))
+                    .and_then(|mut body| body.records())
+                {
                     Ok(r) => r,
                     Err(e) => return bad_body(e.0),
                 };
                 let id_ptr = pointer_of(&b.id_field);
                 let mut by_id: HashMap<String, Vec<u8>> = HashMap::new();
+                let text = text.unwrap_or_default();
                 for r in ranges {
-                    let text = std::str::from_utf8(&resp.body[r.clone()])
-                        .expect("records come from a UTF-8 body");
-                    if let Some(id) = field_text(text, &id_ptr) {
-                        by_id.insert(id, text.as_bytes().to_vec());
+                    let record = text.get(r).unwrap_or_default();
+                    if let Some(id) = field_text(record, &id_ptr) {
+                        by_id.insert(id, record.as_bytes().to_vec());
                     }
                 }
                 Read::PerItem(
@@ -1215,7 +1216,7 @@ impl WriteKind {
     fn record_id(&self, i: usize) -> Result<String> {
         let text = self.records[i].get();
         if !text.starts_with('{') {
-            if let Ok(Some(id)) = page::scalar_text(&*self.records[i]) {
+            if let Ok(Some(id)) = page::scalar_text(text.as_bytes()) {
                 return Ok(id);
             }
         }
@@ -1328,9 +1329,9 @@ impl Kind for WriteKind {
             None => {
                 let r = if (200..300).contains(&resp.status) {
                     let id = match self.op {
-                        WriteOp::Insert => page::Body::parse(&resp.body).ok().and_then(|_| {
-                            field_text(std::str::from_utf8(&resp.body).ok()?, &self.id_ptr)
-                        }),
+                        WriteOp::Insert => std::str::from_utf8(&resp.body)
+                            .ok()
+                            .and_then(|t| field_text(t, &self.id_ptr)),
                         _ => self.record_id(indices[0]).ok(),
                     };
                     Ok(Written {
@@ -1354,8 +1355,11 @@ impl Kind for WriteKind {
                     .with_excerpt(&resp.body);
                     return Read::PerItem(indices.iter().map(|_| Err((e.clone(), None))).collect());
                 }
-                let parsed = Body::parse(&resp.body)
-                    .and_then(|body| body.records(&resp.body, &b.results_at));
+                let text = page::text(&resp.body);
+                let parsed = text
+                    .clone()
+                    .and_then(|t| Body::parse(t, &b.results_at))
+                    .and_then(|mut body| body.records());
                 let ranges = match parsed {
                     Ok(r) if r.len() == indices.len() => r,
                     Ok(r) => {
@@ -1382,6 +1386,7 @@ impl Kind for WriteKind {
                         );
                     }
                 };
+                let body = text.unwrap_or_default();
                 let (okp, idp, stp, erp) = (
                     pointer_of(&b.ok_field),
                     pointer_of(&b.id_field),
@@ -1392,8 +1397,7 @@ impl Kind for WriteKind {
                     ranges
                         .iter()
                         .map(|r| {
-                            let text =
-                                std::str::from_utf8(&resp.body[r.clone()]).expect("UTF-8 body");
+                            let text = body.get(r.clone()).unwrap_or_default();
                             let status = field_text(text, &stp).and_then(|s| s.parse::<u16>().ok());
                             let ok = match field_text(text, &okp).as_deref() {
                                 Some("true") => true,

@@ -1,18 +1,33 @@
 //! Reading a page out of a body without building a JSON tree: records are
 //! located as byte ranges of the body and deserialized later, once, into the
 //! caller's type.
+//!
+//! A body is read in one pass ([`scan`]): a scanner with its own stack (no
+//! recursion, depth capped at [`MAX_DEPTH`]) walks the bytes, follows the
+//! records pointer, notes each record's byte range and each top-level
+//! member, and checks on the way everything serde_json would: structure,
+//! numbers, literals, escapes, control characters and UTF-8 in strings.
+//! So a body that is not one valid JSON value (truncated, HTML, garbage
+//! after the value, a record like `{"id":1,}`) is refused whole, as "not a
+//! page" (a `Decode` error, retried), and every record handed out is a
+//! valid JSON text; a record that is valid JSON but not of the caller's
+//! type fails when it is deserialized (a `Record` error naming the page).
+//! The total, cursor or next link are then read from their own small
+//! slices, found through the top-level members.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
-
 /// The records of one page: the body and where each record sits in it.
+///
+/// The whole body was checked as JSON when the page was read, so each
+/// record is a valid JSON text (UTF-8); whether it fits a type is known
+/// when it is deserialized.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Records {
-    body: Vec<u8>,
+    /// The body, checked as UTF-8 once, so that records deserialize from
+    /// `&str` (serde_json then skips checking each string's UTF-8 again).
+    body: String,
     ranges: Vec<Range<usize>>,
 }
 
@@ -23,11 +38,11 @@ impl Records {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut body = Vec::new();
+        let mut body = String::new();
         let mut ranges = Vec::new();
         for r in records {
             let start = body.len();
-            body.extend_from_slice(r.as_ref().as_bytes());
+            body.push_str(r.as_ref());
             ranges.push(start..body.len());
         }
         Records { body, ranges }
@@ -45,12 +60,18 @@ impl Records {
 
     /// The JSON text of record `i`.
     pub fn get(&self, i: usize) -> Option<&[u8]> {
-        self.ranges.get(i).map(|r| &self.body[r.clone()])
+        self.ranges.get(i).map(|r| &self.body.as_bytes()[r.clone()])
+    }
+
+    /// The JSON text of record `i`, as `str`.
+    pub(crate) fn get_str(&self, i: usize) -> Option<&str> {
+        // Records start and end at ASCII bytes of JSON syntax: char boundaries.
+        self.ranges.get(i).and_then(|r| self.body.get(r.clone()))
     }
 
     /// The JSON texts of all records, in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
-        self.ranges.iter().map(|r| &self.body[r.clone()])
+        self.ranges.iter().map(|r| &self.body.as_bytes()[r.clone()])
     }
 
     /// The records as one JSON text, `a,b,c` without the brackets, when they
@@ -69,8 +90,9 @@ impl Records {
         let (Some(first), Some(last)) = (self.ranges.first(), self.ranges.last()) else {
             return Some(&[]);
         };
+        let body = self.body.as_bytes();
         for w in self.ranges.windows(2) {
-            let gap = self.body.get(w[0].end..w[1].start)?;
+            let gap = body.get(w[0].end..w[1].start)?;
             let mut commas = 0;
             for &b in gap {
                 match b {
@@ -83,7 +105,7 @@ impl Records {
                 return None;
             }
         }
-        Some(&self.body[first.start..last.end])
+        Some(&body[first.start..last.end])
     }
 
     /// Bytes of body held for these records.
@@ -107,123 +129,472 @@ pub(crate) struct DecodeError(pub String);
 
 type DResult<T> = std::result::Result<T, DecodeError>;
 
-fn parse_raw(text: &str) -> DResult<&RawValue> {
-    serde_json::from_str::<&RawValue>(text)
-        .map_err(|e| DecodeError(format!("body is not valid JSON: {e}")))
+/// Containers nested deeper than this make a body "not a page": the scanner
+/// keeps its stack on the heap, so this bounds memory, not recursion.
+/// serde_json refuses records nested deeper than 128 levels anyway.
+const MAX_DEPTH: usize = 1024;
+
+/// One reference token of a JSON pointer, unescaped (`~1` is `/`, `~0` is `~`).
+struct Token {
+    name: String,
+    /// The token as an array index, when it is one.
+    index: Option<usize>,
 }
 
-/// Finds the member `key` of an object, or element `key` of an array, without
-/// parsing anything else into values.
-fn child<'a>(node: &'a RawValue, key: &str) -> DResult<Option<&'a RawValue>> {
-    let text = node.get();
-    match text.as_bytes().first() {
-        Some(b'{') => {
-            let mut de = serde_json::Deserializer::from_str(text);
-            FindMember { key }
-                .deserialize(&mut de)
-                .map_err(|e| DecodeError(format!("bad JSON object: {e}")))
-        }
-        Some(b'[') => {
-            let Ok(index) = key.parse::<usize>() else {
-                return Ok(None);
-            };
-            let mut de = serde_json::Deserializer::from_str(text);
-            FindElement { index }
-                .deserialize(&mut de)
-                .map_err(|e| DecodeError(format!("bad JSON array: {e}")))
-        }
-        _ => Ok(None),
-    }
-}
-
-/// Resolves an RFC 6901 JSON pointer. `Ok(None)` when a member is missing.
-pub(crate) fn pointer<'a>(root: &'a RawValue, pointer: &str) -> DResult<Option<&'a RawValue>> {
+fn tokens(pointer: &str) -> Vec<Token> {
     if pointer.is_empty() {
-        return Ok(Some(root));
+        return Vec::new();
     }
-    let mut node = root;
-    for token in pointer[1..].split('/') {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        match child(node, &token)? {
-            Some(n) => node = n,
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(node))
+    pointer
+        .get(1..)
+        .unwrap_or("")
+        .split('/')
+        .map(|t| {
+            let name = t.replace("~1", "/").replace("~0", "~");
+            Token {
+                index: name.parse().ok(),
+                name,
+            }
+        })
+        .collect()
 }
 
-/// The parsed body of a page: its root, from which pointers are read.
+/// What one pass over a JSON text found.
+#[derive(Default)]
+struct Scan {
+    /// The whole value, without the whitespace around it.
+    root: Range<usize>,
+    /// The value the pointer points at (first match of each key), if any.
+    target: Option<Range<usize>>,
+    /// When `elements` was asked and the target is an array: its elements.
+    elements: Vec<Range<usize>>,
+    /// When `members` was asked and the root is an object: its members,
+    /// each a key (with its quotes) and a value.
+    members: Vec<(Range<usize>, Range<usize>)>,
+}
+
+/// The byte at `i`, or 0 (never valid where a byte is expected) past the end.
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+fn at(b: &[u8], i: usize) -> u8 {
+    b.get(i).copied().unwrap_or(0)
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+fn ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+fn syntax(b: &[u8], i: usize, what: &str) -> DecodeError {
+    if i >= b.len() {
+        DecodeError(format!(
+            "body is not valid JSON: it ends early, at byte {i}, expecting {what} (truncated?)"
+        ))
+    } else {
+        DecodeError(format!(
+            "body is not valid JSON: expected {what} at byte {i}, found {}",
+            crate::error::excerpt(&b[i..b.len().min(i + 16)])
+        ))
+    }
+}
+
+/// Strings are skipped 16 bytes at a time, SWAR on a `u128` (8 in the
+/// WebAssembly build, where a `u128` is two `i64`s and more code).
+#[cfg(not(target_arch = "wasm32"))]
+type Word = u128;
+#[cfg(target_arch = "wasm32")]
+type Word = u64;
+const WORD: usize = std::mem::size_of::<Word>();
+const LO: Word = Word::MAX / 0xFF;
+const HI: Word = LO * 0x80;
+
+/// Flags (high bit of each byte) the bytes of `x` that end a run of plain
+/// string characters: `"`, `\` and control characters.
+/// The lowest flag is always exact (borrows only make false flags above it).
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+fn specials(x: Word) -> Word {
+    let zero = |y: Word| y.wrapping_sub(LO) & !y;
+    (zero(x ^ (LO * b'"' as Word))
+        | zero(x ^ (LO * b'\\' as Word))
+        | (x.wrapping_sub(LO * 0x20) & !x))
+        & HI
+}
+
+/// Skips a string whose opening quote is at `i - 1`; returns the index after
+/// the closing quote. Checks escapes and control characters; the text is
+/// UTF-8 already (a `&str`), so every string the scanner accepts is one
+/// serde_json accepts.
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+fn string(b: &[u8], mut i: usize) -> DResult<usize> {
+    loop {
+        while let Some(chunk) = b.get(i..i + WORD) {
+            let m = specials(Word::from_le_bytes(chunk.try_into().unwrap_or_default()));
+            if m != 0 {
+                i += (m.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += WORD;
+        }
+        match at(b, i) {
+            b'"' => return Ok(i + 1),
+            b'\\' => match at(b, i + 1) {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => {
+                    let hex = b.get(i + 2..i + 6).unwrap_or(&[]);
+                    if hex.len() != 4 || !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return Err(syntax(b, i, "four hex digits after \\u"));
+                    }
+                    i += 6;
+                }
+                _ => return Err(syntax(b, i, "a valid escape")),
+            },
+            _ if i >= b.len() => return Err(syntax(b, i, "`\"`")),
+            0x20.. => i += 1,
+            _ => return Err(syntax(b, i, "no control character in a string")),
+        }
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+fn digits(b: &[u8], mut i: usize) -> usize {
+    while at(b, i).is_ascii_digit() {
+        i += 1;
+    }
+    i
+}
+
+/// Skips a number, `true`, `false` or `null` at `i`.
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+fn scalar(b: &[u8], mut i: usize) -> DResult<usize> {
+    let word = |w: &[u8]| {
+        if b.get(i..i + w.len()) == Some(w) {
+            Ok(i + w.len())
+        } else {
+            Err(syntax(b, i, "a JSON value"))
+        }
+    };
+    match at(b, i) {
+        b't' => word(b"true"),
+        b'f' => word(b"false"),
+        b'n' => word(b"null"),
+        b'-' | b'0'..=b'9' => {
+            let start = i;
+            if at(b, i) == b'-' {
+                i += 1;
+            }
+            match at(b, i) {
+                b'0' => i += 1,
+                b'1'..=b'9' => i = digits(b, i + 1),
+                _ => return Err(syntax(b, start, "a number")),
+            }
+            if at(b, i) == b'.' {
+                if !at(b, i + 1).is_ascii_digit() {
+                    return Err(syntax(b, i + 1, "a digit"));
+                }
+                i = digits(b, i + 1);
+            }
+            if let b'e' | b'E' = at(b, i) {
+                i += 1;
+                if let b'+' | b'-' = at(b, i) {
+                    i += 1;
+                }
+                if !at(b, i).is_ascii_digit() {
+                    return Err(syntax(b, i, "a digit"));
+                }
+                i = digits(b, i);
+            }
+            Ok(i)
+        }
+        _ => Err(syntax(b, i, "a JSON value")),
+    }
+}
+
+/// Whether the key at `key` (with its quotes) is `name`.
+fn key_is(b: &[u8], key: Range<usize>, name: &str) -> bool {
+    let raw = &b[key.start + 1..key.end - 1];
+    if raw.contains(&b'\\') {
+        serde_json::from_slice::<String>(&b[key]).is_ok_and(|k| k == name)
+    } else {
+        raw == name.as_bytes()
+    }
+}
+
+/// Reads a key at `i` and the colon after it; returns the key (with its
+/// quotes) and where its value starts. `here` tells whether the value is on
+/// the pointer's path: `inner` (the object is the deepest container on it)
+/// and the key is the pointer's next token.
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+fn key(
+    b: &[u8],
+    i: usize,
+    d: usize,
+    ptr: &[Token],
+    inner: bool,
+    here: &mut bool,
+) -> DResult<(Range<usize>, usize)> {
+    if at(b, i) != b'"' {
+        return Err(syntax(b, i, "a key (a string)"));
+    }
+    let end = string(b, i + 1)?;
+    let j = ws(b, end);
+    if at(b, j) != b':' {
+        return Err(syntax(b, j, "`:`"));
+    }
+    *here = inner && d <= ptr.len() && key_is(b, i..end, &ptr[d - 1].name);
+    Ok((i..end, ws(b, j + 1)))
+}
+
+/// One container on the scanner's stack.
+struct Frame {
+    object: bool,
+    start: usize,
+}
+
+/// Checks that `b` is one JSON value (whitespace around it allowed) in a
+/// single pass over its bytes, without recursion and without building
+/// anything, while following `ptr`: notes where its target is, and (when
+/// asked) the byte ranges of the target array's elements and of the root
+/// object's members.
+///
+/// Everything serde_json checks is checked here too (structure, numbers,
+/// literals, escapes, control characters and UTF-8 inside strings), so a
+/// body this accepts holds records that are valid JSON texts.
+fn scan(b: &[u8], ptr: &[Token], elements: bool, members: bool) -> DResult<Scan> {
+    let n = ptr.len();
+    let mut out = Scan::default();
+    let mut i = ws(b, 0);
+    if i >= b.len() {
+        return Err(DecodeError("body is empty".into()));
+    }
+    out.root.start = i;
+    let mut stack: Vec<Frame> = Vec::new();
+    // Stack entries on the pointer's path (the root always is).
+    let mut on_path = 0;
+    // Whether the pointer is still being followed.
+    let mut matching = true;
+    // Index of the next element in the deepest on-path array.
+    let mut index = 0;
+    // Whether the value about to start is on the pointer's path.
+    let mut here = true;
+    let mut target_open = false;
+    // Elements of the target array sit at this depth.
+    let mut element_depth = usize::MAX;
+    // The key of the root member being read.
+    let mut member_key = 0..0;
+    'value: loop {
+        let depth = stack.len();
+        if here {
+            here = false;
+            if depth == n {
+                target_open = true;
+                matching = false;
+                if elements && at(b, i) == b'[' {
+                    element_depth = depth + 1;
+                }
+            } else if let b'{' | b'[' = at(b, i) {
+                on_path = depth + 1;
+                index = 0;
+            } else {
+                matching = false;
+            }
+        }
+        let (mut start, mut end);
+        match at(b, i) {
+            c @ (b'{' | b'[') => {
+                if depth >= MAX_DEPTH {
+                    return Err(DecodeError(format!(
+                        "body is nested more than {MAX_DEPTH} levels deep"
+                    )));
+                }
+                let object = c == b'{';
+                let open = i;
+                stack.push(Frame { object, start: i });
+                i = ws(b, i + 1);
+                let close = if object { b'}' } else { b']' };
+                if at(b, i) == close {
+                    stack.pop();
+                    start = open;
+                    i += 1;
+                    end = i;
+                    if depth < on_path {
+                        matching = false;
+                    }
+                } else if object {
+                    let inner = matching && on_path == depth + 1;
+                    let (k, j) = key(b, i, depth + 1, ptr, inner, &mut here)?;
+                    if depth == 0 {
+                        member_key = k;
+                    }
+                    i = j;
+                    continue 'value;
+                } else {
+                    here = matching
+                        && on_path == depth + 1
+                        && depth < n
+                        && ptr[depth].index == Some(0);
+                    continue 'value;
+                }
+            }
+            b'"' => {
+                start = i;
+                i = string(b, i + 1)?;
+                end = i;
+            }
+            _ => {
+                start = i;
+                i = scalar(b, i)?;
+                end = i;
+            }
+        }
+        // A value [start, end) ended; close the containers it ends.
+        loop {
+            let d = stack.len();
+            if d == element_depth {
+                out.elements.push(start..end);
+            } else if target_open && d == n {
+                target_open = false;
+                element_depth = usize::MAX;
+                out.target = Some(start..end);
+            }
+            if members && d == 1 && stack[0].object {
+                out.members.push((member_key.clone(), start..end));
+            }
+            i = ws(b, i);
+            let Some(top) = stack.last() else {
+                if i < b.len() {
+                    return Err(syntax(b, i, "the end of the body"));
+                }
+                out.root.end = end;
+                return Ok(out);
+            };
+            match at(b, i) {
+                b',' => {
+                    i = ws(b, i + 1);
+                    let inner = matching && on_path == d;
+                    if top.object {
+                        let (k, j) = key(b, i, d, ptr, inner, &mut here)?;
+                        if d == 1 {
+                            member_key = k;
+                        }
+                        i = j;
+                    } else if inner {
+                        index += 1;
+                        here = d <= n && ptr[d - 1].index == Some(index);
+                    }
+                    continue 'value;
+                }
+                c @ (b'}' | b']') if (c == b'}') == top.object => {
+                    start = top.start;
+                    stack.pop();
+                    if d <= on_path {
+                        matching = false;
+                    }
+                    i += 1;
+                    end = i;
+                }
+                _ => {
+                    return Err(syntax(
+                        b,
+                        i,
+                        if top.object {
+                            "`,` or `}`"
+                        } else {
+                            "`,` or `]`"
+                        },
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// `body` as text: a body that is not UTF-8 is not JSON.
+pub(crate) fn text(body: &[u8]) -> DResult<&str> {
+    std::str::from_utf8(body).map_err(|e| DecodeError(format!("body is not UTF-8: {e}")))
+}
+
+/// Checks that `body` is one JSON value.
+pub(crate) fn validate(body: &[u8]) -> DResult<()> {
+    scan(text(body)?.as_bytes(), &[], false, false).map(|_| ())
+}
+
+/// The value at RFC 6901 `pointer` in the JSON text `json` (checked whole on
+/// the way); `Ok(None)` when a member or element on the way is missing.
+pub(crate) fn find<'a>(json: &'a str, pointer: &str) -> DResult<Option<&'a [u8]>> {
+    let b = json.as_bytes();
+    let s = scan(b, &tokens(pointer), false, false)?;
+    Ok(s.target.map(|r| &b[r]))
+}
+
+/// A page's body, read in one pass: where its records are and, for a body
+/// that is an object, where each top-level member is, so that the total,
+/// cursor or next link are read from their own small slices.
 pub(crate) struct Body<'a> {
     text: &'a str,
-    /// The root, for a body that is not an object.
-    root: Option<&'a RawValue>,
-    /// The members of a top-level object, read in the one pass that also
-    /// checks the body: pointers into the body (records, total, cursor)
-    /// start here instead of scanning the whole body again each.
-    members: Option<Vec<(Cow<'a, str>, &'a RawValue)>>,
+    bytes: &'a [u8],
+    scan: Scan,
+    records_at: &'a str,
 }
 
 impl<'a> Body<'a> {
-    pub(crate) fn parse(body: &'a [u8]) -> DResult<Self> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(DecodeError("body is empty".into()));
-        }
-        let text = std::str::from_utf8(body)
-            .map_err(|e| DecodeError(format!("body is not UTF-8: {e}")))?;
-        if text.trim_start().starts_with('{') {
-            let bad = |e: serde_json::Error| DecodeError(format!("body is not valid JSON: {e}"));
-            let mut de = serde_json::Deserializer::from_str(text);
-            let members = Members.deserialize(&mut de).map_err(bad)?;
-            de.end().map_err(bad)?;
-            Ok(Body {
-                text,
-                root: None,
-                members: Some(members),
-            })
-        } else {
-            Ok(Body {
-                text,
-                root: Some(parse_raw(text)?),
-                members: None,
-            })
-        }
+    /// Checks `body` (see [`scan`]) and finds the records array at the
+    /// pointer `records_at` and each record in it.
+    pub(crate) fn parse(body: &'a str, records_at: &'a str) -> DResult<Self> {
+        let scan = scan(body.as_bytes(), &tokens(records_at), true, true)?;
+        Ok(Body {
+            text: body,
+            bytes: body.as_bytes(),
+            scan,
+            records_at,
+        })
     }
 
-    pub(crate) fn get(&self, ptr: &str) -> DResult<Option<&'a RawValue>> {
-        let Some(members) = &self.members else {
-            return pointer(
-                self.root.expect("a body that is not an object has a root"),
-                ptr,
-            );
-        };
+    /// The value at `ptr`; `Ok(None)` when it is missing.
+    pub(crate) fn get(&self, ptr: &str) -> DResult<Option<&'a [u8]>> {
+        let b = self.bytes;
         if ptr.is_empty() {
-            return parse_raw(self.text).map(Some);
+            return Ok(Some(&b[self.scan.root.clone()]));
+        }
+        if ptr == self.records_at {
+            return Ok(self.scan.target.clone().map(|r| &b[r]));
+        }
+        // Values start and end at ASCII bytes of JSON syntax: char boundaries.
+        let text = |r: Range<usize>| {
+            self.text
+                .get(r)
+                .ok_or_else(|| DecodeError("a value is not on a char boundary".into()))
+        };
+        let root = text(self.scan.root.clone())?;
+        if !root.starts_with('{') {
+            return find(root, ptr);
         }
         let rest = &ptr[1..];
-        let (first, tail) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
+        let (first, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         let first = first.replace("~1", "/").replace("~0", "~");
-        match members.iter().find(|(k, _)| *k == first) {
-            Some((_, v)) => pointer(v, tail),
+        match self
+            .scan
+            .members
+            .iter()
+            .find(|(k, _)| key_is(b, k.clone(), &first))
+        {
+            Some((_, v)) => find(text(v.clone())?, tail),
             None => Ok(None),
         }
     }
 
-    /// Byte ranges of the records array at `ptr`, relative to `body`.
-    pub(crate) fn records(&self, body: &'a [u8], ptr: &str) -> DResult<Vec<Range<usize>>> {
-        let node = match self.get(ptr)? {
-            Some(n) => n,
-            None => {
-                return Err(DecodeError(format!(
-                    "the records pointer {ptr:?} is missing from the body"
-                )))
-            }
+    /// Byte ranges (in the body) of the records.
+    pub(crate) fn records(&mut self) -> DResult<Vec<Range<usize>>> {
+        let ptr = self.records_at;
+        let Some(target) = self.scan.target.clone() else {
+            return Err(DecodeError(format!(
+                "the records pointer {ptr:?} is missing from the body"
+            )));
         };
-        let text = node.get();
-        if !text.starts_with('[') {
-            let what = if text == "null" {
+        let text = &self.bytes[target];
+        if !text.starts_with(b"[") {
+            let what = if text == b"null" {
                 "null"
             } else {
                 "not an array"
@@ -234,43 +605,35 @@ impl<'a> Body<'a> {
                 format!("the records at {ptr:?} are {what}, expected an array")
             }));
         }
-        let items: Vec<&RawValue> = serde_json::from_str(text)
-            .map_err(|e| DecodeError(format!("bad records array: {e}")))?;
-        let base = body.as_ptr() as usize;
-        Ok(items
-            .into_iter()
-            .map(|r| {
-                let start = r.get().as_ptr() as usize - base;
-                start..start + r.get().len()
-            })
-            .collect())
+        Ok(std::mem::take(&mut self.scan.elements))
     }
 }
 
 /// Records of `body` at `ranges`, keeping the body.
-pub(crate) fn records(body: Vec<u8>, ranges: Vec<Range<usize>>) -> Records {
+pub(crate) fn records(body: String, ranges: Vec<Range<usize>>) -> Records {
     Records { body, ranges }
 }
 
 /// A JSON scalar as the text to send back: strings unescaped, numbers and
 /// booleans as written; `None` for `null`. Objects and arrays are an error.
-pub(crate) fn scalar_text(v: &RawValue) -> DResult<Option<String>> {
-    let t = v.get();
-    match t.as_bytes().first() {
-        Some(b'"') => serde_json::from_str::<String>(t)
+/// `v` is one JSON value as the scanner found it.
+pub(crate) fn scalar_text(v: &[u8]) -> DResult<Option<String>> {
+    match v.first() {
+        Some(b'"') => serde_json::from_slice::<String>(v)
             .map(Some)
             .map_err(|e| DecodeError(format!("bad string: {e}"))),
-        Some(b'n') if t == "null" => Ok(None),
+        Some(b'n') if v == b"null" => Ok(None),
         Some(b'{' | b'[') => Err(DecodeError(format!(
             "expected a string or number, found {}",
-            crate::error::excerpt(t.as_bytes())
+            crate::error::excerpt(v)
         ))),
-        _ => Ok(Some(t.to_string())),
+        // A number or boolean the scanner checked: ASCII.
+        _ => Ok(Some(String::from_utf8_lossy(v).into_owned())),
     }
 }
 
 /// A JSON value as a count: a non-negative integer, or a string holding one.
-pub(crate) fn count(v: &RawValue) -> DResult<Option<u64>> {
+pub(crate) fn count(v: &[u8]) -> DResult<Option<u64>> {
     match scalar_text(v)? {
         None => Ok(None),
         Some(s) => s
@@ -329,146 +692,24 @@ pub(crate) fn link_next<'a>(values: impl Iterator<Item = &'a str>) -> Option<Str
     None
 }
 
-/// Every member of an object, values left as raw JSON.
-struct Members;
-
-impl<'de> DeserializeSeed<'de> for Members {
-    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Members {
-    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            out.push((key.0, map.next_value::<&RawValue>()?));
-        }
-        Ok(out)
-    }
-}
-
-/// A key, borrowed from the body when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> de::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-struct FindMember<'k> {
-    key: &'k str,
-}
-
-impl<'de> DeserializeSeed<'de> for FindMember<'_> {
-    type Value = Option<&'de RawValue>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FindMember<'_> {
-    type Value = Option<&'de RawValue>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
-        while let Some(is_key) = map.next_key_seed(KeyIs { key: self.key })? {
-            if is_key && found.is_none() {
-                found = Some(map.next_value::<&RawValue>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
-    }
-}
-
-struct KeyIs<'k> {
-    key: &'k str,
-}
-
-impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
-    type Value = bool;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeyIs<'_> {
-    type Value = bool;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        Ok(v == self.key)
-    }
-}
-
-struct FindElement {
-    index: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for FindElement {
-    type Value = Option<&'de RawValue>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FindElement {
-    type Value = Option<&'de RawValue>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut i = 0;
-        let mut found = None;
-        loop {
-            if i == self.index {
-                match seq.next_element::<&RawValue>()? {
-                    Some(v) => found = Some(v),
-                    None => break,
-                }
-            } else if seq.next_element::<IgnoredAny>()?.is_none() {
-                break;
-            }
-            i += 1;
-        }
-        Ok(found)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parse<'a>(b: &'a [u8], records_at: &'a str) -> DResult<Body<'a>> {
+        Body::parse(text(b)?, records_at)
+    }
+
+    fn find_b<'a>(b: &'a [u8], ptr: &str) -> DResult<Option<&'a [u8]>> {
+        find(text(b)?, ptr)
+    }
+
     #[test]
     fn joined_records() {
-        let body = br#"{"data":[ {"id":1} ,
+        let body = r#"{"data":[ {"id":1} ,
  {"id":2,"s":"a,b"},{"id":3}],"meta":{}}"#
-            .to_vec();
-        let ranges = Body::parse(&body).unwrap().records(&body, "/data").unwrap();
+            .to_string();
+        let ranges = Body::parse(&body, "/data").unwrap().records().unwrap();
         let all = records(body.clone(), ranges.clone());
         let joined = std::str::from_utf8(all.joined().unwrap()).unwrap();
         let parsed: Vec<serde_json::Value> = serde_json::from_str(&format!("[{joined}]")).unwrap();
@@ -486,15 +727,15 @@ mod tests {
     fn pointers_and_records() {
         let body =
             br#"{"meta":{"total":"3","a/b":7},"data":[{"id":1},{"id":2,"s":"x\"y"},{"id":3}]}"#;
-        let b = Body::parse(body).unwrap();
+        let mut b = parse(body, "/data").unwrap();
         assert_eq!(
             count(b.get("/meta/total").unwrap().unwrap()).unwrap(),
             Some(3)
         );
-        assert_eq!(b.get("/meta/a~1b").unwrap().unwrap().get(), "7");
-        assert_eq!(b.get("/data/1/id").unwrap().unwrap().get(), "2");
+        assert_eq!(b.get("/meta/a~1b").unwrap().unwrap(), b"7");
+        assert_eq!(b.get("/data/1/id").unwrap().unwrap(), b"2");
         assert!(b.get("/nope").unwrap().is_none());
-        let ranges = b.records(body, "/data").unwrap();
+        let ranges = b.records().unwrap();
         let texts: Vec<&[u8]> = ranges.iter().map(|r| &body[r.clone()]).collect();
         assert_eq!(
             texts,
@@ -504,25 +745,228 @@ mod tests {
                 br#"{"id":3}"#
             ]
         );
-        assert!(b
-            .records(body, "/meta")
-            .unwrap_err()
-            .0
-            .contains("not an array"));
-        assert!(b
-            .records(body, "/missing")
-            .unwrap_err()
-            .0
-            .contains("missing"));
+        let mut m = parse(body, "/meta").unwrap();
+        assert!(m.records().unwrap_err().0.contains("not an array"));
+        let mut m = parse(body, "/missing").unwrap();
+        assert!(m.records().unwrap_err().0.contains("missing"));
     }
 
     #[test]
     fn garbage_is_a_decode_error() {
-        assert!(Body::parse(b"").is_err());
-        assert!(Body::parse(b"<html>").is_err());
-        assert!(Body::parse(br#"{"data":[{"id":1,"#).is_err());
-        let b = Body::parse(b"null").unwrap();
-        assert!(b.records(b"null", "").unwrap_err().0.contains("null"));
+        assert!(parse(b"", "").is_err());
+        assert!(parse(b"<html>", "/data").is_err());
+        assert!(parse(br#"{"data":[{"id":1,"#, "/data").is_err());
+        let mut b = parse(b"null", "").unwrap();
+        assert!(b.records().unwrap_err().0.contains("null"));
+    }
+
+    /// The scanner accepts exactly what serde_json accepts when it reads
+    /// values (ignoring a string, serde_json does not check its UTF-8).
+    #[test]
+    fn scanner_agrees_with_serde_json() {
+        let cases: &[&[u8]] = &[
+            b"{}",
+            b"[]",
+            b" [ 1 , 2 ] ",
+            b"\t\r\n{ \"a\" :\n1 }\n",
+            b"{\"a\":1,}",
+            b"[1,]",
+            b"[,1]",
+            b"{\"a\" 1}",
+            b"{1:2}",
+            b"{\"a\":1 \"b\":2}",
+            b"[1 2]",
+            b"{\"a\"}",
+            b"{,}",
+            b"[1,,2]",
+            b"{\"a\":}",
+            b"\"abc\"",
+            br#""a\"b""#,
+            br#""a\\""#,
+            br#""a\\\"b""#,
+            br#""a\\"b""#,
+            br#""\u00e9\uD83D\uDE00""#,
+            br#""\u00g9""#,
+            br#""\u12""#,
+            br#""\x""#,
+            br#""\/\b\f\n\r\t""#,
+            b"\"a\tb\"",
+            b"\"a\x01b\"",
+            b"\"a\x7fb\"",
+            "\"é ü 😀 \u{10FFFF}\"".as_bytes(),
+            b"\"\xff\"",
+            b"\"\xc0\x80\"",
+            b"\"\xed\xa0\x80\"",
+            b"\"\xe2\x82\"",
+            b"\"\xe2\x82",
+            b"\"\xf4\x90\x80\x80\"",
+            b"\"abc",
+            b"\"abc\\",
+            b"0",
+            b"-0",
+            b"01",
+            b"1.",
+            b".5",
+            b"1e5",
+            b"1E+5",
+            b"1e",
+            b"-",
+            b"--1",
+            b"1.5e-3",
+            b"+1",
+            b"1x",
+            b"tru",
+            b"true",
+            b"truex",
+            b"nul",
+            b"null",
+            b"false",
+            b"[true,false,null]",
+            b"{\"a\":[]}",
+            b"{} x",
+            b"{}{}",
+            b"[]]",
+            b"[}",
+            b"{]",
+            b"[[[",
+            b"]",
+            b"",
+            b"  ",
+            b"<html>",
+            b"{\"a\":1}}",
+            b"[{\"a\":[1,{\"b\":\"]}\"}]},2]",
+            b"{\"a\":{\"b\":{\"c\":[[],[{}]]}}}",
+            b"[\"a very long string of more than eight bytes with no escapes at all\"]",
+            b"[\"long string with an escape at the end of a chunk 1234\\\"5678\"]",
+            b"\xef\xbb\xbf{}",
+            b"[1]\x00",
+            b"{\"a\":nul}",
+            b"[-]",
+            b"[1.e5]",
+            b"[1e+]",
+        ];
+        for c in cases {
+            let ours = validate(c);
+            let theirs = serde_json::from_slice::<serde_json::Value>(c);
+            assert_eq!(
+                ours.is_ok(),
+                theirs.is_ok(),
+                "{:?}: ours {ours:?}, serde_json {theirs:?}",
+                String::from_utf8_lossy(c)
+            );
+        }
+    }
+
+    #[test]
+    fn records_with_strings_nesting_whitespace_and_unicode() {
+        let body = "{ \"meta\" : { \"total\" : 3 } ,\n \"data\" : [\n \
+            {\"s\":\"a\\\"],}b\",\"t\":\"\\\\\"} ,\n\
+            {\"n\":[1,[2,{\"x\":[]}]],\"o\":{\"data\":[9]}} ,\
+            \t\"é😀\"\r\n] , \"after\" : [ 7 ] }"
+            .as_bytes();
+        let mut b = parse(body, "/data").unwrap();
+        let texts: Vec<&[u8]> = b.records().unwrap().into_iter().map(|r| &body[r]).collect();
+        assert_eq!(
+            texts,
+            vec![
+                &b"{\"s\":\"a\\\"],}b\",\"t\":\"\\\\\"}"[..],
+                b"{\"n\":[1,[2,{\"x\":[]}]],\"o\":{\"data\":[9]}}",
+                "\"é😀\"".as_bytes(),
+            ]
+        );
+        assert_eq!(b.get("/meta/total").unwrap(), Some(&b"3"[..]));
+        assert_eq!(b.get("/after/0").unwrap(), Some(&b"7"[..]));
+        assert_eq!(b.get("/data/1/n/1/1/x").unwrap(), Some(&b"[]"[..]));
+        assert_eq!(b.get("/data/2").unwrap(), Some("\"é😀\"".as_bytes()));
+        assert_eq!(b.get("/data/3").unwrap(), None);
+        // A top-level array.
+        let top = b" [ {\"id\":1} , 2 ,[3]] ";
+        let mut b = parse(top, "").unwrap();
+        let ranges = b.records().unwrap();
+        assert_eq!(ranges.len(), 3);
+        assert_eq!(&top[ranges[2].clone()], b"[3]");
+        assert_eq!(b.get("").unwrap(), Some(&top[1..top.len() - 1]));
+        assert_eq!(b.get("/0/id").unwrap(), Some(&b"1"[..]));
+        // An empty records array, and records elsewhere than first.
+        let mut b = parse(br#"{"a":{"data":[1]},"data":[]}"#, "/data").unwrap();
+        assert!(b.records().unwrap().is_empty());
+    }
+
+    #[test]
+    fn pointer_tokens_escapes_indexes_and_first_match() {
+        let body = br#"{"a/b":{"m~n":[10,[20,21],{"":5}]},"a\/b":1,"k\u0065y":[1,2],"key":[3]}"#;
+        assert_eq!(find_b(body, "/a~1b/m~0n/0").unwrap(), Some(&b"10"[..]));
+        assert_eq!(find_b(body, "/a~1b/m~0n/1/1").unwrap(), Some(&b"21"[..]));
+        assert_eq!(find_b(body, "/a~1b/m~0n/2/").unwrap(), Some(&b"5"[..]));
+        assert_eq!(find_b(body, "/a~1b/m~0n/3").unwrap(), None);
+        assert_eq!(find_b(body, "/a~1b/m~0n/x").unwrap(), None);
+        assert_eq!(find_b(body, "/a~1b/m~0n/0/deeper").unwrap(), None);
+        // `"k\u0065y"` is the key `key`: the first of the two wins.
+        assert_eq!(find_b(body, "/key").unwrap(), Some(&b"[1,2]"[..]));
+        let mut b = parse(body, "/key").unwrap();
+        assert_eq!(b.records().unwrap().len(), 2);
+        assert_eq!(b.get("/a~1b/m~0n/1/0").unwrap(), Some(&b"20"[..]));
+        assert_eq!(b.get("/k~1y").unwrap(), None);
+        // Pointers into a body that is not an object.
+        assert_eq!(find_b(b"[[1,2],[3,4]]", "/1/0").unwrap(), Some(&b"3"[..]));
+        assert_eq!(find_b(b"null", "/data").unwrap(), None);
+        assert_eq!(find_b(b"\"s\"", "").unwrap(), Some(&b"\"s\""[..]));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursion() {
+        let deep = |n: usize| {
+            let mut v = vec![b'['; n];
+            v.extend(std::iter::repeat_n(b']', n));
+            v
+        };
+        assert!(validate(&deep(MAX_DEPTH)).is_ok());
+        let e = validate(&deep(MAX_DEPTH + 1)).unwrap_err();
+        assert!(e.0.contains("nested"), "{e:?}");
+        // Far deeper than any stack would take, and unbalanced: still an error.
+        let e = validate(&vec![b'['; 10_000_000]).unwrap_err();
+        assert!(e.0.contains("nested"), "{e:?}");
+        let e = parse(&[b'{'; 3], "/data").err().unwrap();
+        assert!(e.0.contains("not valid JSON"), "{e:?}");
+    }
+
+    #[test]
+    fn bodies_that_are_not_pages_say_why() {
+        let err = |b: &[u8]| {
+            text(b)
+                .and_then(|t| Body::parse(t, "/data"))
+                .err()
+                .unwrap()
+                .0
+        };
+        assert!(err(b"").contains("empty"));
+        assert!(err(b" \n ").contains("empty"));
+        assert!(err(b"<html><body>502</body></html>").contains("not valid JSON"));
+        assert!(err(br#"{"data":[{"id":1},{"id":2"#).contains("truncated"));
+        assert!(err(br#"{"data":[{"id":1,}]}"#).contains("not valid JSON"));
+        assert!(err(br#"{"data":[]} trailing"#).contains("end of the body"));
+        assert!(err(br#"{"data":[}"#).contains("not valid JSON"));
+        assert!(err(b"{\"data\":[\"\xff\"]}").contains("UTF-8"));
+        assert!(validate(b"[\"\xff\"]").unwrap_err().0.contains("UTF-8"));
+        assert!(err(b"{\"data\":[\"a\x02\"]}").contains("control"));
+        let mut b = parse(b"null", "").unwrap();
+        assert!(b.records().unwrap_err().0.contains("null"));
+        let mut b = parse(b"null", "/data").unwrap();
+        assert!(b.records().unwrap_err().0.contains("missing"));
+        let mut b = parse(br#"{"data":null}"#, "/data").unwrap();
+        assert!(b.records().unwrap_err().0.contains("null"));
+        let mut b = parse(br#"{"data":{"id":1}}"#, "/data").unwrap();
+        assert!(b.records().unwrap_err().0.contains("not an array"));
+    }
+
+    #[test]
+    fn scalars_read_from_slices() {
+        assert_eq!(scalar_text(br#""a\"b""#).unwrap().as_deref(), Some("a\"b"));
+        assert_eq!(scalar_text(b"12.5").unwrap().as_deref(), Some("12.5"));
+        assert_eq!(scalar_text(b"null").unwrap(), None);
+        assert!(scalar_text(b"{}").is_err());
+        assert_eq!(count(br#""42""#).unwrap(), Some(42));
+        assert!(count(b"-1").is_err());
     }
 
     #[test]

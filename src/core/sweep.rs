@@ -871,7 +871,7 @@ impl Sweep {
         key: Key,
         response: std::result::Result<Response, TransportError>,
     ) -> std::result::Result<(), Fail> {
-        let resp = match response {
+        let mut resp = match response {
             Ok(r) => r,
             Err(e) => {
                 let kind = match e.kind {
@@ -904,11 +904,12 @@ impl Sweep {
             ));
         }
         // A 2xx that is not a page is a transient failure: retried, then an error.
-        let decode = |this: &Self, e: DecodeError| {
+        let status = resp.status;
+        let decode = |this: &Self, body: &[u8], e: DecodeError| {
             Fail(
                 this.page_error(key, ErrorKind::Decode, e.0)
-                    .with_status(resp.status)
-                    .with_excerpt(&resp.body),
+                    .with_status(status)
+                    .with_excerpt(body),
                 Some(Failure {
                     cause: RetryCause::BadBody,
                     retry_after: None,
@@ -916,11 +917,20 @@ impl Sweep {
                 }),
             )
         };
+        // The body is checked as UTF-8 once, whole, and kept as a `String`.
+        let text = match String::from_utf8(std::mem::take(&mut resp.body)) {
+            Ok(t) => t,
+            Err(e) => {
+                let why = DecodeError(format!("body is not UTF-8: {}", e.utf8_error()));
+                return Err(decode(self, e.as_bytes(), why));
+            }
+        };
+        let raw = text.as_bytes();
         let (ranges, next) = {
-            let body = Body::parse(&resp.body).map_err(|e| decode(self, e))?;
-            let mut ranges = body
-                .records(&resp.body, &self.spec.records_at)
-                .map_err(|e| decode(self, e))?;
+            let spec = self.spec.clone();
+            let mut body =
+                Body::parse(&text, &spec.records_at).map_err(|e| decode(self, raw, e))?;
+            let mut ranges = body.records().map_err(|e| decode(self, raw, e))?;
             if let Target::Offset { limit, .. } = self.slots[&key].target {
                 if ranges.len() as u64 > limit {
                     // Rows past the range asked for belong to the next page:
@@ -934,25 +944,21 @@ impl Sweep {
                 }
             }
             let next = self
-                .plan(key, &body, &resp, &resp.body, &ranges)
+                .plan(key, &body, &resp, &text, &ranges)
                 .map_err(|e| match e {
-                    Planned::Decode(d) => decode(self, d),
+                    Planned::Decode(d) => decode(self, raw, d),
                     Planned::Error(e) => Fail(e, None),
                 })?;
             let skip = (self.slots[&key].skip as usize).min(ranges.len());
             ranges.drain(..skip);
             if let Some(delta) = self.delta.as_mut() {
                 let before = ranges.len();
-                ranges.retain(|r| {
-                    let text = std::str::from_utf8(&resp.body[r.clone()])
-                        .expect("records come from a UTF-8 body");
-                    delta.keep(text)
-                });
+                ranges.retain(|r| text.get(r.clone()).is_none_or(|t| delta.keep(t)));
                 self.dropped += (before - ranges.len()) as u64;
             }
             (ranges, next)
         };
-        self.report.bytes += resp.body.len() as u64;
+        self.report.bytes += text.len() as u64;
         for (k, target) in next {
             // Nothing past a page that failed for good is fetched any more.
             // A page already planned (after a resume, the re-fetched page before
@@ -962,7 +968,7 @@ impl Sweep {
             }
         }
         let slot = self.slots.get_mut(&key).expect("answered slot exists");
-        slot.state = SlotState::Done(page::records(resp.body, ranges));
+        slot.state = SlotState::Done(page::records(text, ranges));
         self.done_slots += 1;
         if self.order == Order::Completion {
             self.ready.push_back(key);
@@ -1086,7 +1092,7 @@ impl Sweep {
         key: Key,
         body: &Body<'_>,
         resp: &Response,
-        raw: &[u8],
+        raw: &str,
         ranges: &[std::ops::Range<usize>],
     ) -> std::result::Result<Vec<(Key, Target)>, Planned> {
         let n = ranges.len() as u64;
@@ -1205,16 +1211,13 @@ impl Sweep {
                     _ => unreachable!(),
                 };
                 if let Some(last) = ranges.last() {
-                    let text = std::str::from_utf8(&raw[last.clone()])
-                        .expect("records come from a UTF-8 body");
                     let ptr = if field.starts_with('/') {
                         field.clone()
                     } else {
                         format!("/{field}")
                     };
-                    let root: &serde_json::value::RawValue = serde_json::from_str(text)
-                        .map_err(|e| Planned::Decode(DecodeError(e.to_string())))?;
-                    let value = page::pointer(root, &ptr)
+                    let last = raw.get(last.clone()).unwrap_or_default();
+                    let value = page::find(last, &ptr)
                         .map_err(Planned::Decode)?
                         .map(page::scalar_text)
                         .transpose()

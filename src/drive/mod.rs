@@ -103,16 +103,18 @@ pub(crate) fn random_seed() -> u64 {
 }
 
 /// Deserializes record `i` of `page` into `T`, naming the page and URL on failure.
+/// Records are read from `&str` (the core checked the body's UTF-8 once):
+/// serde_json then does not check each string's UTF-8 again.
 pub(crate) fn decode_record<T: DeserializeOwned>(page: &RawPage, i: usize) -> Result<T> {
-    let text = page.records.get(i).expect("index within the page");
-    serde_json::from_slice(text).map_err(|e| {
+    let text = page.records.get_str(i).unwrap_or_default();
+    serde_json::from_str(text).map_err(|e| {
         Error::new(
             ErrorKind::Record,
             format!("record {i} of the page does not fit the requested type: {e}"),
         )
         .with_url(page.url.clone())
         .with_page(page.index)
-        .with_excerpt(text)
+        .with_excerpt(text.as_bytes())
     })
 }
 

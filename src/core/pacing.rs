@@ -1,6 +1,15 @@
 //! Pacing: when the next request may go. One pacer serves every operation of
-//! an `Api`, so a 429 seen by one request pauses all of them, and a learnt
-//! rate or concurrency applies to the whole client. Pure: time comes in as `now`.
+//! an `Api`, so a learnt rate or concurrency applies to the whole client, and
+//! the first 429 pauses all of them. Pure: time comes in as `now`.
+//!
+//! The learnt rate comes from treating the server as a token bucket. A 429
+//! says the bucket was empty when that request arrived; every request let
+//! through before it since a known point (the bucket full at the start or
+//! after a pause, or empty at the previous 429) bounds the bucket's rate from
+//! below, and the 429 itself bounds it from above (see `fit`). The burst is
+//! what the first fan-out got through, less what the bucket refilled
+//! meanwhile. The rate settles near the lower bound, and probes upwards
+//! slowly, and faster the longer no 429 comes.
 
 use std::time::Duration;
 
@@ -42,11 +51,26 @@ impl Pacing {
         self.rate = Some((per_second, burst.max(1)));
         self
     }
-    /// Adapt to the server (default on): on 429 or 503, halve the
-    /// concurrency (at most once per round of requests) and, on 429, slow the
-    /// rate to below what the server accepted; after a window of successes,
-    /// add one to the concurrency and raise the rate slowly again. The
-    /// concurrency stays between 1 and the configured one.
+    /// Adapt to the server (default on).
+    ///
+    /// On 503 (without `Retry-After`), 502, 504 or a timeout, halve the
+    /// concurrency (at most once per round of requests); after a window of
+    /// successes, add one again. It stays between 1 and the configured one.
+    ///
+    /// On 429 (or 503 with `Retry-After`), learn the server's rate: the first
+    /// one pauses every request for its `Retry-After` (and halves the
+    /// concurrency), and the rate then starts from what the first burst got
+    /// through and grows quickly until the next 429. From then on each 429
+    /// measures the rate the server's bucket refills at, from the requests it
+    /// let through since the last one, and the client keeps to just under it;
+    /// such a 429 holds back only its own request (which still waits its
+    /// `Retry-After`), not the others. The rate is probed upwards slowly,
+    /// faster the longer no 429 comes, so a server that allows more is found.
+    /// Several 429s in a row too soon to measure anything back the rate off,
+    /// and pause everyone again.
+    ///
+    /// Off: every 429 pauses every request for its `Retry-After`, and
+    /// nothing is learnt.
     pub fn adaptive(mut self, on: bool) -> Self {
         self.adaptive = on;
         self
@@ -294,8 +318,10 @@ pub struct Pacer {
     learnt: Option<Bucket>,
     /// Bounds of the server's sustained rate, as measured so far.
     estimate: Option<(f64, f64)>,
-    /// The first throttling episode: successes before it, in how long.
+    /// The first throttling episode: successes of the requests sent before
+    /// it, in how long, and the first throttled request.
     first: Option<(f64, f64)>,
+    first_seq: u64,
     /// The server's burst as the first throttling episode showed it.
     burst: f64,
     /// Successful answers since the start.
@@ -329,6 +355,7 @@ impl Pacer {
             learnt: None,
             estimate: None,
             first: None,
+            first_seq: 0,
             burst: 1.0,
             accepted: 0,
             mark: None,
@@ -388,10 +415,8 @@ impl Pacer {
     /// The end of a pause for everyone: the server's bucket had time to fill.
     fn resume(&mut self, now: Instant) {
         self.paused = false;
-        if let (Some((_, d1)), None) = (self.first, self.estimate) {
+        if let (Some((n1, d1)), None) = (self.first, self.estimate) {
             // Everything the first burst got through is in by now.
-            let n1 = self.accepted as f64;
-            self.first = Some((n1, d1));
             self.burst = n1.max(1.0);
             if let Some(b) = self.learnt.as_mut() {
                 b.per_second = b.per_second.max(n1 / d1.max(1.0)).max(0.1);
@@ -415,6 +440,11 @@ impl Pacer {
         match outcome {
             Outcome::Ok => {
                 self.accepted += 1;
+                if let (Some((n1, _)), None) = (self.first.as_mut(), self.estimate) {
+                    if ticket.seq < self.first_seq {
+                        *n1 += 1.0;
+                    }
+                }
                 self.successes += 1;
                 if self.config.adaptive
                     && self.successes >= self.limit
@@ -459,10 +489,17 @@ impl Pacer {
             // Nothing known: everyone waits. The rate starts at what the
             // server let through before it said no, spread over the pause,
             // once every answer of that first burst is in.
+            // Until the throttled request left: the server said no after.
             let d1 = self.mark.as_ref().map_or(0.0, |m| {
-                now.saturating_duration_since(m.at).as_secs_f64()
+                let sent = m
+                    .sent
+                    .iter()
+                    .find(|(seq, _)| *seq == ticket.seq)
+                    .map_or(now, |(_, at)| *at);
+                sent.saturating_duration_since(m.at).as_secs_f64()
             });
-            self.first = Some((0.0, d1));
+            self.first = Some((self.accepted as f64, d1));
+            self.first_seq = ticket.seq;
             self.learnt = Some(Bucket::new(0.1, 1.0));
             self.pause(now + wait, now);
             self.decrease(ticket);
@@ -484,8 +521,8 @@ impl Pacer {
                 .find(|(seq, _)| *seq == ticket.seq)
                 .map(|(_, at)| *at);
             if let Some(rejected) = rejected {
-                let start = (mark.complete && mark.tokens.is_finite())
-                    .then_some((mark.at, mark.tokens));
+                let start =
+                    (mark.complete && mark.tokens.is_finite()).then_some((mark.at, mark.tokens));
                 let (mut lo, mut hi) = fit(&sent, rejected, start, self.burst);
                 // The first burst was the server's burst plus what it refilled
                 // meanwhile: with the rate known, the burst is known better.
@@ -786,44 +823,103 @@ mod tests {
         assert!(matches!(p.admit(t1), Admission::WaitUntil(_)));
     }
 
+    /// A token bucket server: `(accepted, tokens, at)`.
+    fn serve(bucket: &mut (f64, Instant), rate: f64, burst: f64, now: Instant) -> bool {
+        let dt = now.saturating_duration_since(bucket.1).as_secs_f64();
+        bucket.0 = (bucket.0 + dt * rate).min(burst);
+        bucket.1 = now;
+        if bucket.0 >= 1.0 {
+            bucket.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
     #[test]
-    fn a_429_teaches_a_rate_below_what_the_server_accepted() {
+    fn a_fit_brackets_the_rate_of_the_bucket_that_answered() {
+        // Requests every 15 ms (66/s) at a bucket of 50/s, burst 10, full at t0.
+        let t0 = Instant::now();
+        let mut bucket = (10.0, t0);
+        let mut sent = Vec::new();
+        let mut at = t0;
+        let rejected = loop {
+            if !serve(&mut bucket, 50.0, 10.0, at) {
+                break at;
+            }
+            sent.push(at);
+            at += Duration::from_millis(15);
+        };
+        let (lo, hi) = fit(&sent, rejected, Some((t0, 10.0)), 10.0);
+        assert!(lo <= 50.0 && 50.0 <= hi, "{lo}..{hi}");
+        assert!(lo > 45.0 && hi < 56.0, "{lo}..{hi}");
+    }
+
+    #[test]
+    fn after_the_first_pause_a_429_slows_the_rate_without_pausing_everyone() {
         let t0 = Instant::now();
         let mut p = Pacer::new(Pacing::default(), 16);
-        // 50 successes within the last second, then a 429.
-        for i in 0..50u64 {
-            let now = t0 + Duration::from_millis(i * 20);
-            let t = go(&mut p, now);
-            p.on_answer(t, Outcome::Ok, now);
-        }
-        let now = t0 + Duration::from_millis(1000);
-        let t = go(&mut p, now);
-        p.on_answer(
-            t,
-            Outcome::Throttled {
-                retry_after: Some(Duration::from_secs(1)),
-            },
-            now,
-        );
-        let rate = p.learnt_rate().expect("a rate was learnt");
-        assert!((38.0..=42.0).contains(&rate), "{rate}");
-        // After the cooldown, requests are spaced at the learnt rate.
-        let after = now + Duration::from_secs(1);
-        let mut sent = 0;
-        let mut at = after;
-        while at < after + Duration::from_secs(1) {
-            match p.admit(at) {
-                Admission::Go(t) => {
-                    sent += 1;
-                    p.on_answer(t, Outcome::Ok, at);
+        let mut bucket = (10.0, t0);
+        let mut now = t0;
+        let mut throttles = 0;
+        let mut lone = 0;
+        // Requests as fast as the pacer lets them go, each answered at once.
+        for _ in 0..600 {
+            let ticket = loop {
+                match p.admit(now) {
+                    Admission::Go(t) => break t,
+                    Admission::WaitUntil(at) => now = at,
+                    Admission::WaitForAnswer => unreachable!("answered at once"),
                 }
-                Admission::WaitUntil(next) => at = next,
-                Admission::WaitForAnswer => unreachable!(),
+            };
+            now += Duration::from_millis(1);
+            if serve(&mut bucket, 50.0, 10.0, now) {
+                p.on_answer(ticket, Outcome::Ok, now);
+            } else {
+                throttles += 1;
+                p.on_answer(
+                    ticket,
+                    Outcome::Throttled {
+                        retry_after: Some(Duration::from_secs(1)),
+                    },
+                    now,
+                );
+                if throttles > 1 {
+                    // Once a rate is known, only the throttled request waits.
+                    assert_eq!(p.poll_timeout(), None, "a lone 429 paused everyone");
+                    lone += 1;
+                } else {
+                    assert_eq!(p.poll_timeout(), Some(now + Duration::from_secs(1)));
+                }
             }
         }
-        assert!(
-            (36..=46).contains(&sent),
-            "{sent} requests in the second after the cooldown"
-        );
+        assert!(lone >= 1, "a second 429 came and measured the rate");
+        assert!(throttles <= 6, "{throttles} 429s");
+        assert_eq!(p.stats().throttled, Duration::from_secs(1));
+        let rate = p.learnt_rate().expect("a rate was learnt");
+        assert!((47.0..=52.0).contains(&rate), "{rate}");
+        // 600 requests at 50/s with a burst of 10 and one pause of 1 s: 12.8 s.
+        let took = (now - t0).as_secs_f64();
+        assert!(took < 13.5, "{took}");
+    }
+
+    #[test]
+    fn without_adaptive_pacing_a_429_pauses_everyone_and_nothing_is_learnt() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Pacing::default().adaptive(false), 4);
+        for i in 0..3u64 {
+            let now = t0 + Duration::from_secs(2 * i);
+            let t = go(&mut p, now);
+            p.on_answer(
+                t,
+                Outcome::Throttled {
+                    retry_after: Some(Duration::from_secs(1)),
+                },
+                now,
+            );
+            assert_eq!(p.poll_timeout(), Some(now + Duration::from_secs(1)));
+        }
+        assert_eq!(p.learnt_rate(), None);
+        assert_eq!(p.concurrency(), 4);
     }
 }

@@ -240,45 +240,55 @@ struct Mark {
     tokens: f64,
     /// `(sequence number, admitted at)`, oldest first; `complete` while none
     /// was dropped for room.
-    sent: std::collections::VecDeque<(u64, Instant)>,
+    sent: std::collections::VecDeque<Sent>,
     complete: bool,
+}
+
+/// A request admitted since a mark: its sequence number, when it left and,
+/// once answered, when the answer came.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    seq: u64,
+    at: Instant,
+    answered: Option<Instant>,
 }
 
 /// The rates of a token bucket with `burst` tokens that let every request
 /// of `sent` through and turned away one at `rejected`: `(lo, hi)`, the
 /// bucket holding `tokens` (± half a token) at `start` if that is known.
 fn fit(
-    sent: &[Instant],
+    sent: &[(Instant, Instant)],
     rejected: Instant,
     start: Option<(Instant, f64)>,
     burst: f64,
 ) -> (f64, f64) {
     let secs = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64();
-    // Windows as the server saw them may be a little longer or shorter.
-    let longer = |dt: f64| dt + TIME_SLACK;
+    // The server saw each request between its leaving and its answer: the
+    // lower bound takes the longest such window, the upper one a window a
+    // little shorter than the times they left.
     let shorter = |dt: f64| (dt - TIME_SLACK).max(TIME_SLACK);
     let mut lo: f64 = 0.0;
     let mut hi: f64 = 0.0;
     // Every request of sent[i..=j] got a token: at most the burst was there
     // at sent[i], the rest was refilled by sent[j].
-    for (j, &sj) in sent.iter().enumerate() {
-        for (i, &si) in sent[..j].iter().enumerate() {
+    for (j, &(_, aj)) in sent.iter().enumerate() {
+        for (i, &(si, _)) in sent[..j].iter().enumerate() {
             let n = (j - i + 1) as f64 - burst - SLACK;
             if n > 0.0 {
-                lo = lo.max(n / longer(secs(si, sj)));
+                lo = lo.max(n / secs(si, aj).max(TIME_SLACK));
             }
         }
         if let Some((at, tokens)) = start {
             let n = (j + 1) as f64 - (tokens + 0.5) - SLACK;
             if n > 0.0 {
-                lo = lo.max(n / longer(secs(at, sj)));
+                lo = lo.max(n / secs(at, aj).max(TIME_SLACK));
             }
         }
     }
     // The rejected one found no token: since some sent[i], more were asked
     // for than the burst and the refill gave.
     let m = sent.len();
-    for (i, &si) in sent.iter().enumerate() {
+    for (i, &(si, _)) in sent.iter().enumerate() {
         let n = (m - i + 1) as f64 - burst + SLACK;
         hi = hi.max(n / shorter(secs(si, rejected)));
     }
@@ -407,7 +417,11 @@ impl Pacer {
                 mark.sent.pop_front();
                 mark.complete = false;
             }
-            mark.sent.push_back((self.seq, now));
+            mark.sent.push_back(Sent {
+                seq: self.seq,
+                at: now,
+                answered: None,
+            });
         }
         Admission::Go(Ticket { seq: self.seq })
     }
@@ -437,6 +451,17 @@ impl Pacer {
     /// The answer to an admitted request.
     pub fn on_answer(&mut self, ticket: Ticket, outcome: Outcome, now: Instant) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(mark) = self.mark.as_mut() {
+            let first = mark.sent.front().map_or(u64::MAX, |s| s.seq);
+            if let Some(s) = ticket
+                .seq
+                .checked_sub(first)
+                .and_then(|i| mark.sent.get_mut(i as usize))
+                .filter(|s| s.seq == ticket.seq)
+            {
+                s.answered = Some(now);
+            }
+        }
         match outcome {
             Outcome::Ok => {
                 self.accepted += 1;
@@ -494,8 +519,8 @@ impl Pacer {
                 let sent = m
                     .sent
                     .iter()
-                    .find(|(seq, _)| *seq == ticket.seq)
-                    .map_or(now, |(_, at)| *at);
+                    .find(|s| s.seq == ticket.seq)
+                    .map_or(now, |s| s.at);
                 sent.saturating_duration_since(m.at).as_secs_f64()
             });
             self.first = Some((self.accepted as f64, d1));
@@ -509,17 +534,17 @@ impl Pacer {
         // empty; the requests sent since the mark before it got through.
         let mut measured = None;
         if let Some(mark) = &self.mark {
-            let sent: Vec<Instant> = mark
+            let sent: Vec<(Instant, Instant)> = mark
                 .sent
                 .iter()
-                .filter(|(seq, _)| *seq < ticket.seq)
-                .map(|(_, at)| *at)
+                .filter(|s| s.seq < ticket.seq)
+                .map(|s| (s.at, s.answered.unwrap_or(now)))
                 .collect();
             let rejected = mark
                 .sent
                 .iter()
-                .find(|(seq, _)| *seq == ticket.seq)
-                .map(|(_, at)| *at);
+                .find(|s| s.seq == ticket.seq)
+                .map(|s| s.at);
             if let Some(rejected) = rejected {
                 let start =
                     (mark.complete && mark.tokens.is_finite()).then_some((mark.at, mark.tokens));
@@ -847,7 +872,7 @@ mod tests {
             if !serve(&mut bucket, 50.0, 10.0, at) {
                 break at;
             }
-            sent.push(at);
+            sent.push((at, at + Duration::from_millis(2)));
             at += Duration::from_millis(15);
         };
         let (lo, hi) = fit(&sent, rejected, Some((t0, 10.0)), 10.0);

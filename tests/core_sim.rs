@@ -2948,7 +2948,8 @@ fn paced_sweep(server: Limited, pages: u64, c: usize, pacing: Pacing) -> PacedRu
                 }
                 Admission::WaitUntil(at) => {
                     assert!(at > now, "a wait that ends now or before");
-                    gate_wake = Some(at);
+                    // Drivers wake up a little late (timers, threads).
+                    gate_wake = Some(at + Duration::from_micros(rng.below(3000) as u64));
                     break;
                 }
                 Admission::WaitForAnswer => break,
@@ -3048,7 +3049,7 @@ fn pacing_against_a_fast_bucket_with_latency() {
         Limited::new(500.0, 100).latency(Duration::from_millis(20)),
         1000,
     );
-    assert!(secs(r.took) <= 4.5, "{r:?}");
+    assert!(secs(r.took) <= 5.0, "{r:?}");
     assert!(r.throttled <= 16, "{r:?}");
     assert!(r.paused <= 1.1, "{r:?}");
 }

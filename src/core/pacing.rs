@@ -182,6 +182,8 @@ const SLACK: f64 = 0.1;
 const TIME_SLACK: f64 = 0.005;
 /// Throttling episodes remembered for measuring over a longer time.
 const EMPTIES: usize = 16;
+/// Seconds of requests the learnt rate lets a driver that woke late catch up on.
+const LATE: f64 = 0.05;
 /// Admissions remembered for measuring the server's rate.
 const LOG: usize = 512;
 
@@ -329,7 +331,8 @@ pub struct Pacer {
     /// Bounds of the server's sustained rate, as measured so far.
     estimate: Option<(f64, f64)>,
     /// The first throttling episode: successes of the requests sent before
-    /// it, in how long, and the first throttled request.
+    /// it was handled, until the first throttled request left; and the
+    /// first request sent after it.
     first: Option<(f64, f64)>,
     first_seq: u64,
     /// The server's burst as the first throttling episode showed it.
@@ -524,7 +527,8 @@ impl Pacer {
                 sent.saturating_duration_since(m.at).as_secs_f64()
             });
             self.first = Some((self.accepted as f64, d1));
-            self.first_seq = ticket.seq;
+            // Successes of requests sent before now still count (below).
+            self.first_seq = self.seq + 1;
             self.learnt = Some(Bucket::new(0.1, 1.0));
             self.pause(now + wait, now);
             self.decrease(ticket);
@@ -540,11 +544,7 @@ impl Pacer {
                 .filter(|s| s.seq < ticket.seq)
                 .map(|s| (s.at, s.answered.unwrap_or(now)))
                 .collect();
-            let rejected = mark
-                .sent
-                .iter()
-                .find(|s| s.seq == ticket.seq)
-                .map(|s| s.at);
+            let rejected = mark.sent.iter().find(|s| s.seq == ticket.seq).map(|s| s.at);
             if let Some(rejected) = rejected {
                 let start =
                     (mark.complete && mark.tokens.is_finite()).then_some((mark.at, mark.tokens));
@@ -556,7 +556,8 @@ impl Pacer {
                     // bound, so the burst found with that rate is smaller
                     // still, and both settle.
                     for _ in 0..32 {
-                        let burst = (n1 - lo * d1).max(1.0);
+                        // Refill shows only in whole tokens: one to spare.
+                        let burst = (n1 - (lo * d1 - 1.0).max(0.0)).max(1.0);
                         let start = start.map(|(at, _)| (at, burst));
                         (lo, hi) = fit(&sent, rejected, start, burst);
                         let settled = (self.burst - burst).abs() < 0.5;
@@ -588,7 +589,18 @@ impl Pacer {
                 }
             }
         }
+        let full = self.mark.as_ref().is_some_and(|m| m.tokens >= 1.0);
         let rate = match measured {
+            None if full => {
+                // Turned away within what we took for the server's burst:
+                // the burst is smaller. Nothing is known of the rate yet.
+                let through = self
+                    .mark
+                    .as_ref()
+                    .map_or(0, |m| m.sent.iter().filter(|s| s.seq < ticket.seq).count());
+                self.burst = self.burst.min(through as f64).max(1.0);
+                learnt.per_second
+            }
             Some((lo, hi)) => {
                 self.unmeasured = 0;
                 // Earlier bounds this measurement does not contradict still
@@ -610,7 +622,8 @@ impl Pacer {
             }
         };
         learnt.per_second = rate.max(0.1);
-        learnt.burst = 1.0;
+        // A little slack for a driver that wakes late, within the server's burst.
+        learnt.burst = (learnt.per_second * LATE).clamp(1.0, self.burst.max(1.0));
         learnt.tokens = 0.0;
         learnt.at = Some(now);
         self.grown_at = Some(now);

@@ -610,7 +610,12 @@ impl Pacer {
                     _ => (lo, hi),
                 };
                 self.estimate = Some((lo, hi));
-                target(lo, hi)
+                if full {
+                    // After a ramp the upper bound is loose: start low.
+                    lo
+                } else {
+                    target(lo, hi)
+                }
             }
             None => {
                 // Too soon to measure: far too fast. Back off, and forget

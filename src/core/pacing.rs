@@ -662,12 +662,6 @@ impl Pacer {
         let Some(b) = self.learnt.as_mut() else {
             return;
         };
-        // Only a rate that holds requests back is raised: one that is not
-        // reached (the concurrency or the caller is slower) proves nothing.
-        b.refill(now);
-        if b.tokens >= 1.0 {
-            return;
-        }
         // Growth by answers, not by time alone: at most a quarter per answer.
         let step = |per_second: f64| 1.0 + (per_second * dt).min(0.25);
         let mut rate = b.per_second;

@@ -75,7 +75,8 @@ impl Pacing {
         self.adaptive = on;
         self
     }
-    /// How long a 429 without `Retry-After` pauses the client (default 1 s).
+    /// How long a 429 without `Retry-After` pauses the client, when it pauses
+    /// it (see [`adaptive`](Pacing::adaptive); default 1 s).
     pub fn cooldown_without_retry_after(mut self, d: Duration) -> Self {
         self.cooldown_without_retry_after = d;
         self

@@ -138,7 +138,11 @@ impl ApiBuilder {
     }
 
     /// How requests are paced: a fixed rate limit, adaptive concurrency and
-    /// rate (default: [`Pacing::default`], adaptive on, no fixed limit).
+    /// rate (default: [`Pacing::default`], adaptive on, no fixed limit). With
+    /// adaptive pacing the first 429 pauses every request for its
+    /// `Retry-After`; after that the client measures the rate the server
+    /// accepts and keeps to it, and a later 429 holds back only its own
+    /// request (see [`Pacing::adaptive`]).
     pub fn pacing(mut self, pacing: Pacing) -> Self {
         self.pacing = pacing;
         self

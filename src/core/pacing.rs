@@ -1,6 +1,15 @@
 //! Pacing: when the next request may go. One pacer serves every operation of
-//! an `Api`, so a 429 seen by one request pauses all of them, and a learnt
-//! rate or concurrency applies to the whole client. Pure: time comes in as `now`.
+//! an `Api`, so a learnt rate or concurrency applies to the whole client, and
+//! the first 429 pauses all of them. Pure: time comes in as `now`.
+//!
+//! The learnt rate comes from treating the server as a token bucket. A 429
+//! says the bucket was empty when that request arrived; every request let
+//! through before it since a known point (the bucket full at the start or
+//! after a pause, or empty at the previous 429) bounds the bucket's rate from
+//! below, and the 429 itself bounds it from above (see `fit`). The burst is
+//! what the first fan-out got through, less what the bucket refilled
+//! meanwhile. The rate settles near the lower bound, and probes upwards
+//! slowly, and faster the longer no 429 comes.
 
 use std::time::Duration;
 
@@ -42,16 +51,32 @@ impl Pacing {
         self.rate = Some((per_second, burst.max(1)));
         self
     }
-    /// Adapt to the server (default on): on 429 or 503, halve the
-    /// concurrency (at most once per round of requests) and, on 429, slow the
-    /// rate to below what the server accepted; after a window of successes,
-    /// add one to the concurrency and raise the rate slowly again. The
-    /// concurrency stays between 1 and the configured one.
+    /// Adapt to the server (default on).
+    ///
+    /// On 503 (without `Retry-After`), 502, 504 or a timeout, halve the
+    /// concurrency (at most once per round of requests); after a window of
+    /// successes, add one again. It stays between 1 and the configured one.
+    ///
+    /// On 429 (or 503 with `Retry-After`), learn the server's rate: the first
+    /// one pauses every request for its `Retry-After` (and halves the
+    /// concurrency), and the rate then starts from what the first burst got
+    /// through and grows quickly until the next 429. From then on each 429
+    /// measures the rate the server's bucket refills at, from the requests it
+    /// let through since the last one, and the client keeps to just under it;
+    /// such a 429 holds back only its own request (which still waits its
+    /// `Retry-After`), not the others. The rate is probed upwards slowly,
+    /// faster the longer no 429 comes, so a server that allows more is found.
+    /// Several 429s in a row too soon to measure anything back the rate off,
+    /// and pause everyone again.
+    ///
+    /// Off: every 429 pauses every request for its `Retry-After`, and
+    /// nothing is learnt.
     pub fn adaptive(mut self, on: bool) -> Self {
         self.adaptive = on;
         self
     }
-    /// How long a 429 without `Retry-After` pauses the client (default 1 s).
+    /// How long a 429 without `Retry-After` pauses the client, when it pauses
+    /// it (see [`adaptive`](Pacing::adaptive); default 1 s).
     pub fn cooldown_without_retry_after(mut self, d: Duration) -> Self {
         self.cooldown_without_retry_after = d;
         self
@@ -129,8 +154,39 @@ pub struct PacerStats {
     pub increases: u64,
 }
 
-/// 100 ms slots of successes kept: five seconds.
-const SLOTS: u64 = 50;
+/// Growth of the learnt rate per second before the server's rate is
+/// measured (after the first pause) and while it is below the estimate.
+const RAMP_PER_SECOND: f64 = 8.0;
+/// The slowest growth of the learnt rate per second once it is at the
+/// estimate: a probe, so a server that allows more is found in time. An
+/// estimate known only roughly is probed faster, by its uncertainty a second.
+const PROBE_PER_SECOND: f64 = 0.003;
+/// Seconds without a 429 before the learnt rate probes beyond the upper
+/// bound of the server's rate; the probe then speeds up with the square of
+/// the time (four times as fast after twice that time).
+const PROBE_QUIET: f64 = 10.0;
+/// The fastest probe, for an estimate known only roughly.
+const MAX_PROBE_PER_SECOND: f64 = 0.2;
+/// Where between the bounds of the server's rate the learnt rate settles.
+const TARGET_SHARE: f64 = 0.25;
+/// Successes since the last 429 below which a new one says the rate we
+/// pace at is too high.
+const MIN_MEASURED: f64 = 4.0;
+/// Multiplicative decrease on a 429 that came too soon to measure anything.
+const BACKOFF: f64 = 0.7;
+/// Throttling episodes in a row that measured nothing before every request
+/// is paused again for the whole `Retry-After`.
+const UNMEASURED_LIMIT: u32 = 4;
+/// Tokens of slack in a fit, for requests that reach the server in another order.
+const SLACK: f64 = 0.1;
+/// Seconds of slack in a fit, for requests that reach the server sooner or later.
+const TIME_SLACK: f64 = 0.005;
+/// Throttling episodes remembered for measuring over a longer time.
+const EMPTIES: usize = 16;
+/// Seconds of requests the learnt rate lets a driver that woke late catch up on.
+const LATE: f64 = 0.05;
+/// Admissions remembered for measuring the server's rate.
+const LOG: usize = 512;
 
 /// A token bucket.
 #[derive(Debug, Clone)]
@@ -178,6 +234,80 @@ impl Bucket {
     }
 }
 
+/// Where a measurement of the server's rate starts: an instant at which the
+/// server's bucket was full (the first request, the end of a pause) or empty
+/// (a 429), the tokens it then held, and the requests admitted since.
+#[derive(Debug, Clone)]
+struct Mark {
+    at: Instant,
+    tokens: f64,
+    /// `(sequence number, admitted at)`, oldest first; `complete` while none
+    /// was dropped for room.
+    sent: std::collections::VecDeque<Sent>,
+    complete: bool,
+}
+
+/// A request admitted since a mark: its sequence number, when it left and,
+/// once answered, when the answer came.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    seq: u64,
+    at: Instant,
+    answered: Option<Instant>,
+}
+
+/// The rates of a token bucket with `burst` tokens that let every request
+/// of `sent` through and turned away one at `rejected`: `(lo, hi)`, the
+/// bucket holding `tokens` (± half a token) at `start` if that is known.
+fn fit(
+    sent: &[(Instant, Instant)],
+    rejected: Instant,
+    start: Option<(Instant, f64)>,
+    burst: f64,
+) -> (f64, f64) {
+    let secs = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64();
+    // The server saw each request between its leaving and its answer: the
+    // lower bound takes the longest such window, the upper one a window a
+    // little shorter than the times they left.
+    let shorter = |dt: f64| (dt - TIME_SLACK).max(TIME_SLACK);
+    let mut lo: f64 = 0.0;
+    let mut hi: f64 = 0.0;
+    // Every request of sent[i..=j] got a token: at most the burst was there
+    // at sent[i], the rest was refilled by sent[j].
+    for (j, &(_, aj)) in sent.iter().enumerate() {
+        for (i, &(si, _)) in sent[..j].iter().enumerate() {
+            let n = (j - i + 1) as f64 - burst - SLACK;
+            if n > 0.0 {
+                lo = lo.max(n / secs(si, aj).max(TIME_SLACK));
+            }
+        }
+        if let Some((at, tokens)) = start {
+            let n = (j + 1) as f64 - (tokens + 0.5) - SLACK;
+            if n > 0.0 {
+                lo = lo.max(n / secs(at, aj).max(TIME_SLACK));
+            }
+        }
+    }
+    // The rejected one found no token: since some sent[i], more were asked
+    // for than the burst and the refill gave.
+    let m = sent.len();
+    for (i, &(si, _)) in sent.iter().enumerate() {
+        let n = (m - i + 1) as f64 - burst + SLACK;
+        hi = hi.max(n / shorter(secs(si, rejected)));
+    }
+    if let Some((at, tokens)) = start {
+        let n = (m + 1) as f64 - (tokens - 0.5) + SLACK;
+        hi = hi.max(n / shorter(secs(at, rejected)));
+    }
+    (lo, hi)
+}
+
+/// The rate to settle at, between the bounds of the server's rate: near the
+/// lower one, which the server surely sustains.
+fn target(lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo).max(0.0) * TARGET_SHARE
+}
+
 /// The pacing state shared by every operation of an `Api`.
 #[derive(Debug, Clone)]
 pub struct Pacer {
@@ -190,15 +320,33 @@ pub struct Pacer {
     /// Answers to requests sent before this sequence number cannot cause
     /// another decrease: one decrease per round, as TCP does per RTT.
     decrease_epoch: u64,
+    /// Likewise for throttling: 429s to requests sent before this sequence
+    /// number belong to an episode already handled.
+    throttle_epoch: u64,
     cooldown_until: Option<Instant>,
+    /// A pause for everyone is under way: the server's bucket refills, so a
+    /// measurement starts afresh when it ends.
+    paused: bool,
     fixed: Option<Bucket>,
     learnt: Option<Bucket>,
-    /// Successful answers in the last five seconds, by 100 ms slot.
-    recent: [(u64, u32); SLOTS as usize],
+    /// Bounds of the server's sustained rate, as measured so far.
+    estimate: Option<(f64, f64)>,
+    /// The first throttling episode: successes of the requests sent before
+    /// it was handled, until the first throttled request left; and the
+    /// first request sent after it.
+    first: Option<(f64, f64)>,
+    first_seq: u64,
+    /// The server's burst as the first throttling episode showed it.
+    burst: f64,
+    /// Successful answers since the start.
+    accepted: u64,
+    mark: Option<Mark>,
+    /// Throttling episodes in a row that measured nothing.
+    unmeasured: u32,
+    /// The last throttling episodes since the last pause: when, and the
+    /// successes counted by then.
+    empties: std::collections::VecDeque<(Instant, f64)>,
     grown_at: Option<Instant>,
-    /// Recent cooldowns, to leave out of rate measurements.
-    pauses: std::collections::VecDeque<(Instant, Instant)>,
-    origin: Option<Instant>,
     stats: PacerStats,
 }
 
@@ -214,13 +362,20 @@ impl Pacer {
             seq: 0,
             successes: 0,
             decrease_epoch: 0,
+            throttle_epoch: 0,
             cooldown_until: None,
+            paused: false,
             fixed,
             learnt: None,
-            recent: [(u64::MAX, 0); SLOTS as usize],
+            estimate: None,
+            first: None,
+            first_seq: 0,
+            burst: 1.0,
+            accepted: 0,
+            mark: None,
+            unmeasured: 0,
+            empties: std::collections::VecDeque::new(),
             grown_at: None,
-            pauses: std::collections::VecDeque::new(),
-            origin: None,
             stats: PacerStats::default(),
         }
     }
@@ -233,6 +388,9 @@ impl Pacer {
                 return Admission::WaitUntil(until);
             }
             self.cooldown_until = None;
+        }
+        if self.paused {
+            self.resume(now);
         }
         if self.in_flight >= self.limit {
             return Admission::WaitForAnswer;
@@ -252,15 +410,70 @@ impl Pacer {
         }
         self.in_flight += 1;
         self.seq += 1;
+        if self.config.adaptive {
+            let mark = self.mark.get_or_insert_with(|| Mark {
+                at: now,
+                tokens: f64::INFINITY,
+                sent: Default::default(),
+                complete: true,
+            });
+            if mark.sent.len() >= LOG {
+                mark.sent.pop_front();
+                mark.complete = false;
+            }
+            mark.sent.push_back(Sent {
+                seq: self.seq,
+                at: now,
+                answered: None,
+            });
+        }
         Admission::Go(Ticket { seq: self.seq })
+    }
+
+    /// The end of a pause for everyone: the server's bucket had time to fill.
+    fn resume(&mut self, now: Instant) {
+        self.paused = false;
+        if let (Some((n1, d1)), None) = (self.first, self.estimate) {
+            // Everything the first burst got through is in by now.
+            self.burst = n1.max(1.0);
+            if let Some(b) = self.learnt.as_mut() {
+                b.per_second = b.per_second.max(n1 / d1.max(1.0)).max(0.1);
+                b.burst = self.burst;
+                b.tokens = self.burst;
+                b.at = Some(now);
+            }
+        }
+        self.mark = Some(Mark {
+            at: now,
+            tokens: self.burst,
+            sent: Default::default(),
+            complete: true,
+        });
+        self.grown_at = Some(now);
     }
 
     /// The answer to an admitted request.
     pub fn on_answer(&mut self, ticket: Ticket, outcome: Outcome, now: Instant) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(mark) = self.mark.as_mut() {
+            let first = mark.sent.front().map_or(u64::MAX, |s| s.seq);
+            if let Some(s) = ticket
+                .seq
+                .checked_sub(first)
+                .and_then(|i| mark.sent.get_mut(i as usize))
+                .filter(|s| s.seq == ticket.seq)
+            {
+                s.answered = Some(now);
+            }
+        }
         match outcome {
             Outcome::Ok => {
-                self.count_success(now);
+                self.accepted += 1;
+                if let (Some((n1, _)), None) = (self.first.as_mut(), self.estimate) {
+                    if ticket.seq < self.first_seq {
+                        *n1 += 1.0;
+                    }
+                }
                 self.successes += 1;
                 if self.config.adaptive
                     && self.successes >= self.limit
@@ -270,44 +483,24 @@ impl Pacer {
                     self.successes = 0;
                     self.stats.increases += 1;
                 }
-                if let Some(b) = self.learnt.as_mut() {
-                    // Probe back up slowly: 2% a second.
-                    let dt = self
-                        .grown_at
-                        .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
-                    b.per_second *= 1.0 + 0.02 * dt.min(1.0);
-                    b.burst = b.per_second.clamp(1.0, 4.0);
-                }
-                self.grown_at = Some(now);
+                self.grow(now);
             }
             Outcome::Throttled { retry_after } => {
                 self.stats.throttles += 1;
                 let wait = retry_after
                     .unwrap_or(self.config.cooldown_without_retry_after)
                     .min(self.config.max_cooldown);
-                let until = now + wait;
-                let from = self.cooldown_until.map_or(now, |u| u.max(now));
-                if until > from {
-                    self.stats.throttled += until - from;
-                    self.cooldown_until = Some(until);
-                    self.pauses.push_back((from, until));
-                    while self.pauses.len() > 64 {
-                        self.pauses.pop_front();
+                if !self.config.adaptive {
+                    self.pause(now + wait, now);
+                } else if ticket.seq <= self.throttle_epoch {
+                    // Sent before the episode was handled: part of it. A pause
+                    // under way lasts until every such request may retry.
+                    if self.paused {
+                        self.pause(now + wait, now);
                     }
-                }
-                if self.config.adaptive {
-                    if ticket.seq > self.decrease_epoch {
-                        // What the server accepted over the last seconds, pauses
-                        // included, is what it sustains: bursts average out.
-                        let accepted = self.accepted_per_second(now);
-                        let rate = match &self.learnt {
-                            Some(b) => b.per_second.min(accepted),
-                            None => accepted,
-                        };
-                        let rate = (rate * 0.8).max(0.5);
-                        self.learnt = Some(Bucket::new(rate, rate.clamp(1.0, 4.0)));
-                    }
-                    self.decrease(ticket);
+                } else {
+                    self.throttle_epoch = self.seq;
+                    self.throttled(ticket, wait, now);
                 }
             }
             Outcome::Overloaded => {
@@ -319,6 +512,195 @@ impl Pacer {
         }
     }
 
+    /// A new throttling episode: learn what the server allows.
+    fn throttled(&mut self, ticket: Ticket, wait: Duration, now: Instant) {
+        let Some(learnt) = self.learnt.as_mut() else {
+            // Nothing known: everyone waits. The rate starts at what the
+            // server let through before it said no, spread over the pause,
+            // once every answer of that first burst is in.
+            // Until the throttled request left: the server said no after.
+            let d1 = self.mark.as_ref().map_or(0.0, |m| {
+                let sent = m
+                    .sent
+                    .iter()
+                    .find(|s| s.seq == ticket.seq)
+                    .map_or(now, |s| s.at);
+                sent.saturating_duration_since(m.at).as_secs_f64()
+            });
+            self.first = Some((self.accepted as f64, d1));
+            // Successes of requests sent before now still count (below).
+            self.first_seq = self.seq + 1;
+            self.learnt = Some(Bucket::new(0.1, 1.0));
+            self.pause(now + wait, now);
+            self.decrease(ticket);
+            return;
+        };
+        // When the throttled request reached the server, its bucket was
+        // empty; the requests sent since the mark before it got through.
+        let mut measured = None;
+        if let Some(mark) = &self.mark {
+            let sent: Vec<(Instant, Instant)> = mark
+                .sent
+                .iter()
+                .filter(|s| s.seq < ticket.seq)
+                .map(|s| (s.at, s.answered.unwrap_or(now)))
+                .collect();
+            let rejected = mark.sent.iter().find(|s| s.seq == ticket.seq).map(|s| s.at);
+            if let Some(rejected) = rejected {
+                let start =
+                    (mark.complete && mark.tokens.is_finite()).then_some((mark.at, mark.tokens));
+                let (mut lo, mut hi) = fit(&sent, rejected, start, self.burst);
+                // The first burst was the server's burst plus what it refilled
+                // meanwhile: with the rate known, the burst is known better.
+                if let Some((n1, d1)) = self.first.filter(|_| self.estimate.is_none()) {
+                    // At most that burst: the rate found with it is a lower
+                    // bound, so the burst found with that rate is smaller
+                    // still, and both settle.
+                    for _ in 0..32 {
+                        // Refill shows only in whole tokens: one to spare.
+                        let burst = (n1 - (lo * d1 - 1.0).max(0.0)).max(1.0);
+                        let start = start.map(|(at, _)| (at, burst));
+                        (lo, hi) = fit(&sent, rejected, start, burst);
+                        let settled = (self.burst - burst).abs() < 0.5;
+                        self.burst = burst;
+                        if settled {
+                            break;
+                        }
+                    }
+                }
+                // Since each earlier 429 without a pause between, the bucket
+                // was empty and what got through was refilled: a lower bound
+                // over a longer time. An older one the new upper bound
+                // contradicts is from before the server changed its rate.
+                let accepted = self.accepted as f64;
+                self.empties.retain(|(at, n)| {
+                    let dt = now.saturating_duration_since(*at).as_secs_f64();
+                    let r = (accepted - n - 1.0 - SLACK) / dt.max(1e-3);
+                    if r > hi {
+                        return false;
+                    }
+                    lo = lo.max(r);
+                    true
+                });
+                // A 429 soon after the last one, at the rate we pace at: that
+                // rate is too high, whatever a burst of one could explain.
+                let soon = mark.tokens < 1.0 && (sent.len() as f64) < MIN_MEASURED;
+                if lo > 0.0 && hi >= lo && !soon {
+                    measured = Some((lo, hi));
+                }
+            }
+        }
+        let full = self.mark.as_ref().is_some_and(|m| m.tokens >= 1.0);
+        let rate = match measured {
+            None if full => {
+                // Turned away within what we took for the server's burst:
+                // the burst is smaller. Nothing is known of the rate yet.
+                let through = self
+                    .mark
+                    .as_ref()
+                    .map_or(0, |m| m.sent.iter().filter(|s| s.seq < ticket.seq).count());
+                self.burst = self.burst.min(through as f64).max(1.0);
+                learnt.per_second
+            }
+            Some((lo, hi)) => {
+                self.unmeasured = 0;
+                // Earlier bounds this measurement does not contradict still
+                // hold: keep the tighter of both.
+                let (lo, hi) = match self.estimate {
+                    Some((l, h)) if l <= hi => (lo.max(l), if h >= lo { hi.min(h) } else { hi }),
+                    _ => (lo, hi),
+                };
+                self.estimate = Some((lo, hi));
+                if full {
+                    // After a ramp the upper bound is loose: start low.
+                    lo
+                } else {
+                    target(lo, hi)
+                }
+            }
+            None => {
+                // Too soon to measure: far too fast. Back off, and forget
+                // bounds the server no longer keeps to.
+                self.unmeasured += 1;
+                let rate = learnt.per_second * BACKOFF;
+                self.estimate = Some((rate * BACKOFF, learnt.per_second));
+                rate
+            }
+        };
+        learnt.per_second = rate.max(0.1);
+        // A little slack for a driver that wakes late, within the server's burst.
+        learnt.burst = (learnt.per_second * LATE).clamp(1.0, self.burst.max(1.0));
+        learnt.tokens = 0.0;
+        learnt.at = Some(now);
+        self.grown_at = Some(now);
+        if self.empties.len() >= EMPTIES {
+            self.empties.pop_front();
+        }
+        self.empties.push_back((now, self.accepted as f64));
+        self.mark = Some(Mark {
+            at: now,
+            tokens: 0.5,
+            sent: Default::default(),
+            complete: true,
+        });
+        if self.unmeasured >= UNMEASURED_LIMIT {
+            self.unmeasured = 0;
+            self.pause(now + wait, now);
+            self.decrease(ticket);
+        }
+    }
+
+    /// Raises the learnt rate: quickly up to the estimate, then slowly.
+    fn grow(&mut self, now: Instant) {
+        let dt = self
+            .grown_at
+            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64())
+            .min(1.0);
+        self.grown_at = Some(now);
+        if self.paused {
+            return;
+        }
+        let Some(b) = self.learnt.as_mut() else {
+            return;
+        };
+        // Growth by answers, not by time alone: at most a quarter per answer.
+        let step = |per_second: f64| 1.0 + (per_second * dt).min(0.25);
+        let mut rate = b.per_second;
+        match self.estimate {
+            Some((lo, hi)) if rate >= target(lo, hi) => {
+                // Slowly up to the upper bound; beyond it only after a while
+                // without a 429, then faster the longer none came.
+                let quiet = self.mark.as_ref().map_or(0.0, |m| {
+                    now.saturating_duration_since(m.at).as_secs_f64() / PROBE_QUIET
+                });
+                let g = if rate < hi {
+                    PROBE_PER_SECOND.max((hi - lo) / lo / 8.0)
+                } else {
+                    PROBE_PER_SECOND * (quiet - 1.0).max(0.0).powi(2)
+                };
+                rate *= step(g.min(MAX_PROBE_PER_SECOND));
+            }
+            Some((lo, hi)) => rate = (rate * step(RAMP_PER_SECOND)).min(target(lo, hi)),
+            None => rate *= step(RAMP_PER_SECOND),
+        }
+        // Never above what the first burst reached: the server allows less.
+        if let Some((n1, d1)) = self.first.filter(|_| self.estimate.is_none()) {
+            rate = rate.min((n1 / d1.max(1e-3)).max(b.per_second));
+        }
+        b.per_second = rate;
+    }
+
+    /// Holds every request back until `until`.
+    fn pause(&mut self, until: Instant, now: Instant) {
+        let from = self.cooldown_until.map_or(now, |u| u.max(now));
+        if until > from {
+            self.stats.throttled += until - from;
+            self.cooldown_until = Some(until);
+        }
+        self.paused = true;
+        self.empties.clear();
+    }
+
     fn decrease(&mut self, ticket: Ticket) {
         if ticket.seq > self.decrease_epoch {
             self.limit = (self.limit / 2).max(1);
@@ -326,56 +708,6 @@ impl Pacer {
             self.decrease_epoch = self.seq;
             self.stats.decreases += 1;
         }
-    }
-
-    fn slot(now: Instant, origin: Instant) -> u64 {
-        (now.saturating_duration_since(origin).as_millis() / 100) as u64
-    }
-
-    fn count_success(&mut self, now: Instant) {
-        let origin = self.origin(now);
-        let s = Self::slot(now, origin);
-        let cell = &mut self.recent[(s % SLOTS) as usize];
-        if cell.0 != s {
-            *cell = (s, 0);
-        }
-        cell.1 += 1;
-    }
-
-    /// Successful answers per second over the last five seconds (or since
-    /// the first request, if sooner; at least 50 ms).
-    fn accepted_per_second(&mut self, now: Instant) -> f64 {
-        let origin = self.origin(now);
-        let s = Self::slot(now, origin);
-        let n: u32 = self
-            .recent
-            .iter()
-            .filter(|(slot, _)| *slot != u64::MAX && *slot + SLOTS > s && *slot <= s)
-            .map(|(_, n)| *n)
-            .sum();
-        let window = SLOTS as f64 / 10.0;
-        let since = now
-            .saturating_duration_since(origin)
-            .as_secs_f64()
-            .min(window);
-        // Time we spent paused by our own cooldowns says nothing of what the
-        // server would have accepted: count only the time we were sending.
-        let from = now - Duration::from_secs_f64(since);
-        let paused: f64 = self
-            .pauses
-            .iter()
-            .map(|(a, b)| {
-                let a = (*a).max(from);
-                let b = (*b).min(now);
-                b.saturating_duration_since(a).as_secs_f64()
-            })
-            .sum();
-        f64::from(n.max(1)) / (since - paused).max(0.05)
-    }
-
-    /// A fixed origin for the 100 ms slots.
-    fn origin(&mut self, now: Instant) -> Instant {
-        *self.origin.get_or_insert(now)
     }
 
     /// When [`admit`](Pacer::admit) may say yes again, if it said `WaitUntil`.
@@ -535,44 +867,103 @@ mod tests {
         assert!(matches!(p.admit(t1), Admission::WaitUntil(_)));
     }
 
+    /// A token bucket server: `(accepted, tokens, at)`.
+    fn serve(bucket: &mut (f64, Instant), rate: f64, burst: f64, now: Instant) -> bool {
+        let dt = now.saturating_duration_since(bucket.1).as_secs_f64();
+        bucket.0 = (bucket.0 + dt * rate).min(burst);
+        bucket.1 = now;
+        if bucket.0 >= 1.0 {
+            bucket.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
     #[test]
-    fn a_429_teaches_a_rate_below_what_the_server_accepted() {
+    fn a_fit_brackets_the_rate_of_the_bucket_that_answered() {
+        // Requests every 15 ms (66/s) at a bucket of 50/s, burst 10, full at t0.
+        let t0 = Instant::now();
+        let mut bucket = (10.0, t0);
+        let mut sent = Vec::new();
+        let mut at = t0;
+        let rejected = loop {
+            if !serve(&mut bucket, 50.0, 10.0, at) {
+                break at;
+            }
+            sent.push((at, at + Duration::from_millis(2)));
+            at += Duration::from_millis(15);
+        };
+        let (lo, hi) = fit(&sent, rejected, Some((t0, 10.0)), 10.0);
+        assert!(lo <= 50.0 && 50.0 <= hi, "{lo}..{hi}");
+        assert!(lo > 45.0 && hi < 56.0, "{lo}..{hi}");
+    }
+
+    #[test]
+    fn after_the_first_pause_a_429_slows_the_rate_without_pausing_everyone() {
         let t0 = Instant::now();
         let mut p = Pacer::new(Pacing::default(), 16);
-        // 50 successes within the last second, then a 429.
-        for i in 0..50u64 {
-            let now = t0 + Duration::from_millis(i * 20);
-            let t = go(&mut p, now);
-            p.on_answer(t, Outcome::Ok, now);
-        }
-        let now = t0 + Duration::from_millis(1000);
-        let t = go(&mut p, now);
-        p.on_answer(
-            t,
-            Outcome::Throttled {
-                retry_after: Some(Duration::from_secs(1)),
-            },
-            now,
-        );
-        let rate = p.learnt_rate().expect("a rate was learnt");
-        assert!((38.0..=42.0).contains(&rate), "{rate}");
-        // After the cooldown, requests are spaced at the learnt rate.
-        let after = now + Duration::from_secs(1);
-        let mut sent = 0;
-        let mut at = after;
-        while at < after + Duration::from_secs(1) {
-            match p.admit(at) {
-                Admission::Go(t) => {
-                    sent += 1;
-                    p.on_answer(t, Outcome::Ok, at);
+        let mut bucket = (10.0, t0);
+        let mut now = t0;
+        let mut throttles = 0;
+        let mut lone = 0;
+        // Requests as fast as the pacer lets them go, each answered at once.
+        for _ in 0..600 {
+            let ticket = loop {
+                match p.admit(now) {
+                    Admission::Go(t) => break t,
+                    Admission::WaitUntil(at) => now = at,
+                    Admission::WaitForAnswer => unreachable!("answered at once"),
                 }
-                Admission::WaitUntil(next) => at = next,
-                Admission::WaitForAnswer => unreachable!(),
+            };
+            now += Duration::from_millis(1);
+            if serve(&mut bucket, 50.0, 10.0, now) {
+                p.on_answer(ticket, Outcome::Ok, now);
+            } else {
+                throttles += 1;
+                p.on_answer(
+                    ticket,
+                    Outcome::Throttled {
+                        retry_after: Some(Duration::from_secs(1)),
+                    },
+                    now,
+                );
+                if throttles > 1 {
+                    // Once a rate is known, only the throttled request waits.
+                    assert_eq!(p.poll_timeout(), None, "a lone 429 paused everyone");
+                    lone += 1;
+                } else {
+                    assert_eq!(p.poll_timeout(), Some(now + Duration::from_secs(1)));
+                }
             }
         }
-        assert!(
-            (36..=46).contains(&sent),
-            "{sent} requests in the second after the cooldown"
-        );
+        assert!(lone >= 1, "a second 429 came and measured the rate");
+        assert!(throttles <= 6, "{throttles} 429s");
+        assert_eq!(p.stats().throttled, Duration::from_secs(1));
+        let rate = p.learnt_rate().expect("a rate was learnt");
+        assert!((47.0..=52.0).contains(&rate), "{rate}");
+        // 600 requests at 50/s with a burst of 10 and one pause of 1 s: 12.8 s.
+        let took = (now - t0).as_secs_f64();
+        assert!(took < 13.5, "{took}");
+    }
+
+    #[test]
+    fn without_adaptive_pacing_a_429_pauses_everyone_and_nothing_is_learnt() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Pacing::default().adaptive(false), 4);
+        for i in 0..3u64 {
+            let now = t0 + Duration::from_secs(2 * i);
+            let t = go(&mut p, now);
+            p.on_answer(
+                t,
+                Outcome::Throttled {
+                    retry_after: Some(Duration::from_secs(1)),
+                },
+                now,
+            );
+            assert_eq!(p.poll_timeout(), Some(now + Duration::from_secs(1)));
+        }
+        assert_eq!(p.learnt_rate(), None);
+        assert_eq!(p.concurrency(), 4);
     }
 }

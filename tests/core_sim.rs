@@ -2793,3 +2793,23 @@ fn a_retry_budget_spent_ends_the_sweep_with_the_reason() {
         "the first page was handed out before the failure"
     );
 }
+
+#[path = "common/url_cases.rs"]
+mod url_cases;
+
+/// The URL table the WebAssembly test checks too: here its expected values
+/// are checked against the `url` crate itself, then through `pagewise::core::Url`.
+#[test]
+fn url_cases_are_what_the_url_crate_computes() {
+    for (base, input, want, same) in url_cases::JOINS {
+        let b = Url::parse(base).unwrap();
+        match b.join(input) {
+            Ok(u) => {
+                assert_eq!(u.as_str(), *want, "{base} + {input:?}");
+                assert_eq!(u.origin() == b.origin(), *same, "{input:?}");
+            }
+            Err(_) => assert_eq!(*want, "error", "{base} + {input:?}"),
+        }
+    }
+    url_cases::check();
+}

@@ -3127,3 +3127,23 @@ fn pacing_does_not_slow_a_sweep_that_is_never_throttled() {
     assert_eq!((paced.requests, paced.throttled), (1000, 0));
     assert_eq!(paced.learnt, None);
 }
+
+#[path = "common/url_cases.rs"]
+mod url_cases;
+
+/// The URL table the WebAssembly test checks too: here its expected values
+/// are checked against the `url` crate itself, then through `pagewise::core::Url`.
+#[test]
+fn url_cases_are_what_the_url_crate_computes() {
+    for (base, input, want, same) in url_cases::JOINS {
+        let b = Url::parse(base).unwrap();
+        match b.join(input) {
+            Ok(u) => {
+                assert_eq!(u.as_str(), *want, "{base} + {input:?}");
+                assert_eq!(u.origin() == b.origin(), *same, "{input:?}");
+            }
+            Err(_) => assert_eq!(*want, "error", "{base} + {input:?}"),
+        }
+    }
+    url_cases::check();
+}

@@ -7,6 +7,8 @@
 #![cfg(target_arch = "wasm32")]
 
 mod common;
+#[path = "common/url_cases.rs"]
+mod url_cases;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -39,6 +41,13 @@ async fn server_requests() -> u64 {
     let api = Api::builder(base()).build().unwrap();
     let stats: serde_json::Value = Client::new(&api).get("_stats").await.unwrap();
     stats["requests"].as_u64().unwrap()
+}
+
+/// The platform's `URL` class (the WebAssembly back end of
+/// `pagewise::core::Url`) answers as the `url` crate does natively.
+#[wasm_bindgen_test]
+fn urls_resolve_and_redact_as_natively() {
+    url_cases::check();
 }
 
 #[wasm_bindgen_test]

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use super::url::Url;
 use serde::de::DeserializeOwned;
-use url::Url;
 use web_time::Instant;
 
 use super::api::ApiSpec;

@@ -7,9 +7,9 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::url::Url;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use url::Url;
 use web_time::Instant;
 
 use super::api::ApiSpec;
@@ -742,7 +742,7 @@ impl Kind for FetchKind {
         match &self.batch {
             None => {
                 let id = &self.ids[indices[0]];
-                let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+                let encoded: String = super::url::form_urlencode(id);
                 let path = self.template.replace("{id}", &encoded.replace('+', "%20"));
                 Ok((Method::Get, spec.url_for(&path, &[])?, None))
             }
@@ -1244,7 +1244,7 @@ impl Kind for WriteKind {
                 let i = indices[0];
                 let body = Some(self.records[i].get().as_bytes().to_vec());
                 let item_path = |id: String| {
-                    let enc: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+                    let enc: String = super::url::form_urlencode(&id);
                     format!(
                         "{}/{}",
                         self.path.trim_end_matches('/'),

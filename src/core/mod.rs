@@ -16,7 +16,9 @@ mod pagination;
 mod redact;
 mod retry;
 mod sweep;
+mod url;
 
+pub use self::url::{Url, UrlError};
 pub use api::{ApiBuilder, ApiSpec, Auth};
 pub use checkpoint::Checkpoint;
 pub use delta::{DeltaFilter, Watermark};

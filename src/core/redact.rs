@@ -1,6 +1,6 @@
 //! Keeping credentials out of messages.
 
-use url::Url;
+use super::url::Url;
 
 /// What must never be printed: names of query parameters that carry a credential.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -14,23 +14,15 @@ impl Secrets {
     pub fn redact_url(&self, url: &str) -> String {
         match Url::parse(url) {
             Ok(mut u) => {
-                if !u.username().is_empty() || u.password().is_some() {
-                    let _ = u.set_username("");
-                    let _ = u.set_password(None);
-                }
+                u.clear_userinfo();
                 if !self.query_params.is_empty() && u.query().is_some() {
-                    let pairs: Vec<(String, String)> = u
-                        .query_pairs()
-                        .map(|(k, v)| {
-                            let v = if self.query_params.iter().any(|s| *s == k) {
-                                "REDACTED".to_string()
-                            } else {
-                                v.into_owned()
-                            };
-                            (k.into_owned(), v)
-                        })
-                        .collect();
-                    u.query_pairs_mut().clear().extend_pairs(pairs);
+                    let mut pairs = u.query_pairs();
+                    for (k, v) in &mut pairs {
+                        if self.query_params.iter().any(|s| s == k) {
+                            *v = "REDACTED".to_string();
+                        }
+                    }
+                    u.set_query_pairs(&pairs, true);
                 }
                 u.to_string()
             }
@@ -58,19 +50,11 @@ impl Secrets {
     pub(crate) fn strip_url(&self, url: &str) -> String {
         match Url::parse(url) {
             Ok(mut u) => {
-                let _ = u.set_username("");
-                let _ = u.set_password(None);
+                u.clear_userinfo();
                 if !self.query_params.is_empty() && u.query().is_some() {
-                    let pairs: Vec<(String, String)> = u
-                        .query_pairs()
-                        .filter(|(k, _)| !self.query_params.iter().any(|s| s == k))
-                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                        .collect();
-                    if pairs.is_empty() {
-                        u.set_query(None);
-                    } else {
-                        u.query_pairs_mut().clear().extend_pairs(pairs);
-                    }
+                    let mut pairs = u.query_pairs();
+                    pairs.retain(|(k, _)| !self.query_params.iter().any(|s| s == k));
+                    u.set_query_pairs(&pairs, false);
                 }
                 u.to_string()
             }

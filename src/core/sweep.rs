@@ -7,7 +7,7 @@ use std::collections::{BinaryHeap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use url::Url;
+use super::url::Url;
 use web_time::Instant;
 
 use super::api::ApiSpec;
@@ -403,8 +403,7 @@ impl Sweep {
             Pagination::NextUrl(n) => {
                 let mut url = collection.clone();
                 if let Some(limit) = &n.limit_param {
-                    url.query_pairs_mut()
-                        .append_pair(limit, &page_size.to_string());
+                    url.append_query_pairs([(limit.as_str(), page_size.to_string().as_str())]);
                 }
                 Target::Url(url)
             }
@@ -821,26 +820,26 @@ impl Sweep {
         let mut url = self.collection.clone();
         match (&slot.target, &self.spec.pagination) {
             (Target::Offset { offset, limit }, Pagination::Offset(o)) => {
-                url.query_pairs_mut()
-                    .append_pair(&o.offset_param, &offset.to_string())
-                    .append_pair(&o.limit_param, &limit.to_string());
+                url.append_query_pairs([
+                    (o.offset_param.as_str(), offset.to_string().as_str()),
+                    (o.limit_param.as_str(), limit.to_string().as_str()),
+                ]);
             }
             (Target::Page(n), Pagination::PageNumber(p)) => {
-                let mut q = url.query_pairs_mut();
-                q.append_pair(&p.page_param, &n.to_string());
-                if let Some(s) = &p.size_param {
-                    q.append_pair(s, &size);
-                }
+                let n = n.to_string();
+                let pairs = [(p.page_param.as_str(), n.as_str())]
+                    .into_iter()
+                    .chain(p.size_param.as_deref().map(|s| (s, size.as_str())));
+                url.append_query_pairs(pairs);
             }
-            // Only touch the query when there is something to add: an untouched
-            // `query_pairs_mut()` leaves a bare `?` at the end of the URL.
+            // The query is only touched when there is something to add (no bare `?`).
             (Target::Cursor(c), Pagination::Cursor(cfg)) => {
                 let pairs = c
                     .as_ref()
                     .map(|c| (cfg.cursor_param.as_str(), c.as_str()))
                     .into_iter()
                     .chain(cfg.limit_param.as_deref().map(|l| (l, size.as_str())));
-                append_pairs(&mut url, pairs);
+                url.append_query_pairs(pairs);
             }
             (Target::Url(u), _) => url = u.clone(),
             (Target::Keyset(v), Pagination::Keyset(k)) => {
@@ -849,7 +848,7 @@ impl Sweep {
                     .map(|v| (k.param.as_str(), v.as_str()))
                     .into_iter()
                     .chain(k.limit_param.as_deref().map(|l| (l, size.as_str())));
-                append_pairs(&mut url, pairs);
+                url.append_query_pairs(pairs);
             }
             _ => unreachable!("targets are made for the API's own dialect"),
         }
@@ -1484,13 +1483,6 @@ fn insert_sorted(pending: &mut Vec<PendingPage>, page: PendingPage, before_same:
         k < key || (k == key && !before_same)
     });
     pending.insert(at, page);
-}
-
-fn append_pairs<'a>(url: &mut Url, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
-    let mut pairs = pairs.peekable();
-    if pairs.peek().is_some() {
-        url.query_pairs_mut().extend_pairs(pairs);
-    }
 }
 
 fn short(s: &str) -> String {

@@ -5,11 +5,14 @@
 //! (method and headers) goes over as one JSON text, the `fetch` call makes
 //! the only `Request` object, the response headers come back as one string,
 //! and the body is copied once from its `ArrayBuffer` into a `Vec` that was
-//! not zeroed first.
+//! not zeroed first. A timeout is a JavaScript timer that calls the
+//! controller's `abort` itself (no Rust closure, no waker): the fetch then
+//! rejects, and the aborted signal tells that the timer fired.
+
+use std::time::Duration;
 
 use futures::future::{select, Either};
-use futures_timer::Delay;
-use js_sys::{Array, Promise, Uint8Array, JSON};
+use js_sys::{Array, Function, Promise, Uint8Array, JSON};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -41,6 +44,17 @@ extern "C" {
     /// no global `fetch`.
     #[wasm_bindgen(catch, js_namespace = globalThis, js_name = fetch)]
     fn global_fetch(url: &str, init: &FetchInit) -> Result<Promise, JsValue>;
+
+    /// `AbortController.prototype.abort`, bound to each request's controller
+    /// for its timer.
+    #[wasm_bindgen(thread_local_v2, js_namespace = ["AbortController", "prototype"], js_name = abort)]
+    static ABORT: Function;
+
+    /// `setTimeout(handler, ms)`: a number in browsers, a `Timeout` in Node.
+    #[wasm_bindgen(js_namespace = globalThis, js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_namespace = globalThis, js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
 }
 
 /// Sends requests with the global `fetch` (browsers, web workers, Node 20).
@@ -60,14 +74,20 @@ impl FetchTransport {
     }
 }
 
-/// Aborts the fetch if the future is dropped before it finished.
+/// Aborts the fetch if the future is dropped before it finished, and clears
+/// the timeout's timer (a pending timer keeps Node running).
 struct AbortOnDrop {
     controller: Option<AbortController>,
+    timer: Option<JsValue>,
 }
 
 impl AbortOnDrop {
+    /// The exchange ended: no abort, no timer any more.
     fn disarm(&mut self) {
         self.controller = None;
+        if let Some(id) = self.timer.take() {
+            clear_timeout(&id);
+        }
     }
 }
 
@@ -75,6 +95,9 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         if let Some(c) = self.controller.take() {
             c.abort();
+        }
+        if let Some(id) = self.timer.take() {
+            clear_timeout(&id);
         }
     }
 }
@@ -150,9 +173,9 @@ fn other(message: impl Into<String>) -> TransportError {
     TransportError::new(TransportErrorKind::Other, message)
 }
 
-/// Builds the init and starts the fetch; the `AbortController` of the request
-/// is returned armed (it aborts the fetch when dropped).
-fn start(request: &Request) -> Result<(Promise, AbortOnDrop), TransportError> {
+/// Builds the init and starts the fetch, with the timer of its timeout if it
+/// has one. Returned armed: dropping the guard aborts the fetch.
+fn start(request: &Request) -> Result<(Promise, AbortSignal, AbortOnDrop), TransportError> {
     let controller =
         AbortController::new().map_err(|_| other("AbortController is not available"))?;
     let json = init_json(request);
@@ -160,25 +183,51 @@ fn start(request: &Request) -> Result<(Promise, AbortOnDrop), TransportError> {
     let init: FetchInit = JSON::parse(json)
         .map_err(|e| other(format!("cannot build the request: {}", js_error(&e).1)))?
         .unchecked_into();
-    init.set_signal(&controller.signal());
+    let signal = controller.signal();
+    init.set_signal(&signal);
     if let Some(body) = &request.body {
         init.set_body(&Uint8Array::from(&body[..]));
     }
     let promise = global_fetch(&request.url, &init)
         .map_err(|e| other(format!("the global fetch failed: {}", js_error(&e).1)))?;
+    let timer = request.timeout.map(|limit| {
+        // Timers take at most 2^31 - 1 ms (about 24.8 days): longer ones
+        // would fire at once.
+        let ms = limit.as_millis().min(i32::MAX as u128) as f64;
+        ABORT.with(|abort| set_timeout(&abort.bind0(&controller), ms))
+    });
     Ok((
         promise,
+        signal,
         AbortOnDrop {
             controller: Some(controller),
+            timer,
         },
     ))
 }
 
+/// The error of a request whose signal was aborted while it was awaited: only
+/// its timer does that (a dropped request is not awaited any more).
+fn timed_out(timeout: Option<Duration>) -> TransportError {
+    let limit = timeout.unwrap_or_default();
+    TransportError::new(
+        TransportErrorKind::Timeout,
+        format!("no answer within {limit:?}"),
+    )
+}
+
 /// Waits for the answer and reads it whole.
-async fn exchange(promise: Promise) -> Result<Response, TransportError> {
+async fn exchange(
+    promise: Promise,
+    signal: &AbortSignal,
+    timeout: Option<Duration>,
+) -> Result<Response, TransportError> {
     let resp: FetchResponse = JsFuture::from(promise)
         .await
         .map_err(|e| {
+            if signal.aborted() {
+                return timed_out(timeout);
+            }
             let (name, text) = js_error(&e);
             if name == "AbortError" {
                 TransportError::new(
@@ -194,6 +243,9 @@ async fn exchange(promise: Promise) -> Result<Response, TransportError> {
     let status = resp.status();
     let headers = response_headers(&resp);
     let body_failed = |e: JsValue| {
+        if signal.aborted() {
+            return timed_out(timeout);
+        }
         TransportError::new(
             TransportErrorKind::Io,
             format!("reading the body failed: {}", js_error(&e).1),
@@ -244,20 +296,9 @@ impl AsyncTransport for FetchTransport {
 
     fn send(&self, request: Request) -> TransportFuture {
         Box::pin(async move {
-            let (promise, mut guard) = start(&request).map_err(|e| redacted(e, &request))?;
-            let result = match request.timeout {
-                None => exchange(promise).await,
-                Some(limit) => match select(Box::pin(exchange(promise)), Delay::new(limit)).await {
-                    Either::Left((r, _)) => r,
-                    Either::Right(_) => {
-                        // Dropping `guard` on return aborts the fetch.
-                        return Err(TransportError::new(
-                            TransportErrorKind::Timeout,
-                            format!("no answer within {limit:?}"),
-                        ));
-                    }
-                },
-            };
+            let (promise, signal, mut guard) =
+                start(&request).map_err(|e| redacted(e, &request))?;
+            let result = exchange(promise, &signal, request.timeout).await;
             guard.disarm();
             result.map_err(|e| redacted(e, &request))
         })

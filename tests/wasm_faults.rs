@@ -48,15 +48,15 @@ fn base() -> String {
 #[wasm_bindgen]
 extern "C" {
     /// A `Response` of `fetch`.
-    type FetchResponse;
+    type ServerAnswer;
     #[wasm_bindgen(method, getter)]
-    fn status(this: &FetchResponse) -> u16;
+    fn status(this: &ServerAnswer) -> u16;
     #[wasm_bindgen(method)]
-    fn text(this: &FetchResponse) -> js_sys::Promise;
+    fn text(this: &ServerAnswer) -> js_sys::Promise;
 
     /// The global `fetch(url, init)`.
     #[wasm_bindgen(js_namespace = globalThis, js_name = fetch)]
-    fn global_fetch(url: &str, init: &JsValue) -> js_sys::Promise;
+    fn fetch_text(url: &str, init: &JsValue) -> js_sys::Promise;
 }
 
 /// `method url` with an optional text body: the status and the body text.
@@ -66,7 +66,7 @@ async fn call(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
     if let Some(body) = body {
         js_sys::Reflect::set(&init, &"body".into(), &body.into()).expect("init.body");
     }
-    let resp: FetchResponse = JsFuture::from(global_fetch(url, &init))
+    let resp: ServerAnswer = JsFuture::from(fetch_text(url, &init))
         .await
         .unwrap_or_else(|e| panic!("{method} {url}: {e:?}"))
         .unchecked_into();

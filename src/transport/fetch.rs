@@ -23,27 +23,29 @@ use crate::core::{Request, Response, TransportError, TransportErrorKind};
 
 #[wasm_bindgen]
 extern "C" {
-    /// The `RequestInit` dictionary handed to `fetch`: a plain object.
-    type FetchInit;
+    /// The `RequestInit` dictionary handed to `fetch`: a plain object. (Type
+    /// names of this crate's own: wasm-bindgen import shims of the same
+    /// name and signature in two crates collide at link time.)
+    type PagewiseFetchInit;
     #[wasm_bindgen(method, setter = signal)]
-    fn set_signal(this: &FetchInit, signal: &AbortSignal);
+    fn set_signal(this: &PagewiseFetchInit, signal: &AbortSignal);
     #[wasm_bindgen(method, setter = body)]
-    fn set_body(this: &FetchInit, body: &Uint8Array);
+    fn set_body(this: &PagewiseFetchInit, body: &Uint8Array);
 
     /// A `Response` of `fetch`.
-    type FetchResponse;
+    type PagewiseFetchResponse;
     #[wasm_bindgen(method, getter)]
-    fn status(this: &FetchResponse) -> u16;
+    fn status(this: &PagewiseFetchResponse) -> u16;
     #[wasm_bindgen(method, getter)]
-    fn headers(this: &FetchResponse) -> JsValue;
+    fn headers(this: &PagewiseFetchResponse) -> JsValue;
     #[wasm_bindgen(method, catch, js_name = arrayBuffer)]
-    fn array_buffer(this: &FetchResponse) -> Result<Promise, JsValue>;
+    fn array_buffer(this: &PagewiseFetchResponse) -> Result<Promise, JsValue>;
 
     /// `globalThis.fetch(url, init)`: the same function in windows, web
     /// workers and Node 18+. Throws (rather than rejects) only when there is
     /// no global `fetch`.
     #[wasm_bindgen(catch, js_namespace = globalThis, js_name = fetch)]
-    fn global_fetch(url: &str, init: &FetchInit) -> Result<Promise, JsValue>;
+    fn global_fetch(url: &str, init: &PagewiseFetchInit) -> Result<Promise, JsValue>;
 
     /// `AbortController.prototype.abort`, bound to each request's controller
     /// for its timer.
@@ -160,7 +162,7 @@ fn init_json(request: &Request) -> Vec<u8> {
 /// The response headers in one crossing: `Array.from(headers).join("\n")`
 /// gives `name,value` lines. Names are tokens (no comma) and the Fetch
 /// standard keeps CR, LF and NUL out of values, so the split is exact.
-fn response_headers(resp: &FetchResponse) -> Vec<(String, String)> {
+fn response_headers(resp: &PagewiseFetchResponse) -> Vec<(String, String)> {
     let joined = String::from(Array::from(&resp.headers()).join("\n"));
     joined
         .split('\n')
@@ -180,7 +182,7 @@ fn start(request: &Request) -> Result<(Promise, AbortSignal, AbortOnDrop), Trans
         AbortController::new().map_err(|_| other("AbortController is not available"))?;
     let json = init_json(request);
     let json = std::str::from_utf8(&json).map_err(|_| other("a header is not UTF-8"))?;
-    let init: FetchInit = JSON::parse(json)
+    let init: PagewiseFetchInit = JSON::parse(json)
         .map_err(|e| other(format!("cannot build the request: {}", js_error(&e).1)))?
         .unchecked_into();
     let signal = controller.signal();
@@ -222,7 +224,7 @@ async fn exchange(
     signal: &AbortSignal,
     timeout: Option<Duration>,
 ) -> Result<Response, TransportError> {
-    let resp: FetchResponse = JsFuture::from(promise)
+    let resp: PagewiseFetchResponse = JsFuture::from(promise)
         .await
         .map_err(|e| {
             if signal.aborted() {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::{scenarios, Item};
 use futures::StreamExt;
-use pagewise::{Api, Client, ErrorKind, Order, Pagination, RetryPolicy, Total};
+use pagewise::{Api, Auth, Client, ErrorKind, Order, Pagination, RetryPolicy, Total};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -137,6 +137,25 @@ async fn an_unreachable_server_is_a_transport_error() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+}
+
+#[wasm_bindgen_test]
+async fn a_transport_error_does_not_show_a_secret_of_the_url() {
+    let api = Api::builder("http://127.0.0.1:9/")
+        .auth(Auth::Query {
+            name: "api_key".into(),
+            value: "s3cr3t-in-the-query".into(),
+        })
+        .retry(quick_retries())
+        .build()
+        .unwrap();
+    let err = Client::new(&api)
+        .get::<serde_json::Value>("items/1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("s3cr3t-in-the-query"), "{shown}");
 }
 
 #[wasm_bindgen_test]

@@ -23,8 +23,10 @@ use std::time::Duration;
 use common::Item;
 use futures::future::{select, Either};
 use futures::StreamExt;
-use gloo_net::http::Request;
 use pagewise::{Api, Client, ErrorKind, Pagination, Report, RetryPolicy, Total};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 use web_time::Instant;
 
@@ -43,48 +45,60 @@ fn base() -> String {
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// A `Response` of `fetch`.
+    type ServerAnswer;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &ServerAnswer) -> u16;
+    #[wasm_bindgen(method)]
+    fn text(this: &ServerAnswer) -> js_sys::Promise;
+
+    /// The global `fetch(url, init)`.
+    #[wasm_bindgen(js_namespace = globalThis, js_name = fetch)]
+    fn fetch_text(url: &str, init: &JsValue) -> js_sys::Promise;
+}
+
+/// `method url` with an optional text body: the status and the body text.
+async fn call(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    let init = js_sys::Object::new();
+    js_sys::Reflect::set(&init, &"method".into(), &method.into()).expect("init.method");
+    if let Some(body) = body {
+        js_sys::Reflect::set(&init, &"body".into(), &body.into()).expect("init.body");
+    }
+    let resp: ServerAnswer = JsFuture::from(fetch_text(url, &init))
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e:?}"))
+        .unchecked_into();
+    let status = resp.status();
+    let text = JsFuture::from(resp.text())
+        .await
+        .unwrap_or_else(|e| panic!("the body of {method} {url}: {e:?}"))
+        .as_string()
+        .unwrap_or_default();
+    (status, text)
+}
+
 /// `POST /_faults` with `faults` (the JSON form of the server's `Faults`),
 /// then `POST /_reset` so that `/_stats` counts this case only. The body is
 /// sent as text: a simple CORS request, no preflight.
 async fn set_faults(faults: &str) {
-    let resp = Request::post(&format!("{}/_faults", base()))
-        .body(faults.to_string())
-        .expect("a text body")
-        .send()
-        .await
-        .expect("POST /_faults");
-    let status = resp.status();
-    assert_eq!(
-        status,
-        204,
-        "POST /_faults {faults}: {}",
-        resp.text().await.unwrap_or_default()
-    );
-    let resp = Request::post(&format!("{}/_reset", base()))
-        .send()
-        .await
-        .expect("POST /_reset");
-    assert_eq!(resp.status(), 204, "POST /_reset");
+    let (status, text) = call("POST", &format!("{}/_faults", base()), Some(faults)).await;
+    assert_eq!(status, 204, "POST /_faults {faults}: {text}");
+    let (status, _) = call("POST", &format!("{}/_reset", base()), None).await;
+    assert_eq!(status, 204, "POST /_reset");
 }
 
 /// `DELETE /_faults`: no faults any more.
 async fn clear_faults() {
-    let resp = Request::delete(&format!("{}/_faults", base()))
-        .send()
-        .await
-        .expect("DELETE /_faults");
-    assert_eq!(resp.status(), 204, "DELETE /_faults");
+    let (status, _) = call("DELETE", &format!("{}/_faults", base()), None).await;
+    assert_eq!(status, 204, "DELETE /_faults");
 }
 
 /// `GET /_stats`: `{ requests, in_flight, max_in_flight, faults, throttled }`.
 async fn stats() -> serde_json::Value {
-    let text = Request::get(&format!("{}/_stats", base()))
-        .send()
-        .await
-        .expect("GET /_stats")
-        .text()
-        .await
-        .expect("the body of /_stats");
+    let (status, text) = call("GET", &format!("{}/_stats", base()), None).await;
+    assert_eq!(status, 200, "GET /_stats: {text}");
     serde_json::from_str(&text).expect("/_stats is JSON")
 }
 

@@ -163,6 +163,88 @@ enum Read<T> {
     PerItem(Vec<std::result::Result<T, (Error, Option<Failure>)>>),
 }
 
+/// An item's value inside the engine: the JSON text of a fetched record, or
+/// the outcome of a write. One type for both kinds, so the engine is compiled
+/// once (half the WebAssembly of one engine per kind).
+#[derive(Debug)]
+struct Out {
+    bytes: Vec<u8>,
+    written: Written,
+}
+
+impl From<Vec<u8>> for Out {
+    fn from(bytes: Vec<u8>) -> Self {
+        Out {
+            bytes,
+            written: Written {
+                id: None,
+                status: 0,
+            },
+        }
+    }
+}
+
+impl From<Written> for Out {
+    fn from(written: Written) -> Self {
+        Out {
+            bytes: Vec::new(),
+            written,
+        }
+    }
+}
+
+/// An engine event as a kind's own event.
+fn map_event<T>(event: ManyEvent<Out>, f: fn(Out) -> T) -> ManyEvent<T> {
+    match event {
+        ManyEvent::Item(ItemEvent { index, result }) => ManyEvent::Item(ItemEvent {
+            index,
+            result: result.map(f),
+        }),
+        ManyEvent::Finished(report) => ManyEvent::Finished(report),
+    }
+}
+
+/// [`Kind`] behind a pointer, with the engine's [`Out`].
+trait DynKind {
+    fn request(
+        &mut self,
+        spec: &ApiSpec,
+        indices: &[usize],
+        key: Option<&str>,
+    ) -> Result<(Method, Url, Option<Vec<u8>>)>;
+    fn read(&self, indices: &[usize], resp: &Response, url: &str) -> Read<Out>;
+    fn replay_safe(&self) -> bool;
+    fn idempotency_header(&self) -> Option<&str>;
+    fn unit_size(&self) -> usize;
+}
+
+impl<K: Kind> DynKind for K
+where
+    K::Out: Into<Out>,
+{
+    fn request(
+        &mut self,
+        spec: &ApiSpec,
+        indices: &[usize],
+        key: Option<&str>,
+    ) -> Result<(Method, Url, Option<Vec<u8>>)> {
+        Kind::request(self, spec, indices, key)
+    }
+    fn read(&self, indices: &[usize], resp: &Response, url: &str) -> Read<Out> {
+        let Read::PerItem(results) = Kind::read(self, indices, resp, url);
+        Read::PerItem(results.into_iter().map(|r| r.map(Into::into)).collect())
+    }
+    fn replay_safe(&self) -> bool {
+        Kind::replay_safe(self)
+    }
+    fn idempotency_header(&self) -> Option<&str> {
+        Kind::idempotency_header(self)
+    }
+    fn unit_size(&self) -> usize {
+        Kind::unit_size(self)
+    }
+}
+
 /// What a kind of job does with a unit (a group of item indices).
 trait Kind {
     type Out;
@@ -233,9 +315,9 @@ impl Units {
 }
 
 /// The engine behind [`FetchMany`] and [`WriteJob`].
-struct Engine<K: Kind> {
+struct Engine {
     spec: Arc<ApiSpec>,
-    kind: K,
+    kind: Box<dyn DynKind>,
     n: usize,
     concurrency: usize,
     window_items: usize,
@@ -250,10 +332,10 @@ struct Engine<K: Kind> {
     in_flight: Vec<(RequestId, u64)>,
     next_unit: u64,
     next_id: u64,
-    results: Vec<Option<Result<K::Out>>>,
+    results: Vec<Option<Result<Out>>>,
     skip: Vec<bool>,
     next_emit: usize,
-    events: VecDeque<ManyEvent<K::Out>>,
+    events: VecDeque<ManyEvent<Out>>,
     retrier: Retrier,
     rng: SplitMix64,
     report: ManyReport,
@@ -267,11 +349,11 @@ struct Engine<K: Kind> {
     ready: VecDeque<usize>,
 }
 
-impl<K: Kind> Engine<K> {
+impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn new(
         spec: &Arc<ApiSpec>,
-        kind: K,
+        kind: Box<dyn DynKind>,
         n: usize,
         concurrency: Option<usize>,
         order: Order,
@@ -865,7 +947,7 @@ impl Kind for FetchKind {
 /// result (a missing record is that id's 404, not the end of the job),
 /// handed out in input order through a bounded window, or in completion order.
 pub struct FetchMany {
-    engine: Engine<FetchKind>,
+    engine: Engine,
     ids: Arc<[String]>,
 }
 
@@ -951,7 +1033,7 @@ impl FetchMany {
         };
         let engine = Engine::new(
             spec,
-            kind,
+            Box::new(kind),
             ids.len(),
             options.concurrency,
             options.order,
@@ -975,7 +1057,8 @@ impl FetchMany {
     /// The next event: an item's JSON text (or error), or the end.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ManyEvent<Vec<u8>>> {
-        self.engine.events.pop_front()
+        let event = self.engine.events.pop_front()?;
+        Some(map_event(event, |o| o.bytes))
     }
     /// When a retry is due.
     #[must_use]
@@ -1444,7 +1527,7 @@ impl Kind for WriteKind {
 /// that may have reached the server is sent again only with an idempotency
 /// key (on by default), so no record is written twice.
 pub struct WriteJob {
-    engine: Engine<WriteKind>,
+    engine: Engine,
 }
 
 impl std::fmt::Debug for WriteJob {
@@ -1483,7 +1566,7 @@ impl WriteJob {
         let n = kind.records.len();
         let engine = Engine::new(
             spec,
-            kind,
+            Box::new(kind),
             n,
             options.concurrency,
             options.order,
@@ -1503,7 +1586,8 @@ impl WriteJob {
     /// The next event: a record's outcome, or the end.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ManyEvent<Written>> {
-        self.engine.events.pop_front()
+        let event = self.engine.events.pop_front()?;
+        Some(map_event(event, |o| o.written))
     }
     /// When a retry is due.
     #[must_use]

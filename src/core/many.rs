@@ -165,40 +165,54 @@ enum Read<T> {
 
 /// An item's value inside the engine: the JSON text of a fetched record, or
 /// the outcome of a write. One type for both kinds, so the engine is compiled
-/// once (half the WebAssembly of one engine per kind).
+/// once (half the WebAssembly of one engine per kind); as small as a `Vec`
+/// (the engine keeps one slot per item).
 #[derive(Debug)]
-struct Out {
-    bytes: Vec<u8>,
-    written: Written,
+enum Out {
+    Bytes(Vec<u8>),
+    Written(Box<Written>),
 }
 
 impl From<Vec<u8>> for Out {
     fn from(bytes: Vec<u8>) -> Self {
-        Out {
-            bytes,
-            written: Written {
-                id: None,
-                status: 0,
-            },
-        }
+        Out::Bytes(bytes)
     }
 }
 
 impl From<Written> for Out {
     fn from(written: Written) -> Self {
-        Out {
-            bytes: Vec::new(),
-            written,
+        Out::Written(Box::new(written))
+    }
+}
+
+impl Out {
+    fn bytes(self) -> Result<Vec<u8>> {
+        match self {
+            Out::Bytes(b) => Ok(b),
+            Out::Written(_) => Err(Error::new(
+                ErrorKind::Transport,
+                "internal error: a fetch job got a write outcome",
+            )),
+        }
+    }
+
+    fn written(self) -> Result<Written> {
+        match self {
+            Out::Written(w) => Ok(*w),
+            Out::Bytes(_) => Err(Error::new(
+                ErrorKind::Transport,
+                "internal error: a write job got a record",
+            )),
         }
     }
 }
 
 /// An engine event as a kind's own event.
-fn map_event<T>(event: ManyEvent<Out>, f: fn(Out) -> T) -> ManyEvent<T> {
+fn map_event<T>(event: ManyEvent<Out>, f: fn(Out) -> Result<T>) -> ManyEvent<T> {
     match event {
         ManyEvent::Item(ItemEvent { index, result }) => ManyEvent::Item(ItemEvent {
             index,
-            result: result.map(f),
+            result: result.and_then(f),
         }),
         ManyEvent::Finished(report) => ManyEvent::Finished(report),
     }
@@ -1058,7 +1072,7 @@ impl FetchMany {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ManyEvent<Vec<u8>>> {
         let event = self.engine.events.pop_front()?;
-        Some(map_event(event, |o| o.bytes))
+        Some(map_event(event, Out::bytes))
     }
     /// When a retry is due.
     #[must_use]
@@ -1587,7 +1601,7 @@ impl WriteJob {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ManyEvent<Written>> {
         let event = self.engine.events.pop_front()?;
-        Some(map_event(event, |o| o.written))
+        Some(map_event(event, Out::written))
     }
     /// When a retry is due.
     #[must_use]

@@ -153,12 +153,11 @@ fn concurrent_requests_use_parallel_connections_and_all_arrive() {
     assert_eq!(conns.load(Ordering::SeqCst), opened);
 }
 
-#[test]
-fn a_pooled_connection_the_server_closed_is_retried_once_on_a_new_one() {
-    // Connection 0 answers one request, then reads the next and closes
-    // without a word (as a server timing out an idle connection just as the
-    // request arrives). Later connections answer.
-    let (addr, conns) = serve(|n, stream| {
+/// Connection 0 answers one request, then reads the next and closes without
+/// a word (as a server timing out an idle connection just as the request
+/// arrives). Later connections answer.
+fn closes_after_one_answer() -> (SocketAddr, Arc<AtomicUsize>) {
+    serve(|n, stream| {
         if n > 0 {
             return answer_by_path(n, stream);
         }
@@ -168,7 +167,12 @@ fn a_pooled_connection_the_server_closed_is_retried_once_on_a_new_one() {
         w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             .unwrap();
         let _ = read_head(&mut r);
-    });
+    })
+}
+
+#[test]
+fn a_pooled_connection_the_server_closed_is_retried_once_on_a_new_one() {
+    let (addr, conns) = closes_after_one_answer();
     let t = EvloopTransport::new();
     assert_eq!(get(&t, format!("http://{addr}/a")).unwrap().body, b"ok");
     assert_eq!(get(&t, format!("http://{addr}/b")).unwrap().body, b"/b");
@@ -180,17 +184,7 @@ fn a_post_on_a_pooled_connection_the_server_closed_is_not_resent() {
     // As above, but the second request is a POST: the server may have read
     // it, so the transport does not send it again (the core decides, and
     // resends only writes that carry an idempotency key).
-    let (addr, conns) = serve(|n, stream| {
-        if n > 0 {
-            return answer_by_path(n, stream);
-        }
-        let mut r = BufReader::new(stream.try_clone().unwrap());
-        let mut w = stream;
-        read_head(&mut r).unwrap();
-        w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            .unwrap();
-        let _ = read_head(&mut r);
-    });
+    let (addr, conns) = closes_after_one_answer();
     let t = EvloopTransport::new();
     assert_eq!(get(&t, format!("http://{addr}/a")).unwrap().body, b"ok");
     let mut post = request(format!("http://{addr}/b"), Some(Duration::from_secs(20)));

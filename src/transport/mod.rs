@@ -1,4 +1,4 @@
-//! Transports: what actually sends a [`Request`](crate::core::Request).
+//! Transports: what actually sends a [`Request`].
 //!
 //! Natively both clients use [`evloop::EvloopTransport`] by default: HTTP/1.1
 //! on one background I/O thread running a `mio` poll loop. When a proxy is

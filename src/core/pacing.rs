@@ -552,13 +552,18 @@ impl Pacer {
                 let (mut lo, mut hi) = fit(&sent, rejected, start, self.burst);
                 // The first burst was the server's burst plus what it refilled
                 // meanwhile: with the rate known, the burst is known better.
-                if let Some((n1, d1)) = self.first.filter(|_| self.estimate.is_none()) {
+                // Only from a mark where the bucket was full (the end of the
+                // first pause): from a 429's it was empty, whatever the burst.
+                let from_full = mark.tokens >= 1.0;
+                if let Some((n1, d1)) = self.first.filter(|_| self.estimate.is_none() && from_full)
+                {
                     // At most that burst: the rate found with it is a lower
                     // bound, so the burst found with that rate is smaller
-                    // still, and both settle.
+                    // still, and both settle. Never above a burst a 429
+                    // already showed to be smaller.
                     for _ in 0..32 {
                         // Refill shows only in whole tokens: one to spare.
-                        let burst = (n1 - (lo * d1 - 1.0).max(0.0)).max(1.0);
+                        let burst = (n1 - (lo * d1 - 1.0).max(0.0)).min(self.burst).max(1.0);
                         let start = start.map(|(at, _)| (at, burst));
                         (lo, hi) = fit(&sent, rejected, start, burst);
                         let settled = (self.burst - burst).abs() < 0.5;

@@ -392,7 +392,7 @@ impl Pacer {
         if self.paused {
             self.resume(now);
         }
-        if self.in_flight >= self.limit {
+        if self.room() == 0 {
             return Admission::WaitForAnswer;
         }
         let waits = [
@@ -729,6 +729,12 @@ impl Pacer {
     /// Requests admitted and not yet answered.
     pub fn in_flight(&self) -> usize {
         self.in_flight
+    }
+
+    /// Slots of the concurrency not taken by requests in flight: while it is
+    /// 0, [`admit`](Self::admit) answers [`Admission::WaitForAnswer`].
+    pub fn room(&self) -> usize {
+        self.limit.saturating_sub(self.in_flight)
     }
 
     /// The learnt rate limit, if a 429 taught one.

@@ -130,9 +130,7 @@ impl DerefMut for Shared {
 impl Shared {
     /// Slots of the pacer's concurrency not taken by requests in flight.
     fn room(&self) -> usize {
-        self.pacer
-            .concurrency()
-            .saturating_sub(self.pacer.in_flight())
+        self.pacer.room()
     }
 
     /// Hands free room to the gates at the front of the line; returns the

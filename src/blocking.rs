@@ -4,8 +4,8 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use crate::core::FromJson;
+use crate::core::ToJson;
 
 use crate::api::Api;
 use crate::core::{Checkpoint, Fetch, Method, RawPage, Report};
@@ -86,17 +86,13 @@ impl Client {
     }
 
     /// `GET path` (relative to the base URL) and deserialize the JSON body:
-    /// into your type, or `serde_json::Value`.
-    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+    /// into your type, `serde_json::Value`, or [`JsonText`](crate::JsonText) for the text itself.
+    pub fn get<T: FromJson>(&self, path: &str) -> Result<T> {
         self.get_with_query(path, &[])
     }
 
     /// `GET path?query` and deserialize the JSON body.
-    pub fn get_with_query<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> Result<T> {
+    pub fn get_with_query<T: FromJson>(&self, path: &str, query: &[(&str, &str)]) -> Result<T> {
         let query: Vec<(String, String)> = query
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -125,7 +121,7 @@ impl Client {
     }
 
     /// Creates records (`POST path`, or a batch endpoint): one outcome per record.
-    pub fn insert_many<R: Serialize>(
+    pub fn insert_many<R: ToJson>(
         &self,
         path: &str,
         records: impl IntoIterator<Item = R>,
@@ -134,7 +130,7 @@ impl Client {
     }
 
     /// Changes records (`PATCH path/{id}`, or a batch endpoint).
-    pub fn update_many<R: Serialize>(
+    pub fn update_many<R: ToJson>(
         &self,
         path: &str,
         records: impl IntoIterator<Item = R>,
@@ -143,7 +139,7 @@ impl Client {
     }
 
     /// Creates or replaces records (`PUT path/{id}`, or a batch endpoint).
-    pub fn upsert_many<R: Serialize>(
+    pub fn upsert_many<R: ToJson>(
         &self,
         path: &str,
         records: impl IntoIterator<Item = R>,
@@ -152,7 +148,7 @@ impl Client {
     }
 
     /// Deletes records (`DELETE path/{id}`, or a batch endpoint); records may be bare ids.
-    pub fn delete_many<R: Serialize>(
+    pub fn delete_many<R: ToJson>(
         &self,
         path: &str,
         records: impl IntoIterator<Item = R>,
@@ -170,7 +166,7 @@ impl Client {
 impl<'c> List<&'c Client> {
     /// A streaming iterator over the records: memory holds at most
     /// concurrency + window pages. After an `Err` it yields nothing more.
-    pub fn iter<T: DeserializeOwned>(self) -> ListIter<T> {
+    pub fn iter<T: FromJson>(self) -> ListIter<T> {
         ListIter {
             driver: driver::sweep(
                 &self.client.api,
@@ -183,12 +179,12 @@ impl<'c> List<&'c Client> {
     }
 
     /// Every record, in one `Vec`.
-    pub fn collect<T: DeserializeOwned>(self) -> Result<Vec<T>> {
+    pub fn collect<T: FromJson>(self) -> Result<Vec<T>> {
         self.collect_with_report().map(|(v, _)| v)
     }
 
     /// Every record and the sweep's report.
-    pub fn collect_with_report<T: DeserializeOwned>(self) -> Result<(Vec<T>, Report)> {
+    pub fn collect_with_report<T: FromJson>(self) -> Result<(Vec<T>, Report)> {
         let mut it = self.iter::<T>();
         let mut out = Vec::new();
         for r in &mut it {
@@ -199,7 +195,7 @@ impl<'c> List<&'c Client> {
     }
 
     /// A streaming iterator over whole pages.
-    pub fn pages<T: DeserializeOwned>(self) -> PageIter<T> {
+    pub fn pages<T: FromJson>(self) -> PageIter<T> {
         PageIter {
             driver: driver::sweep(
                 &self.client.api,
@@ -294,7 +290,7 @@ impl<T> ListIter<T> {
     }
 }
 
-impl<T: DeserializeOwned> Iterator for ListIter<T> {
+impl<T: FromJson> Iterator for ListIter<T> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
@@ -335,7 +331,7 @@ impl<T> PageIter<T> {
     }
 }
 
-impl<T: DeserializeOwned> Iterator for PageIter<T> {
+impl<T: FromJson> Iterator for PageIter<T> {
     type Item = Result<Page<T>>;
 
     fn next(&mut self) -> Option<Result<Page<T>>> {
@@ -352,7 +348,7 @@ impl<T: DeserializeOwned> Iterator for PageIter<T> {
 
 impl<'c> FetchManyJob<&'c Client> {
     /// The results as they come: `(id, record or error)`, in input order by default.
-    pub fn iter<T: DeserializeOwned>(self) -> FetchManyIter<T> {
+    pub fn iter<T: FromJson>(self) -> FetchManyIter<T> {
         let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
         FetchManyIter {
             driver: Driver::new(&self.client.api, self.client.transport.clone(), machine),
@@ -363,7 +359,7 @@ impl<'c> FetchManyJob<&'c Client> {
 
     /// Every result. The outer error is for a job that could not start (a
     /// bad template, say); each id's own failure is in its result.
-    pub fn collect<T: DeserializeOwned>(self) -> Result<Vec<(String, Result<T>)>> {
+    pub fn collect<T: FromJson>(self) -> Result<Vec<(String, Result<T>)>> {
         let mut out = Vec::new();
         let mut it = self.iter::<T>();
         while let Some(item) = it.next_item() {
@@ -380,7 +376,7 @@ pub struct FetchManyIter<T> {
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T: DeserializeOwned> FetchManyIter<T> {
+impl<T: FromJson> FetchManyIter<T> {
     fn next_item(&mut self) -> Option<Result<(String, Result<T>)>> {
         loop {
             if self.cursor.done {
@@ -421,7 +417,7 @@ impl<T: DeserializeOwned> FetchManyIter<T> {
     }
 }
 
-impl<T: DeserializeOwned> Iterator for FetchManyIter<T> {
+impl<T: FromJson> Iterator for FetchManyIter<T> {
     type Item = (String, Result<T>);
 
     fn next(&mut self) -> Option<(String, Result<T>)> {

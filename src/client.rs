@@ -5,9 +5,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::core::FromJson;
+use crate::core::ToJson;
 use futures::{ready, Stream};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use crate::api::Api;
 use crate::core::{Checkpoint, Fetch, Method, RawPage, Report};
@@ -93,13 +93,14 @@ impl Client {
         &self.api
     }
 
-    /// `GET path` (relative to the base URL) and deserialize the JSON body.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+    /// `GET path` (relative to the base URL) and deserialize the JSON body
+    /// (into any `Deserialize` type, or [`JsonText`](crate::JsonText) for the text itself).
+    pub async fn get<T: FromJson>(&self, path: &str) -> Result<T> {
         self.get_with_query(path, &[]).await
     }
 
     /// `GET path?query` and deserialize the JSON body.
-    pub async fn get_with_query<T: DeserializeOwned>(
+    pub async fn get_with_query<T: FromJson>(
         &self,
         path: &str,
         query: &[(&str, &str)],
@@ -131,7 +132,7 @@ impl Client {
     }
 
     /// Creates records (`POST path`, or a batch endpoint): one outcome per record.
-    pub fn insert_many<R: Serialize>(
+    pub fn insert_many<R: ToJson>(
         &self,
         path: &str,
         records: impl IntoIterator<Item = R>,
@@ -140,7 +141,7 @@ impl Client {
     }
 
     /// Changes records (`PATCH path/{id}`, or a batch endpoint).
-    pub fn update_many<R: Serialize>(
+    pub fn update_many<R: ToJson>(
         &self,
         path: &str,
         records: impl IntoIterator<Item = R>,
@@ -149,7 +150,7 @@ impl Client {
     }
 
     /// Creates or replaces records (`PUT path/{id}`, or a batch endpoint).
-    pub fn upsert_many<R: Serialize>(
+    pub fn upsert_many<R: ToJson>(
         &self,
         path: &str,
         records: impl IntoIterator<Item = R>,
@@ -158,7 +159,7 @@ impl Client {
     }
 
     /// Deletes records (`DELETE path/{id}`, or a batch endpoint); records may be bare ids.
-    pub fn delete_many<R: Serialize>(
+    pub fn delete_many<R: ToJson>(
         &self,
         path: &str,
         records: impl IntoIterator<Item = R>,
@@ -177,7 +178,7 @@ impl<'c> List<&'c Client> {
     /// A stream of the records: memory holds at most concurrency + window
     /// pages. After an `Err` it yields nothing more. Dropping it cancels the
     /// sweep: no request starts afterwards.
-    pub fn stream<T: DeserializeOwned>(self) -> RecordStream<T> {
+    pub fn stream<T: FromJson>(self) -> RecordStream<T> {
         RecordStream {
             driver: driver::sweep(
                 &self.client.api,
@@ -190,12 +191,12 @@ impl<'c> List<&'c Client> {
     }
 
     /// Every record, in one `Vec`.
-    pub async fn collect<T: DeserializeOwned>(self) -> Result<Vec<T>> {
+    pub async fn collect<T: FromJson>(self) -> Result<Vec<T>> {
         self.collect_with_report().await.map(|(v, _)| v)
     }
 
     /// Every record and the sweep's report.
-    pub async fn collect_with_report<T: DeserializeOwned>(self) -> Result<(Vec<T>, Report)> {
+    pub async fn collect_with_report<T: FromJson>(self) -> Result<(Vec<T>, Report)> {
         use futures::StreamExt;
         let mut stream = self.stream::<T>();
         let mut out = Vec::new();
@@ -207,7 +208,7 @@ impl<'c> List<&'c Client> {
     }
 
     /// A stream of whole pages.
-    pub fn pages<T: DeserializeOwned>(self) -> PageStream<T> {
+    pub fn pages<T: FromJson>(self) -> PageStream<T> {
         PageStream {
             driver: driver::sweep(
                 &self.client.api,
@@ -308,7 +309,7 @@ impl<T> RecordStream<T> {
     }
 }
 
-impl<T: DeserializeOwned> Stream for RecordStream<T> {
+impl<T: FromJson> Stream for RecordStream<T> {
     type Item = Result<T>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
@@ -351,7 +352,7 @@ impl<T> PageStream<T> {
     }
 }
 
-impl<T: DeserializeOwned> Stream for PageStream<T> {
+impl<T: FromJson> Stream for PageStream<T> {
     type Item = Result<Page<T>>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Page<T>>>> {
@@ -370,7 +371,7 @@ impl<T: DeserializeOwned> Stream for PageStream<T> {
 
 impl<'c> FetchManyJob<&'c Client> {
     /// A stream of the results, `(id, record or error)`, in input order by default.
-    pub fn stream<T: DeserializeOwned>(self) -> FetchManyStream<T> {
+    pub fn stream<T: FromJson>(self) -> FetchManyStream<T> {
         let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
         FetchManyStream {
             driver: AsyncDriver::new(&self.client.api, self.client.transport.clone(), machine),
@@ -380,7 +381,7 @@ impl<'c> FetchManyJob<&'c Client> {
     }
 
     /// Every result. The outer error is for a job that could not start.
-    pub async fn collect<T: DeserializeOwned>(self) -> Result<Vec<(String, Result<T>)>> {
+    pub async fn collect<T: FromJson>(self) -> Result<Vec<(String, Result<T>)>> {
         let mut stream = self.stream::<T>();
         let mut out = Vec::new();
         while let Some(item) = futures::future::poll_fn(|cx| stream.poll_item(cx)).await {
@@ -397,7 +398,7 @@ pub struct FetchManyStream<T> {
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T: DeserializeOwned> FetchManyStream<T> {
+impl<T: FromJson> FetchManyStream<T> {
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<(String, Result<T>)>>> {
         loop {
             if self.cursor.done {
@@ -440,7 +441,7 @@ impl<T: DeserializeOwned> FetchManyStream<T> {
     }
 }
 
-impl<T: DeserializeOwned> Stream for FetchManyStream<T> {
+impl<T: FromJson> Stream for FetchManyStream<T> {
     type Item = (String, Result<T>);
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

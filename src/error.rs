@@ -207,6 +207,22 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
     out
 }
 
+/// A duration for a message, as `Duration`'s `Debug` writes it to the
+/// millisecond (`30s`, `1.5s`, `250ms`, `0ms`), without pulling Rust's float
+/// formatting into the WebAssembly build.
+pub(crate) fn duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let (secs, frac) = (ms / 1000, ms % 1000);
+    if frac == 0 {
+        return format!("{secs}s");
+    }
+    let frac = format!("{frac:03}");
+    format!("{secs}.{}s", frac.trim_end_matches('0'))
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
@@ -249,3 +265,23 @@ impl std::error::Error for Error {}
 
 /// The result type of pagewise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_like_debug() {
+        for (d, text) in [
+            (Duration::ZERO, "0ms"),
+            (Duration::from_micros(1500), "1ms"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_secs(30), "30s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_millis(2250), "2.25s"),
+            (Duration::from_millis(61_001), "61.001s"),
+        ] {
+            assert_eq!(super::duration(d), text);
+        }
+    }
+}

@@ -102,7 +102,8 @@ pub use crate::core::{
     Watermark,
 };
 pub use crate::core::{
-    BatchLookup, BatchWrite, ManyCheckpoint, ManyProgress, ManyReport, WriteOp, Written,
+    BatchLookup, BatchWrite, FromJson, JsonText, ManyCheckpoint, ManyProgress, ManyReport, ToJson,
+    WriteOp, Written,
 };
 pub use crate::drive::limiter::{Limiter, Permit};
 pub use crate::error::{Error, ErrorKind, Result};

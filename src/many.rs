@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde_json::value::RawValue;
+use crate::core::JsonText;
+use crate::core::ToJson;
 use web_time::Instant;
 
 use crate::core::{
@@ -101,13 +101,13 @@ impl<C> FetchManyJob<C> {
 #[must_use = "a job does nothing until a terminal call such as run()"]
 pub struct WriteManyJob<C> {
     pub(crate) client: C,
-    pub(crate) records: std::result::Result<Vec<Box<RawValue>>, Error>,
+    pub(crate) records: std::result::Result<Vec<JsonText>, Error>,
     pub(crate) options: WriteOptions,
     pub(crate) progress: Option<ManyProgressFn>,
 }
 
 impl<C> WriteManyJob<C> {
-    pub(crate) fn new<R: Serialize>(
+    pub(crate) fn new<R: ToJson>(
         client: C,
         op: WriteOp,
         path: &str,
@@ -117,7 +117,7 @@ impl<C> WriteManyJob<C> {
             .into_iter()
             .enumerate()
             .map(|(i, r)| {
-                serde_json::value::to_raw_value(&r).map_err(|e| {
+                r.to_json().map_err(|e| {
                     Error::config(format!("record {i} does not serialize to JSON: {e}"))
                 })
             })
@@ -256,8 +256,8 @@ impl ManyCursor {
 }
 
 /// Deserializes a fetched record, naming its id on failure.
-pub(crate) fn decode_item<T: serde::de::DeserializeOwned>(id: &str, bytes: Vec<u8>) -> Result<T> {
-    serde_json::from_slice(&bytes).map_err(|e| {
+pub(crate) fn decode_item<T: crate::core::FromJson>(id: &str, bytes: Vec<u8>) -> Result<T> {
+    T::from_json_bytes(&bytes).map_err(|(_, e)| {
         Error::new(
             crate::ErrorKind::Record,
             format!("the record of id {id:?} does not fit the requested type: {e}"),

@@ -368,3 +368,91 @@ fn many_concurrent_gets_against_a_small_concurrency_never_stall() {
     });
     assert!(server.stats().max_in_flight <= 3);
 }
+
+/// `JsonText` instead of a type: records and answers as the server wrote
+/// them (checked, not parsed), and texts written as they are.
+#[test]
+fn json_text_passes_records_through_every_path() {
+    use pagewise::JsonText;
+    let server = TestServer::start(Config {
+        records: 300,
+        ..Config::default()
+    })
+    .unwrap();
+    let api = api(&server, 4);
+    let blocking = api.blocking();
+    let client = Client::new(&api);
+    let lists = Api::builder(format!("{}/offset/", server.url()))
+        .records_at("/data")
+        .pagination(pagewise::Pagination::offset().total(pagewise::Total::header("X-Total-Count")))
+        .page_size(50)
+        .concurrency(4)
+        .build()
+        .unwrap();
+
+    // get: the body, byte for byte (outer whitespace trimmed).
+    let one: JsonText = blocking.get("items/7").unwrap();
+    assert_eq!(one.as_str(), server.record_json(7).unwrap().trim());
+    let same: JsonText = futures::executor::block_on(client.get("items/7")).unwrap();
+    assert_eq!(same, one);
+    assert_eq!(one.deserialize::<Item>().unwrap().id, 7);
+
+    // list: every record's own text.
+    let all: Vec<JsonText> = lists.blocking().list("items").collect().unwrap();
+    assert_eq!(all.len(), 300);
+    for (i, t) in all.iter().enumerate() {
+        assert_eq!(t.as_str(), server.record_json(i as u64 + 1).unwrap().trim());
+    }
+    let streamed: Vec<JsonText> =
+        futures::executor::block_on(Client::new(&lists).list("items").collect()).unwrap();
+    assert_eq!(streamed, all);
+
+    // fetch_many: a text per id; a missing id is its 404.
+    let got = blocking
+        .fetch_many("items/{id}", [3u64, 999_999, 5])
+        .collect::<JsonText>()
+        .unwrap();
+    assert_eq!(got[0].1.as_ref().unwrap(), &all[2]);
+    assert_eq!(got[1].1.as_ref().unwrap_err().status(), Some(404));
+    assert_eq!(got[2].1.as_ref().unwrap(), &all[4]);
+    let got = futures::executor::block_on(
+        client
+            .fetch_many("items/{id}", [5u64])
+            .batch(BatchLookup::new("items", "ids"))
+            .collect::<JsonText>(),
+    )
+    .unwrap();
+    assert_eq!(
+        got[0].1.as_ref().unwrap().deserialize::<Item>().unwrap().id,
+        5
+    );
+
+    // Writes: texts go out as they are, mixed with nothing else.
+    let texts: Vec<JsonText> = (0..3)
+        .map(|i| JsonText::parse(format!(r#"{{ "name" : "text-{i}" }}"#)).unwrap())
+        .collect();
+    let before: BTreeSet<u64> = server.ids().into_iter().collect();
+    let outcomes = blocking.insert_many("items", &texts).run().unwrap();
+    let outcomes2 =
+        futures::executor::block_on(client.insert_many("items", texts.clone()).run()).unwrap();
+    let mut names: Vec<String> = server
+        .ids()
+        .into_iter()
+        .filter(|id| !before.contains(id))
+        .map(|id| {
+            server.record_value(id).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["text-0", "text-0", "text-1", "text-1", "text-2", "text-2"]
+    );
+    assert!(outcomes.iter().chain(&outcomes2).all(|o| o.result.is_ok()));
+
+    // A body that is not JSON is a decode error naming the URL, not a panic.
+    assert!(JsonText::parse("{\"name\": }").is_err());
+}

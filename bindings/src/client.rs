@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use futures::future::{select, Either};
 use futures::{FutureExt, StreamExt};
 use js_sys::{Array, Promise};
+use pagewise::JsonText;
 use pagewise::{
     Checkpoint, FetchManyStream, ManyProgress, ManyReport, Progress, RawPageStream, Report,
     WriteStream,
 };
-use serde_json::value::RawValue;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -69,13 +69,13 @@ impl RawClient {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            let work = Box::pin(client.get_with_query::<Box<RawValue>>(&path, &pairs));
+            let work = Box::pin(client.get_with_query::<JsonText>(&path, &pairs));
             let outcome = until_stopped(work, watch.as_ref().map(|_| &stop)).await;
             drop(watch);
             match outcome {
                 Err(_) => Err(convert::cancelled()),
                 Ok(Err(e)) => Err(convert::error(&e)),
-                Ok(Ok(body)) => convert::parse(body.get(), None),
+                Ok(Ok(body)) => convert::parse(body.as_str(), None),
             }
         }))
     }
@@ -113,7 +113,7 @@ impl RawClient {
         if let Some(c) = many.resume {
             job = job.resume(c);
         }
-        let stream = ManyStream::Fetch(job.stream::<Box<RawValue>>());
+        let stream = ManyStream::Fetch(job.stream::<JsonText>());
         Ok(RawMany::new(stream, progress, many.signal))
     }
 
@@ -129,16 +129,18 @@ impl RawClient {
     ) -> Result<RawMany, JsValue> {
         let retry = self.inner.api().spec().retry().clone();
         let (many, w) = config::write_options(options, &retry).map_err(|e| convert::error(&e))?;
-        let records: Vec<Box<RawValue>> = records
+        let records: Vec<JsonText> = records
             .into_iter()
-            .map(RawValue::from_string)
-            .collect::<Result<_, _>>()
-            .map_err(|_| {
-                convert::error(&pagewise::Error::new(
-                    pagewise::ErrorKind::Config,
-                    "a record is not JSON",
-                ))
-            })?;
+            .enumerate()
+            .map(|(i, r)| {
+                JsonText::parse(r).map_err(|_| {
+                    convert::error(&pagewise::Error::new(
+                        pagewise::ErrorKind::Config,
+                        format!("record {i} is not JSON"),
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
         let progress: Arc<Mutex<Option<ManyProgress>>> = Arc::default();
         let cell = progress.clone();
         let job = match op {
@@ -238,7 +240,7 @@ impl RawClient {
 
 /// The engine of a job of many items.
 enum ManyStream {
-    Fetch(FetchManyStream<Box<RawValue>>),
+    Fetch(FetchManyStream<JsonText>),
     Write(WriteStream),
 }
 
@@ -388,8 +390,8 @@ enum ManyItem {
     End,
 }
 
-impl From<Option<(String, pagewise::Result<Box<RawValue>>)>> for ManyItem {
-    fn from(item: Option<(String, pagewise::Result<Box<RawValue>>)>) -> Self {
+impl From<Option<(String, pagewise::Result<JsonText>)>> for ManyItem {
+    fn from(item: Option<(String, pagewise::Result<JsonText>)>) -> Self {
         match item {
             None => ManyItem::End,
             // The stream's way of saying that the job could not start.

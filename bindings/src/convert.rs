@@ -244,14 +244,11 @@ pub(crate) fn many_progress(p: &ManyProgress) -> JsValue {
 }
 
 /// A fetched item: `{ id, record }` or `{ id, error }`.
-pub(crate) fn fetched(
-    id: String,
-    r: pagewise::Result<Box<serde_json::value::RawValue>>,
-) -> JsValue {
+pub(crate) fn fetched(id: String, r: pagewise::Result<pagewise::JsonText>) -> JsValue {
     let obj = Object::new();
     set(&obj, "id", id);
     match r.and_then(|raw| {
-        JSON::parse(raw.get()).map_err(|_| {
+        JSON::parse(raw.as_str()).map_err(|_| {
             Error::new(
                 ErrorKind::Decode,
                 "the JSON could not be handed to JavaScript",

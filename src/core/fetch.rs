@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
+use super::json::FromJson;
 use super::url::Url;
-use serde::de::DeserializeOwned;
 use web_time::Instant;
 
 use super::api::ApiSpec;
@@ -237,7 +237,7 @@ impl Fetch {
     }
 
     /// Deserializes a 2xx answer's JSON body; errors name the URL.
-    pub fn decode<T: DeserializeOwned>(&self, resp: &Response) -> Result<T> {
+    pub fn decode<T: FromJson>(&self, resp: &Response) -> Result<T> {
         decode_json(resp, &self.url())
     }
 }
@@ -255,13 +255,8 @@ impl std::fmt::Debug for Fetch {
 
 /// Deserializes an answer's JSON body into `T`; errors name `url` (give it
 /// without credentials) and carry a body excerpt.
-pub fn decode_json<T: DeserializeOwned>(resp: &Response, url: &str) -> Result<T> {
-    serde_json::from_slice(&resp.body).map_err(|e| {
-        let kind = if e.is_data() {
-            ErrorKind::Record
-        } else {
-            ErrorKind::Decode
-        };
+pub fn decode_json<T: FromJson>(resp: &Response, url: &str) -> Result<T> {
+    T::from_json_bytes(&resp.body).map_err(|(kind, e)| {
         Error::new(kind, format!("the body is not the expected JSON: {e}"))
             .with_url(url.to_string())
             .with_status(resp.status)

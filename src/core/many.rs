@@ -7,9 +7,9 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::json::JsonText;
 use super::url::Url;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use web_time::Instant;
 
 use super::api::ApiSpec;
@@ -1306,12 +1306,12 @@ struct WriteKind {
     size: usize,
     header: Option<String>,
     id_ptr: String,
-    records: Arc<[Box<RawValue>]>,
+    records: Arc<[JsonText]>,
 }
 
 impl WriteKind {
     fn record_id(&self, i: usize) -> Result<String> {
-        let text = self.records[i].get();
+        let text = self.records[i].as_str();
         if !text.starts_with('{') {
             if let Ok(Some(id)) = page::scalar_text(text.as_bytes()) {
                 return Ok(id);
@@ -1339,7 +1339,7 @@ impl Kind for WriteKind {
         match &self.batch {
             None => {
                 let i = indices[0];
-                let body = Some(self.records[i].get().as_bytes().to_vec());
+                let body = Some(self.records[i].as_str().as_bytes().to_vec());
                 let item_path = |id: String| {
                     let enc: String = super::url::form_urlencode(&id);
                     format!(
@@ -1373,7 +1373,7 @@ impl Kind for WriteKind {
                     if n > 0 {
                         records.push(',');
                     }
-                    records.push_str(self.records[*i].get());
+                    records.push_str(self.records[*i].as_str());
                 }
                 records.push(']');
                 let body = match &b.records_field {
@@ -1557,7 +1557,7 @@ impl WriteJob {
     /// A job writing `records` (JSON texts).
     pub fn new(
         spec: &Arc<ApiSpec>,
-        records: Vec<Box<RawValue>>,
+        records: Vec<JsonText>,
         options: WriteOptions,
         now: Instant,
     ) -> Result<Self> {

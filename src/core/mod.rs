@@ -8,6 +8,7 @@ mod checkpoint;
 mod delta;
 mod fetch;
 mod http;
+mod json;
 mod many;
 mod options;
 mod pacing;
@@ -24,6 +25,7 @@ pub use checkpoint::Checkpoint;
 pub use delta::{DeltaFilter, Watermark};
 pub use fetch::{decode_json, Fetch};
 pub use http::{Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind};
+pub use json::{FromJson, JsonText, ToJson};
 pub use many::{
     BatchLookup, BatchWrite, FetchMany, ItemEvent, ManyCheckpoint, ManyEvent, ManyOptions,
     ManyProgress, ManyReport, WriteJob, WriteOp, WriteOptions, Written,

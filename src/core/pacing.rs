@@ -634,7 +634,9 @@ impl Pacer {
         };
         learnt.per_second = rate.max(0.1);
         // A little slack for a driver that wakes late, within the server's burst.
-        learnt.burst = (learnt.per_second * LATE).clamp(1.0, self.burst.max(1.0));
+        // (max/min rather than clamp: clamp's panic message would pull
+        // float formatting into the WebAssembly build.)
+        learnt.burst = (learnt.per_second * LATE).max(1.0).min(self.burst.max(1.0));
         learnt.tokens = 0.0;
         learnt.at = Some(now);
         self.grown_at = Some(now);

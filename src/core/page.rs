@@ -315,7 +315,7 @@ fn scalar(b: &[u8], mut i: usize) -> DResult<usize> {
 fn key_is(b: &[u8], key: Range<usize>, name: &str) -> bool {
     let raw = &b[key.start + 1..key.end - 1];
     if raw.contains(&b'\\') {
-        serde_json::from_slice::<String>(&b[key]).is_ok_and(|k| k == name)
+        unescape(raw).is_some_and(|k| k == name)
     } else {
         raw == name.as_bytes()
     }
@@ -609,6 +609,61 @@ impl<'a> Body<'a> {
     }
 }
 
+/// The text of a JSON string's contents `raw` (between its quotes) with its
+/// escapes resolved; `None` when an escape is malformed or a `\\u` escape is
+/// a lone surrogate (serde_json refuses those too).
+pub(crate) fn unescape(raw: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(n) = raw[i..].iter().position(|&c| c == b'\\') {
+        out.extend_from_slice(&raw[i..i + n]);
+        i += n;
+        let c = match *raw.get(i + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = hex4(raw.get(i + 2..i + 6)?)?;
+                i += 4;
+                let code = match hi {
+                    0xD800..=0xDBFF => {
+                        if raw.get(i + 2..i + 4)? != b"\\u" {
+                            return None;
+                        }
+                        let lo = hex4(raw.get(i + 4..i + 8)?)?;
+                        if !(0xDC00..=0xDFFF).contains(&lo) {
+                            return None;
+                        }
+                        i += 6;
+                        0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                    }
+                    0xDC00..=0xDFFF => return None,
+                    _ => hi,
+                };
+                char::from_u32(code)?
+            }
+            _ => return None,
+        };
+        i += 2;
+        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+    }
+    out.extend_from_slice(&raw[i..]);
+    String::from_utf8(out).ok()
+}
+
+/// Four hex digits as a number.
+fn hex4(h: &[u8]) -> Option<u32> {
+    h.iter().try_fold(0u32, |n, &c| {
+        let d = (c as char).to_digit(16)?;
+        Some(n * 16 + d)
+    })
+}
+
 /// Records of `body` at `ranges`, keeping the body.
 pub(crate) fn records(body: String, ranges: Vec<Range<usize>>) -> Records {
     Records { body, ranges }
@@ -619,9 +674,9 @@ pub(crate) fn records(body: String, ranges: Vec<Range<usize>>) -> Records {
 /// `v` is one JSON value as the scanner found it.
 pub(crate) fn scalar_text(v: &[u8]) -> DResult<Option<String>> {
     match v.first() {
-        Some(b'"') => serde_json::from_slice::<String>(v)
+        Some(b'"') if v.len() >= 2 && v.ends_with(b"\"") => unescape(&v[1..v.len() - 1])
             .map(Some)
-            .map_err(|e| DecodeError(format!("bad string: {e}"))),
+            .ok_or_else(|| DecodeError(format!("bad string: {}", crate::error::excerpt(v)))),
         Some(b'n') if v == b"null" => Ok(None),
         Some(b'{' | b'[') => Err(DecodeError(format!(
             "expected a string or number, found {}",
@@ -967,6 +1022,40 @@ mod tests {
         assert!(scalar_text(b"{}").is_err());
         assert_eq!(count(br#""42""#).unwrap(), Some(42));
         assert!(count(b"-1").is_err());
+    }
+
+    #[test]
+    fn unescape_agrees_with_serde_json() {
+        let cases = [
+            r#""""#,
+            r#""plain""#,
+            r#""a\"b\\c\/d""#,
+            r#""\b\f\n\r\t""#,
+            r#""\u0041\u00e9\u20AC""#,
+            r#""\ud83d\ude00 smile""#,
+            r#""é ünïcödé 😀""#,
+            r#""\u0000""#,
+            r#""\ud800""#,
+            r#""\udc00""#,
+            r#""\ud800\u0041""#,
+            r#""\ud800x""#,
+            r#""\ud83d\ude0""#,
+            r#""\x""#,
+            r#""\u12""#,
+            r#""\u12g4""#,
+            r#""tail\""#,
+        ];
+        for case in cases {
+            let theirs = serde_json::from_str::<String>(case).ok();
+            let ours = unescape(&case.as_bytes()[1..case.len() - 1]);
+            assert_eq!(ours, theirs, "{case}");
+        }
+        assert_eq!(
+            scalar_text(br#""\ud800""#).unwrap_err().0,
+            r#"bad string: "\ud800""#
+        );
+        assert!(key_is(br#""\u0069d""#, 0..9, "id"));
+        assert!(!key_is(br#""\u0069e""#, 0..9, "id"));
     }
 
     #[test]

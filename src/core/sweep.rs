@@ -548,8 +548,8 @@ impl Sweep {
             let err = Error::new(
                 ErrorKind::Timeout,
                 format!(
-                    "the sweep did not finish within its deadline ({:?})",
-                    self.deadline.unwrap() - self.start
+                    "the sweep did not finish within its deadline ({})",
+                    crate::error::duration(self.deadline.unwrap() - self.start)
                 ),
             )
             .with_url(self.spec.redact(self.collection.as_str()));

@@ -7,7 +7,7 @@ pub(crate) mod blocking;
 pub(crate) mod lease;
 pub(crate) mod limiter;
 
-use serde::de::DeserializeOwned;
+use crate::core::FromJson;
 
 use std::sync::Arc;
 
@@ -105,9 +105,9 @@ pub(crate) fn random_seed() -> u64 {
 /// Deserializes record `i` of `page` into `T`, naming the page and URL on failure.
 /// Records are read from `&str` (the core checked the body's UTF-8 once):
 /// serde_json then does not check each string's UTF-8 again.
-pub(crate) fn decode_record<T: DeserializeOwned>(page: &RawPage, i: usize) -> Result<T> {
+pub(crate) fn decode_record<T: FromJson>(page: &RawPage, i: usize) -> Result<T> {
     let text = page.records.get_str(i).unwrap_or_default();
-    serde_json::from_str(text).map_err(|e| {
+    T::from_checked_json(text).map_err(|(_, e)| {
         Error::new(
             ErrorKind::Record,
             format!("record {i} of the page does not fit the requested type: {e}"),
@@ -119,7 +119,7 @@ pub(crate) fn decode_record<T: DeserializeOwned>(page: &RawPage, i: usize) -> Re
 }
 
 /// Deserializes every record of `page`.
-pub(crate) fn decode_page<T: DeserializeOwned>(page: &RawPage) -> Result<Vec<T>> {
+pub(crate) fn decode_page<T: FromJson>(page: &RawPage) -> Result<Vec<T>> {
     (0..page.records.len())
         .map(|i| decode_record(page, i))
         .collect()
@@ -179,7 +179,7 @@ impl Cursor {
     }
 
     /// The next record of the page being read, if any is left.
-    pub(crate) fn next_record<T: DeserializeOwned>(&mut self) -> Option<Result<T>> {
+    pub(crate) fn next_record<T: FromJson>(&mut self) -> Option<Result<T>> {
         let page = self.page.as_ref()?;
         if self.next >= page.records.len() {
             self.page = None;
@@ -235,7 +235,7 @@ impl Cursor {
     }
 
     /// Takes the driver's next event for a page iterator.
-    pub(crate) fn absorb_page<T: DeserializeOwned>(
+    pub(crate) fn absorb_page<T: FromJson>(
         &mut self,
         event: Option<Event>,
     ) -> Option<Result<Page<T>>> {

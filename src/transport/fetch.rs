@@ -214,7 +214,7 @@ fn timed_out(timeout: Option<Duration>) -> TransportError {
     let limit = timeout.unwrap_or_default();
     TransportError::new(
         TransportErrorKind::Timeout,
-        format!("no answer within {limit:?}"),
+        format!("no answer within {}", crate::error::duration(limit)),
     )
 }
 

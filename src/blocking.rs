@@ -9,15 +9,21 @@ use crate::core::ToJson;
 
 use crate::api::Api;
 use crate::core::{Checkpoint, Fetch, Method, RawPage, Report};
-use crate::core::{FetchMany, ManyCheckpoint, ManyReport, Sweep, WriteJob, WriteOp};
+use crate::core::{FetchMany, ManyCheckpoint, ManyProgress, ManyReport, Sweep, WriteJob, WriteOp};
+use crate::drive::asynch::AsyncDriver;
 use crate::drive::blocking::NativeTransport;
 use crate::drive::blocking::{self as driver, run_fetch, Driver};
-use crate::drive::Cursor;
+use crate::drive::offload::Offloaded;
+use crate::drive::{Cursor, Machine};
 use crate::error::Result;
 use crate::list::List;
-use crate::many::{decode_item, FetchManyJob, ManyCursor, Step, WriteManyJob, WriteOutcome};
+use crate::many::{
+    decode_item, progress_of, FetchManyJob, ManyCursor, ManyMachine, Step, WriteManyJob,
+    WriteOutcome,
+};
 use crate::transport::evloop::EvloopTransport;
 use crate::transport::ureq::UreqTransport;
+use crate::transport::AsyncTransport;
 use crate::Page;
 
 /// A blocking client of one [`Api`]. Cheap to clone; clones share the
@@ -351,7 +357,7 @@ impl<'c> FetchManyJob<&'c Client> {
     pub fn iter<T: FromJson>(self) -> FetchManyIter<T> {
         let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
         FetchManyIter {
-            driver: Driver::new(&self.client.api, self.client.transport.clone(), machine),
+            driver: ManyDriver::new(&self.client.api, &self.client.transport, machine),
             cursor: ManyCursor::new(self.progress),
             _t: PhantomData,
         }
@@ -369,9 +375,68 @@ impl<'c> FetchManyJob<&'c Client> {
     }
 }
 
+/// Drives a many-items job: over the event loop, on the loop's own thread
+/// (an answer and the next request cross no thread); over ureq, here.
+enum ManyDriver<M: Machine> {
+    Here(Driver<M>),
+    Loop(Offloaded<M>),
+}
+
+impl<M> ManyDriver<M>
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+{
+    fn new(api: &Api, transport: &NativeTransport, machine: Result<M>) -> Self {
+        match transport {
+            NativeTransport::Evloop(t) => {
+                let t: Arc<dyn AsyncTransport> = Arc::new(t.clone());
+                ManyDriver::Loop(Offloaded::start(AsyncDriver::new(api, t, machine)))
+            }
+            NativeTransport::Ureq(_) => {
+                ManyDriver::Here(Driver::new(api, transport.clone(), machine))
+            }
+        }
+    }
+}
+
+impl<M: Machine> ManyDriver<M> {
+    fn next_event(&mut self) -> Option<M::Event> {
+        match self {
+            ManyDriver::Here(d) => d.next_event(),
+            ManyDriver::Loop(o) => o.next_event_blocking(),
+        }
+    }
+
+    fn with_machine<R>(&self, f: impl FnOnce(Option<&M>) -> R) -> R {
+        match self {
+            ManyDriver::Here(d) => f(d.machine()),
+            ManyDriver::Loop(o) => o.with_machine(f),
+        }
+    }
+}
+
+impl<M: ManyMachine> ManyDriver<M> {
+    fn progress(&self) -> Option<ManyProgress> {
+        match self {
+            ManyDriver::Here(d) => progress_of(d.machine(), &[]),
+            ManyDriver::Loop(o) => o.with_machine_held(progress_of),
+        }
+    }
+
+    fn checkpoint(&self) -> Option<ManyCheckpoint> {
+        match self {
+            ManyDriver::Here(d) => d.machine().map(|m| m.checkpoint_holding(&[])),
+            ManyDriver::Loop(o) => {
+                o.with_machine_held(|m, held| m.map(|m| m.checkpoint_holding(held)))
+            }
+        }
+    }
+}
+
 /// The results of a `fetch_many` job; see [`FetchManyJob::iter`](FetchManyJob#method.iter).
 pub struct FetchManyIter<T> {
-    driver: Driver<FetchMany>,
+    driver: ManyDriver<FetchMany>,
     cursor: ManyCursor,
     _t: PhantomData<fn() -> T>,
 }
@@ -384,17 +449,13 @@ impl<T: FromJson> FetchManyIter<T> {
             }
             let event = self.driver.next_event();
             let step = self.cursor.step(event);
-            self.cursor.tick(|| {
-                self.driver
-                    .machine()
-                    .map(|m| m.progress(web_time::Instant::now()))
-            });
+            let driver = &self.driver;
+            self.cursor.tick(|| driver.progress());
             match step {
                 Step::Item(i, r) => {
                     let id = self
                         .driver
-                        .machine()
-                        .map(|m| m.id(i).to_string())
+                        .with_machine(|m| m.map(|m| m.id(i).to_string()))
                         .unwrap_or_default();
                     let r = r.and_then(|bytes| decode_item(&id, bytes));
                     return Some(Ok((id, r)));
@@ -413,7 +474,7 @@ impl<T: FromJson> FetchManyIter<T> {
 
     /// Which ids are done, to resume the job later with `.resume(checkpoint)`.
     pub fn checkpoint(&self) -> Option<ManyCheckpoint> {
-        self.driver.machine().map(|m| m.checkpoint())
+        self.driver.checkpoint()
     }
 }
 
@@ -433,7 +494,7 @@ impl<'c> WriteManyJob<&'c Client> {
     pub fn iter(self) -> WriteIter {
         let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
         WriteIter {
-            driver: Driver::new(&self.client.api, self.client.transport.clone(), machine),
+            driver: ManyDriver::new(&self.client.api, &self.client.transport, machine),
             cursor: ManyCursor::new(self.progress),
         }
     }
@@ -458,7 +519,7 @@ impl<'c> WriteManyJob<&'c Client> {
 
 /// The outcomes of a write job; see [`WriteManyJob::iter`](WriteManyJob#method.iter).
 pub struct WriteIter {
-    driver: Driver<WriteJob>,
+    driver: ManyDriver<WriteJob>,
     cursor: ManyCursor,
 }
 
@@ -470,11 +531,8 @@ impl WriteIter {
             }
             let event = self.driver.next_event();
             let step = self.cursor.step(event);
-            self.cursor.tick(|| {
-                self.driver
-                    .machine()
-                    .map(|m| m.progress(web_time::Instant::now()))
-            });
+            let driver = &self.driver;
+            self.cursor.tick(|| driver.progress());
             match step {
                 Step::Item(index, result) => return Some(Ok(WriteOutcome { index, result })),
                 Step::Failed(e) => return Some(Err(e)),
@@ -491,7 +549,7 @@ impl WriteIter {
 
     /// Which records are done, to resume the job later with `.resume(checkpoint)`.
     pub fn checkpoint(&self) -> Option<ManyCheckpoint> {
-        self.driver.machine().map(|m| m.checkpoint())
+        self.driver.checkpoint()
     }
 }
 

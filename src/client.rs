@@ -16,7 +16,9 @@ use crate::drive::asynch::{self as driver, run_fetch, AsyncDriver};
 use crate::drive::Cursor;
 use crate::error::Result;
 use crate::list::List;
-use crate::many::{decode_item, FetchManyJob, ManyCursor, Step, WriteManyJob, WriteOutcome};
+use crate::many::{
+    decode_item, FetchManyJob, ManyCursor, PolledMany, Step, WriteManyJob, WriteOutcome,
+};
 use crate::transport::AsyncTransport;
 use crate::Page;
 
@@ -46,6 +48,8 @@ use crate::Page;
 pub struct Client {
     api: Api,
     transport: Arc<dyn AsyncTransport>,
+    /// The transport is the event loop: many-items jobs run on its thread.
+    on_loop: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -82,9 +86,15 @@ impl Client {
 
     /// A client of `api` over your own transport.
     pub fn with_transport(api: &Api, transport: impl AsyncTransport) -> Self {
+        #[cfg(not(target_arch = "wasm32"))]
+        let on_loop =
+            (&transport as &dyn std::any::Any).is::<crate::transport::evloop::EvloopTransport>();
+        #[cfg(target_arch = "wasm32")]
+        let on_loop = false;
         Client {
             api: api.clone(),
             transport: Arc::new(transport),
+            on_loop,
         }
     }
 
@@ -373,8 +383,9 @@ impl<'c> FetchManyJob<&'c Client> {
     /// A stream of the results, `(id, record or error)`, in input order by default.
     pub fn stream<T: FromJson>(self) -> FetchManyStream<T> {
         let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
+        let client = self.client;
         FetchManyStream {
-            driver: AsyncDriver::new(&self.client.api, self.client.transport.clone(), machine),
+            driver: PolledMany::new(&client.api, &client.transport, client.on_loop, machine),
             cursor: ManyCursor::new(self.progress),
             _t: PhantomData,
         }
@@ -393,7 +404,7 @@ impl<'c> FetchManyJob<&'c Client> {
 
 /// The results of a `fetch_many` job as a [`Stream`].
 pub struct FetchManyStream<T> {
-    driver: AsyncDriver<FetchMany>,
+    driver: PolledMany<FetchMany>,
     cursor: ManyCursor,
     _t: PhantomData<fn() -> T>,
 }
@@ -406,17 +417,12 @@ impl<T: FromJson> FetchManyStream<T> {
             }
             let event = ready!(self.driver.poll_event(cx));
             let step = self.cursor.step(event);
-            self.cursor.tick(|| {
-                self.driver
-                    .machine()
-                    .map(|m| m.progress(web_time::Instant::now()))
-            });
+            self.cursor.tick(|| self.driver.progress());
             match step {
                 Step::Item(i, r) => {
                     let id = self
                         .driver
-                        .machine()
-                        .map(|m| m.id(i).to_string())
+                        .with_machine(|m| m.map(|m| m.id(i).to_string()))
                         .unwrap_or_default();
                     return Poll::Ready(Some(Ok((
                         id.clone(),
@@ -437,7 +443,7 @@ impl<T: FromJson> FetchManyStream<T> {
 
     /// Which ids are done, to resume the job later.
     pub fn checkpoint(&self) -> Option<ManyCheckpoint> {
-        self.driver.machine().map(|m| m.checkpoint())
+        self.driver.checkpoint()
     }
 }
 
@@ -454,8 +460,9 @@ impl<'c> WriteManyJob<&'c Client> {
     /// A stream of the outcomes, in input order by default.
     pub fn stream(self) -> WriteStream {
         let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
+        let client = self.client;
         WriteStream {
-            driver: AsyncDriver::new(&self.client.api, self.client.transport.clone(), machine),
+            driver: PolledMany::new(&client.api, &client.transport, client.on_loop, machine),
             cursor: ManyCursor::new(self.progress),
         }
     }
@@ -480,7 +487,7 @@ impl<'c> WriteManyJob<&'c Client> {
 
 /// The outcomes of a write job as a [`Stream`].
 pub struct WriteStream {
-    driver: AsyncDriver<WriteJob>,
+    driver: PolledMany<WriteJob>,
     cursor: ManyCursor,
 }
 
@@ -492,7 +499,7 @@ impl WriteStream {
 
     /// Which records are done, to resume the job later.
     pub fn checkpoint(&self) -> Option<ManyCheckpoint> {
-        self.driver.machine().map(|m| m.checkpoint())
+        self.driver.checkpoint()
     }
 }
 
@@ -507,11 +514,7 @@ impl Stream for WriteStream {
             }
             let event = ready!(this.driver.poll_event(cx));
             let step = this.cursor.step(event);
-            this.cursor.tick(|| {
-                this.driver
-                    .machine()
-                    .map(|m| m.progress(web_time::Instant::now()))
-            });
+            this.cursor.tick(|| this.driver.progress());
             match step {
                 Step::Item(index, result) => {
                     return Poll::Ready(Some(Ok(WriteOutcome { index, result })))

@@ -2,6 +2,7 @@
 //! shared by every facade: the same options under the same names.
 
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::core::JsonText;
 use crate::core::ToJson;
@@ -11,7 +12,110 @@ use crate::core::{
     BatchLookup, BatchWrite, FetchMany, ManyCheckpoint, ManyOptions, ManyProgress, Order,
     RetryPolicy, WriteJob, WriteOp, WriteOptions,
 };
+use crate::drive::asynch::AsyncDriver;
+use crate::drive::Machine;
 use crate::error::{Error, Result};
+use crate::transport::AsyncTransport;
+
+/// What the facades ask of a many-items machine besides driving it.
+pub(crate) trait ManyMachine: Machine {
+    fn progress_at(&self, now: Instant) -> ManyProgress;
+    fn checkpoint_holding(&self, held: &[usize]) -> ManyCheckpoint;
+}
+
+impl ManyMachine for FetchMany {
+    fn progress_at(&self, now: Instant) -> ManyProgress {
+        self.progress(now)
+    }
+    fn checkpoint_holding(&self, held: &[usize]) -> ManyCheckpoint {
+        FetchMany::checkpoint_holding(self, held)
+    }
+}
+
+impl ManyMachine for WriteJob {
+    fn progress_at(&self, now: Instant) -> ManyProgress {
+        self.progress(now)
+    }
+    fn checkpoint_holding(&self, held: &[usize]) -> ManyCheckpoint {
+        WriteJob::checkpoint_holding(self, held)
+    }
+}
+
+/// The progress of a job whose driver holds `held` items (taken from the
+/// machine, not handed to the caller yet: not done).
+pub(crate) fn progress_of<M: ManyMachine>(m: Option<&M>, held: &[usize]) -> Option<ManyProgress> {
+    m.map(|m| {
+        let mut p = m.progress_at(Instant::now());
+        p.done = p.done.saturating_sub(held.len() as u64);
+        p
+    })
+}
+
+/// Drives a many-items job for the async facade: over the event-loop
+/// transport, on the loop's own thread (an answer and the next request
+/// cross no thread; see `drive::offload`); over any other transport, polled
+/// by the caller's executor.
+pub(crate) enum PolledMany<M: Machine> {
+    Here(AsyncDriver<M>),
+    #[cfg(not(target_arch = "wasm32"))]
+    Loop(crate::drive::offload::Offloaded<M>),
+}
+
+impl<M: ManyMachine + Send + 'static> PolledMany<M>
+where
+    M::Event: Send + 'static,
+{
+    pub(crate) fn new(
+        api: &crate::Api,
+        transport: &Arc<dyn AsyncTransport>,
+        on_loop: bool,
+        machine: Result<M>,
+    ) -> Self {
+        let driver = AsyncDriver::new(api, transport.clone(), machine);
+        #[cfg(not(target_arch = "wasm32"))]
+        if on_loop {
+            return PolledMany::Loop(crate::drive::offload::Offloaded::start(driver));
+        }
+        let _ = on_loop;
+        PolledMany::Here(driver)
+    }
+}
+
+impl<M: ManyMachine> PolledMany<M> {
+    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<M::Event>> {
+        match self {
+            PolledMany::Here(d) => d.poll_event(cx),
+            #[cfg(not(target_arch = "wasm32"))]
+            PolledMany::Loop(o) => o.poll_event(cx),
+        }
+    }
+
+    pub(crate) fn with_machine<R>(&self, f: impl FnOnce(Option<&M>) -> R) -> R {
+        match self {
+            PolledMany::Here(d) => f(d.machine()),
+            #[cfg(not(target_arch = "wasm32"))]
+            PolledMany::Loop(o) => o.with_machine(f),
+        }
+    }
+
+    pub(crate) fn progress(&self) -> Option<ManyProgress> {
+        match self {
+            PolledMany::Here(d) => progress_of(d.machine(), &[]),
+            #[cfg(not(target_arch = "wasm32"))]
+            PolledMany::Loop(o) => o.with_machine_held(progress_of),
+        }
+    }
+
+    pub(crate) fn checkpoint(&self) -> Option<ManyCheckpoint> {
+        match self {
+            PolledMany::Here(d) => d.machine().map(|m| m.checkpoint_holding(&[])),
+            #[cfg(not(target_arch = "wasm32"))]
+            PolledMany::Loop(o) => {
+                o.with_machine_held(|m, held| m.map(|m| m.checkpoint_holding(held)))
+            }
+        }
+    }
+}
 
 /// An `on_progress` callback of a job of many items.
 #[derive(Clone)]

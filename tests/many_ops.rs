@@ -456,3 +456,71 @@ fn json_text_passes_records_through_every_path() {
     // A body that is not JSON is a decode error naming the URL, not a panic.
     assert!(JsonText::parse("{\"name\": }").is_err());
 }
+
+/// The async stream of a job on the event loop's thread: the loop runs
+/// ahead of the consumer, yet a checkpoint counts only what the consumer
+/// took (resuming loses nothing and repeats nothing), progress never counts
+/// more than that, and dropping the stream stops the requests.
+#[test]
+fn an_async_job_run_on_the_loop_checkpoints_what_was_taken_and_stops_when_dropped() {
+    let server = TestServer::start(Config {
+        records: 3_000,
+        latency: Duration::from_millis(1),
+        ..Config::default()
+    })
+    .unwrap();
+    let ids: Vec<u64> = (1..=3_000).collect();
+    let api = api(&server, 16);
+    let client = Client::new(&api);
+    let max_done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = max_done.clone();
+    let mut stream = client
+        .fetch_many("items/{id}", &ids)
+        .on_progress(move |p| {
+            seen.fetch_max(p.done, std::sync::atomic::Ordering::SeqCst);
+        })
+        .stream::<Item>();
+    let first: Vec<u64> = futures::executor::block_on(async {
+        let mut first = Vec::new();
+        while first.len() < 700 {
+            let (id, r) = stream.next().await.unwrap();
+            assert_eq!(r.unwrap().id.to_string(), id);
+            first.push(id.parse().unwrap());
+        }
+        // Let the loop run ahead of this consumer.
+        futures_timer::Delay::new(Duration::from_millis(100)).await;
+        first
+    });
+    assert!(
+        max_done.load(std::sync::atomic::Ordering::SeqCst) <= 700,
+        "progress counts only what the consumer took"
+    );
+    let checkpoint = stream.checkpoint().unwrap();
+    assert_eq!(checkpoint.done_count(), 700);
+    drop(stream);
+    std::thread::sleep(Duration::from_millis(100));
+    let after_drop = server.stats().requests;
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        server.stats().requests,
+        after_drop,
+        "no request after the drop"
+    );
+    assert!(
+        after_drop < 3_000,
+        "the job stopped early ({after_drop} requests)"
+    );
+
+    let rest = futures::executor::block_on(
+        client
+            .fetch_many("items/{id}", &ids)
+            .resume(checkpoint)
+            .collect::<Item>(),
+    )
+    .unwrap();
+    let all: Vec<u64> = first
+        .into_iter()
+        .chain(rest.iter().map(|(id, _)| id.parse::<u64>().unwrap()))
+        .collect();
+    assert_eq!(all, ids);
+}

@@ -219,7 +219,7 @@ fn map_event<T>(event: ManyEvent<Out>, f: fn(Out) -> Result<T>) -> ManyEvent<T> 
 }
 
 /// [`Kind`] behind a pointer, with the engine's [`Out`].
-trait DynKind {
+trait DynKind: Send {
     fn request(
         &mut self,
         spec: &ApiSpec,
@@ -232,7 +232,7 @@ trait DynKind {
     fn unit_size(&self) -> usize;
 }
 
-impl<K: Kind> DynKind for K
+impl<K: Kind + Send> DynKind for K
 where
     K::Out: Into<Out>,
 {
@@ -699,12 +699,18 @@ impl Engine {
         }
     }
 
-    fn checkpoint(&self) -> ManyCheckpoint {
-        // Done = handed out; items whose results are still queued as events are not.
+    fn checkpoint(&self, held: &[usize]) -> ManyCheckpoint {
+        // Done = handed out; items whose results are still queued as events
+        // (here, or taken by a driver that has not handed them on) are not.
         let mut done_flags = self.skip.clone();
         for ev in &self.events {
             if let ManyEvent::Item(e) = ev {
                 done_flags[e.index] = false;
+            }
+        }
+        for &i in held {
+            if let Some(f) = done_flags.get_mut(i) {
+                *f = false;
             }
         }
         let mut done = Vec::new();
@@ -1102,7 +1108,14 @@ impl FetchMany {
     }
     /// Where the job is.
     pub fn checkpoint(&self) -> ManyCheckpoint {
-        self.engine.checkpoint()
+        self.engine.checkpoint(&[])
+    }
+    /// Where the job is, for a driver that takes events ahead of its
+    /// consumer: the items of `held` (the `index` of item events taken from
+    /// [`poll_event`](Self::poll_event) but not handed on yet) count as not
+    /// done: a job resumed from the checkpoint does them again.
+    pub fn checkpoint_holding(&self, held: &[usize]) -> ManyCheckpoint {
+        self.engine.checkpoint(held)
     }
     /// How far the job is.
     pub fn progress(&self, now: Instant) -> ManyProgress {
@@ -1631,7 +1644,14 @@ impl WriteJob {
     }
     /// Where the job is.
     pub fn checkpoint(&self) -> ManyCheckpoint {
-        self.engine.checkpoint()
+        self.engine.checkpoint(&[])
+    }
+    /// Where the job is, for a driver that takes events ahead of its
+    /// consumer: the items of `held` (the `index` of item events taken from
+    /// [`poll_event`](Self::poll_event) but not handed on yet) count as not
+    /// done: a job resumed from the checkpoint does them again.
+    pub fn checkpoint_holding(&self, held: &[usize]) -> ManyCheckpoint {
+        self.engine.checkpoint(held)
     }
     /// How far the job is.
     pub fn progress(&self, now: Instant) -> ManyProgress {

@@ -6,6 +6,8 @@ pub(crate) mod asynch;
 pub(crate) mod blocking;
 pub(crate) mod lease;
 pub(crate) mod limiter;
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) mod offload;
 
 use crate::core::FromJson;
 
@@ -38,10 +40,16 @@ pub(crate) trait Machine {
     fn is_done(&self) -> bool;
     /// The event that ends the machine with `e`.
     fn failed(e: Error) -> Self::Event;
+    /// The item an event hands out, for a many-items job (see
+    /// `offload`: events taken ahead of the consumer are not done yet).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    fn item_index(_event: &Self::Event) -> Option<usize> {
+        None
+    }
 }
 
 macro_rules! machine {
-    ($ty:ty, $event:ty, $failed:expr) => {
+    ($ty:ty, $event:ty, $failed:expr $(, $item:expr)?) => {
         impl Machine for $ty {
             type Event = $event;
             fn poll_request(&mut self) -> Option<Request> {
@@ -73,24 +81,44 @@ macro_rules! machine {
             fn failed(e: Error) -> Self::Event {
                 $failed(e)
             }
+            $(
+                fn item_index(event: &Self::Event) -> Option<usize> {
+                    $item(event)
+                }
+            )?
         }
     };
 }
 
 machine!(Sweep, Event, Event::Failed);
 machine!(Fetch, Result<Response>, Err);
-machine!(FetchMany, ManyEvent<Vec<u8>>, |e: Error| ManyEvent::Item(
-    ItemEvent {
+machine!(
+    FetchMany,
+    ManyEvent<Vec<u8>>,
+    |e: Error| ManyEvent::Item(ItemEvent {
         index: usize::MAX,
         result: Err(e)
-    }
-));
-machine!(WriteJob, ManyEvent<Written>, |e: Error| ManyEvent::Item(
-    ItemEvent {
+    }),
+    many_item
+);
+machine!(
+    WriteJob,
+    ManyEvent<Written>,
+    |e: Error| ManyEvent::Item(ItemEvent {
         index: usize::MAX,
         result: Err(e)
+    }),
+    many_item
+);
+
+/// The item a many-items event hands out.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+fn many_item<T>(event: &ManyEvent<T>) -> Option<usize> {
+    match event {
+        ManyEvent::Item(e) if e.index != usize::MAX => Some(e.index),
+        _ => None,
     }
-));
+}
 
 /// A seed for retry jitter: different per operation, from the clock and a counter.
 pub(crate) fn random_seed() -> u64 {

@@ -184,6 +184,13 @@ impl EvloopTransport {
     }
 }
 
+/// Runs `future` on the loop's thread (see `Shared::spawn`); drops it, and
+/// says why, if the loop does not run.
+pub(crate) fn spawn(future: reactor::LoopFuture) -> Result<(), TransportError> {
+    shared()?.spawn(future);
+    Ok(())
+}
+
 /// The answer of a receiver, or why there is none.
 pub(crate) async fn answer(rx: oneshot::Receiver<Outcome>) -> Outcome {
     rx.await.unwrap_or_else(|_| {

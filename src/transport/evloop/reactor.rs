@@ -34,6 +34,9 @@ const WAKER: Token = Token(0);
 const READ_BUDGET: usize = 64 * 1024;
 /// Above this, a connection's read buffer is let go once an answer is out.
 const KEEP_BUFFER: usize = 256 * 1024;
+/// Rounds of commands and woken tasks per turn of the loop before it polls
+/// the sockets again.
+const TURN_ROUNDS: usize = 4;
 
 pub(crate) type Outcome = Result<Response, TransportError>;
 
@@ -106,6 +109,35 @@ type PoolKey = (Target, usize);
 enum Command {
     Send(Job),
     Resolved((String, u16), Result<Vec<SocketAddr>, String>),
+    Spawn(LoopFuture),
+}
+
+/// A future run on the loop's thread (see [`Shared::spawn`]).
+pub(crate) type LoopFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A future run on the loop, polled when its waker was called.
+struct Task {
+    future: LoopFuture,
+    wake: Arc<TaskWake>,
+    waker: Waker,
+}
+
+/// A task's waker: marks the task, then wakes the loop (on the loop's own
+/// thread, an answer delivered there, that is a flag and no system call).
+struct TaskWake {
+    woken: AtomicBool,
+    wake: Arc<LoopWake>,
+}
+
+impl Wake for TaskWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        Wake::wake_by_ref(&self.wake);
+    }
 }
 
 thread_local! {
@@ -178,6 +210,14 @@ impl Shared {
         self.push(Command::Send(job));
     }
 
+    /// Runs `future` on the loop's thread until it completes (or the loop
+    /// ends). A request it sends through the loop's transport, and the answer
+    /// it gets back, then cross no thread: the answer wakes it on the loop,
+    /// and the next request starts in the same turn.
+    pub(crate) fn spawn(&self, future: LoopFuture) {
+        self.push(Command::Spawn(future));
+    }
+
     pub(crate) fn alive(&self) -> bool {
         self.alive.load(Ordering::SeqCst)
     }
@@ -228,6 +268,7 @@ struct Reactor {
     dns_wait: HashMap<(String, u16), Vec<Job>>,
     dns_cache: HashMap<(String, u16), (Vec<SocketAddr>, Instant)>,
     acquiring: VecDeque<(Acquire, Job)>,
+    tasks: Vec<Task>,
 }
 
 fn conn_message(e: &ConnError) -> (TransportErrorKind, String) {
@@ -270,6 +311,7 @@ impl Reactor {
             dns_wait: HashMap::new(),
             dns_cache: HashMap::new(),
             acquiring: VecDeque::new(),
+            tasks: Vec::new(),
         }
     }
 
@@ -296,7 +338,12 @@ impl Reactor {
                 }
                 self.ready(ev.token().0 - 1);
             }
-            if self.shared.wake.flagged.swap(false, Ordering::SeqCst) {
+            // Tasks woken by the answers just read send their next requests
+            // in the same turn: a few rounds of commands and tasks.
+            for _ in 0..TURN_ROUNDS {
+                if !self.shared.wake.flagged.swap(false, Ordering::SeqCst) {
+                    break;
+                }
                 let cmds = std::mem::take(
                     &mut *self.shared.queue.lock().unwrap_or_else(|e| e.into_inner()),
                 );
@@ -304,12 +351,49 @@ impl Reactor {
                     match cmd {
                         Command::Send(job) => self.admit(job),
                         Command::Resolved(key, result) => self.resolved(key, result),
+                        Command::Spawn(future) => self.spawn(future),
                     }
                 }
                 self.poll_acquiring();
                 self.drop_cancelled();
+                self.poll_tasks();
             }
             self.expire(Instant::now());
+        }
+    }
+
+    fn spawn(&mut self, future: LoopFuture) {
+        let wake = Arc::new(TaskWake {
+            woken: AtomicBool::new(true),
+            wake: self.shared.wake.clone(),
+        });
+        let waker = Waker::from(wake.clone());
+        self.tasks.push(Task {
+            future,
+            wake,
+            waker,
+        });
+        self.shared.wake.flagged.store(true, Ordering::SeqCst);
+    }
+
+    /// Polls the tasks that were woken; drops those that completed. A task
+    /// that panics is dropped (its consumer sees it end) and the loop goes on.
+    fn poll_tasks(&mut self) {
+        let mut i = 0;
+        while i < self.tasks.len() {
+            let task = &mut self.tasks[i];
+            if task.wake.woken.swap(false, Ordering::SeqCst) {
+                let mut cx = Context::from_waker(&task.waker);
+                let future = &mut task.future;
+                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    future.as_mut().poll(&mut cx)
+                }));
+                if !matches!(polled, Ok(TaskPoll::Pending)) {
+                    drop(self.tasks.swap_remove(i));
+                    continue;
+                }
+            }
+            i += 1;
         }
     }
 

@@ -62,7 +62,11 @@ CLIENTS = [
     ("fetch-plimit", lambda: ["node", os.path.join(BENCH, "node", "fetch-plimit.mjs")], "peer", False),
     ("aiohttp-gather", lambda: [python(), os.path.join(BENCH, "python", "aiohttp_gather.py")], "peer", False),
     ("httpx-async", lambda: [python(), os.path.join(BENCH, "python", "httpx_async.py")], "peer", False),
+    # Not a peer: what this machine and server allow (fetch-many only).
+    ("floor-threads", lambda: [os.path.join(RUST_BIN, "floor-threads")], "reference", False),
 ]
+# Clients that run only some scenarios.
+ONLY_IN = {"floor-threads": {"fetch-many"}}
 CLIENT_NAMES = [c[0] for c in CLIENTS]
 
 DESCRIPTIONS = {
@@ -75,6 +79,7 @@ DESCRIPTIONS = {
     "fetch-plimit": "Node 20 `fetch` + p-limit, `Promise.all`, `res.json()`",
     "aiohttp-gather": "aiohttp, `asyncio.Semaphore(C)` + `gather`, `resp.json()`",
     "httpx-async": "httpx `AsyncClient` (pool = C), `Semaphore(C)` + `gather`, `resp.json()`",
+    "floor-threads": "reference, not a peer: a thread and a blocking keep-alive socket per unit of concurrency, no retries",
 }
 
 # ---------------------------------------------------------------------------
@@ -345,7 +350,7 @@ def run_scenario(sc, clients, reps, results, failures):
     log(f"\n==> scenario {sc['name']}: server {' '.join(map(str, sc['server']))}")
     server = Server(sc["server"])
     try:
-        order = [c for c in CLIENTS if c[0] in clients]
+        order = [c for c in CLIENTS if c[0] in clients and sc["name"] in ONLY_IN.get(c[0], {sc["name"]})]
         max_reps = reps if reps is not None else sc["reps"]
         for rep in range(max_reps):
             rotated = order[rep % len(order):] + order[:rep % len(order)]
@@ -395,7 +400,7 @@ def run_scenario(sc, clients, reps, results, failures):
 
 def run_startup(clients, reps, results, failures):
     log("\n==> startup: each client starts, builds its client, exits")
-    order = [c for c in CLIENTS if c[0] in clients]
+    order = [c for c in CLIENTS if c[0] in clients and c[0] not in ONLY_IN]
     for rep in range(reps):
         for name, argv, _, tree in order:
             code, out, err, wall, cpu, maxrss, info = measure(argv() + ["--scenario", "startup"], tree)

@@ -77,6 +77,7 @@ mod faults;
 mod server;
 mod store;
 mod time;
+mod timer;
 mod writes;
 
 use std::io;

@@ -137,7 +137,7 @@ pub(crate) async fn handle(
 
     let delay = latency_for_request(&shared) + decision.slow;
     if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+        crate::timer::sleep(delay).await;
     }
 
     let resp = match &decision.fault {

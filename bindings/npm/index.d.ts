@@ -223,7 +223,13 @@ export interface ClientOptions {
   readonly pagination?: Pagination;
   /** Records asked for per page (default 100). */
   readonly pageSize?: number;
-  /** Requests in flight at once, over every operation of this client (default 8). */
+  /**
+   * Requests in flight at once, over every operation of this client (default 8).
+   * In a browser, against an `http:` base URL (HTTP/1.1: browsers open at most
+   * 6 connections per origin), at most 6: more would wait inside the browser,
+   * where pacing and timeouts cannot see them. `pacingStats().concurrency` says
+   * what applies.
+   */
   readonly concurrency?: number;
   /** Finished pages that may wait for an earlier one (default: the concurrency). */
   readonly window?: number;

@@ -469,6 +469,20 @@ fn pacing(o: &Opts) -> Result<Option<Pacing>> {
     Ok(Some(pacing))
 }
 
+/// Connections a browser opens to one HTTP/1.1 origin (Chromium, Firefox, Safari).
+const BROWSER_H1_CONNECTIONS: usize = 6;
+/// The `Api`'s default concurrency (`ApiBuilder::concurrency`).
+const DEFAULT_CONCURRENCY: usize = 8;
+
+/// Whether this runs in a browser page or worker (not Node, Deno or Bun,
+/// whose `fetch` is not held to 6 connections per origin).
+fn in_browser() -> bool {
+    let global = js_sys::global();
+    ["document", "importScripts"]
+        .iter()
+        .any(|name| js_sys::Reflect::has(&global, &JsValue::from_str(name)).unwrap_or(false))
+}
+
 /// The `Api` described by the client options.
 pub(crate) fn api(options: JsValue) -> Result<Api> {
     if options.is_undefined() || options.is_null() {
@@ -494,7 +508,13 @@ pub(crate) fn api(options: JsValue) -> Result<Api> {
             "pacing",
         ],
     )?;
-    let mut b = Api::builder(o.required_string("baseUrl")?);
+    let base = o.required_string("baseUrl")?;
+    // A browser speaks HTTP/1.1 to an `http:` origin (HTTP/2 needs TLS
+    // there) and opens at most 6 connections to it: more requests would
+    // wait inside the browser, invisible to the pacer (which then takes
+    // them for sent) and to the request timeouts. The client keeps to 6.
+    let browser_h1 = in_browser() && base.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("http:"));
+    let mut b = Api::builder(base);
     if let Some(a) = auth(&o)? {
         b = b.auth(a);
     }
@@ -513,7 +533,10 @@ pub(crate) fn api(options: JsValue) -> Result<Api> {
     if let Some(size) = o.count("pageSize")? {
         b = b.page_size(size);
     }
-    if let Some(n) = o.size("concurrency")? {
+    let concurrency = o.size("concurrency")?;
+    if browser_h1 {
+        b = b.concurrency(concurrency.unwrap_or(DEFAULT_CONCURRENCY).min(BROWSER_H1_CONNECTIONS));
+    } else if let Some(n) = concurrency {
         b = b.concurrency(n);
     }
     if let Some(n) = o.size("window")? {

@@ -34,6 +34,7 @@
 //! | `/garbage/{html,json,missing,null,empty}/items` | | malformed answers |
 //! | `/garbage/status/{code}/items` | | that status |
 //! | `GET /_stats`, `POST /_reset` | | control, not counted |
+//! | `GET /_log` | | the counted requests as JSON: `[{"method","path","status","at_ms"}]` (since start or the last reset) |
 //! | `GET`/`POST`/`DELETE /_faults` | | the live [`Faults`] as JSON, not counted |
 //!
 //! Every list endpoint (the dialects above) also takes an `updated_at`

@@ -394,12 +394,30 @@ fn preflight(req: &Request<Incoming>) -> Resp {
 }
 
 fn is_control(path: &str) -> bool {
-    matches!(path, "/_stats" | "/_reset" | "/_faults")
+    matches!(path, "/_stats" | "/_reset" | "/_faults" | "/_log")
 }
 
-/// `GET /_stats`, `POST /_reset` and `GET`/`POST`/`DELETE /_faults`.
+/// `GET /_stats`, `GET /_log`, `POST /_reset` and `GET`/`POST`/`DELETE /_faults`.
 async fn control(shared: &Shared, parts: &Parts, incoming: Incoming) -> Resp {
     match parts.uri.path() {
+        "/_log" => match parts.method {
+            Method::GET | Method::HEAD => {
+                let log = shared.log.lock().unwrap_or_else(PoisonError::into_inner);
+                let entries: Vec<serde_json::Value> = log
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "method": e.method,
+                            "path": e.path,
+                            "status": e.status,
+                            "at_ms": e.at.as_secs_f64() * 1000.0,
+                        })
+                    })
+                    .collect();
+                json(StatusCode::OK, serde_json::Value::from(entries).to_string())
+            }
+            ref other => method_not_allowed(other, "GET, HEAD, OPTIONS"),
+        },
         "/_stats" => match parts.method {
             Method::GET | Method::HEAD => {
                 let stats = shared.stats();

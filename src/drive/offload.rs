@@ -8,8 +8,9 @@
 //! loop: the answer wakes it there (a flag, no system call), the machine
 //! takes it and the next request starts in the same turn of the loop. Only
 //! the machine's events (an item fetched, the end) cross to the consumer,
-//! through a bounded channel, off the request path: when the consumer falls
-//! behind by [`BUFFER`] events the task waits for it.
+//! in batches (those of one turn of the loop: one wake-up of the consumer's
+//! thread for several items) through a bounded channel, off the request path:
+//! when the consumer falls behind by [`BUFFER`] batches the task waits for it.
 //!
 //! The consumer can still look at the machine (a checkpoint, progress): it
 //! sits behind a mutex that the task holds only while it polls.
@@ -29,8 +30,11 @@ use crate::drive::Machine;
 use crate::error::{Error, ErrorKind};
 use crate::transport::evloop;
 
-/// Events the task may run ahead of its consumer.
-const BUFFER: usize = 256;
+/// Events handed over at once, at most: those of one turn of the loop.
+const BATCH: usize = 32;
+/// Batches the task may run ahead of its consumer (with `BATCH`, at most
+/// about 300 events).
+const BUFFER: usize = 8;
 
 /// A machine driven on the event loop's thread; its events come out here.
 /// Dropping it stops the task, which drops the requests in flight.
@@ -39,7 +43,9 @@ pub(crate) struct Offloaded<M: Machine> {
     /// The items of the events in the channel, oldest first: taken from the
     /// machine, not yet handed to the consumer (so not done in a checkpoint).
     held: Arc<Mutex<VecDeque<usize>>>,
-    events: mpsc::Receiver<M::Event>,
+    events: mpsc::Receiver<Vec<M::Event>>,
+    /// Events of the last batch not handed out yet.
+    pending: VecDeque<M::Event>,
     /// Set by the task when the machine ended (after its last event).
     finished: Arc<AtomicBool>,
     /// Dropped with `self`: tells the task to stop.
@@ -75,6 +81,7 @@ where
             driver,
             held,
             events,
+            pending: VecDeque::new(),
             finished,
             _cancel: cancel,
             done: false,
@@ -92,27 +99,36 @@ impl<M: Machine> Offloaded<M> {
         if self.done {
             return Poll::Ready(None);
         }
-        match self.events.poll_next_unpin(cx) {
-            Poll::Ready(Some(ev)) => {
+        if self.pending.is_empty() {
+            match self.events.poll_next_unpin(cx) {
+                Poll::Ready(Some(batch)) => self.pending.extend(batch),
+                Poll::Ready(None) => return Poll::Ready(self.ended()),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        match self.pending.pop_front() {
+            Some(ev) => {
                 if M::item_index(&ev).is_some() {
                     lock(&self.held).pop_front();
                 }
                 Poll::Ready(Some(ev))
             }
-            Poll::Ready(None) => {
-                self.done = true;
-                if self.finished.load(Ordering::SeqCst) {
-                    Poll::Ready(None)
-                } else {
-                    let why = self.failure.take().unwrap_or_else(|| {
-                        "internal error: the pagewise I/O thread stopped before the operation ended"
-                            .into()
-                    });
-                    Poll::Ready(Some(M::failed(Error::new(ErrorKind::Transport, why))))
-                }
-            }
-            Poll::Pending => Poll::Pending,
+            // An empty batch is never sent; look again.
+            None => self.poll_event(cx),
         }
+    }
+
+    /// The channel closed: the end, or a failure if the machine had not ended.
+    fn ended(&mut self) -> Option<M::Event> {
+        self.done = true;
+        if self.finished.load(Ordering::SeqCst) {
+            return None;
+        }
+        let why = self.failure.take().unwrap_or_else(|| {
+            "internal error: the operation's task on the pagewise I/O thread ended before the operation did"
+                .into()
+        });
+        Some(M::failed(Error::new(ErrorKind::Transport, why)))
     }
 
     /// The next event, blocking the calling thread until it comes.
@@ -168,7 +184,7 @@ impl Wake for Unpark {
 async fn run<M>(
     driver: Arc<Mutex<AsyncDriver<M>>>,
     held: Arc<Mutex<VecDeque<usize>>>,
-    mut tx: mpsc::Sender<M::Event>,
+    mut tx: mpsc::Sender<Vec<M::Event>>,
     mut stop: oneshot::Receiver<()>,
     finished: Arc<AtomicBool>,
 ) where
@@ -176,6 +192,7 @@ async fn run<M>(
     M::Event: Send + 'static,
 {
     loop {
+        // Every event the machine has now (up to a batch), and whether it ended.
         let next = futures::future::poll_fn(|cx| {
             if Pin::new(&mut stop).poll(cx).is_ready() {
                 return Poll::Ready(None);
@@ -186,27 +203,40 @@ async fn run<M>(
                 Poll::Ready(Ok(())) => {}
             }
             let mut driver = lock(&driver);
-            let polled = driver.poll_event(cx);
-            if let Poll::Ready(Some(ev)) = &polled {
-                if let Some(i) = M::item_index(ev) {
-                    lock(&held).push_back(i);
+            let mut batch = Vec::new();
+            let mut ended = false;
+            while batch.len() < BATCH {
+                match driver.poll_event(cx) {
+                    Poll::Ready(Some(ev)) => {
+                        if let Some(i) = M::item_index(&ev) {
+                            lock(&held).push_back(i);
+                        }
+                        batch.push(ev);
+                    }
+                    Poll::Ready(None) => {
+                        ended = true;
+                        break;
+                    }
+                    Poll::Pending => break,
                 }
             }
-            polled.map(Some)
+            if batch.is_empty() && !ended {
+                Poll::Pending
+            } else {
+                Poll::Ready(Some((batch, ended)))
+            }
         })
         .await;
-        match next {
+        let Some((batch, ended)) = next else {
             // The consumer went away.
-            None => return,
-            Some(None) => {
-                finished.store(true, Ordering::SeqCst);
-                return;
-            }
-            Some(Some(ev)) => {
-                if tx.start_send(ev).is_err() {
-                    return;
-                }
-            }
+            return;
+        };
+        if !batch.is_empty() && tx.start_send(batch).is_err() {
+            return;
+        }
+        if ended {
+            finished.store(true, Ordering::SeqCst);
+            return;
         }
     }
 }

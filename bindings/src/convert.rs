@@ -112,6 +112,18 @@ thread_local! {
 /// resumed page) their texts are joined into a new array text first.
 fn records(page: &RawPage) -> Result<JsValue, JsValue> {
     let records = &page.records;
+    // Parsed by the transport already (the usual case): no text at all.
+    if let Some(parsed) = pagewise::transport::fetch::parsed_records(records) {
+        return parsed.map(JsValue::from).map_err(|()| {
+            error(
+                &Error::new(
+                    ErrorKind::Decode,
+                    "the records parsed in JavaScript do not match the page",
+                )
+                .with_url(page.url.as_str()),
+            )
+        });
+    }
     let text = match records.joined() {
         Some(joined) => {
             let inner = DECODER.with(|d| d.decode(joined));

@@ -24,9 +24,10 @@ use crate::core::{Attachment, Records, Request, Response, TransportError, Transp
 
 // A page's body read once, by `JSON.parse`, for JavaScript callers: the core
 // gets a skeleton (the body with the records array replaced by its indexes)
-// and the records stay here, in `held`, until the page is handed out (or
+// and the records stay there, in `held`, until the page is handed out (or
 // dropped: `ParsedRecords`'s `Drop` releases them). A body that is not UTF-8,
-// not JSON, or has no array at the pointer gives `undefined`: its bytes go
+// not JSON, or has no array at the pointer (or anything else that throws,
+// such as nesting too deep to write back) gives `undefined`: its bytes go
 // to the core, which says why it is not a page (a retried `decode` error).
 // A body whose other members hold a number that would not survive the
 // round trip (not a safe integer: a float, a large id) too: the core reads
@@ -45,9 +46,8 @@ function exact(v, skip) {
   for (const k in v) if (!exact(v[k], skip)) return false;
   return true;
 }
-export function pagewiseSkeleton(buffer, pointer) {
-  let root;
-  try { root = JSON.parse(decoder.decode(buffer)); } catch { return undefined; }
+function skeleton(buffer, pointer) {
+  const root = JSON.parse(decoder.decode(buffer));
   let parent, key, records = root;
   if (pointer !== '') {
     for (const raw of pointer.slice(1).split('/')) {
@@ -74,9 +74,12 @@ export function pagewiseSkeleton(buffer, pointer) {
     parent[key] = SENTINEL;
     text = JSON.stringify(root).replace(JSON.stringify(SENTINEL), text);
   }
-  const token = nextToken++;
-  held.set(token, records);
-  return [text, token];
+  return [text, records];
+}
+// Anything thrown (not UTF-8, not JSON, nested too deep to write back) means
+// the same: the core reads the bytes and says why.
+function pagewiseSkeleton(buffer, pointer) {
+  try { return skeleton(buffer, pointer); } catch { return undefined; }
 }
 let initText = '';
 let init = null;
@@ -108,12 +111,17 @@ export async function pagewiseExchange(url, initJson, body, timeoutMs, controlle
     if (timer !== undefined) clearTimeout(timer);
   }
 }
+export function pagewiseHold(records) {
+  const token = nextToken++;
+  held.set(token, records);
+  return token;
+}
 export function pagewiseHeld(token) { return held.get(token); }
 export function pagewiseRelease(token) { held.delete(token); }
 "#)]
 extern "C" {
     /// Sends one request and reads its answer, never rejecting:
-    /// `[status, headers, buffer, skeleton?, token?]`, or
+    /// `[status, headers, buffer, skeleton?, records?]`, or
     /// `[0, phase, error, aborted]` when there is no answer.
     #[wasm_bindgen(js_name = pagewiseExchange)]
     fn js_exchange(
@@ -124,6 +132,8 @@ extern "C" {
         controller: &AbortController,
         pointer: &JsValue,
     ) -> Promise;
+    #[wasm_bindgen(js_name = pagewiseHold)]
+    fn js_hold(records: &JsValue) -> u32;
     #[wasm_bindgen(js_name = pagewiseHeld)]
     fn js_held(token: u32) -> JsValue;
     #[wasm_bindgen(js_name = pagewiseRelease)]
@@ -342,7 +352,7 @@ async fn exchange(request: &Request, records_at: Option<&str>) -> Result<Respons
             _ => TransportError::new(TransportErrorKind::Connect, format!("fetch failed: {text}")),
         });
     }
-    // [status, headers, buffer, skeleton, token]
+    // [status, headers, buffer] or [status, headers, buffer, skeleton, records]
     let headers = out
         .get(1)
         .as_string()
@@ -352,20 +362,20 @@ async fn exchange(request: &Request, records_at: Option<&str>) -> Result<Respons
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect();
     let buffer = out.get(2);
-    if let Some(token) = out.get(4).as_f64() {
-        // Held from here: released when the attachment is dropped.
+    if let Some(text) = out.get(3).as_string() {
+        // Held from here (not before: a request dropped while its answer
+        // was on its way leaves nothing held): released when the
+        // attachment is dropped.
         let parsed = ParsedRecords {
-            token: token as u32,
+            token: js_hold(&out.get(4)),
         };
-        if let Some(text) = out.get(3).as_string() {
-            let len = buffer.unchecked_ref::<js_sys::ArrayBuffer>().byte_length();
-            return Ok(Response {
-                status,
-                headers,
-                body: text.into_bytes(),
-                attachment: Some(Attachment::new(parsed, len as usize)),
-            });
-        }
+        let len = buffer.unchecked_ref::<js_sys::ArrayBuffer>().byte_length();
+        return Ok(Response {
+            status,
+            headers,
+            body: text.into_bytes(),
+            attachment: Some(Attachment::new(parsed, len as usize)),
+        });
     }
     // `to_vec` copies into the Vec's uninitialised capacity (no zeroing).
     let body = Uint8Array::new(&buffer).to_vec();

@@ -52,8 +52,10 @@ impl RawClient {
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<RawClient, JsValue> {
         let api = config::api(options).map_err(|e| convert::error(&e))?;
+        // Pages are parsed once, by `JSON.parse`, and handed out as parsed.
+        let transport = pagewise::transport::fetch::FetchTransport::with_parsed_pages();
         Ok(RawClient {
-            inner: pagewise::Client::new(&api),
+            inner: pagewise::Client::with_transport(&api, transport),
         })
     }
 

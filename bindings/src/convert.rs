@@ -112,6 +112,18 @@ thread_local! {
 /// resumed page) their texts are joined into a new array text first.
 fn records(page: &RawPage) -> Result<JsValue, JsValue> {
     let records = &page.records;
+    // Parsed by the transport already (the usual case): no text at all.
+    if let Some(parsed) = pagewise::transport::fetch::parsed_records(records) {
+        return parsed.map(JsValue::from).map_err(|()| {
+            error(
+                &Error::new(
+                    ErrorKind::Decode,
+                    "the records parsed in JavaScript do not match the page",
+                )
+                .with_url(page.url.as_str()),
+            )
+        });
+    }
     let text = match records.joined() {
         Some(joined) => {
             let inner = DECODER.with(|d| d.decode(joined));
@@ -243,10 +255,23 @@ pub(crate) fn many_progress(p: &ManyProgress) -> JsValue {
     obj.into()
 }
 
+thread_local! {
+    /// The keys of a fetched item, made once (one per item and key is a
+    /// string crossing per `fetchMany` result otherwise).
+    static ITEM_KEYS: [JsValue; 3] = [
+        JsValue::from_str("id"),
+        JsValue::from_str("record"),
+        JsValue::from_str("error"),
+    ];
+}
+
 /// A fetched item: `{ id, record }` or `{ id, error }`.
 pub(crate) fn fetched(id: String, r: pagewise::Result<pagewise::JsonText>) -> JsValue {
     let obj = Object::new();
-    set(&obj, "id", id);
+    let set = |obj: &Object, key: usize, value: JsValue| {
+        ITEM_KEYS.with(|k| Reflect::set(obj, &k[key], &value).ok());
+    };
+    set(&obj, 0, id.into());
     match r.and_then(|raw| {
         JSON::parse(raw.as_str()).map_err(|_| {
             Error::new(
@@ -255,8 +280,8 @@ pub(crate) fn fetched(id: String, r: pagewise::Result<pagewise::JsonText>) -> Js
             )
         })
     }) {
-        Ok(v) => set(&obj, "record", v),
-        Err(e) => set(&obj, "error", error(&e)),
+        Ok(v) => set(&obj, 1, v),
+        Err(e) => set(&obj, 2, error(&e)),
     }
     obj.into()
 }

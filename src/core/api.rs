@@ -442,6 +442,11 @@ impl ApiSpec {
         self.secrets.redact_url(url)
     }
 
+    /// [`redact`](ApiSpec::redact) of a parsed URL, without parsing it again.
+    pub(crate) fn redact_parsed(&self, url: &Url) -> String {
+        self.secrets.redact(url.clone())
+    }
+
     /// Resolves `path` (relative to the base URL, absolute path, or full URL)
     /// and adds the default query and `query`.
     pub fn url_for(&self, path: &str, query: &[(String, String)]) -> Result<Url> {
@@ -530,6 +535,7 @@ impl ApiSpec {
             headers,
             body,
             timeout: self.timeout,
+            records_at: None,
             secrets: self.secrets.clone(),
         }
     }

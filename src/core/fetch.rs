@@ -150,7 +150,7 @@ impl Fetch {
             return;
         }
         self.waiting = None;
-        let here = self.spec.redact(self.url.as_str());
+        let here = self.spec.redact_parsed(&self.url);
         let resp = match response {
             Ok(r) => r,
             Err(e) => {
@@ -233,7 +233,7 @@ impl Fetch {
 
     /// The URL now asked for (after redirects), without credentials.
     pub fn url(&self) -> String {
-        self.spec.redact(self.url.as_str())
+        self.spec.redact_parsed(&self.url)
     }
 
     /// Deserializes a 2xx answer's JSON body; errors name the URL.

@@ -1,5 +1,6 @@
 //! Plain request and response values exchanged between the core and a transport.
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,6 +88,15 @@ pub struct Request {
     pub body: Option<Vec<u8>>,
     /// How long the transport may take for this request, if limited.
     pub timeout: Option<Duration>,
+    /// For a page of a sweep whose records the core only counts (no keyset
+    /// field, no delta filter reads them): the JSON pointer of the records
+    /// array. A transport that parses bodies itself may then answer a 2xx
+    /// with a skeleton (the body with that array's elements replaced by
+    /// their indexes, `[0,1,2,...]`) and the records it parsed as the
+    /// response's [`attachment`](Response::attachment): the core reads the
+    /// skeleton, and the page's [`Records`](crate::core::Records) carry the
+    /// attachment to the caller. Other transports ignore it.
+    pub records_at: Option<String>,
     pub(crate) secrets: Arc<Secrets>,
 }
 
@@ -126,8 +136,57 @@ pub struct Response {
     pub status: u16,
     /// The headers, in order; names compared case-insensitively.
     pub headers: Vec<(String, String)>,
-    /// The whole body.
+    /// The whole body (or, with an [`attachment`](Response::attachment),
+    /// the skeleton that stands for it).
     pub body: Vec<u8>,
+    /// What the transport parsed itself, when it answered a page request
+    /// (see [`Request::records_at`]) with a skeleton body; `None` otherwise.
+    pub attachment: Option<Attachment>,
+}
+
+/// The records a transport parsed itself, handed over with a skeleton body
+/// (see [`Request::records_at`]): opaque to the core, which keeps it with
+/// the page's records until they are handed out.
+#[derive(Clone)]
+pub struct Attachment {
+    value: Arc<dyn Any + Send + Sync>,
+    body_len: usize,
+}
+
+impl Attachment {
+    /// `value` parsed from a body of `body_len` bytes.
+    pub fn new(value: impl Any + Send + Sync, body_len: usize) -> Self {
+        Attachment {
+            value: Arc::new(value),
+            body_len,
+        }
+    }
+
+    /// The value, if it is a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.value.downcast_ref()
+    }
+
+    /// The length of the body the skeleton stands for (counted in progress).
+    pub fn body_len(&self) -> usize {
+        self.body_len
+    }
+}
+
+impl PartialEq for Attachment {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.value), Arc::as_ptr(&other.value))
+    }
+}
+
+impl Eq for Attachment {}
+
+impl fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attachment")
+            .field("body_len", &self.body_len)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Response {
@@ -137,6 +196,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: body.into(),
+            attachment: None,
         }
     }
 

@@ -473,7 +473,7 @@ impl Engine {
                     let id = RequestId(self.next_id);
                     self.next_id += 1;
                     unit.state = UnitState::InFlight;
-                    unit.url = self.spec.redact(url.as_str());
+                    unit.url = self.spec.redact_parsed(&url);
                     self.in_flight.push((id, uid));
                     let mut req = self.spec.request(id, method, url, body);
                     if let (Some(name), Some(key)) = (self.kind.idempotency_header(), key) {

@@ -18,6 +18,8 @@
 use std::fmt;
 use std::ops::Range;
 
+use super::http::Attachment;
+
 /// The records of one page: the body and where each record sits in it.
 ///
 /// The whole body was checked as JSON when the page was read, so each
@@ -29,6 +31,8 @@ pub struct Records {
     /// `&str` (serde_json then skips checking each string's UTF-8 again).
     body: String,
     ranges: Vec<Range<usize>>,
+    /// The records as a transport parsed them (the body is then a skeleton).
+    attachment: Option<Attachment>,
 }
 
 impl Records {
@@ -45,7 +49,11 @@ impl Records {
             body.push_str(r.as_ref());
             ranges.push(start..body.len());
         }
-        Records { body, ranges }
+        Records {
+            body,
+            ranges,
+            attachment: None,
+        }
     }
 
     /// How many records.
@@ -111,6 +119,13 @@ impl Records {
     /// Bytes of body held for these records.
     pub fn body_len(&self) -> usize {
         self.body.len()
+    }
+
+    /// The records as the transport parsed them, when it answered with a
+    /// skeleton (see [`Request::records_at`](crate::core::Request::records_at)):
+    /// the texts of these records are then their indexes in what it parsed.
+    pub fn attachment(&self) -> Option<&Attachment> {
+        self.attachment.as_ref()
     }
 }
 
@@ -664,9 +679,18 @@ fn hex4(h: &[u8]) -> Option<u32> {
     })
 }
 
-/// Records of `body` at `ranges`, keeping the body.
-pub(crate) fn records(body: String, ranges: Vec<Range<usize>>) -> Records {
-    Records { body, ranges }
+/// Records of `body` at `ranges`, keeping the body (and what the transport
+/// parsed, when `body` is a skeleton).
+pub(crate) fn records(
+    body: String,
+    ranges: Vec<Range<usize>>,
+    attachment: Option<Attachment>,
+) -> Records {
+    Records {
+        body,
+        ranges,
+        attachment,
+    }
 }
 
 /// A JSON scalar as the text to send back: strings unescaped, numbers and
@@ -765,16 +789,20 @@ mod tests {
  {"id":2,"s":"a,b"},{"id":3}],"meta":{}}"#
             .to_string();
         let ranges = Body::parse(&body, "/data").unwrap().records().unwrap();
-        let all = records(body.clone(), ranges.clone());
+        let all = records(body.clone(), ranges.clone(), None);
         let joined = std::str::from_utf8(all.joined().unwrap()).unwrap();
         let parsed: Vec<serde_json::Value> = serde_json::from_str(&format!("[{joined}]")).unwrap();
         assert_eq!(parsed.len(), 3);
         assert_eq!(parsed[1]["s"], "a,b");
-        let tail = records(body.clone(), ranges[1..].to_vec());
+        let tail = records(body.clone(), ranges[1..].to_vec(), None);
         assert!(tail.joined().unwrap().starts_with(br#"{"id":2"#));
-        let holed = records(body.clone(), vec![ranges[0].clone(), ranges[2].clone()]);
+        let holed = records(
+            body.clone(),
+            vec![ranges[0].clone(), ranges[2].clone()],
+            None,
+        );
         assert_eq!(holed.joined(), None);
-        assert_eq!(records(body, Vec::new()).joined(), Some(&b""[..]));
+        assert_eq!(records(body, Vec::new(), None).joined(), Some(&b""[..]));
         assert_eq!(Records::from_json(["1", "2"]).joined(), None);
     }
 

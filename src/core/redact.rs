@@ -13,19 +13,7 @@ impl Secrets {
     /// A URL that does not parse loses its query string and user info entirely.
     pub fn redact_url(&self, url: &str) -> String {
         match Url::parse(url) {
-            Ok(mut u) => {
-                u.clear_userinfo();
-                if !self.query_params.is_empty() && u.query().is_some() {
-                    let mut pairs = u.query_pairs();
-                    for (k, v) in &mut pairs {
-                        if self.query_params.iter().any(|s| s == k) {
-                            *v = "REDACTED".to_string();
-                        }
-                    }
-                    u.set_query_pairs(&pairs, true);
-                }
-                u.to_string()
-            }
+            Ok(u) => self.redact(u),
             Err(_) => {
                 let no_query = url.split(['?', '#']).next().unwrap_or("");
                 match no_query.rfind('@') {
@@ -41,6 +29,22 @@ impl Secrets {
                 }
             }
         }
+    }
+
+    /// [`redact_url`](Secrets::redact_url) of a URL already parsed (no
+    /// second parse: in WebAssembly a parse is a trip to JavaScript).
+    pub(crate) fn redact(&self, mut u: Url) -> String {
+        u.clear_userinfo();
+        if !self.query_params.is_empty() && u.query().is_some() {
+            let mut pairs = u.query_pairs();
+            for (k, v) in &mut pairs {
+                if self.query_params.iter().any(|s| s == k) {
+                    *v = "REDACTED".to_string();
+                }
+            }
+            u.set_query_pairs(&pairs, true);
+        }
+        u.to_string()
     }
 }
 

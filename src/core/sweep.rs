@@ -477,7 +477,13 @@ impl Sweep {
         slot.state = SlotState::InFlight;
         slot.sent = Some(url.clone());
         self.in_flight.push((id, key));
-        Some(self.spec.request(id, Method::Get, url, None))
+        let mut request = self.spec.request(id, Method::Get, url, None);
+        // Only the records' count is read unless a keyset field or the delta
+        // filter looks into them: a transport may then parse the body itself.
+        if self.delta.is_none() && !matches!(self.spec.pagination, Pagination::Keyset(_)) {
+            request.records_at = Some(self.spec.records_at.clone());
+        }
+        Some(request)
     }
 
     /// The page to ask for next, if one may be asked for now.
@@ -860,7 +866,7 @@ impl Sweep {
         let url = slot
             .sent
             .as_ref()
-            .map(|u| self.spec.redact(u.as_str()))
+            .map(|u| self.spec.redact_parsed(u))
             .unwrap_or_default();
         Error::new(kind, message).with_url(url).with_page(key.0)
     }
@@ -916,6 +922,7 @@ impl Sweep {
                 }),
             )
         };
+        let attachment = resp.attachment.take();
         // The body is checked as UTF-8 once, whole, and kept as a `String`.
         let text = match String::from_utf8(std::mem::take(&mut resp.body)) {
             Ok(t) => t,
@@ -957,7 +964,7 @@ impl Sweep {
             }
             (ranges, next)
         };
-        self.report.bytes += text.len() as u64;
+        self.report.bytes += attachment.as_ref().map_or(text.len(), |a| a.body_len()) as u64;
         for (k, target) in next {
             // Nothing past a page that failed for good is fetched any more.
             // A page already planned (after a resume, the re-fetched page before
@@ -967,7 +974,7 @@ impl Sweep {
             }
         }
         let slot = self.slots.get_mut(&key).expect("answered slot exists");
-        slot.state = SlotState::Done(page::records(text, ranges));
+        slot.state = SlotState::Done(page::records(text, ranges, attachment));
         self.done_slots += 1;
         if self.order == Order::Completion {
             self.ready.push_back(key);
@@ -1199,7 +1206,7 @@ impl Sweep {
                             format!("bad next link {:?}: {e}", self.spec.redact(&link)),
                         ))
                     })?;
-                    let shown = self.spec.redact(url.as_str());
+                    let shown = self.spec.redact_parsed(&url);
                     self.check_new(key, url.as_str(), &shown, "next URL")?;
                     next.push(((key.0 + 1, 0), Target::Url(url)));
                 }
@@ -1341,7 +1348,7 @@ impl Sweep {
             self.done_slots -= 1;
             let url = slot
                 .sent
-                .map(|u| self.spec.redact(u.as_str()))
+                .map(|u| self.spec.redact_parsed(&u))
                 .unwrap_or_default();
             self.report.records += records.len() as u64;
             let index = self.report.pages;

@@ -402,6 +402,7 @@ mod tests {
                     headers: Vec::new(),
                     body: None,
                     timeout: None,
+                    records_at: None,
                     secrets: Default::default(),
                 });
             }

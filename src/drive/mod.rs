@@ -134,6 +134,16 @@ pub(crate) fn random_seed() -> u64 {
 /// Records are read from `&str` (the core checked the body's UTF-8 once):
 /// serde_json then does not check each string's UTF-8 again.
 pub(crate) fn decode_record<T: FromJson>(page: &RawPage, i: usize) -> Result<T> {
+    if page.records.attachment().is_some() {
+        // A transport that parsed the records itself left only their
+        // indexes here (for the npm package's JavaScript side).
+        return Err(Error::new(
+            ErrorKind::Record,
+            "the transport kept the page's records parsed on its side: read them from there",
+        )
+        .with_url(page.url.clone())
+        .with_page(page.index));
+    }
     let text = page.records.get_str(i).unwrap_or_default();
     T::from_checked_json(text).map_err(|(_, e)| {
         Error::new(

@@ -108,6 +108,7 @@ impl UreqTransport {
             status,
             headers,
             body,
+            attachment: None,
         })
     }
 }

@@ -749,3 +749,67 @@ test('index.d.ts declares no `any`', async () => {
   const dts = await readFile(new URL('../index.d.ts', import.meta.url), 'utf8');
   assert.doesNotMatch(dts, /\bany\b/);
 });
+
+// Pages are parsed once, by JSON.parse, and the core reads a skeleton of
+// each body: what it reads from the body (cursors, totals) must stay as the
+// server wrote it, and a body that is not a page must still be a retried
+// decode error. A server of our own says exactly that.
+test('pages parsed in JavaScript: exact cursors, nested records, broken bodies retried', async () => {
+  const { createServer } = await import('node:http');
+  const seen = [];
+  let broken = 1;
+  const server = createServer((req, res) => {
+    const cursor = new URL(req.url, 'http://x').searchParams.get('cursor');
+    seen.push(cursor);
+    let body;
+    if (cursor === null) {
+      // A cursor too big for a double, and a float: the body goes to the core whole.
+      body = '{"result":{"items":[{"id":1},{"id":2}]},"next":12345678901234567890,"pi":3.10}';
+    } else if (cursor === '12345678901234567890') {
+      body = '{"result":{"items":[{"id":3,"s":"\\u00e9\\n"}]},"next":"a~b/c \\u00e9","n":[1,2]}';
+    } else if (cursor === 'a~b/c é' && broken > 0) {
+      broken -= 1;
+      body = '{"result":{"items":[{"id":4},';
+    } else if (cursor === 'a~b/c é') {
+      body = '{"result":{"items":[{"id":4},{"id":5}]},"next":null}';
+    } else {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const client = new Client({
+      baseUrl: `http://127.0.0.1:${server.address().port}/`,
+      recordsAt: '/result/items',
+      pagination: { type: 'cursor', from: { pointer: '/next' } },
+      retry: { baseDelayMs: 1, maxDelayMs: 5 },
+    });
+    const stream = client.stream('x');
+    const got = [];
+    for await (const record of stream) got.push(record);
+    assert.deepEqual(got.map((r) => r.id), [1, 2, 3, 4, 5]);
+    assert.equal(got[2].s, '\u00e9\n');
+    assert.deepEqual(seen, [null, '12345678901234567890', 'a~b/c é', 'a~b/c é']);
+    assert.equal(stream.report.retries.badBody, 1);
+    assert.equal(stream.report.records, 5);
+    assert.ok(stream.report.bytes > 150, `bytes ${stream.report.bytes}`);
+    // Pages handed out whole.
+    const pages = [];
+    for await (const page of client.pages('x')) pages.push(page.records.map((r) => r.id));
+    assert.deepEqual(pages, [[1, 2], [3], [4, 5]]);
+    // A checkpoint in the middle of a page: the rest of it (a slice of what
+    // JSON.parse made), then the pages after it.
+    const first = client.stream('x');
+    for await (const record of first) {
+      assert.equal(record.id, 1);
+      break;
+    }
+    const resumed = [];
+    for await (const record of client.stream('x', { resume: first.checkpoint() })) resumed.push(record.id);
+    assert.deepEqual(resumed, [2, 3, 4, 5]);
+  } finally {
+    server.close();
+  }
+});

@@ -803,6 +803,7 @@ impl Reactor {
                     status: answer.status,
                     headers: answer.headers,
                     body: answer.body,
+                    attachment: None,
                 }));
                 if keep && self.idle_count < MAX_IDLE {
                     self.idle.entry(key).or_default().push(i);

@@ -28,6 +28,7 @@ fn request(url: String, timeout: Option<Duration>) -> Request {
         }],
         body: None,
         timeout,
+        records_at: None,
         secrets: Arc::new(Secrets::default()),
     }
 }

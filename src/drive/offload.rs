@@ -134,14 +134,15 @@ impl<M: Machine> Offloaded<M> {
     /// The next event, blocking the calling thread until it comes.
     pub(crate) fn next_event_blocking(&mut self) -> Option<M::Event> {
         let me = std::thread::current();
-        if self.parker.as_ref().is_none_or(|(id, _)| *id != me.id()) {
-            self.parker = Some((me.id(), Waker::from(Arc::new(Unpark(me)))));
-        }
-        let waker = self
-            .parker
-            .as_ref()
-            .map(|(_, w)| w.clone())
-            .expect("set above");
+        let waker = match &self.parker {
+            Some((id, w)) if *id == me.id() => w.clone(),
+            _ => {
+                let id = me.id();
+                let w = Waker::from(Arc::new(Unpark(me)));
+                self.parker = Some((id, w.clone()));
+                w
+            }
+        };
         let mut cx = Context::from_waker(&waker);
         loop {
             if let Poll::Ready(ev) = self.poll_event(&mut cx) {

@@ -9,7 +9,7 @@ use crate::core::ToJson;
 
 use crate::api::Api;
 use crate::core::{Checkpoint, Fetch, Method, RawPage, Report};
-use crate::core::{FetchMany, ManyCheckpoint, ManyProgress, ManyReport, Sweep, WriteJob, WriteOp};
+use crate::core::{FetchMany, ManyCheckpoint, ManyReport, Sweep, WriteJob, WriteOp};
 use crate::drive::asynch::AsyncDriver;
 use crate::drive::blocking::NativeTransport;
 use crate::drive::blocking::{self as driver, run_fetch, Driver};
@@ -18,8 +18,7 @@ use crate::drive::{Cursor, Machine};
 use crate::error::Result;
 use crate::list::List;
 use crate::many::{
-    decode_item, progress_of, FetchManyJob, ManyCursor, ManyMachine, Step, WriteManyJob,
-    WriteOutcome,
+    decode_item, FetchManyJob, ManyCursor, ManyDrive, ManyMachine, Step, WriteManyJob, WriteOutcome,
 };
 use crate::transport::evloop::EvloopTransport;
 use crate::transport::ureq::UreqTransport;
@@ -407,29 +406,13 @@ impl<M: Machine> ManyDriver<M> {
             ManyDriver::Loop(o) => o.next_event_blocking(),
         }
     }
-
-    fn with_machine<R>(&self, f: impl FnOnce(Option<&M>) -> R) -> R {
-        match self {
-            ManyDriver::Here(d) => f(d.machine()),
-            ManyDriver::Loop(o) => o.with_machine(f),
-        }
-    }
 }
 
-impl<M: ManyMachine> ManyDriver<M> {
-    fn progress(&self) -> Option<ManyProgress> {
+impl<M: ManyMachine> ManyDrive<M> for ManyDriver<M> {
+    fn with_machine_held<R>(&self, f: impl FnOnce(Option<&M>, &[usize]) -> R) -> R {
         match self {
-            ManyDriver::Here(d) => progress_of(d.machine(), &[]),
-            ManyDriver::Loop(o) => o.with_machine_held(progress_of),
-        }
-    }
-
-    fn checkpoint(&self) -> Option<ManyCheckpoint> {
-        match self {
-            ManyDriver::Here(d) => d.machine().map(|m| m.checkpoint_holding(&[])),
-            ManyDriver::Loop(o) => {
-                o.with_machine_held(|m, held| m.map(|m| m.checkpoint_holding(held)))
-            }
+            ManyDriver::Here(d) => f(d.machine(), &[]),
+            ManyDriver::Loop(o) => o.with_machine_held(f),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::drive::Cursor;
 use crate::error::Result;
 use crate::list::List;
 use crate::many::{
-    decode_item, FetchManyJob, ManyCursor, PolledMany, Step, WriteManyJob, WriteOutcome,
+    decode_item, FetchManyJob, ManyCursor, ManyDrive, PolledMany, Step, WriteManyJob, WriteOutcome,
 };
 use crate::transport::AsyncTransport;
 use crate::Page;

@@ -41,14 +41,31 @@ impl ManyMachine for WriteJob {
     }
 }
 
-/// The progress of a job whose driver holds `held` items (taken from the
-/// machine, not handed to the caller yet: not done).
-pub(crate) fn progress_of<M: ManyMachine>(m: Option<&M>, held: &[usize]) -> Option<ManyProgress> {
-    m.map(|m| {
-        let mut p = m.progress_at(Instant::now());
-        p.done = p.done.saturating_sub(held.len() as u64);
-        p
-    })
+/// What the facades read of a many-items job's machine, wherever its
+/// driver runs. A driver on the event loop's thread takes events ahead of
+/// the caller: the items it holds count as not done.
+pub(crate) trait ManyDrive<M: ManyMachine> {
+    /// `f` on the machine (`None` if it never started) and the items taken
+    /// from it that the caller has not had yet.
+    fn with_machine_held<R>(&self, f: impl FnOnce(Option<&M>, &[usize]) -> R) -> R;
+
+    fn with_machine<R>(&self, f: impl FnOnce(Option<&M>) -> R) -> R {
+        self.with_machine_held(|m, _| f(m))
+    }
+
+    fn progress(&self) -> Option<ManyProgress> {
+        self.with_machine_held(|m, held| {
+            m.map(|m| {
+                let mut p = m.progress_at(Instant::now());
+                p.done = p.done.saturating_sub(held.len() as u64);
+                p
+            })
+        })
+    }
+
+    fn checkpoint(&self) -> Option<ManyCheckpoint> {
+        self.with_machine_held(|m, held| m.map(|m| m.checkpoint_holding(held)))
+    }
 }
 
 /// Drives a many-items job for the async facade: over the event-loop
@@ -89,30 +106,14 @@ impl<M: ManyMachine> PolledMany<M> {
             PolledMany::Loop(o) => o.poll_event(cx),
         }
     }
+}
 
-    pub(crate) fn with_machine<R>(&self, f: impl FnOnce(Option<&M>) -> R) -> R {
+impl<M: ManyMachine> ManyDrive<M> for PolledMany<M> {
+    fn with_machine_held<R>(&self, f: impl FnOnce(Option<&M>, &[usize]) -> R) -> R {
         match self {
-            PolledMany::Here(d) => f(d.machine()),
+            PolledMany::Here(d) => f(d.machine(), &[]),
             #[cfg(not(target_arch = "wasm32"))]
-            PolledMany::Loop(o) => o.with_machine(f),
-        }
-    }
-
-    pub(crate) fn progress(&self) -> Option<ManyProgress> {
-        match self {
-            PolledMany::Here(d) => progress_of(d.machine(), &[]),
-            #[cfg(not(target_arch = "wasm32"))]
-            PolledMany::Loop(o) => o.with_machine_held(progress_of),
-        }
-    }
-
-    pub(crate) fn checkpoint(&self) -> Option<ManyCheckpoint> {
-        match self {
-            PolledMany::Here(d) => d.machine().map(|m| m.checkpoint_holding(&[])),
-            #[cfg(not(target_arch = "wasm32"))]
-            PolledMany::Loop(o) => {
-                o.with_machine_held(|m, held| m.map(|m| m.checkpoint_holding(held)))
-            }
+            PolledMany::Loop(o) => o.with_machine_held(f),
         }
     }
 }

@@ -471,8 +471,6 @@ fn pacing(o: &Opts) -> Result<Option<Pacing>> {
 
 /// Connections a browser opens to one HTTP/1.1 origin (Chromium, Firefox, Safari).
 const BROWSER_H1_CONNECTIONS: usize = 6;
-/// The `Api`'s default concurrency (`ApiBuilder::concurrency`).
-const DEFAULT_CONCURRENCY: usize = 8;
 
 /// Whether this runs in a browser page or worker (not Node, Deno or Bun,
 /// whose `fetch` is not held to 6 connections per origin).
@@ -513,7 +511,10 @@ pub(crate) fn api(options: JsValue) -> Result<Api> {
     // there) and opens at most 6 connections to it: more requests would
     // wait inside the browser, invisible to the pacer (which then takes
     // them for sent) and to the request timeouts. The client keeps to 6.
-    let browser_h1 = in_browser() && base.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("http:"));
+    let browser_h1 = in_browser()
+        && base
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http:"));
     let mut b = Api::builder(base);
     if let Some(a) = auth(&o)? {
         b = b.auth(a);
@@ -535,7 +536,11 @@ pub(crate) fn api(options: JsValue) -> Result<Api> {
     }
     let concurrency = o.size("concurrency")?;
     if browser_h1 {
-        b = b.concurrency(concurrency.unwrap_or(DEFAULT_CONCURRENCY).min(BROWSER_H1_CONNECTIONS));
+        b = b.concurrency(
+            concurrency
+                .unwrap_or(pagewise::ApiBuilder::DEFAULT_CONCURRENCY)
+                .min(BROWSER_H1_CONNECTIONS),
+        );
     } else if let Some(n) = concurrency {
         b = b.concurrency(n);
     }

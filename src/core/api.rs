@@ -106,6 +106,9 @@ pub struct ApiBuilder {
 }
 
 impl ApiBuilder {
+    /// The concurrency of an `Api` that sets none.
+    pub const DEFAULT_CONCURRENCY: usize = 8;
+
     pub(crate) fn new(base: impl Into<String>) -> Self {
         ApiBuilder {
             base: base.into(),
@@ -115,7 +118,7 @@ impl ApiBuilder {
             records_at: String::new(),
             page_size: 100,
             pagination: Pagination::offset().into(),
-            concurrency: 8,
+            concurrency: Self::DEFAULT_CONCURRENCY,
             window: None,
             timeout: Some(Duration::from_secs(30)),
             retry: RetryPolicy::default(),

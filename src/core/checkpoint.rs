@@ -549,75 +549,29 @@ pub(crate) mod json {
             Ok(Value::Num(&self.text[from..self.i]))
         }
 
-        fn hex4(&mut self) -> Result<u32> {
-            let h = self.text.get(self.i..self.i + 4).unwrap_or("");
-            let n = (h.len() == 4 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-                .then(|| u32::from_str_radix(h, 16).ok())
-                .flatten()
-                .ok_or_else(|| "invalid escape".to_string())?;
-            self.i += 4;
-            Ok(n)
-        }
-
-        /// A string; `self.i` is at its opening quote.
+        /// A string; `self.i` is at its opening quote. Its escapes are
+        /// read by the scanner's `unescape`.
         fn string(&mut self) -> Result<String> {
             self.i += 1;
-            let mut s = String::new();
+            let from = self.i;
             loop {
-                let from = self.i;
-                while let Some(b) = self.peek() {
-                    if b == b'"' || b == b'\\' || b < 0x20 {
-                        break;
-                    }
-                    self.i += 1;
-                }
-                s.push_str(&self.text[from..self.i]);
                 match self.peek() {
                     None => return Err("EOF while parsing a string".to_string()),
-                    Some(b'"') => {
-                        self.i += 1;
-                        return Ok(s);
-                    }
-                    Some(b'\\') => {
-                        self.i += 1;
-                        let e = self.peek();
-                        self.i += 1;
-                        let c = match e {
-                            Some(b'"') => '"',
-                            Some(b'\\') => '\\',
-                            Some(b'/') => '/',
-                            Some(b'b') => '\u{8}',
-                            Some(b'f') => '\u{c}',
-                            Some(b'n') => '\n',
-                            Some(b'r') => '\r',
-                            Some(b't') => '\t',
-                            Some(b'u') => {
-                                let mut n = self.hex4()?;
-                                if (0xD800..0xDC00).contains(&n) {
-                                    if !self.text[self.i..].starts_with("\\u") {
-                                        return Err("lone leading surrogate in hex escape".into());
-                                    }
-                                    self.i += 2;
-                                    let low = self.hex4()?;
-                                    if !(0xDC00..0xE000).contains(&low) {
-                                        return Err("lone leading surrogate in hex escape".into());
-                                    }
-                                    n = 0x10000 + ((n - 0xD800) << 10) + (low - 0xDC00);
-                                }
-                                char::from_u32(n).ok_or("lone trailing surrogate in hex escape")?
-                            }
-                            _ => return Err("invalid escape".to_string()),
-                        };
-                        s.push(c);
-                    }
-                    Some(_) => {
+                    Some(b'"') => break,
+                    // The escaped character is checked by `unescape`.
+                    Some(b'\\') => self.i += 2,
+                    Some(b) if b < 0x20 => {
                         return Err(
                             "control character (\\u0000-\\u001F) found while parsing a string"
                                 .into(),
                         )
                     }
+                    Some(_) => self.i += 1,
                 }
             }
+            let raw = &self.text.as_bytes()[from..self.i];
+            self.i += 1;
+            crate::core::page::unescape(raw).map_err(str::to_string)
         }
     }
 

@@ -36,7 +36,7 @@ impl JsonText {
     pub fn parse(text: impl Into<String>) -> crate::Result<JsonText> {
         let text = text.into();
         match page::validate(text.as_bytes()) {
-            Ok(()) => Ok(JsonText::trimmed(text)),
+            Ok(_) => Ok(JsonText::trimmed(text)),
             Err(e) => Err(Error::new(ErrorKind::Decode, format!("not JSON: {}", e.0))
                 .with_excerpt(text.as_bytes())),
         }
@@ -145,10 +145,8 @@ impl FromJson for JsonText {
         Ok(JsonText::trimmed(text.to_string()))
     }
     fn from_json_bytes(bytes: &[u8]) -> Result<Self, (ErrorKind, String)> {
-        page::validate(bytes).map_err(|e| (ErrorKind::Decode, e.0))?;
-        // validate checked the UTF-8.
-        let text = String::from_utf8_lossy(bytes).into_owned();
-        Ok(JsonText::trimmed(text))
+        let text = page::validate(bytes).map_err(|e| (ErrorKind::Decode, e.0))?;
+        Ok(JsonText::trimmed(text.to_string()))
     }
 }
 

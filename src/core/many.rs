@@ -877,7 +877,7 @@ impl Kind for FetchKind {
         match &self.batch {
             None => Read::PerItem(vec![if (200..300).contains(&resp.status) {
                 match page::validate(&resp.body) {
-                    Ok(()) => Ok(resp.body.clone()),
+                    Ok(_) => Ok(resp.body.clone()),
                     Err(e) => Err((
                         Error::new(ErrorKind::Decode, e.0)
                             .with_url(url.to_string())

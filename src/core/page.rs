@@ -330,7 +330,7 @@ fn scalar(b: &[u8], mut i: usize) -> DResult<usize> {
 fn key_is(b: &[u8], key: Range<usize>, name: &str) -> bool {
     let raw = &b[key.start + 1..key.end - 1];
     if raw.contains(&b'\\') {
-        unescape(raw).is_some_and(|k| k == name)
+        unescape(raw).is_ok_and(|k| k == name)
     } else {
         raw == name.as_bytes()
     }
@@ -530,9 +530,10 @@ pub(crate) fn text(body: &[u8]) -> DResult<&str> {
     std::str::from_utf8(body).map_err(|e| DecodeError(format!("body is not UTF-8: {e}")))
 }
 
-/// Checks that `body` is one JSON value.
-pub(crate) fn validate(body: &[u8]) -> DResult<()> {
-    scan(text(body)?.as_bytes(), &[], false, false).map(|_| ())
+/// Checks that `body` is one JSON value; returns it as text.
+pub(crate) fn validate(body: &[u8]) -> DResult<&str> {
+    let t = text(body)?;
+    scan(t.as_bytes(), &[], false, false).map(|_| t)
 }
 
 /// The value at RFC 6901 `pointer` in the JSON text `json` (checked whole on
@@ -625,15 +626,18 @@ impl<'a> Body<'a> {
 }
 
 /// The text of a JSON string's contents `raw` (between its quotes) with its
-/// escapes resolved; `None` when an escape is malformed or a `\\u` escape is
-/// a lone surrogate (serde_json refuses those too).
-pub(crate) fn unescape(raw: &[u8]) -> Option<String> {
+/// escapes resolved (the one JSON string reader of the core: page members,
+/// checkpoints). Fails, as serde_json does, on a malformed escape and on a
+/// `\u` escape that is a lone surrogate.
+pub(crate) fn unescape(raw: &[u8]) -> Result<String, &'static str> {
+    const BAD: &str = "invalid escape";
+    const LEADING: &str = "lone leading surrogate in hex escape";
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while let Some(n) = raw[i..].iter().position(|&c| c == b'\\') {
         out.extend_from_slice(&raw[i..i + n]);
         i += n;
-        let c = match *raw.get(i + 1)? {
+        let c = match raw.get(i + 1).ok_or(BAD)? {
             b'"' => '"',
             b'\\' => '\\',
             b'/' => '/',
@@ -643,37 +647,36 @@ pub(crate) fn unescape(raw: &[u8]) -> Option<String> {
             b'r' => '\r',
             b't' => '\t',
             b'u' => {
-                let hi = hex4(raw.get(i + 2..i + 6)?)?;
+                let hi = hex4(raw.get(i + 2..i + 6)).ok_or(BAD)?;
                 i += 4;
                 let code = match hi {
                     0xD800..=0xDBFF => {
-                        if raw.get(i + 2..i + 4)? != b"\\u" {
-                            return None;
+                        if raw.get(i + 2..i + 4) != Some(b"\\u") {
+                            return Err(LEADING);
                         }
-                        let lo = hex4(raw.get(i + 4..i + 8)?)?;
+                        let lo = hex4(raw.get(i + 4..i + 8)).ok_or(BAD)?;
                         if !(0xDC00..=0xDFFF).contains(&lo) {
-                            return None;
+                            return Err(LEADING);
                         }
                         i += 6;
                         0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                     }
-                    0xDC00..=0xDFFF => return None,
                     _ => hi,
                 };
-                char::from_u32(code)?
+                char::from_u32(code).ok_or("lone trailing surrogate in hex escape")?
             }
-            _ => return None,
+            _ => return Err(BAD),
         };
         i += 2;
         out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
     }
     out.extend_from_slice(&raw[i..]);
-    String::from_utf8(out).ok()
+    String::from_utf8(out).map_err(|_| "invalid unicode code point")
 }
 
 /// Four hex digits as a number.
-fn hex4(h: &[u8]) -> Option<u32> {
-    h.iter().try_fold(0u32, |n, &c| {
+fn hex4(h: Option<&[u8]>) -> Option<u32> {
+    h?.iter().try_fold(0u32, |n, &c| {
         let d = (c as char).to_digit(16)?;
         Some(n * 16 + d)
     })
@@ -700,7 +703,7 @@ pub(crate) fn scalar_text(v: &[u8]) -> DResult<Option<String>> {
     match v.first() {
         Some(b'"') if v.len() >= 2 && v.ends_with(b"\"") => unescape(&v[1..v.len() - 1])
             .map(Some)
-            .ok_or_else(|| DecodeError(format!("bad string: {}", crate::error::excerpt(v)))),
+            .map_err(|_| DecodeError(format!("bad string: {}", crate::error::excerpt(v)))),
         Some(b'n') if v == b"null" => Ok(None),
         Some(b'{' | b'[') => Err(DecodeError(format!(
             "expected a string or number, found {}",
@@ -1075,7 +1078,7 @@ mod tests {
         ];
         for case in cases {
             let theirs = serde_json::from_str::<String>(case).ok();
-            let ours = unescape(&case.as_bytes()[1..case.len() - 1]);
+            let ours = unescape(&case.as_bytes()[1..case.len() - 1]).ok();
             assert_eq!(ours, theirs, "{case}");
         }
         assert_eq!(

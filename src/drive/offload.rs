@@ -152,11 +152,6 @@ impl<M: Machine> Offloaded<M> {
         }
     }
 
-    /// Runs `f` on the machine (`None` if it never started).
-    pub(crate) fn with_machine<R>(&self, f: impl FnOnce(Option<&M>) -> R) -> R {
-        f(lock(&self.driver).machine())
-    }
-
     /// Runs `f` on the machine and the items taken from it that the
     /// consumer has not had yet (for a checkpoint or progress).
     pub(crate) fn with_machine_held<R>(&self, f: impl FnOnce(Option<&M>, &[usize]) -> R) -> R {

@@ -118,7 +118,10 @@ mod tests {
         }
         for t in tasks {
             let (ms, took) = t.await.unwrap();
-            assert!(took >= Duration::from_millis(ms), "{ms} ms ended after {took:?}");
+            assert!(
+                took >= Duration::from_millis(ms),
+                "{ms} ms ended after {took:?}"
+            );
         }
     }
 }

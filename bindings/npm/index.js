@@ -281,11 +281,18 @@ function manyProgress(raw, onProgress) {
   if (p) onProgress(p);
 }
 
+/**
+ * How long a call that collects every result lets the job run for more
+ * results after the first one of a batch: one promise per batch rather than
+ * one per result, and a progress callback at most this often.
+ */
+const COLLECT_LINGER_MS = 16;
+
 /** Results of a job of many items, a batch at a time; closes the job at the end. */
-async function* drain(raw, signal, onProgress, max) {
+async function* drain(raw, signal, onProgress, max, lingerMs = 0) {
   try {
     for (;;) {
-      const batch = await raw.next(max);
+      const batch = await raw.next(max, lingerMs);
       if (signal?.aborted) throw cancelledError();
       if (batch === undefined) return;
       manyProgress(raw, onProgress);
@@ -412,7 +419,7 @@ export class Client {
     const { raw, signal, onProgress } = this.#openMany(template, ids, options);
     const out = [];
     try {
-      for await (const batch of drain(raw, signal, onProgress, 512)) {
+      for await (const batch of drain(raw, signal, onProgress, 4096, COLLECT_LINGER_MS)) {
         for (const item of batch) out.push(item);
       }
     } finally {
@@ -443,7 +450,7 @@ export class Client {
     const out = new Array(texts.length);
     let n = 0;
     try {
-      for await (const batch of drain(raw, signal, onProgress, 512)) {
+      for await (const batch of drain(raw, signal, onProgress, 4096, COLLECT_LINGER_MS)) {
         for (const item of batch) {
           if (options?.order === 'completion') out[n++] = item;
           else out[item.index] = item;

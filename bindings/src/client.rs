@@ -4,9 +4,11 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::future::{select, Either};
 use futures::{FutureExt, StreamExt};
+use futures_timer::Delay;
 use js_sys::{Array, Promise};
 use pagewise::JsonText;
 use pagewise::{
@@ -282,7 +284,12 @@ impl RawMany {
     /// Resolves to an array of at most `max` results (at least one), or to
     /// `undefined` at the end: `{ id, record }` / `{ id, error }` for a
     /// fetch, `{ index, ok, id, status }` / `{ index, ok, error }` for a write.
-    pub fn next(&self, max: u32) -> Promise {
+    ///
+    /// After the first result, it takes those that are ready and, with
+    /// `linger_ms > 0`, keeps the job going for up to that long for more
+    /// (fewer, larger batches for a caller that collects them all: one
+    /// promise per batch instead of one per result).
+    pub fn next(&self, max: u32, linger_ms: u32) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
             let taken = state.stream.borrow_mut().take();
@@ -293,9 +300,12 @@ impl RawMany {
                 return Ok(JsValue::UNDEFINED);
             };
             let out = Array::new();
+            let mut fetched = Vec::new();
+            let mut taken = 0;
             let mut ended = false;
-            while out.length() < max.max(1) {
-                let item = if out.length() == 0 {
+            let mut linger = None;
+            while taken < max.max(1) {
+                let item = if taken == 0 {
                     let first = match &mut stream {
                         ManyStream::Fetch(s) => Either::Left(s.next().map(ManyItem::from)),
                         ManyStream::Write(s) => Either::Right(s.next().map(ManyItem::from)),
@@ -307,12 +317,28 @@ impl RawMany {
                     }
                 } else {
                     let more = match &mut stream {
-                        ManyStream::Fetch(s) => s.next().now_or_never().map(ManyItem::from),
-                        ManyStream::Write(s) => s.next().now_or_never().map(ManyItem::from),
+                        ManyStream::Fetch(s) => Either::Left(s.next().map(ManyItem::from)),
+                        ManyStream::Write(s) => Either::Right(s.next().map(ManyItem::from)),
                     };
-                    match more {
+                    futures::pin_mut!(more);
+                    match (&mut more).now_or_never() {
                         Some(item) => item,
-                        None => break,
+                        None if linger_ms == 0 => break,
+                        None => {
+                            let timer = linger.get_or_insert_with(|| {
+                                Delay::new(Duration::from_millis(linger_ms.into()))
+                            });
+                            // The job goes on while it waits: its requests
+                            // are sent from this poll.
+                            match until_stopped(select(more, timer), Some(&state.stop)).await {
+                                Ok(Either::Left((item, _))) => item,
+                                Ok(Either::Right(_)) => break,
+                                Err(Reason::Aborted) => return Err(convert::cancelled()),
+                                // Closed while it waited: what it has is
+                                // handed out; the next call says the end.
+                                Err(Reason::Closed) => break,
+                            }
+                        }
                     }
                 };
                 match item {
@@ -324,8 +350,16 @@ impl RawMany {
                     ManyItem::Js(v) => {
                         out.push(&v);
                     }
+                    ManyItem::Fetched(id, r) => fetched.push((id, r)),
                 }
+                taken += 1;
             }
+            // A job is either a fetch or a write: one of the two is empty.
+            let out = if fetched.is_empty() {
+                out
+            } else {
+                convert::fetched(fetched)
+            };
             if ended {
                 *state.last.borrow_mut() = many_checkpoint(&stream);
                 *state.report.borrow_mut() = match &stream {
@@ -334,6 +368,9 @@ impl RawMany {
                 };
             } else if state.stop.reason().is_none() {
                 *state.stream.borrow_mut() = Some(stream);
+            } else {
+                // Closed while this call had the job: what it hands out counts.
+                *state.last.borrow_mut() = many_checkpoint(&stream);
             }
             if out.length() == 0 {
                 return Ok(JsValue::UNDEFINED);
@@ -385,8 +422,10 @@ impl RawMany {
     }
 }
 
-/// One result of a job, converted.
+/// One result of a job: a fetch's result (converted with the rest of its
+/// batch, in one `JSON.parse`), or a write's outcome, converted.
 enum ManyItem {
+    Fetched(String, pagewise::Result<JsonText>),
     Js(JsValue),
     Failed(pagewise::Error),
     End,
@@ -400,7 +439,7 @@ impl From<Option<(String, pagewise::Result<JsonText>)>> for ManyItem {
             Some((id, Err(e))) if id.is_empty() && e.kind() == pagewise::ErrorKind::Config => {
                 ManyItem::Failed(e)
             }
-            Some((id, r)) => ManyItem::Js(convert::fetched(id, r)),
+            Some((id, r)) => ManyItem::Fetched(id, r),
         }
     }
 }

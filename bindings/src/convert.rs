@@ -265,23 +265,74 @@ thread_local! {
     ];
 }
 
-/// A fetched item: `{ id, record }` or `{ id, error }`.
-pub(crate) fn fetched(id: String, r: pagewise::Result<pagewise::JsonText>) -> JsValue {
+/// Fetched items, `{ id, record }` or `{ id, error }`, as one array: the
+/// batch is written as one JSON text (the records are JSON already) and
+/// parsed by one `JSON.parse`, rather than an object and a parse per item.
+pub(crate) fn fetched(items: Vec<(String, pagewise::Result<pagewise::JsonText>)>) -> Array {
+    let len = items
+        .iter()
+        .map(|(id, r)| id.len() + r.as_ref().map_or(0, |t| t.as_str().len()) + 24)
+        .sum::<usize>();
+    let mut text = Vec::with_capacity(len + 2);
+    text.push(b'[');
+    for (i, (id, r)) in items.iter().enumerate() {
+        if i > 0 {
+            text.push(b',');
+        }
+        text.extend_from_slice(b"{\"id\":");
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut text, id.as_str());
+        if let Ok(record) = r {
+            text.extend_from_slice(b",\"record\":");
+            text.extend_from_slice(record.as_str().as_bytes());
+        }
+        text.push(b'}');
+    }
+    text.push(b']');
+    // The text is JSON (checked records, escaped ids): parsed whole. Each
+    // record was checked alone; were the whole not to parse, each item is
+    // converted alone and says why.
+    let parsed = std::str::from_utf8(&text)
+        .ok()
+        .and_then(|t| JSON::parse(t).ok())
+        .filter(|v| Array::is_array(v))
+        .map(|v| v.unchecked_into::<Array>());
+    let out = parsed.unwrap_or_else(|| {
+        let out = Array::new();
+        for (id, r) in &items {
+            out.push(&fetched_one(id, r));
+        }
+        out
+    });
+    for (i, (_, r)) in items.iter().enumerate() {
+        if let Err(e) = r {
+            let obj = out.get(i as u32);
+            ITEM_KEYS.with(|k| Reflect::set(&obj, &k[2], &error(e)).ok());
+        }
+    }
+    out
+}
+
+/// One fetched item, `{ id, record }`, `{ id, error }` if JavaScript cannot
+/// parse it, or `{ id }` (the caller sets the job's error).
+fn fetched_one(id: &str, r: &pagewise::Result<pagewise::JsonText>) -> JsValue {
     let obj = Object::new();
     let set = |obj: &Object, key: usize, value: JsValue| {
         ITEM_KEYS.with(|k| Reflect::set(obj, &k[key], &value).ok());
     };
     set(&obj, 0, id.into());
-    match r.and_then(|raw| {
-        JSON::parse(raw.as_str()).map_err(|_| {
-            Error::new(
-                ErrorKind::Decode,
-                "the JSON could not be handed to JavaScript",
-            )
-        })
-    }) {
-        Ok(v) => set(&obj, 1, v),
-        Err(e) => set(&obj, 2, error(&e)),
+    if let Ok(raw) = r {
+        match JSON::parse(raw.as_str()) {
+            Ok(v) => set(&obj, 1, v),
+            Err(_) => set(
+                &obj,
+                2,
+                error(&Error::new(
+                    ErrorKind::Decode,
+                    "the JSON could not be handed to JavaScript",
+                )),
+            ),
+        }
     }
     obj.into()
 }

@@ -3213,3 +3213,31 @@ fn pacing_when_the_first_fan_out_leaves_one_request_after_another() {
     let rate = r.learnt.expect("a rate was learnt");
     assert!((48.0..=52.5).contains(&rate), "{r:?}");
 }
+
+#[test]
+fn pacing_in_a_browser_with_six_connections_and_late_sends() {
+    // The npm package in Chromium: 6 connections per origin (the client's
+    // concurrency too), requests on the wire up to 30 ms after the pacer let
+    // them go, 20 ms latency. The first fan-out goes out over time, so more
+    // than the server's burst of 10 gets through and the burst taken from it
+    // is too big: the bounds measured from the full bucket after the first
+    // pause rested on it, and the rate once settled at 33/s (46 s).
+    for (latency, lag) in [(8, 20), (20, 30)] {
+        let r = paced_sweep(
+            Limited {
+                connections: Some(6),
+                send_lag: Duration::from_millis(lag),
+                send_cost: Duration::from_millis(2),
+                ..Limited::new(50.0, 10).latency(Duration::from_millis(latency))
+            },
+            1000,
+            6,
+            Pacing::default(),
+        );
+        eprintln!("6 connections, {latency} ms, sends up to {lag} ms late: {r:?}");
+        assert!(secs(r.took) <= 24.0, "{r:?}");
+        assert!(r.throttled <= 20, "{r:?}");
+        let rate = r.learnt.expect("a rate was learnt");
+        assert!((46.0..=52.5).contains(&rate), "{r:?}");
+    }
+}

@@ -64,7 +64,11 @@ impl Pacing {
     /// measures the rate the server's bucket refills at, from the requests it
     /// let through since the last one, and the client keeps to just under it;
     /// such a 429 holds back only its own request (which still waits its
-    /// `Retry-After`), not the others. The rate is probed upwards slowly,
+    /// `Retry-After`), not the others. When the first burst went out over
+    /// time (a browser's six connections per origin), the server refilled
+    /// while it went, its burst is a guess and the first measurement with
+    /// it too: the rate backs off from the one turned away, and the next
+    /// 429 measures it from an empty bucket. The rate is probed upwards slowly,
     /// faster the longer no 429 comes, so a server that allows more is found.
     /// Several 429s in a row too soon to measure anything back the rate off,
     /// and pause everyone again.
@@ -290,10 +294,13 @@ fn fit(
     }
     // The rejected one found no token: since some sent[i], more were asked
     // for than the burst and the refill gave.
+    // The server saw sent[i] before its answer came, and the rejected one
+    // after it left: the window is at least that long, however late the
+    // requests went on the wire after they were let go (a browser's).
     let m = sent.len();
-    for (i, &(si, _)) in sent.iter().enumerate() {
+    for (i, &(_, ai)) in sent.iter().enumerate() {
         let n = (m - i + 1) as f64 - burst + SLACK;
-        hi = hi.max(n / shorter(secs(si, rejected)));
+        hi = hi.max(n / shorter(secs(ai, rejected)));
     }
     if let Some((at, tokens)) = start {
         let n = (m + 1) as f64 - (tokens - 0.5) + SLACK;
@@ -609,18 +616,39 @@ impl Pacer {
             }
             Some((lo, hi)) => {
                 self.unmeasured = 0;
+                // From the full bucket after the first pause, when the first
+                // fan-out went out over time (a browser's few connections)
+                // and the server refilled meanwhile by a token or more: its
+                // burst was a guess, and so are these bounds, a short burst
+                // being all they saw. Back off from the rate turned away, as
+                // for a 429 too soon to measure, and keep ramping: the next
+                // 429 measures from an empty bucket, whatever the burst.
+                let guessed = full
+                    && self.estimate.is_none()
+                    && self.first.is_some_and(|(_, d1)| hi * d1 >= 1.0);
                 // Earlier bounds this measurement does not contradict still
                 // hold: keep the tighter of both.
                 let (lo, hi) = match self.estimate {
                     Some((l, h)) if l <= hi => (lo.max(l), if h >= lo { hi.min(h) } else { hi }),
                     _ => (lo, hi),
                 };
-                self.estimate = Some((lo, hi));
-                if full {
-                    // After a ramp the upper bound is loose: start low.
-                    lo
+                if guessed {
+                    let rate = (learnt.per_second * BACKOFF).max(lo);
+                    // The burst that goes with that rate: what the first
+                    // fan-out got through, less what the server refilled
+                    // meanwhile at that rate.
+                    if let Some((n1, d1)) = self.first {
+                        self.burst = (n1 - rate * d1).max(1.0).min(self.burst);
+                    }
+                    rate
                 } else {
-                    target(lo, hi)
+                    self.estimate = Some((lo, hi));
+                    if full {
+                        // After a ramp the upper bound is loose: start low.
+                        lo
+                    } else {
+                        target(lo, hi)
+                    }
                 }
             }
             None => {

@@ -378,7 +378,8 @@ def run_scenario(sc, clients, reps, results, failures):
                 line = next((l for l in out.splitlines() if l.startswith("{")), None)
                 problem = None
                 if code != 0 or line is None:
-                    problem = f"exit {code}: {err.strip()[-2000:]}"
+                    problem = f"exit {code}: {one_line(err)}"
+                    record["stderr"] = err.strip()[-2000:]
                 else:
                     record["client_out"] = json.loads(line)
                     if record["client_out"].get("records") != expected:
@@ -387,6 +388,8 @@ def run_scenario(sc, clients, reps, results, failures):
                     record["error"] = problem
                     failures.append(record)
                     log(f"  FAILED {name} rep {rep}: {problem}")
+                    if record.get("stderr"):
+                        log("    " + record["stderr"][-600:].replace("\n", "\n    "))
                 else:
                     o = record["client_out"]
                     cpu_show = cpu if not info else max(cpu, info["sampled_cpu_s"])
@@ -407,7 +410,8 @@ def run_startup(clients, reps, results, failures):
             record = {"scenario": "startup", "client": name, "rep": rep, "exit": code,
                       "process_wall_s": wall, "cpu_s": cpu, "maxrss_kb": maxrss, "tree": info}
             if code != 0:
-                record["error"] = f"exit {code}: {err.strip()[-2000:]}"
+                record["error"] = f"exit {code}: {one_line(err)}"
+                record["stderr"] = err.strip()[-2000:]
                 failures.append(record)
                 log(f"  FAILED {name}: {record['error']}")
             else:
@@ -467,7 +471,7 @@ def table_for(sc, results, failures):
         failed = [f for f in failures if f["scenario"] == name and f["client"] == cname]
         if not runs:
             if failed:
-                lines.append(f"| {cname} | FAILED: {failed[0]['error'][:120].replace('|', '/')} |" + " |" * (len(head) - 2))
+                lines.append(f"| {cname} | FAILED: {one_line(failed[0]['error'])[:120].replace('|', '/')} |" + " |" * (len(head) - 2))
             continue
         walls = [r["client_out"]["elapsed_s"] for r in runs]
         cpus = [cpu_of(r) for r in runs]
@@ -596,6 +600,15 @@ def machine():
     ]
 
 
+def one_line(text):
+    """What a failed client said, on one line: its last `error:` line (every
+    client prints one before it exits), else the last line of its output."""
+    lines = [l.strip() for l in text.strip().splitlines() if l.strip()]
+    said = [l for l in lines if "error: " in l]
+    line = (said or lines or [""])[-1]
+    return line.replace("`", "'")
+
+
 def render(args, scenarios_run, results, failures, started_at, took_s, machine_rows=None):
     out = []
     out.append(f"Run of {started_at:%Y-%m-%d %H:%M} UTC, {took_s / 60:.1f} minutes, with\n")
@@ -635,7 +648,7 @@ def render(args, scenarios_run, results, failures, started_at, took_s, machine_r
     if failures:
         out.append("### Failures\n")
         for f in failures:
-            out.append(f"- {f['scenario']} / {f['client']} rep {f['rep']}: `{f['error'][:300]}`")
+            out.append(f"- {f['scenario']} / {f['client']} rep {f['rep']}: `{one_line(f['error'])[:300]}`")
         out.append("")
     return "\n".join(out)
 

@@ -305,23 +305,19 @@ impl RawMany {
             let mut ended = false;
             let mut linger = None;
             while taken < max.max(1) {
+                let next = match &mut stream {
+                    ManyStream::Fetch(s) => Either::Left(s.next().map(ManyItem::from)),
+                    ManyStream::Write(s) => Either::Right(s.next().map(ManyItem::from)),
+                };
+                futures::pin_mut!(next);
                 let item = if taken == 0 {
-                    let first = match &mut stream {
-                        ManyStream::Fetch(s) => Either::Left(s.next().map(ManyItem::from)),
-                        ManyStream::Write(s) => Either::Right(s.next().map(ManyItem::from)),
-                    };
-                    match until_stopped(first, Some(&state.stop)).await {
+                    match until_stopped(next, Some(&state.stop)).await {
                         Ok(item) => item,
                         Err(Reason::Aborted) => return Err(convert::cancelled()),
                         Err(Reason::Closed) => return Ok(JsValue::UNDEFINED),
                     }
                 } else {
-                    let more = match &mut stream {
-                        ManyStream::Fetch(s) => Either::Left(s.next().map(ManyItem::from)),
-                        ManyStream::Write(s) => Either::Right(s.next().map(ManyItem::from)),
-                    };
-                    futures::pin_mut!(more);
-                    match (&mut more).now_or_never() {
+                    match (&mut next).now_or_never() {
                         Some(item) => item,
                         None if linger_ms == 0 => break,
                         None => {
@@ -330,7 +326,7 @@ impl RawMany {
                             });
                             // The job goes on while it waits: its requests
                             // are sent from this poll.
-                            match until_stopped(select(more, timer), Some(&state.stop)).await {
+                            match until_stopped(select(next, timer), Some(&state.stop)).await {
                                 Ok(Either::Left((item, _))) => item,
                                 Ok(Either::Right(_)) => break,
                                 Err(Reason::Aborted) => return Err(convert::cancelled()),

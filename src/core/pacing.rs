@@ -293,10 +293,10 @@ fn fit(
         }
     }
     // The rejected one found no token: since some sent[i], more were asked
-    // for than the burst and the refill gave.
-    // The server saw sent[i] before its answer came, and the rejected one
-    // after it left: the window is at least that long, however late the
-    // requests went on the wire after they were let go (a browser's).
+    // for than the burst and the refill gave. The server saw sent[i] before
+    // its answer came and the rejected one after it left: the window is at
+    // least that long, however late requests went on the wire after they
+    // were let go (a browser's).
     let m = sent.len();
     for (i, &(_, ai)) in sent.iter().enumerate() {
         let n = (m - i + 1) as f64 - burst + SLACK;

@@ -170,7 +170,9 @@ impl Client {
 
 impl<'c> List<&'c Client> {
     /// A streaming iterator over the records: memory holds at most
-    /// concurrency + window pages. After an `Err` it yields nothing more.
+    /// concurrency + window pages (twice that while a page waits out a retry
+    /// delay, such as a server's `Retry-After`). After an `Err` it yields
+    /// nothing more.
     pub fn iter<T: FromJson>(self) -> ListIter<T> {
         ListIter {
             driver: driver::sweep(

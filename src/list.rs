@@ -45,7 +45,9 @@ impl<C> List<C> {
         self
     }
     /// Finished pages that may wait for an earlier one in page order
-    /// (default: the concurrency). Memory holds at most concurrency + window pages.
+    /// (default: the concurrency). Memory holds at most concurrency + window
+    /// pages, twice that while a page waits out a retry delay (a server's
+    /// `Retry-After`), so that one throttled page does not stop the sweep.
     pub fn window(mut self, pages: usize) -> Self {
         self.options = self.options.window(pages);
         self

@@ -231,7 +231,10 @@ export interface ClientOptions {
    * what applies.
    */
   readonly concurrency?: number;
-  /** Finished pages that may wait for an earlier one (default: the concurrency). */
+  /**
+   * Finished pages that may wait for an earlier one (default: the concurrency;
+   * in a browser held to 6 connections, the concurrency asked for).
+   */
   readonly window?: number;
   /** How long one request may take, in ms (default 30000); `null` for no limit. */
   readonly timeoutMs?: number | null;
@@ -467,7 +470,7 @@ export interface Report {
   /** Whether the records handed out match the announced total; `null` without a total. */
   readonly complete: boolean | null;
   readonly durationMs: number;
-  /** The most pages held at once, never more than concurrency + window. */
+  /** The most pages held at once: at most concurrency + window, twice that while a page waits out a retry delay. */
   readonly maxBufferedPages: number;
   readonly notices: readonly Notice[];
   /** Retries, by cause. */
@@ -532,7 +535,7 @@ export declare class Client {
   list<T = unknown>(collection: string, options?: ListOptions): Promise<T[]>;
   /** Every record of the collection and the sweep's report. */
   listWithReport<T = unknown>(collection: string, options?: ListOptions): Promise<{ records: T[]; report: Report }>;
-  /** The records of the collection as they arrive; memory holds at most concurrency + window pages. */
+  /** The records of the collection as they arrive; memory holds at most concurrency + window pages (twice that while a page waits out a `Retry-After`). */
   stream<T = unknown>(collection: string, options?: ListOptions): RecordStream<T>;
   /** The pages of the collection as they arrive. */
   pages<T = unknown>(collection: string, options?: ListOptions): PageStream<T>;

@@ -535,16 +535,18 @@ pub(crate) fn api(options: JsValue) -> Result<Api> {
         b = b.page_size(size);
     }
     let concurrency = o.size("concurrency")?;
+    let mut window = o.size("window")?;
     if browser_h1 {
-        b = b.concurrency(
-            concurrency
-                .unwrap_or(pagewise::ApiBuilder::DEFAULT_CONCURRENCY)
-                .min(BROWSER_H1_CONNECTIONS),
-        );
+        let asked = concurrency.unwrap_or(pagewise::ApiBuilder::DEFAULT_CONCURRENCY);
+        b = b.concurrency(asked.min(BROWSER_H1_CONNECTIONS));
+        // The memory asked for stays: the window is the concurrency asked
+        // for, not the 6 the browser allows (a window of 6 fills in a
+        // fraction of a second while a page waits out a `Retry-After`).
+        window = window.or(Some(asked));
     } else if let Some(n) = concurrency {
         b = b.concurrency(n);
     }
-    if let Some(n) = o.size("window")? {
+    if let Some(n) = window {
         b = b.window(n);
     }
     match o.nullable("timeoutMs", count, "a positive integer or null (no limit)")? {

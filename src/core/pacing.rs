@@ -68,7 +68,9 @@ impl Pacing {
     /// time (a browser's six connections per origin), the server refilled
     /// while it went, its burst is a guess and the first measurement with
     /// it too: the rate backs off from the one turned away, and the next
-    /// 429 measures it from an empty bucket. The rate is probed upwards slowly,
+    /// 429 measures it from an empty bucket; if the bounds it gives contradict
+    /// each other, the burst was taken too large and is lowered until they
+    /// agree. The rate is probed upwards slowly,
     /// faster the longer no 429 comes, so a server that allows more is found.
     /// Several 429s in a row too soon to measure anything back the rate off,
     /// and pause everyone again.
@@ -578,6 +580,19 @@ impl Pacer {
                         if settled {
                             break;
                         }
+                    }
+                }
+                // Bounds that contradict each other say the burst is smaller
+                // than taken (more got through in the first fan-out than the
+                // server holds, as it refilled while they went): the largest
+                // smaller burst that fits what was seen.
+                let mut burst = self.burst;
+                while lo > hi && burst > 1.0 {
+                    burst = (burst - 1.0).max(1.0);
+                    let start = start.map(|(at, tokens)| (at, tokens.min(burst)));
+                    (lo, hi) = fit(&sent, rejected, start, burst);
+                    if hi >= lo {
+                        self.burst = burst;
                     }
                 }
                 // Since each earlier 429 without a pause between, the bucket

@@ -98,7 +98,8 @@ pub struct Report {
     /// Time from the sweep's start to its end.
     pub duration: Duration,
     /// The most pages held at once (in the reorder window or waiting to be
-    /// taken), never more than concurrency + window.
+    /// taken): at most concurrency + window, or twice that while a page
+    /// waits out a retry delay.
     pub max_buffered_pages: usize,
     /// Notices raised along the way, in order.
     pub notices: Vec<Notice>,
@@ -466,7 +467,9 @@ impl Sweep {
     ///
     /// At most `concurrency` requests are outstanding, and only pages within
     /// `concurrency + window` of the oldest page not yet handed out are asked
-    /// for, which bounds the pages held in memory.
+    /// for, which bounds the pages held in memory. While a page waits out a
+    /// retry delay (a server's `Retry-After`, a backoff), the bound doubles, so
+    /// the pages after it go on arriving in the meantime.
     #[must_use]
     pub fn poll_request(&mut self) -> Option<Request> {
         let key = self.next_to_send()?;
@@ -490,23 +493,29 @@ impl Sweep {
     ///
     /// The window counts pages, not positions: a gap fill inserted between
     /// pages already sent must not let more than concurrency + window pages
-    /// be held or in flight. The earliest queued page always goes first, so
+    /// (twice that while a page waits out a retry) be held or in flight. The earliest queued page always goes first, so
     /// the oldest page not yet handed out is never starved.
     fn next_to_send(&self) -> Option<Key> {
         if self.state != State::Running || self.in_flight.len() >= self.concurrency {
             return None;
         }
+        let (key, slot) = self
+            .slots
+            .iter()
+            .find(|(_, s)| matches!(s.state, SlotState::Queued))?;
         // A page waiting for its retry keeps its place in the window, so later
         // pages cannot fill the window while the oldest page is still missing.
-        if self.in_flight.len() + self.waiting.len() + self.buffered_pages()
-            >= self.concurrency + self.window
-        {
+        // While a page waits out its retry delay (a server's `Retry-After` is
+        // often a whole second), and until it has gone again, the bound
+        // doubles: one throttled page does not stop the sweep for its wait.
+        let mut bound = self.concurrency + self.window;
+        if !self.waiting.is_empty() || slot.retries > 0 {
+            bound *= 2;
+        }
+        if self.in_flight.len() + self.waiting.len() + self.buffered_pages() >= bound {
             return None;
         }
-        self.slots
-            .iter()
-            .find(|(_, s)| matches!(s.state, SlotState::Queued))
-            .map(|(k, _)| *k)
+        Some(*key)
     }
 
     /// The next event for the caller, if any.

@@ -16,7 +16,9 @@ use pagewise::core::{
     TransportErrorKind,
 };
 use pagewise::RetryPolicy;
-use pagewise::{Api, Auth, Error, ErrorKind, Link, ListOptions, Order, Pagination, Total};
+use pagewise::{
+    Api, Auth, Checkpoint, Error, ErrorKind, Link, ListOptions, Order, Pagination, Total,
+};
 use serde_json::{json, Value};
 use url::Url;
 use web_time::Instant;
@@ -1759,6 +1761,49 @@ fn cursor_server(
         let body = json!({ "data": [record(10 * k + 1), record(10 * k + 2)], "next_cursor": next });
         Ok(Response::new(200, body.to_string()))
     }
+}
+
+#[test]
+fn a_checkpoint_keeps_the_latest_cursors_and_a_resumed_sweep_still_catches_a_loop() {
+    // 200 pages by cursor: a checkpoint does not grow with the sweep (it
+    // keeps the latest 64 cursors seen; taking one each page stays cheap),
+    // and a sweep resumed from it still stops at a recent cursor sent again.
+    let a = api(Pagination::cursor(Link::pointer("/next_cursor")), 1, 4);
+    let mut s = Sim::new(
+        &a,
+        items(),
+        4,
+        4,
+        Fake::new(Style::CursorBody, 200).server(),
+    );
+    for _ in 0..150 {
+        let sent = s.send();
+        assert_eq!(sent.len(), 1, "a cursor sweep asks one page at a time");
+        s.answer(&sent[0]);
+        assert_eq!(s.events(), 1);
+    }
+    let checkpoint = s.sweep.checkpoint();
+    let json = checkpoint.to_json();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let seen = v["learnt"]["seen"].as_array().expect("seen cursors");
+    assert_eq!(seen.len(), 64, "{json}");
+    assert_eq!(seen.last().unwrap(), "tok-150", "the latest kept");
+    // Resumed: the next page (cursor tok-150) links back to tok-120.
+    let resumed = Checkpoint::from_json(&json).unwrap();
+    let fake = Fake::new(Style::CursorBody, 200);
+    let s = sim(&a, items().resume(resumed), 4, 4, Pick::Fifo, move |req| {
+        if req.url.contains("cursor=tok-150&") {
+            let body = json!({ "data": [record(151)], "next_cursor": "tok-120" });
+            return Ok(Response::new(200, body.to_string()));
+        }
+        Ok(fake.respond(&req.url))
+    });
+    assert_eq!(s.urls(), vec![format!("{ITEMS}?cursor=tok-150&limit=1")]);
+    assert_eq!(s.error().kind(), ErrorKind::Loop, "{}", s.error());
+    assert!(
+        s.ids().is_empty(),
+        "the page that links back is not handed out"
+    );
 }
 
 #[test]

@@ -22,6 +22,10 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Redirects followed for one request before giving up.
 const MAX_REDIRECTS: u8 = 10;
+/// Cursors and page URLs a checkpoint keeps of those seen (the latest), for
+/// catching an API that sends one again after the sweep resumed. All of them
+/// would make every checkpoint, and taking one, grow with the sweep.
+const SEEN_KEPT: usize = 64;
 
 /// One page handed out by a sweep.
 #[derive(Debug, Clone)]
@@ -348,6 +352,11 @@ pub struct Sweep {
     planned_end: u64,
     largest_page: u64,
     seen: HashSet<String>,
+    /// The latest of `seen`, as a checkpoint shows them (credentials
+    /// removed once, when seen), at most [`SEEN_KEPT`].
+    recent: VecDeque<String>,
+    /// The collection's URL as a checkpoint shows it (credentials removed).
+    collection_shown: String,
     total_missing_noted: bool,
     retrier: Retrier,
     /// Pages waiting to be retried, by due instant.
@@ -411,12 +420,15 @@ impl Sweep {
             Pagination::Keyset(_) => Target::Keyset(None),
         };
         let mut seen = HashSet::new();
+        let mut recent = VecDeque::new();
         if let Target::Url(url) = &first {
             // A link back to the first page is a URL seen twice too.
             seen.insert(url.to_string());
+            recent.push_back(spec.secrets.strip_url(url.as_str()));
         }
         let mut slots = Slots::default();
         slots.insert((0, 0), Slot::new(first));
+        let collection_shown = spec.secrets.strip_url(collection.as_str());
         let mut sweep = Sweep {
             spec: spec.clone(),
             collection,
@@ -442,6 +454,8 @@ impl Sweep {
             planned_end: 0,
             largest_page: 0,
             seen,
+            recent,
+            collection_shown,
             total_missing_noted: false,
             retrier: Retrier::new(
                 options.retry.clone().unwrap_or_else(|| spec.retry.clone()),
@@ -697,7 +711,7 @@ impl Sweep {
         }
         Checkpoint {
             version: Checkpoint::VERSION,
-            collection: self.spec.secrets.strip_url(self.collection.as_str()),
+            collection: self.collection_shown.clone(),
             dialect: self.spec.pagination.name().to_string(),
             pending,
             learnt: Learnt {
@@ -707,11 +721,7 @@ impl Sweep {
                 planned_end: self.planned_end,
                 largest_page: self.largest_page,
                 next_seq: self.next_seq,
-                seen: self
-                    .seen
-                    .iter()
-                    .map(|v| self.spec.secrets.strip_url(v))
-                    .collect(),
+                seen: self.recent.iter().cloned().collect(),
             },
             done: Done {
                 records: self.report.records - queued_records,
@@ -767,7 +777,7 @@ impl Sweep {
 
     /// Replaces the fresh plan with the checkpoint's.
     fn restore(&mut self, c: Checkpoint) -> Result<()> {
-        let here = self.spec.secrets.strip_url(self.collection.as_str());
+        let here = self.collection_shown.clone();
         let dialect = self.spec.pagination.name();
         if c.collection != here || c.dialect != dialect {
             return Err(Error::config(format!(
@@ -801,15 +811,18 @@ impl Sweep {
         self.planned_end = l.planned_end;
         self.largest_page = l.largest_page;
         self.next_seq = l.next_seq;
+        self.recent = l.seen.iter().rev().take(SEEN_KEPT).rev().cloned().collect();
         self.seen = l.seen.into_iter().collect();
         // Pages still to fetch will announce their links again: those are not loops.
         for (_, slot) in self.slots.iter() {
             match &slot.target {
                 Target::Cursor(Some(v)) | Target::Keyset(Some(v)) => {
                     self.seen.remove(v);
+                    self.recent.retain(|r| r != v);
                 }
                 Target::Url(u) => {
                     self.seen.remove(u.as_str());
+                    self.recent.retain(|r| r != u.as_str());
                 }
                 _ => {}
             }
@@ -1317,6 +1330,10 @@ impl Sweep {
         what: &str,
     ) -> std::result::Result<(), Planned> {
         if self.seen.insert(value.to_string()) {
+            if self.recent.len() >= SEEN_KEPT {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(self.spec.secrets.strip_url(value));
             Ok(())
         } else {
             Err(Planned::Error(self.page_error(

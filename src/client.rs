@@ -187,8 +187,8 @@ impl Client {
 impl<'c> List<&'c Client> {
     /// A stream of the records: memory holds at most concurrency + window
     /// pages (twice that while a page waits out a retry delay, such as a
-    /// server's `Retry-After`). After an `Err` it yields nothing more. Dropping it cancels the
-    /// sweep: no request starts afterwards.
+    /// server's `Retry-After`). After an `Err` it yields nothing more.
+    /// Dropping it cancels the sweep: no request starts afterwards.
     pub fn stream<T: FromJson>(self) -> RecordStream<T> {
         RecordStream {
             driver: driver::sweep(

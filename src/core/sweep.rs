@@ -507,8 +507,9 @@ impl Sweep {
     ///
     /// The window counts pages, not positions: a gap fill inserted between
     /// pages already sent must not let more than concurrency + window pages
-    /// (twice that while a page waits out a retry) be held or in flight. The earliest queued page always goes first, so
-    /// the oldest page not yet handed out is never starved.
+    /// (twice that while a page waits out a retry) be held or in flight. The
+    /// earliest queued page always goes first, so the oldest page not yet
+    /// handed out is never starved.
     fn next_to_send(&self) -> Option<Key> {
         if self.state != State::Running || self.in_flight.len() >= self.concurrency {
             return None;

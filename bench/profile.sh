@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the profiles behind BENCHMARKS.md's "Where pagewise falls short".
+# Reproduces profiles behind BENCHMARKS.md's "What to change in pagewise next".
 # Run after bench/run.sh has built everything. Writes bench/results/profile/.
 #
 #   perf (cpu-clock, DWARF call graphs)  pagewise-blocking vs reqwest-tokio:

@@ -10,15 +10,9 @@ cd "$(dirname "$0")/.."
 reps=${1:-5}; shift || true
 clients=("$@"); [ ${#clients[@]} -gt 0 ] || clients=(pagewise-blocking pagewise-async-futures pagewise-async-tokio)
 bin=bench/rust/target/release
-log=$(mktemp); server_pid=""
-trap '[ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true; rm -f "$log"' EXIT
-start() {
-  [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
-  target/release/pagewise-testserver --port 0 "$@" >"$log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
-  url=$(sed -n 's/^listening on //p' "$log")
-}
+mkdir -p bench/results
+server_log=bench/results/memory-ratio-server.log
+source bench/testserver.sh
 peaks() {  # peaks SCENARIO CLIENT: REPS peak RSS figures in KB
   for _ in $(seq "$reps"); do
     /usr/bin/time -f '%M' "$bin/$2" --scenario "$1" --url "$url" --concurrency 16 --page-size 1000 2>&1 >/dev/null | tail -1

@@ -12,17 +12,8 @@ cd "$(dirname "$0")/.."
 out=bench/results/profile
 mkdir -p "$out"
 bin=bench/rust/target/release
-server_pid=""
-trap '[ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true' EXIT
-
-start() {  # start SERVER-FLAGS...: sets $url
-  [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
-  local log="$out/server.log"
-  target/release/pagewise-testserver --port 0 "$@" >"$log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
-  url=$(sed -n 's/^listening on //p' "$log")
-}
+server_log="$out/server.log"
+source bench/testserver.sh
 
 start --records 1000000 --page-size 1000
 for c in pagewise-blocking reqwest-tokio; do

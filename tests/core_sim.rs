@@ -392,6 +392,13 @@ impl Sim {
         }
     }
 
+    /// The most pages the sweep may hold: concurrency + window, doubled
+    /// while a page waits out a retry delay (so once a page was retried).
+    fn held_bound(&self, report: &Report) -> usize {
+        let stretch = if report.retries.total() > 0 { 2 } else { 1 };
+        stretch * (self.c + self.w)
+    }
+
     fn check_bounds(&mut self) {
         let (inf, buf) = (self.sweep.in_flight(), self.sweep.buffered_pages());
         assert!(
@@ -399,13 +406,10 @@ impl Sim {
             "{inf} requests in flight, concurrency {}",
             self.c
         );
-        // The bound doubles while a page waits out a retry delay: once a page
-        // was retried, hold the sweep to the doubled bound.
-        let r = &self.sweep.report().retries;
-        let stretch = if r.total() > 0 { 2 } else { 1 };
+        let bound = self.held_bound(self.sweep.report());
         assert!(
-            buf <= stretch * (self.c + self.w),
-            "{buf} pages buffered, concurrency {} + window {} (x{stretch})",
+            buf <= bound,
+            "{buf} pages buffered, concurrency {} + window {}: at most {bound}",
             self.c,
             self.w
         );
@@ -565,12 +569,11 @@ impl Sim {
             assert_eq!(r.pages, self.pages.len() as u64);
             assert_eq!(r.records, self.ids().len() as u64);
             assert_eq!(r.notices, self.notices, "the report keeps the notices");
-            let stretch = if r.retries.total() > 0 { 2 } else { 1 };
+            let bound = self.held_bound(r);
             assert!(
-                r.max_buffered_pages <= stretch * (self.c + self.w),
-                "report.max_buffered_pages {} > {} x ({} + {})",
+                r.max_buffered_pages <= bound,
+                "report.max_buffered_pages {} > {bound} (concurrency {} + window {})",
                 r.max_buffered_pages,
-                stretch,
                 self.c,
                 self.w
             );

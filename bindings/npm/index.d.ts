@@ -242,6 +242,24 @@ export interface ClientOptions {
   readonly retry?: RetryPolicy;
   /** How requests are paced (default: adaptive, no fixed rate limit). */
   readonly pacing?: Pacing;
+  /**
+   * Sends every request through this function instead of the platform's
+   * HTTP (the global `fetch` in browsers; `node:http` and `node:https` in
+   * Node): a mock in tests, a `fetch` with a proxy dispatcher. Called as the
+   * global `fetch` is: `fetch(url, { method, headers, body, signal })`.
+   */
+  readonly fetch?: (input: string, init: FetchInit) => Promise<Response>;
+}
+
+/** What `ClientOptions.fetch` is called with, besides the URL. */
+export interface FetchInit {
+  readonly method: string;
+  /** `[name, value]` pairs, in order. */
+  readonly headers: [string, string][];
+  /** The request body; `null` for none. */
+  readonly body: Uint8Array<ArrayBuffer> | null;
+  /** Aborted when the request times out or its operation is cancelled. */
+  readonly signal: AbortSignal;
 }
 
 /** Where a sweep is, after each page. */

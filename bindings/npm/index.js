@@ -103,9 +103,14 @@ class Sweep {
     const started = performance.now();
     let pending = cursor.next();
     this.cursor = cursor;
+    // The page handed out last is let go before the next one is awaited
+    // (the generator would otherwise keep it while pages are parsed: more
+    // work for the garbage collector on every page).
+    let page;
     try {
       for (;;) {
-        const page = await pending;
+        page = undefined;
+        page = await pending;
         // Once the signal fired, nothing more is handed out, not even a page
         // that arrived just before.
         if (signal?.aborted) throw cancelledError();
@@ -198,6 +203,8 @@ class RecordStream {
       throw e;
     };
     const nextPage = async () => {
+      // Done with the page in hand: let it go before awaiting the next.
+      records = null;
       for (;;) {
         let step;
         try {

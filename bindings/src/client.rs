@@ -41,7 +41,8 @@ async fn until_stopped<F: Future + Unpin>(
     }
 }
 
-/// An async pagewise client over the global `fetch` (the engine of the JS `Client`).
+/// An async pagewise client over the platform's HTTP (`fetch`; `node:http`
+/// in Node), the engine of the JS `Client`.
 #[wasm_bindgen]
 pub struct RawClient {
     inner: pagewise::Client,
@@ -53,9 +54,12 @@ impl RawClient {
     /// `config` or `url`) for bad options.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<RawClient, JsValue> {
-        let api = config::api(options).map_err(|e| convert::error(&e))?;
+        let (api, fetch) = config::api(options).map_err(|e| convert::error(&e))?;
         // Pages are parsed once, by `JSON.parse`, and handed out as parsed.
-        let transport = pagewise::transport::fetch::FetchTransport::with_parsed_pages();
+        let mut transport = pagewise::transport::fetch::FetchTransport::with_parsed_pages();
+        if let Some(f) = fetch {
+            transport = transport.with_fetch(f);
+        }
         Ok(RawClient {
             inner: pagewise::Client::with_transport(&api, transport),
         })

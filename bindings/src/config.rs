@@ -481,8 +481,10 @@ fn in_browser() -> bool {
         .any(|name| js_sys::Reflect::has(&global, &JsValue::from_str(name)).unwrap_or(false))
 }
 
-/// The `Api` described by the client options.
-pub(crate) fn api(options: JsValue) -> Result<Api> {
+/// The `Api` described by the client options, and the `fetch` function they
+/// name (`options.fetch`: every request goes through it instead of the
+/// platform's HTTP).
+pub(crate) fn api(options: JsValue) -> Result<(Api, Option<js_sys::Function>)> {
     if options.is_undefined() || options.is_null() {
         return Err(config_error(
             "the client options are missing: new Client({ baseUrl, ... })",
@@ -504,7 +506,13 @@ pub(crate) fn api(options: JsValue) -> Result<Api> {
             "timeoutMs",
             "retry",
             "pacing",
+            "fetch",
         ],
+    )?;
+    let fetch = o.opt(
+        "fetch",
+        |v| v.dyn_ref::<js_sys::Function>().cloned(),
+        "a function called like the global fetch",
     )?;
     let base = o.required_string("baseUrl")?;
     // A browser speaks HTTP/1.1 to an `http:` origin (HTTP/2 needs TLS
@@ -561,7 +569,7 @@ pub(crate) fn api(options: JsValue) -> Result<Api> {
     if let Some(p) = pacing(&o)? {
         b = b.pacing(p);
     }
-    b.build()
+    b.build().map(|api| (api, fetch))
 }
 
 /// The signal of an options object, if it has one.

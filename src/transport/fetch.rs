@@ -106,7 +106,7 @@ async function fetchExchange(fetchFn, url, body, timeoutMs, id, pointer) {
   const timer = timeoutMs >= 0 ? setTimeout(() => controller.abort(), timeoutMs) : undefined;
   let phase = 'start';
   try {
-    const pending = fetchFn(url, { method: init.method, headers: init.headers, body, signal });
+    const pending = fetchFn(url, { method: init.method, headers: init.headers, body: body ?? null, signal });
     phase = 'fetch';
     const resp = await pending;
     phase = 'body';

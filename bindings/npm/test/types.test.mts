@@ -14,6 +14,7 @@ import type {
   RetryPolicy,
   Watermark,
   CheckpointJson,
+  FetchInit,
   Fetched,
   FetchManyOptions,
   FetchManyStream,
@@ -42,6 +43,19 @@ const options: ClientOptions = {
   pacing: { rateLimit: { perSecond: 50, burst: 10 }, adaptive: true, cooldownWithoutRetryAfterMs: 1_000, maxCooldownMs: 30_000 },
 };
 const client = new Client(options);
+
+// The global fetch fits `fetch`, and so does a wrapper of it.
+new Client({ baseUrl: 'https://h/', fetch });
+new Client({
+  baseUrl: 'https://h/',
+  fetch: (url: string, init: FetchInit) => {
+    const method: string = init.method;
+    const first: [string, string] | undefined = init.headers[0];
+    const signal: AbortSignal = init.signal;
+    void [method, first, signal];
+    return fetch(url, init);
+  },
+});
 
 // Every dialect and auth has a shape.
 const others: ClientOptions[] = [

@@ -1,0 +1,356 @@
+// The npm package's HTTP in Node: `node:http`/`node:https` (not Node's
+// fetch), and `options.fetch`. Each test starts its own small server on
+// 127.0.0.1 that answers exactly as the case needs (raw bytes where the
+// case is about framing).
+//
+//   npm run test:node       (at the repository root)
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, test } from 'node:test';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+
+import { repoRoot, requireBuiltPackage, withTimeout } from './helpers.mjs';
+
+requireBuiltPackage();
+const { Client, PagewiseError } = await import('pagewise');
+
+const noRetry = { maxRetries: 0 };
+const closers = [];
+after(async () => {
+  // Last opened, first closed: a server's connections before the server.
+  for (const close of closers.reverse()) await close();
+});
+
+/** Listens on 127.0.0.1 (a free port); resolves to the port; closed after the tests. */
+async function listen(server) {
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  closers.push(() => new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections?.();
+  }));
+  return server.address().port;
+}
+
+/**
+ * A raw HTTP/1.1 server: `onRequest(req, socket, conn)` per request head
+ * read (`req`: `{ method, path, lines, headers, body }`; `headers` lowercased,
+ * the last of a name; `conn`: `{ id, requests }` of its connection). It
+ * writes the answer itself. `log` lists every request as `{ conn, ...req }`.
+ */
+async function rawServer(onRequest) {
+  const log = [];
+  const sockets = new Set();
+  let conns = 0;
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    const conn = { id: ++conns, requests: 0 };
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+        const [method, path] = lines[0].split(' ');
+        const headers = {};
+        for (const line of lines.slice(1)) {
+          const i = line.indexOf(':');
+          headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+        }
+        const length = Number(headers['content-length'] ?? 0);
+        if (buf.length < end + 4 + length) return;
+        const body = buf.subarray(end + 4, end + 4 + length).toString('utf8');
+        buf = buf.subarray(end + 4 + length);
+        conn.requests += 1;
+        const req = { method, path, lines: lines.slice(1), headers, body };
+        log.push({ conn: conn.id, ...req });
+        onRequest(req, socket, conn);
+      }
+    });
+  });
+  const port = await listen(server);
+  closers.push(async () => {
+    for (const s of sockets) s.destroy();
+  });
+  return { url: `http://127.0.0.1:${port}`, port, log, connections: () => conns };
+}
+
+/** The bytes of an answer: status 200 unless named, `Content-Length` added. */
+function answer(body, headers = {}, status = 200) {
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  const head = [`HTTP/1.1 ${status} ${status === 200 ? 'OK' : 'Status'}`];
+  for (const [name, value] of Object.entries(headers)) head.push(`${name}: ${value}`);
+  head.push(`Content-Length: ${bytes.length}`);
+  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), bytes]);
+}
+
+const json = (value, headers = {}) => answer(JSON.stringify(value), { 'Content-Type': 'application/json', ...headers });
+
+async function rejectsWith(promise, kind) {
+  try {
+    await withTimeout(promise, 20_000, `a ${kind} error`);
+  } catch (e) {
+    assert.ok(e instanceof PagewiseError, `not a PagewiseError: ${e?.stack ?? e}`);
+    assert.equal(e.kind, kind, e.message);
+    return e;
+  }
+  assert.fail(`expected a ${kind} error, got success`);
+}
+
+test('headers are those fetch would send; the caller\'s own win', async () => {
+  const s = await rawServer((req, socket) => socket.write(json({ ok: true })));
+  const plain = new Client({ baseUrl: `${s.url}/`, retry: noRetry });
+  assert.deepEqual(await plain.get('one'), { ok: true });
+  const first = s.log[0];
+  assert.equal(first.method, 'GET');
+  assert.equal(first.path, '/one');
+  assert.equal(first.headers.host, `127.0.0.1:${s.port}`);
+  assert.equal(first.headers['accept-encoding'], 'gzip, deflate, br');
+  assert.match(first.headers['user-agent'], /^pagewise\/\d+\.\d+\.\d+$/);
+  assert.ok(first.headers.accept, 'an Accept header');
+  assert.equal(first.headers.connection, 'keep-alive');
+  assert.equal(first.headers['content-length'], undefined, 'a GET has no body');
+
+  const own = new Client({
+    baseUrl: `${s.url}/`,
+    headers: { 'User-Agent': 'mine/1', 'Accept-Encoding': 'identity' },
+    retry: noRetry,
+  });
+  await own.get('two');
+  const lines = s.log[1].lines.map((l) => l.toLowerCase());
+  assert.deepEqual(lines.filter((l) => l.startsWith('user-agent:')), ['user-agent: mine/1']);
+  assert.deepEqual(lines.filter((l) => l.startsWith('accept-encoding:')), ['accept-encoding: identity']);
+  assert.equal(lines.filter((l) => l.startsWith('host:')).length, 1);
+});
+
+test('gzip, x-gzip, deflate and br bodies are decoded, with Content-Length or chunked', async () => {
+  const encode = { gzip: gzipSync, 'x-gzip': gzipSync, deflate: deflateSync, br: brotliCompressSync };
+  const s = await rawServer((req, socket) => {
+    const u = new URL(req.path, 'http://x');
+    const [, , enc, mode] = u.pathname.split('/');
+    if (u.pathname.startsWith('/pages/')) {
+      // `/pages/gzip/items?offset=&limit=`: a top-level array of 25 records in all.
+      const offset = Number(u.searchParams.get('offset'));
+      const limit = Number(u.searchParams.get('limit'));
+      const ids = [];
+      for (let id = offset + 1; id <= Math.min(offset + limit, 25); id++) ids.push({ id, name: `record ${id} ✓` });
+      socket.write(answer(gzipSync(JSON.stringify(ids)), { 'Content-Encoding': 'gzip' }));
+      return;
+    }
+    const body = encode[enc](Buffer.from(JSON.stringify({ enc, text: 'é'.repeat(5000) })));
+    if (mode === 'chunked') {
+      const half = body.length >> 1;
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Encoding: ${enc}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      for (const part of [body.subarray(0, half), body.subarray(half)]) {
+        socket.write(`${part.length.toString(16)}\r\n`);
+        socket.write(part);
+        socket.write('\r\n');
+      }
+      socket.write('0\r\n\r\n');
+    } else {
+      socket.write(answer(body, { 'Content-Encoding': enc }));
+    }
+  });
+  const c = new Client({ baseUrl: `${s.url}/`, retry: noRetry });
+  for (const enc of Object.keys(encode)) {
+    for (const mode of ['length', 'chunked']) {
+      const got = await c.get(`enc/${enc}/${mode}`);
+      assert.equal(got.enc, enc, `${enc} ${mode}`);
+      assert.equal(got.text, 'é'.repeat(5000), `${enc} ${mode}`);
+    }
+  }
+  const pages = new Client({ baseUrl: `${s.url}/pages/gzip/`, pageSize: 10, retry: noRetry });
+  const records = await pages.list('items');
+  assert.deepEqual(records.map((r) => r.id), Array.from({ length: 25 }, (_, i) => i + 1));
+  assert.equal(records[24].name, 'record 25 ✓');
+});
+
+test('a body that cannot be decoded or is cut short is a transport error, not a hang', async () => {
+  const s = await rawServer((req, socket) => {
+    if (req.path === '/bad-gzip') {
+      socket.write(answer('this is not gzip', { 'Content-Encoding': 'gzip' }));
+    } else if (req.path === '/cut') {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{"partial":');
+      setTimeout(() => socket.destroy(), 20);
+    } else if (req.path === '/cut-chunked') {
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n[1,2,');
+      setTimeout(() => socket.destroy(), 20);
+    } else {
+      socket.destroy();
+    }
+  });
+  const c = new Client({ baseUrl: `${s.url}/`, retry: noRetry, timeoutMs: 10_000 });
+  const bad = await rejectsWith(c.get('bad-gzip'), 'transport');
+  assert.match(bad.message, /gzip-encoded body cannot be decoded/);
+  assert.equal(bad.url, `${s.url}/bad-gzip`);
+  for (const path of ['cut', 'cut-chunked']) {
+    const cut = await rejectsWith(c.get(path), 'transport');
+    assert.match(cut.message, /reading the body failed/, path);
+  }
+  const none = await rejectsWith(c.get('no-answer'), 'transport');
+  assert.match(none.message, /node:http.*(socket hang up|ECONNRESET)/);
+});
+
+test('a reused connection the server had closed: a GET is sent again once, a POST is not', async () => {
+  // The first connection answers its first request, then drops the next
+  // one unanswered (a keep-alive connection closed by the server as the
+  // request went out); later connections answer everything.
+  const s = await rawServer((req, socket, conn) => {
+    if (conn.id === 1 && conn.requests === 2) {
+      socket.destroy();
+      return;
+    }
+    socket.write(json(req.method === 'POST' ? { id: 7 } : { path: req.path }));
+  });
+  const c = new Client({ baseUrl: `${s.url}/`, retry: noRetry });
+  assert.deepEqual(await c.get('a'), { path: '/a' });
+  // No retries allowed: only the transport's own resend can save this one.
+  assert.deepEqual(await c.get('b'), { path: '/b' });
+  assert.deepEqual(s.log.map((r) => [r.conn, r.path]), [[1, '/a'], [1, '/b'], [2, '/b']]);
+
+  const w = await rawServer((req, socket, conn) => {
+    if (conn.id === 1 && conn.requests === 2) {
+      socket.destroy();
+      return;
+    }
+    socket.write(json(req.method === 'POST' ? { id: 7 } : { path: req.path }));
+  });
+  const cw = new Client({ baseUrl: `${w.url}/`, retry: noRetry });
+  await cw.get('warm');
+  const [outcome] = await withTimeout(
+    cw.insertMany('items', [{ name: 'once' }], { idempotencyHeader: null }),
+    20_000,
+    'insertMany',
+  );
+  assert.equal(outcome.ok, false, 'the POST that may have reached the server is not sent again');
+  assert.equal(outcome.error.kind, 'transport', outcome.error.message);
+  assert.equal(w.log.filter((r) => r.method === 'POST').length, 1);
+  assert.equal(w.log.find((r) => r.method === 'POST').headers['content-length'], String(Buffer.byteLength(w.log.find((r) => r.method === 'POST').body)));
+});
+
+test('redirects are followed; Authorization goes to the same origin only', async () => {
+  const other = await rawServer((req, socket) => socket.write(json({ from: 'other', path: req.path })));
+  const s = await rawServer((req, socket) => {
+    if (req.path === '/away') socket.write(answer('', { Location: `${other.url}/landed` }, 302));
+    else if (req.path === '/here') socket.write(answer('', { Location: '/landed-here' }, 307));
+    else socket.write(json({ from: 'same', path: req.path }));
+  });
+  const c = new Client({ baseUrl: `${s.url}/`, auth: { type: 'bearer', token: 's3cret' }, retry: noRetry });
+  assert.deepEqual(await c.get('here'), { from: 'same', path: '/landed-here' });
+  assert.equal(s.log.at(-1).headers.authorization, 'Bearer s3cret');
+  assert.deepEqual(await c.get('away'), { from: 'other', path: '/landed' });
+  assert.equal(other.log.at(-1).headers.authorization, undefined);
+});
+
+test('cancelling a request in flight closes its connection', async () => {
+  let closed;
+  const gone = new Promise((resolve) => { closed = resolve; });
+  const s = await rawServer((req, socket) => {
+    socket.on('close', closed);
+    // Never answers.
+  });
+  const c = new Client({ baseUrl: `${s.url}/`, retry: noRetry });
+  const controller = new AbortController();
+  const pending = c.get('slow', { signal: controller.signal });
+  while (s.log.length === 0) await new Promise((r) => setTimeout(r, 10));
+  controller.abort();
+  await rejectsWith(pending, 'cancelled');
+  await withTimeout(gone, 5_000, 'the connection to close');
+});
+
+test('options.fetch: every request goes through it, with a signal that times out', async () => {
+  const server = createHttpServer((req, res) => {
+    if (req.url.startsWith('/hang')) return; // never answers
+    const u = new URL(req.url, 'http://x');
+    const offset = Number(u.searchParams.get('offset') ?? 0);
+    const ids = [];
+    for (let id = offset + 1; id <= Math.min(offset + 5, 12); id++) ids.push({ id });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(ids));
+  });
+  const port = await listen(server);
+  const calls = [];
+  const fetchFn = (url, init) => {
+    calls.push({ url, init });
+    return fetch(url, init);
+  };
+  const c = new Client({ baseUrl: `http://127.0.0.1:${port}/`, pageSize: 5, fetch: fetchFn, retry: noRetry, timeoutMs: 200 });
+  const records = await withTimeout(c.list('items'), 20_000, 'list');
+  assert.deepEqual(records.map((r) => r.id), Array.from({ length: 12 }, (_, i) => i + 1));
+  assert.equal(calls.length, 3);
+  const { init } = calls[0];
+  assert.equal(init.method, 'GET');
+  assert.ok(Array.isArray(init.headers) && init.headers.every((h) => h.length === 2), JSON.stringify(init.headers));
+  assert.equal(init.body, null);
+  assert.ok(init.signal instanceof AbortSignal);
+
+  const e = await rejectsWith(c.get('hang'), 'timeout');
+  assert.match(e.message, /200 ?ms/);
+  assert.equal(calls.at(-1).init.signal.aborted, true, 'the signal was aborted');
+
+  assert.throws(() => new Client({ baseUrl: 'http://127.0.0.1:9/', fetch: 'fetch' }), (err) => {
+    assert.equal(err.kind, 'config');
+    assert.match(err.message, /options\.fetch must be a function/);
+    return true;
+  });
+});
+
+test('https goes through node:https: a certificate it trusts works, a self-signed one is refused', async (t) => {
+  let openssl = true;
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+  } catch {
+    openssl = false;
+  }
+  if (!openssl) {
+    t.skip('openssl is not installed: cannot make a certificate');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pagewise-tls-'));
+  closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+    '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ tls: true, path: req.url }));
+  });
+  const port = await listen(server);
+  const url = `https://127.0.0.1:${port}/`;
+
+  const refused = await rejectsWith(new Client({ baseUrl: url, retry: noRetry }).get('x'), 'transport');
+  assert.match(refused.message, /self.signed|certificate/i);
+
+  // Node reads NODE_EXTRA_CA_CERTS at start-up: a child process trusts the certificate.
+  const script = join(dir, 'get.mjs');
+  const index = pathToFileURL(join(repoRoot, 'bindings/npm/index.js')).href;
+  writeFileSync(script, `import { Client } from ${JSON.stringify(index)};
+const c = new Client({ baseUrl: ${JSON.stringify(url)}, retry: { maxRetries: 0 } });
+console.log(JSON.stringify(await c.get('secure')));
+`);
+  const child = spawn(process.execPath, [script], {
+    cwd: repoRoot,
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: cert },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const code = await withTimeout(new Promise((resolve) => child.on('exit', resolve)), 20_000, 'the https child');
+  assert.equal(code, 0, err);
+  assert.deepEqual(JSON.parse(out), { tls: true, path: '/secure' });
+});

@@ -77,8 +77,9 @@ impl Client {
         }
     }
 
-    /// A client of `api` with the default transport: in the browser (and any
-    /// wasm32 host with a global `fetch`), [`FetchTransport`](crate::transport::fetch::FetchTransport).
+    /// A client of `api` with the default transport on wasm32,
+    /// [`FetchTransport`](crate::transport::fetch::FetchTransport): the global
+    /// `fetch` in browsers, `node:http`/`node:https` in Node.
     #[cfg(target_arch = "wasm32")]
     pub fn new(api: &Api) -> Self {
         Self::with_transport(api, crate::transport::fetch::FetchTransport::new())

@@ -99,7 +99,7 @@ function answer(status, headers, bytes, pointer) {
   }
   return [status, headers, bytes];
 }
-async function fetchExchange(fetchFn, url, body, timeoutMs, id, pointer) {
+async function fetchExchange(fetchFn, url, init, body, timeoutMs, id, pointer) {
   const controller = new AbortController();
   const signal = controller.signal;
   inflight.set(id, () => controller.abort());
@@ -144,9 +144,14 @@ function loadNode() {
     import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:zlib'),
   ]).then(([http, zlib]) => {
     node = { http, zlib, agent: new http.Agent({ keepAlive: true, scheduling: 'lifo' }) };
+  }, () => {
+    // A runtime that says it is Node but has no node:http: fetch it is.
+    node = false;
   });
   return nodeReady;
 }
+// Loaded as the module loads, so that the first request does not wait.
+if (inNode) loadNode();
 let httpsReady = null;
 function loadHttps() {
   httpsReady ??= import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:https').then((https) => {
@@ -225,6 +230,8 @@ function nodeSend(u, init, head, body, state) {
   });
 }
 async function nodeExchange(url, init, head, body, timeoutMs, id, pointer) {
+  if (node === null) await loadNode();
+  if (node === false) return fetchExchange(fetch, url, init, body, timeoutMs, id, pointer);
   const state = { phase: 'start', req: null, timedOut: false, cancelled: false };
   const stop = (why) => {
     if (why === 'timeout') state.timedOut = true;
@@ -234,7 +241,6 @@ async function nodeExchange(url, init, head, body, timeoutMs, id, pointer) {
   inflight.set(id, () => stop('cancel'));
   const timer = timeoutMs >= 0 ? setTimeout(() => stop('timeout'), timeoutMs) : undefined;
   try {
-    if (node === null) await loadNode();
     const u = new URL(url);
     if (u.protocol === 'https:' && nodeHttps === null) await loadHttps();
     if (state.timedOut || state.cancelled) throw Object.assign(new Error('cancelled'), { name: 'AbortError' });
@@ -271,11 +277,11 @@ export function pagewiseExchange(url, initJson, body, timeoutMs, id, pointer, fe
     initText = initJson;
     nodeInit = null;
   }
-  if (fetchFn === undefined && inNode && (url.startsWith('http:') || url.startsWith('https:'))) {
+  if (fetchFn === undefined && inNode && node !== false && (url.startsWith('http:') || url.startsWith('https:'))) {
     nodeInit ??= nodeHeaders(init);
     return nodeExchange(url, init, nodeInit, body, timeoutMs, id, pointer);
   }
-  return fetchExchange(fetchFn ?? fetch, url, body, timeoutMs, id, pointer);
+  return fetchExchange(fetchFn ?? fetch, url, init, body, timeoutMs, id, pointer);
 }
 export function pagewiseHold(records) {
   const token = nextToken++;

@@ -3348,3 +3348,56 @@ fn pacing_in_a_browser_with_six_connections_and_late_sends() {
         assert!((46.0..=52.5).contains(&rate), "{r:?}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Request::in_order
+// ---------------------------------------------------------------------------
+
+#[test]
+fn pages_of_a_page_order_sweep_name_their_sweep_and_place() {
+    let a = api(
+        Pagination::offset().total(Total::header("X-Total-Count")),
+        5,
+        3,
+    );
+    let run = |opts: ListOptions| {
+        sim(
+            &a,
+            opts,
+            3,
+            3,
+            Pick::Seeded(7),
+            Fake::new(Style::Offset(Tot::Header), 43).server(),
+        )
+    };
+    let first = run(items());
+    let second = run(items());
+    let place = |s: &Sim| -> Vec<(u64, u64)> {
+        s.requests
+            .iter()
+            .map(|r| r.in_order.expect("a page of a page-order sweep"))
+            .collect()
+    };
+    let (one, two) = (place(&first), place(&second));
+    assert_eq!(one.len(), 9);
+    // One sweep, one number; another sweep, another.
+    assert!(one.iter().all(|&(g, _)| g == one[0].0));
+    assert!(two.iter().all(|&(g, _)| g == two[0].0));
+    assert_ne!(one[0].0, two[0].0);
+    // Places follow the offsets.
+    let by_offset: Vec<(u64, u64)> = first
+        .requests
+        .iter()
+        .zip(&one)
+        .map(|(r, &(_, p))| (query(&r.url)["offset"].parse().unwrap(), p))
+        .collect();
+    for pair in by_offset.windows(2) {
+        assert_eq!(pair[0].0 < pair[1].0, pair[0].1 < pair[1].1, "{by_offset:?}");
+    }
+    assert_eq!(first.ids(), range(1, 43));
+
+    // Pages handed out as they come need no order.
+    let unordered = run(items().order(Order::Completion));
+    assert!(unordered.requests.iter().all(|r| r.in_order.is_none()));
+    assert!(unordered.requests.iter().all(|r| r.records_at.is_some()));
+}

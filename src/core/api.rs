@@ -539,6 +539,7 @@ impl ApiSpec {
             body,
             timeout: self.timeout,
             records_at: None,
+            in_order: None,
             secrets: self.secrets.clone(),
         }
     }

@@ -97,6 +97,15 @@ pub struct Request {
     /// skeleton, and the page's [`Records`](crate::core::Records) carry the
     /// attachment to the caller. Other transports ignore it.
     pub records_at: Option<String>,
+    /// For a page of a sweep that hands pages out in page order (and reads
+    /// only the records' count, as for [`records_at`](Request::records_at)):
+    /// the sweep (unique in the process) and the page's place in it, in
+    /// page order. Its answer is not handed out before those of earlier
+    /// places: a transport that parses bodies itself may leave the body of
+    /// one that came early unparsed, as bytes, until the earlier ones are
+    /// in (parsed objects held meanwhile cost a garbage collector more than
+    /// bytes). Other transports ignore it.
+    pub in_order: Option<(u64, u64)>,
     pub(crate) secrets: Arc<Secrets>,
 }
 

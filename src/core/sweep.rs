@@ -198,6 +198,9 @@ struct Slot {
 /// page 7 is (7, 1) and sorts between (7, 0) and (8, 0).
 pub(crate) type Key = (u64, u32);
 
+/// Numbers sweeps, for [`Request::in_order`].
+static NEXT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// The planned pages by key: a deque kept sorted. Pages are planned at the
 /// back and handed out at the front, so that is where it changes; a gap fill
 /// goes in the middle. (A `BTreeMap` here costs about 30 KB of WebAssembly.)
@@ -335,6 +338,8 @@ pub struct Sweep {
     /// dropped after a failure): a list is enough, and smaller than a map.
     in_flight: Vec<(RequestId, Key)>,
     next_id: u64,
+    /// This sweep's number in the process (see [`Request::in_order`]).
+    serial: u64,
     next_seq: u64,
     events: VecDeque<Event>,
     queued_pages: usize,
@@ -440,6 +445,7 @@ impl Sweep {
             slots,
             in_flight: Vec::new(),
             next_id: 0,
+            serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             next_seq: 1,
             events: VecDeque::new(),
             queued_pages: 0,
@@ -499,6 +505,12 @@ impl Sweep {
         // filter looks into them: a transport may then parse the body itself.
         if self.delta.is_none() && !matches!(self.spec.pagination, Pagination::Keyset(_)) {
             request.records_at = Some(self.spec.records_at.clone());
+            if self.order == Order::Page {
+                // Keys in page order as one number: a gap fill between two
+                // planned pages sorts between them.
+                let place = (key.0 << 16) | u64::from(key.1.min(0xffff));
+                request.in_order = Some((self.serial, place));
+            }
         }
         Some(request)
     }

@@ -4,12 +4,16 @@
 //!
 //! Per request it crosses into JavaScript as few times as it can: one call
 //! of a small JavaScript function (`pagewiseExchange`, shipped with the
-//! module) starts the fetch with the init (method and headers, one JSON
+//! module) starts the request with the init (method and headers, one JSON
 //! text, parsed again only when it changes), arms the timeout's timer, reads
 //! the headers (one string) and the body, and settles one promise, awaited
-//! once. The body is copied once from its `ArrayBuffer` into a `Vec` that
-//! was not zeroed first; or, for a page of a sweep of
-//! [`FetchTransport::with_parsed_pages`], parsed there by `JSON.parse`.
+//! once. The body is copied once from JavaScript into a `Vec` that was not
+//! zeroed first; or, for a page of a sweep of
+//! [`FetchTransport::with_parsed_pages`], parsed there by `JSON.parse`. A
+//! page of a sweep in page order that comes in while an earlier one is
+//! still out is parsed only once that one is in (or after 100 ms): it
+//! settles as "in, not parsed yet" (its concurrency slot is given back
+//! then) and a second promise brings it parsed.
 
 use std::time::Duration;
 
@@ -99,7 +103,7 @@ function answer(status, headers, bytes, pointer) {
   }
   return [status, headers, bytes];
 }
-async function fetchExchange(fetchFn, url, init, body, timeoutMs, id, pointer) {
+async function fetchExchange(fetchFn, url, init, body, timeoutMs, id) {
   const controller = new AbortController();
   const signal = controller.signal;
   inflight.set(id, () => controller.abort());
@@ -113,7 +117,7 @@ async function fetchExchange(fetchFn, url, init, body, timeoutMs, id, pointer) {
     let headers = '';
     for (const [name, value] of resp.headers) headers += `${name},${value}\n`;
     const bytes = new Uint8Array(await resp.arrayBuffer());
-    return answer(resp.status, headers, bytes, pointer);
+    return [resp.status, headers, bytes];
   } catch (e) {
     return [0, phase, e, signal.aborted, 'fetch'];
   } finally {
@@ -229,9 +233,9 @@ function nodeSend(u, init, head, body, state) {
     req.end(body);
   });
 }
-async function nodeExchange(url, init, head, body, timeoutMs, id, pointer) {
+async function nodeExchange(url, init, head, body, timeoutMs, id) {
   if (node === null) await loadNode();
-  if (node === false) return fetchExchange(fetch, url, init, body, timeoutMs, id, pointer);
+  if (node === false) return fetchExchange(fetch, url, init, body, timeoutMs, id);
   const state = { phase: 'start', req: null, timedOut: false, cancelled: false };
   const stop = (why) => {
     if (why === 'timeout') state.timedOut = true;
@@ -261,7 +265,7 @@ async function nodeExchange(url, init, head, body, timeoutMs, id, pointer) {
         if (!stale) throw e;
       }
     }
-    return answer(out[0], out[1], out[2], pointer);
+    return out;
   } catch (e) {
     const phase = e?.pagewiseBody === true ? 'decode' : state.phase;
     return [0, phase, e, state.timedOut, 'node'];
@@ -271,17 +275,106 @@ async function nodeExchange(url, init, head, body, timeoutMs, id, pointer) {
   }
 }
 
-export function pagewiseExchange(url, initJson, body, timeoutMs, id, pointer, fetchFn) {
+// Pages of sweeps in page order (`Request::in_order`), by sweep: the places
+// of its requests not yet settled (in flight, or answered and waiting
+// unparsed) and the answers waiting. A 2xx page that comes in while an
+// earlier place is still out waits as bytes, unparsed: it is not handed out
+// before that one anyway, and parsed objects held meanwhile survive
+// garbage collections (they cost more than bytes). It is parsed once no
+// earlier place is out, or after DEFER_MAX_MS. Its request's slot is given
+// back as it comes in (`[-1, status]`); `pagewiseDeferred` settles it.
+const DEFER_MAX_MS = 100;
+const sweeps = new Map();
+const deferred = new Map();
+const later = typeof setImmediate === 'function' ? setImmediate : (f) => setTimeout(f, 0);
+function firstOut(g) {
+  let first = Infinity;
+  for (const p of g.places) if (p < first) first = p;
+  return first;
+}
+function leave(group, g, place) {
+  g.places.delete(place);
+  if (g.waiting.length > 0) {
+    let next = g.waiting[0];
+    for (const w of g.waiting) if (w.place < next.place) next = w;
+    if (!next.scheduled && next.place <= firstOut(g)) {
+      next.scheduled = true;
+      later(() => release(next));
+    }
+  } else if (g.places.size === 0) {
+    sweeps.delete(group);
+  }
+}
+function release(w) {
+  if (w.done) return;
+  w.done = true;
+  clearTimeout(w.timer);
+  w.g.waiting.splice(w.g.waiting.indexOf(w), 1);
+  const out = w.out;
+  w.result = answer(out[0], out[1], out[2], w.pointer);
+  w.out = null;
+  if (w.resolve !== null) {
+    deferred.delete(w.id);
+    inflight.delete(w.id);
+    w.resolve(w.result);
+  }
+  leave(w.group, w.g, w.place);
+}
+function settle(out, id, pointer, group, g, place) {
+  const status = out[0];
+  if (g !== undefined && status >= 200 && status < 300 && pointer !== undefined && firstOut(g) < place) {
+    const w = { id, out, pointer, group, g, place, resolve: null, result: null, scheduled: false, done: false, timer: undefined };
+    w.timer = setTimeout(() => release(w), DEFER_MAX_MS);
+    g.waiting.push(w);
+    deferred.set(id, w);
+    inflight.set(id, () => {
+      // Dropped while it waited: forget it.
+      deferred.delete(id);
+      if (!w.done) {
+        w.done = true;
+        clearTimeout(w.timer);
+        w.g.waiting.splice(w.g.waiting.indexOf(w), 1);
+        leave(group, g, place);
+      }
+    });
+    return [-1, status];
+  }
+  const result = status === 0 ? out : answer(status, out[1], out[2], pointer);
+  if (g !== undefined) leave(group, g, place);
+  return result;
+}
+/** The answer of request `id` that came back `[-1, status]`, once parsed. */
+export function pagewiseDeferred(id) {
+  const w = deferred.get(id);
+  if (w === undefined) return Promise.resolve([0, 'start', new Error('the answer was dropped'), false, 'fetch']);
+  if (w.result !== null) {
+    deferred.delete(id);
+    inflight.delete(id);
+    return Promise.resolve(w.result);
+  }
+  return new Promise((resolve) => { w.resolve = resolve; });
+}
+
+export function pagewiseExchange(url, initJson, body, timeoutMs, id, pointer, fetchFn, group, place) {
   if (initJson !== initText) {
     init = JSON.parse(initJson);
     initText = initJson;
     nodeInit = null;
   }
+  let g;
+  if (group !== undefined) {
+    g = sweeps.get(group);
+    if (g === undefined) sweeps.set(group, g = { places: new Set(), waiting: [] });
+    g.places.add(place);
+  }
+  let raw;
   if (fetchFn === undefined && inNode && node !== false && (url.startsWith('http:') || url.startsWith('https:'))) {
     nodeInit ??= nodeHeaders(init);
-    return nodeExchange(url, init, nodeInit, body, timeoutMs, id, pointer);
+    raw = nodeExchange(url, init, nodeInit, body, timeoutMs, id);
+  } else {
+    raw = fetchExchange(fetchFn ?? fetch, url, init, body, timeoutMs, id);
   }
-  return fetchExchange(fetchFn ?? fetch, url, init, body, timeoutMs, id, pointer);
+  return raw.then((out) => settle(out, id, pointer, group, g, place));
 }
 export function pagewiseHold(records) {
   const token = nextToken++;
@@ -304,7 +397,13 @@ extern "C" {
         id: u32,
         pointer: &JsValue,
         fetch: &JsValue,
+        group: &JsValue,
+        place: &JsValue,
     ) -> Promise;
+    /// The answer of request `id` that came back `[-1, status]` (in, left
+    /// unparsed while an earlier page of its sweep is out), once parsed.
+    #[wasm_bindgen(js_name = pagewiseDeferred)]
+    fn js_deferred(id: u32) -> Promise;
     /// Ends the request `id` if it is still in flight.
     #[wasm_bindgen(js_name = pagewiseCancel)]
     fn js_cancel(id: u32);
@@ -525,6 +624,7 @@ async fn exchange(
     request: &Request,
     records_at: Option<&str>,
     fetch: Option<&js_sys::Function>,
+    mut on_arrival: Option<Box<dyn FnOnce(u16)>>,
 ) -> Result<Response, TransportError> {
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut guard = CancelOnDrop { id: Some(id) };
@@ -541,11 +641,36 @@ async fn exchange(
         .map_or(-1.0, |limit| limit.as_millis().min(i32::MAX as u128) as f64);
     let pointer = records_at.map_or(JsValue::UNDEFINED, JsValue::from_str);
     let fetch = fetch.map_or(JsValue::UNDEFINED, |f| f.clone().into());
-    let promise = js_exchange(&request.url, init, &body, timeout_ms, id, &pointer, &fetch);
-    let out: Array = JsFuture::from(promise)
-        .await
-        .map_err(|e| other(format!("the request failed: {}", js_error(&e).1)))?
-        .unchecked_into();
+    let (group, place) = match request.in_order.filter(|_| records_at.is_some()) {
+        // Exact as JavaScript numbers: sweeps are counted from 1, places are
+        // page numbers shifted by 16 bits.
+        Some((g, p)) => (JsValue::from_f64(g as f64), JsValue::from_f64(p as f64)),
+        None => (JsValue::UNDEFINED, JsValue::UNDEFINED),
+    };
+    let failed = |e: JsValue| other(format!("the request failed: {}", js_error(&e).1));
+    let promise = js_exchange(
+        &request.url,
+        init,
+        &body,
+        timeout_ms,
+        id,
+        &pointer,
+        &fetch,
+        &group,
+        &place,
+    );
+    let mut out: Array = JsFuture::from(promise).await.map_err(failed)?.unchecked_into();
+    if out.get(0).as_f64() == Some(-1.0) {
+        // In, and left unparsed until the earlier pages of its sweep are:
+        // the request's slot is free now.
+        if let Some(arrived) = on_arrival.take() {
+            arrived(out.get(1).as_f64().unwrap_or(200.0) as u16);
+        }
+        out = JsFuture::from(js_deferred(id))
+            .await
+            .map_err(failed)?
+            .unchecked_into();
+    }
     // Settled: nothing to cancel any more.
     guard.id = None;
     let status = out.get(0).as_f64().unwrap_or_default() as u16;
@@ -620,13 +745,33 @@ impl AsyncTransport for FetchTransport {
         // not when the caller next polls. Dropping the returned future drops
         // the receiver, which ends the task and aborts the fetch.
         let (tx, rx) = futures::channel::oneshot::channel();
-        let exchange = self.send(request);
+        let parse_pages = self.parse_pages;
+        let fetch = self.fetch.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let mut tx = tx;
             let work = async move {
                 lease.acquire().await;
-                let answer = exchange.await;
-                lease.complete(&answer);
+                // The slot is given back when the answer is in, which may be
+                // before it is parsed (a page that came early).
+                let lease = std::rc::Rc::new(std::cell::RefCell::new(Some(lease)));
+                let early = lease.clone();
+                let arrived: Box<dyn FnOnce(u16)> = Box::new(move |status| {
+                    if let Some(l) = early.borrow_mut().take() {
+                        l.complete(&Ok(Response {
+                            status,
+                            headers: Vec::new(),
+                            body: Vec::new(),
+                            attachment: None,
+                        }));
+                    }
+                });
+                let records_at = request.records_at.as_deref().filter(|_| parse_pages);
+                let answer = exchange(&request, records_at, fetch.as_ref(), Some(arrived))
+                    .await
+                    .map_err(|e| redacted(e, &request));
+                if let Some(l) = lease.borrow_mut().take() {
+                    l.complete(&answer);
+                }
                 answer
             };
             futures::pin_mut!(work);
@@ -649,7 +794,7 @@ impl AsyncTransport for FetchTransport {
         let fetch = self.fetch.clone();
         Box::pin(async move {
             let records_at = request.records_at.as_deref().filter(|_| parse_pages);
-            exchange(&request, records_at, fetch.as_ref())
+            exchange(&request, records_at, fetch.as_ref(), None)
                 .await
                 .map_err(|e| redacted(e, &request))
         })

@@ -354,3 +354,52 @@ console.log(JSON.stringify(await c.get('secure')));
   assert.equal(code, 0, err);
   assert.deepEqual(JSON.parse(out), { tls: true, path: '/secure' });
 });
+
+test('pages that come in before an earlier one wait unparsed, then come out in page order', async () => {
+  // 200 records in pages of 10: page 2 (offset 10) answers after 300 ms, the
+  // first answer for offset 30 is a 503; the rest answer at once. The pages
+  // after page 2 come in early and wait (unparsed) for it.
+  const N = 200;
+  let failed503 = false;
+  const server = createHttpServer((req, res) => {
+    const u = new URL(req.url, 'http://x');
+    const offset = Number(u.searchParams.get('offset') ?? 0);
+    const limit = Number(u.searchParams.get('limit') ?? 10);
+    if (offset === 30 && !failed503) {
+      failed503 = true;
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('busy');
+      return;
+    }
+    const data = [];
+    for (let id = offset + 1; id <= Math.min(offset + limit, N); id++) data.push({ id, name: `r${id}` });
+    const send = () => res.writeHead(200, { 'content-type': 'application/json', 'x-total-count': String(N) })
+      .end(JSON.stringify({ data }));
+    if (offset === 10) setTimeout(send, 300);
+    else send();
+  });
+  const port = await listen(server);
+  const c = new Client({
+    baseUrl: `http://127.0.0.1:${port}/`,
+    recordsAt: '/data',
+    pagination: { type: 'offset', total: { header: 'X-Total-Count' } },
+    pageSize: 10,
+    concurrency: 8,
+    retry: { maxRetries: 3, baseDelayMs: 10, maxDelayMs: 50 },
+  });
+  const { records, report } = await withTimeout(c.listWithReport('items'), 20_000, 'the sweep');
+  assert.deepEqual(records.map((r) => r.id), Array.from({ length: N }, (_, i) => i + 1));
+  assert.equal(report.complete, true);
+  assert.equal(report.retries.serverError, 1);
+
+  // Leaving early while pages wait for page 2: nothing hangs, and the next
+  // sweep of the same client is whole.
+  const seen = [];
+  for await (const r of c.stream('items')) {
+    seen.push(r.id);
+    if (r.id === 5) break;
+  }
+  assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+  const again = await withTimeout(c.list('items'), 20_000, 'a second sweep');
+  assert.equal(again.length, N);
+  assert.deepEqual(again.map((r) => r.id), Array.from({ length: N }, (_, i) => i + 1));
+});

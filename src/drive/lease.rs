@@ -403,6 +403,7 @@ mod tests {
                     body: None,
                     timeout: None,
                     records_at: None,
+                    in_order: None,
                     secrets: Default::default(),
                 });
             }

@@ -29,6 +29,7 @@ fn request(url: String, timeout: Option<Duration>) -> Request {
         body: None,
         timeout,
         records_at: None,
+        in_order: None,
         secrets: Arc::new(Secrets::default()),
     }
 }

@@ -286,7 +286,19 @@ async function nodeExchange(url, init, head, body, timeoutMs, id) {
 const DEFER_MAX_MS = 100;
 const sweeps = new Map();
 const deferred = new Map();
-const later = typeof setImmediate === 'function' ? setImmediate : (f) => setTimeout(f, 0);
+// The next turn of the event loop, after the microtasks that hand the page
+// before out: `setImmediate` in Node; in browsers a message (nested
+// `setTimeout(0)`s are held to 4 ms each).
+const later = typeof setImmediate === 'function' ? setImmediate : (() => {
+  if (typeof MessageChannel !== 'function') return (f) => setTimeout(f, 0);
+  const channel = new MessageChannel();
+  const queue = [];
+  channel.port1.onmessage = () => queue.shift()?.();
+  return (f) => {
+    queue.push(f);
+    channel.port2.postMessage(0);
+  };
+})();
 function firstOut(g) {
   let first = Infinity;
   for (const p of g.places) if (p < first) first = p;

@@ -213,3 +213,93 @@ fn dropping_a_stream_stops_the_sweep() {
     );
     assert!(after_drop < 20, "{after_drop} requests");
 }
+
+/// Requests sent, and answers handed over at each send.
+#[derive(Default)]
+struct Log {
+    handed: usize,
+    handed_at_send: Vec<usize>,
+}
+
+/// A transport whose answers come in at once but are handed over later, as
+/// the npm package's are when it parses a page some time after it arrived:
+/// it gives the lease back with `Lease::arrived` as the request goes out.
+/// Answers after the first are handed over once five requests went (or
+/// after a second, so that a driver that waits for them is seen waiting).
+struct ArrivesEarly {
+    log: std::sync::Arc<std::sync::Mutex<Log>>,
+}
+
+impl pagewise::transport::AsyncTransport for ArrivesEarly {
+    fn send(&self, _request: pagewise::core::Request) -> pagewise::transport::TransportFuture {
+        unreachable!("the driver sends with a lease")
+    }
+
+    fn send_leased(
+        &self,
+        request: pagewise::core::Request,
+        mut lease: pagewise::transport::Lease,
+    ) -> pagewise::transport::TransportFuture {
+        let log = self.log.clone();
+        Box::pin(async move {
+            lease.acquire().await;
+            {
+                let mut log = log.lock().unwrap();
+                let handed = log.handed;
+                log.handed_at_send.push(handed);
+            }
+            lease.arrived(200);
+            let url = url::Url::parse(&request.url).unwrap();
+            let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+            let offset: u64 = q["offset"].parse().unwrap();
+            let limit: u64 = q["limit"].parse().unwrap();
+            let since = std::time::Instant::now();
+            while offset > 0
+                && log.lock().unwrap().handed_at_send.len() < 5
+                && since.elapsed() < Duration::from_secs(1)
+            {
+                futures_timer::Delay::new(Duration::from_millis(2)).await;
+            }
+            log.lock().unwrap().handed += 1;
+            let ids: Vec<String> = (offset + 1..=(offset + limit).min(100))
+                .map(|id| format!("{{\"id\":{id}}}"))
+                .collect();
+            Ok(
+                pagewise::core::Response::new(200, format!("[{}]", ids.join(",")))
+                    .with_header("X-Total-Count", "100"),
+            )
+        })
+    }
+}
+
+#[test]
+fn a_request_whose_answer_arrived_frees_its_slot_before_the_answer_is_handed_over() {
+    let api = pagewise::Api::builder("https://api.example/")
+        .pagination(pagewise::Pagination::offset().total(pagewise::Total::header("X-Total-Count")))
+        .page_size(10)
+        .concurrency(2)
+        .build()
+        .unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Log::default()));
+    let client = Client::with_transport(&api, ArrivesEarly { log: log.clone() });
+    let (items, report) = futures::executor::block_on(
+        client
+            .list("items")
+            .window(2)
+            .collect_with_report::<serde_json::Value>(),
+    )
+    .unwrap();
+    let ids: Vec<u64> = items.iter().map(|i| i["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, (1..=100).collect::<Vec<_>>());
+    assert_eq!(report.requests, 10);
+    // After the first page (alone, for the total), four pages go before any
+    // answer is handed over: two slots, each given back as its request
+    // arrives, within a window of concurrency + window = 4 pages.
+    let log = log.lock().unwrap();
+    let first_wave = log.handed_at_send.iter().filter(|&&h| h == 1).count();
+    assert_eq!(
+        first_wave, 4,
+        "answers handed over at each send: {:?}",
+        log.handed_at_send
+    );
+}

@@ -3392,7 +3392,11 @@ fn pages_of_a_page_order_sweep_name_their_sweep_and_place() {
         .map(|(r, &(_, p))| (query(&r.url)["offset"].parse().unwrap(), p))
         .collect();
     for pair in by_offset.windows(2) {
-        assert_eq!(pair[0].0 < pair[1].0, pair[0].1 < pair[1].1, "{by_offset:?}");
+        assert_eq!(
+            pair[0].0 < pair[1].0,
+            pair[0].1 < pair[1].1,
+            "{by_offset:?}"
+        );
     }
     assert_eq!(first.ids(), range(1, 43));
 
@@ -3400,4 +3404,75 @@ fn pages_of_a_page_order_sweep_name_their_sweep_and_place() {
     let unordered = run(items().order(Order::Completion));
     assert!(unordered.requests.iter().all(|r| r.in_order.is_none()));
     assert!(unordered.requests.iter().all(|r| r.records_at.is_some()));
+}
+
+#[test]
+fn an_arrived_answer_frees_its_slot_but_holds_its_place_in_the_window() {
+    // 46 records, pages of 5: the first page, then nine more; concurrency 2
+    // and a window of 2 (pages sent or held at most 4 ahead of the oldest
+    // page not yet handed out).
+    let a = api(
+        Pagination::offset().total(Total::header("X-Total-Count")),
+        5,
+        2,
+    );
+    let mut server = Fake::new(Style::Offset(Tot::Header), 46).server();
+    let now = Instant::now();
+    let mut sweep = Sweep::new(a.spec(), items().window(2), now).unwrap();
+    let first = sweep.poll_request().unwrap();
+    sweep.handle_response(first.id, server(&first), now);
+    let mut ids = Vec::new();
+    let take = |sweep: &mut Sweep, ids: &mut Vec<u64>| {
+        while let Some(ev) = sweep.poll_event() {
+            match ev {
+                Event::Page(p) => ids.extend(ids_of(&p)),
+                Event::Finished(r) => assert_eq!(r.complete, Some(true)),
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    take(&mut sweep, &mut ids);
+    let (p2, p3) = (sweep.poll_request().unwrap(), sweep.poll_request().unwrap());
+    assert!(sweep.poll_request().is_none(), "two on the wire");
+    // The third page came in first, to be read later: its slot is free.
+    sweep.handle_arrival(p3.id);
+    assert_eq!(sweep.in_flight(), 2, "arrived, not answered");
+    let p4 = sweep.poll_request().expect("the slot of the arrived page");
+    assert!(sweep.poll_request().is_none(), "two on the wire again");
+    // An id answered already, or one that arrived already, changes nothing.
+    sweep.handle_arrival(p3.id);
+    sweep.handle_arrival(first.id);
+    assert!(sweep.poll_request().is_none());
+    sweep.handle_arrival(p4.id);
+    let p5 = sweep.poll_request().expect("the slot of the fourth page");
+    // Pages 2..5 are out or arrived: the window (2 + 2) is full.
+    sweep.handle_arrival(p5.id);
+    assert!(
+        sweep.poll_request().is_none(),
+        "the window holds arrived pages"
+    );
+    assert_eq!(sweep.in_flight(), 4);
+    // Answers of arrived requests are taken like any other, in any order.
+    sweep.handle_response(p4.id, server(&p4), now);
+    sweep.handle_response(p3.id, server(&p3), now);
+    take(&mut sweep, &mut ids);
+    assert!(ids.len() == 5, "page 2 is still out: {ids:?}");
+    sweep.handle_response(p2.id, server(&p2), now);
+    sweep.handle_response(p5.id, server(&p5), now);
+    take(&mut sweep, &mut ids);
+    assert_eq!(ids, range(1, 25));
+    // An arrived answer that turns out bad is retried like any other.
+    let p6 = sweep.poll_request().unwrap();
+    sweep.handle_arrival(p6.id);
+    sweep.handle_response(p6.id, Ok(Response::new(200, "{\"data\": [")), now);
+    let mut retried = None;
+    for _ in 0..10 {
+        sweep.handle_timeout(Instant::now() + Duration::from_secs(60));
+        retried = std::iter::from_fn(|| sweep.poll_request()).find(|r| r.url == p6.url);
+        if retried.is_some() {
+            break;
+        }
+    }
+    assert!(retried.is_some(), "the sixth page is asked for again");
+    assert!(sweep.report().retries.bad_body >= 1);
 }

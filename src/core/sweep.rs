@@ -337,6 +337,10 @@ pub struct Sweep {
     /// Requests sent and not answered (at most `concurrency`, and a few
     /// dropped after a failure): a list is enough, and smaller than a map.
     in_flight: Vec<(RequestId, Key)>,
+    /// Requests whose answer has come in but is not handed over yet (see
+    /// [`handle_arrival`](Sweep::handle_arrival)): off the wire, so not
+    /// counted against `concurrency`; their pages still count in the window.
+    arrived: Vec<(RequestId, Key)>,
     next_id: u64,
     /// This sweep's number in the process (see [`Request::in_order`]).
     serial: u64,
@@ -444,6 +448,7 @@ impl Sweep {
             deadline: options.deadline.map(|d| now + d),
             slots,
             in_flight: Vec::new(),
+            arrived: Vec::new(),
             next_id: 0,
             serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             next_seq: 1,
@@ -539,7 +544,8 @@ impl Sweep {
         if !self.waiting.is_empty() || slot.retries > 0 {
             bound *= 2;
         }
-        if self.in_flight.len() + self.waiting.len() + self.buffered_pages() >= bound {
+        let held = self.in_flight.len() + self.arrived.len() + self.waiting.len();
+        if held + self.buffered_pages() >= bound {
             return None;
         }
         Some(*key)
@@ -599,6 +605,46 @@ impl Sweep {
         }
     }
 
+    /// Tells the sweep that the answer to request `id` has come in and will
+    /// be handed over later (a transport that reads or parses a page some
+    /// time after it arrived): the request is off the wire, so the next one
+    /// may go now, within the concurrency; its page still counts in the
+    /// window until [`handle_response`](Sweep::handle_response) hands the
+    /// answer over, which must follow. Unknown ids are ignored.
+    ///
+    /// ```
+    /// use pagewise::{Api, ListOptions, Pagination, Total};
+    /// use pagewise::core::{Response, Sweep};
+    /// use web_time::Instant;
+    ///
+    /// let api = Api::builder("https://api.example/v1/")
+    ///     .records_at("/data")
+    ///     .page_size(2)
+    ///     .concurrency(1)
+    ///     .pagination(Pagination::offset().total(Total::pointer("/total")))
+    ///     .build()?;
+    /// let now = Instant::now();
+    /// let mut sweep = Sweep::new(api.spec(), ListOptions::new("items"), now)?;
+    /// let first = sweep.poll_request().unwrap();
+    /// sweep.handle_response(first.id, Ok(Response::new(200, r#"{"total":5,"data":[{"id":1},{"id":2}]}"#)), now);
+    /// while sweep.poll_event().is_some() {} // the first page, handed out
+    /// let second = sweep.poll_request().unwrap();
+    /// assert!(sweep.poll_request().is_none(), "concurrency 1");
+    /// // The second page is in, to be parsed later: the third may go.
+    /// sweep.handle_arrival(second.id);
+    /// let third = sweep.poll_request().unwrap();
+    /// assert_eq!(third.url, "https://api.example/v1/items?offset=4&limit=2");
+    /// assert_eq!(sweep.in_flight(), 2);
+    /// sweep.handle_response(second.id, Ok(Response::new(200, r#"{"total":5,"data":[{"id":3},{"id":4}]}"#)), now);
+    /// assert_eq!(sweep.in_flight(), 1);
+    /// # Ok::<(), pagewise::Error>(())
+    /// ```
+    pub fn handle_arrival(&mut self, id: RequestId) {
+        if let Some(key) = take_request(&mut self.in_flight, id) {
+            self.arrived.push((id, key));
+        }
+    }
+
     /// Hands the answer to request `id` to the sweep. Answers to unknown ids
     /// (a request of a failed sweep, say) are ignored.
     pub fn handle_response(
@@ -607,7 +653,9 @@ impl Sweep {
         response: std::result::Result<Response, TransportError>,
         now: Instant,
     ) {
-        let Some(key) = take_request(&mut self.in_flight, id) else {
+        let Some(key) =
+            take_request(&mut self.in_flight, id).or_else(|| take_request(&mut self.arrived, id))
+        else {
             return;
         };
         if self.state != State::Running {
@@ -637,9 +685,10 @@ impl Sweep {
         self.queued_pages + self.done_slots
     }
 
-    /// Requests sent and not yet answered.
+    /// Requests sent and not yet answered (counting those whose answer came
+    /// in and is not handed over yet).
     pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
+        self.in_flight.len() + self.arrived.len()
     }
 
     /// The report so far (final once [`Event::Finished`] was handed out).
@@ -1478,6 +1527,7 @@ impl Sweep {
         self.done_slots = 0;
         self.ready.clear();
         self.in_flight.clear();
+        self.arrived.clear();
         self.events.push_back(Event::Failed(err));
     }
 }
@@ -1552,6 +1602,7 @@ impl std::fmt::Debug for Sweep {
             .field("order", &self.order)
             .field("planned_pages", &self.slots.len())
             .field("in_flight", &self.in_flight.len())
+            .field("arrived", &self.arrived.len())
             .field("buffered_pages", &self.buffered_pages())
             .field("report", &self.report)
             .finish_non_exhaustive()

@@ -16,7 +16,7 @@ use web_time::Instant;
 
 use crate::api::Api;
 use crate::core::{Fetch, ListOptions, Request, RequestId, Response, Sweep, TransportError};
-use crate::drive::lease::Gate;
+use crate::drive::lease::{Arrivals, Gate};
 use crate::drive::{random_seed, Machine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::AsyncTransport;
@@ -33,6 +33,8 @@ struct Wire {
     gate: Gate,
     transport: Arc<dyn AsyncTransport>,
     in_flight: FuturesUnordered<AnswerFuture>,
+    /// Requests whose answer came in ahead of its hand-over.
+    arrivals: Arc<Arrivals>,
     timer: Option<(Instant, Delay)>,
 }
 
@@ -42,6 +44,7 @@ impl Wire {
             gate: Gate::new(api.pacer().clone(), api.limiter().clone()),
             transport,
             in_flight: FuturesUnordered::new(),
+            arrivals: Arc::default(),
             timer: None,
         }
     }
@@ -54,8 +57,10 @@ impl Wire {
     /// held for a time (held for room, the gate wakes the task itself).
     fn release(&mut self, cx: &Context<'_>) -> Option<Instant> {
         let (ready, wake) = self.gate.release(Instant::now(), cx.waker());
-        for (req, lease) in ready {
+        self.arrivals.register(cx.waker());
+        for (req, mut lease) in ready {
             let id = req.id;
+            lease.report_arrival(self.arrivals.clone(), id);
             let exchange = self.transport.send_leased(req, lease);
             self.in_flight
                 .push(Box::pin(async move { (id, exchange.await) }));
@@ -150,6 +155,9 @@ impl<M: Machine> AsyncDriver<M> {
             return Poll::Ready(None);
         };
         loop {
+            for id in self.wire.arrivals.take() {
+                m.handle_arrival(id);
+            }
             while let Some(req) = m.poll_request() {
                 self.wire.push(req);
             }

@@ -9,12 +9,14 @@
 
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
 use web_time::Instant;
 
-use crate::core::{Admission, Outcome, Pacer, Request, Response, Ticket, TransportError};
+use crate::core::{
+    Admission, Outcome, Pacer, Request, RequestId, Response, Ticket, TransportError,
+};
 use crate::drive::limiter::{Limiter, Permit};
 
 /// The pacer of an `Api`, shared by every operation of every client made from
@@ -198,6 +200,36 @@ pub struct Lease {
     limiter: Limiter,
     permit: Option<Permit>,
     ticket: Option<(SharedPacer, Ticket)>,
+    /// Whom to tell, and as which request, when it is given back early.
+    arrival: Option<(Arc<Arrivals>, RequestId)>,
+}
+
+/// Requests of one operation whose lease was given back early
+/// ([`Lease::arrived`]): their answers are in, to be handed over later.
+#[derive(Debug, Default)]
+pub(crate) struct Arrivals {
+    ids: Mutex<Vec<RequestId>>,
+    waker: futures::task::AtomicWaker,
+}
+
+impl Arrivals {
+    /// The task to wake when a request arrives.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.waker.register(waker);
+    }
+
+    /// The requests that arrived since the last call.
+    pub(crate) fn take(&self) -> Vec<RequestId> {
+        std::mem::take(&mut *self.ids.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn push(&self, id: RequestId) {
+        self.ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(id);
+        self.waker.wake();
+    }
 }
 
 impl Lease {
@@ -206,7 +238,13 @@ impl Lease {
             limiter,
             permit: None,
             ticket: Some((pacer, ticket)),
+            arrival: None,
         }
+    }
+
+    /// Has [`arrived`](Lease::arrived) tell `to` that request `id` arrived.
+    pub(crate) fn report_arrival(&mut self, to: Arc<Arrivals>, id: RequestId) {
+        self.arrival = Some((to, id));
     }
 
     /// Waits for a slot of the shared concurrency limit.
@@ -230,6 +268,25 @@ impl Lease {
         self.permit = None;
         if let Some((pacer, ticket)) = self.ticket.take() {
             pacer.answer(ticket, Outcome::of(answer));
+        }
+    }
+
+    /// Gives the lease back when a 2xx answer with `status` has come in but
+    /// will be handed over later (read or parsed after a wait): the slot is
+    /// freed and the pacer counts the answer now, and the operation that
+    /// sent the request may send its next one at once rather than when the
+    /// answer is handed over. The answer's headers are not looked at, so
+    /// this is not for answers that pace (429, 503).
+    pub fn arrived(mut self, status: u16) {
+        let arrival = self.arrival.take();
+        self.complete(&Ok(Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            attachment: None,
+        }));
+        if let Some((to, id)) = arrival {
+            to.push(id);
         }
     }
 }

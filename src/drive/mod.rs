@@ -36,6 +36,9 @@ pub(crate) trait Machine {
         answer: std::result::Result<Response, TransportError>,
         now: Instant,
     );
+    /// The answer to `id` came in and will be handed over later (its lease
+    /// was given back early, see [`Lease::arrived`](crate::transport::Lease::arrived)).
+    fn handle_arrival(&mut self, _id: RequestId) {}
     fn in_flight(&self) -> usize;
     fn is_done(&self) -> bool;
     /// The event that ends the machine with `e`.
@@ -49,7 +52,7 @@ pub(crate) trait Machine {
 }
 
 macro_rules! machine {
-    ($ty:ty, $event:ty, $failed:expr $(, $item:expr)?) => {
+    ($ty:ty, $event:ty, $failed:expr $(, $item:expr)? $(; $arrival:ident)?) => {
         impl Machine for $ty {
             type Event = $event;
             fn poll_request(&mut self) -> Option<Request> {
@@ -86,11 +89,16 @@ macro_rules! machine {
                     $item(event)
                 }
             )?
+            $(
+                fn handle_arrival(&mut self, id: RequestId) {
+                    <$ty>::$arrival(self, id)
+                }
+            )?
         }
     };
 }
 
-machine!(Sweep, Event, Event::Failed);
+machine!(Sweep, Event, Event::Failed; handle_arrival);
 machine!(Fetch, Result<Response>, Err);
 machine!(
     FetchMany,

@@ -277,12 +277,15 @@ async function nodeExchange(url, init, head, body, timeoutMs, id) {
 
 // Pages of sweeps in page order (`Request::in_order`), by sweep: the places
 // of its requests not yet settled (in flight, or answered and waiting
-// unparsed) and the answers waiting. A 2xx page that comes in while an
-// earlier place is still out waits as bytes, unparsed: it is not handed out
-// before that one anyway, and parsed objects held meanwhile survive
-// garbage collections (they cost more than bytes). It is parsed once no
-// earlier place is out, or after DEFER_MAX_MS. Its request's slot is given
-// back as it comes in (`[-1, status]`); `pagewiseDeferred` settles it.
+// unparsed) and the answers waiting. A 2xx page is parsed on a later turn
+// of the event loop: its request's slot is given back as it comes in
+// (`[-1, status]`), so the sweep sends the next request before any page is
+// parsed or handed out, and the answers that came in meanwhile do the same
+// first. `pagewiseDeferred` settles it. A page that comes in while an
+// earlier place is still out waits as bytes, unparsed, until none is (or
+// DEFER_MAX_MS): it is not handed out before that one anyway, and parsed
+// objects held meanwhile survive garbage collections (they cost more than
+// bytes).
 const DEFER_MAX_MS = 100;
 const sweeps = new Map();
 const deferred = new Map();
@@ -334,9 +337,14 @@ function release(w) {
 }
 function settle(out, id, pointer, group, g, place) {
   const status = out[0];
-  if (g !== undefined && status >= 200 && status < 300 && pointer !== undefined && firstOut(g) < place) {
+  if (g !== undefined && status >= 200 && status < 300 && pointer !== undefined) {
     const w = { id, out, pointer, group, g, place, resolve: null, result: null, scheduled: false, done: false, timer: undefined };
-    w.timer = setTimeout(() => release(w), DEFER_MAX_MS);
+    if (firstOut(g) < place) {
+      w.timer = setTimeout(() => release(w), DEFER_MAX_MS);
+    } else {
+      w.scheduled = true;
+      later(() => release(w));
+    }
     g.waiting.push(w);
     deferred.set(id, w);
     inflight.set(id, () => {
@@ -671,7 +679,10 @@ async fn exchange(
         &group,
         &place,
     );
-    let mut out: Array = JsFuture::from(promise).await.map_err(failed)?.unchecked_into();
+    let mut out: Array = JsFuture::from(promise)
+        .await
+        .map_err(failed)?
+        .unchecked_into();
     if out.get(0).as_f64() == Some(-1.0) {
         // In, and left unparsed until the earlier pages of its sweep are:
         // the request's slot is free now.
@@ -713,7 +724,10 @@ async fn exchange(
                 format!("{what} aborted: {text}"),
             ),
             // fetch rejects with a TypeError for network and CORS failures alike.
-            _ => TransportError::new(TransportErrorKind::Connect, format!("{what} failed: {text}")),
+            _ => TransportError::new(
+                TransportErrorKind::Connect,
+                format!("{what} failed: {text}"),
+            ),
         });
     }
     // [status, headers, bytes] or [status, headers, bytes, skeleton, records]
@@ -769,12 +783,7 @@ impl AsyncTransport for FetchTransport {
                 let early = lease.clone();
                 let arrived: Box<dyn FnOnce(u16)> = Box::new(move |status| {
                     if let Some(l) = early.borrow_mut().take() {
-                        l.complete(&Ok(Response {
-                            status,
-                            headers: Vec::new(),
-                            body: Vec::new(),
-                            attachment: None,
-                        }));
+                        l.arrived(status);
                     }
                 });
                 let records_at = request.records_at.as_deref().filter(|_| parse_pages);

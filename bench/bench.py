@@ -64,9 +64,11 @@ CLIENTS = [
     ("httpx-async", lambda: [python(), os.path.join(BENCH, "python", "httpx_async.py")], "peer", False),
     # Not a peer: what this machine and server allow (fetch-many only).
     ("floor-threads", lambda: [os.path.join(RUST_BIN, "floor-threads")], "reference", False),
+    # Not a peer: what Node allows in the sweeps (latency, throughput only).
+    ("floor-node-http", lambda: ["node", os.path.join(BENCH, "node", "floor-http.mjs")], "reference", False),
 ]
 # Clients that run only some scenarios.
-ONLY_IN = {"floor-threads": {"fetch-many"}}
+ONLY_IN = {"floor-threads": {"fetch-many"}, "floor-node-http": {"latency", "throughput"}}
 CLIENT_NAMES = [c[0] for c in CLIENTS]
 
 DESCRIPTIONS = {
@@ -80,6 +82,7 @@ DESCRIPTIONS = {
     "aiohttp-gather": "aiohttp, `asyncio.Semaphore(C)` + `gather`, `resp.json()`",
     "httpx-async": "httpx `AsyncClient` (pool = C), `Semaphore(C)` + `gather`, `resp.json()`",
     "floor-threads": "reference, not a peer: a thread and a blocking keep-alive socket per unit of concurrency, no retries",
+    "floor-node-http": "reference, not a peer: Node's `http.get` on a keep-alive agent, C loops, `JSON.parse` of each body; no retries, no order",
 }
 
 # ---------------------------------------------------------------------------

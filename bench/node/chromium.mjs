@@ -64,12 +64,17 @@ try {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`http://127.0.0.1:${server.address().port}/bench/node/chromium.html`);
+  // BENCH_PAGE: another page of bench/node to run instead (a reference,
+  // such as chromium-fetch-floor.html).
+  const pageName = process.env.BENCH_PAGE ?? 'chromium.html';
+  if (!/^[\w.-]+\.html$/.test(pageName)) throw new Error(`BENCH_PAGE: not a page name: ${pageName}`);
+  await page.goto(`http://127.0.0.1:${server.address().port}/bench/node/${pageName}`);
   await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 }).catch((e) => {
     throw new Error(`the page did not load the package: ${errors.join('; ') || e}`);
   });
   const out = await page.evaluate((a) => window.runBench(a), args);
-  console.log(JSON.stringify({ client: 'pagewise-chromium', scenario: args.scenario, ...out, ok: true }));
+  const client = pageName === 'chromium.html' ? 'pagewise-chromium' : pageName.replace(/\.html$/, '');
+  console.log(JSON.stringify({ client, scenario: args.scenario, ...out, ok: true }));
 } catch (e) {
   console.error(`error: ${e?.stack ?? e}`);
   process.exitCode = 1;

@@ -10,10 +10,11 @@
 //! once. The body is copied once from JavaScript into a `Vec` that was not
 //! zeroed first; or, for a page of a sweep of
 //! [`FetchTransport::with_parsed_pages`], parsed there by `JSON.parse`. A
-//! page of a sweep in page order that comes in while an earlier one is
-//! still out is parsed only once that one is in (or after 100 ms): it
-//! settles as "in, not parsed yet" (its concurrency slot is given back
-//! then) and a second promise brings it parsed.
+//! page of a sweep in page order settles first as "in, not parsed yet" (its
+//! lease is given back then, so the sweep's next request goes before any
+//! page is parsed) and a second promise brings it parsed, on a later turn
+//! of the event loop; one that came in while an earlier page is still out
+//! is parsed only once that one is in (or after 100 ms).
 
 use std::time::Duration;
 
@@ -312,19 +313,25 @@ function leave(group, g, place) {
   if (g.waiting.length > 0) {
     let next = g.waiting[0];
     for (const w of g.waiting) if (w.place < next.place) next = w;
-    if (!next.scheduled && next.place <= firstOut(g)) {
-      next.scheduled = true;
-      later(() => release(next));
-    }
+    if (!next.scheduled && next.place <= firstOut(g)) schedule(next);
   } else if (g.places.size === 0) {
     sweeps.delete(group);
   }
 }
-function release(w) {
-  if (w.done) return;
+function schedule(w) {
+  w.scheduled = true;
+  later(() => release(w));
+}
+// Takes `w` off its sweep's waiting list, once: false if it was already.
+function retire(w) {
+  if (w.done) return false;
   w.done = true;
   clearTimeout(w.timer);
   w.g.waiting.splice(w.g.waiting.indexOf(w), 1);
+  return true;
+}
+function release(w) {
+  if (!retire(w)) return;
   const out = w.out;
   w.result = answer(out[0], out[1], out[2], w.pointer);
   w.out = null;
@@ -339,23 +346,14 @@ function settle(out, id, pointer, group, g, place) {
   const status = out[0];
   if (g !== undefined && status >= 200 && status < 300 && pointer !== undefined) {
     const w = { id, out, pointer, group, g, place, resolve: null, result: null, scheduled: false, done: false, timer: undefined };
-    if (firstOut(g) < place) {
-      w.timer = setTimeout(() => release(w), DEFER_MAX_MS);
-    } else {
-      w.scheduled = true;
-      later(() => release(w));
-    }
     g.waiting.push(w);
+    if (firstOut(g) < place) w.timer = setTimeout(() => release(w), DEFER_MAX_MS);
+    else schedule(w);
     deferred.set(id, w);
     inflight.set(id, () => {
       // Dropped while it waited: forget it.
       deferred.delete(id);
-      if (!w.done) {
-        w.done = true;
-        clearTimeout(w.timer);
-        w.g.waiting.splice(w.g.waiting.indexOf(w), 1);
-        leave(group, g, place);
-      }
+      if (retire(w)) leave(group, g, place);
     });
     return [-1, status];
   }
@@ -639,12 +637,13 @@ fn timed_out(timeout: Option<Duration>) -> TransportError {
 
 /// Sends `request` and reads the answer whole, in one trip through
 /// `pagewiseExchange`; with `records_at`, a 2xx page body is parsed there
-/// (see `pagewiseSkeleton`).
+/// (see `pagewiseSkeleton`). A page left unparsed for a while gives `lease`
+/// back as it comes in ([`Lease::arrived`]); otherwise the caller completes it.
 async fn exchange(
     request: &Request,
     records_at: Option<&str>,
     fetch: Option<&js_sys::Function>,
-    mut on_arrival: Option<Box<dyn FnOnce(u16)>>,
+    lease: &mut Option<Lease>,
 ) -> Result<Response, TransportError> {
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut guard = CancelOnDrop { id: Some(id) };
@@ -686,8 +685,8 @@ async fn exchange(
     if out.get(0).as_f64() == Some(-1.0) {
         // In, and left unparsed until the earlier pages of its sweep are:
         // the request's slot is free now.
-        if let Some(arrived) = on_arrival.take() {
-            arrived(out.get(1).as_f64().unwrap_or(200.0) as u16);
+        if let Some(l) = lease.take() {
+            l.arrived(out.get(1).as_f64().unwrap_or(200.0) as u16);
         }
         out = JsFuture::from(js_deferred(id))
             .await
@@ -779,18 +778,9 @@ impl AsyncTransport for FetchTransport {
                 lease.acquire().await;
                 // The slot is given back when the answer is in, which may be
                 // before it is parsed (a page that came early).
-                let lease = std::rc::Rc::new(std::cell::RefCell::new(Some(lease)));
-                let early = lease.clone();
-                let arrived: Box<dyn FnOnce(u16)> = Box::new(move |status| {
-                    if let Some(l) = early.borrow_mut().take() {
-                        l.arrived(status);
-                    }
-                });
-                let records_at = request.records_at.as_deref().filter(|_| parse_pages);
-                let answer = exchange(&request, records_at, fetch.as_ref(), Some(arrived))
-                    .await
-                    .map_err(|e| redacted(e, &request));
-                if let Some(l) = lease.borrow_mut().take() {
+                let mut lease = Some(lease);
+                let answer = send_with(&request, parse_pages, fetch.as_ref(), &mut lease).await;
+                if let Some(l) = lease {
                     l.complete(&answer);
                 }
                 answer
@@ -814,12 +804,25 @@ impl AsyncTransport for FetchTransport {
         let parse_pages = self.parse_pages;
         let fetch = self.fetch.clone();
         Box::pin(async move {
-            let records_at = request.records_at.as_deref().filter(|_| parse_pages);
-            exchange(&request, records_at, fetch.as_ref(), None)
-                .await
-                .map_err(|e| redacted(e, &request))
+            let mut no_lease = None;
+            send_with(&request, parse_pages, fetch.as_ref(), &mut no_lease).await
         })
     }
+}
+
+/// One exchange as the transport makes it: page bodies parsed in JavaScript
+/// if it parses pages, errors without the URL's credentials; `lease`, if
+/// any, is given back as soon as the answer is in (see `exchange`).
+async fn send_with(
+    request: &Request,
+    parse_pages: bool,
+    fetch: Option<&js_sys::Function>,
+    lease: &mut Option<Lease>,
+) -> Result<Response, TransportError> {
+    let records_at = request.records_at.as_deref().filter(|_| parse_pages);
+    exchange(request, records_at, fetch, lease)
+        .await
+        .map_err(|e| redacted(e, request))
 }
 
 /// Keeps a credential carried in the URL (user info, a secret query

@@ -208,26 +208,21 @@ test('a reused connection the server had closed: a GET is sent again once, a POS
   // The first connection answers its first request, then drops the next
   // one unanswered (a keep-alive connection closed by the server as the
   // request went out); later connections answer everything.
-  const s = await rawServer((req, socket, conn) => {
+  const dropsTheSecondOnTheFirst = (req, socket, conn) => {
     if (conn.id === 1 && conn.requests === 2) {
       socket.destroy();
       return;
     }
     socket.write(json(req.method === 'POST' ? { id: 7 } : { path: req.path }));
-  });
+  };
+  const s = await rawServer(dropsTheSecondOnTheFirst);
   const c = new Client({ baseUrl: `${s.url}/`, retry: noRetry });
   assert.deepEqual(await c.get('a'), { path: '/a' });
   // No retries allowed: only the transport's own resend can save this one.
   assert.deepEqual(await c.get('b'), { path: '/b' });
   assert.deepEqual(s.log.map((r) => [r.conn, r.path]), [[1, '/a'], [1, '/b'], [2, '/b']]);
 
-  const w = await rawServer((req, socket, conn) => {
-    if (conn.id === 1 && conn.requests === 2) {
-      socket.destroy();
-      return;
-    }
-    socket.write(json(req.method === 'POST' ? { id: 7 } : { path: req.path }));
-  });
+  const w = await rawServer(dropsTheSecondOnTheFirst);
   const cw = new Client({ baseUrl: `${w.url}/`, retry: noRetry });
   await cw.get('warm');
   const [outcome] = await withTimeout(

@@ -41,7 +41,6 @@ use crate::core::{Attachment, Records, Request, Response, TransportError, Transp
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const held = new Map();
 const SENTINEL = `\u0000pagewise-records-${Math.random().toString(36).slice(2)}`;
-let nextToken = 1;
 let indexCount = -1;
 let indexText = '';
 function exact(v, skip) {
@@ -91,16 +90,29 @@ let init = null;
 // Requests in flight by the id the Rust side gave them: how to cancel each.
 const inflight = new Map();
 export function pagewiseCancel(id) {
+  // Parsed for a request dropped before the Rust side took its records.
+  held.delete(id);
   const cancel = inflight.get(id);
   if (cancel !== undefined) {
     inflight.delete(id);
     cancel();
   }
 }
-function answer(status, headers, bytes, pointer) {
+// A parsed page's records go straight into `held`, under the request's id,
+// and nowhere else: the answer that carries the skeleton names them by id,
+// and neither carries the body's bytes, which are done with. Promises and
+// objects that lived through the request are old by then (promoted by the
+// garbage collector), and a young page an old object points to survives
+// every scavenge, even once that old object is dead, until the next full
+// collection: parsed pages kept that way were half of all that Node's
+// scavenges copied and promoted.
+function answer(status, headers, bytes, pointer, id) {
   if (pointer !== undefined && status >= 200 && status < 300) {
     const found = pagewiseSkeleton(bytes, pointer);
-    if (found !== undefined) return [status, headers, bytes, found[0], found[1]];
+    if (found !== undefined) {
+      held.set(id, found[1]);
+      return [status, headers, bytes.byteLength, found[0], id];
+    }
   }
   return [status, headers, bytes];
 }
@@ -333,7 +345,7 @@ function retire(w) {
 function release(w) {
   if (!retire(w)) return;
   const out = w.out;
-  w.result = answer(out[0], out[1], out[2], w.pointer);
+  w.result = answer(out[0], out[1], out[2], w.pointer, w.id);
   w.out = null;
   if (w.resolve !== null) {
     deferred.delete(w.id);
@@ -357,7 +369,7 @@ function settle(out, id, pointer, group, g, place) {
     });
     return [-1, status];
   }
-  const result = status === 0 ? out : answer(status, out[1], out[2], pointer);
+  const result = status === 0 ? out : answer(status, out[1], out[2], pointer, id);
   if (g !== undefined) leave(group, g, place);
   return result;
 }
@@ -394,13 +406,10 @@ export function pagewiseExchange(url, initJson, body, timeoutMs, id, pointer, fe
   }
   return raw.then((out) => settle(out, id, pointer, group, g, place));
 }
-export function pagewiseHold(records) {
-  const token = nextToken++;
-  held.set(token, records);
-  return token;
-}
 export function pagewiseHeld(token) { return held.get(token); }
 export function pagewiseRelease(token) { held.delete(token); }
+// For tests: pages parsed and not yet let go of.
+export function pagewiseHeldCount() { return held.size; }
 "#)]
 extern "C" {
     /// Sends one request and reads its answer, never rejecting:
@@ -425,8 +434,6 @@ extern "C" {
     /// Ends the request `id` if it is still in flight.
     #[wasm_bindgen(js_name = pagewiseCancel)]
     fn js_cancel(id: u32);
-    #[wasm_bindgen(js_name = pagewiseHold)]
-    fn js_hold(records: &JsValue) -> u32;
     #[wasm_bindgen(js_name = pagewiseHeld)]
     fn js_held(token: u32) -> JsValue;
     #[wasm_bindgen(js_name = pagewiseRelease)]
@@ -693,8 +700,16 @@ async fn exchange(
             .map_err(failed)?
             .unchecked_into();
     }
-    // Settled: nothing to cancel any more.
+    // Settled: nothing to cancel any more. Records parsed in JavaScript
+    // (held under `id`) are released when `parsed` is dropped.
     guard.id = None;
+    let parsed = out.get(3).as_string().map(|text| {
+        (
+            text,
+            ParsedRecords { token: id },
+            out.get(2).as_f64().unwrap_or_default() as usize,
+        )
+    });
     let status = out.get(0).as_f64().unwrap_or_default() as u16;
     if status == 0 {
         // [0, phase, error, timed_out, via]
@@ -729,7 +744,7 @@ async fn exchange(
             ),
         });
     }
-    // [status, headers, bytes] or [status, headers, bytes, skeleton, records]
+    // [status, headers, bytes] or [status, headers, body length, skeleton, id]
     let headers = out
         .get(1)
         .as_string()
@@ -738,22 +753,15 @@ async fn exchange(
         .filter_map(|line| line.split_once(','))
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect();
-    let bytes: Uint8Array = out.get(2).unchecked_into();
-    if let Some(text) = out.get(3).as_string() {
-        // Held from here (not before: a request dropped while its answer
-        // was on its way leaves nothing held): released when the
-        // attachment is dropped.
-        let parsed = ParsedRecords {
-            token: js_hold(&out.get(4)),
-        };
-        let len = bytes.byte_length();
+    if let Some((text, parsed, len)) = parsed {
         return Ok(Response {
             status,
             headers,
             body: text.into_bytes(),
-            attachment: Some(Attachment::new(parsed, len as usize)),
+            attachment: Some(Attachment::new(parsed, len)),
         });
     }
+    let bytes: Uint8Array = out.get(2).unchecked_into();
     // `to_vec` copies into the Vec's uninitialised capacity (no zeroing).
     Ok(Response {
         status,

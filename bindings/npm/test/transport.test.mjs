@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
@@ -394,7 +394,43 @@ test('pages that come in before an earlier one wait unparsed, then come out in p
     if (r.id === 5) break;
   }
   assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+  // Pages parsed for the sweep left early are let go of (held by the
+  // module's JavaScript until the Rust side takes or drops them).
+  const { pagewiseHeldCount } = await transportModule();
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.equal(pagewiseHeldCount(), 0);
   const again = await withTimeout(c.list('items'), 20_000, 'a second sweep');
   assert.equal(again.length, N);
   assert.deepEqual(again.map((r) => r.id), Array.from({ length: N }, (_, i) => i + 1));
+  assert.equal(pagewiseHeldCount(), 0);
+});
+
+// The transport's JavaScript (shipped with the module), as the module uses it.
+async function transportModule() {
+  const snippets = join(repoRoot, 'bindings/npm/wasm/snippets');
+  const [snippet] = readdirSync(snippets).filter((d) => existsSync(join(snippets, d, 'inline0.js')));
+  return import(pathToFileURL(join(snippets, snippet, 'inline0.js')).href);
+}
+
+test('records parsed for a request dropped before they were taken are let go of', async () => {
+  const server = createHttpServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [{ id: 1 }, { id: 2 }] }));
+  });
+  const port = await listen(server);
+  const { pagewiseExchange, pagewiseCancel, pagewiseHeld, pagewiseHeldCount } = await transportModule();
+  const init = JSON.stringify({ method: 'GET', headers: [] });
+  const id = 0x7fff_fff0;
+  const out = await withTimeout(
+    pagewiseExchange(`http://127.0.0.1:${port}/items`, init, undefined, 5000, id, '/data', undefined, undefined, undefined),
+    10_000, 'the exchange');
+  // [status, headers, body length, skeleton, id]: the records wait under the id.
+  assert.equal(out[0], 200);
+  assert.equal(out[3], '{"data":[0,1]}');
+  assert.equal(out[4], id);
+  assert.deepEqual(pagewiseHeld(id), [{ id: 1 }, { id: 2 }]);
+  const before = pagewiseHeldCount();
+  // The Rust side drops a request it has not taken the answer of with a cancel.
+  pagewiseCancel(id);
+  assert.equal(pagewiseHeld(id), undefined);
+  assert.equal(pagewiseHeldCount(), before - 1);
 });

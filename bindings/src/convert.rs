@@ -155,12 +155,23 @@ fn records(page: &RawPage) -> Result<JsValue, JsValue> {
 
 /// A page as `{ index, url, total, records }`.
 pub(crate) fn page(page: &RawPage, total: Option<u64>) -> Result<JsValue, JsValue> {
-    let obj = Object::new();
-    set(&obj, "index", page.index as f64);
-    set(&obj, "url", page.url.as_str());
-    set(&obj, "total", num(total));
-    set(&obj, "records", records(page)?);
-    Ok(obj.into())
+    let records = records(page)?;
+    Ok(make_page(
+        page.index as f64,
+        page.url.as_str(),
+        &num(total),
+        &records,
+    ))
+}
+
+// A page object in one call (and one shape for every page), where
+// `Reflect.set` would take a trip per member and a string per key.
+#[wasm_bindgen(
+    inline_js = "export function pagewisePage(index, url, total, records) { return { index, url, total, records }; }"
+)]
+extern "C" {
+    #[wasm_bindgen(js_name = pagewisePage)]
+    fn make_page(index: f64, url: &str, total: &JsValue, records: &JsValue) -> JsValue;
 }
 
 fn notice(n: &Notice) -> Object {

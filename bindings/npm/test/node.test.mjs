@@ -813,3 +813,44 @@ test('pages parsed in JavaScript: exact cursors, nested records, broken bodies r
     server.close();
   }
 });
+
+// Bodies are read as UTF-8: raw multi-byte characters come through as
+// written, and bytes that are not UTF-8 are a bad body (retried, then an
+// error), never text made up from them.
+test('pages parsed in JavaScript: raw UTF-8 text as written, bytes that are not UTF-8 refused', async () => {
+  const { createServer } = await import('node:http');
+  const pages = {
+    0: Buffer.from('{"data":[{"id":1,"name":"Zoë 😀 東京"},{"id":2,"name":"plain"}]}', 'utf8'),
+    2: Buffer.from('{"data":[{"id":3,"name":"ascii only"}]}', 'utf8'),
+    // "é" in Latin-1: one byte 0xE9, not UTF-8.
+    bad: Buffer.concat([Buffer.from('{"data":[{"id":9,"name":"caf'), Buffer.from([0xe9]), Buffer.from('"}]}')]),
+  };
+  const server = createServer((req, res) => {
+    const u = new URL(req.url, 'http://x');
+    const body = u.pathname === '/bad' ? pages.bad : pages[u.searchParams.get('offset') ?? '0'];
+    res.writeHead(200, { 'content-type': 'application/json', 'x-total-count': '3' }).end(body ?? '{"data":[]}');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const options = {
+      baseUrl: `http://127.0.0.1:${server.address().port}/`,
+      recordsAt: '/data',
+      pagination: { type: 'offset', total: { header: 'X-Total-Count' } },
+      pageSize: 2,
+      retry: { maxRetries: 1, baseDelayMs: 1, maxDelayMs: 5 },
+    };
+    const records = await new Client(options).list('items');
+    assert.deepEqual(records, [
+      { id: 1, name: 'Zoë 😀 東京' },
+      { id: 2, name: 'plain' },
+      { id: 3, name: 'ascii only' },
+    ]);
+    await assert.rejects(new Client(options).list('bad'), (e) => {
+      assert.equal(e.name, 'PagewiseError');
+      assert.equal(e.kind, 'decode');
+      return true;
+    });
+  } finally {
+    server.close();
+  }
+});

@@ -408,8 +408,11 @@ test('pages that come in before an earlier one wait unparsed, then come out in p
 // The transport's JavaScript (shipped with the module), as the module uses it.
 async function transportModule() {
   const snippets = join(repoRoot, 'bindings/npm/wasm/snippets');
-  const [snippet] = readdirSync(snippets).filter((d) => existsSync(join(snippets, d, 'inline0.js')));
-  return import(pathToFileURL(join(snippets, snippet, 'inline0.js')).href);
+  const [snippet] = readdirSync(snippets)
+    .map((d) => join(snippets, d, 'inline0.js'))
+    .filter((f) => existsSync(f) && readFileSync(f, 'utf8').includes('export function pagewiseExchange('));
+  assert.ok(snippet, 'the transport\'s JavaScript is in the build');
+  return import(pathToFileURL(snippet).href);
 }
 
 test('records parsed for a request dropped before they were taken are let go of', async () => {

@@ -3,7 +3,7 @@
 # quick when everything is there), builds the clients, the test API server and
 # the npm package, runs every scenario and writes the tables into BENCHMARKS.md.
 #
-#   bench/run.sh                  # the full run (about 21 minutes on 2 cores, plus builds)
+#   bench/run.sh                  # the full run (about 19 minutes on 2 cores, plus builds)
 #   bench/run.sh --quick          # one repetition of everything
 #   bench/run.sh --scale 0.1 --only latency --clients pagewise-blocking,reqwest-tokio --out -
 #

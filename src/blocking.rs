@@ -168,7 +168,7 @@ impl Client {
     }
 }
 
-impl<'c> List<&'c Client> {
+impl List<&Client> {
     /// A streaming iterator over the records: memory holds at most
     /// concurrency + window pages (twice that while a page waits out a retry
     /// delay, such as a server's `Retry-After`). After an `Err` it yields
@@ -215,7 +215,7 @@ impl<'c> List<&'c Client> {
     }
 }
 
-impl<'c> List<&'c Client> {
+impl List<&Client> {
     /// An iterator over pages whose records are left as JSON text: nothing
     /// is deserialized, for passing records on as they are.
     pub fn raw_pages(self) -> RawPageIter {
@@ -353,7 +353,7 @@ impl<T: FromJson> Iterator for PageIter<T> {
     }
 }
 
-impl<'c> FetchManyJob<&'c Client> {
+impl FetchManyJob<&Client> {
     /// The results as they come: `(id, record or error)`, in input order by default.
     pub fn iter<T: FromJson>(self) -> FetchManyIter<T> {
         let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
@@ -474,7 +474,7 @@ impl<T: FromJson> Iterator for FetchManyIter<T> {
     }
 }
 
-impl<'c> WriteManyJob<&'c Client> {
+impl WriteManyJob<&Client> {
     /// The outcomes as they come, in input order by default.
     pub fn iter(self) -> WriteIter {
         let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());

@@ -185,7 +185,7 @@ impl Client {
     }
 }
 
-impl<'c> List<&'c Client> {
+impl List<&Client> {
     /// A stream of the records: memory holds at most concurrency + window
     /// pages (twice that while a page waits out a retry delay, such as a
     /// server's `Retry-After`). After an `Err` it yields nothing more.
@@ -233,7 +233,7 @@ impl<'c> List<&'c Client> {
     }
 }
 
-impl<'c> List<&'c Client> {
+impl List<&Client> {
     /// A stream of pages whose records are left as JSON text: nothing is
     /// deserialized, for passing records on as they are.
     pub fn raw_pages(self) -> RawPageStream {
@@ -381,7 +381,7 @@ impl<T: FromJson> Stream for PageStream<T> {
     }
 }
 
-impl<'c> FetchManyJob<&'c Client> {
+impl FetchManyJob<&Client> {
     /// A stream of the results, `(id, record or error)`, in input order by default.
     pub fn stream<T: FromJson>(self) -> FetchManyStream<T> {
         let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
@@ -411,8 +411,11 @@ pub struct FetchManyStream<T> {
     _t: PhantomData<fn() -> T>,
 }
 
+/// One id's outcome: the id and its record (or why there is none).
+type IdItem<T> = (String, Result<T>);
+
 impl<T: FromJson> FetchManyStream<T> {
-    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<(String, Result<T>)>>> {
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<IdItem<T>>>> {
         loop {
             if self.cursor.done {
                 return Poll::Ready(None);
@@ -458,7 +461,7 @@ impl<T: FromJson> Stream for FetchManyStream<T> {
     }
 }
 
-impl<'c> WriteManyJob<&'c Client> {
+impl WriteManyJob<&Client> {
     /// A stream of the outcomes, in input order by default.
     pub fn stream(self) -> WriteStream {
         let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());

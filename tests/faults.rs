@@ -74,7 +74,10 @@ fn assert_exactly_once(items: &[Item], what: &str) {
     assert_eq!(ids, (1..=N).collect(), "{what}: the exact id set");
 }
 
-fn matrix() -> Vec<(&'static str, Faults, fn(&Report) -> u64)> {
+/// A fault case: its name, the faults, and the report's count of its retries.
+type Case = (&'static str, Faults, fn(&Report) -> u64);
+
+fn matrix() -> Vec<Case> {
     vec![
         (
             "10% 5xx",

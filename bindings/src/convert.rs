@@ -306,7 +306,7 @@ pub(crate) fn fetched(items: Vec<(String, pagewise::Result<pagewise::JsonText>)>
     let parsed = std::str::from_utf8(&text)
         .ok()
         .and_then(|t| JSON::parse(t).ok())
-        .filter(|v| Array::is_array(v))
+        .filter(Array::is_array)
         .map(|v| v.unchecked_into::<Array>());
     let out = parsed.unwrap_or_else(|| {
         let out = Array::new();

@@ -1058,7 +1058,7 @@ impl FetchMany {
             options.concurrency,
             options.order,
             options.retry,
-            options.seed.unwrap_or(0x5EED_0F_3A27),
+            options.seed.unwrap_or(0x005E_ED0F_3A27),
             options.resume.as_ref(),
             now,
         )?;
@@ -1598,7 +1598,7 @@ impl WriteJob {
             options.concurrency,
             options.order,
             options.retry,
-            options.seed.unwrap_or(0x5EED_0F_3217E),
+            options.seed.unwrap_or(0x05EE_D0F3_217E),
             options.resume.as_ref(),
             now,
         )?;

@@ -470,7 +470,7 @@ impl Sweep {
             total_missing_noted: false,
             retrier: Retrier::new(
                 options.retry.clone().unwrap_or_else(|| spec.retry.clone()),
-                options.seed.unwrap_or(0x5EED_0F_5EED),
+                options.seed.unwrap_or(0x005E_ED0F_5EED),
             ),
             waiting: BinaryHeap::new(),
             throttled_until: None,

@@ -132,17 +132,19 @@ impl Outcome {
     pub fn of(answer: &Result<super::http::Response, super::http::TransportError>) -> Outcome {
         use super::http::TransportErrorKind;
         match answer {
-            Ok(resp) => {
-                let retry_after = super::retry::retry_after(resp);
-                match resp.status {
-                    429 => Outcome::Throttled { retry_after },
-                    503 if retry_after.is_some() => Outcome::Throttled { retry_after },
-                    502..=504 => Outcome::Overloaded,
-                    _ => Outcome::Ok,
-                }
-            }
+            Ok(resp) => Outcome::of_status(resp.status, super::retry::retry_after(resp)),
             Err(e) if e.kind == TransportErrorKind::Timeout => Outcome::Overloaded,
             Err(_) => Outcome::Dropped,
+        }
+    }
+
+    /// Classifies an answer with `status` and the `Retry-After` it named, if any.
+    pub fn of_status(status: u16, retry_after: Option<Duration>) -> Outcome {
+        match status {
+            429 => Outcome::Throttled { retry_after },
+            503 if retry_after.is_some() => Outcome::Throttled { retry_after },
+            502..=504 => Outcome::Overloaded,
+            _ => Outcome::Ok,
         }
     }
 }

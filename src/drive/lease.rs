@@ -264,10 +264,14 @@ impl Lease {
 
     /// Reports how the exchange ended to the pacer and frees the slot.
     pub fn complete(mut self, answer: &Result<Response, TransportError>) {
+        self.finish(Outcome::of(answer));
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
         // The slot first, so that a gate woken below finds it free.
         self.permit = None;
         if let Some((pacer, ticket)) = self.ticket.take() {
-            pacer.answer(ticket, Outcome::of(answer));
+            pacer.answer(ticket, outcome);
         }
     }
 
@@ -278,14 +282,8 @@ impl Lease {
     /// answer is handed over. The answer's headers are not looked at, so
     /// this is not for answers that pace (429, 503).
     pub fn arrived(mut self, status: u16) {
-        let arrival = self.arrival.take();
-        self.complete(&Ok(Response {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-            attachment: None,
-        }));
-        if let Some((to, id)) = arrival {
+        self.finish(Outcome::of_status(status, None));
+        if let Some((to, id)) = self.arrival.take() {
             to.push(id);
         }
     }

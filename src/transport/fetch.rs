@@ -406,8 +406,8 @@ export function pagewiseExchange(url, initJson, body, timeoutMs, id, pointer, fe
   }
   return raw.then((out) => settle(out, id, pointer, group, g, place));
 }
-export function pagewiseHeld(token) { return held.get(token); }
-export function pagewiseRelease(token) { held.delete(token); }
+export function pagewiseHeld(id) { return held.get(id); }
+export function pagewiseRelease(id) { held.delete(id); }
 // For tests: pages parsed and not yet let go of.
 export function pagewiseHeldCount() { return held.size; }
 "#)]
@@ -435,9 +435,9 @@ extern "C" {
     #[wasm_bindgen(js_name = pagewiseCancel)]
     fn js_cancel(id: u32);
     #[wasm_bindgen(js_name = pagewiseHeld)]
-    fn js_held(token: u32) -> JsValue;
+    fn js_held(id: u32) -> JsValue;
     #[wasm_bindgen(js_name = pagewiseRelease)]
-    fn js_release(token: u32);
+    fn js_release(id: u32);
 }
 
 /// The records of a page as `JSON.parse` made them, held on the JavaScript
@@ -445,12 +445,13 @@ extern "C" {
 /// [`FetchTransport::with_parsed_pages`]); released when dropped.
 #[derive(Debug)]
 pub struct ParsedRecords {
-    token: u32,
+    /// The id of the request whose answer they are: their key in `held`.
+    id: u32,
 }
 
 impl Drop for ParsedRecords {
     fn drop(&mut self) {
-        js_release(self.token);
+        js_release(self.id);
     }
 }
 
@@ -460,7 +461,7 @@ impl Drop for ParsedRecords {
 /// `Some(Err(()))` if the skeleton's indexes do not match what was parsed.
 pub fn parsed_records(records: &Records) -> Option<Result<Array, ()>> {
     let parsed = records.attachment()?.get::<ParsedRecords>()?;
-    let all: Array = js_held(parsed.token).dyn_into().ok()?;
+    let all: Array = js_held(parsed.id).dyn_into().ok()?;
     let index = |i: usize| -> Result<u32, ()> {
         let text = records.get(i).ok_or(())?;
         let n: u32 = std::str::from_utf8(text)
@@ -706,7 +707,7 @@ async fn exchange(
     let parsed = out.get(3).as_string().map(|text| {
         (
             text,
-            ParsedRecords { token: id },
+            ParsedRecords { id },
             out.get(2).as_f64().unwrap_or_default() as usize,
         )
     });

@@ -8,8 +8,9 @@ use mio::net::TcpStream;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 
-/// How much is read from the socket at a time.
-const READ_CHUNK: usize = 32 * 1024;
+/// How much is read from the socket at a time (into the loop's scratch
+/// buffer, [`Conn::fill`]).
+pub(crate) const READ_CHUNK: usize = 32 * 1024;
 
 pub(crate) struct Conn {
     pub(crate) sock: TcpStream,
@@ -115,10 +116,37 @@ impl Conn {
         }
     }
 
-    /// Reads what is available into `inbuf`, until the socket would block
+    /// Whether [`Conn::read_into`] may read now: a plain connection, open,
+    /// with nothing read and not yet parsed.
+    pub(crate) fn can_read_into(&self) -> bool {
+        self.tls.is_none() && !self.eof && self.inbuf.is_empty()
+    }
+
+    /// Reads once straight into `dst` (a body's room: no copy). `Ok(n)` for
+    /// `n` bytes read; `Ok(0)` when the socket would block, or when the peer
+    /// closed (then `eof` is set).
+    pub(crate) fn read_into(&mut self, dst: &mut [u8]) -> Result<usize, ConnError> {
+        loop {
+            return match self.sock.read(dst) {
+                Ok(0) => {
+                    self.eof = true;
+                    Ok(0)
+                }
+                Ok(n) => Ok(n),
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => Ok(0),
+                    io::ErrorKind::Interrupted => continue,
+                    _ => Err(ConnError::Io(e)),
+                },
+            };
+        }
+    }
+
+    /// Reads what is available into `inbuf` (through `scratch`, the loop's
+    /// one buffer of [`READ_CHUNK`] bytes), until the socket would block
     /// (edge-triggered readiness: then a new event comes) or `budget` bytes
     /// were read: `Ok(true)` then, more may be waiting.
-    pub(crate) fn fill(&mut self, budget: usize) -> Result<bool, ConnError> {
+    pub(crate) fn fill(&mut self, budget: usize, scratch: &mut [u8]) -> Result<bool, ConnError> {
         if self.eof {
             return Ok(false);
         }
@@ -128,13 +156,12 @@ impl Conn {
                 if self.inbuf.len() - start >= budget {
                     return Ok(true);
                 }
-                let mut tmp = [0u8; READ_CHUNK];
-                match self.sock.read(&mut tmp) {
+                match self.sock.read(scratch) {
                     Ok(0) => {
                         self.eof = true;
                         return Ok(false);
                     }
-                    Ok(n) => self.inbuf.extend_from_slice(&tmp[..n]),
+                    Ok(n) => self.inbuf.extend_from_slice(&scratch[..n]),
                     Err(e) => match e.kind() {
                         io::ErrorKind::WouldBlock => return Ok(false),
                         io::ErrorKind::Interrupted => {}
@@ -161,10 +188,9 @@ impl Conn {
                 let mut plain = state.plaintext_bytes_to_read();
                 let closed = state.peer_has_closed();
                 while plain > 0 {
-                    let mut tmp = [0u8; READ_CHUNK];
-                    match t.reader().read(&mut tmp) {
+                    match t.reader().read(scratch) {
                         Ok(n) if n > 0 => {
-                            self.inbuf.extend_from_slice(&tmp[..n]);
+                            self.inbuf.extend_from_slice(&scratch[..n]);
                             plain -= n.min(plain);
                         }
                         _ => break,

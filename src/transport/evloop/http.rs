@@ -12,6 +12,8 @@ const MAX_HEADERS: usize = 128;
 /// The largest chunk-size line or trailer section accepted.
 const MAX_CHUNK_LINE: usize = 4096;
 const MAX_TRAILERS: usize = 16 * 1024;
+/// The most body bytes a connection reads into a body at once.
+const ROOM: usize = 256 * 1024;
 /// The largest body accepted (after decoding), as the ureq transport.
 pub(crate) const MAX_BODY: usize = 256 * 1024 * 1024;
 
@@ -170,7 +172,10 @@ pub(crate) struct Parser {
     head_request: bool,
     head: Option<Head>,
     framing: Option<Framing>,
+    /// The body received: `body[..filled]`. Past `filled`, zeroed room the
+    /// connection reads into directly ([`Parser::room`]).
     body: Vec<u8>,
+    filled: usize,
     /// Bytes of this response seen so far (head included).
     seen: usize,
     done: bool,
@@ -183,6 +188,7 @@ impl Parser {
             head: None,
             framing: None,
             body: Vec::new(),
+            filled: 0,
             seen: 0,
             done: false,
         }
@@ -191,6 +197,49 @@ impl Parser {
     /// Whether any byte of the response arrived.
     pub(crate) fn started(&self) -> bool {
         self.seen > 0
+    }
+
+    /// Where the connection may read the next body bytes itself, with no
+    /// copy: zeroed room in the body for at most [`ROOM`] of the bytes still
+    /// announced by `Content-Length` (so never past this response's end).
+    /// `None` before the head, once done, and for other framings (chunked,
+    /// until close), whose bytes go through [`Parser::feed`].
+    pub(crate) fn room(&mut self) -> Option<&mut [u8]> {
+        let Some(Framing::Length(left)) = self.framing else {
+            return None;
+        };
+        if self.done || left == 0 {
+            return None;
+        }
+        let end = self.filled + left.min(ROOM);
+        if self.body.len() < end {
+            self.body.resize(end, 0);
+        }
+        Some(&mut self.body[self.filled..end])
+    }
+
+    /// Whether the response is complete.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// `n` bytes were read into [`Parser::room`].
+    pub(crate) fn advance(&mut self, n: usize) {
+        let Some(Framing::Length(left)) = &mut self.framing else {
+            return;
+        };
+        let n = n.min(*left);
+        *left -= n;
+        self.filled += n;
+        self.seen += n;
+        if *left == 0 {
+            self.done = true;
+        }
+    }
+
+    /// Appends `bytes` to the body received (over the room, if any).
+    fn push(&mut self, bytes: &[u8]) {
+        push(&mut self.body, &mut self.filled, bytes);
     }
 
     /// Consumes what it can of `buf`; `Ok(true)` once the response is complete.
@@ -248,17 +297,17 @@ impl Parser {
         match framing {
             Framing::Length(left) => {
                 let take = (*left).min(buf.len() - *pos);
-                self.body.extend_from_slice(&buf[*pos..*pos + take]);
-                *pos += take;
                 *left -= take;
                 if *left == 0 {
                     self.done = true;
                 }
+                self.push(&buf[*pos..*pos + take]);
+                *pos += take;
             }
             Framing::UntilClose => {
-                self.body.extend_from_slice(&buf[*pos..]);
+                self.push(&buf[*pos..]);
                 *pos = buf.len();
-                if self.body.len() > MAX_BODY {
+                if self.filled > MAX_BODY {
                     return Err(too_large());
                 }
             }
@@ -269,7 +318,7 @@ impl Parser {
                         Ok(httparse::Status::Complete((n, size))) => {
                             *pos += n;
                             let size = usize::try_from(size).unwrap_or(usize::MAX);
-                            if size > MAX_BODY || self.body.len() + size > MAX_BODY {
+                            if size > MAX_BODY || self.filled + size > MAX_BODY {
                                 return Err(too_large());
                             }
                             *state = if size == 0 {
@@ -291,7 +340,7 @@ impl Parser {
                             break;
                         }
                         let take = left.min(rest.len());
-                        self.body.extend_from_slice(&rest[..take]);
+                        push(&mut self.body, &mut self.filled, &rest[..take]);
                         *pos += take;
                         *state = if take == left {
                             Chunk::DataEnd
@@ -422,11 +471,11 @@ impl Parser {
             }
             (Some(_), Some(Framing::Length(left))) => Err(io(format!(
                 "the body was cut short: the connection closed {left} bytes before its announced end ({} bytes read)",
-                self.body.len()
+                self.filled
             ))),
             (Some(_), _) => Err(io(format!(
                 "the chunked body was cut short: the connection closed after {} bytes",
-                self.body.len()
+                self.filled
             ))),
         }
     }
@@ -436,6 +485,7 @@ impl Parser {
         let head = self.head.expect("finish after the head");
         let mut headers = head.headers;
         let mut body = self.body;
+        body.truncate(self.filled);
         if head.gzip && !body.is_empty() {
             body = gunzip(&body)?;
             headers.retain(|(n, _)| {
@@ -450,6 +500,18 @@ impl Parser {
             keep_alive: head.keep_alive,
         })
     }
+}
+
+/// Appends `bytes` to `body[..*filled]`, over the zeroed room past it if any.
+fn push(body: &mut Vec<u8>, filled: &mut usize, bytes: &[u8]) {
+    let end = *filled + bytes.len();
+    if end <= body.len() {
+        body[*filled..end].copy_from_slice(bytes);
+    } else {
+        body.truncate(*filled);
+        body.extend_from_slice(bytes);
+    }
+    *filled = end;
 }
 
 /// The capacity to reserve for a body of `n` bytes: one of 64 KiB or more
@@ -524,6 +586,67 @@ mod tests {
         assert_eq!(a.status, 200);
         assert_eq!(a.body, b"hello");
         assert!(a.keep_alive);
+    }
+
+    #[test]
+    fn a_body_comes_in_order_read_into_its_room_and_fed_in_turns() {
+        let body: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        let mut p = Parser::new(false);
+        assert!(p.room().is_none(), "no room before the head");
+        let mut buf =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        buf.extend_from_slice(&body[..1000]);
+        assert!(!p.feed(&mut buf).unwrap());
+        assert!(buf.is_empty());
+        let mut at = 1000;
+        let mut turn = 0;
+        while at < body.len() {
+            turn += 1;
+            let n = (turn * 7919) % 70_000 + 1;
+            if turn % 3 == 0 {
+                let end = (at + n).min(body.len());
+                buf.extend_from_slice(&body[at..end]);
+                at = end;
+                assert_eq!(p.feed(&mut buf).unwrap(), at == body.len());
+            } else {
+                let room = p.room().unwrap();
+                assert!(room.len() <= ROOM && room.len() <= body.len() - at);
+                assert!(room.iter().all(|&b| b == 0));
+                let n = n.min(room.len());
+                room[..n].copy_from_slice(&body[at..at + n]);
+                p.advance(n);
+                at += n;
+                assert_eq!(p.is_done(), at == body.len());
+            }
+        }
+        assert!(p.room().is_none(), "no room once done");
+        assert!(p.finish().unwrap().body == body);
+
+        // Never room past the announced end, and a body cut short says
+        // how much arrived.
+        let mut p = Parser::new(false);
+        let mut buf = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n".to_vec();
+        assert!(!p.feed(&mut buf).unwrap());
+        let room = p.room().unwrap();
+        assert_eq!(room.len(), 10);
+        room[..3].copy_from_slice(b"abc");
+        p.advance(3);
+        assert_eq!(p.room().unwrap().len(), 7);
+        let err = p.at_eof().unwrap_err();
+        assert!(
+            err.message.contains("7 bytes before") && err.message.contains("(3 bytes read)"),
+            "{err}"
+        );
+
+        // Other framings go through `feed`.
+        let mut p = Parser::new(false);
+        let mut buf = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        assert!(!p.feed(&mut buf).unwrap());
+        assert!(p.room().is_none());
+        let mut p = Parser::new(true);
+        let mut buf = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n".to_vec();
+        assert!(p.feed(&mut buf).unwrap());
+        assert!(p.room().is_none(), "a HEAD answer has no body");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use rustls::ClientConfig;
 
-use super::conn::{Conn, ConnError};
+use super::conn::{Conn, ConnError, READ_CHUNK};
 use super::dns;
 use super::http::{Parser, Target};
 use crate::core::{Response, TransportError, TransportErrorKind};
@@ -269,6 +269,9 @@ struct Reactor {
     dns_cache: HashMap<(String, u16), (Vec<SocketAddr>, Instant)>,
     acquiring: VecDeque<(Acquire, Job)>,
     tasks: Vec<Task>,
+    /// What connections read into before it is parsed (one for the loop,
+    /// zeroed once).
+    scratch: Box<[u8]>,
 }
 
 fn conn_message(e: &ConnError) -> (TransportErrorKind, String) {
@@ -312,6 +315,7 @@ impl Reactor {
             dns_cache: HashMap::new(),
             acquiring: VecDeque::new(),
             tasks: Vec::new(),
+            scratch: vec![0; READ_CHUNK].into_boxed_slice(),
         }
     }
 
@@ -624,7 +628,7 @@ impl Reactor {
             State::Idle { .. } => {
                 // An idle connection has nothing to say: the server closed it
                 // (or sent garbage). Either way it is no longer reusable.
-                let gone = slot.conn.fill(READ_BUDGET).is_err()
+                let gone = slot.conn.fill(READ_BUDGET, &mut self.scratch).is_err()
                     || slot.conn.eof
                     || !slot.conn.inbuf.is_empty();
                 if gone {
@@ -726,12 +730,41 @@ impl Reactor {
                 err = slot.conn.flush().err();
                 first = false;
             }
-            let more = match slot.conn.fill(READ_BUDGET) {
-                Ok(more) => more,
-                Err(e) => {
-                    err = err.or(Some(e));
-                    false
+            // A body of announced length is read into its own room (no
+            // copy); the rest (heads, other framings, TLS) through `inbuf`.
+            let direct = match &mut slot.state {
+                State::Busy { parser, .. } if slot.conn.can_read_into() => {
+                    match parser.room() {
+                        Some(room) => match slot.conn.read_into(room) {
+                            // Blocked, or closed (the parse below sees it).
+                            Ok(0) => Some(false),
+                            Ok(n) => {
+                                parser.advance(n);
+                                // Once the body is whole, `fill` below still
+                                // reads until the socket would block: bytes
+                                // past the announced end make the connection
+                                // not reusable, as they always did.
+                                (!parser.is_done()).then_some(true)
+                            }
+                            Err(e) => {
+                                err = err.or(Some(e));
+                                Some(false)
+                            }
+                        },
+                        None => None,
+                    }
                 }
+                _ => None,
+            };
+            let more = match direct {
+                Some(more) => more,
+                None => match slot.conn.fill(READ_BUDGET, &mut self.scratch) {
+                    Ok(more) => more,
+                    Err(e) => {
+                        err = err.or(Some(e));
+                        false
+                    }
+                },
             };
             if err.is_none() {
                 err = slot.conn.flush().err();

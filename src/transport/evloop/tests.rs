@@ -241,6 +241,57 @@ fn reply_with(raw: &'static [u8]) -> (SocketAddr, Arc<AtomicUsize>) {
     })
 }
 
+/// 700 kB of bytes that differ from one offset to the next.
+fn big_body() -> Vec<u8> {
+    (0..700_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+#[test]
+fn large_bodies_arrive_whole_and_bytes_past_the_end_spoil_the_connection() {
+    let (addr, conns) = serve(|_, stream| {
+        let mut r = BufReader::new(stream.try_clone().unwrap());
+        let mut w = stream;
+        let body = big_body();
+        while let Some(head) = read_head(&mut r) {
+            let head_of = |n: usize| format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n");
+            let ok = if head.starts_with("GET /big ") {
+                // The head with the body's first bytes, then the rest in
+                // uneven pieces (a connection reads the body into its room,
+                // more than one read's worth).
+                let mut first = head_of(body.len()).into_bytes();
+                first.extend_from_slice(&body[..10]);
+                let mut ok = w.write_all(&first).is_ok();
+                for piece in body[10..].chunks(70_001) {
+                    std::thread::sleep(Duration::from_millis(2));
+                    ok &= w.write_all(piece).is_ok();
+                }
+                ok
+            } else {
+                // "ok", but the body's last bytes come later, with bytes
+                // past its announced end.
+                let ok = w.write_all(format!("{}o", head_of(2)).as_bytes()).is_ok();
+                std::thread::sleep(Duration::from_millis(50));
+                ok && w.write_all(b"kJUNK").is_ok()
+            };
+            if !ok {
+                return;
+            }
+        }
+    });
+    let t = EvloopTransport::new();
+    for _ in 0..3 {
+        let a = get(&t, format!("http://{addr}/big")).unwrap();
+        assert!(a.body == big_body(), "a body of {} bytes", a.body.len());
+    }
+    assert_eq!(conns.load(Ordering::SeqCst), 1);
+    let a = get(&t, format!("http://{addr}/extra")).unwrap();
+    assert_eq!(a.body, b"ok");
+    // The connection that carried bytes past an answer is not used again.
+    let a = get(&t, format!("http://{addr}/big")).unwrap();
+    assert!(a.body == big_body(), "a body of {} bytes", a.body.len());
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+}
+
 #[test]
 fn hostile_answers_are_typed_errors() {
     let t = EvloopTransport::new();

@@ -116,29 +116,58 @@ impl Conn {
         }
     }
 
-    /// Whether [`Conn::read_into`] may read now: a plain connection, open,
-    /// with nothing read and not yet parsed.
+    /// Whether [`Conn::read_into`] may read now: the connection is open and
+    /// nothing read is waiting to be parsed.
     pub(crate) fn can_read_into(&self) -> bool {
-        self.tls.is_none() && !self.eof && self.inbuf.is_empty()
+        !self.eof && self.inbuf.is_empty()
     }
 
-    /// Reads once straight into `dst` (a body's room: no copy). `Ok(n)` for
-    /// `n` bytes read; `Ok(0)` when the socket would block, or when the peer
-    /// closed (then `eof` is set).
+    /// Reads once straight into `dst` (a body's room: no copy through
+    /// `inbuf`); under TLS, what rustls decrypted, reading more from the
+    /// socket when it has nothing. `Ok(n)` for `n` bytes read; `Ok(0)` when
+    /// the socket would block, or when the peer closed (then `eof` is set).
     pub(crate) fn read_into(&mut self, dst: &mut [u8]) -> Result<usize, ConnError> {
+        let Some(t) = &mut self.tls else {
+            loop {
+                return match self.sock.read(dst) {
+                    Ok(0) => {
+                        self.eof = true;
+                        Ok(0)
+                    }
+                    Ok(n) => Ok(n),
+                    Err(e) => match e.kind() {
+                        io::ErrorKind::WouldBlock => Ok(0),
+                        io::ErrorKind::Interrupted => continue,
+                        _ => Err(ConnError::Io(e)),
+                    },
+                };
+            }
+        };
+        let mut closed = false;
         loop {
-            return match self.sock.read(dst) {
-                Ok(0) => {
+            match t.reader().read(dst) {
+                Ok(n) if n > 0 => return Ok(n),
+                // Nothing decrypted yet, the connection open.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !closed => {}
+                // The peer closed (with close_notify: `Ok(0)`; without: an
+                // error), or the socket did and nothing is left.
+                _ => {
                     self.eof = true;
-                    Ok(0)
+                    return Ok(0);
                 }
-                Ok(n) => Ok(n),
+            }
+            match t.read_tls(&mut self.sock) {
+                Ok(0) => closed = true,
+                Ok(_) => {}
                 Err(e) => match e.kind() {
-                    io::ErrorKind::WouldBlock => Ok(0),
+                    io::ErrorKind::WouldBlock => return Ok(0),
                     io::ErrorKind::Interrupted => continue,
-                    _ => Err(ConnError::Io(e)),
+                    _ => return Err(ConnError::Io(e)),
                 },
-            };
+            }
+            let handshake = t.is_handshaking();
+            t.process_new_packets()
+                .map_err(|error| ConnError::Tls { handshake, error })?;
         }
     }
 

@@ -731,7 +731,8 @@ impl Reactor {
                 first = false;
             }
             // A body of announced length is read into its own room (no
-            // copy); the rest (heads, other framings, TLS) through `inbuf`.
+            // copy through `inbuf`); the rest (heads, other framings)
+            // through `inbuf`.
             let direct = match &mut slot.state {
                 State::Busy { parser, .. } if slot.conn.can_read_into() => {
                     match parser.room() {

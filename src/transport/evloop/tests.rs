@@ -447,6 +447,34 @@ fn tls_with_an_extra_root_certificate() {
             r.read_exact(&mut body).unwrap();
             drop(r);
             let mut path = head.split(' ').nth(1).unwrap_or("").to_string();
+            if path == "/big" {
+                // Read into the body's room from what rustls decrypted,
+                // records and pieces of uneven sizes.
+                let body = big_body();
+                let _ = write!(
+                    tls,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                for piece in body.chunks(50_003) {
+                    if tls.write_all(piece).is_err() || tls.flush().is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
+            if let Some(how) = path.strip_prefix("/cut-") {
+                // 10 of 1,000 bytes, then the end: with or without close_notify.
+                let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
+                let _ = tls.flush();
+                std::thread::sleep(Duration::from_millis(20));
+                if how == "notify" {
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                }
+                let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+                return;
+            }
             if len > 0 {
                 path = format!("{len} bytes");
             }
@@ -471,7 +499,21 @@ fn tls_with_an_extra_root_certificate() {
     post.body = Some(vec![b'x'; 300_000]);
     let a = block_on(t.send(post)).unwrap();
     assert_eq!(a.body, b"300000 bytes");
+    // And a larger one down, twice on the same connection.
+    for _ in 0..2 {
+        let a = get(&t, url("/big")).unwrap();
+        assert!(a.body == big_body(), "a body of {} bytes", a.body.len());
+    }
     assert_eq!(conns.load(Ordering::SeqCst), 1);
+    // A body cut short, the peer closing with or without close_notify.
+    for how in ["notify", "reset"] {
+        let err = get(&t, url(&format!("/cut-{how}"))).unwrap_err();
+        assert_eq!(err.kind, TransportErrorKind::Io, "{how}: {err}");
+        assert!(
+            err.message.contains("cut short") && err.message.contains("(10 bytes read)"),
+            "{how}: {err}"
+        );
+    }
     // Without the extra root the certificate is not trusted.
     let err = get(&EvloopTransport::new(), url("/x")).unwrap_err();
     assert_eq!(err.kind, TransportErrorKind::Connect, "{err}");

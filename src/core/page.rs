@@ -386,6 +386,82 @@ fn key(
     Ok((i..end, ws(b, j + 1)))
 }
 
+/// Skips the value at `i`, at nesting depth `depth`, checking it as
+/// [`scan`] does (with the same messages), and returns where it ends: the
+/// scanner's path for a record, which needs no pointer to follow and no
+/// ranges but its own. `kinds` is scratch space (the containers open inside
+/// the value: `true` for an object), empty on return.
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+fn skip_value(b: &[u8], mut i: usize, depth: usize, kinds: &mut Vec<bool>) -> DResult<usize> {
+    kinds.clear();
+    loop {
+        // At the start of a value.
+        match at(b, i) {
+            c @ (b'{' | b'[') => {
+                if depth + kinds.len() >= MAX_DEPTH {
+                    return Err(DecodeError(format!(
+                        "body is nested more than {MAX_DEPTH} levels deep"
+                    )));
+                }
+                let object = c == b'{';
+                i = ws(b, i + 1);
+                if at(b, i) == if object { b'}' } else { b']' } {
+                    i += 1;
+                } else {
+                    kinds.push(object);
+                    if object {
+                        i = member(b, i)?;
+                    }
+                    continue;
+                }
+            }
+            b'"' => i = string(b, i + 1)?,
+            _ => i = scalar(b, i)?,
+        }
+        // After a value: close what it ends, up to the next value.
+        loop {
+            let Some(&object) = kinds.last() else {
+                return Ok(i);
+            };
+            i = ws(b, i);
+            match at(b, i) {
+                b',' => {
+                    i = ws(b, i + 1);
+                    if object {
+                        i = member(b, i)?;
+                    }
+                    break;
+                }
+                c @ (b'}' | b']') if (c == b'}') == object => {
+                    kinds.pop();
+                    i += 1;
+                }
+                _ => {
+                    return Err(syntax(
+                        b,
+                        i,
+                        if object { "`,` or `}`" } else { "`,` or `]`" },
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Reads a member's key at `i` and the colon after it (as [`key`] does);
+/// returns where its value starts.
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+fn member(b: &[u8], i: usize) -> DResult<usize> {
+    if at(b, i) != b'"' {
+        return Err(syntax(b, i, "a key (a string)"));
+    }
+    let j = ws(b, string(b, i + 1)?);
+    if at(b, j) != b':' {
+        return Err(syntax(b, j, "`:`"));
+    }
+    Ok(ws(b, j + 1))
+}
+
 /// One container on the scanner's stack.
 struct Frame {
     object: bool,
@@ -423,6 +499,8 @@ fn scan(b: &[u8], ptr: &[Token], elements: bool, members: bool) -> DResult<Scan>
     let mut element_depth = usize::MAX;
     // The key of the root member being read.
     let mut member_key = 0..0;
+    // The containers open inside a record (see `skip_value`).
+    let mut kinds = Vec::new();
     'value: loop {
         let depth = stack.len();
         if here {
@@ -441,51 +519,58 @@ fn scan(b: &[u8], ptr: &[Token], elements: bool, members: bool) -> DResult<Scan>
             }
         }
         let (mut start, mut end);
-        match at(b, i) {
-            c @ (b'{' | b'[') => {
-                if depth >= MAX_DEPTH {
-                    return Err(DecodeError(format!(
-                        "body is nested more than {MAX_DEPTH} levels deep"
-                    )));
+        if depth == element_depth {
+            // A record: checked on its own path.
+            start = i;
+            i = skip_value(b, i, depth, &mut kinds)?;
+            end = i;
+        } else {
+            match at(b, i) {
+                c @ (b'{' | b'[') => {
+                    if depth >= MAX_DEPTH {
+                        return Err(DecodeError(format!(
+                            "body is nested more than {MAX_DEPTH} levels deep"
+                        )));
+                    }
+                    let object = c == b'{';
+                    let open = i;
+                    stack.push(Frame { object, start: i });
+                    i = ws(b, i + 1);
+                    let close = if object { b'}' } else { b']' };
+                    if at(b, i) == close {
+                        stack.pop();
+                        start = open;
+                        i += 1;
+                        end = i;
+                        if depth < on_path {
+                            matching = false;
+                        }
+                    } else if object {
+                        let inner = matching && on_path == depth + 1;
+                        let (k, j) = key(b, i, depth + 1, ptr, inner, &mut here)?;
+                        if depth == 0 {
+                            member_key = k;
+                        }
+                        i = j;
+                        continue 'value;
+                    } else {
+                        here = matching
+                            && on_path == depth + 1
+                            && depth < n
+                            && ptr[depth].index == Some(0);
+                        continue 'value;
+                    }
                 }
-                let object = c == b'{';
-                let open = i;
-                stack.push(Frame { object, start: i });
-                i = ws(b, i + 1);
-                let close = if object { b'}' } else { b']' };
-                if at(b, i) == close {
-                    stack.pop();
-                    start = open;
-                    i += 1;
+                b'"' => {
+                    start = i;
+                    i = string(b, i + 1)?;
                     end = i;
-                    if depth < on_path {
-                        matching = false;
-                    }
-                } else if object {
-                    let inner = matching && on_path == depth + 1;
-                    let (k, j) = key(b, i, depth + 1, ptr, inner, &mut here)?;
-                    if depth == 0 {
-                        member_key = k;
-                    }
-                    i = j;
-                    continue 'value;
-                } else {
-                    here = matching
-                        && on_path == depth + 1
-                        && depth < n
-                        && ptr[depth].index == Some(0);
-                    continue 'value;
                 }
-            }
-            b'"' => {
-                start = i;
-                i = string(b, i + 1)?;
-                end = i;
-            }
-            _ => {
-                start = i;
-                i = scalar(b, i)?;
-                end = i;
+                _ => {
+                    start = i;
+                    i = scalar(b, i)?;
+                    end = i;
+                }
             }
         }
         // A value [start, end) ended; close the containers it ends.
@@ -873,89 +958,134 @@ mod tests {
 
     /// The scanner accepts exactly what serde_json accepts when it reads
     /// values (ignoring a string, serde_json does not check its UTF-8).
+    /// Bodies right and wrong, for the scanner against serde_json.
+    const CASES: &[&[u8]] = &[
+        b"{}",
+        b"[]",
+        b" [ 1 , 2 ] ",
+        b"\t\r\n{ \"a\" :\n1 }\n",
+        b"{\"a\":1,}",
+        b"[1,]",
+        b"[,1]",
+        b"{\"a\" 1}",
+        b"{1:2}",
+        b"{\"a\":1 \"b\":2}",
+        b"[1 2]",
+        b"{\"a\"}",
+        b"{,}",
+        b"[1,,2]",
+        b"{\"a\":}",
+        b"\"abc\"",
+        br#""a\"b""#,
+        br#""a\\""#,
+        br#""a\\\"b""#,
+        br#""a\\"b""#,
+        br#""\u00e9\uD83D\uDE00""#,
+        br#""\u00g9""#,
+        br#""\u12""#,
+        br#""\x""#,
+        br#""\/\b\f\n\r\t""#,
+        b"\"a\tb\"",
+        b"\"a\x01b\"",
+        b"\"a\x7fb\"",
+        "\"é ü 😀 \u{10FFFF}\"".as_bytes(),
+        b"\"\xff\"",
+        b"\"\xc0\x80\"",
+        b"\"\xed\xa0\x80\"",
+        b"\"\xe2\x82\"",
+        b"\"\xe2\x82",
+        b"\"\xf4\x90\x80\x80\"",
+        b"\"abc",
+        b"\"abc\\",
+        b"0",
+        b"-0",
+        b"01",
+        b"1.",
+        b".5",
+        b"1e5",
+        b"1E+5",
+        b"1e",
+        b"-",
+        b"--1",
+        b"1.5e-3",
+        b"+1",
+        b"1x",
+        b"tru",
+        b"true",
+        b"truex",
+        b"nul",
+        b"null",
+        b"false",
+        b"[true,false,null]",
+        b"{\"a\":[]}",
+        b"{} x",
+        b"{}{}",
+        b"[]]",
+        b"[}",
+        b"{]",
+        b"[[[",
+        b"]",
+        b"",
+        b"  ",
+        b"<html>",
+        b"{\"a\":1}}",
+        b"[{\"a\":[1,{\"b\":\"]}\"}]},2]",
+        b"{\"a\":{\"b\":{\"c\":[[],[{}]]}}}",
+        b"[\"a very long string of more than eight bytes with no escapes at all\"]",
+        b"[\"long string with an escape at the end of a chunk 1234\\\"5678\"]",
+        b"\xef\xbb\xbf{}",
+        b"[1]\x00",
+        b"{\"a\":nul}",
+        b"[-]",
+        b"[1.e5]",
+        b"[1e+]",
+    ];
+
+    #[test]
+    fn records_are_checked_as_any_value_is() {
+        // Each case as a record (read on the record's own path) and as an
+        // element of an array that is not the records (the general path):
+        // the same verdict as serde_json, and the same message.
+        for c in CASES {
+            let mut body = b"[".to_vec();
+            body.extend_from_slice(c);
+            body.extend_from_slice(b",1]");
+            let Ok(text) = std::str::from_utf8(&body) else {
+                continue;
+            };
+            let as_record = Body::parse(text, "").and_then(|mut b| b.records());
+            let as_value = validate(&body);
+            let theirs = serde_json::from_slice::<serde_json::Value>(&body);
+            assert_eq!(as_record.is_ok(), theirs.is_ok(), "{text:?}: {as_record:?}");
+            assert_eq!(
+                as_record.as_ref().err().map(|e| e.0.clone()),
+                as_value.err().map(|e| e.0),
+                "{text:?}"
+            );
+            if let Ok(ranges) = as_record {
+                assert_eq!(ranges.len(), 2, "{text:?}");
+                assert_eq!(&body[ranges[0].clone()], c.trim_ascii(), "{text:?}");
+            }
+        }
+        // Nesting up to the limit and past it, counted from the body's root
+        // (the array around the record is one level).
+        for pairs in [MAX_DEPTH / 2 - 1, MAX_DEPTH / 2] {
+            let record = format!("{}0{}", "[{\"a\":".repeat(pairs), "}]".repeat(pairs));
+            let body = format!("[{record}]");
+            let as_record = Body::parse(&body, "").and_then(|mut b| b.records());
+            let as_value = validate(body.as_bytes());
+            assert_eq!(
+                as_record.as_ref().err().map(|e| e.0.clone()),
+                as_value.as_ref().err().map(|e| e.0.clone()),
+                "{pairs} pairs"
+            );
+            assert_eq!(as_record.is_ok(), 2 * pairs < MAX_DEPTH, "{pairs} pairs");
+        }
+    }
+
     #[test]
     fn scanner_agrees_with_serde_json() {
-        let cases: &[&[u8]] = &[
-            b"{}",
-            b"[]",
-            b" [ 1 , 2 ] ",
-            b"\t\r\n{ \"a\" :\n1 }\n",
-            b"{\"a\":1,}",
-            b"[1,]",
-            b"[,1]",
-            b"{\"a\" 1}",
-            b"{1:2}",
-            b"{\"a\":1 \"b\":2}",
-            b"[1 2]",
-            b"{\"a\"}",
-            b"{,}",
-            b"[1,,2]",
-            b"{\"a\":}",
-            b"\"abc\"",
-            br#""a\"b""#,
-            br#""a\\""#,
-            br#""a\\\"b""#,
-            br#""a\\"b""#,
-            br#""\u00e9\uD83D\uDE00""#,
-            br#""\u00g9""#,
-            br#""\u12""#,
-            br#""\x""#,
-            br#""\/\b\f\n\r\t""#,
-            b"\"a\tb\"",
-            b"\"a\x01b\"",
-            b"\"a\x7fb\"",
-            "\"é ü 😀 \u{10FFFF}\"".as_bytes(),
-            b"\"\xff\"",
-            b"\"\xc0\x80\"",
-            b"\"\xed\xa0\x80\"",
-            b"\"\xe2\x82\"",
-            b"\"\xe2\x82",
-            b"\"\xf4\x90\x80\x80\"",
-            b"\"abc",
-            b"\"abc\\",
-            b"0",
-            b"-0",
-            b"01",
-            b"1.",
-            b".5",
-            b"1e5",
-            b"1E+5",
-            b"1e",
-            b"-",
-            b"--1",
-            b"1.5e-3",
-            b"+1",
-            b"1x",
-            b"tru",
-            b"true",
-            b"truex",
-            b"nul",
-            b"null",
-            b"false",
-            b"[true,false,null]",
-            b"{\"a\":[]}",
-            b"{} x",
-            b"{}{}",
-            b"[]]",
-            b"[}",
-            b"{]",
-            b"[[[",
-            b"]",
-            b"",
-            b"  ",
-            b"<html>",
-            b"{\"a\":1}}",
-            b"[{\"a\":[1,{\"b\":\"]}\"}]},2]",
-            b"{\"a\":{\"b\":{\"c\":[[],[{}]]}}}",
-            b"[\"a very long string of more than eight bytes with no escapes at all\"]",
-            b"[\"long string with an escape at the end of a chunk 1234\\\"5678\"]",
-            b"\xef\xbb\xbf{}",
-            b"[1]\x00",
-            b"{\"a\":nul}",
-            b"[-]",
-            b"[1.e5]",
-            b"[1e+]",
-        ];
+        let cases = CASES;
         for c in cases {
             let ours = validate(c);
             let theirs = serde_json::from_slice::<serde_json::Value>(c);

@@ -202,6 +202,10 @@ fn ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+fn too_deep() -> DecodeError {
+    DecodeError(format!("body is nested more than {MAX_DEPTH} levels deep"))
+}
+
 fn syntax(b: &[u8], i: usize, what: &str) -> DecodeError {
     if i >= b.len() {
         DecodeError(format!(
@@ -399,9 +403,7 @@ fn skip_value(b: &[u8], mut i: usize, depth: usize, kinds: &mut Vec<bool>) -> DR
         match at(b, i) {
             c @ (b'{' | b'[') => {
                 if depth + kinds.len() >= MAX_DEPTH {
-                    return Err(DecodeError(format!(
-                        "body is nested more than {MAX_DEPTH} levels deep"
-                    )));
+                    return Err(too_deep());
                 }
                 let object = c == b'{';
                 i = ws(b, i + 1);
@@ -528,9 +530,7 @@ fn scan(b: &[u8], ptr: &[Token], elements: bool, members: bool) -> DResult<Scan>
             match at(b, i) {
                 c @ (b'{' | b'[') => {
                     if depth >= MAX_DEPTH {
-                        return Err(DecodeError(format!(
-                            "body is nested more than {MAX_DEPTH} levels deep"
-                        )));
+                        return Err(too_deep());
                     }
                     let object = c == b'{';
                     let open = i;

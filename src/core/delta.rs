@@ -172,7 +172,7 @@ impl Decimal {
     }
 
     /// The value as a position on the number line: -1 for -∞, 1 for +∞,
-    /// 0 for finite numbers (then compared by [`magnitude`]).
+    /// 0 for finite numbers (then compared by magnitude: exponent, then digits).
     fn infinity(&self) -> i8 {
         match self {
             Decimal::Inf { negative: true } => -1,

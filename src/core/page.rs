@@ -196,7 +196,11 @@ fn at(b: &[u8], i: usize) -> u8 {
 
 #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
 fn ws(b: &[u8], mut i: usize) -> usize {
-    while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
+    // Most calls find no whitespace: anything above a space ends it at once.
+    while let Some(&c) = b.get(i) {
+        if c > b' ' || !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+            break;
+        }
         i += 1;
     }
     i

@@ -206,10 +206,14 @@ fn ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+#[cold]
+#[inline(never)]
 fn too_deep() -> DecodeError {
     DecodeError(format!("body is nested more than {MAX_DEPTH} levels deep"))
 }
 
+#[cold]
+#[inline(never)]
 fn syntax(b: &[u8], i: usize, what: &str) -> DecodeError {
     if i >= b.len() {
         DecodeError(format!(

@@ -201,12 +201,15 @@ impl Parser {
 
     /// Where the connection may read the next body bytes itself, with no
     /// copy: zeroed room in the body for at most [`ROOM`] of the bytes still
-    /// announced by `Content-Length` (so never past this response's end).
-    /// `None` before the head, once done, and for other framings (chunked,
-    /// until close), whose bytes go through [`Parser::feed`].
+    /// announced, by `Content-Length` or by the size of the chunk being read
+    /// (so never past this response's end, or into a chunk's trailing CRLF).
+    /// `None` before the head, once done, between chunks and for a body
+    /// delimited by the connection's close, whose bytes go through
+    /// [`Parser::feed`].
     pub(crate) fn room(&mut self) -> Option<&mut [u8]> {
-        let Some(Framing::Length(left)) = self.framing else {
-            return None;
+        let left = match self.framing {
+            Some(Framing::Length(left) | Framing::Chunked(Chunk::Data(left))) => left,
+            _ => return None,
         };
         if self.done || left == 0 {
             return None;
@@ -225,16 +228,31 @@ impl Parser {
 
     /// `n` bytes were read into [`Parser::room`].
     pub(crate) fn advance(&mut self, n: usize) {
-        let Some(Framing::Length(left)) = &mut self.framing else {
-            return;
+        let n = match &mut self.framing {
+            Some(Framing::Length(left)) => {
+                let n = n.min(*left);
+                *left -= n;
+                if *left == 0 {
+                    self.done = true;
+                }
+                n
+            }
+            Some(Framing::Chunked(state)) => match *state {
+                Chunk::Data(left) => {
+                    let n = n.min(left);
+                    *state = if n == left {
+                        Chunk::DataEnd
+                    } else {
+                        Chunk::Data(left - n)
+                    };
+                    n
+                }
+                _ => 0,
+            },
+            _ => 0,
         };
-        let n = n.min(*left);
-        *left -= n;
         self.filled += n;
         self.seen += n;
-        if *left == 0 {
-            self.done = true;
-        }
     }
 
     /// Appends `bytes` to the body received (over the room, if any).
@@ -638,9 +656,36 @@ mod tests {
             "{err}"
         );
 
-        // Other framings go through `feed`.
+        // A chunked body: each chunk's data has room of its own (never
+        // past the chunk); sizes, CRLFs and trailers go through `feed`.
+        let body: Vec<u8> = (0..700_000u32).map(|i| (i % 241) as u8).collect();
         let mut p = Parser::new(false);
         let mut buf = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        assert!(!p.feed(&mut buf).unwrap());
+        for chunk in body.chunks(300_001) {
+            buf.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            buf.extend_from_slice(&chunk[..5]);
+            assert!(!p.feed(&mut buf).unwrap());
+            let mut at = 5;
+            while at < chunk.len() {
+                let room = p.room().unwrap();
+                assert_eq!(room.len(), (chunk.len() - at).min(ROOM));
+                let n = room.len().min(70_001);
+                room[..n].copy_from_slice(&chunk[at..at + n]);
+                p.advance(n);
+                at += n;
+            }
+            assert!(p.room().is_none(), "no room between chunks");
+            buf.extend_from_slice(b"\r\n");
+            assert!(!p.feed(&mut buf).unwrap());
+        }
+        buf.extend_from_slice(b"0\r\n\r\n");
+        assert!(p.feed(&mut buf).unwrap());
+        assert!(p.finish().unwrap().body == body);
+
+        // Until close goes through `feed`.
+        let mut p = Parser::new(false);
+        let mut buf = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
         assert!(!p.feed(&mut buf).unwrap());
         assert!(p.room().is_none());
         let mut p = Parser::new(true);

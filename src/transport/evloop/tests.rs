@@ -254,7 +254,23 @@ fn large_bodies_arrive_whole_and_bytes_past_the_end_spoil_the_connection() {
         let body = big_body();
         while let Some(head) = read_head(&mut r) {
             let head_of = |n: usize| format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n");
-            let ok = if head.starts_with("GET /big ") {
+            let ok = if head.starts_with("GET /chunked ") {
+                // The same bytes in chunks of 300,001, each written in pieces.
+                let mut ok = w
+                    .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    .is_ok();
+                for chunk in body.chunks(300_001) {
+                    ok &= w
+                        .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                        .is_ok();
+                    for piece in chunk.chunks(70_001) {
+                        std::thread::sleep(Duration::from_millis(2));
+                        ok &= w.write_all(piece).is_ok();
+                    }
+                    ok &= w.write_all(b"\r\n").is_ok();
+                }
+                ok && w.write_all(b"0\r\n\r\n").is_ok()
+            } else if head.starts_with("GET /big ") {
                 // The head with the body's first bytes, then the rest in
                 // uneven pieces (a connection reads the body into its room,
                 // more than one read's worth).
@@ -279,9 +295,13 @@ fn large_bodies_arrive_whole_and_bytes_past_the_end_spoil_the_connection() {
         }
     });
     let t = EvloopTransport::new();
-    for _ in 0..3 {
-        let a = get(&t, format!("http://{addr}/big")).unwrap();
-        assert!(a.body == big_body(), "a body of {} bytes", a.body.len());
+    for path in ["big", "chunked", "big"] {
+        let a = get(&t, format!("http://{addr}/{path}")).unwrap();
+        assert!(
+            a.body == big_body(),
+            "{path}: a body of {} bytes",
+            a.body.len()
+        );
     }
     assert_eq!(conns.load(Ordering::SeqCst), 1);
     let a = get(&t, format!("http://{addr}/extra")).unwrap();

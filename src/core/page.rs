@@ -228,7 +228,7 @@ fn syntax(b: &[u8], i: usize, what: &str) -> DecodeError {
 }
 
 /// Where the run of plain string characters starting at `i` ends: the first
-/// `"`, `\\` or control character at or after `i`, looked for 16 bytes at a
+/// `"`, `\` or control character at or after `i`, looked for 16 bytes at a
 /// time; or where fewer than 16 bytes are left (the caller reads those one
 /// by one).
 ///
@@ -386,16 +386,9 @@ fn key(
     inner: bool,
     here: &mut bool,
 ) -> DResult<(Range<usize>, usize)> {
-    if at(b, i) != b'"' {
-        return Err(syntax(b, i, "a key (a string)"));
-    }
-    let end = string(b, i + 1)?;
-    let j = ws(b, end);
-    if at(b, j) != b':' {
-        return Err(syntax(b, j, "`:`"));
-    }
+    let (end, value) = member(b, i)?;
     *here = inner && d <= ptr.len() && key_is(b, i..end, &ptr[d - 1].name);
-    Ok((i..end, ws(b, j + 1)))
+    Ok((i..end, value))
 }
 
 /// Skips the value at `i`, at nesting depth `depth`, checking it as
@@ -420,7 +413,7 @@ fn skip_value(b: &[u8], mut i: usize, depth: usize, kinds: &mut Vec<bool>) -> DR
                 } else {
                     kinds.push(object);
                     if object {
-                        i = member(b, i)?;
+                        i = member(b, i)?.1;
                     }
                     continue;
                 }
@@ -438,7 +431,7 @@ fn skip_value(b: &[u8], mut i: usize, depth: usize, kinds: &mut Vec<bool>) -> DR
                 b',' => {
                     i = ws(b, i + 1);
                     if object {
-                        i = member(b, i)?;
+                        i = member(b, i)?.1;
                     }
                     break;
                 }
@@ -458,18 +451,19 @@ fn skip_value(b: &[u8], mut i: usize, depth: usize, kinds: &mut Vec<bool>) -> DR
     }
 }
 
-/// Reads a member's key at `i` and the colon after it (as [`key`] does);
-/// returns where its value starts.
+/// Reads a member's key at `i` and the colon after it; returns where the
+/// key ends (after its closing quote) and where the value starts.
 #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
-fn member(b: &[u8], i: usize) -> DResult<usize> {
+fn member(b: &[u8], i: usize) -> DResult<(usize, usize)> {
     if at(b, i) != b'"' {
         return Err(syntax(b, i, "a key (a string)"));
     }
-    let j = ws(b, string(b, i + 1)?);
+    let end = string(b, i + 1)?;
+    let j = ws(b, end);
     if at(b, j) != b':' {
         return Err(syntax(b, j, "`:`"));
     }
-    Ok(ws(b, j + 1))
+    Ok((end, ws(b, j + 1)))
 }
 
 /// One container on the scanner's stack.

@@ -122,10 +122,11 @@ impl Conn {
         !self.eof && self.inbuf.is_empty()
     }
 
-    /// Reads once straight into `dst` (a body's room: no copy through
-    /// `inbuf`); under TLS, what rustls decrypted, reading more from the
-    /// socket when it has nothing. `Ok(n)` for `n` bytes read; `Ok(0)` when
-    /// the socket would block, or when the peer closed (then `eof` is set).
+    /// Reads once into `dst` (a body's room, read into with no copy through
+    /// `inbuf`, or the scratch buffer of [`Conn::fill`]); under TLS, what
+    /// rustls decrypted, reading more from the socket when it has nothing.
+    /// `Ok(n)` for `n` bytes read; `Ok(0)` when the socket would block, or
+    /// when the peer closed (then `eof` is set).
     pub(crate) fn read_into(&mut self, dst: &mut [u8]) -> Result<usize, ConnError> {
         let Some(t) = &mut self.tls else {
             loop {
@@ -172,66 +173,22 @@ impl Conn {
     }
 
     /// Reads what is available into `inbuf` (through `scratch`, the loop's
-    /// one buffer of [`READ_CHUNK`] bytes), until the socket would block
-    /// (edge-triggered readiness: then a new event comes) or `budget` bytes
-    /// were read: `Ok(true)` then, more may be waiting.
+    /// one buffer of [`READ_CHUNK`] bytes, by [`Conn::read_into`]), until
+    /// the socket would block (edge-triggered readiness: then a new event
+    /// comes) or the peer closed: `Ok(false)`; or until `budget` bytes were
+    /// read: `Ok(true)`, more may be waiting.
     pub(crate) fn fill(&mut self, budget: usize, scratch: &mut [u8]) -> Result<bool, ConnError> {
         if self.eof {
             return Ok(false);
         }
         let start = self.inbuf.len();
-        match &mut self.tls {
-            None => loop {
-                if self.inbuf.len() - start >= budget {
-                    return Ok(true);
-                }
-                match self.sock.read(scratch) {
-                    Ok(0) => {
-                        self.eof = true;
-                        return Ok(false);
-                    }
-                    Ok(n) => self.inbuf.extend_from_slice(&scratch[..n]),
-                    Err(e) => match e.kind() {
-                        io::ErrorKind::WouldBlock => return Ok(false),
-                        io::ErrorKind::Interrupted => {}
-                        _ => return Err(ConnError::Io(e)),
-                    },
-                }
-            },
-            Some(t) => loop {
-                if self.inbuf.len() - start >= budget {
-                    return Ok(true);
-                }
-                let mut blocked = false;
-                match t.read_tls(&mut self.sock) {
-                    Ok(0) => self.eof = true,
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => blocked = true,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(ConnError::Io(e)),
-                }
-                let handshake = t.is_handshaking();
-                let state = t
-                    .process_new_packets()
-                    .map_err(|error| ConnError::Tls { handshake, error })?;
-                let mut plain = state.plaintext_bytes_to_read();
-                let closed = state.peer_has_closed();
-                while plain > 0 {
-                    match t.reader().read(scratch) {
-                        Ok(n) if n > 0 => {
-                            self.inbuf.extend_from_slice(&scratch[..n]);
-                            plain -= n.min(plain);
-                        }
-                        _ => break,
-                    }
-                }
-                if closed {
-                    self.eof = true;
-                }
-                if self.eof || blocked {
-                    return Ok(false);
-                }
-            },
+        while self.inbuf.len() - start < budget {
+            let n = self.read_into(scratch)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            self.inbuf.extend_from_slice(&scratch[..n]);
         }
+        Ok(true)
     }
 }

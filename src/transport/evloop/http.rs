@@ -255,11 +255,6 @@ impl Parser {
         self.seen += n;
     }
 
-    /// Appends `bytes` to the body received (over the room, if any).
-    fn push(&mut self, bytes: &[u8]) {
-        push(&mut self.body, &mut self.filled, bytes);
-    }
-
     /// Consumes what it can of `buf`; `Ok(true)` once the response is complete.
     pub(crate) fn feed(&mut self, buf: &mut Vec<u8>) -> Result<bool, TransportError> {
         let mut pos = 0;
@@ -319,11 +314,11 @@ impl Parser {
                 if *left == 0 {
                     self.done = true;
                 }
-                self.push(&buf[*pos..*pos + take]);
+                push(&mut self.body, &mut self.filled, &buf[*pos..*pos + take]);
                 *pos += take;
             }
             Framing::UntilClose => {
-                self.push(&buf[*pos..]);
+                push(&mut self.body, &mut self.filled, &buf[*pos..]);
                 *pos = buf.len();
                 if self.filled > MAX_BODY {
                     return Err(too_large());

@@ -244,8 +244,8 @@ export interface ClientOptions {
   readonly pacing?: Pacing;
   /**
    * Sends every request through this function instead of the platform's
-   * HTTP (the global `fetch` in browsers; `node:http` and `node:https` in
-   * Node): a mock in tests, a `fetch` with a proxy dispatcher. Called as the
+   * HTTP (the global `fetch` in browsers; HTTP/1.1 over `node:net` and
+   * `node:tls` in Node): a mock in tests, a `fetch` with a proxy dispatcher. Called as the
    * global `fetch` is: `fetch(url, { method, headers, body, signal })`.
    */
   readonly fetch?: (input: string, init: FetchInit) => Promise<Response>;

@@ -556,3 +556,42 @@ test('pages read into reused buffers keep every byte of every record', async () 
     assert.equal(id, 4000);
   }
 });
+
+test('idle connections: let go of before the server\'s Keep-Alive timeout or when it talks out of turn, and never keep the process alive', async () => {
+  const s = await rawServer((req, socket) => {
+    const name = req.path.slice(1);
+    if (name === 'short') socket.write(json({ name }, { 'Keep-Alive': 'timeout=1' }));
+    else if (name === 'long') socket.write(json({ name }, { 'Keep-Alive': 'timeout=30, max=100' }));
+    else if (name === 'chatty') {
+      socket.write(json({ name }));
+      // Then bytes nobody asked for, while the connection is idle.
+      setTimeout(() => socket.write('HTTP/1.1 200 OK\r\n'), 30);
+    } else socket.write(json({ name }));
+  });
+  const c = new Client({ baseUrl: `${s.url}/`, retry: noRetry });
+  for (const name of ['long', 'a', 'short', 'b', 'chatty']) assert.equal((await c.get(name)).name, name);
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal((await c.get('c')).name, 'c');
+  assert.deepEqual(s.log.map((r) => [r.path.slice(1), r.conn]), [
+    ['long', 1], ['a', 1], ['short', 1], ['b', 2], ['chatty', 2], ['c', 3],
+  ]);
+
+  // A process whose requests are done ends, its kept-alive connection open
+  // on the server's side (for 30 s, as the server said).
+  const dir = mkdtempSync(join(tmpdir(), 'pagewise-idle-'));
+  closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const script = join(dir, 'get.mjs');
+  const index = pathToFileURL(join(repoRoot, 'bindings/npm/index.js')).href;
+  writeFileSync(script, `import { Client } from ${JSON.stringify(index)};
+const c = new Client({ baseUrl: ${JSON.stringify(`${s.url}/`)}, retry: { maxRetries: 0 } });
+console.log(JSON.stringify([await c.get('long'), await c.get('long')]));
+`);
+  const child = spawn(process.execPath, [script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const code = await withTimeout(new Promise((resolve) => child.on('exit', resolve)), 10_000, 'the child to end');
+  assert.equal(code, 0, err);
+  assert.deepEqual(JSON.parse(out), [{ name: 'long' }, { name: 'long' }]);
+});

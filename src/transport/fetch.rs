@@ -164,6 +164,12 @@ const MAX_CHUNK_LINE = 4096;
 const MAX_TRAILERS = 16 * 1024;
 // The bytes one read of a plain socket may bring.
 const READ_SIZE = 64 * 1024;
+// The most bytes of a body allocated before they come: a larger one grows
+// as it comes in (an announced length is only a promise).
+const BODY_AHEAD = 16 * 1024 * 1024;
+// How long an idle connection is kept, as the native transport; less when
+// the server's Keep-Alive header says it lets go of them sooner.
+const IDLE_MAX_MS = 15_000;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 let nodeReady = null;
@@ -216,6 +222,41 @@ function nodeHeaders(init) {
   return { lines, error };
 }
 const DECODERS = { gzip: 'gunzip', 'x-gzip': 'gunzip', deflate: 'inflate', br: 'brotliDecompress' };
+// The content codings of an answer, outermost last: null when one is not
+// one of DECODERS (the body is handed on as it came, as fetch would).
+function codings(encoding) {
+  const list = [];
+  for (const raw of encoding.split(',')) {
+    const name = raw.trim().toLowerCase();
+    if (name === '' || name === 'identity') continue;
+    if (!Object.hasOwn(DECODERS, name)) return null;
+    list.push(name);
+  }
+  return list;
+}
+// Undoes `list` (applied first to last) on `bytes`, on zlib's threads.
+function decode(list, bytes, done) {
+  if (list.length === 0) {
+    done(null, bytes);
+    return;
+  }
+  const name = list[list.length - 1];
+  let fn = DECODERS[name];
+  // "deflate" is meant to be zlib-wrapped, and some servers send it raw
+  // (fetch reads both): a zlib header is a CM of 8 and a multiple of 31.
+  if (fn === 'inflate' && !(bytes.length >= 2 && (bytes[0] & 0x0f) === 8 && ((bytes[0] << 8) | bytes[1]) % 31 === 0)) {
+    fn = 'inflateRaw';
+  }
+  node.zlib[fn](bytes, { maxOutputLength: MAX_BODY }, (e, out) => {
+    if (e !== null) {
+      done(bodyError(e.code === 'ERR_BUFFER_TOO_LARGE'
+        ? `the response body is larger than ${MAX_BODY / 1048576} MiB`
+        : `the ${name}-encoded body cannot be decoded: ${e.message}`));
+    } else {
+      decode(list.slice(0, -1), out, done);
+    }
+  });
+}
 function bodyError(message) {
   return Object.assign(new Error(message), { pagewiseBody: true });
 }
@@ -286,11 +327,9 @@ function park(c) {
   let list = idle.get(c.key);
   if (list === undefined) idle.set(c.key, list = []);
   list.push(c);
-  if (c.idleMs >= 0) {
-    c.timer = setTimeout(() => drop(c, null), c.idleMs);
-    // An idle connection keeps nothing waiting: the process may end.
-    c.timer.unref?.();
-  }
+  c.timer = setTimeout(() => drop(c, null), c.idleMs >= 0 ? Math.min(c.idleMs, IDLE_MAX_MS) : IDLE_MAX_MS);
+  // An idle connection keeps nothing waiting: the process may end.
+  c.timer.unref?.();
 }
 function unpark(c) {
   const list = idle.get(c.key);
@@ -324,12 +363,12 @@ function connect(u, tls, key) {
       servername: node.net.isIP(host) === 0 ? host : '',
     });
     c.socket.setNoDelay(true);
-    c.socket.on('data', (b) => feed(c, b));
+    c.socket.on('data', (b) => read(c, b));
   } else {
     const buffer = Buffer.allocUnsafe(READ_SIZE);
     c.socket = node.net.connect({
       host, port, noDelay: true,
-      onread: { buffer, callback: (n, b) => { feed(c, b.subarray(0, n)); } },
+      onread: { buffer, callback: (n, b) => { read(c, b.subarray(0, n)); } },
     });
   }
   c.socket.setKeepAlive(true, 1000);
@@ -356,6 +395,15 @@ function ended(c) {
     drop(c, hangUp(ex));
   }
 }
+// Bytes that came in on `c`. Whatever goes wrong reading them (a body too
+// large to allocate) ends the exchange, not the process.
+function read(c, b) {
+  try {
+    feed(c, b);
+  } catch (e) {
+    drop(c, e);
+  }
+}
 // Bytes that came in on `c`, read here and not kept: what is kept is copied.
 function feed(c, b) {
   const ex = c.ex;
@@ -378,6 +426,7 @@ function feed(c, b) {
       case 'length': {
         if (i >= b.length) return;
         const take = Math.min(ex.need - ex.got, b.length - i);
+        if (ex.got + take > ex.body.length && !room(c, ex, take)) return;
         b.copy(ex.body, ex.got, i, i + take);
         ex.got += take;
         i += take;
@@ -387,6 +436,7 @@ function feed(c, b) {
       case 'data': {
         if (i >= b.length) return;
         const take = Math.min(ex.left, b.length - i);
+        if (!room(c, ex, take)) return;
         b.copy(ex.body, ex.got, i, i + take);
         ex.got += take;
         ex.left -= take;
@@ -445,14 +495,17 @@ function chunkLine(c, ex, line) {
     if (size === 0) {
       ex.st = 'trailers';
       ex.trailer = 0;
-    } else if (room(c, ex, size)) {
+    } else if (ex.got + size > MAX_BODY) {
+      drop(c, bodyError(`the response body is larger than ${MAX_BODY / 1048576} MiB`));
+    } else {
       ex.left = size;
       ex.st = 'data';
     }
   }
 }
-// Makes room for `more` bytes in a body of unknown length (chunked, or
-// until the connection closes); false (and the exchange failed) past MAX_BODY.
+// Makes room for `more` bytes in the body, as they come in: doubling, up
+// to the announced length if there is one; false (and the exchange
+// failed) past MAX_BODY.
 function room(c, ex, more) {
   const need = ex.got + more;
   if (need > MAX_BODY) {
@@ -460,11 +513,28 @@ function room(c, ex, more) {
     return false;
   }
   if (ex.body === null || need > ex.body.length) {
-    const bigger = Buffer.allocUnsafe(Math.min(MAX_BODY, Math.max(need, 16384, ex.body === null ? 0 : ex.body.length * 2)));
+    const most = ex.st === 'length' ? ex.need : MAX_BODY;
+    const bigger = Buffer.allocUnsafe(Math.min(most, Math.max(need, 16384, ex.body === null ? 0 : ex.body.length * 2)));
     if (ex.body !== null) ex.body.copy(bigger, 0, 0, ex.got);
     ex.body = bigger;
   }
   return true;
+}
+// What is wrong with the first part of a head (`buf`, of which the first
+// `prev` bytes were checked before), as soon as it shows: bytes that do not
+// begin `HTTP/1.`, or a line ended by a bare LF, which would otherwise wait
+// for 64 KiB, the connection's close or the timeout. Null if nothing yet.
+const HTTP1 = 'HTTP/1.';
+function partHead(buf, prev) {
+  for (let k = prev; k < HTTP1.length && k < buf.length; k++) {
+    if (buf[k] !== HTTP1.charCodeAt(k)) {
+      return protocolError(`the answer does not start with an HTTP/1.x status line: ${excerpt(buf.toString('latin1', 0, Math.min(buf.length, 40)))}`);
+    }
+  }
+  for (let at = buf.indexOf(10, Math.max(0, prev - 1)); at >= 0; at = buf.indexOf(10, at + 1)) {
+    if (at === 0 || buf[at - 1] !== 13) return protocolError('the answer\'s head has a line ended by a bare LF, not CRLF');
+  }
+  return null;
 }
 // Reads the answer's head from `b` at `i`: the index past it, or past
 // what was read of it.
@@ -475,8 +545,11 @@ function headBytes(c, ex, b, i) {
   const buf = prev === 0 ? piece : Buffer.concat([ex.acc, piece]);
   const e = buf.indexOf('\r\n\r\n', Math.max(0, prev - 3), 'latin1');
   if (e < 0 || e > MAX_HEAD) {
-    if (buf.length > MAX_HEAD) {
-      drop(c, protocolError(`the answer's head is larger than ${MAX_HEAD / 1024} KiB`));
+    const error = buf.length > MAX_HEAD
+      ? protocolError(`the answer's head is larger than ${MAX_HEAD / 1024} KiB`)
+      : partHead(buf, prev);
+    if (error !== null) {
+      drop(c, error);
       return b.length;
     }
     ex.acc = prev === 0 ? Buffer.from(piece) : buf;
@@ -511,7 +584,9 @@ function parseHead(ex, text) {
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon) : '';
     if (!TOKEN.test(name) || line.includes('\n') || line.includes('\r') || line.includes('\0')) {
-      return protocolError(`the answer has a malformed header line: ${excerpt(line)}`);
+      // Its name only: a value may be a credential (a cookie).
+      const shown = colon > 0 ? `${line.slice(0, colon)}: …` : line.slice(0, 40);
+      return protocolError(`the answer has a malformed header line: ${excerpt(shown)}`);
     }
     const lower = name.toLowerCase();
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
@@ -519,12 +594,12 @@ function parseHead(ex, text) {
     if (lower === 'transfer-encoding') te = te === undefined ? value : `${te},${value}`;
     else if (lower === 'content-length') lengths += `,${value}`;
     else if (lower === 'connection') connection += `,${value}`;
-    else if (lower === 'content-encoding') encoding = value.toLowerCase();
+    else if (lower === 'content-encoding') encoding = encoding === undefined ? value : `${encoding},${value}`;
     else if (lower === 'keep-alive') {
       // The server's idle timeout, less a second, so that a connection is
       // not sent a request just as the server lets go of it.
       const t = /(?:^|[,; ])timeout=([0-9]+)/i.exec(value);
-      if (t !== null) idleMs = Math.max(0, Number(t[1]) * 1000 - 1000);
+      if (t !== null) idleMs = Math.max(0, Math.min(IDLE_MAX_MS, Number(t[1]) * 1000 - 1000));
     }
   }
   if (status < 200) {
@@ -554,7 +629,7 @@ function parseHead(ex, text) {
     const n = Number(all[0]);
     if (n > MAX_BODY) return bodyError(`the response body is larger than ${MAX_BODY / 1048576} MiB`);
     ex.need = n;
-    ex.body = lend(n);
+    ex.body = lend(Math.min(n, BODY_AHEAD));
     ex.st = n === 0 ? 'done' : 'length';
   } else {
     ex.st = 'close';
@@ -574,32 +649,35 @@ function complete(c, ex, spoiled) {
     c.socket.destroy();
   }
   const body = ex.body === null ? new Uint8Array(0) : new Uint8Array(ex.body.buffer, ex.body.byteOffset, ex.got);
-  const fn = ex.encoding === undefined ? undefined : DECODERS[ex.encoding];
-  if (fn === undefined) {
+  // An empty body is empty in every coding (a 204 that names one).
+  const list = ex.encoding === undefined || ex.got === 0 ? null : codings(ex.encoding);
+  if (list === null || list.length === 0) {
     ex.resolve([ex.status, ex.headers, body]);
     return;
   }
-  node.zlib[fn](body, { maxOutputLength: MAX_BODY }, (e, out) => {
+  decode(list, body, (e, out) => {
     giveBack(body);
     if (e !== null) {
-      ex.reject(bodyError(e.code === 'ERR_BUFFER_TOO_LARGE'
-        ? `the response body is larger than ${MAX_BODY / 1048576} MiB`
-        : `the ${ex.encoding}-encoded body cannot be decoded: ${e.message}`));
-    } else {
-      ex.resolve([ex.status, ex.headers, new Uint8Array(out.buffer, out.byteOffset, out.byteLength)]);
+      ex.reject(e);
+      return;
     }
+    // What the answer says of its encoded body no longer applies, as
+    // natively.
+    const headers = ex.headers.split('\n')
+      .filter((l) => !l.startsWith('content-encoding,') && !l.startsWith('content-length,')).join('\n');
+    ex.resolve([ex.status, headers, new Uint8Array(out.buffer, out.byteOffset, out.byteLength)]);
   });
 }
 // One request on one connection: resolves [status, headers, bytes], rejects
 // with the error (`state.phase` says whether the answer had begun;
 // `state.req` can end it, and says whether its connection was reused and
 // whether any of the answer came).
-function nodeSend(u, init, prep, body, state) {
+function nodeSend(u, init, prep, body, state, fresh) {
   return new Promise((resolve, reject) => {
     if (prep.error !== null) throw prep.error;
     const tls = u.protocol === 'https:';
     const key = `${u.protocol}//${u.host}`;
-    let c = reuse(key);
+    let c = fresh ? null : reuse(key);
     const reused = c !== null;
     if (c === null) c = connect(u, tls, key);
     const ex = {
@@ -629,17 +707,22 @@ function nodeSend(u, init, prep, body, state) {
   });
 }
 async function nodeExchange(url, init, head, body, timeoutMs, id) {
-  if (node === null) await loadNode();
-  if (node === false) return fetchExchange(fetch, url, init, body, timeoutMs, id);
   const state = { phase: 'start', req: null, timedOut: false, cancelled: false };
   const stop = (why) => {
     if (why === 'timeout') state.timedOut = true;
     else state.cancelled = true;
     state.req?.destroy(Object.assign(new Error(why === 'timeout' ? 'timed out' : 'cancelled'), { name: 'AbortError' }));
   };
+  // Cancellable and timed from the start, the modules' loading included.
   inflight.set(id, () => stop('cancel'));
   const timer = timeoutMs >= 0 ? setTimeout(() => stop('timeout'), timeoutMs) : undefined;
   try {
+    if (node === null) await loadNode();
+    if (node === false) {
+      if (state.timedOut || state.cancelled) throw Object.assign(new Error('cancelled'), { name: 'AbortError' });
+      clearTimeout(timer);
+      return await fetchExchange(fetch, url, init, body, timeoutMs, id);
+    }
     const u = new URL(url);
     if (u.protocol === 'https:' && node.tls === null) await loadTls();
     if (state.timedOut || state.cancelled) throw Object.assign(new Error('cancelled'), { name: 'AbortError' });
@@ -648,7 +731,7 @@ async function nodeExchange(url, init, head, body, timeoutMs, id) {
     for (let resent = false; ; resent = true) {
       state.phase = 'send';
       try {
-        out = await nodeSend(u, init, head, body, state);
+        out = await nodeSend(u, init, head, body, state, resent);
         break;
       } catch (e) {
         // A reused keep-alive connection the server had closed: nothing of

@@ -145,8 +145,8 @@ async function fetchExchange(fetchFn, url, init, body, timeoutMs, id) {
 // and read here, over node:net and node:tls sockets kept alive per origin.
 // Node's global fetch (undici) costs about 2.5 times the CPU per request,
 // and node:http (its agent, parser and streams) a third more than this:
-// a plain socket read into one buffer that is reused (no allocation per
-// read), each body copied once into a buffer of its announced length.
+// a socket read into one buffer that is reused (no allocation per read),
+// each body copied once into a buffer of its announced length.
 // What fetch does for its callers is done here: Host, Accept,
 // Accept-Encoding and User-Agent headers, bodies decoded (gzip, deflate,
 // br), one resend of a request that found its reused connection closed
@@ -356,20 +356,18 @@ function connect(u, tls, key) {
   const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
   const port = Number(u.port) || (tls ? 443 : 80);
   const c = { key, socket: null, ex: null, dead: false, timer: undefined, idleMs: -1 };
+  // Reads (of plaintext, under TLS) go into one buffer, reused.
+  const buffer = Buffer.allocUnsafe(READ_SIZE);
+  const onread = { buffer, callback: (n, b) => { read(c, b.subarray(0, n)); } };
   if (tls) {
     c.socket = node.tls.connect({
-      host, port, ALPNProtocols: ['http/1.1'],
+      host, port, ALPNProtocols: ['http/1.1'], onread,
       // No name to send for an address; the certificate is checked against it.
       servername: node.net.isIP(host) === 0 ? host : '',
     });
     c.socket.setNoDelay(true);
-    c.socket.on('data', (b) => read(c, b));
   } else {
-    const buffer = Buffer.allocUnsafe(READ_SIZE);
-    c.socket = node.net.connect({
-      host, port, noDelay: true,
-      onread: { buffer, callback: (n, b) => { read(c, b.subarray(0, n)); } },
-    });
+    c.socket = node.net.connect({ host, port, noDelay: true, onread });
   }
   c.socket.setKeepAlive(true, 1000);
   c.socket.on('error', (e) => drop(c, e));

@@ -354,8 +354,12 @@ test('https goes through node:https: a certificate it trusts works, a self-signe
     '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1',
     '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
   const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ tls: true, path: req.url }));
+    // A body of 300 kB comes in many reads of the TLS socket.
+    const text = req.url === '/big' ? 'ü'.repeat(150_000) : undefined;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ tls: true, path: req.url, text }));
   });
+  let handshakes = 0;
+  server.on('secureConnection', () => { handshakes += 1; });
   const port = await listen(server);
   const url = `https://127.0.0.1:${port}/`;
 
@@ -367,7 +371,8 @@ test('https goes through node:https: a certificate it trusts works, a self-signe
   const index = pathToFileURL(join(repoRoot, 'bindings/npm/index.js')).href;
   writeFileSync(script, `import { Client } from ${JSON.stringify(index)};
 const c = new Client({ baseUrl: ${JSON.stringify(url)}, retry: { maxRetries: 0 } });
-console.log(JSON.stringify(await c.get('secure')));
+const big = [await c.get('big'), await c.get('big')].map((b) => b.text === 'ü'.repeat(150_000));
+console.log(JSON.stringify({ ...(await c.get('secure')), big }));
 `);
   const child = spawn(process.execPath, [script], {
     cwd: repoRoot,
@@ -380,7 +385,9 @@ console.log(JSON.stringify(await c.get('secure')));
   child.stderr.on('data', (d) => { err += d; });
   const code = await withTimeout(new Promise((resolve) => child.on('exit', resolve)), 20_000, 'the https child');
   assert.equal(code, 0, err);
-  assert.deepEqual(JSON.parse(out), { tls: true, path: '/secure' });
+  assert.deepEqual(JSON.parse(out), { tls: true, path: '/secure', big: [true, true] });
+  // One connection for the three requests (the refused one had its own).
+  assert.equal(handshakes, 1);
 });
 
 test('pages that come in before an earlier one wait unparsed, then come out in page order', async () => {

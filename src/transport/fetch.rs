@@ -151,7 +151,11 @@ async function fetchExchange(fetchFn, url, init, body, timeoutMs, id) {
 // Accept-Encoding and User-Agent headers, bodies decoded (gzip, deflate,
 // br), one resend of a request that found its reused connection closed
 // (not POST or PATCH), and a timer and a cancel that end the exchange.
-// Redirects are answers: the core follows them, as natively.
+// Redirects are answers: the core follows them, as natively. The framing
+// rules and limits are those of the native parser (src/transport/evloop/
+// http.rs), written again here on purpose: bytes are read where they
+// arrive, without a crossing into the module per read, and the module
+// carries no URL, inflate or brotli code of its own (Node has them).
 const inNode = typeof process === 'object' && process !== null && typeof process.versions === 'object'
   && typeof process.versions.node === 'string' && process.versions.bun === undefined
   && typeof globalThis.Deno === 'undefined';
@@ -249,9 +253,8 @@ function decode(list, bytes, done) {
   }
   node.zlib[fn](bytes, { maxOutputLength: MAX_BODY }, (e, out) => {
     if (e !== null) {
-      done(bodyError(e.code === 'ERR_BUFFER_TOO_LARGE'
-        ? `the response body is larger than ${MAX_BODY / 1048576} MiB`
-        : `the ${name}-encoded body cannot be decoded: ${e.message}`));
+      done(e.code === 'ERR_BUFFER_TOO_LARGE' ? tooLarge()
+        : bodyError(`the ${name}-encoded body cannot be decoded: ${e.message}`));
     } else {
       decode(list.slice(0, -1), out, done);
     }
@@ -260,6 +263,8 @@ function decode(list, bytes, done) {
 function bodyError(message) {
   return Object.assign(new Error(message), { pagewiseBody: true });
 }
+const tooLarge = () => bodyError(`the response body is larger than ${MAX_BODY / 1048576} MiB`);
+const abortError = (message) => Object.assign(new Error(message), { name: 'AbortError' });
 function protocolError(message) {
   return Object.assign(new Error(message), { code: 'HPE_INVALID' });
 }
@@ -340,17 +345,16 @@ function unpark(c) {
   clearTimeout(c.timer);
 }
 function reuse(key) {
-  const list = idle.get(key);
-  while (list !== undefined && list.length > 0) {
-    const c = list.pop();
+  const list = idle.get(key) ?? [];
+  let c = null;
+  while (c === null && list.length > 0) {
+    c = list.pop();
     clearTimeout(c.timer);
-    if (c.dead || c.socket.destroyed) continue;
-    if (list.length === 0) idle.delete(key);
-    c.socket.ref();
-    return c;
+    if (c.dead || c.socket.destroyed) c = null;
   }
-  if (list !== undefined) idle.delete(key);
-  return null;
+  if (list.length === 0) idle.delete(key);
+  c?.socket.ref();
+  return c;
 }
 function connect(u, tls, key) {
   const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
@@ -494,7 +498,7 @@ function chunkLine(c, ex, line) {
       ex.st = 'trailers';
       ex.trailer = 0;
     } else if (ex.got + size > MAX_BODY) {
-      drop(c, bodyError(`the response body is larger than ${MAX_BODY / 1048576} MiB`));
+      drop(c, tooLarge());
     } else {
       ex.left = size;
       ex.st = 'data';
@@ -507,7 +511,7 @@ function chunkLine(c, ex, line) {
 function room(c, ex, more) {
   const need = ex.got + more;
   if (need > MAX_BODY) {
-    drop(c, bodyError(`the response body is larger than ${MAX_BODY / 1048576} MiB`));
+    drop(c, tooLarge());
     return false;
   }
   if (ex.body === null || need > ex.body.length) {
@@ -625,7 +629,7 @@ function parseHead(ex, text) {
       return protocolError(`the answer's Content-Length is not one number: ${excerpt(lengths.slice(1))}`);
     }
     const n = Number(all[0]);
-    if (n > MAX_BODY) return bodyError(`the response body is larger than ${MAX_BODY / 1048576} MiB`);
+    if (n > MAX_BODY) return tooLarge();
     ex.need = n;
     ex.body = lend(Math.min(n, BODY_AHEAD));
     ex.st = n === 0 ? 'done' : 'length';
@@ -709,21 +713,21 @@ async function nodeExchange(url, init, head, body, timeoutMs, id) {
   const stop = (why) => {
     if (why === 'timeout') state.timedOut = true;
     else state.cancelled = true;
-    state.req?.destroy(Object.assign(new Error(why === 'timeout' ? 'timed out' : 'cancelled'), { name: 'AbortError' }));
+    state.req?.destroy(abortError(why === 'timeout' ? 'timed out' : 'cancelled'));
   };
   // Cancellable and timed from the start, the modules' loading included.
   inflight.set(id, () => stop('cancel'));
   const timer = timeoutMs >= 0 ? setTimeout(() => stop('timeout'), timeoutMs) : undefined;
   try {
     if (node === null) await loadNode();
+    const u = new URL(url);
+    if (node !== false && u.protocol === 'https:' && node.tls === null) await loadTls();
+    if (state.timedOut || state.cancelled) throw abortError('cancelled');
     if (node === false) {
-      if (state.timedOut || state.cancelled) throw Object.assign(new Error('cancelled'), { name: 'AbortError' });
+      // No node:net after all: fetch, with its own timer and cancel.
       clearTimeout(timer);
       return await fetchExchange(fetch, url, init, body, timeoutMs, id);
     }
-    const u = new URL(url);
-    if (u.protocol === 'https:' && node.tls === null) await loadTls();
-    if (state.timedOut || state.cancelled) throw Object.assign(new Error('cancelled'), { name: 'AbortError' });
     if (body !== undefined) body = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     let out;
     for (let resent = false; ; resent = true) {

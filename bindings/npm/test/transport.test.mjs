@@ -99,6 +99,33 @@ function answer(body, headers = {}, status = 200) {
 
 const json = (value, headers = {}) => answer(JSON.stringify(value), { 'Content-Type': 'application/json', ...headers });
 
+/**
+ * Runs `code` (after an import of the package's `Client`) as a script of
+ * its own in a child Node process with `env` added, within `ms`; resolves to
+ * what it printed on stdout once it exited with 0.
+ */
+async function runChild(dir, code, env, ms, what) {
+  const script = join(dir, 'child.mjs');
+  const index = pathToFileURL(join(repoRoot, 'bindings/npm/index.js')).href;
+  writeFileSync(script, `import { Client } from ${JSON.stringify(index)};\n${code}`);
+  const child = spawn(process.execPath, [script], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  try {
+    assert.equal(await withTimeout(exited, ms, what), 0, err);
+  } finally {
+    if (child.exitCode === null) child.kill();
+  }
+  return out;
+}
+
 async function rejectsWith(promise, kind) {
   try {
     await withTimeout(promise, 20_000, `a ${kind} error`);
@@ -367,24 +394,10 @@ test('https goes through node:https: a certificate it trusts works, a self-signe
   assert.match(refused.message, /self.signed|certificate/i);
 
   // Node reads NODE_EXTRA_CA_CERTS at start-up: a child process trusts the certificate.
-  const script = join(dir, 'get.mjs');
-  const index = pathToFileURL(join(repoRoot, 'bindings/npm/index.js')).href;
-  writeFileSync(script, `import { Client } from ${JSON.stringify(index)};
-const c = new Client({ baseUrl: ${JSON.stringify(url)}, retry: { maxRetries: 0 } });
+  const out = await runChild(dir, `const c = new Client({ baseUrl: ${JSON.stringify(url)}, retry: { maxRetries: 0 } });
 const big = [await c.get('big'), await c.get('big')].map((b) => b.text === 'ü'.repeat(150_000));
 console.log(JSON.stringify({ ...(await c.get('secure')), big }));
-`);
-  const child = spawn(process.execPath, [script], {
-    cwd: repoRoot,
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: cert },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { err += d; });
-  const code = await withTimeout(new Promise((resolve) => child.on('exit', resolve)), 20_000, 'the https child');
-  assert.equal(code, 0, err);
+`, { NODE_EXTRA_CA_CERTS: cert }, 20_000, 'the https child');
   assert.deepEqual(JSON.parse(out), { tls: true, path: '/secure', big: [true, true] });
   // One connection for the three requests (the refused one had its own).
   assert.equal(handshakes, 1);
@@ -642,18 +655,8 @@ test('idle connections: let go of before the server\'s Keep-Alive timeout or whe
   // on the server's side (for 30 s, as the server said).
   const dir = mkdtempSync(join(tmpdir(), 'pagewise-idle-'));
   closers.push(async () => rmSync(dir, { recursive: true, force: true }));
-  const script = join(dir, 'get.mjs');
-  const index = pathToFileURL(join(repoRoot, 'bindings/npm/index.js')).href;
-  writeFileSync(script, `import { Client } from ${JSON.stringify(index)};
-const c = new Client({ baseUrl: ${JSON.stringify(`${s.url}/`)}, retry: { maxRetries: 0 } });
+  const out = await runChild(dir, `const c = new Client({ baseUrl: ${JSON.stringify(`${s.url}/`)}, retry: { maxRetries: 0 } });
 console.log(JSON.stringify([await c.get('long'), await c.get('long')]));
-`);
-  const child = spawn(process.execPath, [script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { err += d; });
-  const code = await withTimeout(new Promise((resolve) => child.on('exit', resolve)), 10_000, 'the child to end');
-  assert.equal(code, 0, err);
+`, {}, 10_000, 'the child to end');
   assert.deepEqual(JSON.parse(out), [{ name: 'long' }, { name: 'long' }]);
 });

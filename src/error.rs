@@ -14,7 +14,10 @@ pub enum ErrorKind {
     /// illegal characters. Raised by builders, before any request is sent.
     Config,
     /// A URL could not be parsed or resolved: the base URL, a collection path,
-    /// a next-page link or a redirect target.
+    /// a next-page link or a redirect target; or an id of `fetch_many` or
+    /// of a write job that cannot be a path segment (empty, `.` or `..`,
+    /// which would send the request to another resource): that item's
+    /// error, and no request is sent for it.
     Url,
     /// The request never got an HTTP answer: connection refused or reset, DNS
     /// failure, a body cut off mid-way, or any other I/O failure of the transport.
@@ -41,6 +44,19 @@ pub enum ErrorKind {
     /// API's total, or the collection changed under it: the message says how
     /// many are missing.
     Incomplete,
+    /// A write was sent and the server took it (2xx), but its answer does
+    /// not say what became of this record: a batch answer whose per-record
+    /// results are missing, not where
+    /// [`BatchWrite::results_at`](crate::BatchWrite::results_at) says, or
+    /// fewer or more than the records sent; or a result with neither an ok
+    /// flag nor a status. Also a write that may have been processed and was
+    /// not sent again: without an idempotency key after a dropped
+    /// connection, a timeout or a 5xx answer; with one, when its last try
+    /// got no answer.
+    /// The record may have been written: it is not a
+    /// failure to send again (that may write it twice), but one to check on
+    /// the server. Counted apart from failures (`ManyReport::unknown`).
+    OutcomeUnknown,
 }
 
 impl ErrorKind {
@@ -58,6 +74,7 @@ impl ErrorKind {
             ErrorKind::Redirect => "redirect",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Incomplete => "incomplete",
+            ErrorKind::OutcomeUnknown => "outcome-unknown",
         }
     }
 }

@@ -286,6 +286,9 @@ impl<C> WriteManyJob<C> {
         if options.seed.is_none() {
             options = options.seed(seed);
         }
+        if options.key_seed.is_none() {
+            options = options.key_seed(crate::drive::random_bits());
+        }
         let records = self.records.clone()?;
         WriteJob::new(spec, records, options, Instant::now())
     }

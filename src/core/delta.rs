@@ -22,11 +22,38 @@ use super::page;
 /// let postgrest = DeltaFilter::new("{field}", "gte.{value}");
 /// # let _ = (plain, servicenow, postgrest);
 /// ```
+///
+/// When the request already has the filter's parameter (a list with
+/// `sysparm_query=active=true`), the filter joins its value with
+/// [`joiner`](DeltaFilter::joiner) (`^` for ServiceNow): one
+/// `sysparm_query=active=true^sys_updated_on>=…`, never the parameter twice.
+///
+/// ```
+/// use pagewise::{Api, DeltaFilter, ListOptions, Watermark};
+/// use pagewise::core::Sweep;
+/// let api = Api::builder("https://example.service-now.com/api/now/table/")
+///     .pagination(pagewise::Pagination::offset().params("sysparm_offset", "sysparm_limit"))
+///     .delta(DeltaFilter::new("sysparm_query", "{field}>={value}").joiner("^"))
+///     .build()?;
+/// let options = ListOptions::new("incident")
+///     .query("sysparm_query", "active=true")
+///     .since(Watermark::new("sys_updated_on", "2026-01-01 00:00:00"));
+/// let mut sweep = Sweep::new(api.spec(), options, web_time::Instant::now())?;
+/// let first = sweep.poll_request().unwrap();
+/// assert_eq!(
+///     first.url,
+///     "https://example.service-now.com/api/now/table/incident\
+///      ?sysparm_query=active%3Dtrue%5Esys_updated_on%3E%3D2026-01-01+00%3A00%3A00\
+///      &sysparm_offset=0&sysparm_limit=100"
+/// );
+/// # Ok::<(), pagewise::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeltaFilter {
     pub(crate) param: String,
     pub(crate) value: String,
     pub(crate) id_field: String,
+    pub(crate) joiner: Option<String>,
 }
 
 impl Default for DeltaFilter {
@@ -43,7 +70,20 @@ impl DeltaFilter {
             param: param.into(),
             value: value.into(),
             id_field: "id".into(),
+            joiner: None,
         }
+    }
+
+    /// What joins the filter to a value the request already has for the
+    /// same parameter: `existing{joiner}filter` (`^` for ServiceNow's
+    /// `sysparm_query`, `,` for a list of conditions). Without a joiner, a
+    /// request that already has the parameter is a
+    /// [`Config`](crate::ErrorKind::Config) error: sending it twice would
+    /// let the API take either one (often the first, so every record
+    /// comes back, silently).
+    pub fn joiner(mut self, joiner: impl Into<String>) -> Self {
+        self.joiner = Some(joiner.into());
+        self
     }
 
     /// The record field (or JSON pointer) that identifies a record (default `id`).
@@ -55,6 +95,38 @@ impl DeltaFilter {
     pub(crate) fn pair(&self, field: &str, value: &str) -> (String, String) {
         let fill = |t: &str| t.replace("{field}", field).replace("{value}", value);
         (fill(&self.param), fill(&self.value))
+    }
+
+    /// Adds the filter for `field >= value` to `url`'s query: a new
+    /// parameter, or joined to the one the URL already has.
+    pub(crate) fn apply(
+        &self,
+        url: &mut super::url::Url,
+        field: &str,
+        value: &str,
+    ) -> crate::Result<()> {
+        let (name, filter) = self.pair(field, value);
+        let mut pairs = url.query_pairs();
+        let Some(existing) = pairs.iter_mut().find(|(k, _)| *k == name) else {
+            url.append_query_pairs([(name.as_str(), filter.as_str())]);
+            return Ok(());
+        };
+        let Some(joiner) = &self.joiner else {
+            return Err(crate::Error::new(
+                crate::ErrorKind::Config,
+                format!(
+                    "the request already has the query parameter {name:?} that the delta filter sets: \
+                     give the filter a joiner (DeltaFilter::joiner, e.g. \"^\" for ServiceNow) to combine them"
+                ),
+            ));
+        };
+        existing.1 = if existing.1.is_empty() {
+            filter
+        } else {
+            format!("{}{joiner}{filter}", existing.1)
+        };
+        url.set_query_pairs(&pairs, false);
+        Ok(())
     }
 }
 

@@ -33,8 +33,13 @@ pub struct ManyReport {
     pub items: u64,
     /// Items that succeeded.
     pub succeeded: u64,
-    /// Items that failed (each with its own error).
+    /// Items that failed (each with its own error), not counting those
+    /// whose outcome is unknown.
     pub failed: u64,
+    /// Writes whose answer did not say whether they were applied (their
+    /// error is [`ErrorKind::OutcomeUnknown`]): they may have been written,
+    /// so they are neither succeeded nor failed.
+    pub unknown: u64,
     /// HTTP requests answered.
     pub requests: u64,
     /// Retries, by cause.
@@ -55,6 +60,8 @@ pub struct ManyProgress {
     pub total: u64,
     /// Items that failed so far.
     pub failed: u64,
+    /// Writes whose outcome is unknown so far (see [`ManyReport::unknown`]).
+    pub unknown: u64,
     /// Requests retried.
     pub retries: u64,
     /// Time held back by throttling.
@@ -156,6 +163,12 @@ pub enum ManyEvent<T> {
     Finished(ManyReport),
 }
 
+/// `id` as a path segment, or the item's [`ErrorKind::Url`] error naming it
+/// (see [`super::url::id_segment`]): no request is sent for it.
+fn id_segment(id: &str) -> Result<String> {
+    super::url::id_segment(id).map_err(|why| Error::new(ErrorKind::Url, why))
+}
+
 /// How a unit's answer is read.
 enum Read<T> {
     /// One result per index of the unit (in order), `Err(Some(failure))` for an
@@ -230,6 +243,7 @@ trait DynKind: Send {
     fn replay_safe(&self) -> bool;
     fn idempotency_header(&self) -> Option<&str>;
     fn unit_size(&self) -> usize;
+    fn writes(&self) -> bool;
 }
 
 impl<K: Kind + Send> DynKind for K
@@ -257,6 +271,9 @@ where
     fn unit_size(&self) -> usize {
         Kind::unit_size(self)
     }
+    fn writes(&self) -> bool {
+        Kind::writes(self)
+    }
 }
 
 /// What a kind of job does with a unit (a group of item indices).
@@ -276,6 +293,11 @@ trait Kind {
         None
     }
     fn unit_size(&self) -> usize;
+    /// Does a request change the server's data (so that one which may have
+    /// reached it and got no answer has an unknown outcome)?
+    fn writes(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug)]
@@ -351,7 +373,8 @@ struct Engine {
     next_emit: usize,
     events: VecDeque<ManyEvent<Out>>,
     retrier: Retrier,
-    rng: SplitMix64,
+    /// Two streams, one per half of a 128-bit idempotency key.
+    keys: (SplitMix64, SplitMix64),
     report: ManyReport,
     handed: u64,
     throttled_until: Option<Instant>,
@@ -373,6 +396,7 @@ impl Engine {
         order: Order,
         retry: Option<RetryPolicy>,
         seed: u64,
+        key_seed: Option<u128>,
         resume: Option<&ManyCheckpoint>,
         now: Instant,
     ) -> Result<Self> {
@@ -413,7 +437,13 @@ impl Engine {
             next_emit: 0,
             events: VecDeque::new(),
             retrier: Retrier::new(retry.unwrap_or_else(|| spec.retry.clone()), seed),
-            rng: SplitMix64(seed ^ 0xA5A5_5A5A_0F0F_F0F0),
+            keys: {
+                let k = key_seed.unwrap_or(
+                    u128::from(seed ^ 0xA5A5_5A5A_0F0F_F0F0) << 64
+                        | u128::from(seed ^ 0x0F0F_F0F0_A5A5_5A5A),
+                );
+                (SplitMix64((k >> 64) as u64), SplitMix64(k as u64))
+            },
             report: ManyReport {
                 items: n as u64,
                 ..ManyReport::default()
@@ -441,7 +471,7 @@ impl Engine {
         self.next_unit += 1;
         let key = self.kind.idempotency_header().map(|_| {
             // A key per request body: the same across retries of it.
-            format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64())
+            uuid_v4(self.keys.0.next_u64(), self.keys.1.next_u64())
         });
         self.units.insert(
             id,
@@ -638,6 +668,33 @@ impl Engine {
                     }
                     _ => err,
                 };
+                // A write that may have been processed and is not sent
+                // again (no idempotency key), or that got no answer at all
+                // on its last try: whether it was applied is not known.
+                let maybe_applied = match (&other, &failure) {
+                    (None, Some(_)) => true,
+                    (Some(_), Some(f)) => {
+                        !f.surely_unsent
+                            && matches!(err.kind(), ErrorKind::Transport | ErrorKind::Timeout)
+                    }
+                    _ => false,
+                };
+                let err = if maybe_applied && self.kind.writes() {
+                    let mut e = Error::new(
+                        ErrorKind::OutcomeUnknown,
+                        format!(
+                            "{} error: {}; the write may have been applied",
+                            err.kind(),
+                            err.message()
+                        ),
+                    );
+                    if let Some(url) = err.url() {
+                        e = e.with_url(url);
+                    }
+                    e
+                } else {
+                    err
+                };
                 let unit = self.units.remove(uid).expect("unit exists");
                 for i in unit.indices {
                     self.results[i] = Some(Err(err.clone()));
@@ -649,10 +706,10 @@ impl Engine {
 
     fn emit_one(&mut self, i: usize) {
         let result = self.results[i].take().expect("a result to emit");
-        if result.is_ok() {
-            self.report.succeeded += 1;
-        } else {
-            self.report.failed += 1;
+        match &result {
+            Ok(_) => self.report.succeeded += 1,
+            Err(e) if e.kind() == ErrorKind::OutcomeUnknown => self.report.unknown += 1,
+            Err(_) => self.report.failed += 1,
         }
         self.handed += 1;
         self.events
@@ -753,12 +810,28 @@ impl Engine {
             done,
             total,
             failed: self.report.failed,
+            unknown: self.report.unknown,
             retries: self.report.retries.total(),
             throttled: self.report.throttled,
             elapsed,
             eta,
         }
     }
+}
+
+/// A UUID version 4 string (RFC 9562) from 128 random bits, 6 of which
+/// become the version and variant.
+fn uuid_v4(hi: u64, lo: u64) -> String {
+    let hi = (hi & !0xF000) | 0x4000;
+    let lo = (lo & !(0b11 << 62)) | (0b10 << 62);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xFFFF,
+        hi & 0xFFFF,
+        lo >> 48,
+        lo & 0xFFFF_FFFF_FFFF
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -843,9 +916,8 @@ impl Kind for FetchKind {
     ) -> Result<(Method, Url, Option<Vec<u8>>)> {
         match &self.batch {
             None => {
-                let id = &self.ids[indices[0]];
-                let encoded: String = super::url::form_urlencode(id);
-                let path = self.template.replace("{id}", &encoded.replace('+', "%20"));
+                let segment = id_segment(&self.ids[indices[0]])?;
+                let path = self.template.replace("{id}", &segment);
                 Ok((Method::Get, spec.url_for(&path, &[])?, None))
             }
             Some(b) => {
@@ -1059,6 +1131,7 @@ impl FetchMany {
             options.order,
             options.retry,
             options.seed.unwrap_or(0x005E_ED0F_3A27),
+            None,
             options.resume.as_ref(),
             now,
         )?;
@@ -1243,6 +1316,7 @@ pub struct WriteOptions {
     pub(crate) id_field: String,
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) seed: Option<u64>,
+    pub(crate) key_seed: Option<u128>,
     pub(crate) resume: Option<ManyCheckpoint>,
 }
 
@@ -1261,6 +1335,7 @@ impl WriteOptions {
             id_field: "id".into(),
             retry: None,
             seed: None,
+            key_seed: None,
             resume: None,
         }
     }
@@ -1300,9 +1375,20 @@ impl WriteOptions {
         self.retry = Some(policy);
         self
     }
-    /// The seed of jitter and idempotency keys (default: drivers pick one).
+    /// The seed of the retry jitter (default: drivers pick one), and of
+    /// the idempotency keys when no [`key_seed`](Self::key_seed) is given.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
+        self
+    }
+    /// 128 random bits the idempotency keys are drawn from (UUID v4
+    /// strings, one per request body). The drivers take them from the
+    /// operating system's random source (`crypto.getRandomValues` in
+    /// WebAssembly), so two processes or tabs never send the same key;
+    /// without them the keys derive from [`seed`](Self::seed), which
+    /// simulations fix to get the same keys every run.
+    pub fn key_seed(mut self, bits: u128) -> Self {
+        self.key_seed = Some(bits);
         self
     }
     /// Skips the records a checkpoint says are done.
@@ -1353,29 +1439,28 @@ impl Kind for WriteKind {
             None => {
                 let i = indices[0];
                 let body = Some(self.records[i].as_str().as_bytes().to_vec());
-                let item_path = |id: String| {
-                    let enc: String = super::url::form_urlencode(&id);
-                    format!(
+                let item_path = |id: String| -> Result<String> {
+                    Ok(format!(
                         "{}/{}",
                         self.path.trim_end_matches('/'),
-                        enc.replace('+', "%20")
-                    )
+                        id_segment(&id)?
+                    ))
                 };
                 Ok(match self.op {
                     WriteOp::Insert => (Method::Post, spec.url_for(&self.path, &[])?, body),
                     WriteOp::Update => (
                         Method::Patch,
-                        spec.url_for(&item_path(self.record_id(i)?), &[])?,
+                        spec.url_for(&item_path(self.record_id(i)?)?, &[])?,
                         body,
                     ),
                     WriteOp::Upsert => (
                         Method::Put,
-                        spec.url_for(&item_path(self.record_id(i)?), &[])?,
+                        spec.url_for(&item_path(self.record_id(i)?)?, &[])?,
                         body,
                     ),
                     WriteOp::Delete => (
                         Method::Delete,
-                        spec.url_for(&item_path(self.record_id(i)?), &[])?,
+                        spec.url_for(&item_path(self.record_id(i)?)?, &[])?,
                         None,
                     ),
                 })
@@ -1470,30 +1555,33 @@ impl Kind for WriteKind {
                     .clone()
                     .and_then(|t| Body::parse(t, &b.results_at))
                     .and_then(|mut body| body.records());
+                // The server took the batch (2xx): a record whose result
+                // cannot be read may well be written. Its outcome is
+                // unknown, not failed: sending it again could write it twice.
+                let unknown = |why: String| {
+                    let e = Error::new(
+                        ErrorKind::OutcomeUnknown,
+                        format!("the server took the batch, but {why}: the record may have been written"),
+                    )
+                    .with_url(url.to_string())
+                    .with_status(resp.status)
+                    .with_excerpt(&resp.body);
+                    Read::PerItem(indices.iter().map(|_| Err((e.clone(), None))).collect())
+                };
                 let ranges = match parsed {
                     Ok(r) if r.len() == indices.len() => r,
                     Ok(r) => {
-                        let e = Error::new(
-                            ErrorKind::Decode,
-                            format!(
-                                "{} results for {} records: cannot tell which write is which",
-                                r.len(),
-                                indices.len()
-                            ),
-                        )
-                        .with_url(url.to_string())
-                        .with_excerpt(&resp.body);
-                        return Read::PerItem(
-                            indices.iter().map(|_| Err((e.clone(), None))).collect(),
-                        );
+                        return unknown(format!(
+                            "its answer has {} results for {} records (cannot tell which write is which)",
+                            r.len(),
+                            indices.len()
+                        ))
                     }
                     Err(e) => {
-                        let e = Error::new(ErrorKind::Decode, e.0)
-                            .with_url(url.to_string())
-                            .with_excerpt(&resp.body);
-                        return Read::PerItem(
-                            indices.iter().map(|_| Err((e.clone(), None))).collect(),
-                        );
+                        return unknown(format!(
+                            "its per-record results are not at {:?} ({})",
+                            b.results_at, e.0
+                        ))
                     }
                 };
                 let body = text.unwrap_or_default();
@@ -1509,10 +1597,23 @@ impl Kind for WriteKind {
                         .map(|r| {
                             let text = body.get(r.clone()).unwrap_or_default();
                             let status = field_text(text, &stp).and_then(|s| s.parse::<u16>().ok());
-                            let ok = match field_text(text, &okp).as_deref() {
-                                Some("true") => true,
-                                Some(_) => false,
-                                None => status.is_some_and(|s| (200..300).contains(&s)),
+                            let ok = match (field_text(text, &okp).as_deref(), status) {
+                                (Some("true"), _) => true,
+                                (Some(_), _) => false,
+                                (None, Some(s)) => (200..300).contains(&s),
+                                (None, None) => {
+                                    let e = Error::new(
+                                        ErrorKind::OutcomeUnknown,
+                                        format!(
+                                            "the record's result has neither {:?} nor {:?}: the record may have been written",
+                                            b.ok_field, b.status_field
+                                        ),
+                                    )
+                                    .with_url(url.to_string())
+                                    .with_status(resp.status)
+                                    .with_excerpt(text.as_bytes());
+                                    return Err((e, None));
+                                }
                             };
                             if ok {
                                 Ok(Written {
@@ -1541,6 +1642,10 @@ impl Kind for WriteKind {
 
     fn idempotency_header(&self) -> Option<&str> {
         self.header.as_deref()
+    }
+
+    fn writes(&self) -> bool {
+        true
     }
 
     fn unit_size(&self) -> usize {
@@ -1599,6 +1704,7 @@ impl WriteJob {
             options.order,
             options.retry,
             options.seed.unwrap_or(0x05EE_D0F3_217E),
+            options.key_seed,
             options.resume.as_ref(),
             now,
         )?;

@@ -401,17 +401,19 @@ impl Sweep {
         if window == 0 {
             return Err(Error::config("window must be at least 1"));
         }
-        let mut query = options.query.clone();
+        let query = &options.query;
         let from = options
             .resume
             .as_ref()
             .and_then(|c| c.since.clone())
             .or(options.since.clone());
-        let delta = from.map(|w| {
-            query.push(spec.delta.pair(&w.field, &w.value));
-            Delta::new(w, &spec.delta)
-        });
-        let collection = spec.url_for(&options.path, &query)?;
+        let mut collection = spec.url_for(&options.path, query)?;
+        if let Some(w) = &from {
+            // On the whole URL: the parameter may come from the path, the
+            // list's query or the API's default query.
+            spec.delta.apply(&mut collection, &w.field, &w.value)?;
+        }
+        let delta = from.map(|w| Delta::new(w, &spec.delta));
         let first = match &spec.pagination {
             Pagination::Offset(_) => Target::Offset {
                 offset: 0,

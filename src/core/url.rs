@@ -352,6 +352,25 @@ fn form_urlencode_into(out: &mut String, input: &str) {
     }
 }
 
+/// `id` as one path segment: every byte but ASCII letters, digits and
+/// `*-._` percent-encoded (so `/`, `?`, `#` and `%` stay inside the
+/// segment: `a/b` is `a%2Fb`, `%2e%2e` is `%252e%252e`), space as `%20`.
+///
+/// An empty id, `.` and `..` are errors: the URL parser would take them for
+/// the collection itself or a dot segment (`items/..` is the API's root,
+/// `items/.` the collection), and no encoding changes that (`%2e%2e` is a
+/// dot segment too). Ids that only *decode* to dot segments (`%2e%2e` given
+/// as an id) are safe: their `%` is encoded.
+pub(crate) fn id_segment(id: &str) -> Result<String, String> {
+    match id {
+        "" => Err("an empty id cannot be a path segment: the request would go to the collection itself".into()),
+        "." | ".." => Err(format!(
+            "the id {id:?} cannot be a path segment: the URL would resolve it as a dot segment and the request would go to another resource"
+        )),
+        _ => Ok(form_urlencode(id).replace('+', "%20")),
+    }
+}
+
 /// The URL Standard's `application/x-www-form-urlencoded` parser.
 fn form_parse(input: &str) -> Vec<(String, String)> {
     input

@@ -128,14 +128,29 @@ fn many_item<T>(event: &ManyEvent<T>) -> Option<usize> {
     }
 }
 
-/// A seed for retry jitter: different per operation, from the clock and a counter.
+/// A seed for retry jitter: different per operation.
 pub(crate) fn random_seed() -> u64 {
+    random_bits() as u64
+}
+
+/// 128 bits from the operating system's random source (in WebAssembly,
+/// `crypto.getRandomValues`): the seed of idempotency keys, which must
+/// differ between processes and tabs that start a write at the same
+/// instant. A clock and a counter do not: in WebAssembly the clock counts
+/// milliseconds and each tab's counter starts at 0.
+pub(crate) fn random_bits() -> u128 {
+    let mut bytes = [0u8; 16];
+    if getrandom::getrandom(&mut bytes).is_ok() {
+        return u128::from_le_bytes(bytes);
+    }
+    // No random source (an exotic platform): the clock and a counter,
+    // still distinct within this process.
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = web_time::SystemTime::now()
         .duration_since(web_time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    nanos ^ COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        .map_or(0, |d| d.as_nanos());
+    nanos ^ u128::from(COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)) << 64
 }
 
 /// Deserializes record `i` of `page` into `T`, naming the page and URL on failure.

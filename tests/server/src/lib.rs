@@ -56,6 +56,7 @@
 //! | `PATCH /items/{id}` + JSON object | `200` + record (top-level fields set), `404` if missing |
 //! | `DELETE /items/{id}` | `204`, `404` if missing |
 //! | `POST /batch/items` + `{"op":..,"records":[..]}` | `200` + `{"results":[..]}`, one per record |
+//! | `POST /composite/sobjects` + `{"records":[..]}` | creates each; `200` + `[{"id","success","errors"}]` (Salesforce's shape) |
 //!
 //! A body that is not a JSON object is a `400`; a record with
 //! `"reject": true` is a `422` `{"error":"rejected","id":..}`. Batch `op` is
@@ -163,6 +164,8 @@ pub struct LoggedRequest {
     pub status: u16,
     /// Time since the server started at which the request arrived.
     pub at: Duration,
+    /// The request's `Idempotency-Key` header, if it had one.
+    pub idempotency_key: Option<String>,
 }
 
 /// State shared between the handle and the server's tasks.

@@ -235,6 +235,11 @@ fn finish(shared: &Shared, parts: &Parts, resp: Resp, at: Duration, request_id: 
         path: target(parts),
         status: resp.status().as_u16(),
         at,
+        idempotency_key: parts
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
     shared
         .log
@@ -505,6 +510,8 @@ enum Route<'a> {
     Record(&'a str),
     /// `/batch/items`, `/api/batch/items`
     Batch,
+    /// `/composite/sobjects`, `/api/composite/sobjects` (Salesforce's shape)
+    Composite,
     /// `/garbage/{kind}/items`
     Garbage(&'a str),
     /// `/garbage/status/{code}/items`
@@ -517,7 +524,7 @@ impl Route<'_> {
             Route::List(_) | Route::Garbage(_) | Route::GarbageStatus(_) => "GET, HEAD, OPTIONS",
             Route::Collection => "GET, HEAD, POST, OPTIONS",
             Route::Record(_) => "GET, HEAD, PUT, PATCH, DELETE, OPTIONS",
-            Route::Batch => "POST, OPTIONS",
+            Route::Batch | Route::Composite => "POST, OPTIONS",
         }
     }
 }
@@ -528,6 +535,7 @@ fn classify<'a>(segments: &[&'a str]) -> Option<Route<'a>> {
         ["items"] | ["api", "items"] => Route::Collection,
         ["items", id] | ["api", "items", id] => Route::Record(id),
         ["batch", "items"] | ["api", "batch", "items"] => Route::Batch,
+        ["composite", "sobjects"] | ["api", "composite", "sobjects"] => Route::Composite,
         ["garbage", kind, "items"]
             if matches!(kind, "html" | "json" | "missing" | "null" | "empty") =>
         {
@@ -560,6 +568,9 @@ fn route(shared: &Shared, parts: &Parts, body: &Bytes) -> Resp {
         }
         (Route::Batch, false) if parts.method == Method::POST => {
             Ok(writes::batch(shared, parts, body))
+        }
+        (Route::Composite, false) if parts.method == Method::POST => {
+            Ok(writes::composite(shared, parts, body))
         }
         (Route::GarbageStatus(code), true) => garbage_status(code),
         (Route::Garbage(kind), true) => Ok(garbage(shared, kind)),

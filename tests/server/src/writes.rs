@@ -231,6 +231,41 @@ pub(crate) fn batch(shared: &Shared, parts: &Parts, body: &Bytes) -> Resp {
     })
 }
 
+/// `POST /composite/sobjects` with `{"allOrNone":false,"records":[..]}`,
+/// Salesforce's composite shape: creates each record and answers a bare
+/// array of `{"id", "success", "errors": [{"statusCode", "message"}]}`,
+/// one per record, in order (ids are strings).
+pub(crate) fn composite(shared: &Shared, parts: &Parts, body: &Bytes) -> Resp {
+    idempotent(shared, parts, body, |store| {
+        let request = match object(body) {
+            Ok(request) => request,
+            Err(answer) => return answer,
+        };
+        let Some(records) = request.get("records").and_then(Value::as_array) else {
+            return failure(StatusCode::BAD_REQUEST, "records must be an array");
+        };
+        let results: Vec<Value> = records
+            .iter()
+            .map(|record| match record {
+                Value::Object(fields) if !wants_rejection(fields) => {
+                    let (id, _) = store.create(fields);
+                    json!({"id": id.to_string(), "success": true, "errors": []})
+                }
+                _ => json!({
+                    "id": null,
+                    "success": false,
+                    "errors": [{
+                        "statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                        "message": "rejected",
+                        "fields": []
+                    }]
+                }),
+            })
+            .collect();
+        answer(StatusCode::OK, Value::Array(results).to_string())
+    })
+}
+
 /// Applies one batch record; its result object.
 fn item_result(store: &mut Store, op: Op, record: &Value) -> Value {
     match apply_item(store, op, record) {

@@ -295,6 +295,7 @@ fn a_salesforce_composite_batch_reports_what_the_server_did() {
     );
     let e = blocking[123].result.as_ref().unwrap_err();
     assert_eq!((e.kind(), e.message()), (ErrorKind::Status, "rejected"));
+    assert_eq!(e.status(), None, "the result has no HTTP status: {e}");
     let asynch = futures::executor::block_on(
         Client::new(&api)
             .insert_many("items", composite_records())

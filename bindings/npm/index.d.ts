@@ -23,7 +23,13 @@ export type ErrorKind =
   /** Stopped by an `AbortSignal`. */
   | 'cancelled'
   /** A sweep with `verify: true` ended with fewer (or more) records than the API's total; the message says how many. */
-  | 'incomplete';
+  | 'incomplete'
+  /**
+   * A write may or may not have been applied: the server took it but its answer does
+   * not say what became of the record (batch results missing, misplaced or miscounted),
+   * or it got no answer and was not sent again. Check on the server before writing it again.
+   */
+  | 'outcome-unknown';
 
 /** The optional context of a {@link PagewiseError}. */
 export interface PagewiseErrorDetails {
@@ -208,6 +214,33 @@ export interface PacingStats {
   readonly learntRate: number | null;
 }
 
+/**
+ * How an API filters on an updated-at field, for delta syncs (`since`): a
+ * query parameter whose name and value are templates over `{field}` and
+ * `{value}`. The filter must be inclusive (`>=`).
+ *
+ * ```js
+ * { param: '{field}_gte', value: '{value}' }                      // ?updated_at_gte=…  (the default)
+ * { param: 'sysparm_query', value: '{field}>={value}', joiner: '^' } // ServiceNow
+ * { param: '{field}', value: 'gte.{value}' }                      // PostgREST
+ * ```
+ */
+export interface DeltaFilter {
+  /** The parameter's name, a template (e.g. `{field}_gte`, `sysparm_query`). */
+  readonly param: string;
+  /** The parameter's value, a template (e.g. `{value}`, `{field}>={value}`). */
+  readonly value: string;
+  /** The record field (or JSON pointer) that identifies a record (default `id`). */
+  readonly idField?: string;
+  /**
+   * What joins the filter to a value the request already has for the same
+   * parameter (`^` for ServiceNow): `sysparm_query=active=true^sys_updated_on>=…`.
+   * Without it, a request that already has the parameter is a `config` error
+   * (never the parameter twice).
+   */
+  readonly joiner?: string;
+}
+
 /** The description of an API. Unknown option names are errors. */
 export interface ClientOptions {
   /** Collection paths are resolved under it: `items` under `https://h/v1` is `https://h/v1/items`. */
@@ -242,6 +275,8 @@ export interface ClientOptions {
   readonly retry?: RetryPolicy;
   /** How requests are paced (default: adaptive, no fixed rate limit). */
   readonly pacing?: Pacing;
+  /** How the API filters on an updated-at field for `since` (default `{ param: '{field}_gte', value: '{value}' }`). */
+  readonly delta?: DeltaFilter;
   /**
    * Sends every request through this function instead of the platform's
    * HTTP (the global `fetch` in browsers; HTTP/1.1 over `node:net` and
@@ -334,8 +369,9 @@ export interface ListOptions {
   readonly onProgress?: (progress: Progress) => void;
   /**
    * A delta sync: only the records changed since this watermark (the query
-   * gets `<field>_gte=<value>`; records at the watermark already seen are
-   * dropped). The report's `watermark` is where the next sync starts.
+   * gets the client's `delta` filter, by default `<field>_gte=<value>`;
+   * records at the watermark already seen are dropped). The report's
+   * `watermark` is where the next sync starts.
    */
   readonly since?: Watermark;
   /** Continue a sweep from a checkpoint (`stream().checkpoint()`, or a native one): pages handed out before are not fetched again. */
@@ -350,6 +386,8 @@ export interface ManyProgress {
   readonly total: number;
   /** Items that failed so far. */
   readonly failed: number;
+  /** Writes whose outcome is unknown so far (`outcome: 'unknown'`; not counted in `failed`). */
+  readonly unknown: number;
   /** Requests retried so far. */
   readonly retries: number;
   /** Time held back by throttling so far, in ms. */
@@ -412,10 +450,31 @@ export interface BatchWrite {
   readonly opField?: string | null;
   /** The body member holding the records (default `records`); `null`: the body is the array. */
   readonly recordsField?: string | null;
-  /** JSON pointer to the per-record results in the answer (default `/results`). */
+  /** JSON pointer to the per-record results in the answer (default `/results`; `''` for a bare array). */
   readonly resultsAt?: string;
+  /**
+   * Names (or JSON pointers) of the members of one result (each defaults to its own
+   * name). Salesforce's composite API: `{ ok: 'success', error: 'errors/0/message' }`.
+   */
+  readonly resultFields?: BatchResultFields;
   /** Records per request at most (default 200). */
   readonly max?: number;
+}
+
+/**
+ * Where a batch result says what became of its record. A result with `ok`
+ * `true` is written; another `ok` is a failure; without `ok`, a 2xx `status`
+ * is written and another status a failure; with neither, the outcome is unknown.
+ */
+export interface BatchResultFields {
+  /** The success flag (default `ok`). */
+  readonly ok?: string;
+  /** The record's id (default `id`). */
+  readonly id?: string;
+  /** The record's HTTP status (default `status`). */
+  readonly status?: string;
+  /** The failure's message (default `error`). */
+  readonly error?: string;
 }
 
 /** The options of one write job (`insertMany`, `updateMany`, `upsertMany`, `deleteMany`). */
@@ -430,10 +489,16 @@ export interface WriteOptions extends ManyOptions {
   readonly idField?: string;
 }
 
-/** One record's outcome in a write job. */
+/**
+ * One record's outcome in a write job: written (`'ok'`), failed (`'failed'`:
+ * not written), or `'unknown'`: the server may have written it, but its
+ * answer does not say (the error has kind `outcome-unknown`). Do not write
+ * an unknown one again without checking: it may be written twice.
+ */
 export type WriteOutcome =
-  | { readonly index: number; readonly ok: true; readonly id: string | null; readonly status: number }
-  | { readonly index: number; readonly ok: false; readonly error: PagewiseError };
+  | { readonly index: number; readonly outcome: 'ok'; readonly ok: true; readonly id: string | null; readonly status: number }
+  | { readonly index: number; readonly outcome: 'failed'; readonly ok: false; readonly error: PagewiseError }
+  | { readonly index: number; readonly outcome: 'unknown'; readonly ok: null; readonly error: PagewiseError };
 
 /** The results of a `fetchManyStream`: iterated once; leaving the loop early stops the job. */
 export interface FetchManyStream<T = unknown> extends AsyncIterable<Fetched<T>> {

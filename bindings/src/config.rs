@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use js_sys::{Array, Object, Reflect};
 use pagewise::{
-    Api, Auth, BatchLookup, BatchWrite, Checkpoint, Error, ErrorKind, Link, ListOptions,
-    ManyCheckpoint, Order, Pacing, Pagination, RetryBudget, RetryPolicy, Total, Watermark,
+    Api, Auth, BatchLookup, BatchWrite, Checkpoint, DeltaFilter, Error, ErrorKind, Link,
+    ListOptions, ManyCheckpoint, Order, Pacing, Pagination, RetryBudget, RetryPolicy, Total,
+    Watermark,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
@@ -469,6 +470,23 @@ fn pacing(o: &Opts) -> Result<Option<Pacing>> {
     Ok(Some(pacing))
 }
 
+/// `options.delta`: how the API filters on an updated-at field (the Rust
+/// `DeltaFilter`), `{ param, value, idField?, joiner? }`.
+fn delta(o: &Opts) -> Result<Option<DeltaFilter>> {
+    let what = "an object { param: string, value: string, idField?: string, joiner?: string }";
+    let Some(d) = o.object("delta", &["param", "value", "idField", "joiner"], what)? else {
+        return Ok(None);
+    };
+    let mut filter = DeltaFilter::new(d.required_string("param")?, d.required_string("value")?);
+    if let Some(f) = d.string("idField")? {
+        filter = filter.id_field(f);
+    }
+    if let Some(j) = d.string("joiner")? {
+        filter = filter.joiner(j);
+    }
+    Ok(Some(filter))
+}
+
 /// Connections a browser opens to one HTTP/1.1 origin (Chromium, Firefox, Safari).
 const BROWSER_H1_CONNECTIONS: usize = 6;
 
@@ -507,6 +525,7 @@ pub(crate) fn api(options: JsValue) -> Result<(Api, Option<js_sys::Function>)> {
             "retry",
             "pacing",
             "fetch",
+            "delta",
         ],
     )?;
     let fetch = o.opt(
@@ -568,6 +587,9 @@ pub(crate) fn api(options: JsValue) -> Result<(Api, Option<js_sys::Function>)> {
     }
     if let Some(p) = pacing(&o)? {
         b = b.pacing(p);
+    }
+    if let Some(d) = delta(&o)? {
+        b = b.delta(d);
     }
     b.build().map(|api| (api, fetch))
 }
@@ -778,11 +800,18 @@ pub(crate) fn write_options(options: JsValue, retry_policy: &RetryPolicy) -> Res
             "resume",
         ],
     )?;
-    let what = "an object { path, opField?, recordsField?, resultsAt?, max? }";
+    let what = "an object { path, opField?, recordsField?, resultsAt?, resultFields?, max? }";
     let nullable = |p: &Opts, name: &str| p.nullable(name, JsValue::as_string, "a string or null");
     let batch = match o.object(
         "batch",
-        &["path", "opField", "recordsField", "resultsAt", "max"],
+        &[
+            "path",
+            "opField",
+            "recordsField",
+            "resultsAt",
+            "resultFields",
+            "max",
+        ],
         what,
     )? {
         None => None,
@@ -796,6 +825,20 @@ pub(crate) fn write_options(options: JsValue, retry_policy: &RetryPolicy) -> Res
             }
             if let Some(v) = b.string("resultsAt")? {
                 w = w.results_at(v);
+            }
+            let fields_what = "an object { ok?, id?, status?, error? } of result member names";
+            if let Some(f) = b.object(
+                "resultFields",
+                &["ok", "id", "status", "error"],
+                fields_what,
+            )? {
+                // Members left out keep the defaults of `BatchWrite::new`.
+                w = w.result_fields(
+                    &f.string("ok")?.unwrap_or_else(|| "ok".into()),
+                    &f.string("id")?.unwrap_or_else(|| "id".into()),
+                    &f.string("status")?.unwrap_or_else(|| "status".into()),
+                    &f.string("error")?.unwrap_or_else(|| "error".into()),
+                );
             }
             if let Some(n) = b.size("max")? {
                 w = w.max(n);

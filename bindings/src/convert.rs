@@ -252,13 +252,14 @@ pub(crate) fn progress(p: &Progress) -> JsValue {
     obj.into()
 }
 
-/// The progress of a job of many items: `{ done, total, failed, retries,
+/// The progress of a job of many items: `{ done, total, failed, unknown, retries,
 /// throttledMs, elapsedMs, etaMs }`.
 pub(crate) fn many_progress(p: &ManyProgress) -> JsValue {
     let obj = Object::new();
     set(&obj, "done", p.done as f64);
     set(&obj, "total", p.total as f64);
     set(&obj, "failed", p.failed as f64);
+    set(&obj, "unknown", p.unknown as f64);
     set(&obj, "retries", p.retries as f64);
     set(&obj, "throttledMs", millis(p.throttled));
     set(&obj, "elapsedMs", millis(p.elapsed));
@@ -348,17 +349,28 @@ fn fetched_one(id: &str, r: &pagewise::Result<pagewise::JsonText>) -> JsValue {
     obj.into()
 }
 
-/// A write outcome: `{ index, ok: true, id, status }` or `{ index, ok: false, error }`.
+/// A write outcome: `{ index, outcome: 'ok', ok: true, id, status }`,
+/// `{ index, outcome: 'failed', ok: false, error }`, or, when the answer
+/// does not say whether the record was written (kind `outcome-unknown`),
+/// `{ index, outcome: 'unknown', ok: null, error }`: never reported as failed,
+/// since sending it again may write it twice.
 pub(crate) fn written(o: &WriteOutcome) -> JsValue {
     let obj = Object::new();
     set(&obj, "index", o.index as f64);
     match &o.result {
         Ok(w) => {
+            set(&obj, "outcome", "ok");
             set(&obj, "ok", true);
             set(&obj, "id", text(w.id.as_deref()));
             set(&obj, "status", w.status);
         }
+        Err(e) if e.kind() == ErrorKind::OutcomeUnknown => {
+            set(&obj, "outcome", "unknown");
+            set(&obj, "ok", JsValue::NULL);
+            set(&obj, "error", error(e));
+        }
         Err(e) => {
+            set(&obj, "outcome", "failed");
             set(&obj, "ok", false);
             set(&obj, "error", error(e));
         }

@@ -1505,9 +1505,13 @@ impl Kind for WriteKind {
 
     fn read(&self, indices: &[usize], resp: &Response, url: &str) -> Read<Written> {
         let fail = |status: u16, message: String| {
-            let e = Error::new(ErrorKind::Status, message)
-                .with_url(url.to_string())
-                .with_status(status);
+            let e = Error::new(ErrorKind::Status, message).with_url(url.to_string());
+            // A result without a status (`ok: false` alone) has none to report.
+            let e = if status == 0 {
+                e
+            } else {
+                e.with_status(status)
+            };
             // A server's per-record 429/5xx says that record was not written: safe to send again.
             let f = matches!(status, 408 | 429 | 500..=599).then_some(Failure {
                 cause: if status == 429 {

@@ -21,6 +21,8 @@ import type {
   ManyProgress,
   WriteOptions,
   WriteOutcome,
+  BatchResultFields,
+  DeltaFilter,
 } from 'pagewise';
 
 interface Item {
@@ -254,12 +256,47 @@ async function usage(signal: AbortSignal): Promise<void> {
     }
     void index;
   }
+  // Salesforce's composite API: a bare array of { id, success, errors }.
+  const fields: BatchResultFields = { ok: 'success', error: 'errors/0/message' };
+  const sf = await client.insertMany('items', [{ name: 'a' }], {
+    batch: { path: 'composite/sobjects', opField: null, resultsAt: '', resultFields: fields },
+  });
+  for (const o of sf) {
+    switch (o.outcome) {
+      case 'ok': {
+        const yes: true = o.ok;
+        void [yes, o.id, o.status];
+        break;
+      }
+      case 'failed': {
+        const no: false = o.ok;
+        void [no, o.error.status];
+        break;
+      }
+      case 'unknown': {
+        const unknown: null = o.ok;
+        const kind: ErrorKind = o.error.kind;
+        void [unknown, kind];
+        break;
+      }
+    }
+  }
+  const unknownKind: ErrorKind = 'outcome-unknown';
+  const mp = (p: ManyProgress): number => p.failed + p.unknown;
+  void [unknownKind, mp];
+  // @ts-expect-error result field names are strings
+  const badFields: BatchResultFields = { ok: true };
   await client.updateMany('items', [{ id: 1, name: 'b' }]);
   await client.upsertMany('items', [{ id: 1, name: 'c' }], { idempotencyHeader: 'X-Key' });
   await client.deleteMany('items', [1, 2]);
   // @ts-expect-error idempotencyHeader is a string or null
   await client.deleteMany('items', [1], { idempotencyHeader: false });
 
+  const servicenow: DeltaFilter = { param: 'sysparm_query', value: '{field}>={value}', joiner: '^', idField: 'sys_id' };
+  const snClient = new Client({ baseUrl: 'https://x.service-now.com/api/now/table/', delta: servicenow });
+  void snClient;
+  // @ts-expect-error a delta filter needs its value template
+  const badDelta: DeltaFilter = { param: 'p' };
   const since: Watermark = { field: 'updated_at', value: '1970-01-01T00:00:00Z', ids: [] };
   const delta = await client.listWithReport<Item>('items', { since });
   const next: Watermark | null = delta.report.watermark;
@@ -274,7 +311,7 @@ async function usage(signal: AbortSignal): Promise<void> {
   // @ts-expect-error a watermark has ids
   const badMark: Watermark = { field: 'f', value: 'v' };
 
-  void [badLookup, bytes, badMark];
+  void [badLookup, bytes, badMark, badFields, badDelta];
   void [ids, records, complete, name, finalReport, asError, others, noBase, badType, badCursor, badFirst, badAuth, typo];
   void [retries, pacings, badBudget, badBudgetKey, badRate, badDelay, badListPacing];
 }

@@ -70,7 +70,7 @@ describe('fetchMany', () => {
     assert.ok(seen.length > 0);
     const last = seen.at(-1);
     assert.deepEqual(Object.keys(last).sort(),
-      ['done', 'elapsedMs', 'etaMs', 'failed', 'retries', 'throttledMs', 'total']);
+      ['done', 'elapsedMs', 'etaMs', 'failed', 'retries', 'throttledMs', 'total', 'unknown']);
     assert.equal(last.done, 2000);
     assert.equal(last.total, 2000);
     assert.equal(last.failed, 40);

@@ -1387,6 +1387,21 @@ impl WriteOptions {
     /// WebAssembly), so two processes or tabs never send the same key;
     /// without them the keys derive from [`seed`](Self::seed), which
     /// simulations fix to get the same keys every run.
+    ///
+    /// ```
+    /// use pagewise::core::{WriteJob, WriteOp, WriteOptions};
+    /// use pagewise::{Api, JsonText};
+    /// let api = Api::builder("https://api.example/").build()?;
+    /// let options = WriteOptions::new(WriteOp::Insert, "items").key_seed(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+    /// let record = JsonText::parse(r#"{"name":"a"}"#.to_string()).unwrap();
+    /// let mut job = WriteJob::new(api.spec(), vec![record], options, web_time::Instant::now())?;
+    /// let request = job.poll_request().unwrap();
+    /// let key = request.headers.iter().find(|h| h.name == "Idempotency-Key").unwrap();
+    /// // A UUID v4: 8-4-4-4-12 hex digits, version 4.
+    /// assert_eq!(key.value.len(), 36);
+    /// assert_eq!(&key.value[14..15], "4");
+    /// # Ok::<(), pagewise::Error>(())
+    /// ```
     pub fn key_seed(mut self, bits: u128) -> Self {
         self.key_seed = Some(bits);
         self

@@ -721,7 +721,7 @@ impl ApiSpec {
                 let mut pairs = url.query_pairs();
                 if pairs.iter().any(ours) {
                     pairs.retain(|p| !ours(p));
-                    url.set_query_pairs(&pairs, true);
+                    url.set_query_pairs(&pairs, false);
                 }
             }
         }

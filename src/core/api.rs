@@ -452,7 +452,8 @@ impl ApiBuilder {
 fn parse_origin(input: &str) -> Result<String> {
     let bad = |why: &str| {
         Error::config(format!(
-            "allow_origins: {:?} is not an origin ({why}); write a scheme, a host and a port, like \"https://h.example:8443\"",
+            "allow_origins (allowOrigins in npm): {:?} is not an origin ({why}); \
+             write a scheme, a host and a port, like \"https://h.example:8443\"",
             Secrets::default().redact_url(input)
         ))
     };

@@ -232,13 +232,13 @@ export interface ClientOptions {
   /**
    * Where next links and redirects may lead besides the base URL's origin:
    * origins such as `'https://cdn.example'` or `'http://127.0.0.1:8080'`
-   * (scheme, host, port; no path), or `'any'`. By default a link to another
+   * (scheme, host, port; no path), or `'*'`. By default a link to another
    * origin fails with kind `origin` before anything is sent there. Allowed
    * or not, `auth`, `headers` and `query` go only to the base URL's origin.
    * In a browser, the browser follows redirects itself (without this check;
    * it drops only `Authorization` on the way to another origin).
    */
-  readonly allowOrigins?: readonly string[] | 'any';
+  readonly allowOrigins?: readonly string[] | '*';
   /** JSON pointer to the records of a page: `/data`, or `''` (default) for a top-level array. */
   readonly recordsAt?: string;
   /** Default: offset + limit without a total. */

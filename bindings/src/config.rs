@@ -575,14 +575,14 @@ pub(crate) fn api(options: JsValue) -> Result<(Api, Option<js_sys::Function>)> {
 }
 
 /// `allowOrigins`: the origins besides the base URL's that next links and
-/// redirects may lead to, or `'any'`.
+/// redirects may lead to, or `'*'`.
 fn allow_origins(o: &Opts, b: pagewise::ApiBuilder) -> Result<pagewise::ApiBuilder> {
-    const WHAT: &str = "an array of origins (like \"https://h.example:8443\") or 'any'";
+    const WHAT: &str = "an array of origins (like \"https://h.example:8443\") or '*'";
     let v = o.get("allowOrigins");
     if v.is_undefined() || v.is_null() {
         return Ok(b);
     }
-    if v.as_string().as_deref() == Some("any") {
+    if v.as_string().as_deref() == Some("*") {
         return Ok(b.allow_any_origin());
     }
     let origins = v

@@ -68,7 +68,7 @@ const others: ClientOptions[] = [
   { baseUrl: 'https://h/', auth: { type: 'header', name: 'X-Api-Key', value: 'k' }, query: new Map([['a', 1]]) },
   { baseUrl: 'https://h/', auth: { type: 'query', name: 'api_key', value: 'k' } },
   { baseUrl: 'https://h/', allowOrigins: ['https://cdn.example', 'http://127.0.0.1:8080'] },
-  { baseUrl: 'https://h/', allowOrigins: 'any' },
+  { baseUrl: 'https://h/', allowOrigins: '*' },
 ];
 
 // Retry and pacing shapes.
@@ -102,7 +102,7 @@ const badFirst: ClientOptions = { baseUrl: 'https://h/', pagination: { type: 'pa
 const badAuth: ClientOptions = { baseUrl: 'https://h/', auth: { type: 'bearer' } };
 // @ts-expect-error typo
 const typo: ClientOptions = { baseUrl: 'https://h/', pageSzie: 5 };
-// @ts-expect-error allowOrigins is a list of origins or 'any'
+// @ts-expect-error allowOrigins is a list of origins or '*'
 const badOrigins: ClientOptions = { baseUrl: 'https://h/', allowOrigins: true };
 
 async function usage(signal: AbortSignal): Promise<void> {

@@ -38,6 +38,13 @@ pub enum ErrorKind {
     Loop,
     /// More than 10 redirects were followed for one request.
     Redirect,
+    /// A next-page link or a redirect leads to another origin (scheme, host
+    /// and port) than the API's, and the API does not allow links there: the
+    /// URL is the link (credentials removed), the message names the option
+    /// that would allow it ([`ApiBuilder::allow_origins`](crate::ApiBuilder::allow_origins)
+    /// or [`allow_any_origin`](crate::ApiBuilder::allow_any_origin); `allowOrigins`
+    /// in the npm package). Nothing was sent to that origin.
+    Origin,
     /// The operation was cancelled by the caller (dropped stream, abort signal).
     Cancelled,
     /// A sweep with `verify` on ended with fewer (or more) records than the
@@ -72,6 +79,7 @@ impl ErrorKind {
             ErrorKind::Record => "record",
             ErrorKind::Loop => "loop",
             ErrorKind::Redirect => "redirect",
+            ErrorKind::Origin => "origin",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Incomplete => "incomplete",
             ErrorKind::OutcomeUnknown => "outcome-unknown",

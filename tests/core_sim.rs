@@ -2233,35 +2233,106 @@ fn a_relative_redirect_is_followed_with_credentials() {
     }
 }
 
-#[test]
-fn a_redirect_to_another_origin_drops_credentials() {
-    let a = api_with(
-        Pagination::offset().total(Total::header("X-Total-Count")),
-        10,
-        4,
-        |b| b.auth(Auth::bearer("s3cr3t")),
-    );
+/// A server whose page 1 redirects to `to`.
+fn redirecting_server(to: &'static str) -> impl FnMut(&Request) -> Answer {
     let fake = Fake::new(Style::Offset(Tot::Header), 25);
-    let cdn = "https://cdn.example/blobs/p1?offset=10&limit=10";
-    let s = sim(&a, items(), 4, 4, Pick::Fifo, move |req| {
+    move |req| {
         Ok(if req.url == off(10, 10) {
-            redirect(307, cdn)
+            redirect(307, to)
         } else {
             fake.respond(&req.url)
         })
-    });
+    }
+}
+
+fn secret_api(more: impl FnOnce(pagewise::ApiBuilder) -> pagewise::ApiBuilder) -> Api {
+    api_with(
+        Pagination::offset().total(Total::header("X-Total-Count")),
+        10,
+        4,
+        |b| {
+            more(
+                b.auth(Auth::bearer("s3cr3t"))
+                    .header("X-Api-Key", "k3y")
+                    .header("X-Tenant", "acme"),
+            )
+        },
+    )
+}
+
+#[test]
+fn a_redirect_to_another_origin_is_refused_by_default() {
+    for cdn in [
+        "https://cdn.example/blobs/p1?offset=10&limit=10",
+        // https -> http on the same host: another origin, and cleartext.
+        "http://api.example/v1/items?offset=10&limit=10",
+    ] {
+        let s = sim(&secret_api(|b| b), items(), 4, 4, Pick::Fifo, redirecting_server(cdn));
+        assert_eq!(s.urls(), vec![off(0, 10), off(10, 10), off(20, 10)], "nothing sent to {cdn}");
+        let e = s.error();
+        assert_eq!(e.kind(), ErrorKind::Origin);
+        assert_eq!((e.url(), e.page(), e.status()), (Some(cdn), Some(1), Some(307)));
+        assert!(e.message().contains("allow_origins"), "{e}");
+        assert_eq!(s.ids(), range(1, 10));
+    }
+}
+
+#[test]
+fn a_redirect_to_an_allowed_origin_drops_credentials_and_headers() {
+    let cdn = "https://cdn.example/blobs/p1?offset=10&limit=10";
+    let a = secret_api(|b| b.allow_origins(["https://cdn.example"]));
+    let s = sim(&a, items(), 4, 4, Pick::Fifo, redirecting_server(cdn));
     assert_eq!(
         s.urls(),
         vec![off(0, 10), off(10, 10), off(20, 10), cdn.to_string()]
     );
     assert_eq!(s.ids(), range(1, 25));
     for r in &s.requests {
-        let auth = r.header("Authorization");
+        let sent: Vec<&str> = r.headers.iter().map(|h| h.name.as_str()).collect();
         if r.url == cdn {
-            assert_eq!(auth, None, "no credentials to another origin");
+            assert_eq!(sent, ["Accept"], "nothing configured goes to another origin");
         } else {
-            assert_eq!(auth, Some("Bearer s3cr3t"), "{}", r.url);
+            assert_eq!(sent, ["Accept", "X-Api-Key", "X-Tenant", "Authorization"], "{}", r.url);
         }
+    }
+}
+
+#[test]
+fn a_next_link_to_another_origin_is_refused_by_default_and_followed_bare_when_allowed() {
+    let links: &'static [(&'static str, Option<&'static str>)] = &[
+        ("https://api.example/v1/items?api_key=k3y", Some("https://evil.example:8443/x?api_key=k3y&p=2")),
+        ("https://evil.example:8443/x?p=2", Some("?p=3")),
+        ("https://evil.example:8443/x?p=3", None),
+    ];
+    let a = |more: fn(pagewise::ApiBuilder) -> pagewise::ApiBuilder| {
+        api_with(
+            Pagination::next_url(Link::pointer("/next")).limit_param(None),
+            2,
+            4,
+            move |b| more(b.auth(Auth::query("api_key", "k3y")).header("X-Api-Key", "hk3y")),
+        )
+    };
+    let s = sim(&a(|b| b), items(), 4, 4, Pick::Fifo, link_server(links));
+    assert_eq!(s.urls(), vec![links[0].0]);
+    let e = s.error();
+    assert_eq!(e.kind(), ErrorKind::Origin);
+    assert_eq!(e.url(), Some("https://evil.example:8443/x?api_key=REDACTED&p=2"));
+    assert_eq!(e.page(), Some(0));
+    assert!(e.message().contains("https://evil.example:8443"), "{e}");
+    assert!(!format!("{e} {e:?}").contains("k3y"), "{e}");
+
+    type More = fn(pagewise::ApiBuilder) -> pagewise::ApiBuilder;
+    let allows: [More; 2] = [
+        |b| b.allow_origins(["https://evil.example:8443"]),
+        |b| b.allow_any_origin(),
+    ];
+    for allow in allows {
+        let s = sim(&a(allow), items(), 4, 4, Pick::Fifo, link_server(links));
+        // The configured auth parameter the link carried does not go with it.
+        assert_eq!(s.urls(), vec![links[0].0, links[1].0, links[2].0]);
+        assert_eq!(s.ids(), vec![1, 2, 11, 12, 21, 22]);
+        let sent: Vec<Option<&str>> = s.requests.iter().map(|r| r.header("X-Api-Key")).collect();
+        assert_eq!(sent, [Some("hk3y"), None, None]);
     }
 }
 
@@ -2429,7 +2500,10 @@ fn a_next_url_on_another_origin_gets_no_credentials() {
         Pagination::next_url(Link::pointer("/next")).limit_param(None),
         2,
         4,
-        |b| b.auth(Auth::bearer("s3cr3t")),
+        |b| {
+            b.auth(Auth::bearer("s3cr3t"))
+                .allow_origins(["https://mirror.example"])
+        },
     );
     let s = sim(
         &a,
@@ -2467,7 +2541,10 @@ fn a_next_url_on_another_origin_loses_the_query_secret() {
         Pagination::next_url(Link::pointer("/next")).limit_param(None),
         2,
         4,
-        |b| b.auth(Auth::query("api_key", "QSECRET42")),
+        |b| {
+            b.auth(Auth::query("api_key", "QSECRET42"))
+                .allow_origins(["https://mirror.example"])
+        },
     );
     let s = sim(
         &a,
@@ -2623,8 +2700,32 @@ fn fetch_ignores_answers_to_other_ids() {
 }
 
 #[test]
-fn fetch_follows_redirects() {
+fn fetch_refuses_a_redirect_to_another_origin_by_default() {
     let a = fetch_api();
+    for to in ["https://cdn.example/t/7?p=1", "http://api.example/v1/things/7"] {
+        let mut f = Fetch::new(a.spec(), Method::Get, "items/7", &[], None).unwrap();
+        let (asked, out) = fetch(&mut f, |req| {
+            Ok(match req.url.as_str() {
+                "https://api.example/v1/items/7" => redirect(302, to),
+                u => panic!("unexpected {u}"),
+            })
+        });
+        assert_eq!(asked.len(), 1, "nothing sent to {to}");
+        let e = out.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Origin);
+        assert_eq!((e.url(), e.status()), (Some(to), Some(302)));
+        assert!(e.message().contains("https://api.example/v1/items/7"), "{e}");
+        assert!(e.message().contains("allow_origins"), "{e}");
+    }
+}
+
+#[test]
+fn fetch_follows_redirects() {
+    let a = Api::builder(BASE)
+        .auth(Auth::bearer("s3cr3t"))
+        .allow_origins(["https://cdn.example"])
+        .build()
+        .unwrap();
     let mut f = Fetch::new(a.spec(), Method::Get, "items/7", &[], None).unwrap();
     let (asked, out) = fetch(&mut f, |req| {
         Ok(match req.url.as_str() {

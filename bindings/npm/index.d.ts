@@ -20,6 +20,12 @@ export type ErrorKind =
   | 'loop'
   /** Too many redirects. */
   | 'redirect'
+  /**
+   * A next link or a redirect leads to another origin than `baseUrl`'s, which
+   * `allowOrigins` does not allow; `url` is the link (credentials removed).
+   * Nothing was sent there.
+   */
+  | 'origin'
   /** Stopped by an `AbortSignal`. */
   | 'cancelled'
   /** A sweep with `verify: true` ended with fewer (or more) records than the API's total; the message says how many. */
@@ -56,7 +62,10 @@ export declare class PagewiseError extends Error {
   readonly excerpt: string | null;
 }
 
-/** How requests authenticate. Credentials are sent only to the base URL's origin and never appear in errors. */
+/**
+ * How requests authenticate. Credentials are sent only to the base URL's
+ * origin (scheme, host and port; see `allowOrigins`) and never appear in errors.
+ */
 export type Auth =
   | { readonly type: 'bearer'; readonly token: string }
   | { readonly type: 'basic'; readonly user: string; readonly password: string }
@@ -246,10 +255,23 @@ export interface ClientOptions {
   /** Collection paths are resolved under it: `items` under `https://h/v1` is `https://h/v1/items`. */
   readonly baseUrl: string;
   readonly auth?: Auth;
-  /** Headers sent with every request. */
+  /** Headers sent with every request to the base URL's origin, never to another. */
   readonly headers?: Pairs;
-  /** Query parameters sent with every request to the API's origin. */
+  /**
+   * Query parameters added to every path asked for on the API's origin; a
+   * link or redirect to another origin that repeats one loses it.
+   */
   readonly query?: Pairs;
+  /**
+   * Where next links and redirects may lead besides the base URL's origin:
+   * origins such as `'https://cdn.example'` or `'http://127.0.0.1:8080'`
+   * (scheme, host, port; no path), or `'*'`. By default a link to another
+   * origin fails with kind `origin` before anything is sent there. Allowed
+   * or not, `auth`, `headers` and `query` go only to the base URL's origin.
+   * In a browser, the browser follows redirects itself (without this check;
+   * it drops only `Authorization` on the way to another origin).
+   */
+  readonly allowOrigins?: readonly string[] | '*';
   /** JSON pointer to the records of a page: `/data`, or `''` (default) for a top-level array. */
   readonly recordsAt?: string;
   /** Default: offset + limit without a total. */
@@ -295,6 +317,11 @@ export interface FetchInit {
   readonly body: Uint8Array<ArrayBuffer> | null;
   /** Aborted when the request times out or its operation is cancelled. */
   readonly signal: AbortSignal;
+  /**
+   * `'manual'` in Node: a redirect is to be answered as it is, for pagewise
+   * to follow (only where `allowOrigins` allows); absent in a browser.
+   */
+  readonly redirect?: 'manual';
 }
 
 /** Where a sweep is, after each page. */

@@ -526,6 +526,7 @@ pub(crate) fn api(options: JsValue) -> Result<(Api, Option<js_sys::Function>)> {
             "pacing",
             "fetch",
             "delta",
+            "allowOrigins",
         ],
     )?;
     let fetch = o.opt(
@@ -552,6 +553,7 @@ pub(crate) fn api(options: JsValue) -> Result<(Api, Option<js_sys::Function>)> {
     for (name, value) in o.pairs("query")? {
         b = b.query(name, value);
     }
+    b = allow_origins(&o, b)?;
     if let Some(at) = o.string("recordsAt")? {
         b = b.records_at(at);
     }
@@ -592,6 +594,24 @@ pub(crate) fn api(options: JsValue) -> Result<(Api, Option<js_sys::Function>)> {
         b = b.delta(d);
     }
     b.build().map(|api| (api, fetch))
+}
+
+/// `allowOrigins`: the origins besides the base URL's that next links and
+/// redirects may lead to, or `'*'`.
+fn allow_origins(o: &Opts, b: pagewise::ApiBuilder) -> Result<pagewise::ApiBuilder> {
+    const WHAT: &str = "an array of origins (like \"https://h.example:8443\") or '*'";
+    let v = o.get("allowOrigins");
+    if v.is_undefined() || v.is_null() {
+        return Ok(b);
+    }
+    if v.as_string().as_deref() == Some("*") {
+        return Ok(b.allow_any_origin());
+    }
+    let origins = v
+        .dyn_ref::<Array>()
+        .and_then(|a| a.iter().map(|o| o.as_string()).collect::<Option<Vec<_>>>())
+        .ok_or_else(|| o.bad("allowOrigins", WHAT))?;
+    Ok(b.allow_origins(origins))
 }
 
 /// The signal of an options object, if it has one.

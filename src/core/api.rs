@@ -16,7 +16,9 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// How requests authenticate. Credentials are sent only to the API's own
 /// origin (scheme, host and port of the base URL): a next-page link or a
-/// redirect to another origin is followed without them. `Debug` never prints them.
+/// redirect to another origin is refused, or, where
+/// [`ApiBuilder::allow_origins`] allows it, followed without them. `Debug`
+/// never prints them.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Auth {
@@ -88,7 +90,10 @@ impl fmt::Debug for Auth {
 ///
 /// Nothing is checked until `build()`, which reports the first problem as an
 /// [`ErrorKind::Config`] or [`ErrorKind::Url`] error.
-#[derive(Debug, Clone)]
+///
+/// `Debug` prints no secret: user info in the base URL, the values of
+/// headers and query parameters and the credentials are left out.
+#[derive(Clone)]
 pub struct ApiBuilder {
     base: String,
     auth: Option<Auth>,
@@ -103,6 +108,51 @@ pub struct ApiBuilder {
     retry: RetryPolicy,
     pacing: Pacing,
     delta: DeltaFilter,
+    allowed_origins: Vec<String>,
+    any_origin: bool,
+}
+
+impl fmt::Debug for ApiBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiBuilder")
+            .field("base", &secrets_of(&self.auth).redact_url(&self.base))
+            .field("auth", &self.auth)
+            .field("headers", &Redacted(&self.headers))
+            .field("query", &Redacted(&self.query))
+            .field("records_at", &self.records_at)
+            .field("page_size", &self.page_size)
+            .field("pagination", &self.pagination)
+            .field("concurrency", &self.concurrency)
+            .field("window", &self.window)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("pacing", &self.pacing)
+            .field("delta", &self.delta)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("any_origin", &self.any_origin)
+            .finish()
+    }
+}
+
+/// Name/value pairs printed with their values left out: any header or
+/// query parameter may carry a secret (`X-Api-Key`, `?sig=`).
+struct Redacted<'a>(&'a [(String, String)]);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| (name, "<redacted>")))
+            .finish()
+    }
+}
+
+/// The secrets of a configuration: the name of the auth query parameter.
+fn secrets_of(auth: &Option<Auth>) -> Secrets {
+    let mut secrets = Secrets::default();
+    if let Some(Auth::Query { name, .. }) = auth {
+        secrets.query_params.push(name.clone());
+    }
+    secrets
 }
 
 impl ApiBuilder {
@@ -124,7 +174,68 @@ impl ApiBuilder {
             retry: RetryPolicy::default(),
             pacing: Pacing::default(),
             delta: DeltaFilter::default(),
+            allowed_origins: Vec::new(),
+            any_origin: false,
         }
+    }
+
+    /// Lets next-page links and redirects lead to these origins as well as
+    /// to the API's own. An origin is a scheme, a host and a port:
+    /// `"https://cdn.example"`, `"http://127.0.0.1:8080"` (a trailing `/` is
+    /// fine; a path, a query or user info is an [`ErrorKind::Config`] error
+    /// at `build()`). Calls add up.
+    ///
+    /// By default a link or a redirect to another origin than the base URL's
+    /// ends the operation with an [`ErrorKind::Origin`] error, before anything
+    /// is sent there: the server's answers cannot make a program that runs
+    /// pagewise ask for URLs of their choosing (server-side request forgery),
+    /// nor move it from `https` to plain `http`. Paths and URLs you pass
+    /// yourself are not checked.
+    ///
+    /// Allowed or not, the credentials ([`auth`](Self::auth)) and the
+    /// [`header`](Self::header)s and [`query`](Self::query) parameters
+    /// configured here go only to the API's own origin.
+    ///
+    /// ```
+    /// use pagewise::Api;
+    /// let api = Api::builder("https://api.example/v1/")
+    ///     .allow_origins(["https://cdn.example", "https://api.example:8443"])
+    ///     .build()?;
+    /// # let _ = api;
+    /// assert!(Api::builder("https://api.example/")
+    ///     .allow_origins(["https://cdn.example/files/"])
+    ///     .build()
+    ///     .is_err());
+    /// # Ok::<(), pagewise::Error>(())
+    /// ```
+    pub fn allow_origins<I>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.allowed_origins
+            .extend(origins.into_iter().map(Into::into));
+        self
+    }
+
+    /// Lets next-page links and redirects lead to any `http` or `https`
+    /// origin, for APIs whose links move between hosts you cannot list (see
+    /// [`allow_origins`](Self::allow_origins) for what the default guards
+    /// against). Credentials, headers and query parameters configured here
+    /// still go only to the API's own origin.
+    ///
+    /// ```
+    /// use pagewise::{Api, Link, Pagination};
+    /// let api = Api::builder("https://api.example/v1/")
+    ///     .pagination(Pagination::next_url(Link::LinkHeader))
+    ///     .allow_any_origin()
+    ///     .build()?;
+    /// # let _ = api;
+    /// # Ok::<(), pagewise::Error>(())
+    /// ```
+    pub fn allow_any_origin(mut self) -> Self {
+        self.any_origin = true;
+        self
     }
 
     /// How the API filters on an updated-at field, for delta syncs
@@ -157,13 +268,18 @@ impl ApiBuilder {
         self
     }
 
-    /// A header sent with every request.
+    /// A header sent with every request to the API's origin (scheme, host
+    /// and port of the base URL), never to another (see
+    /// [`allow_origins`](Self::allow_origins)). `Debug` does not print its value.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
-    /// A query parameter sent with every request to the API's origin.
+    /// A query parameter added to every path you ask for on the API's
+    /// origin. A URL on another origin never carries it: a next link or a
+    /// redirect there that repeats it (name and value) loses it. `Debug` does
+    /// not print its value.
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((name.into(), value.into()));
         self
@@ -285,17 +401,13 @@ impl ApiBuilder {
                 return Err(Error::config("a default query parameter name is empty"));
             }
         }
-        let mut secrets = Secrets::default();
         match &self.auth {
             Some(Auth::Header { name, value }) => {
                 check_header_name(name)?;
                 check_header_value(name, value)?;
             }
-            Some(Auth::Query { name, .. }) => {
-                if name.is_empty() {
-                    return Err(Error::config("the auth query parameter name is empty"));
-                }
-                secrets.query_params.push(name.clone());
+            Some(Auth::Query { name, .. }) if name.is_empty() => {
+                return Err(Error::config("the auth query parameter name is empty"));
             }
             Some(Auth::Bearer(t)) => check_header_value("Authorization", t)?,
             Some(Auth::Basic { user, .. }) if user.contains(':') => {
@@ -308,6 +420,12 @@ impl ApiBuilder {
                 "put credentials in .auth(Auth::basic(..)), not in the base URL",
             ));
         }
+        let allowed_origins = self
+            .allowed_origins
+            .iter()
+            .map(|o| parse_origin(o))
+            .collect::<Result<Vec<_>>>()?;
+        let secrets = secrets_of(&self.auth);
         Ok(ApiSpec {
             base,
             auth: self.auth,
@@ -323,8 +441,35 @@ impl ApiBuilder {
             pacing: self.pacing,
             delta: self.delta,
             secrets: Arc::new(secrets),
+            allowed_origins,
+            any_origin: self.any_origin,
         })
     }
+}
+
+/// The serialized origin of `input`, which must be an `http` or `https`
+/// origin and nothing more (no path, query, fragment or user info).
+fn parse_origin(input: &str) -> Result<String> {
+    let bad = |why: &str| {
+        Error::config(format!(
+            "allow_origins (allowOrigins in npm): {:?} is not an origin ({why}); \
+             write a scheme, a host and a port, like \"https://h.example:8443\"",
+            Secrets::default().redact_url(input)
+        ))
+    };
+    let url = Url::parse(input).map_err(|_| bad("not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(bad("not http or https"));
+    }
+    if url.has_userinfo() {
+        return Err(bad("it has a user name or a password"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.as_str().contains('#') {
+        return Err(bad("it has a path, a query or a fragment"));
+    }
+    url.origin()
+        .map(str::to_string)
+        .ok_or_else(|| bad("no origin"))
 }
 
 fn check_pointer(what: &str, p: &str) -> Result<()> {
@@ -378,6 +523,10 @@ pub struct ApiSpec {
     pub(crate) pacing: Pacing,
     pub(crate) delta: DeltaFilter,
     pub(crate) secrets: Arc<Secrets>,
+    /// Origins besides the base URL's that links and redirects may lead to (serialized).
+    pub(crate) allowed_origins: Vec<String>,
+    /// Whether links and redirects may lead to any http(s) origin.
+    pub(crate) any_origin: bool,
 }
 
 impl fmt::Debug for ApiSpec {
@@ -385,8 +534,8 @@ impl fmt::Debug for ApiSpec {
         f.debug_struct("ApiSpec")
             .field("base", &self.secrets.redact_url(self.base.as_str()))
             .field("auth", &self.auth)
-            .field("headers", &self.headers)
-            .field("query", &self.query)
+            .field("headers", &Redacted(&self.headers))
+            .field("query", &Redacted(&self.query))
             .field("records_at", &self.records_at)
             .field("page_size", &self.page_size)
             .field("pagination", &self.pagination)
@@ -395,6 +544,8 @@ impl fmt::Debug for ApiSpec {
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .field("pacing", &self.pacing)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("any_origin", &self.any_origin)
             .finish()
     }
 }
@@ -473,7 +624,41 @@ impl ApiSpec {
         url.same_origin(&self.base)
     }
 
-    /// Builds a request: default headers always, credentials only for the API's own origin.
+    /// Checks a URL the server supplied (a next-page link, a redirect target)
+    /// before it is followed: it must be `http` or `https` ([`ErrorKind::Url`]
+    /// otherwise) and on the API's own origin or one it allows
+    /// ([`ErrorKind::Origin`] otherwise). `what` names the link in the message;
+    /// the error's URL is the link, credentials removed.
+    pub(crate) fn check_link(&self, url: &Url, what: &str) -> Result<()> {
+        let origin = match url.origin() {
+            Some(o) if matches!(url.scheme(), "http" | "https") => o,
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Url,
+                    format!("the {what} is not an http or https URL"),
+                )
+                .with_url(self.redact_parsed(url)))
+            }
+        };
+        if self.any_origin
+            || self.same_origin(url)
+            || self.allowed_origins.iter().any(|o| o == origin)
+        {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Origin,
+            format!(
+                "the {what} leads to {origin}, not to the API's origin {own}; to follow it, \
+                 allow that origin: allow_origins([\"{origin}\"]) (allowOrigins in npm)",
+                own = self.base.origin().unwrap_or_default(),
+            ),
+        )
+        .with_url(self.redact_parsed(url)))
+    }
+
+    /// Builds a request: default headers always; the configured headers,
+    /// query parameters and credentials only for the API's own origin.
     pub(crate) fn request(
         &self,
         id: RequestId,
@@ -494,14 +679,14 @@ impl ApiSpec {
                 sensitive: false,
             });
         }
-        for (name, value) in &self.headers {
-            headers.push(Header {
-                name: name.clone(),
-                value: value.clone(),
-                sensitive: is_sensitive_header(name),
-            });
-        }
         if self.same_origin(&url) {
+            for (name, value) in &self.headers {
+                headers.push(Header {
+                    name: name.clone(),
+                    value: value.clone(),
+                    sensitive: is_sensitive_header(name),
+                });
+            }
             match &self.auth {
                 Some(Auth::Basic { user, password }) => headers.push(Header {
                     name: "Authorization".into(),
@@ -523,12 +708,22 @@ impl ApiSpec {
                 }
                 Some(Auth::Query { .. }) | None => {}
             }
-        } else if let Some(Auth::Query { name, .. }) = &self.auth {
-            // A link that carries our secret to another origin must not be followed with it.
-            if url.has_query_param(name) {
+        } else {
+            // A link that carries our secret (or a configured parameter, which
+            // may be one) to another origin must not be followed with it.
+            let auth_param = match &self.auth {
+                Some(Auth::Query { name, .. }) => Some(name.as_str()),
+                _ => None,
+            };
+            let ours = |(k, v): &(String, String)| {
+                auth_param == Some(k.as_str()) || self.query.iter().any(|(n, w)| n == k && w == v)
+            };
+            if url.query().is_some() {
                 let mut pairs = url.query_pairs();
-                pairs.retain(|(k, _)| k != name);
-                url.set_query_pairs(&pairs, true);
+                if pairs.iter().any(ours) {
+                    pairs.retain(|p| !ours(p));
+                    url.set_query_pairs(&pairs, false);
+                }
             }
         }
         Request {
@@ -631,6 +826,154 @@ mod tests {
         assert_eq!(port.header("authorization"), None);
         assert!(!format!("{own:?}").contains("s3cret"));
         assert!(!format!("{s:?}").contains("s3cret"));
+    }
+
+    fn get(s: &ApiSpec, url: &str) -> Request {
+        s.request(RequestId(0), Method::Get, Url::parse(url).unwrap(), None)
+    }
+
+    fn names(r: &Request) -> Vec<&str> {
+        r.headers.iter().map(|h| h.name.as_str()).collect()
+    }
+
+    #[test]
+    fn configured_headers_and_query_go_only_to_own_origin() {
+        let s = spec(
+            ApiBuilder::new("https://h.example/v1/")
+                .auth(Auth::bearer("b34rer"))
+                .header("X-Api-Key", "k3y")
+                .header("X-Tenant", "t3nant")
+                .query("sig", "s1g")
+                .query("format", "json"),
+        );
+        let own = get(&s, "https://h.example/v1/items?sig=s1g&format=json&page=2");
+        assert_eq!(
+            names(&own),
+            ["Accept", "X-Api-Key", "X-Tenant", "Authorization"]
+        );
+        assert_eq!(own.header("x-tenant"), Some("t3nant"));
+        assert_eq!(
+            own.url,
+            "https://h.example/v1/items?sig=s1g&format=json&page=2"
+        );
+        for away in [
+            "https://other.example/v1/items?sig=s1g&format=json&page=2",
+            "https://h.example:8443/v1/items?sig=s1g&format=json&page=2",
+            // https -> http: the same host over cleartext is another origin.
+            "http://h.example/v1/items?sig=s1g&format=json&page=2",
+        ] {
+            let r = get(&s, away);
+            assert_eq!(names(&r), ["Accept"], "{away}");
+            let (origin, _) = away.split_once('?').unwrap();
+            assert_eq!(r.url, format!("{origin}?page=2"), "{away}");
+        }
+        // A parameter of the same name with another value is the link's own.
+        let r = get(&s, "https://other.example/x?format=csv");
+        assert_eq!(r.url, "https://other.example/x?format=csv");
+        // A body's Content-Type is not a credential: it goes everywhere.
+        let w = s.request(
+            RequestId(1),
+            Method::Post,
+            Url::parse("https://other.example/x").unwrap(),
+            Some(b"{}".to_vec()),
+        );
+        assert_eq!(names(&w), ["Accept", "Content-Type"]);
+    }
+
+    #[test]
+    fn links_lead_only_to_allowed_origins() {
+        let b = || ApiBuilder::new("https://h.example/v1/").auth(Auth::query("api_key", "k3y"));
+        let own = spec(b());
+        let link = |u: &str| Url::parse(u).unwrap();
+        assert!(own.check_link(&link("https://h.example/v1/items?page=2"), "next link").is_ok());
+        let cases = [
+            ("https://evil.example/items?api_key=k3y&p=2", "https://evil.example"),
+            ("https://h.example:8443/items", "https://h.example:8443"),
+            ("http://h.example/v1/items", "http://h.example"),
+            ("http://127.0.0.1:6379/", "http://127.0.0.1:6379"),
+        ];
+        for (to, origin) in cases {
+            let e = own.check_link(&link(to), "next link").expect_err(to);
+            assert_eq!(e.kind(), ErrorKind::Origin, "{to}");
+            assert!(e.message().contains(&format!("leads to {origin}")), "{e}");
+            assert!(e.message().contains("https://h.example;"), "{e}");
+            assert!(e.message().contains("allow_origins") && e.message().contains("allowOrigins"), "{e}");
+            assert!(!e.to_string().contains("k3y"), "{e}");
+        }
+        let e = own.check_link(&link(cases[0].0), "next link").unwrap_err();
+        assert_eq!(e.url(), Some("https://evil.example/items?api_key=REDACTED&p=2"));
+
+        let listed = spec(b().allow_origins(["https://evil.example/", "http://127.0.0.1:6379"]));
+        assert!(listed.check_link(&link(cases[0].0), "next link").is_ok());
+        assert!(listed.check_link(&link(cases[3].0), "next link").is_ok());
+        assert!(listed.check_link(&link(cases[1].0), "next link").is_err());
+        assert!(listed.check_link(&link(cases[2].0), "next link").is_err());
+
+        let any = spec(b().allow_any_origin());
+        for (to, _) in cases {
+            assert!(any.check_link(&link(to), "next link").is_ok(), "{to}");
+        }
+        // Whatever is allowed, only http and https links are followed.
+        for to in ["file:///etc/passwd", "data:text/plain,x", "ftp://h.example/x"] {
+            let e = any.check_link(&link(to), "next link").expect_err(to);
+            assert_eq!(e.kind(), ErrorKind::Url, "{to}");
+        }
+    }
+
+    #[test]
+    fn allowed_origins_are_checked_at_build() {
+        for ok in ["https://a.example", "https://a.example/", "http://127.0.0.1:8080", "HTTPS://A.example:443"] {
+            let s = spec(ApiBuilder::new("https://h.example/").allow_origins([ok]));
+            assert_eq!(s.allowed_origins.len(), 1, "{ok}");
+        }
+        let s = spec(ApiBuilder::new("https://h.example/").allow_origins(["HTTPS://A.example:443/"]));
+        assert_eq!(s.allowed_origins, ["https://a.example"]);
+        for bad in [
+            "a.example",
+            "",
+            "*",
+            "ftp://a.example",
+            "https://a.example/api",
+            "https://a.example/?x=1",
+            "https://a.example/#f",
+            "https://user:pa55@a.example",
+        ] {
+            let err = ApiBuilder::new("https://h.example/")
+                .allow_origins([bad])
+                .build_spec()
+                .expect_err(bad);
+            assert_eq!(err.kind(), ErrorKind::Config, "{bad}: {err}");
+            assert!(err.message().contains("allow_origins"), "{err}");
+            assert!(!err.message().contains("pa55"), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_prints_no_secret() {
+        let b = ApiBuilder::new("https://us3r:pa55@h.example/v1/?api_key=qk3y")
+            .auth(Auth::query("api_key", "qk3y"))
+            .header("Authorization", "Bearer h3ader")
+            .header("X-Api-Key", "xk3y")
+            .header("X-Whatever", "wh4tever")
+            .query("token", "t0ken")
+            .query("sig", "s1g");
+        let secrets = ["us3r", "pa55", "qk3y", "h3ader", "xk3y", "wh4tever", "t0ken", "s1g"];
+        let shown = format!("{b:?}");
+        for secret in secrets {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("X-Whatever") && shown.contains("sig"), "{shown}");
+        let s = spec(
+            ApiBuilder::new("https://h.example/v1/?api_key=qk3y")
+                .auth(Auth::query("api_key", "qk3y"))
+                .header("X-Api-Key", "xk3y")
+                .header("X-Whatever", "wh4tever")
+                .query("token", "t0ken"),
+        );
+        let shown = format!("{s:?}");
+        for secret in secrets {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
     }
 
     #[test]

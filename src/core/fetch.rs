@@ -13,8 +13,9 @@ use crate::error::{Error, ErrorKind, Result};
 
 const MAX_REDIRECTS: u8 = 10;
 
-/// A single request, following redirects (credentials only to the API's own
-/// origin), ending in a 2xx answer or an error.
+/// A single request, following redirects (only to the origins the API allows,
+/// see [`ApiBuilder::allow_origins`](crate::ApiBuilder::allow_origins);
+/// credentials only to the API's own origin), ending in a 2xx answer or an error.
 ///
 /// ```
 /// use pagewise::Api;
@@ -177,6 +178,11 @@ impl Fetch {
                 }
                 match self.url.join(loc) {
                     Ok(to) => {
+                        let what = format!("redirect from {here}");
+                        if let Err(e) = self.spec.check_link(&to, &what) {
+                            self.outcome = Some(Err(e.with_status(resp.status)));
+                            return;
+                        }
                         self.redirects += 1;
                         self.url = to;
                         if resp.status == 303 {

@@ -855,12 +855,16 @@ impl Sweep {
                 PageRef::Offset { offset, limit } => Target::Offset { offset, limit },
                 PageRef::Page { number } => Target::Page(number),
                 PageRef::Cursor { cursor } => Target::Cursor(cursor),
-                PageRef::Url { url } => Target::Url(Url::parse(&url).map_err(|e| {
-                    Error::new(
-                        ErrorKind::Url,
-                        format!("bad page URL in the checkpoint: {e}"),
-                    )
-                })?),
+                PageRef::Url { url } => {
+                    let url = Url::parse(&url).map_err(|e| {
+                        Error::new(
+                            ErrorKind::Url,
+                            format!("bad page URL in the checkpoint: {e}"),
+                        )
+                    })?;
+                    self.spec.check_link(&url, "page URL in the checkpoint")?;
+                    Target::Url(url)
+                }
                 PageRef::Keyset { after } => Target::Keyset(after),
             };
             let mut slot = Slot::new(target);
@@ -1122,6 +1126,10 @@ impl Sweep {
             )
             .with_status(status)
         })?;
+        let what = format!("redirect of page {}", key.0);
+        self.spec
+            .check_link(&to, &what)
+            .map_err(|e| e.with_page(key.0).with_status(status))?;
         let slot = self.slots.get_mut(&key).expect("slot exists");
         slot.redirects += 1;
         slot.redirected_to = Some(to);
@@ -1292,6 +1300,9 @@ impl Sweep {
                             format!("bad next link {:?}: {e}", self.spec.redact(&link)),
                         ))
                     })?;
+                    self.spec
+                        .check_link(&url, &format!("next link of page {}", key.0))
+                        .map_err(|e| Planned::Error(e.with_page(key.0)))?;
                     let shown = self.spec.redact_parsed(&url);
                     self.check_new(key, url.as_str(), &shown, "next URL")?;
                     next.push(((key.0 + 1, 0), Target::Url(url)));

@@ -169,6 +169,12 @@ impl Url {
         self.origin.is_some() && self.origin == other.origin
     }
 
+    /// The serialized origin (`https://h.example`, `http://h.example:8080`);
+    /// `None` for an opaque origin (a `data:` or `file:` URL).
+    pub(crate) fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
     /// The path (percent-encoded).
     pub fn path(&self) -> &str {
         let (_, end) = self.authority();

@@ -125,7 +125,13 @@ async function fetchExchange(fetchFn, url, init, body, timeoutMs, id) {
   const timer = timeoutMs >= 0 ? setTimeout(() => controller.abort(), timeoutMs) : undefined;
   let phase = 'start';
   try {
-    const pending = fetchFn(url, { method: init.method, headers: init.headers, body: body ?? null, signal });
+    const opts = { method: init.method, headers: init.headers, body: body ?? null, signal };
+    // In Node a fetch (undici, a caller's) hands a redirect over as it is,
+    // for the core to follow where the API allows, without the configured
+    // headers on the way to another origin. A browser's answer to 'manual'
+    // is opaque (no status, no Location): there the browser follows.
+    if (inNode) opts.redirect = 'manual';
+    const pending = fetchFn(url, opts);
     phase = 'fetch';
     const resp = await pending;
     phase = 'body';
@@ -976,10 +982,14 @@ pub fn parsed_records(records: &Records) -> Option<Result<Array, ()>> {
 /// (a mock in tests, a `fetch` with a proxy), on every platform.
 ///
 /// A request ends when it times out or when its future is dropped (a
-/// cancelled sweep). With `fetch`, the browser follows redirects itself, and
-/// per the Fetch standard drops `Authorization` on a redirect to another
-/// origin; in Node a redirect is an answer, which the core follows (as
-/// natively), dropping credentials on the way to another origin.
+/// cancelled sweep). In a browser (and in Bun and Deno), `fetch` follows
+/// redirects itself, unchecked by
+/// [`ApiBuilder::allow_origins`](crate::ApiBuilder::allow_origins), and per
+/// the Fetch standard drops only `Authorization` on a redirect to another
+/// origin; in Node a redirect is an answer (a caller's `fetch` is asked for
+/// `redirect: 'manual'`), which the core follows as natively: only to the
+/// origins the API allows, and without the configured headers and
+/// credentials on the way to another origin.
 #[derive(Debug, Clone, Default)]
 pub struct FetchTransport {
     parse_pages: bool,

@@ -42,7 +42,8 @@ pub type TransportFuture =
 /// The returned future must not need a particular runtime to make progress
 /// (or the client works only on that runtime), must honour
 /// [`Request::timeout`](crate::core::Request::timeout), must not follow
-/// redirects (the core does, keeping credentials on the API's origin), and
+/// redirects (the core does, only to the origins the API allows, keeping
+/// credentials and configured headers on the API's own origin), and
 /// should stop its work when dropped (that is how cancellation reaches it).
 /// Non-2xx statuses are answers, not errors.
 ///

@@ -6,7 +6,8 @@ use crate::core::{Method, Request, Response, TransportError, TransportErrorKind}
 
 /// Sends requests with one [`ureq::Agent`] (so connections are pooled and
 /// reused). Redirects are not followed here: the core follows them, so it can
-/// keep credentials on the API's own origin.
+/// refuse origins the API does not allow and keep credentials and configured
+/// headers on the API's own origin.
 #[derive(Debug, Clone)]
 pub struct UreqTransport {
     agent: ureq::Agent,

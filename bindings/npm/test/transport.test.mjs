@@ -296,17 +296,21 @@ test('a reused connection the server had closed: a GET is sent again once, a POS
   assert.equal(w.log.find((r) => r.method === 'POST').headers['content-length'], String(Buffer.byteLength(w.log.find((r) => r.method === 'POST').body)));
 });
 
-test('redirects are followed; Authorization goes to the same origin only', async () => {
+test('redirects are followed (to another origin where allowOrigins allows); Authorization goes to the same origin only', async () => {
   const other = await rawServer((req, socket) => socket.write(json({ from: 'other', path: req.path })));
   const s = await rawServer((req, socket) => {
     if (req.path === '/away') socket.write(answer('', { Location: `${other.url}/landed` }, 302));
     else if (req.path === '/here') socket.write(answer('', { Location: '/landed-here' }, 307));
     else socket.write(json({ from: 'same', path: req.path }));
   });
-  const c = new Client({ baseUrl: `${s.url}/`, auth: { type: 'bearer', token: 's3cret' }, retry: noRetry });
+  const options = { baseUrl: `${s.url}/`, auth: { type: 'bearer', token: 's3cret' }, retry: noRetry };
+  const c = new Client(options);
   assert.deepEqual(await c.get('here'), { from: 'same', path: '/landed-here' });
   assert.equal(s.log.at(-1).headers.authorization, 'Bearer s3cret');
-  assert.deepEqual(await c.get('away'), { from: 'other', path: '/landed' });
+  await rejectsWith(c.get('away'), 'origin');
+  assert.equal(other.log.length, 0);
+  const allowed = new Client({ ...options, allowOrigins: [other.url] });
+  assert.deepEqual(await allowed.get('away'), { from: 'other', path: '/landed' });
   assert.equal(other.log.at(-1).headers.authorization, undefined);
 });
 

@@ -69,6 +69,8 @@ const others: ClientOptions[] = [
   { baseUrl: 'https://h/', auth: { type: 'basic', user: 'u', password: 'p' }, headers: [['X-A', 'b']] },
   { baseUrl: 'https://h/', auth: { type: 'header', name: 'X-Api-Key', value: 'k' }, query: new Map([['a', 1]]) },
   { baseUrl: 'https://h/', auth: { type: 'query', name: 'api_key', value: 'k' } },
+  { baseUrl: 'https://h/', allowOrigins: ['https://cdn.example', 'http://127.0.0.1:8080'] },
+  { baseUrl: 'https://h/', allowOrigins: '*' },
 ];
 
 // Retry and pacing shapes.
@@ -102,6 +104,8 @@ const badFirst: ClientOptions = { baseUrl: 'https://h/', pagination: { type: 'pa
 const badAuth: ClientOptions = { baseUrl: 'https://h/', auth: { type: 'bearer' } };
 // @ts-expect-error typo
 const typo: ClientOptions = { baseUrl: 'https://h/', pageSzie: 5 };
+// @ts-expect-error allowOrigins is a list of origins or '*'
+const badOrigins: ClientOptions = { baseUrl: 'https://h/', allowOrigins: true };
 
 async function usage(signal: AbortSignal): Promise<void> {
   const seen: Progress[] = [];
@@ -189,7 +193,7 @@ async function usage(signal: AbortSignal): Promise<void> {
       const page: number | null = e.page;
       const excerpt: string | null = e.excerpt;
       const message: string = e.message;
-      if (kind === 'cancelled' || kind === 'status' || kind === 'incomplete') {
+      if (kind === 'cancelled' || kind === 'status' || kind === 'incomplete' || kind === 'origin') {
         void [status, url, page, excerpt, message];
       }
       // @ts-expect-error not a kind
@@ -312,7 +316,7 @@ async function usage(signal: AbortSignal): Promise<void> {
   const badMark: Watermark = { field: 'f', value: 'v' };
 
   void [badLookup, bytes, badMark, badFields, badDelta];
-  void [ids, records, complete, name, finalReport, asError, others, noBase, badType, badCursor, badFirst, badAuth, typo];
+  void [ids, records, complete, name, finalReport, asError, others, noBase, badType, badCursor, badFirst, badAuth, typo, badOrigins];
   void [retries, pacings, badBudget, badBudgetKey, badRate, badDelay, badListPacing];
 }
 

@@ -115,7 +115,7 @@ pub struct ApiBuilder {
 impl fmt::Debug for ApiBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiBuilder")
-            .field("base", &secrets_of(&self.auth).redact_url(&self.base))
+            .field("base", &secrets_of(&self.auth, &self.query).redact_url(&self.base))
             .field("auth", &self.auth)
             .field("headers", &Redacted(&self.headers))
             .field("query", &Redacted(&self.query))
@@ -146,11 +146,19 @@ impl fmt::Debug for Redacted<'_> {
     }
 }
 
-/// The secrets of a configuration: the name of the auth query parameter.
-fn secrets_of(auth: &Option<Auth>) -> Secrets {
+/// The secrets of a configuration: the name of the auth query parameter,
+/// and the default query parameters whose names say they carry a secret
+/// (`sig`, `api_key`, `access_token`…: redacted in messages, kept in the
+/// URLs a checkpoint stores).
+fn secrets_of(auth: &Option<Auth>, query: &[(String, String)]) -> Secrets {
     let mut secrets = Secrets::default();
     if let Some(Auth::Query { name, .. }) = auth {
         secrets.query_params.push(name.clone());
+    }
+    for (name, _) in query {
+        if is_sensitive_name(name) && !secrets.redacted_params.contains(name) {
+            secrets.redacted_params.push(name.clone());
+        }
     }
     secrets
 }
@@ -425,7 +433,7 @@ impl ApiBuilder {
             .iter()
             .map(|o| parse_origin(o))
             .collect::<Result<Vec<_>>>()?;
-        let secrets = secrets_of(&self.auth);
+        let secrets = secrets_of(&self.auth, &self.query);
         Ok(ApiSpec {
             base,
             auth: self.auth,
@@ -650,7 +658,8 @@ impl ApiSpec {
             ErrorKind::Origin,
             format!(
                 "the {what} leads to {origin}, not to the API's origin {own}; to follow it, \
-                 allow that origin: allow_origins([\"{origin}\"]) (allowOrigins in npm)",
+                 allow that origin: allow_origins([\"{origin}\"]) (allowOrigins in npm), \
+                 or any origin: allow_any_origin() (allowOrigins: '*')",
                 own = self.base.origin().unwrap_or_default(),
             ),
         )
@@ -684,7 +693,9 @@ impl ApiSpec {
                 headers.push(Header {
                     name: name.clone(),
                     value: value.clone(),
-                    sensitive: is_sensitive_header(name),
+                    // Any configured header may carry a secret (X-Tenant-Secret,
+                    // a session id): none is printed.
+                    sensitive: true,
                 });
             }
             match &self.auth {
@@ -740,14 +751,12 @@ impl ApiSpec {
     }
 }
 
-fn is_sensitive_header(name: &str) -> bool {
+/// Whether a query parameter's name says it carries a credential.
+fn is_sensitive_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    n == "authorization"
-        || n == "proxy-authorization"
-        || n == "cookie"
-        || n.contains("token")
-        || n.contains("key")
-        || n.contains("secret")
+    ["auth", "cookie", "token", "key", "secret", "sig", "password", "passwd", "session", "credential"]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 fn base64(input: &[u8]) -> String {
@@ -974,6 +983,24 @@ mod tests {
         for secret in secrets {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
+        // A request's Debug and an error's URL: no configured header value,
+        // no value of a query parameter named like a secret.
+        let s = spec(
+            ApiBuilder::new("https://h.example/v1/")
+                .header("X-Whatever", "wh4tever")
+                .query("sig", "s1g")
+                .query("page_hint", "visible"),
+        );
+        let url = s.url_for("items", &[]).unwrap();
+        let r = s.request(RequestId(1), Method::Get, url.clone(), None);
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("wh4tever") && !shown.contains("s1g"), "{shown}");
+        assert!(shown.contains("page_hint=visible"), "{shown}");
+        let err = s
+            .check_link(&Url::parse("https://evil.example/x?sig=s1g").unwrap(), "next link")
+            .unwrap_err();
+        assert!(!err.to_string().contains("s1g"), "{err}");
+        assert!(err.to_string().contains("allow_any_origin"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,10 @@ use super::url::Url;
 /// What must never be printed: names of query parameters that carry a credential.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Secrets {
+    /// Removed from stored URLs and redacted in messages (the auth query parameter).
     pub(crate) query_params: Vec<String>,
+    /// Only redacted in messages (default query parameters named like a secret).
+    pub(crate) redacted_params: Vec<String>,
 }
 
 impl Secrets {
@@ -35,10 +38,12 @@ impl Secrets {
     /// second parse: in WebAssembly a parse is a trip to JavaScript).
     pub(crate) fn redact(&self, mut u: Url) -> String {
         u.clear_userinfo();
-        if !self.query_params.is_empty() && u.query().is_some() {
+        if !(self.query_params.is_empty() && self.redacted_params.is_empty())
+            && u.query().is_some()
+        {
             let mut pairs = u.query_pairs();
             for (k, v) in &mut pairs {
-                if self.query_params.iter().any(|s| s == k) {
+                if self.query_params.iter().chain(&self.redacted_params).any(|s| s == k) {
                     *v = "REDACTED".to_string();
                 }
             }
@@ -75,9 +80,15 @@ mod tests {
     fn removes_user_info_and_secret_params() {
         let s = Secrets {
             query_params: vec!["api_key".into()],
+            redacted_params: vec!["sig".into()],
         };
-        let r = s.redact_url("https://bob:hunter2@h.example/x?api_key=abc&page=2");
-        assert_eq!(r, "https://h.example/x?api_key=REDACTED&page=2");
+        let r = s.redact_url("https://bob:hunter2@h.example/x?api_key=abc&page=2&sig=zz");
+        assert_eq!(r, "https://h.example/x?api_key=REDACTED&page=2&sig=REDACTED");
+        // Stored URLs keep the signature (it is not added back on resume).
+        assert_eq!(
+            s.strip_url("https://h.example/x?api_key=abc&sig=zz"),
+            "https://h.example/x?sig=zz"
+        );
         assert!(!s.redact_url("nonsense://a:b@@?api_key=zz").contains("zz"));
     }
 }

@@ -181,8 +181,12 @@ struct Scan {
     root: Range<usize>,
     /// The value the pointer points at (first match of each key), if any.
     target: Option<Range<usize>>,
-    /// When `elements` was asked and the target is an array: its elements.
+    /// When `elements` was asked and the target is an array: its first
+    /// elements, at most `keep` of them (the others are checked and counted,
+    /// not noted: memory follows the records kept, not the elements read).
     elements: Vec<Range<usize>>,
+    /// How many elements the target array has, kept or not.
+    count: usize,
     /// When `members` was asked and the root is an object: its members,
     /// each a key (with its quotes) and a value.
     members: Vec<(Range<usize>, Range<usize>)>,
@@ -475,13 +479,13 @@ struct Frame {
 /// Checks that `b` is one JSON value (whitespace around it allowed) in a
 /// single pass over its bytes, without recursion and without building
 /// anything, while following `ptr`: notes where its target is, and (when
-/// asked) the byte ranges of the target array's elements and of the root
-/// object's members.
+/// asked) the byte ranges of the target array's first `keep` elements (and
+/// how many there are) and of the root object's members.
 ///
 /// Everything serde_json checks is checked here too (structure, numbers,
 /// literals, escapes, control characters and UTF-8 inside strings), so a
 /// body this accepts holds records that are valid JSON texts.
-fn scan(b: &[u8], ptr: &[Token], elements: bool, members: bool) -> DResult<Scan> {
+fn scan(b: &[u8], ptr: &[Token], elements: bool, keep: usize, members: bool) -> DResult<Scan> {
     let n = ptr.len();
     let mut out = Scan::default();
     let mut i = ws(b, 0);
@@ -579,7 +583,10 @@ fn scan(b: &[u8], ptr: &[Token], elements: bool, members: bool) -> DResult<Scan>
         loop {
             let d = stack.len();
             if d == element_depth {
-                out.elements.push(start..end);
+                if out.count < keep {
+                    out.elements.push(start..end);
+                }
+                out.count += 1;
             } else if target_open && d == n {
                 target_open = false;
                 element_depth = usize::MAX;
@@ -645,14 +652,14 @@ pub(crate) fn text(body: &[u8]) -> DResult<&str> {
 /// Checks that `body` is one JSON value; returns it as text.
 pub(crate) fn validate(body: &[u8]) -> DResult<&str> {
     let t = text(body)?;
-    scan(t.as_bytes(), &[], false, false).map(|_| t)
+    scan(t.as_bytes(), &[], false, 0, false).map(|_| t)
 }
 
 /// The value at RFC 6901 `pointer` in the JSON text `json` (checked whole on
 /// the way); `Ok(None)` when a member or element on the way is missing.
 pub(crate) fn find<'a>(json: &'a str, pointer: &str) -> DResult<Option<&'a [u8]>> {
     let b = json.as_bytes();
-    let s = scan(b, &tokens(pointer), false, false)?;
+    let s = scan(b, &tokens(pointer), false, 0, false)?;
     Ok(s.target.map(|r| &b[r]))
 }
 
@@ -670,7 +677,13 @@ impl<'a> Body<'a> {
     /// Checks `body` (see [`scan`]) and finds the records array at the
     /// pointer `records_at` and each record in it.
     pub(crate) fn parse(body: &'a str, records_at: &'a str) -> DResult<Self> {
-        let scan = scan(body.as_bytes(), &tokens(records_at), true, true)?;
+        Self::parse_keeping(body, records_at, usize::MAX)
+    }
+
+    /// [`Body::parse`], noting only the first `keep` records (all are
+    /// checked and counted: see [`Body::record_count`]).
+    pub(crate) fn parse_keeping(body: &'a str, records_at: &'a str, keep: usize) -> DResult<Self> {
+        let scan = scan(body.as_bytes(), &tokens(records_at), true, keep, true)?;
         Ok(Body {
             text: body,
             bytes: body.as_bytes(),
@@ -712,7 +725,13 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// Byte ranges (in the body) of the records.
+    /// How many records the records array holds, kept or not (0 when the
+    /// records are missing or not an array).
+    pub(crate) fn record_count(&self) -> usize {
+        self.scan.count
+    }
+
+    /// Byte ranges (in the body) of the records (the first `keep` of them).
     pub(crate) fn records(&mut self) -> DResult<Vec<Range<usize>>> {
         let ptr = self.records_at;
         let Some(target) = self.scan.target.clone() else {
@@ -947,6 +966,23 @@ mod tests {
         assert!(m.records().unwrap_err().0.contains("not an array"));
         let mut m = parse(body, "/missing").unwrap();
         assert!(m.records().unwrap_err().0.contains("missing"));
+    }
+
+    #[test]
+    fn only_the_records_kept_are_noted_all_are_checked_and_counted() {
+        let body = format!("{{\"data\":[{}0],\"n\":1}}", "0,".repeat(9_999));
+        let mut b = Body::parse_keeping(&body, "/data", 3).unwrap();
+        assert_eq!(b.record_count(), 10_000);
+        assert_eq!(b.get("/n").unwrap(), Some(&b"1"[..]));
+        let ranges = b.records().unwrap();
+        assert_eq!(ranges.len(), 3);
+        assert!(ranges.capacity() <= 4, "{}", ranges.capacity());
+        assert_eq!(&body[ranges[2].clone()], "0");
+        // Keeping none still checks every element.
+        let bad = format!("[{}01]", "0,".repeat(100));
+        assert!(Body::parse_keeping(&bad, "", 0).is_err());
+        let mut all = Body::parse(&body, "/data").unwrap();
+        assert_eq!(all.records().unwrap().len(), 10_000);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! recursion, depth capped at [`MAX_DEPTH`]) walks the bytes, follows the
 //! records pointer, notes each record's byte range and each top-level
 //! member, and checks on the way everything serde_json would: structure,
-//! numbers, literals, escapes, control characters and UTF-8 in strings.
+//! numbers (and that an `f64` holds them), literals, escapes (surrogates
+//! only in pairs), control characters and UTF-8 in strings.
 //! So a body that is not one valid JSON value (truncated, HTML, garbage
 //! after the value, a record like `{"id":1,}`) is refused whole, as "not a
 //! page" (a `Decode` error, retried), and every record handed out is a
@@ -286,7 +287,8 @@ fn plain_run(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Skips a string whose opening quote is at `i - 1`; returns the index after
-/// the closing quote. Checks escapes and control characters; the text is
+/// the closing quote. Checks escapes (a `\u` surrogate only in a pair, as
+/// serde_json reading a string does) and control characters; the text is
 /// UTF-8 already (a `&str`), so every string the scanner accepts is one
 /// serde_json accepts.
 #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
@@ -302,7 +304,12 @@ fn string(b: &[u8], mut i: usize) -> DResult<usize> {
                     if hex.len() != 4 || !hex.iter().all(u8::is_ascii_hexdigit) {
                         return Err(syntax(b, i, "four hex digits after \\u"));
                     }
-                    i += 6;
+                    // `\uD800` to `\uDFFF`: UTF-16 surrogates, rare.
+                    if hex[0] | 0x20 == b'd' && hex[1] > b'7' {
+                        i = surrogates(b, i)?;
+                    } else {
+                        i += 6;
+                    }
                 }
                 _ => return Err(syntax(b, i, "a valid escape")),
             },
@@ -310,6 +317,64 @@ fn string(b: &[u8], mut i: usize) -> DResult<usize> {
             0x20.. => i += 1,
             _ => return Err(syntax(b, i, "no control character in a string")),
         }
+    }
+}
+
+/// Skips the escape `\uDxxx` at `i` (a surrogate) and the one after it,
+/// which must complete the pair: a leading surrogate (`\uD800` to `\uDBFF`)
+/// then a trailing one (`\uDC00` to `\uDFFF`). A lone surrogate is no
+/// character: serde_json refuses it in a string.
+#[cold]
+#[inline(never)]
+fn surrogates(b: &[u8], i: usize) -> DResult<usize> {
+    let lead = hex4(b.get(i + 2..i + 6)).unwrap_or(0);
+    if !(0xD800..=0xDBFF).contains(&lead) {
+        return Err(syntax(b, i, "no lone trailing surrogate (`\\uDC00` to `\\uDFFF`)"));
+    }
+    let j = i + 6;
+    match (b.get(j..j + 2), hex4(b.get(j + 2..j + 6))) {
+        (Some(b"\\u"), Some(0xDC00..=0xDFFF)) => Ok(j + 6),
+        _ => Err(syntax(
+            b,
+            j,
+            "a trailing surrogate (`\\uDC00` to `\\uDFFF`) after a leading one",
+        )),
+    }
+}
+
+/// Checks that the number `b[start..end]`, whose integer part ends at
+/// `int_end`, is one serde_json reads: a value too large for an `f64`
+/// (`1e400`, 400 digits) is an error there ("number out of range"), a value
+/// too small reads as 0. Nearly every number is plainly in range (below
+/// 10^300, from the digits and the exponent); the rest, rare, are read by
+/// serde_json itself, which rounds as it does.
+#[cold]
+#[inline(never)]
+fn in_range(b: &[u8], start: usize, int_end: usize, end: usize) -> DResult<usize> {
+    let text = &b[start..end];
+    let int_digits = (int_end - start - usize::from(text[0] == b'-')) as i64;
+    let exponent = match text.iter().position(|&c| c == b'e' || c == b'E') {
+        None => 0,
+        Some(e) => {
+            let (negative, digits) = match text[e + 1] {
+                b'-' => (true, &text[e + 2..]),
+                b'+' => (false, &text[e + 2..]),
+                _ => (false, &text[e + 1..]),
+            };
+            // At most 18 digits fit an i64; more is "huge" either way.
+            let v = digits.iter().take(18).fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'));
+            let v = if digits.len() > 18 { i64::MAX / 2 } else { v };
+            if negative {
+                -v
+            } else {
+                v
+            }
+        }
+    };
+    if int_digits + exponent <= 300 || serde_json::from_slice::<f64>(text).is_ok() {
+        Ok(end)
+    } else {
+        Err(syntax(b, start, "a number an f64 can hold (at most about 1.8e308)"))
     }
 }
 
@@ -345,6 +410,7 @@ fn scalar(b: &[u8], mut i: usize) -> DResult<usize> {
                 b'1'..=b'9' => i = digits(b, i + 1),
                 _ => return Err(syntax(b, start, "a number")),
             }
+            let int_end = i;
             if at(b, i) == b'.' {
                 if !at(b, i + 1).is_ascii_digit() {
                     return Err(syntax(b, i + 1, "a digit"));
@@ -360,6 +426,11 @@ fn scalar(b: &[u8], mut i: usize) -> DResult<usize> {
                     return Err(syntax(b, i, "a digit"));
                 }
                 i = digits(b, i);
+                return in_range(b, start, int_end, i);
+            }
+            // Up to 300 digits is less than 10^300, far from `f64::MAX`.
+            if int_end - start > 300 {
+                return in_range(b, start, int_end, i);
             }
             Ok(i)
         }
@@ -1077,6 +1148,50 @@ mod tests {
         b"[-]",
         b"[1.e5]",
         b"[1e+]",
+        // UTF-16 surrogates: only in pairs, as serde_json reads strings.
+        br#""\ud800""#,
+        br#""\uDBFF""#,
+        br#""\udd83""#,
+        br#""\udc00""#,
+        br#""\uDFFF\ud800""#,
+        br#""\ud800\u0041""#,
+        br#""\ud800x""#,
+        br#""\ud800\n""#,
+        br#""\ud800\""#,
+        br#""\ud800\u""#,
+        br#""\ud800\udc0""#,
+        br#""\ud800\ud800""#,
+        br#""\ud800\udc00""#,
+        br#""\uDBFF\uDFFF""#,
+        br#""\ud83d\ude00\udc00""#,
+        br#""\ud7ff\ue000\uD7FF\uE000""#,
+        br#"{"\ud800":1}"#,
+        br#"{"\ud83d\ude00":1}"#,
+        // Numbers out of an f64's range are errors, too small ones are 0.
+        b"1e9345",
+        b"-1e9345",
+        b"1E+400",
+        b"1e-9345",
+        b"0e9345",
+        b"0.0e99999999999999999999",
+        b"1e2147483647",
+        b"1e2147483648",
+        b"1e-2147483648",
+        b"1e99999999999999999999",
+        b"1e308",
+        b"1e309",
+        b"10e307",
+        b"0.1e310",
+        b"1.7976931348623157e308",
+        b"1.7976931348623158e308",
+        b"1.7976931348623159e308",
+        b"-1.8e308",
+        b"179769313486231570000000000000000000000e270",
+        b"179769313486231580000000000000000000000e270",
+        b"0.00000000000000000000000000000000000000001e330",
+        b"123456789012345678901234567890e-400",
+        b"[1e400]",
+        b"{\"a\":-1e400}",
     ];
 
     #[test]
@@ -1084,7 +1199,8 @@ mod tests {
         // Each case as a record (read on the record's own path) and as an
         // element of an array that is not the records (the general path):
         // the same verdict as serde_json, and the same message.
-        for c in CASES {
+        let long = long_numbers();
+        for c in CASES.iter().copied().chain(long.iter().map(|c| &c[..])) {
             let mut body = b"[".to_vec();
             body.extend_from_slice(c);
             body.extend_from_slice(b",1]");
@@ -1121,9 +1237,33 @@ mod tests {
         }
     }
 
+    /// Long numbers: digits past 300 are where the range check begins.
+    fn long_numbers() -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for n in [299, 300, 301, 308, 309, 310, 400, 5000] {
+            let digits = |d: &str| format!("1{}", d.repeat(n - 1));
+            for text in [
+                digits("0"),
+                digits("9"),
+                format!("-{}", digits("0")),
+                format!("{}.5", digits("0")),
+                format!("{}e-50", digits("0")),
+                format!("{}e-1", digits("9")),
+                format!("{}e1", digits("0")),
+                format!("0.{}1e{n}", "0".repeat(n)),
+                format!("1.{}e308", "9".repeat(n)),
+                format!("0.{}", "7".repeat(n)),
+            ] {
+                out.push(text.into_bytes());
+            }
+        }
+        out
+    }
+
     #[test]
     fn scanner_agrees_with_serde_json() {
-        let cases = CASES;
+        let long = long_numbers();
+        let cases = CASES.iter().copied().chain(long.iter().map(|c| &c[..]));
         for c in cases {
             let ours = validate(c);
             let theirs = serde_json::from_slice::<serde_json::Value>(c);

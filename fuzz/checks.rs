@@ -20,8 +20,11 @@ use pagewise::core::{
 use pagewise::{Api, Checkpoint, Link, ListOptions, Order, Pagination, Total};
 use web_time::Instant;
 
+/// A target's check.
+pub type Check = fn(&[u8]);
+
 /// The fuzz targets, by name.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("scanner", scanner),
     ("link", link),
     ("retry_after", retry_after),
@@ -128,9 +131,9 @@ impl J {
         if ptr.is_empty() {
             return Some(self);
         }
-        ptr[1..].split('/').try_fold(self, |v, t| {
-            v.get(&t.replace("~1", "/").replace("~0", "~"))
-        })
+        ptr[1..]
+            .split('/')
+            .try_fold(self, |v, t| v.get(&t.replace("~1", "/").replace("~0", "~")))
     }
 }
 
@@ -260,7 +263,12 @@ fn scan_body(body: &[u8], ptr: &str, keep: usize) {
 pub fn link(data: &[u8]) {
     let mut d = Bytes::new(data);
     let target = d.text(40).replace(['<', '>'], "");
-    let rel = d.pick(&["rel=next", "rel=\"next\"", "REL=\"prev next\"", "rel = next"]);
+    let rel = d.pick(&[
+        "rel=next",
+        "rel=\"next\"",
+        "REL=\"prev next\"",
+        "rel = next",
+    ]);
     let text = String::from_utf8_lossy(d.rest()).into_owned();
     let values: Vec<&str> = text.split('\n').collect();
     if let Some(t) = fz::link_next(&values) {
@@ -314,11 +322,18 @@ pub fn retry_after(data: &[u8]) {
         assert_eq!(got, Some(Duration::from_secs(secs)), "{value:?}");
     } else if let (Some(at), Some(now)) = (httpdate_secs(v), httpdate_secs(date.trim())) {
         if fz::http_date(&date).is_some() {
-            assert_eq!(got, Some(Duration::from_secs(at.saturating_sub(now))), "{value:?}");
+            assert_eq!(
+                got,
+                Some(Duration::from_secs(at.saturating_sub(now))),
+                "{value:?}"
+            );
         }
     } else if let Some(w) = got {
         // Fractional seconds, at most a day.
-        assert!(w <= Duration::from_secs(86_400) || httpdate_secs(v).is_some(), "{value:?}");
+        assert!(
+            w <= Duration::from_secs(86_400) || httpdate_secs(v).is_some(),
+            "{value:?}"
+        );
     }
 }
 
@@ -358,8 +373,16 @@ pub fn checkpoint(data: &[u8]) {
     }
     if let Ok(c) = ManyCheckpoint::from_json(&text) {
         let json = c.to_json();
-        assert_eq!(ManyCheckpoint::from_json(&json).ok(), Some(c.clone()), "{json}");
-        assert_eq!(serde_json::from_str::<ManyCheckpoint>(&json).ok(), Some(c), "{json}");
+        assert_eq!(
+            ManyCheckpoint::from_json(&json).ok(),
+            Some(c.clone()),
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::from_str::<ManyCheckpoint>(&json).ok(),
+            Some(c),
+            "{json}"
+        );
     }
 }
 
@@ -388,7 +411,13 @@ const BASES: &[&str] = &[
     "foo://host/p?q#f",
 ];
 
-const PAIRS: &[(&str, &str)] = &[("k", "v"), ("a b", "c&d=e"), ("é", "/?#"), ("", ""), ("+", "%")];
+const PAIRS: &[(&str, &str)] = &[
+    ("k", "v"),
+    ("a b", "c&d=e"),
+    ("é", "/?#"),
+    ("", ""),
+    ("+", "%"),
+];
 
 /// Parsing and joining are the `url` crate's (natively); the WebAssembly
 /// build's fast path for plain relative links gives what it gives; reading
@@ -430,7 +459,10 @@ pub fn url_join(data: &[u8]) {
     }
     if let (Ok(u), Ok(r)) = (ours, joined) {
         check_url(&u, &r);
-        assert_eq!(u.same_origin(&base), r.origin() == reference.origin() && r.origin().is_tuple());
+        assert_eq!(
+            u.same_origin(&base),
+            r.origin() == reference.origin() && r.origin().is_tuple()
+        );
         // Query pairs from the input, appended and set.
         let pairs: Vec<(&str, &str)> = (0..d.below(3)).map(|_| d.pick(PAIRS)).collect();
         let k = input.get(..input.len().min(8)).unwrap_or("");
@@ -440,11 +472,15 @@ pub fn url_join(data: &[u8]) {
         let mut r2 = r.clone();
         r2.query_pairs_mut().extend_pairs(all.iter().copied());
         assert_eq!(ours.as_str(), r2.as_str(), "append {all:?} to {u:?}");
-        let owned: Vec<(String, String)> =
-            all.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let owned: Vec<(String, String)> = all
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         let set = fz::set_query_pairs(&u, &owned, false);
         let mut r3 = r.clone();
-        r3.query_pairs_mut().clear().extend_pairs(all.iter().copied());
+        r3.query_pairs_mut()
+            .clear()
+            .extend_pairs(all.iter().copied());
         assert_eq!(set.as_str(), r3.as_str(), "set {all:?} on {u:?}");
         let none = fz::set_query_pairs(&u, &[], false);
         let mut r4 = r.clone();
@@ -483,7 +519,11 @@ fn check_url(u: &Url, r: &url::Url) {
     let slashed = fz::ensure_trailing_slash(u);
     assert!(slashed.path().ends_with('/'), "{slashed:?}");
     if r.has_host() || r.path().starts_with('/') {
-        assert_eq!(Url::parse(slashed.as_str()).ok().as_ref(), Some(&slashed), "{r}");
+        assert_eq!(
+            Url::parse(slashed.as_str()).ok().as_ref(),
+            Some(&slashed),
+            "{r}"
+        );
     }
 }
 
@@ -513,8 +553,12 @@ pub fn sweep(data: &[u8]) {
     let dialect = d.below(11);
     let p: Pagination = match dialect {
         0 => Pagination::offset().into(),
-        1 => Pagination::offset().total(Total::header("X-Total-Count")).into(),
-        2 => Pagination::offset().total(Total::pointer("/meta/total")).into(),
+        1 => Pagination::offset()
+            .total(Total::header("X-Total-Count"))
+            .into(),
+        2 => Pagination::offset()
+            .total(Total::pointer("/meta/total"))
+            .into(),
         3 => Pagination::offset().total(Total::ContentRange).into(),
         4 => Pagination::page_number().into(),
         5 => Pagination::page_number()
@@ -530,7 +574,11 @@ pub fn sweep(data: &[u8]) {
     let page_size = 1 + d.below(5) as u64;
     let c = 1 + d.below(4);
     let w = 1 + d.below(4);
-    let order = if d.byte() & 1 == 0 { Order::Page } else { Order::Completion };
+    let order = if d.byte() & 1 == 0 {
+        Order::Page
+    } else {
+        Order::Completion
+    };
     let api = Api::builder("https://api.example/v1/")
         .records_at("/data")
         .pagination(p)
@@ -559,17 +607,28 @@ pub fn sweep(data: &[u8]) {
         }
         while let Some(r) = s.poll_request() {
             requests += 1;
-            assert!(requests <= limit, "{requests} requests for {} bytes", data.len());
+            assert!(
+                requests <= limit,
+                "{requests} requests for {} bytes",
+                data.len()
+            );
             pending.push(r);
         }
-        assert!(s.in_flight() <= c, "{} in flight, concurrency {c}", s.in_flight());
+        assert!(
+            s.in_flight() <= c,
+            "{} in flight, concurrency {c}",
+            s.in_flight()
+        );
         while let Some(e) = s.poll_event() {
             assert!(!ended, "an event after the end: {e:?}");
             match e {
                 Event::Page(page) => {
                     for r in page.records.iter() {
                         if let Err(e) = serde_json::from_slice::<J>(r) {
-                            panic!("a record that is not JSON: {:?}: {e}", String::from_utf8_lossy(r));
+                            panic!(
+                                "a record that is not JSON: {:?}: {e}",
+                                String::from_utf8_lossy(r)
+                            );
                         }
                     }
                     records += page.records.len() as u64;
@@ -584,7 +643,11 @@ pub fn sweep(data: &[u8]) {
         }
         let retried = s.report().retries.total() > 0;
         let bound = if retried { 2 } else { 1 } * (c + w);
-        assert!(s.buffered_pages() <= bound, "{} pages held", s.buffered_pages());
+        assert!(
+            s.buffered_pages() <= bound,
+            "{} pages held",
+            s.buffered_pages()
+        );
         if s.is_done() {
             assert!(ended, "done without a last event");
             break;
@@ -628,7 +691,17 @@ fn answer(d: &mut Bytes<'_>, req: &Request, page_size: u64) -> Result<Response, 
     let link = |d: &mut Bytes<'_>| format!("{}{}", d.pick(LINKS), d.below(8));
     let small_total = |d: &mut Bytes<'_>| -> String {
         match d.below(8) {
-            0 => d.pick(&["-1", "abc", "1e3", "", " 7 ", "18446744073709551616", "\"5\""]).to_string(),
+            0 => d
+                .pick(&[
+                    "-1",
+                    "abc",
+                    "1e3",
+                    "",
+                    " 7 ",
+                    "18446744073709551616",
+                    "\"5\"",
+                ])
+                .to_string(),
             _ => d.below(MAX_TOTAL as usize + 1).to_string(),
         }
     };
@@ -648,7 +721,15 @@ fn answer(d: &mut Bytes<'_>, req: &Request, page_size: u64) -> Result<Response, 
         headers.insert("X-Next-Cursor", token(d));
     }
     if flags & 16 != 0 {
-        let v = d.pick(&["0", "1", "2.5", "120", "99999", "Wed, 21 Oct 2026 07:28:09 GMT", "x"]);
+        let v = d.pick(&[
+            "0",
+            "1",
+            "2.5",
+            "120",
+            "99999",
+            "Wed, 21 Oct 2026 07:28:09 GMT",
+            "x",
+        ]);
         headers.insert("Retry-After", v.to_string());
         headers.insert("Date", "Wed, 21 Oct 2026 07:28:00 GMT".to_string());
     }
@@ -667,7 +748,10 @@ fn answer(d: &mut Bytes<'_>, req: &Request, page_size: u64) -> Result<Response, 
                 9..=12 => TransportErrorKind::Io,
                 _ => TransportErrorKind::Other,
             };
-            Err(TransportError::new(k, format!("fuzz: no answer to {}", req.url)))
+            Err(TransportError::new(
+                k,
+                format!("fuzz: no answer to {}", req.url),
+            ))
         }
         1 => {
             let status = d.pick(&[429, 500, 502, 503, 404, 400, 304, 204, 199, 999]);
@@ -684,7 +768,9 @@ fn answer(d: &mut Bytes<'_>, req: &Request, page_size: u64) -> Result<Response, 
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
                 let total = v.pointer("/meta/total");
                 let big = |s: &str| s.trim().parse::<u64>().is_ok_and(|t| t > MAX_TOTAL);
-                if total.is_some_and(|t| t.as_u64().is_some_and(|t| t > MAX_TOTAL) || t.as_str().is_some_and(big)) {
+                if total.is_some_and(|t| {
+                    t.as_u64().is_some_and(|t| t > MAX_TOTAL) || t.as_str().is_some_and(big)
+                }) {
                     body = b"{\"data\":[]}".to_vec();
                 }
             }

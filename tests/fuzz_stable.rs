@@ -27,10 +27,43 @@ impl Rng {
 /// Pieces worth splicing in: JSON syntax, escapes, numbers at the edges of
 /// an f64, URL and header syntax.
 const TOKENS: &[&[u8]] = &[
-    b"{", b"}", b"[", b"]", b",", b":", b"\"", b"\\", b"\\u", b"\\ud800", b"\\udc00",
-    b"\\ud83d\\ude00", b"1e308", b"1e309", b"-0", b"0.5e-400", b"true", b"null", b" ",
-    b"\n", b"\x00", b"\xff", "é".as_bytes(), b"/", b"?", b"#", b"%2e", b"..", b"@", b"<",
-    b">", b";", b"=", b"rel=next", b"GMT", b"99999999999999999999", b"\"data\":",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b":",
+    b"\"",
+    b"\\",
+    b"\\u",
+    b"\\ud800",
+    b"\\udc00",
+    b"\\ud83d\\ude00",
+    b"1e308",
+    b"1e309",
+    b"-0",
+    b"0.5e-400",
+    b"true",
+    b"null",
+    b" ",
+    b"\n",
+    b"\x00",
+    b"\xff",
+    "é".as_bytes(),
+    b"/",
+    b"?",
+    b"#",
+    b"%2e",
+    b"..",
+    b"@",
+    b"<",
+    b">",
+    b";",
+    b"=",
+    b"rel=next",
+    b"GMT",
+    b"99999999999999999999",
+    b"\"data\":",
 ];
 
 fn mutate(rng: &mut Rng, input: &mut Vec<u8>) {
@@ -69,7 +102,7 @@ fn run(name: &str, inputs: usize) {
         .map(|(_, f)| *f)
         .unwrap();
     let seeds = checks::seeds(name);
-    let mut rng = Rng(0x5eed ^ name.len() as u64 * 0x1000_0001);
+    let mut rng = Rng(0x5eed ^ (name.len() as u64 * 0x1000_0001));
     for s in &seeds {
         check(s);
     }

@@ -329,7 +329,11 @@ fn string(b: &[u8], mut i: usize) -> DResult<usize> {
 fn surrogates(b: &[u8], i: usize) -> DResult<usize> {
     let lead = hex4(b.get(i + 2..i + 6)).unwrap_or(0);
     if !(0xD800..=0xDBFF).contains(&lead) {
-        return Err(syntax(b, i, "no lone trailing surrogate (`\\uDC00` to `\\uDFFF`)"));
+        return Err(syntax(
+            b,
+            i,
+            "no lone trailing surrogate (`\\uDC00` to `\\uDFFF`)",
+        ));
     }
     let j = i + 6;
     match (b.get(j..j + 2), hex4(b.get(j + 2..j + 6))) {
@@ -362,7 +366,10 @@ fn in_range(b: &[u8], start: usize, int_end: usize, end: usize) -> DResult<usize
                 _ => (false, &text[e + 1..]),
             };
             // At most 18 digits fit an i64; more is "huge" either way.
-            let v = digits.iter().take(18).fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'));
+            let v = digits
+                .iter()
+                .take(18)
+                .fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'));
             let v = if digits.len() > 18 { i64::MAX / 2 } else { v };
             if negative {
                 -v
@@ -374,7 +381,11 @@ fn in_range(b: &[u8], start: usize, int_end: usize, end: usize) -> DResult<usize
     if int_digits + exponent <= 300 || serde_json::from_slice::<f64>(text).is_ok() {
         Ok(end)
     } else {
-        Err(syntax(b, start, "a number an f64 can hold (at most about 1.8e308)"))
+        Err(syntax(
+            b,
+            start,
+            "a number an f64 can hold (at most about 1.8e308)",
+        ))
     }
 }
 

@@ -101,7 +101,14 @@ fn run(name: &str, inputs: usize) {
         .find(|(n, _)| *n == name)
         .map(|(_, f)| *f)
         .unwrap();
-    let seeds = checks::seeds(name);
+    // The seeds, and the inputs kept in fuzz/seeds/ (crashes once fixed).
+    let mut seeds = checks::seeds(name);
+    let dir = format!("{}/fuzz/seeds/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut kept: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    kept.sort();
+    seeds.extend(kept.iter().filter_map(|p| std::fs::read(p).ok()));
     let mut rng = Rng(0x5eed ^ (name.len() as u64 * 0x1000_0001));
     for s in &seeds {
         check(s);

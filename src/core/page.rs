@@ -6,7 +6,8 @@
 //! recursion, depth capped at [`MAX_DEPTH`]) walks the bytes, follows the
 //! records pointer, notes each record's byte range and each top-level
 //! member, and checks on the way everything serde_json would: structure,
-//! numbers, literals, escapes, control characters and UTF-8 in strings.
+//! numbers (and that an `f64` holds them), literals, escapes (surrogates
+//! only in pairs), control characters and UTF-8 in strings.
 //! So a body that is not one valid JSON value (truncated, HTML, garbage
 //! after the value, a record like `{"id":1,}`) is refused whole, as "not a
 //! page" (a `Decode` error, retried), and every record handed out is a
@@ -181,8 +182,12 @@ struct Scan {
     root: Range<usize>,
     /// The value the pointer points at (first match of each key), if any.
     target: Option<Range<usize>>,
-    /// When `elements` was asked and the target is an array: its elements.
+    /// When `elements` was asked and the target is an array: its first
+    /// elements, at most `keep` of them (the others are checked and counted,
+    /// not noted: memory follows the records kept, not the elements read).
     elements: Vec<Range<usize>>,
+    /// How many elements the target array has, kept or not.
+    count: usize,
     /// When `members` was asked and the root is an object: its members,
     /// each a key (with its quotes) and a value.
     members: Vec<(Range<usize>, Range<usize>)>,
@@ -282,7 +287,8 @@ fn plain_run(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Skips a string whose opening quote is at `i - 1`; returns the index after
-/// the closing quote. Checks escapes and control characters; the text is
+/// the closing quote. Checks escapes (a `\u` surrogate only in a pair, as
+/// serde_json reading a string does) and control characters; the text is
 /// UTF-8 already (a `&str`), so every string the scanner accepts is one
 /// serde_json accepts.
 #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
@@ -298,7 +304,12 @@ fn string(b: &[u8], mut i: usize) -> DResult<usize> {
                     if hex.len() != 4 || !hex.iter().all(u8::is_ascii_hexdigit) {
                         return Err(syntax(b, i, "four hex digits after \\u"));
                     }
-                    i += 6;
+                    // `\uD800` to `\uDFFF`: UTF-16 surrogates, rare.
+                    if hex[0] | 0x20 == b'd' && hex[1] > b'7' {
+                        i = surrogates(b, i)?;
+                    } else {
+                        i += 6;
+                    }
                 }
                 _ => return Err(syntax(b, i, "a valid escape")),
             },
@@ -306,6 +317,75 @@ fn string(b: &[u8], mut i: usize) -> DResult<usize> {
             0x20.. => i += 1,
             _ => return Err(syntax(b, i, "no control character in a string")),
         }
+    }
+}
+
+/// Skips the escape `\uDxxx` at `i` (a surrogate) and the one after it,
+/// which must complete the pair: a leading surrogate (`\uD800` to `\uDBFF`)
+/// then a trailing one (`\uDC00` to `\uDFFF`). A lone surrogate is no
+/// character: serde_json refuses it in a string.
+#[cold]
+#[inline(never)]
+fn surrogates(b: &[u8], i: usize) -> DResult<usize> {
+    let lead = hex4(b.get(i + 2..i + 6)).unwrap_or(0);
+    if !(0xD800..=0xDBFF).contains(&lead) {
+        return Err(syntax(
+            b,
+            i,
+            "no lone trailing surrogate (`\\uDC00` to `\\uDFFF`)",
+        ));
+    }
+    let j = i + 6;
+    match (b.get(j..j + 2), hex4(b.get(j + 2..j + 6))) {
+        (Some(b"\\u"), Some(0xDC00..=0xDFFF)) => Ok(j + 6),
+        _ => Err(syntax(
+            b,
+            j,
+            "a trailing surrogate (`\\uDC00` to `\\uDFFF`) after a leading one",
+        )),
+    }
+}
+
+/// Checks that the number `b[start..end]`, whose integer part ends at
+/// `int_end`, is one serde_json reads: a value too large for an `f64`
+/// (`1e400`, 400 digits) is an error there ("number out of range"), a value
+/// too small reads as 0. Nearly every number is plainly in range (below
+/// 10^300, from the digits and the exponent); the rest, rare, are read by
+/// serde_json itself, which rounds as it does.
+#[cold]
+#[inline(never)]
+fn in_range(b: &[u8], start: usize, int_end: usize, end: usize) -> DResult<usize> {
+    let text = &b[start..end];
+    let int_digits = (int_end - start - usize::from(text[0] == b'-')) as i64;
+    let exponent = match text.iter().position(|&c| c == b'e' || c == b'E') {
+        None => 0,
+        Some(e) => {
+            let (negative, digits) = match text[e + 1] {
+                b'-' => (true, &text[e + 2..]),
+                b'+' => (false, &text[e + 2..]),
+                _ => (false, &text[e + 1..]),
+            };
+            // At most 18 digits fit an i64; more is "huge" either way.
+            let v = digits
+                .iter()
+                .take(18)
+                .fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'));
+            let v = if digits.len() > 18 { i64::MAX / 2 } else { v };
+            if negative {
+                -v
+            } else {
+                v
+            }
+        }
+    };
+    if int_digits + exponent <= 300 || serde_json::from_slice::<f64>(text).is_ok() {
+        Ok(end)
+    } else {
+        Err(syntax(
+            b,
+            start,
+            "a number an f64 can hold (at most about 1.8e308)",
+        ))
     }
 }
 
@@ -341,6 +421,7 @@ fn scalar(b: &[u8], mut i: usize) -> DResult<usize> {
                 b'1'..=b'9' => i = digits(b, i + 1),
                 _ => return Err(syntax(b, start, "a number")),
             }
+            let int_end = i;
             if at(b, i) == b'.' {
                 if !at(b, i + 1).is_ascii_digit() {
                     return Err(syntax(b, i + 1, "a digit"));
@@ -356,6 +437,11 @@ fn scalar(b: &[u8], mut i: usize) -> DResult<usize> {
                     return Err(syntax(b, i, "a digit"));
                 }
                 i = digits(b, i);
+                return in_range(b, start, int_end, i);
+            }
+            // Up to 300 digits is less than 10^300, far from `f64::MAX`.
+            if int_end - start > 300 {
+                return in_range(b, start, int_end, i);
             }
             Ok(i)
         }
@@ -475,13 +561,13 @@ struct Frame {
 /// Checks that `b` is one JSON value (whitespace around it allowed) in a
 /// single pass over its bytes, without recursion and without building
 /// anything, while following `ptr`: notes where its target is, and (when
-/// asked) the byte ranges of the target array's elements and of the root
-/// object's members.
+/// asked) the byte ranges of the target array's first `keep` elements (and
+/// how many there are) and of the root object's members.
 ///
 /// Everything serde_json checks is checked here too (structure, numbers,
 /// literals, escapes, control characters and UTF-8 inside strings), so a
 /// body this accepts holds records that are valid JSON texts.
-fn scan(b: &[u8], ptr: &[Token], elements: bool, members: bool) -> DResult<Scan> {
+fn scan(b: &[u8], ptr: &[Token], elements: bool, keep: usize, members: bool) -> DResult<Scan> {
     let n = ptr.len();
     let mut out = Scan::default();
     let mut i = ws(b, 0);
@@ -579,7 +665,10 @@ fn scan(b: &[u8], ptr: &[Token], elements: bool, members: bool) -> DResult<Scan>
         loop {
             let d = stack.len();
             if d == element_depth {
-                out.elements.push(start..end);
+                if out.count < keep {
+                    out.elements.push(start..end);
+                }
+                out.count += 1;
             } else if target_open && d == n {
                 target_open = false;
                 element_depth = usize::MAX;
@@ -645,14 +734,14 @@ pub(crate) fn text(body: &[u8]) -> DResult<&str> {
 /// Checks that `body` is one JSON value; returns it as text.
 pub(crate) fn validate(body: &[u8]) -> DResult<&str> {
     let t = text(body)?;
-    scan(t.as_bytes(), &[], false, false).map(|_| t)
+    scan(t.as_bytes(), &[], false, 0, false).map(|_| t)
 }
 
 /// The value at RFC 6901 `pointer` in the JSON text `json` (checked whole on
 /// the way); `Ok(None)` when a member or element on the way is missing.
 pub(crate) fn find<'a>(json: &'a str, pointer: &str) -> DResult<Option<&'a [u8]>> {
     let b = json.as_bytes();
-    let s = scan(b, &tokens(pointer), false, false)?;
+    let s = scan(b, &tokens(pointer), false, 0, false)?;
     Ok(s.target.map(|r| &b[r]))
 }
 
@@ -670,7 +759,13 @@ impl<'a> Body<'a> {
     /// Checks `body` (see [`scan`]) and finds the records array at the
     /// pointer `records_at` and each record in it.
     pub(crate) fn parse(body: &'a str, records_at: &'a str) -> DResult<Self> {
-        let scan = scan(body.as_bytes(), &tokens(records_at), true, true)?;
+        Self::parse_keeping(body, records_at, usize::MAX)
+    }
+
+    /// [`Body::parse`], noting only the first `keep` records (all are
+    /// checked and counted: see [`Body::record_count`]).
+    pub(crate) fn parse_keeping(body: &'a str, records_at: &'a str, keep: usize) -> DResult<Self> {
+        let scan = scan(body.as_bytes(), &tokens(records_at), true, keep, true)?;
         Ok(Body {
             text: body,
             bytes: body.as_bytes(),
@@ -712,7 +807,13 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// Byte ranges (in the body) of the records.
+    /// How many records the records array holds, kept or not (0 when the
+    /// records are missing or not an array).
+    pub(crate) fn record_count(&self) -> usize {
+        self.scan.count
+    }
+
+    /// Byte ranges (in the body) of the records (the first `keep` of them).
     pub(crate) fn records(&mut self) -> DResult<Vec<Range<usize>>> {
         let ptr = self.records_at;
         let Some(target) = self.scan.target.clone() else {
@@ -950,6 +1051,23 @@ mod tests {
     }
 
     #[test]
+    fn only_the_records_kept_are_noted_all_are_checked_and_counted() {
+        let body = format!("{{\"data\":[{}0],\"n\":1}}", "0,".repeat(9_999));
+        let mut b = Body::parse_keeping(&body, "/data", 3).unwrap();
+        assert_eq!(b.record_count(), 10_000);
+        assert_eq!(b.get("/n").unwrap(), Some(&b"1"[..]));
+        let ranges = b.records().unwrap();
+        assert_eq!(ranges.len(), 3);
+        assert!(ranges.capacity() <= 4, "{}", ranges.capacity());
+        assert_eq!(&body[ranges[2].clone()], "0");
+        // Keeping none still checks every element.
+        let bad = format!("[{}01]", "0,".repeat(100));
+        assert!(Body::parse_keeping(&bad, "", 0).is_err());
+        let mut all = Body::parse(&body, "/data").unwrap();
+        assert_eq!(all.records().unwrap().len(), 10_000);
+    }
+
+    #[test]
     fn garbage_is_a_decode_error() {
         assert!(parse(b"", "").is_err());
         assert!(parse(b"<html>", "/data").is_err());
@@ -1041,6 +1159,50 @@ mod tests {
         b"[-]",
         b"[1.e5]",
         b"[1e+]",
+        // UTF-16 surrogates: only in pairs, as serde_json reads strings.
+        br#""\ud800""#,
+        br#""\uDBFF""#,
+        br#""\udd83""#,
+        br#""\udc00""#,
+        br#""\uDFFF\ud800""#,
+        br#""\ud800\u0041""#,
+        br#""\ud800x""#,
+        br#""\ud800\n""#,
+        br#""\ud800\""#,
+        br#""\ud800\u""#,
+        br#""\ud800\udc0""#,
+        br#""\ud800\ud800""#,
+        br#""\ud800\udc00""#,
+        br#""\uDBFF\uDFFF""#,
+        br#""\ud83d\ude00\udc00""#,
+        br#""\ud7ff\ue000\uD7FF\uE000""#,
+        br#"{"\ud800":1}"#,
+        br#"{"\ud83d\ude00":1}"#,
+        // Numbers out of an f64's range are errors, too small ones are 0.
+        b"1e9345",
+        b"-1e9345",
+        b"1E+400",
+        b"1e-9345",
+        b"0e9345",
+        b"0.0e99999999999999999999",
+        b"1e2147483647",
+        b"1e2147483648",
+        b"1e-2147483648",
+        b"1e99999999999999999999",
+        b"1e308",
+        b"1e309",
+        b"10e307",
+        b"0.1e310",
+        b"1.7976931348623157e308",
+        b"1.7976931348623158e308",
+        b"1.7976931348623159e308",
+        b"-1.8e308",
+        b"179769313486231570000000000000000000000e270",
+        b"179769313486231580000000000000000000000e270",
+        b"0.00000000000000000000000000000000000000001e330",
+        b"123456789012345678901234567890e-400",
+        b"[1e400]",
+        b"{\"a\":-1e400}",
     ];
 
     #[test]
@@ -1048,7 +1210,8 @@ mod tests {
         // Each case as a record (read on the record's own path) and as an
         // element of an array that is not the records (the general path):
         // the same verdict as serde_json, and the same message.
-        for c in CASES {
+        let long = long_numbers();
+        for c in CASES.iter().copied().chain(long.iter().map(|c| &c[..])) {
             let mut body = b"[".to_vec();
             body.extend_from_slice(c);
             body.extend_from_slice(b",1]");
@@ -1085,9 +1248,33 @@ mod tests {
         }
     }
 
+    /// Long numbers: digits past 300 are where the range check begins.
+    fn long_numbers() -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for n in [299, 300, 301, 308, 309, 310, 400, 5000] {
+            let digits = |d: &str| format!("1{}", d.repeat(n - 1));
+            for text in [
+                digits("0"),
+                digits("9"),
+                format!("-{}", digits("0")),
+                format!("{}.5", digits("0")),
+                format!("{}e-50", digits("0")),
+                format!("{}e-1", digits("9")),
+                format!("{}e1", digits("0")),
+                format!("0.{}1e{n}", "0".repeat(n)),
+                format!("1.{}e308", "9".repeat(n)),
+                format!("0.{}", "7".repeat(n)),
+            ] {
+                out.push(text.into_bytes());
+            }
+        }
+        out
+    }
+
     #[test]
     fn scanner_agrees_with_serde_json() {
-        let cases = CASES;
+        let long = long_numbers();
+        let cases = CASES.iter().copied().chain(long.iter().map(|c| &c[..]));
         for c in cases {
             let ours = validate(c);
             let theirs = serde_json::from_slice::<serde_json::Value>(c);

@@ -1024,19 +1024,25 @@ impl Sweep {
         let raw = text.as_bytes();
         let (ranges, next) = {
             let spec = self.spec.clone();
-            let mut body =
-                Body::parse(&text, &spec.records_at).map_err(|e| decode(self, raw, e))?;
+            // Rows past the range asked for belong to the next page: keeping
+            // them would hand them out twice. They are not even noted (a page
+            // of a million `0`s costs the body, not a range per element).
+            let limit = match self.slots[&key].target {
+                Target::Offset { limit, .. } => Some(limit),
+                _ => None,
+            };
+            let keep = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+            let mut body = Body::parse_keeping(&text, &spec.records_at, keep)
+                .map_err(|e| decode(self, raw, e))?;
             let mut ranges = body.records().map_err(|e| decode(self, raw, e))?;
-            if let Target::Offset { limit, .. } = self.slots[&key].target {
-                if ranges.len() as u64 > limit {
-                    // Rows past the range asked for belong to the next page:
-                    // keeping them would hand them out twice.
+            if let Some(limit) = limit {
+                let got = body.record_count() as u64;
+                if got > limit {
                     self.notice(Notice::OversizedPage {
                         page: key.0,
                         asked: limit,
-                        got: ranges.len() as u64,
+                        got,
                     });
-                    ranges.truncate(limit as usize);
                 }
             }
             let next = self

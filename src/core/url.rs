@@ -225,6 +225,10 @@ impl Url {
                 .find(['/', '?', '#'])
                 .map_or(self.href.len(), |i| start + i);
             (Some(start), end)
+        } else if self.href[after..].starts_with("/.//") {
+            // No host and a path starting `//` (`foo:/.//p`): the standard
+            // writes `/.` before the path so that it does not read as a host.
+            (None, after + 2)
         } else {
             (None, after)
         }

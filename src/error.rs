@@ -41,6 +41,18 @@ pub enum ErrorKind {
     /// API's total, or the collection changed under it: the message says how
     /// many are missing.
     Incomplete,
+    /// The API announced more than the caller allows: a total above
+    /// [`ListOptions::max_total`](crate::ListOptions::max_total) (in an
+    /// answer or in a checkpoint). The message names the total and the option.
+    Limit,
+    /// Two different pages of a sweep (two page numbers, offsets, cursors)
+    /// were answered with exactly the same records: the server ignores the
+    /// page asked for, or numbers its pages from another first page (see
+    /// [`PageNumber::first_page`](crate::core::PageNumber::first_page)).
+    /// Raised before the copy is handed out; the message names both pages.
+    /// [`ListOptions::allow_repeated_pages`](crate::ListOptions::allow_repeated_pages)
+    /// turns the check off.
+    Duplicate,
 }
 
 impl ErrorKind {
@@ -58,6 +70,8 @@ impl ErrorKind {
             ErrorKind::Redirect => "redirect",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Incomplete => "incomplete",
+            ErrorKind::Limit => "limit",
+            ErrorKind::Duplicate => "duplicate",
         }
     }
 }

@@ -41,6 +41,13 @@ pub(crate) struct Learnt {
     pub largest_page: u64,
     pub next_seq: u64,
     pub seen: Vec<String>,
+    /// An empty page came back before the total: no page is planned any more.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stopped: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Counters of the part of the sweep already done.
@@ -99,11 +106,33 @@ impl Checkpoint {
         out
     }
 
+    /// The largest number a checkpoint may hold: 2^53 - 1, the largest
+    /// integer JavaScript represents exactly. No sweep counts that far, and
+    /// counting on from it cannot overflow.
+    pub const MAX_NUMBER: u64 = (1 << 53) - 1;
+
     /// A checkpoint from JSON made by [`to_json`](Checkpoint::to_json);
-    /// anything else is an [`ErrorKind::Config`] error.
+    /// anything else is an [`ErrorKind::Config`] error, and so is a number
+    /// that no sweep could have saved (above [`MAX_NUMBER`](Checkpoint::MAX_NUMBER),
+    /// a page size of 0, more records left out of a page than it holds, a
+    /// page numbered past the sweep's count).
+    ///
+    /// ```
+    /// use pagewise::{Checkpoint, ErrorKind};
+    /// let json = r#"{"version":1,"collection":"https://h/items","dialect":"offset",
+    ///   "pending":[],"learnt":{"total":null,"effective_size":10,"fanned_out":false,
+    ///   "planned_end":0,"largest_page":0,"next_seq":1,"seen":[]},
+    ///   "done":{"records":18446744073709551615,"pages":1,"requests":1,
+    ///   "retries":{"throttled":0,"server_error":0,"timeout":0,"transport":0,"bad_body":0},
+    ///   "throttled_ms":0}}"#;
+    /// let err = Checkpoint::from_json(json).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Config);
+    /// assert!(err.message().contains("`records`"), "{}", err.message());
+    /// ```
     pub fn from_json(json: &str) -> Result<Self> {
         let c = json::parse(json)
             .and_then(|v| Checkpoint::read(&v))
+            .and_then(|c| c.validate().map(|()| c))
             .map_err(|e| {
                 Error::new(ErrorKind::Config, format!("not a pagewise checkpoint: {e}"))
             })?;
@@ -115,6 +144,74 @@ impl Checkpoint {
             )));
         }
         Ok(c)
+    }
+
+    /// Checks every number against what a sweep can have saved.
+    fn validate(&self) -> json::Result<()> {
+        let at_most = |name: &str, n: u64| {
+            if n > Self::MAX_NUMBER {
+                Err(format!(
+                    "invalid value for `{name}`: {n} is more than {}",
+                    Self::MAX_NUMBER
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let l = &self.learnt;
+        let d = &self.done;
+        let r = &d.retries;
+        for (name, n) in [
+            ("total", l.total.unwrap_or(0)),
+            ("effective_size", l.effective_size),
+            ("planned_end", l.planned_end),
+            ("largest_page", l.largest_page),
+            ("next_seq", l.next_seq),
+            ("records", d.records),
+            ("pages", d.pages),
+            ("requests", d.requests),
+            ("throttled", r.throttled),
+            ("server_error", r.server_error),
+            ("timeout", r.timeout),
+            ("transport", r.transport),
+            ("bad_body", r.bad_body),
+            ("throttled_ms", d.throttled_ms),
+            ("dropped", d.dropped),
+        ] {
+            at_most(name, n)?;
+        }
+        if l.effective_size == 0 {
+            return Err("invalid value for `effective_size`: 0, expected at least 1".into());
+        }
+        for p in &self.pending {
+            at_most("seq", p.seq)?;
+            at_most("skip", p.skip)?;
+            if p.seq >= l.next_seq {
+                return Err(format!(
+                    "invalid value for `seq`: {}, expected less than `next_seq` ({})",
+                    p.seq, l.next_seq
+                ));
+            }
+            if p.sub == u32::MAX {
+                return Err(format!("invalid value for `sub`: {}", p.sub));
+            }
+            match p.page {
+                PageRef::Offset { offset, limit } => {
+                    at_most("offset", offset)?;
+                    at_most("limit", limit)?;
+                    if limit == 0 || p.skip >= limit {
+                        return Err(format!(
+                            "invalid page: limit {limit} with {} records left out, expected \
+                             a limit of at least 1 and fewer left out",
+                            p.skip
+                        ));
+                    }
+                }
+                PageRef::Page { number } => at_most("number", number)?,
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Records handed out before the checkpoint.
@@ -285,6 +382,10 @@ impl Learnt {
         json::num(out, self.next_seq);
         json::key(out, "seen");
         json::strs(out, &self.seen);
+        if self.stopped {
+            json::key(out, "stopped");
+            out.push_str("true");
+        }
         out.push('}');
     }
 
@@ -301,6 +402,11 @@ impl Learnt {
             largest_page: o.u64("largest_page")?,
             next_seq: o.u64("next_seq")?,
             seen: o.strings("seen")?,
+            stopped: match o.opt("stopped")? {
+                Some(json::Value::Bool(b)) => *b,
+                Some(_) => return Err("invalid type for `stopped`, expected a boolean".into()),
+                None => false,
+            },
         })
     }
 }
@@ -789,13 +895,14 @@ mod tests {
                 })
                 .collect(),
             learnt: Learnt {
-                total: watermarks.then_some(u64::MAX),
+                total: watermarks.then_some(Checkpoint::MAX_NUMBER),
                 effective_size: 100,
                 fanned_out: watermarks,
                 planned_end: 1_000,
                 largest_page: 100,
-                next_seq: 42,
+                next_seq: 50,
                 seen: vec!["s1".into(), "ü\u{0}".into()],
+                stopped: watermarks,
             },
             done: Done {
                 records: 1,

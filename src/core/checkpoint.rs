@@ -1038,6 +1038,50 @@ mod tests {
     }
 
     #[test]
+    fn numbers_no_sweep_could_have_saved_are_config_errors() {
+        let good = sample(all_pages(), true);
+        assert!(Checkpoint::from_json(&good.to_json()).is_ok());
+        let max = Checkpoint::MAX_NUMBER;
+        let cases: [(&str, fn(&mut Checkpoint)); 11] = [
+            ("`records`", |c| c.done.records = u64::MAX),
+            ("`dropped`", |c| c.done.dropped = Checkpoint::MAX_NUMBER + 1),
+            ("`throttled_ms`", |c| c.done.throttled_ms = u64::MAX),
+            ("`bad_body`", |c| c.done.retries.bad_body = u64::MAX),
+            ("`total`", |c| c.learnt.total = Some(u64::MAX)),
+            ("`next_seq`", |c| c.learnt.next_seq = u64::MAX),
+            ("`effective_size`", |c| c.learnt.effective_size = 0),
+            ("`seq`", |c| c.pending[0].seq = c.learnt.next_seq),
+            ("`sub`", |c| c.pending[0].sub = u32::MAX),
+            ("limit 0", |c| {
+                c.pending[0].page = PageRef::Offset {
+                    offset: 0,
+                    limit: 0,
+                }
+            }),
+            ("limit 10 with 10 records left out", |c| {
+                c.pending[0].skip = 10
+            }),
+        ];
+        for (says, spoil) in cases {
+            let mut c = good.clone();
+            spoil(&mut c);
+            let e = Checkpoint::from_json(&c.to_json()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{says}");
+            assert!(e.message().contains(says), "{says}: {}", e.message());
+        }
+        let mut c = good.clone();
+        c.done.records = max;
+        c.learnt.total = Some(max);
+        assert!(
+            Checkpoint::from_json(&c.to_json()).is_ok(),
+            "the limit itself"
+        );
+        let json = good.to_json().replace("\"stopped\":true", "\"stopped\":1");
+        let e = Checkpoint::from_json(&json).unwrap_err();
+        assert!(e.message().contains("`stopped`"), "{}", e.message());
+    }
+
+    #[test]
     fn job_checkpoints_match_serde_too() {
         for json in [
             r#"{"version":1,"items":5,"done":[]}"#,

@@ -224,8 +224,11 @@ impl Checkpoint {
         self.done.pages
     }
 
-    /// Pages still to fetch (more may be found as the sweep goes on, for
-    /// dialects that walk in sequence).
+    /// Pages planned and not handed out yet. More may follow: pages found
+    /// as the sweep goes on (dialects that walk in sequence), and pages up
+    /// to the total, which a sweep plans only a few at a time (at most twice
+    /// concurrency + window ahead), so a checkpoint stays small whatever the
+    /// total.
     pub fn pages_pending(&self) -> usize {
         self.pending.len()
     }

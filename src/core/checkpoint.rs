@@ -1045,7 +1045,8 @@ mod tests {
         let good = sample(all_pages(), true);
         assert!(Checkpoint::from_json(&good.to_json()).is_ok());
         let max = Checkpoint::MAX_NUMBER;
-        let cases: [(&str, fn(&mut Checkpoint)); 11] = [
+        type Spoil = fn(&mut Checkpoint);
+        let cases: [(&str, Spoil); 11] = [
             ("`records`", |c| c.done.records = u64::MAX),
             ("`dropped`", |c| c.done.dropped = Checkpoint::MAX_NUMBER + 1),
             ("`throttled_ms`", |c| c.done.throttled_ms = u64::MAX),

@@ -64,6 +64,18 @@ pub enum ErrorKind {
     /// failure to send again (that may write it twice), but one to check on
     /// the server. Counted apart from failures (`ManyReport::unknown`).
     OutcomeUnknown,
+    /// The API announced more than the caller allows: a total above
+    /// [`ListOptions::max_total`](crate::ListOptions::max_total) (in an
+    /// answer or in a checkpoint). The message names the total and the option.
+    Limit,
+    /// Two different pages of a sweep (two page numbers, offsets, cursors)
+    /// were answered with exactly the same records: the server ignores the
+    /// page asked for, or numbers its pages from another first page (see
+    /// [`PageNumber::first_page`](crate::core::PageNumber::first_page)).
+    /// Raised before the copy is handed out; the message names both pages.
+    /// [`ListOptions::allow_repeated_pages`](crate::ListOptions::allow_repeated_pages)
+    /// turns the check off.
+    Duplicate,
 }
 
 impl ErrorKind {
@@ -83,6 +95,8 @@ impl ErrorKind {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Incomplete => "incomplete",
             ErrorKind::OutcomeUnknown => "outcome-unknown",
+            ErrorKind::Limit => "limit",
+            ErrorKind::Duplicate => "duplicate",
         }
     }
 }

@@ -68,8 +68,10 @@
 //! or `Content-Range`), page numbers (first page 0 or 1), cursor tokens (from
 //! a JSON pointer or a header), next URLs (from a JSON pointer or an RFC 8288
 //! `Link` header) and keyset (`field > last`). Where the total is known after
-//! the first page, every remaining page is planned at once and fetched
-//! concurrently; otherwise pages are walked in sequence.
+//! the first page, the remaining pages are fetched concurrently, planned a
+//! few at a time as room frees up (so memory depends on the concurrency and
+//! the window, never on the total the server announces); otherwise pages are
+//! walked in sequence.
 //!
 //! Rules that keep every row: a short page does not end an offset sweep whose
 //! total says more rows remain (the missing range is fetched); a server that
@@ -78,6 +80,15 @@
 //! than the ones before; a cursor, next URL or keyset value seen twice is an
 //! [`ErrorKind::Loop`] error rather than an endless sweep; a total that
 //! changes during a sweep is reported ([`core::Notice::TotalChanged`]).
+//!
+//! Rules that keep a hostile or broken server from misleading a sweep: a
+//! total above [`ListOptions::max_total`] is an [`ErrorKind::Limit`] error;
+//! an empty page before the announced total ends the planning of new pages
+//! (the sweep ends with a [`core::Notice::ShortPage`] and is not reported
+//! complete) rather than asking for every page up to the total; two pages
+//! answered with the same records are an [`ErrorKind::Duplicate`] error,
+//! raised before the copy is handed out (see
+//! [`ListOptions::allow_repeated_pages`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -80,6 +80,20 @@ impl<C> List<C> {
         self.options = self.options.since(watermark);
         self
     }
+    /// The largest total accepted from the API (default a billion records):
+    /// a larger one is an [`ErrorKind::Limit`](crate::ErrorKind::Limit)
+    /// error. See [`ListOptions::max_total`].
+    pub fn max_total(mut self, records: u64) -> Self {
+        self.options = self.options.max_total(records);
+        self
+    }
+    /// Accepts two pages answered with the same records (default off: an
+    /// [`ErrorKind::Duplicate`](crate::ErrorKind::Duplicate) error). See
+    /// [`ListOptions::allow_repeated_pages`].
+    pub fn allow_repeated_pages(mut self, on: bool) -> Self {
+        self.options = self.options.allow_repeated_pages(on);
+        self
+    }
     /// Continues from a checkpoint taken earlier (here or in another
     /// process, natively or in a browser): pages handed out before are not
     /// fetched again.

@@ -359,6 +359,8 @@ struct Sim {
     end: Option<Result<Report, Error>>,
     max_in_flight: usize,
     max_buffered: usize,
+    /// Pages and records the report counted from a checkpoint resumed.
+    resumed: (u64, u64),
 }
 
 /// Simulated time one answer takes when not driven by latency.
@@ -373,8 +375,11 @@ impl Sim {
         server: impl FnMut(&Request) -> Answer + 'static,
     ) -> Sim {
         let t0 = Instant::now();
+        let sweep = Sweep::new(api.spec(), opts, t0).expect("a valid sweep");
+        let resumed = (sweep.report().pages, sweep.report().records);
         Sim {
-            sweep: Sweep::new(api.spec(), opts, t0).expect("a valid sweep"),
+            sweep,
+            resumed,
             server: Box::new(server),
             t0,
             now: t0,
@@ -448,7 +453,11 @@ impl Sim {
             assert!(self.end.is_none(), "an event after the end: {ev:?}");
             match ev {
                 Event::Page(p) => {
-                    assert_eq!(p.index, self.pages.len() as u64, "page indexes count up");
+                    assert_eq!(
+                        p.index,
+                        self.resumed.0 + self.pages.len() as u64,
+                        "page indexes count up"
+                    );
                     self.pages.push(p);
                     pages += 1;
                 }
@@ -566,8 +575,8 @@ impl Sim {
         }
         assert_eq!(self.pages.len(), pages);
         if let Some(Ok(r)) = &self.end {
-            assert_eq!(r.pages, self.pages.len() as u64);
-            assert_eq!(r.records, self.ids().len() as u64);
+            assert_eq!(r.pages, self.resumed.0 + self.pages.len() as u64);
+            assert_eq!(r.records, self.resumed.1 + self.ids().len() as u64);
             assert_eq!(r.notices, self.notices, "the report keeps the notices");
             let bound = self.held_bound(r);
             assert!(
@@ -3576,4 +3585,430 @@ fn an_arrived_answer_frees_its_slot_but_holds_its_place_in_the_window() {
     }
     assert!(retried.is_some(), "the sixth page is asked for again");
     assert!(sweep.report().retries.bad_body >= 1);
+}
+
+// ---------------------------------------------------------------------------
+// Trust: totals the server cannot back, pages served twice, bad checkpoints
+// ---------------------------------------------------------------------------
+
+/// A server with 3 records that announces `total` of them (where `tot`
+/// says), for offset or page-number paging: every page past the first is empty.
+fn boasting_server(style: Style, total: u64) -> impl FnMut(&Request) -> Answer {
+    move |req| {
+        let q = query(&req.url);
+        let (first, tot) = match style {
+            Style::Offset(tot) => (q["offset"] == "0", tot),
+            Style::Page(f, tot) => (q["page"] == f.to_string(), tot),
+            _ => unreachable!(),
+        };
+        let ids: Vec<u64> = if first { vec![1, 2, 3] } else { vec![] };
+        let mut body = json!({ "data": ids.iter().map(|&i| record(i)).collect::<Vec<_>>() });
+        if tot == Tot::Pointer {
+            body["meta"] = json!({ "total": total });
+        }
+        let resp = Response::new(200, body.to_string());
+        Ok(match tot {
+            Tot::Header => resp.with_header("X-Total-Count", total.to_string()),
+            Tot::Range => {
+                let range = if first {
+                    format!("items 0-2/{total}")
+                } else {
+                    format!("items */{total}")
+                };
+                Response {
+                    status: 206,
+                    ..resp
+                }
+                .with_header("Content-Range", range)
+            }
+            _ => resp,
+        })
+    }
+}
+
+fn total_source(tot: Tot) -> Total {
+    match tot {
+        Tot::Header => Total::header("X-Total-Count"),
+        Tot::Pointer => Total::pointer("/meta/total"),
+        Tot::Range => Total::ContentRange,
+        Tot::No => unreachable!(),
+    }
+}
+
+#[test]
+fn a_huge_total_with_a_short_first_page_plans_pages_a_few_at_a_time() {
+    // 3 records, 100 000 000 announced, 100 asked per page: the first page
+    // makes the page size 3 (a server cap, as far as the sweep can tell),
+    // which an all-at-once plan turned into 33 million pages (2 GiB, then
+    // an abort). Pages are planned 2 × (concurrency + window) ahead, and the
+    // first empty page ends the planning.
+    let (c, w) = (4, 2);
+    for tot in [Tot::Header, Tot::Pointer, Tot::Range] {
+        let a = api(Pagination::offset().total(total_source(tot)), 100, c);
+        let mut s = Sim::new(
+            &a,
+            items().window(w),
+            c,
+            w,
+            boasting_server(Style::Offset(tot), 100_000_000),
+        );
+        s.send();
+        s.answer(&off(0, 100));
+        s.events();
+        let p = s.sweep.progress(s.now);
+        assert_eq!(p.pages_total, Some(1 + 33_333_333), "{tot:?}");
+        let checkpoint = s.sweep.checkpoint();
+        assert_eq!(checkpoint.pages_pending(), 2 * (c + w), "{tot:?}");
+        s.run(Pick::Fifo);
+        let want: Vec<String> = std::iter::once(off(0, 100))
+            .chain((1..=12).map(|k| off(3 * k, 3)))
+            .collect();
+        assert_eq!(s.urls(), want, "{tot:?}");
+        assert_eq!(s.ids(), vec![1, 2, 3]);
+        let r = s.report();
+        assert_eq!((r.total, r.complete), (Some(100_000_000), Some(false)));
+        assert_eq!(
+            r.notices[0],
+            Notice::ShortPage {
+                page: 1,
+                expected: 3,
+                got: 0
+            }
+        );
+    }
+}
+
+#[test]
+fn a_huge_page_number_total_plans_pages_a_few_at_a_time() {
+    let (c, w) = (3, 3);
+    for first in [0, 1] {
+        let p = Pagination::page_number()
+            .first_page(first)
+            .total(Total::header("X-Total-Count"));
+        let a = api(p, 10, c);
+        let s = sim(
+            &a,
+            items().window(w),
+            c,
+            w,
+            Pick::Lifo,
+            boasting_server(Style::Page(first, Tot::Header), 100_000_000),
+        );
+        let mut asked = s.urls();
+        asked.sort();
+        let mut want: Vec<String> = (first..=first + 12).map(|p| page_url(p, 10)).collect();
+        want.sort();
+        assert_eq!(asked, want);
+        assert_eq!(s.ids(), vec![1, 2, 3]);
+        assert_eq!(s.report().complete, Some(false));
+    }
+}
+
+#[test]
+fn normal_totals_are_asked_for_in_the_same_order_as_planned_all_at_once() {
+    // 1000 pages, concurrency 3 + window 2: the lazily planned sweep sends
+    // the very URLs, in the very order, of a plan made all at once.
+    let a = offset_header_api(10, 3);
+    let s = sim(
+        &a,
+        items().window(2),
+        3,
+        2,
+        Pick::Seeded(7),
+        Fake::new(Style::Offset(Tot::Header), 10_000).server(),
+    );
+    assert_eq!(
+        s.urls(),
+        (0..1000).map(|k| off(10 * k, 10)).collect::<Vec<_>>()
+    );
+    assert_eq!(s.ids(), range(1, 10_000));
+    assert_eq!(s.report().complete, Some(true));
+}
+
+#[test]
+fn a_total_above_max_total_is_a_limit_error() {
+    for tot in [Tot::Header, Tot::Pointer, Tot::Range] {
+        let a = api(Pagination::offset().total(total_source(tot)), 100, 4);
+        // The default ceiling, a billion records.
+        let s = sim(
+            &a,
+            items(),
+            4,
+            4,
+            Pick::Fifo,
+            boasting_server(Style::Offset(tot), 1_000_000_001),
+        );
+        let e = s.error();
+        assert_eq!(e.kind(), ErrorKind::Limit, "{tot:?}: {e}");
+        assert_eq!(e.url(), Some(off(0, 100).as_str()));
+        assert!(e.message().contains("1000000001"), "{e}");
+        assert!(e.message().contains("max_total"), "{e}");
+        assert!(e.message().contains("maxTotal"), "{e}");
+        assert!(s.ids().is_empty(), "nothing of the page is handed out");
+        // A lower ceiling of the caller's.
+        let s = sim(
+            &a,
+            items().max_total(50),
+            4,
+            4,
+            Pick::Fifo,
+            Fake::new(Style::Offset(tot), 51).server(),
+        );
+        assert_eq!(s.error().kind(), ErrorKind::Limit);
+        assert_eq!(s.urls(), vec![off(0, 100)]);
+        // At the ceiling: fine.
+        let s = sim(
+            &a,
+            items().max_total(51),
+            4,
+            4,
+            Pick::Fifo,
+            Fake::new(Style::Offset(tot), 51).server(),
+        );
+        assert_eq!(s.ids(), range(1, 51));
+    }
+}
+
+#[test]
+fn a_total_growing_past_max_total_mid_sweep_is_a_limit_error() {
+    let a = offset_header_api(10, 2);
+    let mut fake = Fake::new(Style::Offset(Tot::Header), 30);
+    let s = sim(&a, items().max_total(40), 2, 2, Pick::Fifo, move |req| {
+        let resp = fake.respond(&req.url);
+        if fake.ids.len() == 30 {
+            fake.ids.extend(31..=45);
+        }
+        Ok(resp)
+    });
+    let e = s.error();
+    assert_eq!(e.kind(), ErrorKind::Limit, "{e}");
+    assert_eq!((e.page(), e.url()), (Some(1), Some(off(10, 10).as_str())));
+    assert_eq!(s.ids(), range(1, 10), "the pages before it are handed out");
+}
+
+#[test]
+fn a_checkpoint_of_a_huge_total_resumes_a_few_pages_at_a_time() {
+    let (c, w) = (2, 2);
+    let a = offset_header_api(100, c);
+    let mut s = Sim::new(
+        &a,
+        items().window(w),
+        c,
+        w,
+        boasting_server(Style::Offset(Tot::Header), 100_000_000),
+    );
+    s.send();
+    s.answer(&off(0, 100));
+    s.events();
+    let json = s.sweep.checkpoint().to_json();
+    assert!(json.len() < 2_000, "{json}");
+    let resumed = Checkpoint::from_json(&json).unwrap();
+    let s = sim(
+        &a,
+        items().window(w).resume(resumed.clone()),
+        c,
+        w,
+        Pick::Fifo,
+        boasting_server(Style::Offset(Tot::Header), 100_000_000),
+    );
+    assert_eq!(s.urls(), (1..=8).map(|k| off(3 * k, 3)).collect::<Vec<_>>());
+    assert_eq!(s.report().records, 3, "counted from the checkpoint");
+    assert_eq!(s.report().complete, Some(false));
+    // Resumed with a lower ceiling: the saved total is refused at once.
+    let e = Sweep::new(
+        a.spec(),
+        items().max_total(1_000).resume(resumed),
+        Instant::now(),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Limit);
+    assert!(e.message().contains("100000000"), "{e}");
+}
+
+/// A server whose pages start at 1 and that answers page 0 as page 1
+/// (`?page=0` is clamped), over `n` records, 10 a page.
+fn first_page_1_server(n: u64, tot: Tot) -> impl FnMut(&Request) -> Answer {
+    let fake = Fake::new(Style::Page(1, tot), n);
+    move |req| Ok(fake.respond(&req.url.replace("page=0&", "page=1&")))
+}
+
+#[test]
+fn page_0_served_as_page_1_is_a_duplicate_error_naming_both_pages() {
+    for tot in [Tot::Header, Tot::No] {
+        let mut p = Pagination::page_number().first_page(0);
+        if tot == Tot::Header {
+            p = p.total(Total::header("X-Total-Count"));
+        }
+        let a = api(p, 10, 4);
+        let s = sim(
+            &a,
+            items(),
+            4,
+            4,
+            Pick::Fifo,
+            first_page_1_server(2_000, tot),
+        );
+        let e = s.error();
+        assert_eq!(e.kind(), ErrorKind::Duplicate, "{tot:?}: {e}");
+        assert_eq!(e.page(), Some(1));
+        assert_eq!(e.url(), Some(page_url(1, 10).as_str()));
+        for says in [
+            "pages 0 (",
+            &page_url(0, 10),
+            ") and 1 (",
+            &page_url(1, 10),
+            "same 10 records",
+            "first_page",
+            "firstPage",
+        ] {
+            assert!(e.message().contains(says), "{tot:?}: {says:?} in {e}");
+        }
+        assert_eq!(s.ids(), range(1, 10), "{tot:?}: no copy is handed out");
+    }
+}
+
+#[test]
+fn a_duplicate_arriving_first_still_hands_out_no_copy() {
+    // Pages 3 and 5 alike (answered 5 first): the sweep hands out pages 0..=2
+    // and stops, whichever of the two came in first.
+    let a = offset_header_api(10, 8);
+    let fake = Fake::new(Style::Offset(Tot::Header), 100);
+    let s = sim(&a, items(), 8, 8, Pick::Lifo, move |req| {
+        let url = if req.url == off(30, 10) {
+            off(50, 10)
+        } else {
+            req.url.clone()
+        };
+        Ok(fake.respond(&url))
+    });
+    let e = s.error();
+    assert_eq!(e.kind(), ErrorKind::Duplicate, "{e}");
+    assert!(e.message().contains("pages 3 ("), "{e}");
+    assert!(e.message().contains(") and 5 ("), "{e}");
+    assert!(e.message().contains("ignore the page asked for"), "{e}");
+    assert_eq!(s.ids(), range(1, 30));
+}
+
+#[test]
+fn a_server_ignoring_the_offset_without_a_total_is_a_duplicate_error() {
+    // Without the check this sweep never ends: every page is full.
+    let a = api(Pagination::offset(), 10, 4);
+    let fake = Fake::new(Style::Offset(Tot::No), 100);
+    let s = sim(&a, items(), 4, 4, Pick::Fifo, move |_| {
+        Ok(fake.respond(&off(0, 10)))
+    });
+    assert_eq!(s.error().kind(), ErrorKind::Duplicate);
+    assert_eq!(s.urls(), vec![off(0, 10), off(10, 10)]);
+    assert_eq!(s.ids(), range(1, 10));
+}
+
+#[test]
+fn pages_alike_are_handed_out_with_allow_repeated_pages() {
+    // Records that may repeat (the same id here, as the test's driver
+    // reads ids; records without one are the usual case): two pages may be
+    // byte for byte the same.
+    let a = offset_header_api(2, 4);
+    let server = |req: &Request| {
+        let q = query(&req.url);
+        let n = if q["offset"] == "4" { 1 } else { 2 };
+        let body = json!({ "data": vec![json!({ "id": 7, "ok": true }); n] });
+        Ok(Response::new(200, body.to_string()).with_header("X-Total-Count", "5"))
+    };
+    let s = sim(&a, items(), 4, 4, Pick::Fifo, server);
+    assert_eq!(s.error().kind(), ErrorKind::Duplicate);
+    let s = sim(
+        &a,
+        items().allow_repeated_pages(true),
+        4,
+        4,
+        Pick::Fifo,
+        server,
+    );
+    assert_eq!(s.report().records, 5);
+    assert_eq!(s.report().complete, Some(true));
+}
+
+#[test]
+fn an_empty_page_and_a_repeated_empty_page_are_not_duplicates() {
+    // Empty pages carry no rows to repeat: the sweep ends as before.
+    let a = api(Pagination::offset(), 5, 2);
+    let s = sim(
+        &a,
+        items(),
+        2,
+        2,
+        Pick::Fifo,
+        Fake::new(Style::Offset(Tot::No), 10).server(),
+    );
+    assert_eq!(s.ids(), range(1, 10));
+}
+
+#[test]
+fn a_checkpoint_with_counts_at_the_limit_resumes_without_overflow() {
+    // The largest numbers a checkpoint may hold count on without overflow
+    // (a debug build panicked on `records: u64::MAX`; a release build wrapped).
+    let a = offset_header_api(10, 2);
+    let mut s = Sim::new(
+        &a,
+        items(),
+        2,
+        2,
+        Fake::new(Style::Offset(Tot::Header), 30).server(),
+    );
+    s.send();
+    s.answer(&off(0, 10));
+    s.events();
+    let json = s.sweep.checkpoint().to_json();
+    let max = Checkpoint::MAX_NUMBER.to_string();
+    let big = json
+        .replace("\"records\":10", &format!("\"records\":{max}"))
+        .replace("\"requests\":1", &format!("\"requests\":{max}"));
+    assert_ne!(big, json);
+    let s = sim(
+        &a,
+        items().resume(Checkpoint::from_json(&big).unwrap()),
+        2,
+        2,
+        Pick::Fifo,
+        Fake::new(Style::Offset(Tot::Header), 30).server(),
+    );
+    assert_eq!(s.report().records, Checkpoint::MAX_NUMBER + 20);
+    assert_eq!(s.report().complete, Some(false));
+    // One more is refused, as a typed error.
+    let over = (Checkpoint::MAX_NUMBER + 1).to_string();
+    for bad in [
+        json.replace("\"records\":10", &format!("\"records\":{over}")),
+        json.replace("\"records\":10", &format!("\"records\":{}", u64::MAX)),
+    ] {
+        let e = Checkpoint::from_json(&bad).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(e.message().contains("`records`"), "{e}");
+    }
+}
+
+#[test]
+fn a_checkpoint_page_before_the_first_page_is_a_config_error() {
+    let p = Pagination::page_number().total(Total::header("X-Total-Count"));
+    let a = api(p, 10, 2);
+    let mut s = Sim::new(
+        &a,
+        items(),
+        2,
+        2,
+        Fake::new(Style::Page(1, Tot::Header), 50).server(),
+    );
+    s.send();
+    s.answer(&page_url(1, 10));
+    s.events();
+    let json = s.sweep.checkpoint().to_json();
+    assert!(json.contains("{\"kind\":\"page\",\"number\":2}"), "{json}");
+    let bad = json.replace("\"number\":2}", "\"number\":0}");
+    let e = Sweep::new(
+        a.spec(),
+        items().resume(Checkpoint::from_json(&bad).unwrap()),
+        Instant::now(),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert!(e.message().contains("before the first page"), "{e}");
 }

@@ -35,7 +35,11 @@ export type ErrorKind =
    * not say what became of the record (batch results missing, misplaced or miscounted),
    * or it got no answer and was not sent again. Check on the server before writing it again.
    */
-  | 'outcome-unknown';
+  | 'outcome-unknown'
+  /** The API announced a total above `maxTotal` (default 1 000 000 000), in an answer or a resumed checkpoint. */
+  | 'limit'
+  /** Two different pages were answered with the same records (a server whose pages start at 1 answering page 0, say: set `firstPage`); no copy was handed out. */
+  | 'duplicate';
 
 /** The optional context of a {@link PagewiseError}. */
 export interface PagewiseErrorDetails {
@@ -403,6 +407,18 @@ export interface ListOptions {
   readonly since?: Watermark;
   /** Continue a sweep from a checkpoint (`stream().checkpoint()`, or a native one): pages handed out before are not fetched again. */
   readonly resume?: CheckpointJson;
+  /**
+   * The largest total accepted from the API (default 1 000 000 000): a larger
+   * one, in an answer or a checkpoint, fails the sweep with kind `limit`.
+   * Memory never depends on the total (pages are planned a few at a time).
+   */
+  readonly maxTotal?: number;
+  /**
+   * Accept two pages answered with the same records (default false: kind
+   * `duplicate`, raised before the copy is handed out). Only for records that
+   * may repeat byte for byte over a whole page (records without an id).
+   */
+  readonly allowRepeatedPages?: boolean;
 }
 
 /** Where a job of many items is, after each result. */

@@ -647,6 +647,8 @@ pub(crate) fn list_options(
             "onProgress",
             "since",
             "resume",
+            "maxTotal",
+            "allowRepeatedPages",
         ],
     )?;
     let mut opts = ListOptions::new(path);
@@ -673,6 +675,12 @@ pub(crate) fn list_options(
     }
     if let Some(on) = o.boolean("verify")? {
         opts = opts.verify(on);
+    }
+    if let Some(n) = o.count("maxTotal")? {
+        opts = opts.max_total(n);
+    }
+    if let Some(on) = o.boolean("allowRepeatedPages")? {
+        opts = opts.allow_repeated_pages(on);
     }
     let w_what = "an object { field: string, value: string, ids: string[] }";
     if let Some(w) = o.object("since", &["field", "value", "ids"], w_what)? {

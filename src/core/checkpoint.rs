@@ -41,6 +41,13 @@ pub(crate) struct Learnt {
     pub largest_page: u64,
     pub next_seq: u64,
     pub seen: Vec<String>,
+    /// An empty page came back before the total: no page is planned any more.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stopped: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Counters of the part of the sweep already done.
@@ -99,11 +106,33 @@ impl Checkpoint {
         out
     }
 
+    /// The largest number a checkpoint may hold: 2^53 - 1, the largest
+    /// integer JavaScript represents exactly. No sweep counts that far, and
+    /// counting on from it cannot overflow.
+    pub const MAX_NUMBER: u64 = (1 << 53) - 1;
+
     /// A checkpoint from JSON made by [`to_json`](Checkpoint::to_json);
-    /// anything else is an [`ErrorKind::Config`] error.
+    /// anything else is an [`ErrorKind::Config`] error, and so is a number
+    /// that no sweep could have saved (above [`MAX_NUMBER`](Checkpoint::MAX_NUMBER),
+    /// a page size of 0, more records left out of a page than it holds, a
+    /// page numbered past the sweep's count).
+    ///
+    /// ```
+    /// use pagewise::{Checkpoint, ErrorKind};
+    /// let json = r#"{"version":1,"collection":"https://h/items","dialect":"offset",
+    ///   "pending":[],"learnt":{"total":null,"effective_size":10,"fanned_out":false,
+    ///   "planned_end":0,"largest_page":0,"next_seq":1,"seen":[]},
+    ///   "done":{"records":18446744073709551615,"pages":1,"requests":1,
+    ///   "retries":{"throttled":0,"server_error":0,"timeout":0,"transport":0,"bad_body":0},
+    ///   "throttled_ms":0}}"#;
+    /// let err = Checkpoint::from_json(json).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Config);
+    /// assert!(err.message().contains("`records`"), "{}", err.message());
+    /// ```
     pub fn from_json(json: &str) -> Result<Self> {
         let c = json::parse(json)
             .and_then(|v| Checkpoint::read(&v))
+            .and_then(|c| c.validate().map(|()| c))
             .map_err(|e| {
                 Error::new(ErrorKind::Config, format!("not a pagewise checkpoint: {e}"))
             })?;
@@ -117,6 +146,74 @@ impl Checkpoint {
         Ok(c)
     }
 
+    /// Checks every number against what a sweep can have saved.
+    fn validate(&self) -> json::Result<()> {
+        let at_most = |name: &str, n: u64| {
+            if n > Self::MAX_NUMBER {
+                Err(format!(
+                    "invalid value for `{name}`: {n} is more than {}",
+                    Self::MAX_NUMBER
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let l = &self.learnt;
+        let d = &self.done;
+        let r = &d.retries;
+        for (name, n) in [
+            ("total", l.total.unwrap_or(0)),
+            ("effective_size", l.effective_size),
+            ("planned_end", l.planned_end),
+            ("largest_page", l.largest_page),
+            ("next_seq", l.next_seq),
+            ("records", d.records),
+            ("pages", d.pages),
+            ("requests", d.requests),
+            ("throttled", r.throttled),
+            ("server_error", r.server_error),
+            ("timeout", r.timeout),
+            ("transport", r.transport),
+            ("bad_body", r.bad_body),
+            ("throttled_ms", d.throttled_ms),
+            ("dropped", d.dropped),
+        ] {
+            at_most(name, n)?;
+        }
+        if l.effective_size == 0 {
+            return Err("invalid value for `effective_size`: 0, expected at least 1".into());
+        }
+        for p in &self.pending {
+            at_most("seq", p.seq)?;
+            at_most("skip", p.skip)?;
+            if p.seq >= l.next_seq {
+                return Err(format!(
+                    "invalid value for `seq`: {}, expected less than `next_seq` ({})",
+                    p.seq, l.next_seq
+                ));
+            }
+            if p.sub == u32::MAX {
+                return Err(format!("invalid value for `sub`: {}", p.sub));
+            }
+            match p.page {
+                PageRef::Offset { offset, limit } => {
+                    at_most("offset", offset)?;
+                    at_most("limit", limit)?;
+                    if limit == 0 || p.skip >= limit {
+                        return Err(format!(
+                            "invalid page: limit {limit} with {} records left out, expected \
+                             a limit of at least 1 and fewer left out",
+                            p.skip
+                        ));
+                    }
+                }
+                PageRef::Page { number } => at_most("number", number)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Records handed out before the checkpoint.
     pub fn records_done(&self) -> u64 {
         self.done.records
@@ -127,8 +224,11 @@ impl Checkpoint {
         self.done.pages
     }
 
-    /// Pages still to fetch (more may be found as the sweep goes on, for
-    /// dialects that walk in sequence).
+    /// Pages planned and not handed out yet. More may follow: pages found
+    /// as the sweep goes on (dialects that walk in sequence), and pages up
+    /// to the total, which a sweep plans only a few at a time (at most twice
+    /// concurrency + window ahead), so a checkpoint stays small whatever the
+    /// total.
     pub fn pages_pending(&self) -> usize {
         self.pending.len()
     }
@@ -285,6 +385,10 @@ impl Learnt {
         json::num(out, self.next_seq);
         json::key(out, "seen");
         json::strs(out, &self.seen);
+        if self.stopped {
+            json::key(out, "stopped");
+            out.push_str("true");
+        }
         out.push('}');
     }
 
@@ -301,6 +405,11 @@ impl Learnt {
             largest_page: o.u64("largest_page")?,
             next_seq: o.u64("next_seq")?,
             seen: o.strings("seen")?,
+            stopped: match o.opt("stopped")? {
+                Some(json::Value::Bool(b)) => *b,
+                Some(_) => return Err("invalid type for `stopped`, expected a boolean".into()),
+                None => false,
+            },
         })
     }
 }
@@ -789,13 +898,14 @@ mod tests {
                 })
                 .collect(),
             learnt: Learnt {
-                total: watermarks.then_some(u64::MAX),
+                total: watermarks.then_some(Checkpoint::MAX_NUMBER),
                 effective_size: 100,
                 fanned_out: watermarks,
                 planned_end: 1_000,
                 largest_page: 100,
-                next_seq: 42,
+                next_seq: 50,
                 seen: vec!["s1".into(), "ü\u{0}".into()],
+                stopped: watermarks,
             },
             done: Done {
                 records: 1,
@@ -928,6 +1038,51 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("version 2"));
+    }
+
+    #[test]
+    fn numbers_no_sweep_could_have_saved_are_config_errors() {
+        let good = sample(all_pages(), true);
+        assert!(Checkpoint::from_json(&good.to_json()).is_ok());
+        let max = Checkpoint::MAX_NUMBER;
+        type Spoil = fn(&mut Checkpoint);
+        let cases: [(&str, Spoil); 11] = [
+            ("`records`", |c| c.done.records = u64::MAX),
+            ("`dropped`", |c| c.done.dropped = Checkpoint::MAX_NUMBER + 1),
+            ("`throttled_ms`", |c| c.done.throttled_ms = u64::MAX),
+            ("`bad_body`", |c| c.done.retries.bad_body = u64::MAX),
+            ("`total`", |c| c.learnt.total = Some(u64::MAX)),
+            ("`next_seq`", |c| c.learnt.next_seq = u64::MAX),
+            ("`effective_size`", |c| c.learnt.effective_size = 0),
+            ("`seq`", |c| c.pending[0].seq = c.learnt.next_seq),
+            ("`sub`", |c| c.pending[0].sub = u32::MAX),
+            ("limit 0", |c| {
+                c.pending[0].page = PageRef::Offset {
+                    offset: 0,
+                    limit: 0,
+                }
+            }),
+            ("limit 10 with 10 records left out", |c| {
+                c.pending[0].skip = 10
+            }),
+        ];
+        for (says, spoil) in cases {
+            let mut c = good.clone();
+            spoil(&mut c);
+            let e = Checkpoint::from_json(&c.to_json()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{says}");
+            assert!(e.message().contains(says), "{says}: {}", e.message());
+        }
+        let mut c = good.clone();
+        c.done.records = max;
+        c.learnt.total = Some(max);
+        assert!(
+            Checkpoint::from_json(&c.to_json()).is_ok(),
+            "the limit itself"
+        );
+        let json = good.to_json().replace("\"stopped\":true", "\"stopped\":1");
+        let e = Checkpoint::from_json(&json).unwrap_err();
+        assert!(e.message().contains("`stopped`"), "{}", e.message());
     }
 
     #[test]

@@ -160,6 +160,7 @@ pub struct Response {
 pub struct Attachment {
     value: Arc<dyn Any + Send + Sync>,
     body_len: usize,
+    digest: Option<u64>,
 }
 
 impl Attachment {
@@ -168,7 +169,32 @@ impl Attachment {
         Attachment {
             value: Arc::new(value),
             body_len,
+            digest: None,
         }
+    }
+
+    /// Adds a digest of the body the skeleton stands for (any hash of its
+    /// bytes that is the same for the same bytes). A sweep compares pages'
+    /// digests to catch two pages answered with the same records (see
+    /// [`ListOptions::allow_repeated_pages`](crate::ListOptions::allow_repeated_pages));
+    /// it cannot hash records it never sees, so without a digest a page
+    /// answered with an attachment is not checked. A digest of the whole
+    /// body misses a copy whose other members differ (a page number
+    /// echoed back), never more.
+    ///
+    /// ```
+    /// use pagewise::core::Attachment;
+    /// let a = Attachment::new(vec![1, 2, 3], 120).with_digest(0x5eed);
+    /// assert_eq!(a.digest(), Some(0x5eed));
+    /// ```
+    pub fn with_digest(mut self, digest: u64) -> Self {
+        self.digest = Some(digest);
+        self
+    }
+
+    /// The digest set by [`with_digest`](Attachment::with_digest).
+    pub fn digest(&self) -> Option<u64> {
+        self.digest
     }
 
     /// The value, if it is a `T`.

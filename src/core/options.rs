@@ -42,6 +42,8 @@ pub struct ListOptions {
     pub(crate) seed: Option<u64>,
     pub(crate) since: Option<Watermark>,
     pub(crate) resume: Option<Checkpoint>,
+    pub(crate) max_total: u64,
+    pub(crate) allow_repeated_pages: bool,
 }
 
 impl ListOptions {
@@ -60,8 +62,14 @@ impl ListOptions {
             seed: None,
             since: None,
             resume: None,
+            max_total: Self::DEFAULT_MAX_TOTAL,
+            allow_repeated_pages: false,
         }
     }
+
+    /// The default of [`max_total`](ListOptions::max_total): a billion records.
+    pub const DEFAULT_MAX_TOTAL: u64 = 1_000_000_000;
+
     /// Adds a query parameter (a filter, a field list, ...).
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((name.into(), value.into()));
@@ -126,6 +134,45 @@ impl ListOptions {
     /// another, natively or in a browser): finished pages are not fetched again.
     pub fn resume(mut self, checkpoint: Checkpoint) -> Self {
         self.resume = Some(checkpoint);
+        self
+    }
+    /// The largest total a sweep accepts from the API (default
+    /// [`DEFAULT_MAX_TOTAL`](ListOptions::DEFAULT_MAX_TOTAL), a billion
+    /// records). An answer announcing more (in a header, the body or
+    /// `Content-Range`, on any page), or a checkpoint that saved more, ends
+    /// the sweep with an [`ErrorKind::Limit`](crate::ErrorKind::Limit) error
+    /// naming the total and the URL. Memory does not depend on the total
+    /// (pages are planned a few at a time, as room frees up); the ceiling
+    /// stops a sweep from taking a bogus total at its word.
+    ///
+    /// ```
+    /// use pagewise::ListOptions;
+    /// let opts = ListOptions::new("events").max_total(20_000_000_000);
+    /// # let _ = opts;
+    /// ```
+    pub fn max_total(mut self, records: u64) -> Self {
+        self.max_total = records;
+        self
+    }
+    /// Accepts two pages answered with the same records (default off).
+    ///
+    /// By default a sweep remembers a digest of the first page's records and
+    /// of the latest pages' (twice concurrency + window of them), and ends
+    /// with an [`ErrorKind::Duplicate`](crate::ErrorKind::Duplicate) error
+    /// when another page comes back with exactly the same records, before
+    /// that copy is handed out: the server ignored the page or offset asked
+    /// for (a server whose pages start at 1 answering page 0 as page 1 is the
+    /// usual case; see [`PageNumber::first_page`](crate::core::PageNumber::first_page)).
+    /// Turn this on only for a collection whose records may repeat byte for
+    /// byte over a whole page (records without an id, say).
+    ///
+    /// ```
+    /// use pagewise::ListOptions;
+    /// let opts = ListOptions::new("heartbeats").allow_repeated_pages(true);
+    /// # let _ = opts;
+    /// ```
+    pub fn allow_repeated_pages(mut self, on: bool) -> Self {
+        self.allow_repeated_pages = on;
         self
     }
     /// The collection path.

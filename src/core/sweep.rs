@@ -4,6 +4,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet, VecDeque};
+use std::hash::Hasher;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +60,13 @@ pub enum Notice {
     /// A page in the middle of a planned sweep had fewer records than asked for.
     /// For offset paging the missing range is fetched again; for page numbers it
     /// cannot be, and rows may be missing.
+    ///
+    /// An empty page (`got: 0`) before the announced total also ends the
+    /// planning of new pages: the collection is taken to end there (the
+    /// pages already planned, at most twice concurrency + window, are still
+    /// fetched), so a total the server cannot back with records does not
+    /// send the sweep through every page up to it. The report then does not
+    /// claim the sweep complete.
     ShortPage {
         /// The page.
         page: u64,
@@ -96,8 +104,11 @@ pub struct Report {
     pub requests: u64,
     /// The total the API announced last, if it announces one.
     pub total: Option<u64>,
-    /// `Some(true)` when the records handed out match the announced total,
-    /// `Some(false)` when they do not, `None` when the API announces no total.
+    /// `Some(true)` when the records handed out match the announced total
+    /// and nothing seen contradicts it, `Some(false)` when they do not, or
+    /// when rows may be missing all the same (a page-number page came back
+    /// short, or an empty page ended the sweep before the total); `None`
+    /// when the API announces no total.
     pub complete: Option<bool>,
     /// Time from the sweep's start to its end.
     pub duration: Duration,
@@ -378,6 +389,70 @@ pub struct Sweep {
     delta: Option<Delta>,
     /// Records left out by the delta filter (seen at the watermark before).
     dropped: u64,
+    /// The largest total accepted from the API.
+    max_total: u64,
+    /// Digests of pages' records, to catch two pages answered alike
+    /// (`None`: repeated pages are allowed).
+    digests: Option<Digests>,
+    /// An empty page came back before the announced total: no page is
+    /// planned any more.
+    stopped: bool,
+    /// Something seen says rows may be missing even if the count matches.
+    doubt: bool,
+}
+
+/// Digests of the records of pages answered: the first page's, kept for the
+/// whole sweep, and the latest ones, at most `kept`. The first page is the
+/// one a server with another first page number (or one that ignores the
+/// page asked for) repeats, whatever the concurrency; the latest ones catch
+/// a server that repeats a page near the one asked for (its last page for
+/// every page past its end, say). Memory: `kept` digests and URLs.
+#[derive(Debug)]
+struct Digests {
+    first: Option<Digest>,
+    latest: VecDeque<Digest>,
+    kept: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Digest {
+    hash: u64,
+    records: usize,
+    key: Key,
+    url: Option<Url>,
+}
+
+impl Digests {
+    /// The page answered with the same records as `d` under another key,
+    /// if one is known; otherwise `d` is kept.
+    fn check(&mut self, d: Digest) -> Option<Digest> {
+        let same = |o: &&Digest| o.hash == d.hash && o.records == d.records && o.key != d.key;
+        if let Some(o) = self.first.iter().chain(self.latest.iter()).find(same) {
+            return Some(o.clone());
+        }
+        if d.key == (0, 0) {
+            self.first = Some(d);
+        } else {
+            if self.latest.len() >= self.kept {
+                self.latest.pop_front();
+            }
+            self.latest.push_back(d);
+        }
+        None
+    }
+}
+
+/// A digest of a page's records (their bytes, each with its length):
+/// deterministic, the same on every target and in every run.
+fn digest(text: &str, ranges: &[std::ops::Range<usize>]) -> u64 {
+    // `new()` has fixed keys: no randomness, unlike `RandomState`'s hashers.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in ranges {
+        let bytes = text.as_bytes().get(r.clone()).unwrap_or_default();
+        h.write_usize(bytes.len());
+        h.write(bytes);
+    }
+    h.finish()
 }
 
 impl Sweep {
@@ -480,9 +555,18 @@ impl Sweep {
             failing: None,
             delta,
             dropped: 0,
+            max_total: options.max_total,
+            digests: (!options.allow_repeated_pages).then(|| Digests {
+                first: None,
+                latest: VecDeque::new(),
+                kept: 2 * (concurrency + window),
+            }),
+            stopped: false,
+            doubt: false,
         };
         if let Some(c) = options.resume {
             sweep.restore(c)?;
+            sweep.top_up();
             // A checkpoint of a sweep that had handed out everything leaves
             // nothing to fetch: the sweep ends at once.
             sweep.finish_if_done();
@@ -677,6 +761,7 @@ impl Sweep {
             Err(Fail(err, Some(failure))) => self.retry_or_fail(key, err, failure, now),
             Err(Fail(err, None)) => self.fail_at(key, err),
         }
+        self.top_up();
         self.report.duration = now.saturating_duration_since(self.start);
         self.finish_if_done();
     }
@@ -707,7 +792,7 @@ impl Sweep {
     pub fn progress(&self, now: Instant) -> Progress {
         let elapsed = now.saturating_duration_since(self.start);
         let pages_total = (self.fanned_out || self.state == State::Finished)
-            .then(|| self.report.pages + self.slots.len() as u64);
+            .then(|| self.report.pages + self.slots.len() as u64 + self.unplanned_pages());
         // Pages still in the event queue have not reached the caller.
         let (mut queued_records, mut queued_pages) = (0u64, 0u64);
         for ev in &self.events {
@@ -786,6 +871,7 @@ impl Sweep {
                 largest_page: self.largest_page,
                 next_seq: self.next_seq,
                 seen: self.recent.iter().cloned().collect(),
+                stopped: self.stopped,
             },
             done: Done {
                 records: self.report.records - queued_records,
@@ -849,10 +935,27 @@ impl Sweep {
                 c.collection, c.dialect
             )));
         }
+        if let Some(t) = c.learnt.total.filter(|t| *t > self.max_total) {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!("the checkpoint's total: {}", too_large(t, self.max_total)),
+            )
+            .with_url(self.spec.redact(self.collection.as_str())));
+        }
+        let first_page = match &self.spec.pagination {
+            Pagination::PageNumber(p) => p.first_page,
+            _ => 0,
+        };
+        let bad = |what: String| Error::config(format!("a bad checkpoint: {what}"));
         self.slots.clear();
         for p in c.pending {
             let target = match p.page {
                 PageRef::Offset { offset, limit } => Target::Offset { offset, limit },
+                PageRef::Page { number } if number < first_page => {
+                    return Err(bad(format!(
+                        "page {number} is before the first page, {first_page}"
+                    )))
+                }
                 PageRef::Page { number } => Target::Page(number),
                 PageRef::Cursor { cursor } => Target::Cursor(cursor),
                 PageRef::Url { url } => {
@@ -879,6 +982,13 @@ impl Sweep {
         self.planned_end = l.planned_end;
         self.largest_page = l.largest_page;
         self.next_seq = l.next_seq;
+        self.stopped = l.stopped;
+        if self.fanned_out && first_page > self.planned_end {
+            return Err(bad(format!(
+                "planned_end {} is before the first page, {first_page}",
+                self.planned_end
+            )));
+        }
         self.recent = l.seen.iter().rev().take(SEEN_KEPT).rev().cloned().collect();
         self.seen = l.seen.into_iter().collect();
         // Pages still to fetch will announce their links again: those are not loops.
@@ -1051,6 +1161,14 @@ impl Sweep {
                     Planned::Decode(d) => decode(self, raw, d),
                     Planned::Error(e) => Fail(e, None),
                 })?;
+            // Records parsed by the transport are not in `text` (a skeleton):
+            // its digest of the body stands for theirs.
+            let hash = match &attachment {
+                Some(a) => a.digest(),
+                None => Some(digest(&text, &ranges)),
+            };
+            self.check_repeat(key, hash, ranges.len())
+                .map_err(|e| Fail(e, None))?;
             let skip = (self.slots[&key].skip as usize).min(ranges.len());
             ranges.drain(..skip);
             if let Some(delta) = self.delta.as_mut() {
@@ -1171,6 +1289,13 @@ impl Sweep {
                 .header("content-range")
                 .and_then(page::content_range_total),
         };
+        if let Some(t) = found.filter(|t| *t > self.max_total) {
+            return Err(Planned::Error(self.page_error(
+                key,
+                ErrorKind::Limit,
+                too_large(t, self.max_total),
+            )));
+        }
         match (found, self.total) {
             (None, _) => {
                 if !self.total_missing_noted {
@@ -1209,7 +1334,7 @@ impl Sweep {
                 let total = self.read_total(key, body, resp)?;
                 if self.fanned_out {
                     let total = self.total.unwrap_or(0);
-                    if n < limit && offset + n < total {
+                    if n < limit && offset.saturating_add(n) < total {
                         if n > 0 {
                             // Fetch the rest of this page's range: never skip rows.
                             next.push((
@@ -1225,8 +1350,10 @@ impl Sweep {
                             expected: limit,
                             got: n,
                         });
+                        if n == 0 {
+                            self.stop_planning();
+                        }
                     }
-                    self.extend_offsets(&mut next);
                 } else if let (Some(t), true) = (total, key == (0, 0)) {
                     self.fanned_out = true;
                     // A server that caps the page size below what we asked is detected here.
@@ -1235,15 +1362,14 @@ impl Sweep {
                     } else {
                         limit
                     };
-                    self.planned_end = offset + n;
-                    if n > 0 {
-                        self.extend_offsets(&mut next);
-                    }
+                    self.planned_end = offset.saturating_add(n);
+                    // The rest is planned as room frees up (`top_up`).
+                    self.stopped = n == 0;
                 } else if n > 0 && n >= self.largest_page {
                     next.push((
                         (key.0 + 1, 0),
                         Target::Offset {
-                            offset: offset + n,
+                            offset: offset.saturating_add(n),
                             limit,
                         },
                     ));
@@ -1257,15 +1383,19 @@ impl Sweep {
                 };
                 if self.fanned_out {
                     let t = self.total.unwrap_or(0);
-                    let before = (p - first) * self.effective_size;
-                    if n < self.effective_size && before + n < t {
+                    let before = p.saturating_sub(first).saturating_mul(self.effective_size);
+                    if n < self.effective_size && before.saturating_add(n) < t {
                         self.notice(Notice::ShortPage {
                             page: key.0,
                             expected: self.effective_size,
                             got: n,
                         });
+                        // The rows of a short page cannot be asked for again.
+                        self.doubt = true;
+                        if n == 0 {
+                            self.stop_planning();
+                        }
                     }
-                    self.extend_pages(first, &mut next);
                 } else if let (Some(t), true) = (total, key == (0, 0)) {
                     self.fanned_out = true;
                     let asked = self.page_size;
@@ -1274,12 +1404,10 @@ impl Sweep {
                     } else {
                         asked
                     };
-                    self.planned_end = p + 1;
-                    if n > 0 {
-                        self.extend_pages(first, &mut next);
-                    }
+                    self.planned_end = p.saturating_add(1);
+                    self.stopped = n == 0;
                 } else if n > 0 && n >= self.largest_page {
-                    next.push(((key.0 + 1, 0), Target::Page(p + 1)));
+                    next.push(((key.0 + 1, 0), Target::Page(p.saturating_add(1))));
                 }
             }
             Target::Cursor(_) => {
@@ -1353,33 +1481,71 @@ impl Sweep {
         Ok(next)
     }
 
-    /// Plans offset pages up to the total.
-    fn extend_offsets(&mut self, next: &mut Vec<(Key, Target)>) {
-        let total = self.total.unwrap_or(0);
-        while self.planned_end < total {
+    /// Plans the next pages of a fanned-out sweep (up to the total), as many
+    /// as keep `2 * (concurrency + window)` planned: enough that a page is
+    /// always there to send when the window has room (the window doubles
+    /// while a page waits out a retry), so pages go in the order an
+    /// all-at-once plan would send them, while memory stays bounded by the
+    /// configuration whatever total the API announces.
+    fn top_up(&mut self) {
+        if self.state != State::Running
+            || !self.fanned_out
+            || self.stopped
+            || self.failing.is_some()
+        {
+            return;
+        }
+        let room = 2 * (self.concurrency + self.window);
+        while self.slots.len() < room {
+            let target = match (&self.spec.pagination, self.total) {
+                (Pagination::Offset(_), Some(total)) if self.planned_end < total => {
+                    let t = Target::Offset {
+                        offset: self.planned_end,
+                        limit: self.effective_size,
+                    };
+                    self.planned_end = self.planned_end.saturating_add(self.effective_size);
+                    t
+                }
+                (Pagination::PageNumber(c), Some(total))
+                    if self.planned_end
+                        < Self::page_end(c.first_page, total, self.effective_size) =>
+                {
+                    let t = Target::Page(self.planned_end);
+                    self.planned_end += 1;
+                    t
+                }
+                _ => break,
+            };
             let seq = self.next_seq;
-            self.next_seq += 1;
-            next.push((
-                (seq, 0),
-                Target::Offset {
-                    offset: self.planned_end,
-                    limit: self.effective_size,
-                },
-            ));
-            self.planned_end += self.effective_size;
+            self.next_seq = self.next_seq.saturating_add(1);
+            self.slots.insert_new((seq, 0), Slot::new(target));
         }
     }
 
-    /// Plans page numbers up to the total.
-    fn extend_pages(&mut self, first: u64, next: &mut Vec<(Key, Target)>) {
-        let total = self.total.unwrap_or(0);
-        let pages = total.div_ceil(self.effective_size);
-        while self.planned_end < first + pages {
-            let seq = self.next_seq;
-            self.next_seq += 1;
-            next.push(((seq, 0), Target::Page(self.planned_end)));
-            self.planned_end += 1;
+    /// The page number after the last one of a collection of `total` records.
+    fn page_end(first: u64, total: u64, size: u64) -> u64 {
+        first.saturating_add(total.div_ceil(size.max(1)))
+    }
+
+    /// Pages of a fanned-out sweep not planned yet.
+    fn unplanned_pages(&self) -> u64 {
+        if !self.fanned_out || self.stopped || self.state != State::Running {
+            return 0;
         }
+        let size = self.effective_size.max(1);
+        match (&self.spec.pagination, self.total) {
+            (Pagination::Offset(_), Some(t)) => t.saturating_sub(self.planned_end).div_ceil(size),
+            (Pagination::PageNumber(c), Some(t)) => {
+                Self::page_end(c.first_page, t, size).saturating_sub(self.planned_end)
+            }
+            _ => 0,
+        }
+    }
+
+    /// An empty page came back before the total: the collection ends there.
+    fn stop_planning(&mut self) {
+        self.stopped = true;
+        self.doubt = true;
     }
 
     fn read_link(
@@ -1426,6 +1592,55 @@ impl Sweep {
                 ),
             )))
         }
+    }
+
+    /// Fails when the page at `key` has the same records as another page
+    /// answered before (see [`Digests`]): one of them is a copy, and handing
+    /// it out would repeat rows (and leave others out).
+    fn check_repeat(&mut self, key: Key, hash: Option<u64>, records: usize) -> Result<()> {
+        let (Some(digests), Some(hash), true) = (self.digests.as_mut(), hash, records > 0) else {
+            return Ok(());
+        };
+        let here = Digest {
+            hash,
+            records,
+            key,
+            url: self.slots[&key].sent.clone(),
+        };
+        let Some(other) = digests.check(here) else {
+            return Ok(());
+        };
+        let shown = |u: &Option<Url>| {
+            u.as_ref()
+                .map_or_else(String::new, |u| self.spec.redact_parsed(u))
+        };
+        let hint = match &self.spec.pagination {
+            Pagination::PageNumber(p) => {
+                let other_first = u64::from(p.first_page == 0);
+                format!(
+                    "is the server's first page {other_first}, not {}? then set first_page \
+                     (npm: firstPage) to {other_first}",
+                    p.first_page
+                )
+            }
+            _ => "the server seems to ignore the page asked for".to_string(),
+        };
+        let mut both = [
+            (other.key, shown(&other.url)),
+            (key, shown(&self.slots[&key].sent)),
+        ];
+        both.sort_by_key(|(k, _)| *k);
+        let [(a, a_url), (b, b_url)] = both;
+        Err(self.page_error(
+            key,
+            ErrorKind::Duplicate,
+            format!(
+                "pages {} ({a_url}) and {} ({b_url}) were answered with the same {} records: \
+                 {hint}; the sweep stops before handing out the copy \
+                 (allow_repeated_pages, npm: allowRepeatedPages, turns this check off)",
+                a.0, b.0, records,
+            ),
+        ))
     }
 
     fn notice(&mut self, n: Notice) {
@@ -1476,7 +1691,8 @@ impl Sweep {
                 self.fail(err);
                 return;
             }
-            self.report.complete = self.total.map(|t| t == self.report.records + self.dropped);
+            let got = self.report.records + self.dropped;
+            self.report.complete = self.total.map(|t| t == got && !self.doubt);
             self.report.watermark = self.delta.as_ref().map(|d| d.reached().clone());
             self.report.changed_during_sweep = self.report.notices.iter().any(|n| {
                 matches!(
@@ -1598,6 +1814,14 @@ fn insert_sorted(pending: &mut Vec<PendingPage>, page: PendingPage, before_same:
         k < key || (k == key && !before_same)
     });
     pending.insert(at, page);
+}
+
+/// The message of a total above the ceiling.
+fn too_large(total: u64, max: u64) -> String {
+    format!(
+        "the API announced a total of {total} records, more than max_total ({max}); \
+         if the total is right, raise max_total (npm: maxTotal)"
+    )
 }
 
 fn short(s: &str) -> String {

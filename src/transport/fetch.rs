@@ -112,11 +112,33 @@ function answer(status, headers, bytes, pointer, id) {
     if (found !== undefined) {
       held.set(id, found[1]);
       const length = bytes.byteLength;
+      const [h1, h2] = digest(bytes);
       giveBack(bytes);
-      return [status, headers, length, found[0], id];
+      return [status, headers, length, found[0], id, h1, h2];
     }
   }
   return [status, headers, bytes];
+}
+// A digest of a parsed page's body, for the sweep's check of pages answered
+// alike (the core no longer sees the records' bytes): two 32-bit lanes of
+// FNV-1a over little-endian words, with different primes. A difference in
+// one word always changes both lanes; about 30 us for 100 KB.
+function digest(bytes) {
+  const n = bytes.byteLength;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, n);
+  const end = n - (n % 4);
+  let h1 = 0x811c9dc5 ^ n;
+  let h2 = 0x050c5d1f;
+  for (let i = 0; i < end; i += 4) {
+    const w = view.getUint32(i, true);
+    h1 = Math.imul(h1 ^ w, 0x01000193);
+    h2 = Math.imul(h2 ^ w, 0x5bd1e995);
+  }
+  for (let i = end; i < n; i++) {
+    h1 = Math.imul(h1 ^ bytes[i], 0x01000193);
+    h2 = Math.imul(h2 ^ bytes[i], 0x5bd1e995);
+  }
+  return [h1 >>> 0, h2 >>> 0];
 }
 async function fetchExchange(fetchFn, url, init, body, timeoutMs, id) {
   const controller = new AbortController();
@@ -1184,10 +1206,12 @@ async fn exchange(
     // (held under `id`) are released when `parsed` is dropped.
     guard.id = None;
     let parsed = out.get(3).as_string().map(|text| {
+        let lane = |i| u64::from(out.get(i).as_f64().unwrap_or_default() as u32);
         (
             text,
             ParsedRecords { id },
             out.get(2).as_f64().unwrap_or_default() as usize,
+            (lane(5) << 32) | lane(6),
         )
     });
     let status = out.get(0).as_f64().unwrap_or_default() as u16;
@@ -1224,7 +1248,7 @@ async fn exchange(
             ),
         });
     }
-    // [status, headers, bytes] or [status, headers, body length, skeleton, id]
+    // [status, headers, bytes] or [status, headers, body length, skeleton, id, digest, digest]
     let headers = out
         .get(1)
         .as_string()
@@ -1233,12 +1257,12 @@ async fn exchange(
         .filter_map(|line| line.split_once(','))
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect();
-    if let Some((text, parsed, len)) = parsed {
+    if let Some((text, parsed, len, digest)) = parsed {
         return Ok(Response {
             status,
             headers,
             body: text.into_bytes(),
-            attachment: Some(Attachment::new(parsed, len)),
+            attachment: Some(Attachment::new(parsed, len).with_digest(digest)),
         });
     }
     let bytes: Uint8Array = out.get(2).unchecked_into();

@@ -1089,7 +1089,7 @@ mod tests {
     fn job_checkpoints_match_serde_too() {
         for json in [
             r#"{"version":1,"items":5,"done":[]}"#,
-            r#"{"version":1,"items":50000,"done":[[0,3],[7,18446744073709551615]]}"#,
+            r#"{"version":1,"items":50000,"done":[[0,3],[7,50000]]}"#,
         ] {
             let c: ManyCheckpoint = serde_json::from_str(json).unwrap();
             assert_eq!(c.to_json(), json);
@@ -1112,6 +1112,23 @@ mod tests {
                 serde_json::from_str::<ManyCheckpoint>(bad).is_err(),
                 "{bad}"
             );
+        }
+        // Well-formed JSON no job could have saved: a count over it would
+        // underflow (b < a) or overflow, or the version is unknown.
+        for (bad, says) in [
+            (r#"{"version":1,"items":9,"done":[[5,2]]}"#, "done range [5, 2)"),
+            (r#"{"version":1,"items":9,"done":[[0,0]]}"#, "done range [0, 0)"),
+            (r#"{"version":1,"items":9,"done":[[0,10]]}"#, "within 9 items"),
+            (r#"{"version":1,"items":9,"done":[[4,6],[5,7]]}"#, "done range [5, 7)"),
+            (
+                r#"{"version":1,"items":18446744073709551615,"done":[[0,18446744073709551615],[0,1]]}"#,
+                "done range [0, 1)",
+            ),
+            (r#"{"version":2,"items":9,"done":[]}"#, "version 2"),
+        ] {
+            let e = ManyCheckpoint::from_json(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config);
+            assert!(e.message().contains(says), "{bad}: {}", e.message());
         }
     }
 }

@@ -128,9 +128,35 @@ impl ManyCheckpoint {
                 done,
             })
         };
-        json::parse(json)
+        let c = json::parse(json)
             .and_then(|v| read(&v))
-            .map_err(|e| Error::config(format!("not a pagewise job checkpoint: {e}")))
+            .map_err(|e| Error::config(format!("not a pagewise job checkpoint: {e}")))?;
+        c.check()?;
+        Ok(c)
+    }
+
+    /// What this version writes: a known version, and done ranges that are
+    /// ordered, apart and within the items (so no count over them can
+    /// overflow or underflow).
+    fn check(&self) -> Result<()> {
+        if self.version != 1 {
+            return Err(Error::config(format!(
+                "job checkpoint version {} is not supported (this pagewise reads version 1)",
+                self.version
+            )));
+        }
+        let mut end = 0;
+        for &(a, b) in &self.done {
+            if a < end || b <= a || b > self.items {
+                return Err(Error::config(format!(
+                    "not a pagewise job checkpoint: done range [{a}, {b}) is not ordered \
+                     after {end} and within {} items",
+                    self.items
+                )));
+            }
+            end = b;
+        }
+        Ok(())
     }
 
     /// Items done before the checkpoint.

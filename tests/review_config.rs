@@ -59,3 +59,20 @@ fn a_huge_window_is_a_config_error_not_a_panic() {
         Err(_) => panic!("Sweep::new panicked on window(usize::MAX)"),
     }
 }
+
+/// A credential configured as a default query parameter (`.query("access_token", …)`,
+/// which `Debug` and error messages redact as a secret) is written into every
+/// checkpoint: the collection URL and each pending page URL carry it.
+/// SECURITY.md §2: checkpoints "hold no credential".
+#[test]
+fn a_checkpoint_holds_no_secret_named_default_query_parameter() {
+    let api = Api::builder("https://api.example/v1/")
+        .query("access_token", "s3cr3t-value")
+        .pagination(Pagination::next_url(pagewise::Link::pointer("/next")))
+        .records_at("/data")
+        .build()
+        .unwrap();
+    let s = Sweep::new(api.spec(), ListOptions::new("items"), Instant::now()).unwrap();
+    let json = s.checkpoint().to_json();
+    assert!(!json.contains("s3cr3t-value"), "{json}");
+}

@@ -713,8 +713,8 @@ fn the_delta_parameter_present_twice_is_sent_once_with_every_value() {
 /// A delta sync where 20,000 records share the watermark's value: the
 /// watermark reached keeps each id once, in order, and the next sync from
 /// it drops exactly those and keeps the new ones. (Ids were looked up in a
-/// vector: quadratic time, about 1.3 s for 10,000 records and 20 s for
-/// 40,000 in release; now hash sets.)
+/// vector: quadratic time, 0.59 s for 10,000 such records and 5.1 s for
+/// 40,000 in release; in hash sets now, 0.10 s and 0.26 s.)
 #[test]
 fn a_delta_sync_with_many_ties_at_the_watermark_drops_each_seen_record_once() {
     let api = Api::builder("https://api.example/v1/")

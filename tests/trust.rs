@@ -537,7 +537,10 @@ fn pagewise_query(value: &str) -> String {
 fn a_batch_lookup_sends_no_empty_id_nor_one_holding_the_separator() {
     use pagewise::BatchLookup;
     let api = core_api();
-    let ids: Vec<String> = ["1", "", "5,6", "2", "3"].iter().map(|s| s.to_string()).collect();
+    let ids: Vec<String> = ["1", "", "5,6", "2", "3"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut job = FetchMany::new(
         api.spec(),
         "items/{id}",
@@ -638,12 +641,22 @@ fn a_checkpoint_holds_no_secret_named_default_query_parameter_and_resume_sends_i
     assert_eq!(ids, ["r1"]);
     let json = sweep.checkpoint().to_json();
     assert!(!json.contains("s3cr3t"), "{json}");
-    assert!(json.contains("https://api.example/v1/items?page=2&format=json"), "{json}");
-    assert!(json.contains("\"https://api.example/v1/items?format=json\""), "{json}");
+    assert!(
+        json.contains("https://api.example/v1/items?page=2&format=json"),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"https://api.example/v1/items?format=json\""),
+        "{json}"
+    );
 
     let checkpoint = pagewise::Checkpoint::from_json(&json).unwrap();
-    let (urls, ids, sweep) =
-        sweep_run(&api, ListOptions::new("items").resume(checkpoint), None, answer);
+    let (urls, ids, sweep) = sweep_run(
+        &api,
+        ListOptions::new("items").resume(checkpoint),
+        None,
+        answer,
+    );
     assert_eq!(ids, ["r2", "r3"]);
     assert_eq!(urls.len(), 2, "{urls:?}");
     for u in &urls {
@@ -744,14 +757,24 @@ fn a_delta_sync_with_many_ties_at_the_watermark_drops_each_seen_record_once() {
         }
     };
     let since = Watermark::new("updated_at", "2020-01-01");
-    let (_, ids, sweep) = sweep_run(&api, ListOptions::new("items").since(since), None, serve(20_000));
+    let (_, ids, sweep) = sweep_run(
+        &api,
+        ListOptions::new("items").since(since),
+        None,
+        serve(20_000),
+    );
     assert_eq!(ids.len(), 20_000);
     let mark = sweep.report().watermark.clone().unwrap();
     assert_eq!(mark.value, "2030-01-01");
     let want: Vec<String> = (0..20_000).map(|i| format!("id-{i}")).collect();
     assert_eq!(mark.ids, want);
     // The next sync: the same 20,000 and 3 more at the same value.
-    let (_, ids, sweep) = sweep_run(&api, ListOptions::new("items").since(mark), None, serve(20_003));
+    let (_, ids, sweep) = sweep_run(
+        &api,
+        ListOptions::new("items").since(mark),
+        None,
+        serve(20_003),
+    );
     assert_eq!(ids, ["id-20000", "id-20001", "id-20002"]);
     let mark = sweep.report().watermark.clone().unwrap();
     assert_eq!(mark.ids.len(), 20_003);

@@ -12,7 +12,7 @@ pub struct Secrets {
     /// The default query pairs named like a secret, name and value: a pair
     /// equal to one of them is removed from stored URLs (a checkpoint holds
     /// no credential) and added back when the request is made
-    /// ([`ApiSpec::request`](super::api::ApiSpec)). The same name with
+    /// (by `ApiSpec::request`). The same name with
     /// another value (a server's own signature in a link) is kept.
     pub(crate) stored_pairs: Vec<(String, String)>,
 }
@@ -71,12 +71,16 @@ impl Secrets {
             return shown;
         }
         u.clear_userinfo();
-        if !(self.query_params.is_empty() && self.redacted_params.is_empty())
-            && u.query().is_some()
+        if !(self.query_params.is_empty() && self.redacted_params.is_empty()) && u.query().is_some()
         {
             let mut pairs = u.query_pairs();
             for (k, v) in &mut pairs {
-                if self.query_params.iter().chain(&self.redacted_params).any(|s| s == k) {
+                if self
+                    .query_params
+                    .iter()
+                    .chain(&self.redacted_params)
+                    .any(|s| s == k)
+                {
                     *v = "REDACTED".to_string();
                 }
             }
@@ -98,7 +102,7 @@ impl Secrets {
                 {
                     let mut pairs = u.query_pairs();
                     let secret = |p: &(String, String)| {
-                        self.query_params.iter().any(|s| *s == p.0) || self.stored_pairs.contains(p)
+                        self.query_params.contains(&p.0) || self.stored_pairs.contains(p)
                     };
                     if pairs.iter().any(secret) {
                         pairs.retain(|p| !secret(p));
@@ -124,7 +128,10 @@ mod tests {
             stored_pairs: vec![("sig".into(), "zz".into())],
         };
         let r = s.redact_url("https://bob:hunter2@h.example/x?api_key=abc&page=2&sig=zz");
-        assert_eq!(r, "https://h.example/x?api_key=REDACTED&page=2&sig=REDACTED");
+        assert_eq!(
+            r,
+            "https://h.example/x?api_key=REDACTED&page=2&sig=REDACTED"
+        );
         // Stored URLs lose the configured signature (added back on resume),
         // not another one a server put in a link.
         assert_eq!(
@@ -145,8 +152,14 @@ mod tests {
             "admin:hunter2@api example/",
         ] {
             let r = s.redact_url(url);
-            assert!(!r.contains("hunter2") && !r.contains("ter2"), "{url} -> {r}");
+            assert!(
+                !r.contains("hunter2") && !r.contains("ter2"),
+                "{url} -> {r}"
+            );
         }
-        assert_eq!(s.redact_url("admin:hunter2@api.example/v1/"), "api.example/v1/");
+        assert_eq!(
+            s.redact_url("admin:hunter2@api.example/v1/"),
+            "api.example/v1/"
+        );
     }
 }

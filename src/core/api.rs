@@ -148,16 +148,19 @@ impl fmt::Debug for Redacted<'_> {
 
 /// The secrets of a configuration: the name of the auth query parameter,
 /// and the default query parameters whose names say they carry a secret
-/// (`sig`, `api_key`, `access_token`…: redacted in messages, kept in the
-/// URLs a checkpoint stores).
+/// (`sig`, `api_key`, `access_token`…: redacted in messages, and removed
+/// from the URLs a checkpoint stores, to be added back to each request).
 fn secrets_of(auth: &Option<Auth>, query: &[(String, String)]) -> Secrets {
     let mut secrets = Secrets::default();
     if let Some(Auth::Query { name, .. }) = auth {
         secrets.query_params.push(name.clone());
     }
-    for (name, _) in query {
-        if is_sensitive_name(name) && !secrets.redacted_params.contains(name) {
-            secrets.redacted_params.push(name.clone());
+    for (name, value) in query {
+        if is_sensitive_name(name) {
+            if !secrets.redacted_params.contains(name) {
+                secrets.redacted_params.push(name.clone());
+            }
+            secrets.stored_pairs.push((name.clone(), value.clone()));
         }
     }
     secrets
@@ -718,6 +721,19 @@ impl ApiSpec {
                     url.append_query_pairs([(name.as_str(), value.as_str())]);
                 }
                 Some(Auth::Query { .. }) | None => {}
+            }
+            // A default query parameter named like a secret is not stored in
+            // a checkpoint's URLs: a URL read back from one lacks it.
+            if !self.secrets.stored_pairs.is_empty() {
+                let have = url.query_pairs();
+                let missing: Vec<(&str, &str)> = self
+                    .secrets
+                    .stored_pairs
+                    .iter()
+                    .filter(|(name, _)| !have.iter().any(|(k, _)| k == name))
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                url.append_query_pairs(missing);
             }
         } else {
             // A link that carries our secret (or a configured parameter, which

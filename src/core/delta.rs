@@ -2,6 +2,7 @@
 //! watermark neither lost nor repeated.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -98,7 +99,11 @@ impl DeltaFilter {
     }
 
     /// Adds the filter for `field >= value` to `url`'s query: a new
-    /// parameter, or joined to the one the URL already has.
+    /// parameter, or joined to the one the URL already has. When the URL
+    /// has the parameter more than once (in the path's query and in the
+    /// list's), the values are joined in order, then the filter: one
+    /// parameter, where the first was. The rest of the query is left as it
+    /// was written.
     pub(crate) fn apply(
         &self,
         url: &mut super::url::Url,
@@ -106,11 +111,11 @@ impl DeltaFilter {
         value: &str,
     ) -> crate::Result<()> {
         let (name, filter) = self.pair(field, value);
-        let mut pairs = url.query_pairs();
-        let Some(existing) = pairs.iter_mut().find(|(k, _)| *k == name) else {
+        let existing = url.query_values(&name);
+        if existing.is_empty() {
             url.append_query_pairs([(name.as_str(), filter.as_str())]);
             return Ok(());
-        };
+        }
         let Some(joiner) = &self.joiner else {
             return Err(crate::Error::new(
                 crate::ErrorKind::Config,
@@ -120,12 +125,13 @@ impl DeltaFilter {
                 ),
             ));
         };
-        existing.1 = if existing.1.is_empty() {
-            filter
-        } else {
-            format!("{}{joiner}{filter}", existing.1)
-        };
-        url.set_query_pairs(&pairs, false);
+        let mut joined = String::new();
+        for v in existing.iter().filter(|v| !v.is_empty()) {
+            joined.push_str(v);
+            joined.push_str(joiner);
+        }
+        joined.push_str(&filter);
+        url.replace_query_param(&name, &joined);
         Ok(())
     }
 }
@@ -354,20 +360,32 @@ pub(crate) fn field_text(record: &str, ptr: &str) -> Option<String> {
 }
 
 /// The delta state of one sweep: what to drop, and the watermark reached.
+///
+/// The ids at the watermark's value are looked up in hash sets (`from_ids`,
+/// `reached_ids`, the same ids as the watermarks' `ids` vectors, which keep
+/// their order): a sync where many records share one value (a bulk update
+/// in one second) costs time linear in the records, not quadratic. The ids
+/// kept are not capped: a record dropped from them would be handed out
+/// again by the next sync.
 #[derive(Debug, Clone)]
 pub(crate) struct Delta {
     field_ptr: String,
     id_ptr: String,
     from: Watermark,
+    from_ids: HashSet<String>,
     reached: Watermark,
+    reached_ids: HashSet<String>,
 }
 
 impl Delta {
     pub(crate) fn new(from: Watermark, filter: &DeltaFilter) -> Self {
+        let from_ids: HashSet<String> = from.ids.iter().cloned().collect();
         Delta {
             field_ptr: pointer_of(&from.field),
             id_ptr: pointer_of(&filter.id_field),
             reached: from.clone(),
+            reached_ids: from_ids.clone(),
+            from_ids,
             from,
         }
     }
@@ -377,7 +395,7 @@ impl Delta {
         let value = field_text(record, &self.field_ptr);
         let id = field_text(record, &self.id_ptr);
         if let (Some(v), Some(id)) = (&value, &id) {
-            if *v == self.from.value && self.from.ids.contains(id) {
+            if *v == self.from.value && self.from_ids.contains(id) {
                 return false;
             }
         }
@@ -386,10 +404,11 @@ impl Delta {
                 Ordering::Greater => {
                     self.reached.value = v;
                     self.reached.ids = id.into_iter().collect();
+                    self.reached_ids = self.reached.ids.iter().cloned().collect();
                 }
                 Ordering::Equal => {
                     if let Some(id) = id {
-                        if !self.reached.ids.contains(&id) {
+                        if self.reached_ids.insert(id.clone()) {
                             self.reached.ids.push(id);
                         }
                     }
@@ -409,6 +428,7 @@ impl Delta {
     }
 
     pub(crate) fn set_reached(&mut self, w: Watermark) {
+        self.reached_ids = w.ids.iter().cloned().collect();
         self.reached = w;
     }
 }

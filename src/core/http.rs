@@ -173,14 +173,18 @@ impl Attachment {
         }
     }
 
-    /// Adds a digest of the body the skeleton stands for (any hash of its
-    /// bytes that is the same for the same bytes). A sweep compares pages'
-    /// digests to catch two pages answered with the same records (see
+    /// Adds a digest of the records the skeleton stands for: a hash of the
+    /// records only, never of the rest of the body, that is the same for
+    /// the same records. A sweep compares pages' digests (and their record
+    /// counts) to catch two pages answered with the same records (see
     /// [`ListOptions::allow_repeated_pages`](crate::ListOptions::allow_repeated_pages));
     /// it cannot hash records it never sees, so without a digest a page
-    /// answered with an attachment is not checked. A digest of the whole
-    /// body misses a copy whose other members differ (a page number
-    /// echoed back), never more.
+    /// answered with an attachment is not checked. A digest that covers
+    /// other members of the body misses a copy whose other members differ
+    /// (a server that echoes the page number it was asked for). It may
+    /// cover a sample of the records (the npm package's covers the first,
+    /// the last and three between, as JSON text): pages whose records
+    /// differ only elsewhere then count as the same.
     ///
     /// ```
     /// use pagewise::core::Attachment;

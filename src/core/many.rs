@@ -269,6 +269,7 @@ trait DynKind: Send {
     fn replay_safe(&self) -> bool;
     fn idempotency_header(&self) -> Option<&str>;
     fn unit_size(&self) -> usize;
+    fn refuse(&self, index: usize) -> Option<Error>;
     fn writes(&self) -> bool;
 }
 
@@ -297,6 +298,9 @@ where
     fn unit_size(&self) -> usize {
         Kind::unit_size(self)
     }
+    fn refuse(&self, index: usize) -> Option<Error> {
+        Kind::refuse(self, index)
+    }
     fn writes(&self) -> bool {
         Kind::writes(self)
     }
@@ -319,6 +323,11 @@ trait Kind {
         None
     }
     fn unit_size(&self) -> usize;
+    /// The error of item `index` if it cannot be in any request (an id a
+    /// batch lookup cannot carry): it fails alone, no request is sent for it.
+    fn refuse(&self, _index: usize) -> Option<Error> {
+        None
+    }
     /// Does a request change the server's data (so that one which may have
     /// reached it and got no answer has an unknown outcome)?
     fn writes(&self) -> bool {
@@ -481,7 +490,15 @@ impl Engine {
             resumed,
             ready: VecDeque::new(),
         };
-        let todo: Vec<usize> = (0..n).filter(|i| !engine.skip[*i]).collect();
+        let mut todo: Vec<usize> = (0..n).filter(|i| !engine.skip[*i]).collect();
+        todo.retain(|&i| match engine.kind.refuse(i) {
+            Some(e) => {
+                engine.results[i] = Some(Err(e));
+                engine.ready.push_back(i);
+                false
+            }
+            None => true,
+        });
         for chunk in todo.chunks(size) {
             let uid = engine.add_unit(chunk.to_vec());
             engine.queue.push(Reverse((chunk[0], uid)));
@@ -1057,6 +1074,28 @@ impl Kind for FetchKind {
 
     fn unit_size(&self) -> usize {
         self.batch.as_ref().map_or(1, |b| b.max.max(1))
+    }
+
+    /// In a batch, an empty id or one holding the separator: the server
+    /// would read no id or several in its place (as a path segment, an
+    /// empty id is refused when the request is made).
+    fn refuse(&self, index: usize) -> Option<Error> {
+        let b = self.batch.as_ref()?;
+        let id = &self.ids[index];
+        let why = if id.is_empty() {
+            format!(
+                "the id {id:?} cannot be looked up in a batch: the {:?} parameter would name no record for it",
+                b.param
+            )
+        } else if !b.separator.is_empty() && id.contains(b.separator.as_str()) {
+            format!(
+                "the id {id:?} holds the batch separator {:?}: the server would read it as several ids",
+                b.separator
+            )
+        } else {
+            return None;
+        };
+        Some(Error::new(ErrorKind::Url, why))
     }
 }
 

@@ -306,6 +306,56 @@ impl Url {
         self.set_query(Some(&q));
     }
 
+    /// The decoded values of every `name` parameter of the query, in order.
+    pub(crate) fn query_values(&self, name: &str) -> Vec<String> {
+        self.query_pairs()
+            .into_iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// Replaces every `name` parameter of the query with one `name=value`
+    /// (form-encoded) where the first was, or at the end if there was none;
+    /// the rest of the query is kept as it was written, byte for byte.
+    pub(crate) fn replace_query_param(&mut self, name: &str, value: &str) {
+        let Some(query) = self.query() else {
+            self.append_query_pairs([(name, value)]);
+            return;
+        };
+        let mut out = String::with_capacity(query.len() + value.len() + name.len() + 1);
+        let mut placed = false;
+        for part in query.split('&') {
+            let raw_name = part.split_once('=').map_or(part, |(k, _)| k);
+            if !part.is_empty() && form_decode(raw_name) == name {
+                if placed {
+                    continue;
+                }
+                placed = true;
+                if !out.is_empty() {
+                    out.push('&');
+                }
+                form_urlencode_into(&mut out, name);
+                out.push('=');
+                form_urlencode_into(&mut out, value);
+                continue;
+            }
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(part);
+        }
+        if !placed {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            form_urlencode_into(&mut out, name);
+            out.push('=');
+            form_urlencode_into(&mut out, value);
+        }
+        self.set_query(Some(&out));
+    }
+
     /// Replaces the query with `pairs` (form-encoded); with no pairs, the
     /// query is removed if `keep_empty` is false, else left as a bare `?`.
     pub(crate) fn set_query_pairs(&mut self, pairs: &[(String, String)], keep_empty: bool) {

@@ -1,6 +1,7 @@
 // The npm package against servers that lie: a total no record backs (the
 // package died with `RuntimeError: unreachable` when it planned every page up
-// to it), a total above `maxTotal`, pages numbered from 1 answering page 0.
+// to it), a total above `maxTotal`, pages numbered from 1 answering page 0
+// (with the page number echoed back, too).
 // The server is node:http on 127.0.0.1, started here.
 //
 //   node --test --test-concurrency=1 bindings/npm/test/hostile.test.mjs
@@ -41,6 +42,12 @@ before(async () => {
       total = 2000;
       const page = Math.max(1, q('page'));
       body = { data: records((page - 1) * 10 + 1, Math.min(page * 10, total)) };
+    } else if (url.pathname.startsWith('/echo/')) {
+      // As /from1/, but the page asked for is echoed back in the body:
+      // page 0 and page 1 differ in their bytes, not in their records.
+      total = 2000;
+      const page = Math.max(1, q('page'));
+      body = { page: q('page'), data: records((page - 1) * 10 + 1, Math.min(page * 10, total)) };
     } else {
       res.writeHead(404).end();
       return;
@@ -117,6 +124,24 @@ for (const total of [true, false]) {
     assert.deepEqual(ids, records(1, 2000).map((r) => r.id));
   });
 }
+
+// The digest the Node transport gives the core covers the records, not the
+// body: natively a repeated page is caught by its records' bytes, and an
+// echoed page number must not hide it here (page 1's records handed out
+// twice, page 200's never, and complete: true).
+test('page 0 served as page 1 with the page number echoed is a duplicate error', async () => {
+  const c = new Client({ baseUrl: `${base}/echo/`, recordsAt: '/data', pageSize: 10, concurrency: 2,
+    pagination: { type: 'page', firstPage: 0, total: { header: 'X-Total-Count' } } });
+  const e = await rejectsWith(c.listWithReport('items'), 'duplicate');
+  assert.equal(e.page, 1);
+  // Pages whose records differ are not taken for copies (the echoed number
+  // differs on every page, the records too).
+  const right = new Client({ baseUrl: `${base}/echo/`, recordsAt: '/data', pageSize: 10,
+    concurrency: 4, pagination: { type: 'page', firstPage: 1, total: { header: 'X-Total-Count' } } });
+  const { records: got, report } = await right.listWithReport('items');
+  assert.deepEqual(got.map((r) => r.id), records(1, 2000).map((r) => r.id));
+  assert.equal(report.complete, true);
+});
 
 test('allowRepeatedPages turns the check off', async () => {
   const c = new Client({ baseUrl: `${base}/from1/`, recordsAt: '/data', pageSize: 10,

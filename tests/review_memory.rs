@@ -1,0 +1,90 @@
+//! Review (issue 19): the loop-detection set `Sweep::seen` keeps every cursor
+//! (and every next URL, every keyset value) of the whole sweep, so a server
+//! that hands out long, distinct cursors makes the client's memory grow with
+//! the number of pages, without a bound set by configuration.
+//!
+//! One test only: the counting allocator must not see other tests.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use pagewise::core::{Event, Response, Sweep};
+use pagewise::{Api, Link, ListOptions, Pagination};
+use web_time::Instant;
+
+struct Counting;
+static NOW: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            NOW.fetch_add(layout.size(), Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        NOW.fetch_sub(layout.size(), Relaxed);
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+/// Live bytes held by a cursor sweep after `pages` pages whose cursors are
+/// `cursor_len` bytes each (every page handed out and dropped).
+fn held_after(pages: usize, cursor_len: usize) -> usize {
+    let api = Api::builder("https://api.example/v1/")
+        .records_at("/data")
+        .pagination(Pagination::cursor(Link::pointer("/next")))
+        .concurrency(1)
+        .build()
+        .unwrap();
+    let now = Instant::now();
+    let base = NOW.load(Relaxed);
+    let mut sweep = Sweep::new(api.spec(), ListOptions::new("items"), now).unwrap();
+    let mut served = 0usize;
+    let mut held = 0;
+    loop {
+        while let Some(req) = sweep.poll_request() {
+            served += 1;
+            let body = if served > pages {
+                r#"{"data":[]}"#.to_string()
+            } else {
+                // A distinct cursor of `cursor_len` bytes.
+                let mut c = format!("{served}-");
+                c.push_str(&"x".repeat(cursor_len));
+                format!(r#"{{"data":[{{"id":{served}}}],"next":"{c}"}}"#)
+            };
+            sweep.handle_response(req.id, Ok(Response::new(200, body)), now);
+        }
+        while let Some(e) = sweep.poll_event() {
+            if let Event::Failed(e) = e {
+                panic!("{e}");
+            }
+        }
+        if served == pages {
+            held = NOW.load(Relaxed) - base;
+        }
+        if sweep.is_done() {
+            break;
+        }
+    }
+    held
+}
+
+#[test]
+fn cursor_loop_detection_memory_grows_with_the_sweep() {
+    const CURSOR: usize = 256 * 1024;
+    let a = held_after(100, CURSOR);
+    let b = held_after(400, CURSOR);
+    eprintln!("held after 100 pages: {} MB; after 400 pages: {} MB", a >> 20, b >> 20);
+    // Bounded by configuration would mean b ≈ a. It grows by one cursor per page.
+    assert!(
+        b < a + 10 * CURSOR,
+        "memory grows with the pages a server sends: {} MB after 100 pages, {} MB after 400",
+        a >> 20,
+        b >> 20
+    );
+}

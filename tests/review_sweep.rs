@@ -1,0 +1,128 @@
+//! Review (issue 19): sweeps against servers that lie or change.
+#![cfg(not(target_arch = "wasm32"))]
+
+use pagewise::core::{Event, Request, Response, Sweep};
+use pagewise::{Api, Error, ErrorKind, ListOptions, Pagination, Total};
+use pagewise::core::Report;
+use web_time::Instant;
+
+struct Run {
+    records: Vec<serde_json::Value>,
+    end: Result<Report, Error>,
+    urls: Vec<String>,
+}
+
+/// FIFO driver: answers every request with `server`, drains events.
+fn run(api: &Api, opts: ListOptions, mut server: impl FnMut(&Request, usize) -> Response) -> Run {
+    let now = Instant::now();
+    let mut s = Sweep::new(api.spec(), opts, now).unwrap();
+    let mut records = Vec::new();
+    let mut urls = Vec::new();
+    let mut end = None;
+    let mut n = 0;
+    for _ in 0..10_000 {
+        let mut reqs = Vec::new();
+        while let Some(r) = s.poll_request() {
+            reqs.push(r);
+        }
+        for r in reqs {
+            urls.push(r.url.clone());
+            let resp = server(&r, n);
+            n += 1;
+            s.handle_response(r.id, Ok(resp), now);
+        }
+        while let Some(e) = s.poll_event() {
+            match e {
+                Event::Page(p) => {
+                    for r in p.records.iter() {
+                        records.push(serde_json::from_slice(r).unwrap());
+                    }
+                }
+                Event::Finished(r) => end = Some(Ok(r)),
+                Event::Failed(e) => end = Some(Err(e)),
+                _ => {}
+            }
+        }
+        if s.is_done() {
+            break;
+        }
+        if let Some(t) = s.poll_timeout() {
+            s.handle_timeout(t);
+        }
+    }
+    Run { records, end: end.expect("the sweep ends"), urls }
+}
+
+fn q(url: &str, name: &str) -> Option<u64> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.parse().unwrap())
+}
+
+/// A collection of 1000 rows: 100 of the first 500 are deleted after the
+/// first five pages were fetched (an offset sweep then misses 100 live rows
+/// and hands out 100 deleted ones). The count matches the new total, and the
+/// report says `complete: Some(true)` although it also says the collection
+/// changed under the sweep: SECURITY.md says "complete: true only when
+/// nothing seen contradicts it".
+#[test]
+fn complete_is_not_claimed_when_the_total_changed_under_an_offset_sweep() {
+    let api = Api::builder("https://api.example/v1/")
+        .records_at("/data")
+        .page_size(100)
+        .concurrency(1)
+        .pagination(Pagination::offset().total(Total::pointer("/total")))
+        .build()
+        .unwrap();
+    let mut rows: Vec<u64> = (0..1000).collect();
+    let r = run(&api, ListOptions::new("items").window(1), |req, _| {
+        let off = q(&req.url, "offset").unwrap() as usize;
+        let lim = q(&req.url, "limit").unwrap() as usize;
+        if off == 500 && rows.len() == 1000 {
+            rows.retain(|r| !(100..200).contains(r));
+        }
+        let page: Vec<_> = rows.iter().skip(off).take(lim).map(|i| serde_json::json!({"id": i})).collect();
+        Response::new(200, serde_json::json!({"total": rows.len(), "data": page}).to_string())
+    });
+    let report = r.end.unwrap();
+    let ids: std::collections::HashSet<u64> = r.records.iter().map(|v| v["id"].as_u64().unwrap()).collect();
+    let missed = (200..1000).filter(|i| !ids.contains(i)).count();
+    eprintln!("missed {missed} live rows; report {report:?}");
+    assert!(report.changed_during_sweep);
+    assert_ne!(
+        report.complete,
+        Some(true),
+        "{missed} live rows were never handed out, yet complete: true"
+    );
+}
+
+/// The native face of bindings/npm/test/review_echo.test.mjs: the same
+/// server (pages from 1, the page asked for echoed in the body) is caught
+/// here, as a Duplicate error. In Node it is not (the digest is of the body).
+#[test]
+fn page_zero_served_as_page_one_with_an_echo_is_a_duplicate_natively() {
+    let api = Api::builder("https://api.example/v1/")
+        .records_at("/data")
+        .page_size(10)
+        .concurrency(2)
+        .pagination(
+            Pagination::page_number()
+                .first_page(0)
+                .total(Total::header("X-Total-Count")),
+        )
+        .build()
+        .unwrap();
+    let r = run(&api, ListOptions::new("items"), |req, _| {
+        let asked = q(&req.url, "page").unwrap();
+        let page = asked.max(1);
+        let data: Vec<_> = ((page - 1) * 10 + 1..=(page * 10).min(100))
+            .map(|i| serde_json::json!({ "id": i }))
+            .collect();
+        let mut resp = Response::new(200, serde_json::json!({"page": asked, "data": data}).to_string());
+        resp.headers.push(("X-Total-Count".into(), "100".into()));
+        resp
+    });
+    assert_eq!(r.end.unwrap_err().kind(), ErrorKind::Duplicate);
+}

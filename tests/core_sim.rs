@@ -580,7 +580,11 @@ impl Sim {
             // The report keeps the first MAX_NOTICES notices and counts the rest.
             let kept = r.notices.len();
             assert!(kept <= pagewise::core::MAX_NOTICES);
-            assert_eq!(r.notices[..], self.notices[..kept], "the report keeps the notices");
+            assert_eq!(
+                r.notices[..],
+                self.notices[..kept],
+                "the report keeps the notices"
+            );
             assert_eq!(kept as u64 + r.notices_dropped, self.notices.len() as u64);
             let bound = self.held_bound(r);
             assert!(
@@ -4046,8 +4050,16 @@ fn complete_is_not_claimed_when_rows_were_deleted_under_an_offset_sweep() {
         if off == 500 && rows.len() == 1000 {
             rows.retain(|r| !(100..200).contains(r));
         }
-        let page: Vec<Value> = rows.iter().skip(off).take(lim).map(|i| json!({ "id": i })).collect();
-        Ok(Response::new(200, json!({"total": rows.len(), "data": page}).to_string()))
+        let page: Vec<Value> = rows
+            .iter()
+            .skip(off)
+            .take(lim)
+            .map(|i| json!({ "id": i }))
+            .collect();
+        Ok(Response::new(
+            200,
+            json!({"total": rows.len(), "data": page}).to_string(),
+        ))
     });
     assert_eq!(
         s.urls(),
@@ -4059,7 +4071,11 @@ fn complete_is_not_claimed_when_rows_were_deleted_under_an_offset_sweep() {
     let r = s.report();
     assert_eq!((r.records, r.total), (900, Some(900)));
     assert!(r.changed_during_sweep);
-    assert_eq!(r.complete, Some(false), "100 live rows were never handed out");
+    assert_eq!(
+        r.complete,
+        Some(false),
+        "100 live rows were never handed out"
+    );
     assert_eq!(
         r.notices,
         vec![Notice::TotalChanged {
@@ -4083,11 +4099,14 @@ fn a_total_that_flips_on_every_page_keeps_the_report_bounded() {
         let from: u64 = q["offset"].parse().unwrap();
         let lim: u64 = q["limit"].parse().unwrap();
         n += 1;
-        let ids: Vec<Value> = (from + 1..=(from + lim).min(1000)).map(|i| json!({ "id": i })).collect();
+        let ids: Vec<Value> = (from + 1..=(from + lim).min(1000))
+            .map(|i| json!({ "id": i }))
+            .collect();
         let mut resp = Response::new(200, json!({ "data": ids }).to_string());
         // 1000 records; every other answer says 999.
         let total = if n % 2 == 0 { 999 } else { 1000 };
-        resp.headers.push(("X-Total-Count".into(), total.to_string()));
+        resp.headers
+            .push(("X-Total-Count".into(), total.to_string()));
         Ok(resp)
     });
     let r = s.report();
@@ -4113,7 +4132,11 @@ fn a_link_longer_than_64_kib_is_a_limit_error_naming_the_page() {
     assert_eq!(MAX_LINK_LEN, 64 * 1024);
     // The value page `k` hands out (page 2's is one byte too long).
     fn value(k: u64) -> String {
-        let len = if k == 2 { MAX_LINK_LEN + 1 } else { MAX_LINK_LEN };
+        let len = if k == 2 {
+            MAX_LINK_LEN + 1
+        } else {
+            MAX_LINK_LEN
+        };
         let mut v = format!("{k}-");
         v.push_str(&"x".repeat(len - v.len()));
         v
@@ -4127,7 +4150,8 @@ fn a_link_longer_than_64_kib_is_a_limit_error_naming_the_page() {
     let cursor = api(Pagination::cursor(Link::pointer("/next")), 10, 1);
     let next = api(Pagination::next_url(Link::pointer("/next")), 10, 1);
     let keyset = api(Pagination::keyset("k"), 10, 1);
-    let cases: [(&str, &Api, fn(&Request) -> Answer); 3] = [
+    type Server = fn(&Request) -> Answer;
+    let cases: [(&str, &Api, Server); 3] = [
         ("cursor", &cursor, |req| {
             let k = page_of(query(&req.url).get("cursor").map_or("", |c| c.as_str()));
             // The collection ends at page 3 (should page 2's cursor be followed).
@@ -4150,7 +4174,10 @@ fn a_link_longer_than_64_kib_is_a_limit_error_naming_the_page() {
             Ok(Response::new(200, body.to_string()))
         }),
         ("keyset value", &keyset, |req| {
-            let asked = query(&req.url).into_iter().find(|(n, _)| n != "limit").map(|(_, v)| v);
+            let asked = query(&req.url)
+                .into_iter()
+                .find(|(n, _)| n != "limit")
+                .map(|(_, v)| v);
             let k = page_of(asked.as_deref().unwrap_or(""));
             let body = match k {
                 0..=2 => json!({"data": [{"id": k, "k": value(k)}]}),
@@ -4161,12 +4188,17 @@ fn a_link_longer_than_64_kib_is_a_limit_error_naming_the_page() {
     ];
     for (what, a, server) in cases {
         let s = sim(a, items(), 1, 1, Pick::Fifo, server);
-        assert_eq!(s.ids(), vec![0, 1], "{what}: the pages before it are handed out");
+        assert_eq!(
+            s.ids(),
+            vec![0, 1],
+            "{what}: the pages before it are handed out"
+        );
         let e = s.error();
         assert_eq!(e.kind(), ErrorKind::Limit, "{what}: {e}");
         assert_eq!(e.page(), Some(2), "{what}: {e}");
         assert!(
-            e.message().contains(&format!("a {what} of {} bytes", MAX_LINK_LEN + 1)),
+            e.message()
+                .contains(&format!("a {what} of {} bytes", MAX_LINK_LEN + 1)),
             "{what}: {e}"
         );
     }
@@ -4184,7 +4216,11 @@ fn a_checkpoint_keeps_at_most_256_kib_of_cursors_seen() {
     for k in 0..20u64 {
         let req = sweep.poll_request().expect("a request per page");
         let body = json!({"data": [{"id": k}], "next": cursor(k)});
-        sweep.handle_response(req.id, Ok(Response::new(200, body.to_string())), Instant::now());
+        sweep.handle_response(
+            req.id,
+            Ok(Response::new(200, body.to_string())),
+            Instant::now(),
+        );
         while sweep.poll_event().is_some() {}
     }
     let json = sweep.checkpoint().to_json();

@@ -340,11 +340,18 @@ fn a_huge_window_or_concurrency_is_a_config_error_not_a_panic() {
             assert_eq!(e.kind(), ErrorKind::Config, "{e}");
         }
     }
-    assert_eq!(server.requests.load(Ordering::Relaxed), 0, "nothing was sent");
+    assert_eq!(
+        server.requests.load(Ordering::Relaxed),
+        0,
+        "nothing was sent"
+    );
     // The maximum itself works.
     Sweep::new(at_max.spec(), ListOptions::new("items").window(MAX), now).unwrap();
     let (items, report) = collect(&api, &Face::Blocking, |o| o.window(MAX)).unwrap();
-    assert_eq!((items.len() as u64, report.complete), (report.records, Some(true)));
+    assert_eq!(
+        (items.len() as u64, report.complete),
+        (report.records, Some(true))
+    );
     // fetch_many checks its concurrency too.
     let e = api
         .blocking()

@@ -83,7 +83,11 @@ fn loop_detection_memory_does_not_grow_with_the_pages_a_server_sends() {
     const CURSOR: usize = 60 * 1024;
     let a = held_after(100, CURSOR);
     let b = held_after(400, CURSOR);
-    eprintln!("held after 100 pages: {} MB; after 400 pages: {} MB", a >> 20, b >> 20);
+    eprintln!(
+        "held after 100 pages: {} MB; after 400 pages: {} MB",
+        a >> 20,
+        b >> 20
+    );
     // Bounded by configuration: b ≈ a (it grew by one cursor per page).
     assert!(
         b < a + 10 * CURSOR,

@@ -79,10 +79,13 @@ impl Api {
 impl ApiBuilder {
     /// Validates the description and makes the `Api`. A bad base URL is an
     /// [`ErrorKind::Url`](crate::ErrorKind::Url) error; a page size,
-    /// concurrency or window of 0, an empty parameter name, a malformed JSON
+    /// concurrency or window of 0 or above 65,536
+    /// ([`ListOptions::MAX_CONCURRENCY`](crate::ListOptions::MAX_CONCURRENCY),
+    /// [`MAX_WINDOW`](crate::ListOptions::MAX_WINDOW)), an empty parameter name, a malformed JSON
     /// pointer or header are [`ErrorKind::Config`](crate::ErrorKind::Config) errors.
     pub fn build(self) -> Result<Api> {
         let spec = self.build_spec()?;
+        crate::core::check_sizes(spec.concurrency, spec.window)?;
         let limiter = Limiter::new(spec.concurrency());
         let pacer = SharedPacer::new(Pacer::new(spec.pacing().clone(), spec.concurrency()));
         Ok(Api {

@@ -67,6 +67,9 @@ pub enum ErrorKind {
     /// The API announced more than the caller allows: a total above
     /// [`ListOptions::max_total`](crate::ListOptions::max_total) (in an
     /// answer or in a checkpoint). The message names the total and the option.
+    /// Also a cursor, next-page link or keyset value longer than
+    /// [`MAX_LINK_LEN`](crate::core::MAX_LINK_LEN) (64 KiB): the error names
+    /// the page.
     Limit,
     /// Two different pages of a sweep (two page numbers, offsets, cursors)
     /// were answered with exactly the same records: the server ignores the

@@ -577,7 +577,15 @@ impl Sim {
         if let Some(Ok(r)) = &self.end {
             assert_eq!(r.pages, self.resumed.0 + self.pages.len() as u64);
             assert_eq!(r.records, self.resumed.1 + self.ids().len() as u64);
-            assert_eq!(r.notices, self.notices, "the report keeps the notices");
+            // The report keeps the first MAX_NOTICES notices and counts the rest.
+            let kept = r.notices.len();
+            assert!(kept <= pagewise::core::MAX_NOTICES);
+            assert_eq!(
+                r.notices[..],
+                self.notices[..kept],
+                "the report keeps the notices"
+            );
+            assert_eq!(kept as u64 + r.notices_dropped, self.notices.len() as u64);
             let bound = self.held_bound(r);
             assert!(
                 r.max_buffered_pages <= bound,
@@ -1697,8 +1705,11 @@ fn a_growing_total_plans_more_pages() {
     );
     assert_eq!(
         (s.report().total, s.report().complete),
-        (Some(45), Some(true))
+        (Some(45), Some(false))
     );
+    // Every row came, but a sweep cannot tell rows added at the end from
+    // rows shifted past the pages it fetched: it does not claim complete.
+    assert!(s.report().changed_during_sweep);
 }
 
 #[test]
@@ -1722,8 +1733,11 @@ fn a_shrinking_total_is_noticed() {
     );
     assert_eq!(
         (s.report().total, s.report().complete),
-        (Some(25), Some(true))
+        (Some(25), Some(false))
     );
+    // The count matches the new total, but rows removed before the pages
+    // fetched would have shifted rows out of them: not claimed complete.
+    assert!(s.report().changed_during_sweep);
 }
 
 #[test]
@@ -2890,7 +2904,10 @@ fn a_server_sending_more_than_asked_does_not_repeat_rows() {
         Ok(fake.with_total(from, ids, Tot::Header))
     });
     assert_eq!(s.ids(), range(1, 45));
-    assert_eq!(s.report().complete, Some(true));
+    // No row is repeated, but a server that does not page as asked is not
+    // vouched for: changed_during_sweep, and complete is not claimed.
+    assert_eq!(s.report().complete, Some(false));
+    assert!(s.report().changed_during_sweep);
     assert!(
         s.notices.contains(&Notice::OversizedPage {
             page: 0,
@@ -4011,4 +4028,220 @@ fn a_checkpoint_page_before_the_first_page_is_a_config_error() {
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
     assert!(e.message().contains("before the first page"), "{e}");
+}
+
+// ---------------------------------------------------------------------------
+// What a server can make a sweep hold, and what a report may claim
+// ---------------------------------------------------------------------------
+
+/// A collection of 1000 rows: 100 of the first 500 are deleted after the
+/// first five pages were fetched. An offset sweep then never sees 100 live
+/// rows (they shifted into pages already fetched) and hands out 100 deleted
+/// ones; the count matches the new total all the same. The report must not
+/// say complete (it said `Some(true)` before).
+#[test]
+fn complete_is_not_claimed_when_rows_were_deleted_under_an_offset_sweep() {
+    let a = api(Pagination::offset().total(Total::pointer("/total")), 100, 1);
+    let mut rows: Vec<u64> = (0..1000).collect();
+    let s = sim(&a, items().window(1), 1, 1, Pick::Fifo, move |req| {
+        let q = query(&req.url);
+        let off: usize = q["offset"].parse().unwrap();
+        let lim: usize = q["limit"].parse().unwrap();
+        if off == 500 && rows.len() == 1000 {
+            rows.retain(|r| !(100..200).contains(r));
+        }
+        let page: Vec<Value> = rows
+            .iter()
+            .skip(off)
+            .take(lim)
+            .map(|i| json!({ "id": i }))
+            .collect();
+        Ok(Response::new(
+            200,
+            json!({"total": rows.len(), "data": page}).to_string(),
+        ))
+    });
+    assert_eq!(
+        s.urls(),
+        (0..9).map(|k| off(100 * k, 100)).collect::<Vec<_>>()
+    );
+    // Rows 500..600 shifted to offsets 400..500, already fetched: never handed out.
+    let want: Vec<u64> = (0..500).chain(600..1000).collect();
+    assert_eq!(s.ids(), want);
+    let r = s.report();
+    assert_eq!((r.records, r.total), (900, Some(900)));
+    assert!(r.changed_during_sweep);
+    assert_eq!(
+        r.complete,
+        Some(false),
+        "100 live rows were never handed out"
+    );
+    assert_eq!(
+        r.notices,
+        vec![Notice::TotalChanged {
+            from: 1000,
+            to: 900,
+            page: 5
+        }]
+    );
+}
+
+/// A server that flips its total on every page raises a TotalChanged notice
+/// per page; the report keeps the first `MAX_NOTICES` and counts the rest
+/// (before, it kept one per page, for the whole sweep).
+#[test]
+fn a_total_that_flips_on_every_page_keeps_the_report_bounded() {
+    use pagewise::core::MAX_NOTICES;
+    let a = offset_header_api(5, 1);
+    let mut n = 0u64;
+    let s = sim(&a, items(), 1, 1, Pick::Fifo, move |req| {
+        let q = query(&req.url);
+        let from: u64 = q["offset"].parse().unwrap();
+        let lim: u64 = q["limit"].parse().unwrap();
+        n += 1;
+        let ids: Vec<Value> = (from + 1..=(from + lim).min(1000))
+            .map(|i| json!({ "id": i }))
+            .collect();
+        let mut resp = Response::new(200, json!({ "data": ids }).to_string());
+        // 1000 records; every other answer says 999.
+        let total = if n % 2 == 0 { 999 } else { 1000 };
+        resp.headers
+            .push(("X-Total-Count".into(), total.to_string()));
+        Ok(resp)
+    });
+    let r = s.report();
+    let changes = s
+        .notices
+        .iter()
+        .filter(|n| matches!(n, Notice::TotalChanged { .. }))
+        .count();
+    assert!(changes >= 199, "one TotalChanged event per page: {changes}");
+    assert_eq!(r.notices.len(), MAX_NOTICES);
+    assert_eq!(r.notices[..], s.notices[..MAX_NOTICES]);
+    assert_eq!(r.notices_dropped, (s.notices.len() - MAX_NOTICES) as u64);
+    assert!(r.changed_during_sweep);
+    assert_eq!(r.complete, Some(false));
+}
+
+/// A cursor, next link or keyset value of more than `MAX_LINK_LEN` bytes
+/// ends the sweep with a Limit error naming the page, after the pages
+/// before it; one of exactly `MAX_LINK_LEN` bytes is followed.
+#[test]
+fn a_link_longer_than_64_kib_is_a_limit_error_naming_the_page() {
+    use pagewise::core::MAX_LINK_LEN;
+    assert_eq!(MAX_LINK_LEN, 64 * 1024);
+    // The value page `k` hands out (page 2's is one byte too long).
+    fn value(k: u64) -> String {
+        let len = if k == 2 {
+            MAX_LINK_LEN + 1
+        } else {
+            MAX_LINK_LEN
+        };
+        let mut v = format!("{k}-");
+        v.push_str(&"x".repeat(len - v.len()));
+        v
+    }
+    fn page_of(asked: &str) -> u64 {
+        match asked.split_once('-') {
+            Some((k, _)) => k.parse::<u64>().unwrap() + 1,
+            None => 0,
+        }
+    }
+    let cursor = api(Pagination::cursor(Link::pointer("/next")), 10, 1);
+    let next = api(Pagination::next_url(Link::pointer("/next")), 10, 1);
+    let keyset = api(Pagination::keyset("k"), 10, 1);
+    type Server = fn(&Request) -> Answer;
+    let cases: [(&str, &Api, Server); 3] = [
+        ("cursor", &cursor, |req| {
+            let k = page_of(query(&req.url).get("cursor").map_or("", |c| c.as_str()));
+            // The collection ends at page 3 (should page 2's cursor be followed).
+            let body = match k {
+                0..=2 => json!({"data": [{"id": k}], "next": value(k)}),
+                _ => json!({"data": [{"id": k}]}),
+            };
+            Ok(Response::new(200, body.to_string()))
+        }),
+        ("next URL", &next, |req| {
+            let k = page_of(query(&req.url).get("p").map_or("", |c| c.as_str()));
+            // The link's query makes it MAX_LINK_LEN (or one more) bytes long.
+            let head = format!("{ITEMS}?p=");
+            let v = value(k);
+            let link = format!("{head}{}", &v[..v.len() - head.len()]);
+            let body = match k {
+                0..=2 => json!({"data": [{"id": k}], "next": link}),
+                _ => json!({"data": [{"id": k}]}),
+            };
+            Ok(Response::new(200, body.to_string()))
+        }),
+        ("keyset value", &keyset, |req| {
+            let asked = query(&req.url)
+                .into_iter()
+                .find(|(n, _)| n != "limit")
+                .map(|(_, v)| v);
+            let k = page_of(asked.as_deref().unwrap_or(""));
+            let body = match k {
+                0..=2 => json!({"data": [{"id": k, "k": value(k)}]}),
+                _ => json!({"data": []}),
+            };
+            Ok(Response::new(200, body.to_string()))
+        }),
+    ];
+    for (what, a, server) in cases {
+        let s = sim(a, items(), 1, 1, Pick::Fifo, server);
+        assert_eq!(
+            s.ids(),
+            vec![0, 1],
+            "{what}: the pages before it are handed out"
+        );
+        let e = s.error();
+        assert_eq!(e.kind(), ErrorKind::Limit, "{what}: {e}");
+        assert_eq!(e.page(), Some(2), "{what}: {e}");
+        assert!(
+            e.message()
+                .contains(&format!("a {what} of {} bytes", MAX_LINK_LEN + 1)),
+            "{what}: {e}"
+        );
+    }
+}
+
+/// A checkpoint keeps the latest cursors seen up to 256 KiB, whatever their
+/// number and length: 20 cursors of 60 KiB leave the latest 4 (before, the
+/// latest 64: 3.8 MB per checkpoint).
+#[test]
+fn a_checkpoint_keeps_at_most_256_kib_of_cursors_seen() {
+    const LEN: usize = 60 * 1024;
+    let a = api(Pagination::cursor(Link::pointer("/next")), 10, 1);
+    let mut sweep = Sweep::new(a.spec(), items(), Instant::now()).unwrap();
+    let cursor = |k: u64| format!("{k}-{}", "c".repeat(LEN));
+    for k in 0..20u64 {
+        let req = sweep.poll_request().expect("a request per page");
+        let body = json!({"data": [{"id": k}], "next": cursor(k)});
+        sweep.handle_response(
+            req.id,
+            Ok(Response::new(200, body.to_string())),
+            Instant::now(),
+        );
+        while sweep.poll_event().is_some() {}
+    }
+    let json = sweep.checkpoint().to_json();
+    let c: Value = serde_json::from_str(&json).unwrap();
+    let seen: Vec<String> = c["learnt"]["seen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen, (16..20).map(cursor).collect::<Vec<_>>());
+    assert!(json.len() < 256 * 1024 + 2 * LEN, "{} bytes", json.len());
+    // Resumed from it, the sweep goes on at the latest cursor and still
+    // catches one it keeps sent again (the page that sends it is not
+    // handed out).
+    let resumed = Checkpoint::from_json(&json).unwrap();
+    let s = sim(&a, items().resume(resumed), 1, 1, Pick::Fifo, move |req| {
+        assert_eq!(query(&req.url)["cursor"], cursor(19));
+        let body = json!({"data": [{"id": 20}], "next": cursor(18)});
+        Ok(Response::new(200, body.to_string()))
+    });
+    assert_eq!(s.ids(), Vec::<u64>::new());
+    assert_eq!(s.error().kind(), ErrorKind::Loop);
 }

@@ -294,3 +294,70 @@ fn a_checkpoint_with_numbers_past_the_limit_is_a_config_error() {
         assert!(e.message().contains("`records`"), "{e}");
     }
 }
+
+/// `window(usize::MAX)` (a careless "no limit") panicked in `Sweep::new`
+/// with overflow checks on and wrapped to a tiny window in release builds
+/// and in WebAssembly (npm `window: 4294967295`). A window or concurrency
+/// above 65,536 is now a Config error wherever it is set, before any request.
+#[test]
+fn a_huge_window_or_concurrency_is_a_config_error_not_a_panic() {
+    use pagewise::core::Sweep;
+    use pagewise::ListOptions;
+    const MAX: usize = ListOptions::MAX_WINDOW;
+    assert_eq!((MAX, ListOptions::MAX_CONCURRENCY), (65_536, 65_536));
+    let server = Hostile::start(honest);
+    let builder = || {
+        Api::builder(&server.url)
+            .records_at("/data")
+            .pagination(Pagination::offset().total(Total::header("X-Total-Count")))
+            .page_size(10)
+    };
+    // In the API's description.
+    for (what, b) in [
+        ("window", builder().window(usize::MAX)),
+        ("window", builder().window(MAX + 1)),
+        ("concurrency", builder().concurrency(usize::MAX)),
+        ("concurrency", builder().concurrency(MAX + 1)),
+    ] {
+        let e = b.build().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+        assert!(e.message().contains(&format!("{what} ")), "{e}");
+        assert!(e.message().contains("65536"), "{e}");
+    }
+    let at_max = builder().window(MAX).concurrency(MAX).build().unwrap();
+    // In a list's options: the core, both faces.
+    let api = builder().concurrency(2).build().unwrap();
+    let now = web_time::Instant::now();
+    for opts in [
+        ListOptions::new("items").window(usize::MAX),
+        ListOptions::new("items").window(MAX + 1),
+        ListOptions::new("items").concurrency(usize::MAX),
+    ] {
+        let e = Sweep::new(api.spec(), opts.clone(), now).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+        for face in &FACES {
+            let e = collect(&api, face, |_| opts.clone()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+        }
+    }
+    assert_eq!(
+        server.requests.load(Ordering::Relaxed),
+        0,
+        "nothing was sent"
+    );
+    // The maximum itself works.
+    Sweep::new(at_max.spec(), ListOptions::new("items").window(MAX), now).unwrap();
+    let (items, report) = collect(&api, &Face::Blocking, |o| o.window(MAX)).unwrap();
+    assert_eq!(
+        (items.len() as u64, report.complete),
+        (report.records, Some(true))
+    );
+    // fetch_many checks its concurrency too.
+    let e = api
+        .blocking()
+        .fetch_many("items/{id}", ["1"])
+        .concurrency(usize::MAX)
+        .collect::<Item>()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+}

@@ -6,6 +6,7 @@ use pagewise::{Api, Error, ErrorKind, ListOptions, Pagination, Total};
 use pagewise::core::Report;
 use web_time::Instant;
 
+#[allow(dead_code)] // `records` and `urls` were read by tests moved out
 struct Run {
     records: Vec<serde_json::Value>,
     end: Result<Report, Error>,
@@ -59,43 +60,6 @@ fn q(url: &str, name: &str) -> Option<u64> {
         .query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.parse().unwrap())
-}
-
-/// A collection of 1000 rows: 100 of the first 500 are deleted after the
-/// first five pages were fetched (an offset sweep then misses 100 live rows
-/// and hands out 100 deleted ones). The count matches the new total, and the
-/// report says `complete: Some(true)` although it also says the collection
-/// changed under the sweep: SECURITY.md says "complete: true only when
-/// nothing seen contradicts it".
-#[test]
-fn complete_is_not_claimed_when_the_total_changed_under_an_offset_sweep() {
-    let api = Api::builder("https://api.example/v1/")
-        .records_at("/data")
-        .page_size(100)
-        .concurrency(1)
-        .pagination(Pagination::offset().total(Total::pointer("/total")))
-        .build()
-        .unwrap();
-    let mut rows: Vec<u64> = (0..1000).collect();
-    let r = run(&api, ListOptions::new("items").window(1), |req, _| {
-        let off = q(&req.url, "offset").unwrap() as usize;
-        let lim = q(&req.url, "limit").unwrap() as usize;
-        if off == 500 && rows.len() == 1000 {
-            rows.retain(|r| !(100..200).contains(r));
-        }
-        let page: Vec<_> = rows.iter().skip(off).take(lim).map(|i| serde_json::json!({"id": i})).collect();
-        Response::new(200, serde_json::json!({"total": rows.len(), "data": page}).to_string())
-    });
-    let report = r.end.unwrap();
-    let ids: std::collections::HashSet<u64> = r.records.iter().map(|v| v["id"].as_u64().unwrap()).collect();
-    let missed = (200..1000).filter(|i| !ids.contains(i)).count();
-    eprintln!("missed {missed} live rows; report {report:?}");
-    assert!(report.changed_during_sweep);
-    assert_ne!(
-        report.complete,
-        Some(true),
-        "{missed} live rows were never handed out, yet complete: true"
-    );
 }
 
 /// The native face of bindings/npm/test/review_echo.test.mjs: the same

@@ -593,12 +593,20 @@ export interface Report {
   readonly requests: number;
   /** The total the API announced last, if it announces one. */
   readonly total: number | null;
-  /** Whether the records handed out match the announced total; `null` without a total. */
+  /**
+   * Whether the records handed out match the announced total and nothing
+   * seen contradicts it (`false` too when the total changed during an
+   * offset or page-number sweep, or a page came back shorter or longer than
+   * asked for); `null` without a total.
+   */
   readonly complete: boolean | null;
   readonly durationMs: number;
   /** The most pages held at once: at most concurrency + window, twice that while a page waits out a retry delay. */
   readonly maxBufferedPages: number;
+  /** The first 100 notices of the sweep (each also comes to `onNotice` as it is raised). */
   readonly notices: readonly Notice[];
+  /** Notices past the first 100: counted, not kept. */
+  readonly noticesDropped: number;
   /** Retries, by cause. */
   readonly retries: RetryCounts;
   /** Time pages spent waiting because the server throttled, overlapping waits counted once, in ms. */

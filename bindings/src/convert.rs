@@ -419,7 +419,8 @@ pub(crate) fn pacing_stats(
 }
 
 /// A report as `{ records, pages, requests, total, complete, durationMs,
-/// maxBufferedPages, notices, retries, throttledMs, changedDuringSweep }`.
+/// maxBufferedPages, notices, noticesDropped, retries, throttledMs,
+/// changedDuringSweep }`.
 pub(crate) fn report(r: &Report) -> JsValue {
     let obj = Object::new();
     set(&obj, "records", r.records as f64);
@@ -435,6 +436,7 @@ pub(crate) fn report(r: &Report) -> JsValue {
     set(&obj, "maxBufferedPages", r.max_buffered_pages as f64);
     let notices: Array = r.notices.iter().map(notice).collect();
     set(&obj, "notices", notices);
+    set(&obj, "noticesDropped", r.notices_dropped as f64);
     set(&obj, "retries", retries(&r.retries));
     set(&obj, "throttledMs", millis(r.throttled));
     set(&obj, "changedDuringSweep", r.changed_during_sweep);

@@ -186,6 +186,16 @@ impl Checkpoint {
         for p in &self.pending {
             at_most("seq", p.seq)?;
             at_most("skip", p.skip)?;
+            // Records of one page left out: a page never holds 2^32 records
+            // (a body is far below 4 GiB), and on 32-bit targets (wasm) a
+            // larger count would be cut short to a `usize`.
+            if p.skip > u64::from(u32::MAX) {
+                return Err(format!(
+                    "invalid value for `skip`: {} is more than {}",
+                    p.skip,
+                    u32::MAX
+                ));
+            }
             if p.seq >= l.next_seq {
                 return Err(format!(
                     "invalid value for `seq`: {}, expected less than `next_seq` ({})",
@@ -1046,7 +1056,7 @@ mod tests {
         assert!(Checkpoint::from_json(&good.to_json()).is_ok());
         let max = Checkpoint::MAX_NUMBER;
         type Spoil = fn(&mut Checkpoint);
-        let cases: [(&str, Spoil); 11] = [
+        let cases: [(&str, Spoil); 12] = [
             ("`records`", |c| c.done.records = u64::MAX),
             ("`dropped`", |c| c.done.dropped = Checkpoint::MAX_NUMBER + 1),
             ("`throttled_ms`", |c| c.done.throttled_ms = u64::MAX),
@@ -1064,6 +1074,10 @@ mod tests {
             }),
             ("limit 10 with 10 records left out", |c| {
                 c.pending[0].skip = 10
+            }),
+            ("`skip`: 4294967296 is more than 4294967295", |c| {
+                c.pending[0].page = PageRef::Cursor { cursor: None };
+                c.pending[0].skip = u64::from(u32::MAX) + 1
             }),
         ];
         for (says, spoil) in cases {

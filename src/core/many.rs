@@ -435,12 +435,13 @@ impl Engine {
         resume: Option<&ManyCheckpoint>,
         now: Instant,
     ) -> Result<Self> {
+        super::options::check_sizes(spec.concurrency, None)?;
+        if let Some(c) = concurrency {
+            super::options::check_sizes(c, None)?;
+        }
         let concurrency = concurrency
             .unwrap_or(spec.concurrency)
             .min(spec.concurrency);
-        if concurrency == 0 {
-            return Err(Error::config("concurrency must be at least 1"));
-        }
         if let Some(c) = resume {
             if c.items != n as u64 {
                 return Err(Error::config(format!(
@@ -459,7 +460,7 @@ impl Engine {
             kind,
             n,
             concurrency,
-            window_items: (concurrency * 2).max(2) * size,
+            window_items: (concurrency * 2).max(2).saturating_mul(size),
             order,
             units: Units::default(),
             queue: BinaryHeap::new(),

@@ -36,10 +36,11 @@ pub use many::{
     BatchLookup, BatchWrite, FetchMany, ItemEvent, ManyCheckpoint, ManyEvent, ManyOptions,
     ManyProgress, ManyReport, WriteJob, WriteOp, WriteOptions, Written,
 };
+pub(crate) use options::check_sizes;
 pub use options::{ListOptions, Order};
 pub use pacing::{Admission, Outcome, Pacer, PacerStats, Pacing, Ticket};
 pub use page::Records;
 pub use pagination::{Cursor, Keyset, Link, NextUrl, Offset, PageNumber, Pagination, Total};
 pub use redact::Secrets;
 pub use retry::{RetryBudget, RetryCause, RetryCounts, RetryPolicy};
-pub use sweep::{Event, Notice, Progress, RawPage, Report, Sweep};
+pub use sweep::{Event, Notice, Progress, RawPage, Report, Sweep, MAX_LINK_LEN, MAX_NOTICES};

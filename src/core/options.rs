@@ -70,6 +70,16 @@ impl ListOptions {
     /// The default of [`max_total`](ListOptions::max_total): a billion records.
     pub const DEFAULT_MAX_TOTAL: u64 = 1_000_000_000;
 
+    /// The largest concurrency accepted (by [`ApiBuilder::build`](crate::ApiBuilder::build),
+    /// a sweep and a `fetch_many`/`write_many` job): 65,536. More is an
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) error, not "no limit".
+    pub const MAX_CONCURRENCY: usize = 65_536;
+
+    /// The largest reorder window accepted: 65,536 pages. More (say
+    /// `usize::MAX` meant as "no limit") is an
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) error.
+    pub const MAX_WINDOW: usize = 65_536;
+
     /// Adds a query parameter (a filter, a field list, ...).
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((name.into(), value.into()));
@@ -80,13 +90,15 @@ impl ListOptions {
         self.page_size = Some(size);
         self
     }
-    /// Pages in flight at once (default and maximum: the API's concurrency).
+    /// Pages in flight at once (default and maximum: the API's concurrency;
+    /// at most [`MAX_CONCURRENCY`](ListOptions::MAX_CONCURRENCY)).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = Some(n);
         self
     }
     /// Finished pages that may wait for an earlier one in ordered mode
-    /// (default: the API's window, else the concurrency).
+    /// (default: the API's window, else the concurrency; at most
+    /// [`MAX_WINDOW`](ListOptions::MAX_WINDOW), more is a Config error).
     pub fn window(mut self, pages: usize) -> Self {
         self.window = Some(pages);
         self
@@ -178,5 +190,30 @@ impl ListOptions {
     /// The collection path.
     pub fn path(&self) -> &str {
         &self.path
+    }
+}
+
+/// Checks a concurrency and a window against 0 and the maxima
+/// ([`ListOptions::MAX_CONCURRENCY`], [`ListOptions::MAX_WINDOW`]): a Config
+/// error names the option. Every sum and product of the two then fits in a
+/// `usize`, on every target.
+pub(crate) fn check_sizes(concurrency: usize, window: Option<usize>) -> crate::error::Result<()> {
+    use crate::error::Error;
+    if concurrency == 0 {
+        return Err(Error::config("concurrency must be at least 1"));
+    }
+    if concurrency > ListOptions::MAX_CONCURRENCY {
+        return Err(Error::config(format!(
+            "concurrency {concurrency} is more than the maximum, {}",
+            ListOptions::MAX_CONCURRENCY
+        )));
+    }
+    match window {
+        Some(0) => Err(Error::config("window must be at least 1")),
+        Some(w) if w > ListOptions::MAX_WINDOW => Err(Error::config(format!(
+            "window {w} is more than the maximum, {}",
+            ListOptions::MAX_WINDOW
+        ))),
+        _ => Ok(()),
     }
 }

@@ -15,7 +15,7 @@ use super::api::ApiSpec;
 use super::checkpoint::{Checkpoint, Done, Learnt, PageRef, PendingPage};
 use super::delta::{Delta, Watermark};
 use super::http::{Method, Request, RequestId, Response, TransportError, TransportErrorKind};
-use super::options::{ListOptions, Order};
+use super::options::{check_sizes, ListOptions, Order};
 use super::page::{self, Body, DecodeError, Records};
 use super::pagination::{Link, Pagination, Total};
 use super::retry::{self, Decision, Failure, Retrier, RetryCause, RetryCounts};
@@ -27,6 +27,17 @@ const MAX_REDIRECTS: u8 = 10;
 /// catching an API that sends one again after the sweep resumed. All of them
 /// would make every checkpoint, and taking one, grow with the sweep.
 const SEEN_KEPT: usize = 64;
+/// Bytes of those cursors and page URLs a checkpoint keeps, at most: the
+/// latest ones that fit (at least the latest one).
+const SEEN_KEPT_BYTES: usize = 256 * 1024;
+/// The longest cursor, next-page link or keyset value accepted, in bytes:
+/// a longer one is an [`ErrorKind::Limit`] error naming the page. Real ones
+/// are far shorter; the sweep holds a few of them (in its plan and its
+/// checkpoint), so this bounds what a server can make it hold.
+pub const MAX_LINK_LEN: usize = 64 * 1024;
+/// Notices a [`Report`] keeps (the first ones); later ones are counted in
+/// [`Report::notices_dropped`]. Each still comes as an [`Event::Notice`].
+pub const MAX_NOTICES: usize = 100;
 
 /// One page handed out by a sweep.
 #[derive(Debug, Clone)]
@@ -106,9 +117,11 @@ pub struct Report {
     pub total: Option<u64>,
     /// `Some(true)` when the records handed out match the announced total
     /// and nothing seen contradicts it, `Some(false)` when they do not, or
-    /// when rows may be missing all the same (a page-number page came back
-    /// short, or an empty page ended the sweep before the total); `None`
-    /// when the API announces no total.
+    /// when rows may be missing all the same (the total changed during an
+    /// offset or page-number sweep, an offset page came back with more
+    /// records than asked for, a page-number page came back short, or an
+    /// empty page ended the sweep before the total); `None` when the API
+    /// announces no total.
     pub complete: Option<bool>,
     /// Time from the sweep's start to its end.
     pub duration: Duration,
@@ -116,8 +129,14 @@ pub struct Report {
     /// taken): at most concurrency + window, or twice that while a page
     /// waits out a retry delay.
     pub max_buffered_pages: usize,
-    /// Notices raised along the way, in order.
+    /// Notices raised along the way, in order: the first [`MAX_NOTICES`]
+    /// (100) of them, so that a server that changes its total on every page
+    /// does not grow the report with the sweep. Every notice still comes as
+    /// an [`Event::Notice`] as it is raised.
     pub notices: Vec<Notice>,
+    /// Notices raised once [`notices`](Report::notices) held [`MAX_NOTICES`]:
+    /// counted, not kept.
+    pub notices_dropped: u64,
     /// Retries, by cause.
     pub retries: RetryCounts,
     /// Time pages spent waiting because the server throttled (429, or 503
@@ -371,9 +390,11 @@ pub struct Sweep {
     fanned_out: bool,
     planned_end: u64,
     largest_page: u64,
-    seen: HashSet<String>,
-    /// The latest of `seen`, as a checkpoint shows them (credentials
-    /// removed once, when seen), at most [`SEEN_KEPT`].
+    /// Digests ([`seen_digest`]) of every cursor, next URL and keyset value
+    /// seen: 8 bytes each, whatever their length.
+    seen: HashSet<u64>,
+    /// The latest of those seen, as a checkpoint shows them (credentials
+    /// removed once, when seen), at most [`SEEN_KEPT`] and [`SEEN_KEPT_BYTES`].
     recent: VecDeque<String>,
     /// The collection's URL as a checkpoint shows it (credentials removed).
     collection_shown: String,
@@ -444,6 +465,28 @@ impl Digests {
 
 /// A digest of a page's records (their bytes, each with its length):
 /// deterministic, the same on every target and in every run.
+/// A digest of a cursor, next URL or keyset value, for loop detection:
+/// deterministic (the same on every target and in every run). Two values
+/// with the same digest (a chance of about n²/2⁶⁵ in n values) would be
+/// taken for a loop: the sweep fails with a Loop error, it never skips
+/// or repeats rows.
+fn seen_digest(value: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    h.write_usize(value.len());
+    h.write(value.as_bytes());
+    h.finish()
+}
+
+/// Adds `shown` to the latest values a checkpoint keeps, dropping the
+/// oldest ones past [`SEEN_KEPT`] values or [`SEEN_KEPT_BYTES`] bytes.
+fn remember(recent: &mut VecDeque<String>, shown: String) {
+    let mut bytes = shown.len() + recent.iter().map(String::len).sum::<usize>();
+    while !recent.is_empty() && (recent.len() >= SEEN_KEPT || bytes > SEEN_KEPT_BYTES) {
+        bytes -= recent.pop_front().map_or(0, |r| r.len());
+    }
+    recent.push_back(shown);
+}
+
 fn digest(text: &str, ranges: &[std::ops::Range<usize>]) -> u64 {
     // `new()` has fixed keys: no randomness, unlike `RandomState`'s hashers.
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -459,23 +502,26 @@ impl Sweep {
     /// A new sweep of `options.path` on the API `spec`, starting at `now`.
     ///
     /// Fails with [`ErrorKind::Url`] if the collection path does not resolve
-    /// and [`ErrorKind::Config`] for a page size, concurrency or window of 0.
+    /// and [`ErrorKind::Config`] for a page size, concurrency or window of 0,
+    /// or a concurrency or window above [`ListOptions::MAX_CONCURRENCY`] /
+    /// [`ListOptions::MAX_WINDOW`].
     pub fn new(spec: &Arc<ApiSpec>, options: ListOptions, now: Instant) -> Result<Self> {
         let page_size = options.page_size.unwrap_or(spec.page_size);
         if page_size == 0 {
             return Err(Error::config("page_size must be at least 1"));
         }
+        // The API's own sizes are checked too: an `ApiSpec` may come from
+        // somewhere else than `ApiBuilder::build`.
+        check_sizes(spec.concurrency, spec.window)?;
+        if let Some(c) = options.concurrency {
+            check_sizes(c, None)?;
+        }
         let concurrency = options
             .concurrency
             .unwrap_or(spec.concurrency)
             .min(spec.concurrency);
-        if concurrency == 0 {
-            return Err(Error::config("concurrency must be at least 1"));
-        }
         let window = options.window.or(spec.window).unwrap_or(concurrency);
-        if window == 0 {
-            return Err(Error::config("window must be at least 1"));
-        }
+        check_sizes(concurrency, Some(window))?;
         let query = &options.query;
         let from = options
             .resume
@@ -509,8 +555,8 @@ impl Sweep {
         let mut recent = VecDeque::new();
         if let Target::Url(url) = &first {
             // A link back to the first page is a URL seen twice too.
-            seen.insert(url.to_string());
-            recent.push_back(spec.secrets.strip_url(url.as_str()));
+            seen.insert(seen_digest(url.as_str()));
+            remember(&mut recent, spec.secrets.strip_url(url.as_str()));
         }
         let mut slots = Slots::default();
         slots.insert((0, 0), Slot::new(first));
@@ -559,7 +605,7 @@ impl Sweep {
             digests: (!options.allow_repeated_pages).then(|| Digests {
                 first: None,
                 latest: VecDeque::new(),
-                kept: 2 * (concurrency + window),
+                kept: concurrency.saturating_add(window).saturating_mul(2),
             }),
             stopped: false,
             doubt: false,
@@ -626,9 +672,9 @@ impl Sweep {
         // While a page waits out its retry delay (a server's `Retry-After` is
         // often a whole second), and until it has gone again, the bound
         // doubles: one throttled page does not stop the sweep for its wait.
-        let mut bound = self.concurrency + self.window;
+        let mut bound = self.concurrency.saturating_add(self.window);
         if !self.waiting.is_empty() || slot.retries > 0 {
-            bound *= 2;
+            bound = bound.saturating_mul(2);
         }
         let held = self.in_flight.len() + self.arrived.len() + self.waiting.len();
         if held + self.buffered_pages() >= bound {
@@ -989,17 +1035,20 @@ impl Sweep {
                 self.planned_end
             )));
         }
-        self.recent = l.seen.iter().rev().take(SEEN_KEPT).rev().cloned().collect();
-        self.seen = l.seen.into_iter().collect();
+        self.seen = l.seen.iter().map(|v| seen_digest(v)).collect();
+        self.recent.clear();
+        for v in l.seen {
+            remember(&mut self.recent, v);
+        }
         // Pages still to fetch will announce their links again: those are not loops.
         for (_, slot) in self.slots.iter() {
             match &slot.target {
                 Target::Cursor(Some(v)) | Target::Keyset(Some(v)) => {
-                    self.seen.remove(v);
+                    self.seen.remove(&seen_digest(v));
                     self.recent.retain(|r| r != v);
                 }
                 Target::Url(u) => {
-                    self.seen.remove(u.as_str());
+                    self.seen.remove(&seen_digest(u.as_str()));
                     self.recent.retain(|r| r != u.as_str());
                 }
                 _ => {}
@@ -1148,6 +1197,9 @@ impl Sweep {
             if let Some(limit) = limit {
                 let got = body.record_count() as u64;
                 if got > limit {
+                    // The server does not page the way it was asked to:
+                    // the sweep cannot vouch that no row was left out.
+                    self.doubt = true;
                     self.notice(Notice::OversizedPage {
                         page: key.0,
                         asked: limit,
@@ -1169,7 +1221,9 @@ impl Sweep {
             };
             self.check_repeat(key, hash, ranges.len())
                 .map_err(|e| Fail(e, None))?;
-            let skip = (self.slots[&key].skip as usize).min(ranges.len());
+            let skip = usize::try_from(self.slots[&key].skip)
+                .unwrap_or(usize::MAX)
+                .min(ranges.len());
             ranges.drain(..skip);
             if let Some(delta) = self.delta.as_mut() {
                 let before = ranges.len();
@@ -1304,6 +1358,10 @@ impl Sweep {
                 }
             }
             (Some(t), Some(old)) if t != old => {
+                // Rows were added or removed under an offset or page-number
+                // sweep: some may have shifted past the pages fetched, even
+                // if the count ends up matching the new total.
+                self.doubt = true;
                 self.notice(Notice::TotalChanged {
                     from: old,
                     to: t,
@@ -1495,7 +1553,10 @@ impl Sweep {
         {
             return;
         }
-        let room = 2 * (self.concurrency + self.window);
+        let room = self
+            .concurrency
+            .saturating_add(self.window)
+            .saturating_mul(2);
         while self.slots.len() < room {
             let target = match (&self.spec.pagination, self.total) {
                 (Pagination::Offset(_), Some(total)) if self.planned_end < total => {
@@ -1576,11 +1637,20 @@ impl Sweep {
         shown: &str,
         what: &str,
     ) -> std::result::Result<(), Planned> {
-        if self.seen.insert(value.to_string()) {
-            if self.recent.len() >= SEEN_KEPT {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(self.spec.secrets.strip_url(value));
+        if value.len() > MAX_LINK_LEN {
+            return Err(Planned::Error(self.page_error(
+                key,
+                ErrorKind::Limit,
+                format!(
+                    "the API sent a {what} of {} bytes ({}), more than the {MAX_LINK_LEN} \
+                     accepted",
+                    value.len(),
+                    short(shown)
+                ),
+            )));
+        }
+        if self.seen.insert(seen_digest(value)) {
+            remember(&mut self.recent, self.spec.secrets.strip_url(value));
             Ok(())
         } else {
             Err(Planned::Error(self.page_error(
@@ -1644,7 +1714,11 @@ impl Sweep {
     }
 
     fn notice(&mut self, n: Notice) {
-        self.report.notices.push(n.clone());
+        if self.report.notices.len() < MAX_NOTICES {
+            self.report.notices.push(n.clone());
+        } else {
+            self.report.notices_dropped += 1;
+        }
         self.events.push_back(Event::Notice(n));
     }
 
@@ -1701,7 +1775,7 @@ impl Sweep {
                         | Notice::ShortPage { .. }
                         | Notice::OversizedPage { .. }
                 )
-            });
+            }) || self.report.notices_dropped > 0; // only TotalMissing is not a change, and it comes once
             let changed = self.report.changed_during_sweep;
             if self.verify && (self.report.complete == Some(false) || changed) {
                 let total = self.total.unwrap_or(0);

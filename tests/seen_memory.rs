@@ -1,9 +1,12 @@
-//! Review (issue 19): the loop-detection set `Sweep::seen` keeps every cursor
-//! (and every next URL, every keyset value) of the whole sweep, so a server
-//! that hands out long, distinct cursors makes the client's memory grow with
-//! the number of pages, without a bound set by configuration.
+//! Memory a server can grow per page (issue 19): loop detection used to keep
+//! every cursor (and every next URL, every keyset value) of the whole sweep
+//! as a string, so a server that hands out long, distinct cursors made the
+//! client's memory grow with the number of pages: 42 MB after 100 pages of
+//! 256 KiB cursors, 117 MB after 400. It now keeps an 8-byte digest of each
+//! (and cursors over 64 KiB are a Limit error, see core_sim.rs).
 //!
-//! One test only: the counting allocator must not see other tests.
+//! A counting allocator measures what the sweep holds; this file holds one
+//! test, so no other test allocates while it measures.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -75,12 +78,17 @@ fn held_after(pages: usize, cursor_len: usize) -> usize {
 }
 
 #[test]
-fn cursor_loop_detection_memory_grows_with_the_sweep() {
-    const CURSOR: usize = 256 * 1024;
+fn loop_detection_memory_does_not_grow_with_the_pages_a_server_sends() {
+    // Just under the 64 KiB a cursor may have.
+    const CURSOR: usize = 60 * 1024;
     let a = held_after(100, CURSOR);
     let b = held_after(400, CURSOR);
-    eprintln!("held after 100 pages: {} MB; after 400 pages: {} MB", a >> 20, b >> 20);
-    // Bounded by configuration would mean b ≈ a. It grows by one cursor per page.
+    eprintln!(
+        "held after 100 pages: {} MB; after 400 pages: {} MB",
+        a >> 20,
+        b >> 20
+    );
+    // Bounded by configuration: b ≈ a (it grew by one cursor per page).
     assert!(
         b < a + 10 * CURSOR,
         "memory grows with the pages a server sends: {} MB after 100 pages, {} MB after 400",

@@ -153,10 +153,16 @@ fn ids(records: &[Value]) -> Vec<u64> {
 fn assert_refused(e: &Error, other: &Server, what: &str) {
     assert_eq!(e.kind(), ErrorKind::Origin, "{what}: {e}");
     let url = e.url().unwrap_or_default();
-    assert!(url.starts_with(&other.origin()), "{what}: the link is named: {e}");
+    assert!(
+        url.starts_with(&other.origin()),
+        "{what}: the link is named: {e}"
+    );
     assert!(!url.contains("qk3y"), "{what}: no credential in {url}");
     assert!(e.message().contains("allow_origins"), "{what}: {e}");
-    assert!(other.seen().is_empty(), "{what}: nothing was sent to the other origin");
+    assert!(
+        other.seen().is_empty(),
+        "{what}: nothing was sent to the other origin"
+    );
 }
 
 /// What reached the other origin carries nothing that was configured.
@@ -184,7 +190,13 @@ fn assert_own_got_them(own: &Server, what: &str) {
 #[test]
 fn blocking_next_link_to_another_origin() {
     let (own, other, base) = servers(Auth::bearer("b34rer"));
-    let err = base.clone().build().unwrap().blocking().list("items").collect::<Value>();
+    let err = base
+        .clone()
+        .build()
+        .unwrap()
+        .blocking()
+        .list("items")
+        .collect::<Value>();
     assert_refused(&err.unwrap_err(), &other, "default");
 
     let api = base.allow_origins([other.origin()]).build().unwrap();
@@ -192,13 +204,22 @@ fn blocking_next_link_to_another_origin() {
     assert_eq!(ids(&records), [1, 2, 3, 4]);
     assert_bare(&other, "allowed");
     assert_own_got_them(&own, "allowed");
-    assert!(own.seen().iter().all(|r| r.header("Authorization") == Some("Bearer b34rer")));
+    assert!(own
+        .seen()
+        .iter()
+        .all(|r| r.header("Authorization") == Some("Bearer b34rer")));
 }
 
 #[test]
 fn blocking_redirect_to_another_origin() {
     let (own, other, base) = servers(Auth::query("api_key", "qk3y"));
-    let err = base.clone().build().unwrap().blocking().get::<Value>("moved").unwrap_err();
+    let err = base
+        .clone()
+        .build()
+        .unwrap()
+        .blocking()
+        .get::<Value>("moved")
+        .unwrap_err();
     assert_refused(&err, &other, "default");
     assert!(!format!("{err} {err:?}").contains("qk3y"), "{err}");
 
@@ -219,7 +240,11 @@ fn async_next_link_to_another_origin() {
         assert_refused(&err.unwrap_err(), &other, "default");
 
         let api = base.allow_origins([other.origin()]).build().unwrap();
-        let records = Client::new(&api).list("items").collect::<Value>().await.unwrap();
+        let records = Client::new(&api)
+            .list("items")
+            .collect::<Value>()
+            .await
+            .unwrap();
         assert_eq!(ids(&records), [1, 2, 3, 4]);
         assert_bare(&other, "allowed");
         assert_own_got_them(&own, "allowed");

@@ -5,6 +5,10 @@ mod checks;
 
 #[test]
 fn known_stuck_sweep_ends() {
-    let data = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/known/sweep-stuck-after-short-page")).unwrap();
+    let data = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/known/sweep-stuck-after-short-page"
+    ))
+    .unwrap();
     checks::sweep(&data);
 }

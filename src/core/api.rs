@@ -115,7 +115,10 @@ pub struct ApiBuilder {
 impl fmt::Debug for ApiBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiBuilder")
-            .field("base", &secrets_of(&self.auth, &self.query).redact_url(&self.base))
+            .field(
+                "base",
+                &secrets_of(&self.auth, &self.query).redact_url(&self.base),
+            )
             .field("auth", &self.auth)
             .field("headers", &Redacted(&self.headers))
             .field("query", &Redacted(&self.query))
@@ -770,9 +773,20 @@ impl ApiSpec {
 /// Whether a query parameter's name says it carries a credential.
 fn is_sensitive_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["auth", "cookie", "token", "key", "secret", "sig", "password", "passwd", "session", "credential"]
-        .iter()
-        .any(|w| n.contains(w))
+    [
+        "auth",
+        "cookie",
+        "token",
+        "key",
+        "secret",
+        "sig",
+        "password",
+        "passwd",
+        "session",
+        "credential",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 fn base64(input: &[u8]) -> String {
@@ -910,9 +924,14 @@ mod tests {
         let b = || ApiBuilder::new("https://h.example/v1/").auth(Auth::query("api_key", "k3y"));
         let own = spec(b());
         let link = |u: &str| Url::parse(u).unwrap();
-        assert!(own.check_link(&link("https://h.example/v1/items?page=2"), "next link").is_ok());
+        assert!(own
+            .check_link(&link("https://h.example/v1/items?page=2"), "next link")
+            .is_ok());
         let cases = [
-            ("https://evil.example/items?api_key=k3y&p=2", "https://evil.example"),
+            (
+                "https://evil.example/items?api_key=k3y&p=2",
+                "https://evil.example",
+            ),
             ("https://h.example:8443/items", "https://h.example:8443"),
             ("http://h.example/v1/items", "http://h.example"),
             ("http://127.0.0.1:6379/", "http://127.0.0.1:6379"),
@@ -922,11 +941,17 @@ mod tests {
             assert_eq!(e.kind(), ErrorKind::Origin, "{to}");
             assert!(e.message().contains(&format!("leads to {origin}")), "{e}");
             assert!(e.message().contains("https://h.example;"), "{e}");
-            assert!(e.message().contains("allow_origins") && e.message().contains("allowOrigins"), "{e}");
+            assert!(
+                e.message().contains("allow_origins") && e.message().contains("allowOrigins"),
+                "{e}"
+            );
             assert!(!e.to_string().contains("k3y"), "{e}");
         }
         let e = own.check_link(&link(cases[0].0), "next link").unwrap_err();
-        assert_eq!(e.url(), Some("https://evil.example/items?api_key=REDACTED&p=2"));
+        assert_eq!(
+            e.url(),
+            Some("https://evil.example/items?api_key=REDACTED&p=2")
+        );
 
         let listed = spec(b().allow_origins(["https://evil.example/", "http://127.0.0.1:6379"]));
         assert!(listed.check_link(&link(cases[0].0), "next link").is_ok());
@@ -939,7 +964,11 @@ mod tests {
             assert!(any.check_link(&link(to), "next link").is_ok(), "{to}");
         }
         // Whatever is allowed, only http and https links are followed.
-        for to in ["file:///etc/passwd", "data:text/plain,x", "ftp://h.example/x"] {
+        for to in [
+            "file:///etc/passwd",
+            "data:text/plain,x",
+            "ftp://h.example/x",
+        ] {
             let e = any.check_link(&link(to), "next link").expect_err(to);
             assert_eq!(e.kind(), ErrorKind::Url, "{to}");
         }
@@ -947,11 +976,17 @@ mod tests {
 
     #[test]
     fn allowed_origins_are_checked_at_build() {
-        for ok in ["https://a.example", "https://a.example/", "http://127.0.0.1:8080", "HTTPS://A.example:443"] {
+        for ok in [
+            "https://a.example",
+            "https://a.example/",
+            "http://127.0.0.1:8080",
+            "HTTPS://A.example:443",
+        ] {
             let s = spec(ApiBuilder::new("https://h.example/").allow_origins([ok]));
             assert_eq!(s.allowed_origins.len(), 1, "{ok}");
         }
-        let s = spec(ApiBuilder::new("https://h.example/").allow_origins(["HTTPS://A.example:443/"]));
+        let s =
+            spec(ApiBuilder::new("https://h.example/").allow_origins(["HTTPS://A.example:443/"]));
         assert_eq!(s.allowed_origins, ["https://a.example"]);
         for bad in [
             "a.example",
@@ -982,12 +1017,17 @@ mod tests {
             .header("X-Whatever", "wh4tever")
             .query("token", "t0ken")
             .query("sig", "s1g");
-        let secrets = ["us3r", "pa55", "qk3y", "h3ader", "xk3y", "wh4tever", "t0ken", "s1g"];
+        let secrets = [
+            "us3r", "pa55", "qk3y", "h3ader", "xk3y", "wh4tever", "t0ken", "s1g",
+        ];
         let shown = format!("{b:?}");
         for secret in secrets {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
-        assert!(shown.contains("X-Whatever") && shown.contains("sig"), "{shown}");
+        assert!(
+            shown.contains("X-Whatever") && shown.contains("sig"),
+            "{shown}"
+        );
         let s = spec(
             ApiBuilder::new("https://h.example/v1/?api_key=qk3y")
                 .auth(Auth::query("api_key", "qk3y"))
@@ -1010,10 +1050,16 @@ mod tests {
         let url = s.url_for("items", &[]).unwrap();
         let r = s.request(RequestId(1), Method::Get, url.clone(), None);
         let shown = format!("{r:?}");
-        assert!(!shown.contains("wh4tever") && !shown.contains("s1g"), "{shown}");
+        assert!(
+            !shown.contains("wh4tever") && !shown.contains("s1g"),
+            "{shown}"
+        );
         assert!(shown.contains("page_hint=visible"), "{shown}");
         let err = s
-            .check_link(&Url::parse("https://evil.example/x?sig=s1g").unwrap(), "next link")
+            .check_link(
+                &Url::parse("https://evil.example/x?sig=s1g").unwrap(),
+                "next link",
+            )
             .unwrap_err();
         assert!(!err.to_string().contains("s1g"), "{err}");
         assert!(err.to_string().contains("allow_any_origin"), "{err}");

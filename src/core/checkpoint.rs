@@ -1130,10 +1130,22 @@ mod tests {
         // Well-formed JSON no job could have saved: a count over it would
         // underflow (b < a) or overflow, or the version is unknown.
         for (bad, says) in [
-            (r#"{"version":1,"items":9,"done":[[5,2]]}"#, "done range [5, 2)"),
-            (r#"{"version":1,"items":9,"done":[[0,0]]}"#, "done range [0, 0)"),
-            (r#"{"version":1,"items":9,"done":[[0,10]]}"#, "within 9 items"),
-            (r#"{"version":1,"items":9,"done":[[4,6],[5,7]]}"#, "done range [5, 7)"),
+            (
+                r#"{"version":1,"items":9,"done":[[5,2]]}"#,
+                "done range [5, 2)",
+            ),
+            (
+                r#"{"version":1,"items":9,"done":[[0,0]]}"#,
+                "done range [0, 0)",
+            ),
+            (
+                r#"{"version":1,"items":9,"done":[[0,10]]}"#,
+                "within 9 items",
+            ),
+            (
+                r#"{"version":1,"items":9,"done":[[4,6],[5,7]]}"#,
+                "done range [5, 7)",
+            ),
             (
                 r#"{"version":1,"items":18446744073709551615,"done":[[0,18446744073709551615],[0,1]]}"#,
                 "done range [0, 1)",

@@ -118,9 +118,8 @@ pub struct Report {
     /// `Some(true)` when the records handed out match the announced total
     /// and nothing seen contradicts it, `Some(false)` when they do not, or
     /// when rows may be missing all the same (the total changed during an
-    /// offset or page-number sweep, an offset page came back with more
-    /// records than asked for, a page-number page came back short, or an
-    /// empty page ended the sweep before the total); `None` when the API
+    /// offset or page-number sweep, a page-number page came back short, or
+    /// an empty page ended the sweep before the total); `None` when the API
     /// announces no total.
     pub complete: Option<bool>,
     /// Time from the sweep's start to its end.
@@ -1197,9 +1196,9 @@ impl Sweep {
             if let Some(limit) = limit {
                 let got = body.record_count() as u64;
                 if got > limit {
-                    // The server does not page the way it was asked to:
-                    // the sweep cannot vouch that no row was left out.
-                    self.doubt = true;
+                    // The extra records belong to the next offset, asked for
+                    // on its own: nothing is lost or repeated, so this alone
+                    // does not cast doubt on `complete`.
                     self.notice(Notice::OversizedPage {
                         page: key.0,
                         asked: limit,

@@ -1,12 +1,15 @@
-//! Review (issue 19): sweeps against servers that lie or change.
+//! A server whose pages start at 1, asked for page 0, that echoes the page
+//! asked for in its body: the records repeat while the bodies differ. The
+//! duplicate check compares records, not bodies (the Node face of the same
+//! server is in bindings/npm/test/hostile.test.mjs).
 #![cfg(not(target_arch = "wasm32"))]
 
+use pagewise::core::Report;
 use pagewise::core::{Event, Request, Response, Sweep};
 use pagewise::{Api, Error, ErrorKind, ListOptions, Pagination, Total};
-use pagewise::core::Report;
 use web_time::Instant;
 
-#[allow(dead_code)] // `records` and `urls` were read by tests moved out
+#[allow(dead_code)] // `records` and `urls` say what happened when a test fails
 struct Run {
     records: Vec<serde_json::Value>,
     end: Result<Report, Error>,
@@ -51,7 +54,11 @@ fn run(api: &Api, opts: ListOptions, mut server: impl FnMut(&Request, usize) -> 
             s.handle_timeout(t);
         }
     }
-    Run { records, end: end.expect("the sweep ends"), urls }
+    Run {
+        records,
+        end: end.expect("the sweep ends"),
+        urls,
+    }
 }
 
 fn q(url: &str, name: &str) -> Option<u64> {
@@ -62,9 +69,7 @@ fn q(url: &str, name: &str) -> Option<u64> {
         .map(|(_, v)| v.parse().unwrap())
 }
 
-/// The native face of bindings/npm/test/review_echo.test.mjs: the same
-/// server (pages from 1, the page asked for echoed in the body) is caught
-/// here, as a Duplicate error. In Node it is not (the digest is of the body).
+/// Caught as a Duplicate error before page 1's records are handed out twice.
 #[test]
 fn page_zero_served_as_page_one_with_an_echo_is_a_duplicate_natively() {
     let api = Api::builder("https://api.example/v1/")
@@ -84,7 +89,10 @@ fn page_zero_served_as_page_one_with_an_echo_is_a_duplicate_natively() {
         let data: Vec<_> = ((page - 1) * 10 + 1..=(page * 10).min(100))
             .map(|i| serde_json::json!({ "id": i }))
             .collect();
-        let mut resp = Response::new(200, serde_json::json!({"page": asked, "data": data}).to_string());
+        let mut resp = Response::new(
+            200,
+            serde_json::json!({"page": asked, "data": data}).to_string(),
+        );
         resp.headers.push(("X-Total-Count".into(), "100".into()));
         resp
     });

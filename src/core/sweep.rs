@@ -613,6 +613,15 @@ impl Sweep {
     /// (twice that while a page waits out a retry) be held or in flight. The
     /// earliest queued page always goes first, so the oldest page not yet
     /// handed out is never starved.
+    ///
+    /// The oldest page not yet handed out (the first slot) goes whenever the
+    /// concurrency allows and the caller has taken its events: the pages
+    /// finished after it wait for it, and only it can release them. They may
+    /// fill the window: pages fetched while the bound was doubled, when the
+    /// page that waited out its retry comes back short and the rest of its
+    /// range (a new page, never retried) is the first slot, with the bound
+    /// back to concurrency + window. Counting them would keep the sweep
+    /// waiting for itself, with nothing in flight and nothing to wait for.
     fn next_to_send(&self) -> Option<Key> {
         if self.state != State::Running || self.in_flight.len() >= self.concurrency {
             return None;
@@ -631,10 +640,29 @@ impl Sweep {
             bound *= 2;
         }
         let held = self.in_flight.len() + self.arrived.len() + self.waiting.len();
-        if held + self.buffered_pages() >= bound {
+        let first = self.slots.first().is_some_and(|(k, _)| k == key);
+        // The events not taken yet still count: a slow consumer stops requests.
+        let buffered = if first {
+            self.queued_pages
+        } else {
+            self.buffered_pages()
+        };
+        if held + buffered >= bound {
             return None;
         }
         Some(*key)
+    }
+
+    /// Whether the sweep can go on by itself: it has ended, or it has a
+    /// request to send, a request in flight, a timeout to wait for, or pages
+    /// for the caller to take (taking them makes room). Otherwise a driver
+    /// following the run-loop contract would wait forever.
+    fn can_go_on(&self) -> bool {
+        self.state != State::Running
+            || !self.in_flight.is_empty()
+            || !self.arrived.is_empty()
+            || self.queued_pages > 0
+            || self.poll_timeout().is_some()
     }
 
     /// The next event for the caller, if any.
@@ -643,6 +671,7 @@ impl Sweep {
         let ev = self.events.pop_front()?;
         if matches!(ev, Event::Page(_)) {
             self.queued_pages -= 1;
+            debug_assert!(self.can_go_on(), "a sweep stuck: {self:?}");
         }
         Some(ev)
     }
@@ -689,6 +718,7 @@ impl Sweep {
             .with_url(self.spec.redact(self.collection.as_str()));
             self.fail(err);
         }
+        debug_assert!(self.can_go_on(), "a sweep stuck: {self:?}");
     }
 
     /// Tells the sweep that the answer to request `id` has come in and will
@@ -764,6 +794,7 @@ impl Sweep {
         self.top_up();
         self.report.duration = now.saturating_duration_since(self.start);
         self.finish_if_done();
+        debug_assert!(self.can_go_on(), "a sweep stuck: {self:?}");
     }
 
     /// Pages held by the sweep now: finished but waiting for an earlier page,

@@ -3861,6 +3861,49 @@ fn a_total_growing_past_max_total_mid_sweep_is_a_limit_error() {
 }
 
 #[test]
+fn a_total_past_what_a_checkpoint_saves_is_a_limit_error_whatever_max_total() {
+    // Found by the `sweep` fuzz target: with max_total(u64::MAX), a sweep
+    // took a total of 13107332822478252175 and saved it in a checkpoint that
+    // Checkpoint::from_json refuses (its numbers stop at 2^53 - 1): a
+    // checkpoint the sweep could not be resumed from.
+    let a = offset_header_api(100, 2);
+    let max = Checkpoint::MAX_NUMBER;
+    // The largest total a checkpoint holds: the sweep goes on, and its
+    // checkpoint reads back.
+    let mut s = Sim::new(
+        &a,
+        items().max_total(u64::MAX),
+        2,
+        2,
+        boasting_server(Style::Offset(Tot::Header), max),
+    );
+    s.send();
+    s.answer(&off(0, 100));
+    assert_eq!(s.events(), 1);
+    assert_eq!(s.send(), vec![off(3, 3), off(6, 3)]);
+    let c = s.sweep.checkpoint();
+    assert!(c.to_json().contains("\"total\":9007199254740991,"));
+    assert_eq!(Checkpoint::from_json(&c.to_json()).unwrap(), c);
+    // One more is refused as the sweep reads it, whatever max_total says.
+    for ceiling in [max + 1, u64::MAX] {
+        let s = sim(
+            &a,
+            items().max_total(ceiling),
+            2,
+            2,
+            Pick::Fifo,
+            boasting_server(Style::Offset(Tot::Header), max + 1),
+        );
+        let e = s.error();
+        assert_eq!(e.kind(), ErrorKind::Limit, "{e}");
+        assert_eq!(e.url(), Some(off(0, 100).as_str()));
+        assert!(e.message().contains("9007199254740992 records"), "{e}");
+        assert!(e.message().contains("2^53 - 1"), "{e}");
+        assert_eq!(s.urls(), vec![off(0, 100)]);
+    }
+}
+
+#[test]
 fn a_checkpoint_of_a_huge_total_resumes_a_few_pages_at_a_time() {
     let (c, w) = (2, 2);
     let a = offset_header_api(100, c);

@@ -555,7 +555,8 @@ impl Sweep {
             failing: None,
             delta,
             dropped: 0,
-            max_total: options.max_total,
+            // A checkpoint saves the total: no more than it can hold.
+            max_total: options.max_total.min(Checkpoint::MAX_NUMBER),
             digests: (!options.allow_repeated_pages).then(|| Digests {
                 first: None,
                 latest: VecDeque::new(),
@@ -1849,6 +1850,13 @@ fn insert_sorted(pending: &mut Vec<PendingPage>, page: PendingPage, before_same:
 
 /// The message of a total above the ceiling.
 fn too_large(total: u64, max: u64) -> String {
+    if max >= Checkpoint::MAX_NUMBER {
+        return format!(
+            "the API announced a total of {total} records, more than any sweep accepts \
+             ({max}, 2^53 - 1, the largest a checkpoint saves), whatever max_total \
+             (npm: maxTotal) is"
+        );
+    }
     format!(
         "the API announced a total of {total} records, more than max_total ({max}); \
          if the total is right, raise max_total (npm: maxTotal)"

@@ -3904,6 +3904,32 @@ fn a_total_past_what_a_checkpoint_saves_is_a_limit_error_whatever_max_total() {
 }
 
 #[test]
+fn progress_two_hours_into_a_huge_total_has_no_eta_rather_than_a_panic() {
+    // 2^53 - 1 records announced, 3 handed out: two hours in, the estimate
+    // (2^53 / 3 times two hours) is past what a `Duration` holds, and
+    // `Duration::mul_f64` panicked.
+    let a = offset_header_api(100, 2);
+    let max = Checkpoint::MAX_NUMBER;
+    let mut s = Sim::new(
+        &a,
+        items().max_total(u64::MAX),
+        2,
+        2,
+        boasting_server(Style::Offset(Tot::Header), max),
+    );
+    s.send();
+    s.answer(&off(0, 100));
+    assert_eq!(s.events(), 1);
+    let p = s.sweep.progress(s.now);
+    assert_eq!((p.records, p.records_total), (3, Some(max)));
+    assert!(p.eta.is_some(), "10 ms in: {p:?}");
+    let later = s.now + Duration::from_secs(2 * 3600);
+    let p = s.sweep.progress(later);
+    assert_eq!(p.elapsed, STEP + Duration::from_secs(2 * 3600));
+    assert_eq!(p.eta, None);
+}
+
+#[test]
 fn a_checkpoint_of_a_huge_total_resumes_a_few_pages_at_a_time() {
     let (c, w) = (2, 2);
     let a = offset_header_api(100, c);

@@ -835,13 +835,15 @@ impl Sweep {
         }
         let pages = self.report.pages - queued_pages;
         let records = self.report.records - queued_records;
+        // `Duration::mul_f64` panics past what a `Duration` holds (a bogus
+        // total of 2^53 records, a few records in, an hour along): no ETA then.
+        let scale = |ratio: f64| Duration::try_from_secs_f64(elapsed.as_secs_f64() * ratio).ok();
         let eta = match (self.total, pages_total) {
             _ if self.state == State::Finished => Some(Duration::ZERO),
-            (Some(total), _) if records > 0 => Some(
-                elapsed
-                    .mul_f64(total.saturating_sub(records + self.dropped) as f64 / records as f64),
-            ),
-            (_, Some(pt)) if pages > 0 => Some(elapsed.mul_f64((pt - pages) as f64 / pages as f64)),
+            (Some(total), _) if records > 0 => {
+                scale(total.saturating_sub(records + self.dropped) as f64 / records as f64)
+            }
+            (_, Some(pt)) if pages > 0 => scale((pt - pages) as f64 / pages as f64),
             _ => None,
         };
         Progress {

@@ -531,17 +531,19 @@ fn check_url(u: &Url, r: &url::Url) {
 // sweep: a whole sweep in simulated time, answered by the fuzzer
 // ---------------------------------------------------------------------------
 
-/// The largest total the answers announce. A sweep told a huge total plans
-/// every page at once (a known problem, being fixed in `src/core/sweep.rs`):
-/// until then totals stay small here, and raw bodies announcing a larger one
-/// are replaced.
-const MAX_TOTAL: u64 = 64;
+/// The most answers read from the input: after them, as once the input runs
+/// out, every answer is an empty page, which ends any sweep (an empty page
+/// before the total stops the planning). Totals are any `u64`: the sweep
+/// plans pages as room frees up, not up to the total.
+const MAX_ANSWERS: u64 = 1000;
 
-/// The most requests a sweep may make for an input of `n` bytes: one per
-/// answer read from the input, a retry or two each, and the pages planned
-/// from a total; after the input runs out every answer is an empty page.
-fn max_requests(n: usize) -> u64 {
-    8 * n as u64 + 8 * MAX_TOTAL + 64
+/// The most requests a sweep may make for an input of `n` bytes, with
+/// concurrency `c` and window `w`: one per answer read from the input (each
+/// reads a byte at least), then one for each page planned (at most
+/// 2 × (c + w)), each refetch of a short page among those held (as many),
+/// and each in flight.
+fn max_requests(n: usize, c: usize, w: usize) -> u64 {
+    (n as u64).min(MAX_ANSWERS) + 4 * (c + w) as u64 + 2 * c as u64 + 16
 }
 
 /// A sweep of any dialect, answered by the fuzzer (statuses, headers,
@@ -574,7 +576,8 @@ pub fn sweep(data: &[u8]) {
     let page_size = 1 + d.below(5) as u64;
     let c = 1 + d.below(4);
     let w = 1 + d.below(4);
-    let order = if d.byte() & 1 == 0 {
+    let flags = d.byte();
+    let order = if flags & 1 == 0 {
         Order::Page
     } else {
         Order::Completion
@@ -586,17 +589,24 @@ pub fn sweep(data: &[u8]) {
         .concurrency(c)
         .build()
         .expect("a valid API");
-    let opts = ListOptions::new("items")
+    let mut opts = ListOptions::new("items")
         .window(w)
         .order(order)
         .seed(u64::from(d.byte()));
+    if flags & 2 != 0 {
+        // Any total is accepted (the default stops at a billion).
+        opts = opts.max_total(u64::MAX);
+    }
+    if flags & 4 != 0 {
+        opts = opts.allow_repeated_pages(true);
+    }
     let t0 = Instant::now();
     let mut now = t0;
     let mut s = Sweep::new(api.spec(), opts, now).expect("a valid sweep");
     let mut pending: Vec<Request> = Vec::new();
-    let (mut requests, mut records, mut steps) = (0u64, 0u64, 0u64);
+    let (mut requests, mut records, mut steps, mut answers) = (0u64, 0u64, 0u64, 0u64);
     let mut ended = false;
-    let limit = max_requests(data.len());
+    let limit = max_requests(data.len(), c, w);
     loop {
         steps += 1;
         assert!(steps < 4 * limit + 1000, "the sweep does not end");
@@ -609,7 +619,7 @@ pub fn sweep(data: &[u8]) {
             requests += 1;
             assert!(
                 requests <= limit,
-                "{requests} requests for {} bytes",
+                "{requests} requests for {} bytes, concurrency {c}, window {w}",
                 data.len()
             );
             pending.push(r);
@@ -648,6 +658,10 @@ pub fn sweep(data: &[u8]) {
             "{} pages held",
             s.buffered_pages()
         );
+        // Progress is arithmetic on whatever totals the API announced, and
+        // may be asked for at any time (here, also half a million years on).
+        let _ = s.progress(now);
+        let _ = s.progress(now + Duration::from_secs(1 << 44));
         if s.is_done() {
             assert!(ended, "done without a last event");
             break;
@@ -655,7 +669,12 @@ pub fn sweep(data: &[u8]) {
         if !pending.is_empty() {
             let req = pending.remove(d.below(pending.len()));
             now += Duration::from_millis(1 + d.below(50) as u64);
-            let answer = answer(&mut d, &req, page_size);
+            answers += 1;
+            let answer = if answers > MAX_ANSWERS {
+                empty_page()
+            } else {
+                answer(&mut d, &req, page_size)
+            };
             s.handle_response(req.id, answer, now);
             if d.byte() & 7 == 0 {
                 checkpoint_round_trip(&s.checkpoint());
@@ -682,14 +701,31 @@ const LINKS: &[&str] = &[
     "",
 ];
 
+/// Large totals worth announcing: around the default `max_total` (a
+/// billion), the edges of an f64's integers and of a `u64`.
+const LARGE_TOTALS: &[u64] = &[
+    100_000_000,
+    1_000_000_000,
+    1_000_000_001,
+    1 << 32,
+    (1 << 53) + 1,
+    i64::MAX as u64,
+    u64::MAX - 1,
+    u64::MAX,
+];
+
+fn empty_page() -> Result<Response, TransportError> {
+    Ok(Response::new(200, "{\"data\":[]}"))
+}
+
 fn answer(d: &mut Bytes<'_>, req: &Request, page_size: u64) -> Result<Response, TransportError> {
     if d.is_empty() {
-        return Ok(Response::new(200, "{\"data\":[]}"));
+        return empty_page();
     }
     let kind = d.byte();
     let token = |d: &mut Bytes<'_>| format!("t{}", d.below(8));
     let link = |d: &mut Bytes<'_>| format!("{}{}", d.pick(LINKS), d.below(8));
-    let small_total = |d: &mut Bytes<'_>| -> String {
+    let total = |d: &mut Bytes<'_>| -> String {
         match d.below(8) {
             0 => d
                 .pick(&[
@@ -702,16 +738,18 @@ fn answer(d: &mut Bytes<'_>, req: &Request, page_size: u64) -> Result<Response, 
                     "\"5\"",
                 ])
                 .to_string(),
-            _ => d.below(MAX_TOTAL as usize + 1).to_string(),
+            1 => d.pick(LARGE_TOTALS).to_string(),
+            2 => u64::from_le_bytes(std::array::from_fn(|_| d.byte())).to_string(),
+            _ => d.below(65).to_string(),
         }
     };
     let mut headers: BTreeMap<&str, String> = BTreeMap::new();
     let flags = d.byte();
     if flags & 1 != 0 {
-        headers.insert("X-Total-Count", small_total(d));
+        headers.insert("X-Total-Count", total(d));
     }
     if flags & 2 != 0 {
-        let t = small_total(d);
+        let t = total(d);
         headers.insert("Content-Range", format!("items 0-{}/{t}", page_size - 1));
     }
     if flags & 4 != 0 {
@@ -762,20 +800,7 @@ fn answer(d: &mut Bytes<'_>, req: &Request, page_size: u64) -> Result<Response, 
             headers.insert("Location", link(d));
             Ok(respond(status, Vec::new(), headers))
         }
-        3 => {
-            let mut body = d.bytes(200).to_vec();
-            // A raw body announcing a large total would be planned whole.
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
-                let total = v.pointer("/meta/total");
-                let big = |s: &str| s.trim().parse::<u64>().is_ok_and(|t| t > MAX_TOTAL);
-                if total.is_some_and(|t| {
-                    t.as_u64().is_some_and(|t| t > MAX_TOTAL) || t.as_str().is_some_and(big)
-                }) {
-                    body = b"{\"data\":[]}".to_vec();
-                }
-            }
-            Ok(respond(200, body, headers))
-        }
+        3 => Ok(respond(200, d.bytes(200).to_vec(), headers)),
         _ => {
             let n = d.below(2 * page_size as usize + 2);
             let mut id = d.below(4) as u64;
@@ -791,7 +816,7 @@ fn answer(d: &mut Bytes<'_>, req: &Request, page_size: u64) -> Result<Response, 
             }
             let mut body = format!("{{\"data\":[{}]", recs.join(","));
             if d.byte() & 1 == 0 {
-                body += &format!(",\"meta\":{{\"total\":{}}}", small_total(d));
+                body += &format!(",\"meta\":{{\"total\":{}}}", total(d));
             }
             if d.byte() & 1 == 0 {
                 body += &format!(",\"next\":\"{}\"", token(d));

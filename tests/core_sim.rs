@@ -1295,6 +1295,80 @@ fn a_throttled_page_stretches_the_window_while_it_waits_out_retry_after() {
 }
 
 #[test]
+fn a_retried_page_that_comes_back_short_still_gets_its_rest_fetched() {
+    // Found by the `sweep` fuzz target. Page 1 is throttled; while it waits,
+    // pages 2..=8 arrive under the stretched bound (2 x (2 + 2) held). Its
+    // retry comes back short: the rest of its range is a new page, never
+    // retried, so the bound is concurrency + window again, and 7 pages are
+    // held, all waiting for that page. It goes all the same (only it can
+    // release them), or the sweep would hold them forever with nothing in
+    // flight and nothing to wait for.
+    let (c, w) = (2, 2);
+    let a = offset_header_api(10, c);
+    let fake = Fake::new(Style::Offset(Tot::Header), 100);
+    let mut asked = 0;
+    let mut s = Sim::new(&a, items().window(w), c, w, move |req| {
+        let resp = fake.respond(&req.url);
+        if req.url == off(10, 10) {
+            asked += 1;
+            if asked == 1 {
+                return Ok(Response::new(429, "slow down").with_header("Retry-After", "1"));
+            }
+            return Ok(keep_first(resp, 6));
+        }
+        Ok(resp)
+    });
+    s.send();
+    s.answer(&off(0, 10));
+    assert_eq!(s.events(), 1);
+    assert_eq!(s.send(), vec![off(10, 10), off(20, 10)]);
+    s.answer(&off(10, 10));
+    let mut sent = s.send();
+    while !s.in_flight().is_empty() {
+        let next = s.in_flight()[0].clone();
+        s.answer(&next);
+        assert_eq!(s.events(), 0, "nothing passes page 1");
+        sent.extend(s.send());
+    }
+    assert_eq!(sent, (3..=8).map(|k| off(10 * k, 10)).collect::<Vec<_>>());
+    assert_eq!(s.sweep.buffered_pages(), 7, "pages 2..=8");
+    let due = s.sweep.poll_timeout().expect("page 1 is due");
+    s.now = due;
+    s.sweep.handle_timeout(due);
+    assert_eq!(s.send(), vec![off(10, 10)]);
+    s.answer(&off(10, 10)); // ids 11..=16 of 11..=20
+    assert_eq!(s.events(), 1, "page 1; pages 2..=8 wait for the rest of it");
+    assert_eq!(
+        s.notices,
+        vec![Notice::ShortPage {
+            page: 1,
+            expected: 10,
+            got: 6
+        }]
+    );
+    assert_eq!(s.sweep.buffered_pages(), 7);
+    assert_eq!(
+        s.send(),
+        vec![off(16, 4)],
+        "the rest of page 1 goes, though 7 pages are held"
+    );
+    s.answer(&off(16, 4));
+    assert_eq!(s.events(), 8, "the rest of page 1, then pages 2..=8");
+    assert_eq!(s.send(), vec![off(90, 10)]);
+    s.run(Pick::Fifo);
+    assert_eq!(s.ids(), range(1, 100));
+    assert_eq!(
+        s.page_urls(),
+        [off(0, 10), off(10, 10), off(16, 4)]
+            .into_iter()
+            .chain((2..=9).map(|k| off(10 * k, 10)))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(s.report().complete, Some(true));
+    assert_eq!(s.report().max_buffered_pages, 2 * (c + w));
+}
+
+#[test]
 fn a_slow_consumer_stops_requests_at_concurrency_plus_window() {
     let (c, w) = (2, 2);
     let a = offset_header_api(10, c);
@@ -3841,6 +3915,75 @@ fn a_total_growing_past_max_total_mid_sweep_is_a_limit_error() {
     assert_eq!(e.kind(), ErrorKind::Limit, "{e}");
     assert_eq!((e.page(), e.url()), (Some(1), Some(off(10, 10).as_str())));
     assert_eq!(s.ids(), range(1, 10), "the pages before it are handed out");
+}
+
+#[test]
+fn a_total_past_what_a_checkpoint_saves_is_a_limit_error_whatever_max_total() {
+    // Found by the `sweep` fuzz target: with max_total(u64::MAX), a sweep
+    // took a total of 13107332822478252175 and saved it in a checkpoint that
+    // Checkpoint::from_json refuses (its numbers stop at 2^53 - 1): a
+    // checkpoint the sweep could not be resumed from.
+    let a = offset_header_api(100, 2);
+    let max = Checkpoint::MAX_NUMBER;
+    // The largest total a checkpoint holds: the sweep goes on, and its
+    // checkpoint reads back.
+    let mut s = Sim::new(
+        &a,
+        items().max_total(u64::MAX),
+        2,
+        2,
+        boasting_server(Style::Offset(Tot::Header), max),
+    );
+    s.send();
+    s.answer(&off(0, 100));
+    assert_eq!(s.events(), 1);
+    assert_eq!(s.send(), vec![off(3, 3), off(6, 3)]);
+    let c = s.sweep.checkpoint();
+    assert!(c.to_json().contains("\"total\":9007199254740991,"));
+    assert_eq!(Checkpoint::from_json(&c.to_json()).unwrap(), c);
+    // One more is refused as the sweep reads it, whatever max_total says.
+    for ceiling in [max + 1, u64::MAX] {
+        let s = sim(
+            &a,
+            items().max_total(ceiling),
+            2,
+            2,
+            Pick::Fifo,
+            boasting_server(Style::Offset(Tot::Header), max + 1),
+        );
+        let e = s.error();
+        assert_eq!(e.kind(), ErrorKind::Limit, "{e}");
+        assert_eq!(e.url(), Some(off(0, 100).as_str()));
+        assert!(e.message().contains("9007199254740992 records"), "{e}");
+        assert!(e.message().contains("2^53 - 1"), "{e}");
+        assert_eq!(s.urls(), vec![off(0, 100)]);
+    }
+}
+
+#[test]
+fn progress_two_hours_into_a_huge_total_has_no_eta_rather_than_a_panic() {
+    // 2^53 - 1 records announced, 3 handed out: two hours in, the estimate
+    // (2^53 / 3 times two hours) is past what a `Duration` holds, and
+    // `Duration::mul_f64` panicked.
+    let a = offset_header_api(100, 2);
+    let max = Checkpoint::MAX_NUMBER;
+    let mut s = Sim::new(
+        &a,
+        items().max_total(u64::MAX),
+        2,
+        2,
+        boasting_server(Style::Offset(Tot::Header), max),
+    );
+    s.send();
+    s.answer(&off(0, 100));
+    assert_eq!(s.events(), 1);
+    let p = s.sweep.progress(s.now);
+    assert_eq!((p.records, p.records_total), (3, Some(max)));
+    assert!(p.eta.is_some(), "10 ms in: {p:?}");
+    let later = s.now + Duration::from_secs(2 * 3600);
+    let p = s.sweep.progress(later);
+    assert_eq!(p.elapsed, STEP + Duration::from_secs(2 * 3600));
+    assert_eq!(p.eta, None);
 }
 
 #[test]

@@ -167,5 +167,5 @@ fn url_join() {
 
 #[test]
 fn sweep() {
-    run("sweep", 600);
+    run("sweep", 2000);
 }

@@ -155,7 +155,9 @@ impl ListOptions {
     /// the sweep with an [`ErrorKind::Limit`](crate::ErrorKind::Limit) error
     /// naming the total and the URL. Memory does not depend on the total
     /// (pages are planned a few at a time, as room frees up); the ceiling
-    /// stops a sweep from taking a bogus total at its word.
+    /// stops a sweep from taking a bogus total at its word. A ceiling above
+    /// [`Checkpoint::MAX_NUMBER`](crate::Checkpoint::MAX_NUMBER) (2^53 - 1)
+    /// counts as that: a checkpoint could not save a larger total.
     ///
     /// ```
     /// use pagewise::ListOptions;

@@ -616,7 +616,8 @@ impl Sweep {
             failing: None,
             delta,
             dropped: 0,
-            max_total: options.max_total,
+            // A checkpoint saves the total: no more than it can hold.
+            max_total: options.max_total.min(Checkpoint::MAX_NUMBER),
             digests: (!options.allow_repeated_pages).then(|| Digests {
                 first: None,
                 latest: VecDeque::new(),
@@ -674,6 +675,15 @@ impl Sweep {
     /// (twice that while a page waits out a retry) be held or in flight. The
     /// earliest queued page always goes first, so the oldest page not yet
     /// handed out is never starved.
+    ///
+    /// The oldest page not yet handed out (the first slot) goes whenever the
+    /// concurrency allows and the caller has taken its events: the pages
+    /// finished after it wait for it, and only it can release them. They may
+    /// fill the window: pages fetched while the bound was doubled, when the
+    /// page that waited out its retry comes back short and the rest of its
+    /// range (a new page, never retried) is the first slot, with the bound
+    /// back to concurrency + window. Counting them would keep the sweep
+    /// waiting for itself, with nothing in flight and nothing to wait for.
     fn next_to_send(&self) -> Option<Key> {
         if self.state != State::Running || self.in_flight.len() >= self.concurrency {
             return None;
@@ -692,10 +702,29 @@ impl Sweep {
             bound = bound.saturating_mul(2);
         }
         let held = self.in_flight.len() + self.arrived.len() + self.waiting.len();
-        if held + self.buffered_pages() >= bound {
+        let first = self.slots.first().is_some_and(|(k, _)| k == key);
+        // The events not taken yet still count: a slow consumer stops requests.
+        let buffered = if first {
+            self.queued_pages
+        } else {
+            self.buffered_pages()
+        };
+        if held + buffered >= bound {
             return None;
         }
         Some(*key)
+    }
+
+    /// Whether the sweep can go on by itself: it has ended, or it has a
+    /// request to send, a request in flight, a timeout to wait for, or pages
+    /// for the caller to take (taking them makes room). Otherwise a driver
+    /// following the run-loop contract would wait forever.
+    fn can_go_on(&self) -> bool {
+        self.state != State::Running
+            || !self.in_flight.is_empty()
+            || !self.arrived.is_empty()
+            || self.queued_pages > 0
+            || self.poll_timeout().is_some()
     }
 
     /// The next event for the caller, if any.
@@ -704,6 +733,7 @@ impl Sweep {
         let ev = self.events.pop_front()?;
         if matches!(ev, Event::Page(_)) {
             self.queued_pages -= 1;
+            debug_assert!(self.can_go_on(), "a sweep stuck: {self:?}");
         }
         Some(ev)
     }
@@ -750,6 +780,7 @@ impl Sweep {
             .with_url(self.spec.redact(self.collection.as_str()));
             self.fail(err);
         }
+        debug_assert!(self.can_go_on(), "a sweep stuck: {self:?}");
     }
 
     /// Tells the sweep that the answer to request `id` has come in and will
@@ -825,6 +856,7 @@ impl Sweep {
         self.top_up();
         self.report.duration = now.saturating_duration_since(self.start);
         self.finish_if_done();
+        debug_assert!(self.can_go_on(), "a sweep stuck: {self:?}");
     }
 
     /// Pages held by the sweep now: finished but waiting for an earlier page,
@@ -864,13 +896,15 @@ impl Sweep {
         }
         let pages = self.report.pages - queued_pages;
         let records = self.report.records - queued_records;
+        // `Duration::mul_f64` panics past what a `Duration` holds (a bogus
+        // total of 2^53 records, a few records in, an hour along): no ETA then.
+        let scale = |ratio: f64| Duration::try_from_secs_f64(elapsed.as_secs_f64() * ratio).ok();
         let eta = match (self.total, pages_total) {
             _ if self.state == State::Finished => Some(Duration::ZERO),
-            (Some(total), _) if records > 0 => Some(
-                elapsed
-                    .mul_f64(total.saturating_sub(records + self.dropped) as f64 / records as f64),
-            ),
-            (_, Some(pt)) if pages > 0 => Some(elapsed.mul_f64((pt - pages) as f64 / pages as f64)),
+            (Some(total), _) if records > 0 => {
+                scale(total.saturating_sub(records + self.dropped) as f64 / records as f64)
+            }
+            (_, Some(pt)) if pages > 0 => scale((pt - pages) as f64 / pages as f64),
             _ => None,
         };
         Progress {
@@ -1907,6 +1941,13 @@ fn insert_sorted(pending: &mut Vec<PendingPage>, page: PendingPage, before_same:
 
 /// The message of a total above the ceiling.
 fn too_large(total: u64, max: u64) -> String {
+    if max >= Checkpoint::MAX_NUMBER {
+        return format!(
+            "the API announced a total of {total} records, more than any sweep accepts \
+             ({max}, 2^53 - 1, the largest a checkpoint saves), whatever max_total \
+             (npm: maxTotal) is"
+        );
+    }
     format!(
         "the API announced a total of {total} records, more than max_total ({max}); \
          if the total is right, raise max_total (npm: maxTotal)"

@@ -273,6 +273,14 @@ impl Url {
             None => String::new(),
         };
         self.href.replace_range(start..frag, &new);
+        // An opaque path (`mailto:a `, no `/` after the scheme) that ends
+        // the URL loses its trailing spaces, as in the URL Standard (and the
+        // `url` crate): parsing it again would drop them.
+        let opaque = !self.href[self.scheme_end() + 1..].starts_with('/');
+        if query.is_none() && opaque && !self.href.contains('#') {
+            let kept = self.href.trim_end_matches(' ').len();
+            self.href.truncate(kept);
+        }
     }
 
     /// The query's name/value pairs, decoded as `application/x-www-form-urlencoded`.
@@ -491,6 +499,9 @@ mod tests {
         "file:///tmp/x?y",
         "mailto:a@b.example?subject=x",
         "data:text/plain,hi?x#y",
+        // An opaque path with trailing spaces, then a query (and a fragment).
+        "mailto:a@b.example  ?x",
+        "data:text/plain,hi  ?x#y",
         "web+foo://u:p@h/x?y#z",
         "ws://h.example:80/",
         "ftp://h.example:21/",

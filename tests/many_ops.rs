@@ -343,9 +343,16 @@ fn many_concurrent_gets_against_a_small_concurrency_never_stall() {
             .iter()
             .map(|p| Box::pin(client.get::<Item>(p)))
             .collect();
+        // Most are left waiting for room. Not all: a get that finds room
+        // sends its request, and on a loaded machine its answer (1 ms away)
+        // can be in before that same poll ends, so it is done at once.
+        let mut waiting = 0;
         for f in &mut dropped {
-            assert!(futures::poll!(f.as_mut()).is_pending());
+            if futures::poll!(f.as_mut()).is_pending() {
+                waiting += 1;
+            }
         }
+        assert!(waiting >= 400, "only {waiting} of 500 were left waiting");
         drop(dropped);
         let got = futures::future::join_all(paths.iter().map(|p| client.get::<Item>(p))).await;
         for (i, r) in got.into_iter().enumerate() {

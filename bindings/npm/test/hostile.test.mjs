@@ -164,3 +164,24 @@ test('a checkpoint with a number past 2^53 - 1 is a config error', async () => {
   const e = await rejectsWith(c.list('items', { resume: bad }), 'config');
   assert.match(e.message, /`records`/);
 });
+
+// A window or concurrency past 65 536 is a config error before anything is
+// sent, never a bound that wraps in 32-bit WebAssembly arithmetic.
+test('a huge window or concurrency is a config error, and nothing is sent', async () => {
+  const before = requests;
+  const pagination = { type: 'page', total: { header: 'X-Total-Count' } };
+  for (const [where, options] of [
+    ['client window', { window: 4294967295 }],
+    ['client concurrency', { concurrency: 65537 }],
+  ]) {
+    assert.throws(
+      () => new Client({ baseUrl: `${base}/from1/`, recordsAt: '/data', pagination, ...options }),
+      (e) => e instanceof PagewiseError && e.kind === 'config',
+      where,
+    );
+  }
+  const c = new Client({ baseUrl: `${base}/from1/`, recordsAt: '/data', pagination });
+  await rejectsWith(c.list('items', { window: 4294967295 }), 'config');
+  await rejectsWith(c.list('items', { concurrency: 65537 }), 'config');
+  assert.equal(requests, before, 'no request was sent');
+});

@@ -8,32 +8,15 @@
 //! A counting allocator measures what the sweep holds; this file holds one
 //! test, so no other test allocates while it measures.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use pagewise::core::{Event, Response, Sweep};
 use pagewise::{Api, Link, ListOptions, Pagination};
 use web_time::Instant;
 
-struct Counting;
-static NOW: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            NOW.fetch_add(layout.size(), Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        NOW.fetch_sub(layout.size(), Relaxed);
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
+#[path = "common/counting.rs"]
+mod counting;
+use counting::*;
 
 /// Live bytes held by a cursor sweep after `pages` pages whose cursors are
 /// `cursor_len` bytes each (every page handed out and dropped).

@@ -2,11 +2,11 @@
 // server as a child process, a static file server, bounded waits.
 
 import { spawn } from 'node:child_process';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The repository root (`/work/main`). */
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -21,6 +21,35 @@ export function withTimeout(promise, ms, what) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `code` as a script of its own (`dir/<name>.mjs`) in a child Node
+ * process, after `prelude` and an import of the package's `Client`, with
+ * `env` added, within `ms`; resolves to what it printed on stdout once it
+ * exited with 0 (and kills a child that outlives `ms`).
+ */
+export async function runChild(dir, code, { env = {}, ms = 30_000, what = 'the child', name = 'child', prelude = '' } = {}) {
+  const script = join(dir, `${name}.mjs`);
+  const index = pathToFileURL(join(repoRoot, 'bindings/npm/index.js')).href;
+  writeFileSync(script, `${prelude}const { Client } = await import(${JSON.stringify(index)});\n${code}`);
+  const child = spawn(process.execPath, [script], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  try {
+    const code = await withTimeout(exited, ms, what);
+    if (code !== 0) throw new Error(`${what} exited with ${code}: ${err}`);
+  } finally {
+    if (child.exitCode === null) child.kill();
+  }
+  return out;
+}
 
 /** Fails early, with the command to run, if the package was never built. */
 export function requireBuiltPackage() {

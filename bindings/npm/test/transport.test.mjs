@@ -6,8 +6,8 @@
 //   npm run test:node       (at the repository root)
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 
-import { repoRoot, requireBuiltPackage, withTimeout } from './helpers.mjs';
+import { repoRoot, requireBuiltPackage, runChild, withTimeout } from './helpers.mjs';
 
 requireBuiltPackage();
 const { Client, PagewiseError } = await import('pagewise');
@@ -98,33 +98,6 @@ function answer(body, headers = {}, status = 200) {
 }
 
 const json = (value, headers = {}) => answer(JSON.stringify(value), { 'Content-Type': 'application/json', ...headers });
-
-/**
- * Runs `code` (after an import of the package's `Client`) as a script of
- * its own in a child Node process with `env` added, within `ms`; resolves to
- * what it printed on stdout once it exited with 0.
- */
-async function runChild(dir, code, env, ms, what) {
-  const script = join(dir, 'child.mjs');
-  const index = pathToFileURL(join(repoRoot, 'bindings/npm/index.js')).href;
-  writeFileSync(script, `import { Client } from ${JSON.stringify(index)};\n${code}`);
-  const child = spawn(process.execPath, [script], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { err += d; });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  try {
-    assert.equal(await withTimeout(exited, ms, what), 0, err);
-  } finally {
-    if (child.exitCode === null) child.kill();
-  }
-  return out;
-}
 
 async function rejectsWith(promise, kind) {
   try {
@@ -401,7 +374,7 @@ test('https goes through node:https: a certificate it trusts works, a self-signe
   const out = await runChild(dir, `const c = new Client({ baseUrl: ${JSON.stringify(url)}, retry: { maxRetries: 0 } });
 const big = [await c.get('big'), await c.get('big')].map((b) => b.text === 'ü'.repeat(150_000));
 console.log(JSON.stringify({ ...(await c.get('secure')), big }));
-`, { NODE_EXTRA_CA_CERTS: cert }, 20_000, 'the https child');
+`, { env: { NODE_EXTRA_CA_CERTS: cert }, ms: 20_000, what: 'the https child' });
   assert.deepEqual(JSON.parse(out), { tls: true, path: '/secure', big: [true, true] });
   // One connection for the three requests (the refused one had its own).
   assert.equal(handshakes, 1);
@@ -661,6 +634,6 @@ test('idle connections: let go of before the server\'s Keep-Alive timeout or whe
   closers.push(async () => rmSync(dir, { recursive: true, force: true }));
   const out = await runChild(dir, `const c = new Client({ baseUrl: ${JSON.stringify(`${s.url}/`)}, retry: { maxRetries: 0 } });
 console.log(JSON.stringify([await c.get('long'), await c.get('long')]));
-`, {}, 10_000, 'the child to end');
+`, { ms: 10_000, what: 'the child to end' });
   assert.deepEqual(JSON.parse(out), [{ name: 'long' }, { name: 'long' }]);
 });

@@ -6,15 +6,13 @@
 //   node --test --test-concurrency=1 bindings/npm/test/trust.test.mjs
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
 
-import { range, repoRoot, requireBuiltPackage, startTestServer, withTimeout } from './helpers.mjs';
+import { range, requireBuiltPackage, runChild, startTestServer } from './helpers.mjs';
 
 requireBuiltPackage();
 const { Client, PagewiseError } = await import('pagewise');
@@ -59,30 +57,14 @@ test('ids that would be dot segments are their item\'s url error, and never sent
 
 /**
  * Runs `code` in a new Node process whose clock is frozen at one instant
- * (`Date.now`, `performance.now`): two such processes start their writes
- * "in the same millisecond".
+ * (`Date.now`, `performance.now`) before the package loads: two such
+ * processes start their writes "in the same millisecond".
  */
-async function frozenChild(dir, name, code) {
-  const script = join(dir, `${name}.mjs`);
-  const index = pathToFileURL(join(repoRoot, 'bindings/npm/index.js')).href;
-  writeFileSync(
-    script,
-    `Date.now = () => 1767225600000;\nperformance.now = () => 1000;\n` +
-      `const { Client } = await import(${JSON.stringify(index)});\n${code}`,
-  );
-  const child = spawn(process.execPath, [script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { err += d; });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  try {
-    assert.equal(await withTimeout(exited, 30_000, `child ${name}`), 0, err);
-  } finally {
-    if (child.exitCode === null) child.kill();
-  }
-  return out;
-}
+const frozenChild = (dir, name, code) => runChild(dir, code, {
+  name,
+  what: `child ${name}`,
+  prelude: 'Date.now = () => 1767225600000;\nperformance.now = () => 1000;\n',
+});
 
 test('two processes writing in the same millisecond send distinct random UUID v4 keys', async () => {
   const keys = [];

@@ -128,9 +128,8 @@ fn a_checkpoint_of_a_huge_total_resumes_a_few_pages_at_a_time() {
 fn a_checkpoint_with_counts_at_the_limit_resumes_without_overflow() {
     // The largest numbers a checkpoint may hold count on without overflow
     // (a debug build panicked on `records: u64::MAX`; a release build wrapped).
-    let scenario = || {
-        Scenario::new(offset_header(), 10, 2).fake(Fake::new(Style::Offset(Tot::Header), 30))
-    };
+    let scenario =
+        || Scenario::new(offset_header(), 10, 2).fake(Fake::new(Style::Offset(Tot::Header), 30));
     let mut s = scenario().start();
     s.send();
     s.answer(&off(0, 10));

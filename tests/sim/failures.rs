@@ -164,9 +164,7 @@ fn a_top_level_null_body_is_a_decode_error() {
 #[test]
 fn a_total_header_that_is_not_a_count_is_a_decode_error() {
     let s = Scenario::new(offset_header(), 10, 4)
-        .serve(|_| {
-            Ok(Response::new(200, r#"{"data":[]}"#).with_header("X-Total-Count", "many"))
-        })
+        .serve(|_| Ok(Response::new(200, r#"{"data":[]}"#).with_header("X-Total-Count", "many")))
         .run();
     let e = s.error();
     assert_eq!(e.kind(), ErrorKind::Decode);

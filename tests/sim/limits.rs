@@ -137,27 +137,35 @@ fn a_link_longer_than_64_kib_is_a_limit_error_naming_the_page() {
     }
     type Server = fn(&str) -> Answer;
     let cases: [(&str, Pagination, Server); 3] = [
-        ("cursor", Pagination::cursor(Link::pointer("/next")).into(), |u| {
-            let k = page_of(query(u).get("cursor").map_or("", |c| c.as_str()));
-            // The collection ends at page 3 (should page 2's cursor be followed).
-            let body = match k {
-                0..=2 => json!({"data": [{"id": k}], "next": value(k)}),
-                _ => json!({"data": [{"id": k}]}),
-            };
-            Ok(Response::new(200, body.to_string()))
-        }),
-        ("next URL", Pagination::next_url(Link::pointer("/next")).into(), |u| {
-            let k = page_of(query(u).get("p").map_or("", |c| c.as_str()));
-            // The link's query makes it MAX_LINK_LEN (or one more) bytes long.
-            let head = format!("{ITEMS}?p=");
-            let v = value(k);
-            let link = format!("{head}{}", &v[..v.len() - head.len()]);
-            let body = match k {
-                0..=2 => json!({"data": [{"id": k}], "next": link}),
-                _ => json!({"data": [{"id": k}]}),
-            };
-            Ok(Response::new(200, body.to_string()))
-        }),
+        (
+            "cursor",
+            Pagination::cursor(Link::pointer("/next")).into(),
+            |u| {
+                let k = page_of(query(u).get("cursor").map_or("", |c| c.as_str()));
+                // The collection ends at page 3 (should page 2's cursor be followed).
+                let body = match k {
+                    0..=2 => json!({"data": [{"id": k}], "next": value(k)}),
+                    _ => json!({"data": [{"id": k}]}),
+                };
+                Ok(Response::new(200, body.to_string()))
+            },
+        ),
+        (
+            "next URL",
+            Pagination::next_url(Link::pointer("/next")).into(),
+            |u| {
+                let k = page_of(query(u).get("p").map_or("", |c| c.as_str()));
+                // The link's query makes it MAX_LINK_LEN (or one more) bytes long.
+                let head = format!("{ITEMS}?p=");
+                let v = value(k);
+                let link = format!("{head}{}", &v[..v.len() - head.len()]);
+                let body = match k {
+                    0..=2 => json!({"data": [{"id": k}], "next": link}),
+                    _ => json!({"data": [{"id": k}]}),
+                };
+                Ok(Response::new(200, body.to_string()))
+            },
+        ),
         ("keyset value", Pagination::keyset("k").into(), |u| {
             let asked = query(u)
                 .into_iter()

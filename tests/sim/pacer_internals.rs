@@ -374,7 +374,6 @@ fn pacing_does_not_slow_a_sweep_that_is_never_throttled() {
     assert_eq!(paced.learnt, None);
 }
 
-
 #[test]
 fn pacing_when_the_first_fan_out_leaves_one_request_after_another() {
     // The npm package in Node: fetches start one after another on one event
@@ -425,4 +424,3 @@ fn pacing_in_a_browser_with_six_connections_and_late_sends() {
         assert!((46.0..=52.5).contains(&rate), "{r:?}");
     }
 }
-

@@ -453,7 +453,12 @@ pub fn link_chain(
 
 /// A server that redirects `?hop=h` to `<to>?hop=h+1` (status `status`)
 /// `hops` times, then answers with `last`.
-pub fn hops(hops: u64, status: u16, to: &'static str, last: Response) -> impl FnMut(&str) -> Answer {
+pub fn hops(
+    hops: u64,
+    status: u16,
+    to: &'static str,
+    last: Response,
+) -> impl FnMut(&str) -> Answer {
     move |url| {
         let h: u64 = query(url)
             .get("hop")
@@ -669,10 +674,7 @@ impl Scenario {
                     .unwrap_or_else(|| panic!("no answer for {u}: no fake"))
                     .respond(u)
             };
-            if let Some(rule) = rules
-                .iter_mut()
-                .find(|r| r.url == u && r.times != Some(0))
-            {
+            if let Some(rule) = rules.iter_mut().find(|r| r.url == u && r.times != Some(0)) {
                 if let Some(t) = &mut rule.times {
                     *t -= 1;
                 }
@@ -894,7 +896,10 @@ impl Sim {
 
     /// The URLs of the requests in flight, oldest first.
     pub fn in_flight(&self) -> Vec<String> {
-        self.pending.iter().map(|p| url(&p.req).to_string()).collect()
+        self.pending
+            .iter()
+            .map(|p| url(&p.req).to_string())
+            .collect()
     }
 
     /// Lets simulated time pass to the sweep's timeout and hands it over.

@@ -41,10 +41,9 @@ fn a_growing_total_plans_more_pages() {
 #[test]
 fn a_shrinking_total_is_noticed() {
     let s = Scenario::new(offset_header(), 10, 2)
-        .serve(changing(
-            Fake::new(Style::Offset(Tot::Header), 30),
-            |ids| ids.truncate(25),
-        ))
+        .serve(changing(Fake::new(Style::Offset(Tot::Header), 30), |ids| {
+            ids.truncate(25)
+        }))
         .run();
     assert_eq!(s.urls(), vec![off(0, 10), off(10, 10), off(20, 10)]);
     assert_eq!(s.ids(), range(1, 25));
@@ -71,11 +70,14 @@ fn a_growing_page_number_total_plans_more_pages() {
         .first_page(0)
         .total(Total::header("X-Total-Count"));
     let s = Scenario::new(p, 10, 4)
-        .serve(changing(Fake::new(Style::Page(0, Tot::Header), 20), |ids| {
-            if ids.len() == 20 {
-                ids.extend(21..=35);
-            }
-        }))
+        .serve(changing(
+            Fake::new(Style::Page(0, Tot::Header), 20),
+            |ids| {
+                if ids.len() == 20 {
+                    ids.extend(21..=35);
+                }
+            },
+        ))
         .run();
     assert_eq!(
         s.urls(),

@@ -322,6 +322,25 @@ fn many_checkpoint<'de, D: Deserializer<'de>>(
     }
 }
 
+/// `T` read from an object only: serde's derived structs also read arrays
+/// (their members in order), which no option means.
+fn map_only<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+    what: &'static str,
+) -> std::result::Result<T, D::Error> {
+    struct V<T>(&'static str, std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, m: A) -> std::result::Result<T, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(m))
+        }
+    }
+    d.deserialize_map(V(what, std::marker::PhantomData))
+}
+
 /// Which members of a flat object the `type` allows: the first other one
 /// given is an unknown option, as for a struct.
 fn only<E: de::Error>(kind: &str, given: &[(&str, bool)], allowed: &[&str]) -> std::result::Result<(), E> {
@@ -365,7 +384,7 @@ struct AuthShape {
 
 impl<'de> Deserialize<'de> for Auth {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let a = AuthShape::deserialize(d)?;
+        let a: AuthShape = map_only(d, "an object with a type ('bearer', 'basic', 'header' or 'query')")?;
         let given = [
             ("token", a.token.is_some()),
             ("user", a.user.is_some()),
@@ -429,7 +448,7 @@ struct PaginationShape {
 
 impl<'de> Deserialize<'de> for Pagination {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let p = PaginationShape::deserialize(d)?;
+        let p: PaginationShape = map_only(d, "an object with a type ('offset', 'page', 'cursor', 'next' or 'keyset')")?;
         let given = [
             ("total", p.total.is_some()),
             ("offsetParam", p.offset_param.is_some()),
@@ -563,10 +582,13 @@ impl RetryOptions {
     }
 }
 
+const RETRY_WHAT: &str =
+    "an object { maxRetries?, baseDelayMs?, maxDelayMs?, maxRetryAfterMs?, budget? }";
+
 impl<'de> Deserialize<'de> for RetryPolicy {
     /// The members given over [`RetryPolicy::default`].
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        Ok(RetryOptions::deserialize(d)?.over(&RetryPolicy::default()))
+        Ok(map_only::<D, RetryOptions>(d, RETRY_WHAT)?.over(&RetryPolicy::default()))
     }
 }
 
@@ -639,7 +661,7 @@ struct PacingShape {
 impl<'de> Deserialize<'de> for Pacing {
     /// The members given over [`Pacing::default`].
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = PacingShape::deserialize(d)?;
+        let s: PacingShape = map_only(d, "an object { rateLimit?, adaptive?, cooldownWithoutRetryAfterMs?, maxCooldownMs? }")?;
         let mut p = Pacing::default();
         if let Some(r) = s.rate_limit {
             if !(r.per_second.is_finite() && r.per_second > 0.0) {
@@ -676,7 +698,7 @@ struct DeltaShape {
 
 impl<'de> Deserialize<'de> for DeltaFilter {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = DeltaShape::deserialize(d)?;
+        let s: DeltaShape = map_only(d, "an object { param, value, idField?, joiner? }")?;
         let mut f = DeltaFilter::new(s.param, s.value);
         if let Some(id) = s.id_field {
             f = f.id_field(id);
@@ -721,7 +743,7 @@ struct LookupShape {
 
 impl<'de> Deserialize<'de> for BatchLookup {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = LookupShape::deserialize(d)?;
+        let s: LookupShape = map_only(d, "an object { path, param, value?, separator?, max?, recordsAt?, idField? }")?;
         let mut b = BatchLookup::new(s.path, s.param);
         if let Some(v) = s.value {
             b.value = v;
@@ -767,7 +789,7 @@ struct BatchWriteShape {
 
 impl<'de> Deserialize<'de> for BatchWrite {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = BatchWriteShape::deserialize(d)?;
+        let s: BatchWriteShape = map_only(d, "an object { path, opField?, recordsField?, resultsAt?, resultFields?, max? }")?;
         let mut b = BatchWrite::new(s.path);
         if let Some(v) = s.op_field {
             b.op_field = v;
@@ -977,14 +999,35 @@ impl WriteOptions {
     }
 }
 
+/// The options of a `get`: `{ query? }`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GetSchema {
+    /// Query parameters: an object or `[name, value]` pairs.
+    #[serde(default, deserialize_with = "pairs")]
+    pub query: Pairs,
+}
+
 /// The `retry` member of an operation's options, as given: the npm package
 /// applies it over the client's policy, where a Rust `ListOptions` (or a
 /// configuration read with [`from_json`]) takes it over the defaults.
 pub fn retry_given(json: &str) -> Result<Option<RetryOptions>> {
     #[derive(Deserialize)]
     struct Only {
-        #[serde(default)]
+        #[serde(default, deserialize_with = "retry_options")]
         retry: Option<RetryOptions>,
+    }
+    struct Given(RetryOptions);
+    impl<'de> Deserialize<'de> for Given {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            map_only(d, RETRY_WHAT).map(Given)
+        }
+    }
+    fn retry_options<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Option<RetryOptions>, D::Error> {
+        Ok(Option::<Given>::deserialize(d)?.map(|g| g.0))
     }
     Ok(from_json::<Only>(json)?.retry)
 }

@@ -119,7 +119,10 @@ impl fmt::Debug for ApiBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = &self.options;
         f.debug_struct("ApiBuilder")
-            .field("base", &secrets_of(&o.auth, &o.query).redact_url(&o.base_url))
+            .field(
+                "base",
+                &secrets_of(&o.auth, &o.query).redact_url(&o.base_url),
+            )
             .field("auth", &o.auth)
             .field("headers", &Redacted(&o.headers))
             .field("query", &Redacted(&o.query))

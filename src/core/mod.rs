@@ -43,6 +43,6 @@ pub use pacing::{Admission, Outcome, Pacer, PacerStats, Pacing, Ticket};
 pub use page::Records;
 pub use pagination::{Cursor, Keyset, Link, NextUrl, Offset, PageNumber, Pagination, Total};
 pub use redact::Secrets;
-pub use schema::{ApiOptions, Origins};
 pub use retry::{RetryBudget, RetryCause, RetryCounts, RetryPolicy};
+pub use schema::{ApiOptions, Origins};
 pub use sweep::{Event, Notice, Progress, RawPage, Report, Sweep, MAX_LINK_LEN, MAX_NOTICES};

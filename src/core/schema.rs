@@ -135,7 +135,10 @@ impl<'de> Deserialize<'de> for Origins {
                     Err(E::invalid_value(de::Unexpected::Str(v), &self))
                 }
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> std::result::Result<Origins, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> std::result::Result<Origins, A::Error> {
                 let mut v = Vec::new();
                 while let Some(o) = s.next_element()? {
                     v.push(o);
@@ -188,6 +191,11 @@ fn describe(at: &str, message: &str) -> String {
             } else {
                 format!(" (known: {known})")
             };
+            // The path ends at the unknown member itself: name its object.
+            let at = at
+                .strip_suffix(name)
+                .and_then(|a| a.strip_suffix('.'))
+                .unwrap_or(at);
             return format!("{at} has an unknown option {name:?}{known}");
         }
     }
@@ -217,7 +225,10 @@ where
         fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
             Ok(None)
         }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            d: D,
+        ) -> std::result::Result<Self::Value, D::Error> {
             d.deserialize_any(self)
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
@@ -268,7 +279,9 @@ fn nullable_millis<'de, D: Deserializer<'de>>(
 }
 
 /// A string, or `null` for "none" (`Some(None)`); absent is `None`.
-fn nullable<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<String>>, D::Error> {
+fn nullable<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -302,7 +315,9 @@ fn pairs<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Pairs, D::Error
 }
 
 /// A checkpoint given as its JSON text (what `checkpoint()` hands out).
-fn checkpoint<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Checkpoint>, D::Error> {
+fn checkpoint<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Checkpoint>, D::Error> {
     match Option::<String>::deserialize(d)? {
         None => Ok(None),
         Some(json) => Checkpoint::from_json(&json)
@@ -343,7 +358,11 @@ fn map_only<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 /// Which members of a flat object the `type` allows: the first other one
 /// given is an unknown option, as for a struct.
-fn only<E: de::Error>(kind: &str, given: &[(&str, bool)], allowed: &[&str]) -> std::result::Result<(), E> {
+fn only<E: de::Error>(
+    kind: &str,
+    given: &[(&str, bool)],
+    allowed: &[&str],
+) -> std::result::Result<(), E> {
     match given
         .iter()
         .find(|(name, present)| *present && !allowed.contains(name))
@@ -384,7 +403,10 @@ struct AuthShape {
 
 impl<'de> Deserialize<'de> for Auth {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let a: AuthShape = map_only(d, "an object with a type ('bearer', 'basic', 'header' or 'query')")?;
+        let a: AuthShape = map_only(
+            d,
+            "an object with a type ('bearer', 'basic', 'header' or 'query')",
+        )?;
         let given = [
             ("token", a.token.is_some()),
             ("user", a.user.is_some()),
@@ -448,7 +470,10 @@ struct PaginationShape {
 
 impl<'de> Deserialize<'de> for Pagination {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let p: PaginationShape = map_only(d, "an object with a type ('offset', 'page', 'cursor', 'next' or 'keyset')")?;
+        let p: PaginationShape = map_only(
+            d,
+            "an object with a type ('offset', 'page', 'cursor', 'next' or 'keyset')",
+        )?;
         let given = [
             ("total", p.total.is_some()),
             ("offsetParam", p.offset_param.is_some()),
@@ -461,7 +486,9 @@ impl<'de> Deserialize<'de> for Pagination {
             ("field", p.field.is_some()),
         ];
         let from = |from: Option<Link>| {
-            from.ok_or_else(|| de::Error::custom("missing field `from` ({ pointer }, { header } or 'link')"))
+            from.ok_or_else(|| {
+                de::Error::custom("missing field `from` ({ pointer }, { header } or 'link')")
+            })
         };
         Ok(match p.kind {
             PaginationKind::Offset => {
@@ -477,7 +504,11 @@ impl<'de> Deserialize<'de> for Pagination {
                 o.into()
             }
             PaginationKind::Page => {
-                only("page", &given, &["total", "firstPage", "pageParam", "sizeParam"])?;
+                only(
+                    "page",
+                    &given,
+                    &["total", "firstPage", "pageParam", "sizeParam"],
+                )?;
                 let mut o = Pagination::page_number();
                 if let Some(first) = p.first_page {
                     o.first_page = first;
@@ -661,7 +692,10 @@ struct PacingShape {
 impl<'de> Deserialize<'de> for Pacing {
     /// The members given over [`Pacing::default`].
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s: PacingShape = map_only(d, "an object { rateLimit?, adaptive?, cooldownWithoutRetryAfterMs?, maxCooldownMs? }")?;
+        let s: PacingShape = map_only(
+            d,
+            "an object { rateLimit?, adaptive?, cooldownWithoutRetryAfterMs?, maxCooldownMs? }",
+        )?;
         let mut p = Pacing::default();
         if let Some(r) = s.rate_limit {
             if !(r.per_second.is_finite() && r.per_second > 0.0) {
@@ -721,11 +755,13 @@ struct WatermarkShape {
 }
 
 fn since<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Watermark>, D::Error> {
-    Ok(Option::<WatermarkShape>::deserialize(d)?.map(|w| Watermark {
-        field: w.field,
-        value: w.value,
-        ids: w.ids,
-    }))
+    Ok(
+        Option::<WatermarkShape>::deserialize(d)?.map(|w| Watermark {
+            field: w.field,
+            value: w.value,
+            ids: w.ids,
+        }),
+    )
 }
 
 #[derive(Deserialize)]
@@ -743,7 +779,10 @@ struct LookupShape {
 
 impl<'de> Deserialize<'de> for BatchLookup {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s: LookupShape = map_only(d, "an object { path, param, value?, separator?, max?, recordsAt?, idField? }")?;
+        let s: LookupShape = map_only(
+            d,
+            "an object { path, param, value?, separator?, max?, recordsAt?, idField? }",
+        )?;
         let mut b = BatchLookup::new(s.path, s.param);
         if let Some(v) = s.value {
             b.value = v;
@@ -789,7 +828,10 @@ struct BatchWriteShape {
 
 impl<'de> Deserialize<'de> for BatchWrite {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s: BatchWriteShape = map_only(d, "an object { path, opField?, recordsField?, resultsAt?, resultFields?, max? }")?;
+        let s: BatchWriteShape = map_only(
+            d,
+            "an object { path, opField?, recordsField?, resultsAt?, resultFields?, max? }",
+        )?;
         let mut b = BatchWrite::new(s.path);
         if let Some(v) = s.op_field {
             b.op_field = v;
@@ -1030,4 +1072,72 @@ pub fn retry_given(json: &str) -> Result<Option<RetryOptions>> {
         Ok(Option::<Given>::deserialize(d)?.map(|g| g.0))
     }
     Ok(from_json::<Only>(json)?.retry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message<T: DeserializeOwned + fmt::Debug>(json: &str) -> String {
+        from_json::<T>(json).unwrap_err().message().to_string()
+    }
+
+    #[test]
+    fn messages_name_the_option() {
+        let m = message::<ApiOptions>(
+            r#"{"baseUrl":"https://h/","pagination":{"type":"page","sizeParm":"n"}}"#,
+        );
+        assert!(
+            m.starts_with(r#"options.pagination has an unknown option "sizeParm""#),
+            "{m}"
+        );
+        let m =
+            message::<ApiOptions>(r#"{"baseUrl":"https://h/","retry":{"budget":{"capacty":3}}}"#);
+        assert!(
+            m.starts_with(r#"options.retry.budget has an unknown option "capacty""#),
+            "{m}"
+        );
+        let m = message::<ApiOptions>(
+            r#"{"baseUrl":"https://h/","pagination":{"type":"cursor","offsetParam":"o","from":"link"}}"#,
+        );
+        assert!(m.contains(r#"unknown option "offsetParam""#), "{m}");
+        let m = message::<ApiOptions>(r#"{"baseUrl":"https://h/","pageSize":1.5}"#);
+        assert_eq!(m, "options.pageSize: must be a non-negative integer");
+        let m = message::<ApiOptions>(r#"{"baseUrl":"https://h/","retry":[]}"#);
+        assert!(
+            m.starts_with("options.retry: invalid type: sequence"),
+            "{m}"
+        );
+        let m = message::<ListOptions>(r#"{"order":"random"}"#);
+        assert!(
+            m.starts_with("options.order: unknown variant `random`"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn options_read_into_the_library_values() {
+        let o: ApiOptions = from_json(
+            r#"{"baseUrl":"https://h/","timeoutMs":null,"headers":[["X-A","1"]],"query":{"a":"b"},
+                "pagination":{"type":"next","from":"link","limitParam":null},"allowOrigins":"*"}"#,
+        )
+        .unwrap();
+        assert_eq!(o.timeout, Some(None));
+        assert_eq!(o.headers, [("X-A".to_string(), "1".to_string())]);
+        assert_eq!(o.query, [("a".to_string(), "b".to_string())]);
+        assert_eq!(o.allow_origins, Some(Origins::Any));
+        let mut next = Pagination::next_url(Link::LinkHeader);
+        next.limit_param = None;
+        assert_eq!(o.pagination, Some(next.into()));
+        let w: WriteOptions = from_json(
+            r#"{"idempotencyHeader":null,"batch":{"path":"b","resultFields":{"ok":"success"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(w.idempotency_header, None);
+        assert_eq!(w.batch.unwrap().ok_field, "success");
+        let given = retry_given(r#"{"retry":{"maxRetries":1}}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(given.over(&RetryPolicy::none()).get_max_retries(), 1);
+    }
 }

@@ -108,8 +108,8 @@ pub use crate::client::{
     Client, FetchManyStream, PageStream, RawPageStream, RecordStream, WriteStream,
 };
 pub use crate::core::{
-    ApiBuilder, Auth, Checkpoint, DeltaFilter, Link, ListOptions, Notice, Order, Pacing,
-    Pagination, Progress, Report, RetryBudget, RetryCause, RetryCounts, RetryPolicy, Total,
+    ApiBuilder, ApiOptions, Auth, Checkpoint, DeltaFilter, Link, ListOptions, Notice, Order,
+    Pacing, Pagination, Progress, Report, RetryBudget, RetryCause, RetryCounts, RetryPolicy, Total,
     Watermark,
 };
 pub use crate::core::{

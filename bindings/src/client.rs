@@ -53,8 +53,10 @@ impl RawClient {
     /// A client from its options object; throws a `PagewiseError` (kind
     /// `config` or `url`) for bad options.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<RawClient, JsValue> {
-        let (api, fetch) = config::api(options).map_err(|e| convert::error(&e))?;
+    /// `options` is the JSON text of the data options, `bad` the first
+    /// value JSON could not hold (see `encodeOptions` in index.js).
+    pub fn new(options: &str, bad: Option<String>, fetch: JsValue) -> Result<RawClient, JsValue> {
+        let (api, fetch) = config::api(options, bad, fetch).map_err(|e| convert::error(&e))?;
         // Pages are parsed once, by `JSON.parse`, and handed out as parsed.
         let mut transport = pagewise::transport::fetch::FetchTransport::with_parsed_pages();
         if let Some(f) = fetch {
@@ -67,8 +69,15 @@ impl RawClient {
 
     /// `GET path` with `options` `{ query, signal }`, resolving to the
     /// parsed JSON body.
-    pub fn get(&self, path: String, options: JsValue) -> Result<Promise, JsValue> {
-        let (query, signal) = config::get_options(options).map_err(|e| convert::error(&e))?;
+    pub fn get(
+        &self,
+        path: String,
+        options: &str,
+        bad: Option<String>,
+        signal: JsValue,
+    ) -> Result<Promise, JsValue> {
+        let query = config::get_options(options, bad).map_err(|e| convert::error(&e))?;
+        let signal = config::signal(signal).map_err(|e| convert::error(&e))?;
         let client = self.inner.clone();
         let stop = Rc::new(Stop::default());
         let watch = signal.map(|s| AbortWatch::new(s, stop.clone(), || {}));
@@ -95,11 +104,14 @@ impl RawClient {
         &self,
         template: &str,
         ids: Vec<String>,
-        options: JsValue,
+        options: &str,
+        bad: Option<String>,
+        signal: JsValue,
     ) -> Result<RawMany, JsValue> {
         let retry = self.inner.api().spec().retry().clone();
         let (many, batch) =
-            config::fetch_many_options(options, &retry).map_err(|e| convert::error(&e))?;
+            config::fetch_many_options(options, bad, &retry).map_err(|e| convert::error(&e))?;
+        let signal = config::signal(signal).map_err(|e| convert::error(&e))?;
         let progress: Arc<Mutex<Option<ManyProgress>>> = Arc::default();
         let cell = progress.clone();
         let mut job = self
@@ -122,7 +134,7 @@ impl RawClient {
             job = job.resume(c);
         }
         let stream = ManyStream::Fetch(job.stream::<JsonText>());
-        Ok(RawMany::new(stream, progress, many.signal))
+        Ok(RawMany::new(stream, progress, signal))
     }
 
     /// Opens a write job: `op` is `insert`, `update`, `upsert` or `delete`;
@@ -133,10 +145,14 @@ impl RawClient {
         op: &str,
         path: &str,
         records: Vec<String>,
-        options: JsValue,
+        options: &str,
+        bad: Option<String>,
+        signal: JsValue,
     ) -> Result<RawMany, JsValue> {
         let retry = self.inner.api().spec().retry().clone();
-        let (many, w) = config::write_options(options, &retry).map_err(|e| convert::error(&e))?;
+        let (many, w) =
+            config::write_options(options, bad, &retry).map_err(|e| convert::error(&e))?;
+        let signal = config::signal(signal).map_err(|e| convert::error(&e))?;
         let records: Vec<JsonText> = records
             .into_iter()
             .enumerate()
@@ -183,7 +199,7 @@ impl RawClient {
             job = job.resume(c);
         }
         let stream = ManyStream::Write(job.stream());
-        Ok(RawMany::new(stream, progress, many.signal))
+        Ok(RawMany::new(stream, progress, signal))
     }
 
     /// What the client's shared pacer has done so far: `{ throttles,
@@ -201,10 +217,17 @@ impl RawClient {
     /// Opens a sweep of the collection at `path` with the list `options`
     /// (`{ query, order, pageSize, concurrency, window, deadlineMs, retry,
     /// verify, signal }`). It sends nothing until the first `next()`.
-    pub fn pages(&self, path: &str, options: JsValue) -> Result<RawCursor, JsValue> {
+    pub fn pages(
+        &self,
+        path: &str,
+        options: &str,
+        bad: Option<String>,
+        signal: JsValue,
+    ) -> Result<RawCursor, JsValue> {
         let retry = self.inner.api().spec().retry().clone();
-        let (options, signal, finished) =
-            config::list_options(path, options, &retry).map_err(|e| convert::error(&e))?;
+        let (options, finished) =
+            config::list_options(path, options, bad, &retry).map_err(|e| convert::error(&e))?;
+        let signal = config::signal(signal).map_err(|e| convert::error(&e))?;
         let progress: Arc<Mutex<Option<Progress>>> = Arc::default();
         let cell = progress.clone();
         let stream = self

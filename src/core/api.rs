@@ -12,6 +12,7 @@ use super::pacing::Pacing;
 use super::pagination::Pagination;
 use super::redact::Secrets;
 use super::retry::RetryPolicy;
+use super::schema::{ApiOptions, Origins};
 use crate::error::{Error, ErrorKind, Result};
 
 /// How requests authenticate. Credentials are sent only to the API's own
@@ -95,44 +96,46 @@ impl fmt::Debug for Auth {
 /// headers and query parameters and the credentials are left out.
 #[derive(Clone)]
 pub struct ApiBuilder {
-    base: String,
-    auth: Option<Auth>,
-    headers: Vec<(String, String)>,
-    query: Vec<(String, String)>,
-    records_at: String,
-    page_size: u64,
-    pagination: Pagination,
-    concurrency: usize,
-    window: Option<usize>,
-    timeout: Option<Duration>,
-    retry: RetryPolicy,
-    pacing: Pacing,
-    delta: DeltaFilter,
-    allowed_origins: Vec<String>,
-    any_origin: bool,
+    /// Every option, as the schema holds them: what the methods below fill
+    /// and what `new Client(options)` reads in the npm package.
+    options: ApiOptions,
+}
+
+impl From<ApiOptions> for ApiBuilder {
+    /// A builder over options read from a configuration (see
+    /// [`schema`](crate::core::schema)); `build()` checks them.
+    fn from(options: ApiOptions) -> Self {
+        ApiBuilder { options }
+    }
+}
+
+impl From<ApiBuilder> for ApiOptions {
+    fn from(b: ApiBuilder) -> Self {
+        b.options
+    }
 }
 
 impl fmt::Debug for ApiBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = &self.options;
         f.debug_struct("ApiBuilder")
             .field(
                 "base",
-                &secrets_of(&self.auth, &self.query).redact_url(&self.base),
+                &secrets_of(&o.auth, &o.query).redact_url(&o.base_url),
             )
-            .field("auth", &self.auth)
-            .field("headers", &Redacted(&self.headers))
-            .field("query", &Redacted(&self.query))
-            .field("records_at", &self.records_at)
-            .field("page_size", &self.page_size)
-            .field("pagination", &self.pagination)
-            .field("concurrency", &self.concurrency)
-            .field("window", &self.window)
-            .field("timeout", &self.timeout)
-            .field("retry", &self.retry)
-            .field("pacing", &self.pacing)
-            .field("delta", &self.delta)
-            .field("allowed_origins", &self.allowed_origins)
-            .field("any_origin", &self.any_origin)
+            .field("auth", &o.auth)
+            .field("headers", &Redacted(&o.headers))
+            .field("query", &Redacted(&o.query))
+            .field("records_at", &o.records_at)
+            .field("page_size", &o.page_size)
+            .field("pagination", &o.pagination)
+            .field("concurrency", &o.concurrency)
+            .field("window", &o.window)
+            .field("timeout", &o.timeout)
+            .field("retry", &o.retry)
+            .field("pacing", &o.pacing)
+            .field("delta", &o.delta)
+            .field("allow_origins", &o.allow_origins)
             .finish()
     }
 }
@@ -175,21 +178,7 @@ impl ApiBuilder {
 
     pub(crate) fn new(base: impl Into<String>) -> Self {
         ApiBuilder {
-            base: base.into(),
-            auth: None,
-            headers: Vec::new(),
-            query: Vec::new(),
-            records_at: String::new(),
-            page_size: 100,
-            pagination: Pagination::offset().into(),
-            concurrency: Self::DEFAULT_CONCURRENCY,
-            window: None,
-            timeout: Some(Duration::from_secs(30)),
-            retry: RetryPolicy::default(),
-            pacing: Pacing::default(),
-            delta: DeltaFilter::default(),
-            allowed_origins: Vec::new(),
-            any_origin: false,
+            options: ApiOptions::new(base),
         }
     }
 
@@ -227,8 +216,12 @@ impl ApiBuilder {
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        self.allowed_origins
-            .extend(origins.into_iter().map(Into::into));
+        let more = origins.into_iter().map(Into::into);
+        match &mut self.options.allow_origins {
+            Some(Origins::Any) => {}
+            Some(Origins::List(list)) => list.extend(more),
+            None => self.options.allow_origins = Some(Origins::List(more.collect())),
+        }
         self
     }
 
@@ -248,20 +241,20 @@ impl ApiBuilder {
     /// # Ok::<(), pagewise::Error>(())
     /// ```
     pub fn allow_any_origin(mut self) -> Self {
-        self.any_origin = true;
+        self.options.allow_origins = Some(Origins::Any);
         self
     }
 
     /// How the API filters on an updated-at field, for delta syncs
     /// (default `?{field}_gte={value}`).
     pub fn delta(mut self, filter: DeltaFilter) -> Self {
-        self.delta = filter;
+        self.options.delta = Some(filter);
         self
     }
 
     /// How failed requests are retried (default: [`RetryPolicy::default`]).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.options.retry = Some(policy);
         self
     }
 
@@ -272,13 +265,13 @@ impl ApiBuilder {
     /// accepts and keeps to it, and a later 429 holds back only its own
     /// request (see [`Pacing::adaptive`]).
     pub fn pacing(mut self, pacing: Pacing) -> Self {
-        self.pacing = pacing;
+        self.options.pacing = Some(pacing);
         self
     }
 
     /// How requests authenticate.
     pub fn auth(mut self, auth: Auth) -> Self {
-        self.auth = Some(auth);
+        self.options.auth = Some(auth);
         self
     }
 
@@ -286,7 +279,7 @@ impl ApiBuilder {
     /// and port of the base URL), never to another (see
     /// [`allow_origins`](Self::allow_origins)). `Debug` does not print its value.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
+        self.options.headers.push((name.into(), value.into()));
         self
     }
 
@@ -295,7 +288,7 @@ impl ApiBuilder {
     /// redirect there that repeats it (name and value) loses it. `Debug` does
     /// not print its value.
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.query.push((name.into(), value.into()));
+        self.options.query.push((name.into(), value.into()));
         self
     }
 
@@ -303,20 +296,20 @@ impl ApiBuilder {
     /// (RFC 6901): `/data`, `/result/records`, or `""` (the default) for a
     /// body that is a top-level array.
     pub fn records_at(mut self, pointer: impl Into<String>) -> Self {
-        self.records_at = pointer.into();
+        self.options.records_at = Some(pointer.into());
         self
     }
 
     /// Records asked for per page (default 100). Servers that cap the page
     /// size lower are detected; no row is lost.
     pub fn page_size(mut self, size: u64) -> Self {
-        self.page_size = size;
+        self.options.page_size = Some(size);
         self
     }
 
     /// The pagination dialect (default: offset + limit without a total).
     pub fn pagination(mut self, pagination: impl Into<Pagination>) -> Self {
-        self.pagination = pagination.into();
+        self.options.pagination = Some(pagination.into());
         self
     }
 
@@ -324,24 +317,70 @@ impl ApiBuilder {
     /// operation made from this `Api` (default 8). Operations can ask for
     /// less, never more.
     pub fn concurrency(mut self, limit: usize) -> Self {
-        self.concurrency = limit;
+        self.options.concurrency = Some(limit);
         self
     }
 
     /// The default reorder window of ordered sweeps: how many finished pages
     /// may wait, beyond those in flight, for an earlier page (default: the concurrency).
     pub fn window(mut self, pages: usize) -> Self {
-        self.window = Some(pages);
+        self.options.window = Some(pages);
         self
     }
 
     /// How long one request may take (default 30 s); `None` for no limit.
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
+        self.options.timeout = Some(timeout);
         self
     }
 
     pub(crate) fn build_spec(self) -> Result<ApiSpec> {
+        let o = self.options;
+        let this = Resolved {
+            base: o.base_url,
+            auth: o.auth,
+            headers: o.headers,
+            query: o.query,
+            records_at: o.records_at.unwrap_or_default(),
+            page_size: o.page_size.unwrap_or(100),
+            pagination: o.pagination.unwrap_or_else(|| Pagination::offset().into()),
+            concurrency: o.concurrency.unwrap_or(Self::DEFAULT_CONCURRENCY),
+            window: o.window,
+            timeout: o.timeout.unwrap_or(Some(Duration::from_secs(30))),
+            retry: o.retry.unwrap_or_default(),
+            pacing: o.pacing.unwrap_or_default(),
+            delta: o.delta.unwrap_or_default(),
+            any_origin: o.allow_origins == Some(Origins::Any),
+            allowed_origins: match o.allow_origins {
+                Some(Origins::List(list)) => list,
+                _ => Vec::new(),
+            },
+        };
+        this.check()
+    }
+}
+
+/// The options with their defaults filled in, checked into an [`ApiSpec`].
+struct Resolved {
+    base: String,
+    auth: Option<Auth>,
+    headers: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    records_at: String,
+    page_size: u64,
+    pagination: Pagination,
+    concurrency: usize,
+    window: Option<usize>,
+    timeout: Option<Duration>,
+    retry: RetryPolicy,
+    pacing: Pacing,
+    delta: DeltaFilter,
+    allowed_origins: Vec<String>,
+    any_origin: bool,
+}
+
+impl Resolved {
+    fn check(self) -> Result<ApiSpec> {
         let mut base = Url::parse(&self.base).map_err(|e| {
             Error::new(ErrorKind::Url, format!("base URL is not valid: {e}"))
                 .with_url(Secrets::default().redact_url(&self.base))
@@ -385,6 +424,11 @@ impl ApiBuilder {
         }
         if self.window == Some(0) {
             return Err(Error::config("window must be at least 1"));
+        }
+        if self.timeout == Some(Duration::ZERO) {
+            return Err(Error::config(
+                "the timeout must be more than 0 (None, or null in npm, for no limit)",
+            ));
         }
         check_pointer("records_at", &self.records_at)?;
         for p in self.pagination.pointers() {

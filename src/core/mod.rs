@@ -16,6 +16,7 @@ mod page;
 mod pagination;
 mod redact;
 mod retry;
+pub mod schema;
 mod sweep;
 mod url;
 
@@ -43,4 +44,5 @@ pub use page::Records;
 pub use pagination::{Cursor, Keyset, Link, NextUrl, Offset, PageNumber, Pagination, Total};
 pub use redact::Secrets;
 pub use retry::{RetryBudget, RetryCause, RetryCounts, RetryPolicy};
+pub use schema::{ApiOptions, Origins};
 pub use sweep::{Event, Notice, Progress, RawPage, Report, Sweep, MAX_LINK_LEN, MAX_NOTICES};

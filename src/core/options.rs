@@ -6,8 +6,10 @@ use super::checkpoint::Checkpoint;
 use super::delta::Watermark;
 use super::retry::RetryPolicy;
 
-/// In which order a sweep hands out pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// In which order a sweep hands out pages (`"page"` or `"completion"` in
+/// the option schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Order {
     /// Page order, as the API orders them (default). Pages that finish early
     /// wait in a bounded reorder window.

@@ -1,7 +1,9 @@
 //! How an API pages: the dialects pagewise speaks and their parameters.
 
 /// Where the total number of records is read from, for dialects that can fan out.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// In the option schema: `{ "header": name }`, `{ "pointer": p }` or `"content-range"`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Total {
     /// A response header holding the count, e.g. `X-Total-Count`.
@@ -24,7 +26,9 @@ impl Total {
 }
 
 /// Where a cursor token or a next-page URL is read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// In the option schema: `{ "pointer": p }`, `{ "header": name }` or `"link"`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Link {
     /// A JSON pointer into the body, e.g. `/next_cursor` or `/links/next`.
@@ -33,6 +37,7 @@ pub enum Link {
     /// A response header, e.g. `X-Next-Cursor`; absent or empty means no next page.
     Header(String),
     /// The RFC 8288 `Link` header's `rel="next"` target (next-URL dialect only).
+    #[serde(rename = "link")]
     LinkHeader,
 }
 

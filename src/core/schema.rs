@@ -1,0 +1,1143 @@
+//! The option schema: every option of an [`Api`](crate::Api), a `list`, a
+//! `fetch_many` and a write job, as serde reads it. One definition serves
+//! every face: the Rust builders fill these values ([`ApiBuilder`] holds an
+//! [`ApiOptions`], `list(..)` a [`ListOptions`]), the npm package hands its
+//! options object over as JSON text read by [`from_json`], and a program can
+//! read a configuration file the same way. The names are the npm package's
+//! (`pageSize`, `recordsAt`, durations in milliseconds as `timeoutMs`), an
+//! unknown name is an error naming it, and a bad value is an error naming
+//! the option: `options.pagination.total: unknown variant ...`.
+//!
+//! ```
+//! use pagewise::{ApiBuilder, ApiOptions};
+//! let options: ApiOptions = serde_json::from_str(r#"{
+//!     "baseUrl": "https://api.example/v1/",
+//!     "recordsAt": "/data",
+//!     "pagination": { "type": "page", "total": { "header": "X-Total-Count" } },
+//!     "concurrency": 16,
+//!     "retry": { "maxRetries": 3, "budget": false },
+//!     "timeoutMs": 10000
+//! }"#)?;
+//! let api = ApiBuilder::from(options).build()?;
+//! # let _ = api;
+//! let typo = pagewise::core::schema::from_json::<ApiOptions>(r#"{"baseUrl": "https://h/", "pageSzie": 5}"#);
+//! assert!(typo.unwrap_err().to_string().contains(r#"options has an unknown option "pageSzie""#));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Validation stays in one place for every face: `ApiBuilder::build`, and
+//! the checks a sweep or a job runs when it starts. The readers here check
+//! only what a value's type says (a count is a non-negative integer, a rate
+//! a positive number).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use super::api::Auth;
+use super::checkpoint::Checkpoint;
+use super::delta::{DeltaFilter, Watermark};
+use super::many::{BatchLookup, BatchWrite, ManyCheckpoint, ManyOptions, WriteOp, WriteOptions};
+use super::options::{ListOptions, Order};
+use super::pacing::Pacing;
+use super::pagination::{Link, Pagination, Total};
+use super::retry::{RetryBudget, RetryPolicy};
+use crate::error::{Error, Result};
+
+/// Name/value pairs (headers, query parameters), in order.
+pub type Pairs = Vec<(String, String)>;
+
+/// Every option of an [`Api`](crate::Api): what [`ApiBuilder`] fills, and
+/// what `new Client(options)` reads in the npm package (but `fetch`).
+/// Options left `None` take the defaults `build()` documents.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ApiOptions {
+    /// The base URL (see [`Api::builder`](crate::Api::builder)).
+    pub base_url: String,
+    /// How requests authenticate: `{ type: 'bearer', token }`, `{ type:
+    /// 'basic', user, password }`, `{ type: 'header' | 'query', name, value }`.
+    #[serde(default)]
+    pub auth: Option<Auth>,
+    /// Headers of every request to the API's origin: an object or `[name, value]` pairs.
+    #[serde(default, deserialize_with = "pairs")]
+    pub headers: Pairs,
+    /// Query parameters of every path on the API's origin.
+    #[serde(default, deserialize_with = "pairs")]
+    pub query: Pairs,
+    /// Other origins links and redirects may lead to: a list, or `"*"`.
+    #[serde(default)]
+    pub allow_origins: Option<Origins>,
+    /// Where the records of a page sit (a JSON pointer).
+    #[serde(default)]
+    pub records_at: Option<String>,
+    /// The pagination dialect: `{ type: 'offset' | 'page' | 'cursor' | 'next' | 'keyset', ... }`.
+    #[serde(default)]
+    pub pagination: Option<Pagination>,
+    /// Records per page.
+    #[serde(default, deserialize_with = "count")]
+    pub page_size: Option<u64>,
+    /// Requests in flight at once.
+    #[serde(default, deserialize_with = "count")]
+    pub concurrency: Option<usize>,
+    /// The default reorder window, in pages.
+    #[serde(default, deserialize_with = "count")]
+    pub window: Option<usize>,
+    /// How long one request may take (`timeoutMs`); `Some(None)` (`null`): no limit.
+    #[serde(default, rename = "timeoutMs", deserialize_with = "nullable_millis")]
+    pub timeout: Option<Option<Duration>>,
+    /// How failed requests are retried: members left out keep the defaults.
+    #[serde(default)]
+    pub retry: Option<RetryPolicy>,
+    /// How requests are paced.
+    #[serde(default)]
+    pub pacing: Option<Pacing>,
+    /// How the API filters on an updated-at field.
+    #[serde(default)]
+    pub delta: Option<DeltaFilter>,
+}
+
+impl ApiOptions {
+    /// Options of the API at `base_url`, every other option at its default.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        ApiOptions {
+            base_url: base_url.into(),
+            ..ApiOptions::default()
+        }
+    }
+}
+
+/// The origins besides the API's own that links and redirects may lead to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Origins {
+    /// These origins (`"https://cdn.example"`), checked by `build()`.
+    List(Vec<String>),
+    /// Any `http` or `https` origin (`"*"`).
+    Any,
+}
+
+impl<'de> Deserialize<'de> for Origins {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Origins;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of origins (like \"https://h.example:8443\") or '*'")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Origins, E> {
+                if v == "*" {
+                    Ok(Origins::Any)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> std::result::Result<Origins, A::Error> {
+                let mut v = Vec::new();
+                while let Some(o) = s.next_element()? {
+                    v.push(o);
+                }
+                Ok(Origins::List(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Reads `json` as options of type `T` (an [`ApiOptions`], a
+/// [`ListOptions`](crate::ListOptions), ...). Every problem is an
+/// [`ErrorKind::Config`](crate::ErrorKind::Config) error naming the option
+/// as the npm package spells it: `options.pagination.total: ...`, and
+/// `options.retry has an unknown option "maxRetry" (known: ...)`.
+pub fn from_json<T: DeserializeOwned>(json: &str) -> Result<T> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let (at, message) = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => match de.end() {
+            Ok(()) => return Ok(value),
+            Err(e) => (".".to_string(), e.to_string()),
+        },
+        Err(e) => (e.path().to_string(), e.into_inner().to_string()),
+    };
+    let at = if at == "." {
+        "options".to_string()
+    } else {
+        format!("options.{at}")
+    };
+    let mut message = message;
+    // serde_json says where in the text; the path says it better.
+    if let Some(i) = message.rfind(" at line ") {
+        message.truncate(i);
+    }
+    Err(Error::config(describe(&at, &message)))
+}
+
+/// `at: message`, with serde's "unknown field `x`, expected one of `a`,
+/// `b`" said as this crate has always said it (the npm tests match it).
+fn describe(at: &str, message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((name, known)) = rest.split_once('`') {
+            let known = known
+                .trim_start_matches(", expected one of ")
+                .trim_start_matches(", expected ")
+                .replace('`', "");
+            let known = if known.starts_with("there are no fields") || known.is_empty() {
+                String::new()
+            } else {
+                format!(" (known: {known})")
+            };
+            // The path ends at the unknown member itself: name its object.
+            let at = at
+                .strip_suffix(name)
+                .and_then(|a| a.strip_suffix('.'))
+                .unwrap_or(at);
+            return format!("{at} has an unknown option {name:?}{known}");
+        }
+    }
+    format!("{at}: {message}")
+}
+
+// ---------------------------------------------------------------------------
+// Readers of one value
+
+/// A non-negative integer a JSON number holds exactly, read as `T`: `None`
+/// for `null`. Said in words, not with the value (formatting a float costs
+/// the WebAssembly module kilobytes).
+fn count<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: TryFrom<u64>> Visitor<'de> for V<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a non-negative integer")
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            d: D,
+        ) -> std::result::Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+            if v > MAX_SAFE {
+                return Err(E::custom("must be an integer below 2^53"));
+            }
+            T::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom("is too large"))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+            Err(E::custom("must be a non-negative integer"))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+            Err(E::custom("must be a non-negative integer"))
+        }
+    }
+    d.deserialize_option(V(std::marker::PhantomData))
+}
+
+/// Largest integer a JS number holds exactly.
+const MAX_SAFE: u64 = (1 << 53) - 1;
+
+/// A count that must be there.
+fn required_count<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    count(d)?.ok_or_else(|| de::Error::custom("must be a non-negative integer"))
+}
+
+/// Milliseconds, `None` for `null`.
+fn millis<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Duration>, D::Error> {
+    Ok(count::<D, u64>(d)?.map(Duration::from_millis))
+}
+
+/// Milliseconds, or `null` for "none" (`Some(None)`); absent is `None`.
+fn nullable_millis<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<Duration>>, D::Error> {
+    match millis(d)? {
+        Some(Duration::ZERO) => Err(de::Error::custom(
+            "must be a positive integer (milliseconds) or null (no limit)",
+        )),
+        t => Ok(Some(t)),
+    }
+}
+
+/// A string, or `null` for "none" (`Some(None)`); absent is `None`.
+fn nullable<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Name/value pairs: an object, or an array of `[name, value]`.
+fn pairs<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Pairs, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Pairs;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object or an iterable of [name, value] pairs (values: string, number or boolean)")
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<Pairs, E> {
+            Ok(Vec::new())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Pairs, A::Error> {
+            let mut v = Vec::new();
+            while let Some(pair) = m.next_entry()? {
+                v.push(pair);
+            }
+            Ok(v)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> std::result::Result<Pairs, A::Error> {
+            let mut v = Vec::new();
+            while let Some(pair) = s.next_element()? {
+                v.push(pair);
+            }
+            Ok(v)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// A checkpoint given as its JSON text (what `checkpoint()` hands out).
+fn checkpoint<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Checkpoint>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(json) => Checkpoint::from_json(&json)
+            .map(Some)
+            .map_err(|e| de::Error::custom(e.message())),
+    }
+}
+
+fn many_checkpoint<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<ManyCheckpoint>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(json) => ManyCheckpoint::from_json(&json)
+            .map(Some)
+            .map_err(|e| de::Error::custom(e.message())),
+    }
+}
+
+/// `T` read from an object only: serde's derived structs also read arrays
+/// (their members in order), which no option means.
+fn map_only<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+    what: &'static str,
+) -> std::result::Result<T, D::Error> {
+    struct V<T>(&'static str, std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, m: A) -> std::result::Result<T, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(m))
+        }
+    }
+    d.deserialize_map(V(what, std::marker::PhantomData))
+}
+
+/// Which members of a flat object the `type` allows: the first other one
+/// given is an unknown option, as for a struct.
+fn only<E: de::Error>(
+    kind: &str,
+    given: &[(&str, bool)],
+    allowed: &[&str],
+) -> std::result::Result<(), E> {
+    match given
+        .iter()
+        .find(|(name, present)| *present && !allowed.contains(name))
+    {
+        None => Ok(()),
+        Some((name, _)) => Err(E::custom(format_args!(
+            "unknown field `{name}`, expected one of type, {} (type '{kind}')",
+            allowed.join(", ")
+        ))),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The shapes of the library's option values
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum AuthKind {
+    Bearer,
+    Basic,
+    Header,
+    Query,
+}
+
+/// One flat object rather than serde's internally tagged enum (which
+/// buffers every value and costs the WebAssembly module kilobytes).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthShape {
+    #[serde(rename = "type")]
+    kind: AuthKind,
+    token: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    name: Option<String>,
+    value: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Auth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let a: AuthShape = map_only(
+            d,
+            "an object with a type ('bearer', 'basic', 'header' or 'query')",
+        )?;
+        let given = [
+            ("token", a.token.is_some()),
+            ("user", a.user.is_some()),
+            ("password", a.password.is_some()),
+            ("name", a.name.is_some()),
+            ("value", a.value.is_some()),
+        ];
+        let need = |v: Option<String>, name: &'static str| {
+            v.ok_or_else(|| de::Error::custom(format_args!("missing field `{name}`")))
+        };
+        Ok(match a.kind {
+            AuthKind::Bearer => {
+                only("bearer", &given, &["token"])?;
+                Auth::bearer(need(a.token, "token")?)
+            }
+            AuthKind::Basic => {
+                only("basic", &given, &["user", "password"])?;
+                Auth::basic(need(a.user, "user")?, need(a.password, "password")?)
+            }
+            AuthKind::Header => {
+                only("header", &given, &["name", "value"])?;
+                Auth::header(need(a.name, "name")?, need(a.value, "value")?)
+            }
+            AuthKind::Query => {
+                only("query", &given, &["name", "value"])?;
+                Auth::query(need(a.name, "name")?, need(a.value, "value")?)
+            }
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum PaginationKind {
+    Offset,
+    Page,
+    Cursor,
+    Next,
+    Keyset,
+}
+
+/// Every member of every dialect, checked against the `type` after.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PaginationShape {
+    #[serde(rename = "type")]
+    kind: PaginationKind,
+    total: Option<Total>,
+    offset_param: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    limit_param: Option<Option<String>>,
+    #[serde(default, deserialize_with = "count")]
+    first_page: Option<u64>,
+    page_param: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    size_param: Option<Option<String>>,
+    from: Option<Link>,
+    param: Option<String>,
+    field: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Pagination {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let p: PaginationShape = map_only(
+            d,
+            "an object with a type ('offset', 'page', 'cursor', 'next' or 'keyset')",
+        )?;
+        let given = [
+            ("total", p.total.is_some()),
+            ("offsetParam", p.offset_param.is_some()),
+            ("limitParam", p.limit_param.is_some()),
+            ("firstPage", p.first_page.is_some()),
+            ("pageParam", p.page_param.is_some()),
+            ("sizeParam", p.size_param.is_some()),
+            ("from", p.from.is_some()),
+            ("param", p.param.is_some()),
+            ("field", p.field.is_some()),
+        ];
+        let from = |from: Option<Link>| {
+            from.ok_or_else(|| {
+                de::Error::custom("missing field `from` ({ pointer }, { header } or 'link')")
+            })
+        };
+        Ok(match p.kind {
+            PaginationKind::Offset => {
+                only("offset", &given, &["total", "offsetParam", "limitParam"])?;
+                let mut o = Pagination::offset();
+                if let Some(name) = p.offset_param {
+                    o.offset_param = name;
+                }
+                if let Some(Some(name)) = p.limit_param {
+                    o.limit_param = name;
+                }
+                o.total = p.total;
+                o.into()
+            }
+            PaginationKind::Page => {
+                only(
+                    "page",
+                    &given,
+                    &["total", "firstPage", "pageParam", "sizeParam"],
+                )?;
+                let mut o = Pagination::page_number();
+                if let Some(first) = p.first_page {
+                    o.first_page = first;
+                }
+                if let Some(name) = p.page_param {
+                    o.page_param = name;
+                }
+                if let Some(name) = p.size_param {
+                    o.size_param = name;
+                }
+                o.total = p.total;
+                o.into()
+            }
+            PaginationKind::Cursor => {
+                only("cursor", &given, &["from", "param", "limitParam"])?;
+                let link = from(p.from)?;
+                if link == Link::LinkHeader {
+                    return Err(de::Error::custom(
+                        "a cursor is read from { pointer } or { header }, not 'link'",
+                    ));
+                }
+                let mut o = Pagination::cursor(link);
+                if let Some(name) = p.param {
+                    o.cursor_param = name;
+                }
+                if let Some(name) = p.limit_param {
+                    o.limit_param = name;
+                }
+                o.into()
+            }
+            PaginationKind::Next => {
+                only("next", &given, &["from", "limitParam"])?;
+                let mut o = Pagination::next_url(from(p.from)?);
+                if let Some(name) = p.limit_param {
+                    o.limit_param = name;
+                }
+                o.into()
+            }
+            PaginationKind::Keyset => {
+                only("keyset", &given, &["field", "param", "limitParam"])?;
+                let field = p
+                    .field
+                    .ok_or_else(|| de::Error::custom("missing field `field`"))?;
+                let mut o = Pagination::keyset(field);
+                if let Some(name) = p.param {
+                    o.param = name;
+                }
+                if let Some(name) = p.limit_param {
+                    o.limit_param = name;
+                }
+                o.into()
+            }
+        })
+    }
+}
+
+/// The members of a [`RetryPolicy`] given, each `None` when left out: the
+/// npm package's `retry` options, which apply over a policy (the client's,
+/// for an operation's).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct RetryOptions {
+    /// Retries of one request.
+    #[serde(default, deserialize_with = "count")]
+    pub max_retries: Option<u32>,
+    /// The first backoff's upper bound (`baseDelayMs`).
+    #[serde(default, rename = "baseDelayMs", deserialize_with = "millis")]
+    pub base_delay: Option<Duration>,
+    /// The largest backoff (`maxDelayMs`).
+    #[serde(default, rename = "maxDelayMs", deserialize_with = "millis")]
+    pub max_delay: Option<Duration>,
+    /// The longest `Retry-After` honoured (`maxRetryAfterMs`).
+    #[serde(default, rename = "maxRetryAfterMs", deserialize_with = "millis")]
+    pub max_retry_after: Option<Duration>,
+    /// The budget: `Some(None)` (`false`) for none; an object replaces the
+    /// whole budget, its members left out at [`RetryBudget::default`].
+    #[serde(default, deserialize_with = "budget")]
+    pub budget: Option<Option<RetryBudget>>,
+}
+
+impl RetryOptions {
+    /// `base` with the members given here replaced.
+    pub fn over(&self, base: &RetryPolicy) -> RetryPolicy {
+        let mut p = base.clone();
+        if let Some(n) = self.max_retries {
+            p = p.max_retries(n);
+        }
+        if let Some(d) = self.base_delay {
+            p = p.base_delay(d);
+        }
+        if let Some(d) = self.max_delay {
+            p = p.max_delay(d);
+        }
+        if let Some(d) = self.max_retry_after {
+            p = p.max_retry_after(d);
+        }
+        if let Some(b) = &self.budget {
+            p = p.budget(b.clone());
+        }
+        p
+    }
+}
+
+const RETRY_WHAT: &str =
+    "an object { maxRetries?, baseDelayMs?, maxDelayMs?, maxRetryAfterMs?, budget? }";
+
+impl<'de> Deserialize<'de> for RetryPolicy {
+    /// The members given over [`RetryPolicy::default`].
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Ok(map_only::<D, RetryOptions>(d, RETRY_WHAT)?.over(&RetryPolicy::default()))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct BudgetShape {
+    #[serde(default, deserialize_with = "count")]
+    capacity: Option<u32>,
+    #[serde(default, deserialize_with = "count")]
+    retry_cost: Option<u32>,
+    #[serde(default, deserialize_with = "count")]
+    timeout_cost: Option<u32>,
+    #[serde(default, deserialize_with = "count")]
+    success_refund: Option<u32>,
+}
+
+/// `false` (no budget) or an object over [`RetryBudget::default`].
+fn budget<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<RetryBudget>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Option<RetryBudget>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("false (no budget) or an object { capacity?, retryCost?, timeoutCost?, successRefund? }")
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<Self::Value, E> {
+            if v {
+                Err(E::invalid_value(de::Unexpected::Bool(v), &self))
+            } else {
+                Ok(Some(None))
+            }
+        }
+        fn visit_map<A: MapAccess<'de>>(self, m: A) -> std::result::Result<Self::Value, A::Error> {
+            let b = BudgetShape::deserialize(de::value::MapAccessDeserializer::new(m))?;
+            let d = RetryBudget::default();
+            Ok(Some(Some(RetryBudget {
+                capacity: b.capacity.unwrap_or(d.capacity),
+                retry_cost: b.retry_cost.unwrap_or(d.retry_cost),
+                timeout_cost: b.timeout_cost.unwrap_or(d.timeout_cost),
+                success_refund: b.success_refund.unwrap_or(d.success_refund),
+            })))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RateShape {
+    per_second: f64,
+    #[serde(deserialize_with = "required_count")]
+    burst: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PacingShape {
+    rate_limit: Option<RateShape>,
+    adaptive: Option<bool>,
+    #[serde(default, deserialize_with = "millis")]
+    cooldown_without_retry_after_ms: Option<Duration>,
+    #[serde(default, deserialize_with = "millis")]
+    max_cooldown_ms: Option<Duration>,
+}
+
+impl<'de> Deserialize<'de> for Pacing {
+    /// The members given over [`Pacing::default`].
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s: PacingShape = map_only(
+            d,
+            "an object { rateLimit?, adaptive?, cooldownWithoutRetryAfterMs?, maxCooldownMs? }",
+        )?;
+        let mut p = Pacing::default();
+        if let Some(r) = s.rate_limit {
+            if !(r.per_second.is_finite() && r.per_second > 0.0) {
+                return Err(de::Error::custom(
+                    "rateLimit.perSecond must be a positive number (requests per second)",
+                ));
+            }
+            if r.burst == 0 {
+                return Err(de::Error::custom("rateLimit.burst must be at least 1"));
+            }
+            p = p.rate_limit(r.per_second, r.burst);
+        }
+        if let Some(on) = s.adaptive {
+            p = p.adaptive(on);
+        }
+        if let Some(d) = s.cooldown_without_retry_after_ms {
+            p = p.cooldown_without_retry_after(d);
+        }
+        if let Some(d) = s.max_cooldown_ms {
+            p = p.max_cooldown(d);
+        }
+        Ok(p)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct DeltaShape {
+    param: String,
+    value: String,
+    id_field: Option<String>,
+    joiner: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for DeltaFilter {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s: DeltaShape = map_only(d, "an object { param, value, idField?, joiner? }")?;
+        let mut f = DeltaFilter::new(s.param, s.value);
+        if let Some(id) = s.id_field {
+            f = f.id_field(id);
+        }
+        if let Some(j) = s.joiner {
+            f = f.joiner(j);
+        }
+        Ok(f)
+    }
+}
+
+/// A [`Watermark`] as options give it: `ids` may be left out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WatermarkShape {
+    field: String,
+    value: String,
+    #[serde(default)]
+    ids: Vec<String>,
+}
+
+fn since<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Watermark>, D::Error> {
+    Ok(
+        Option::<WatermarkShape>::deserialize(d)?.map(|w| Watermark {
+            field: w.field,
+            value: w.value,
+            ids: w.ids,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LookupShape {
+    path: String,
+    param: String,
+    value: Option<String>,
+    separator: Option<String>,
+    #[serde(default, deserialize_with = "count")]
+    max: Option<usize>,
+    records_at: Option<String>,
+    id_field: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for BatchLookup {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s: LookupShape = map_only(
+            d,
+            "an object { path, param, value?, separator?, max?, recordsAt?, idField? }",
+        )?;
+        let mut b = BatchLookup::new(s.path, s.param);
+        if let Some(v) = s.value {
+            b.value = v;
+        }
+        if let Some(v) = s.separator {
+            b.separator = v;
+        }
+        if let Some(n) = s.max {
+            b.max = n;
+        }
+        if let Some(v) = s.records_at {
+            b.records_at = v;
+        }
+        if let Some(v) = s.id_field {
+            b.id_field = v;
+        }
+        Ok(b)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResultFieldsShape {
+    ok: Option<String>,
+    id: Option<String>,
+    status: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct BatchWriteShape {
+    path: String,
+    #[serde(default, deserialize_with = "nullable")]
+    op_field: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    records_field: Option<Option<String>>,
+    results_at: Option<String>,
+    result_fields: Option<ResultFieldsShape>,
+    #[serde(default, deserialize_with = "count")]
+    max: Option<usize>,
+}
+
+impl<'de> Deserialize<'de> for BatchWrite {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s: BatchWriteShape = map_only(
+            d,
+            "an object { path, opField?, recordsField?, resultsAt?, resultFields?, max? }",
+        )?;
+        let mut b = BatchWrite::new(s.path);
+        if let Some(v) = s.op_field {
+            b.op_field = v;
+        }
+        if let Some(v) = s.records_field {
+            b.records_field = v;
+        }
+        if let Some(v) = s.results_at {
+            b.results_at = v;
+        }
+        if let Some(f) = s.result_fields {
+            // Members left out keep the defaults of `BatchWrite::new`.
+            b.ok_field = f.ok.unwrap_or(b.ok_field);
+            b.id_field = f.id.unwrap_or(b.id_field);
+            b.status_field = f.status.unwrap_or(b.status_field);
+            b.error_field = f.error.unwrap_or(b.error_field);
+        }
+        if let Some(n) = s.max {
+            b.max = n;
+        }
+        Ok(b)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Operations
+
+/// The options of a `list` (but `signal` and `onProgress`, which are not
+/// data): what [`ListOptions`]'s `Deserialize` reads, with the collection
+/// path given apart and `resume` as the checkpoint's JSON text.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ListSchema {
+    /// Query parameters: an object or `[name, value]` pairs.
+    #[serde(default, deserialize_with = "pairs")]
+    pub query: Pairs,
+    /// `"page"` or `"completion"`.
+    pub order: Option<Order>,
+    /// Records per page.
+    #[serde(default, deserialize_with = "count")]
+    pub page_size: Option<u64>,
+    /// Pages in flight at once.
+    #[serde(default, deserialize_with = "count")]
+    pub concurrency: Option<usize>,
+    /// The reorder window, in pages.
+    #[serde(default, deserialize_with = "count")]
+    pub window: Option<usize>,
+    /// A deadline for the whole sweep (`deadlineMs`).
+    #[serde(default, rename = "deadlineMs", deserialize_with = "millis")]
+    pub deadline: Option<Duration>,
+    /// How failed requests are retried (members given over the defaults;
+    /// the npm package applies them over the client's, see [`retry_given`]).
+    pub retry: Option<RetryPolicy>,
+    /// Fail a sweep that ends with fewer or more records than the total.
+    pub verify: Option<bool>,
+    /// Only the records changed since this watermark (`{ field, value, ids? }`).
+    #[serde(default, deserialize_with = "since")]
+    pub since: Option<Watermark>,
+    /// The checkpoint to resume, as its JSON text.
+    #[serde(default, deserialize_with = "checkpoint")]
+    pub resume: Option<Checkpoint>,
+    /// The largest total accepted from the API.
+    #[serde(default, deserialize_with = "count")]
+    pub max_total: Option<u64>,
+    /// Accept two pages answered with the same records.
+    pub allow_repeated_pages: Option<bool>,
+}
+
+impl ListSchema {
+    /// The [`ListOptions`] of the collection at `path` these options describe.
+    pub fn at(self, path: impl Into<String>) -> ListOptions {
+        let mut o = ListOptions::new(path);
+        o.query = self.query;
+        o.order = self.order.unwrap_or_default();
+        o.page_size = self.page_size;
+        o.concurrency = self.concurrency;
+        o.window = self.window;
+        o.deadline = self.deadline;
+        o.retry = self.retry;
+        o.verify = self.verify.unwrap_or(o.verify);
+        o.since = self.since;
+        o.resume = self.resume;
+        o.max_total = self.max_total.unwrap_or(o.max_total);
+        o.allow_repeated_pages = self.allow_repeated_pages.unwrap_or(o.allow_repeated_pages);
+        o
+    }
+}
+
+impl<'de> Deserialize<'de> for ListOptions {
+    /// A [`ListSchema`], at the path `""` until [`ListOptions::at`] says otherwise.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Ok(ListSchema::deserialize(d)?.at(""))
+    }
+}
+
+impl ListOptions {
+    /// These options for the collection at `path`.
+    pub fn at(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+}
+
+/// The options of a `fetch_many` (but `signal` and `onProgress`): what
+/// [`ManyOptions`]'s `Deserialize` reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct FetchManySchema {
+    /// `"page"` (input order) or `"completion"`.
+    pub order: Option<Order>,
+    /// Requests in flight at once.
+    #[serde(default, deserialize_with = "count")]
+    pub concurrency: Option<usize>,
+    /// How failed requests are retried.
+    pub retry: Option<RetryPolicy>,
+    /// The checkpoint to resume, as its JSON text.
+    #[serde(default, deserialize_with = "many_checkpoint")]
+    pub resume: Option<ManyCheckpoint>,
+    /// Several ids per request.
+    pub batch: Option<BatchLookup>,
+}
+
+impl From<FetchManySchema> for ManyOptions {
+    fn from(s: FetchManySchema) -> Self {
+        ManyOptions {
+            concurrency: s.concurrency,
+            order: s.order.unwrap_or_default(),
+            retry: s.retry,
+            seed: None,
+            resume: s.resume,
+            batch: s.batch,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ManyOptions {
+    /// A [`FetchManySchema`].
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        FetchManySchema::deserialize(d).map(Into::into)
+    }
+}
+
+/// The options of a write job (but `signal` and `onProgress`, and its op
+/// and path, given apart): what [`WriteOptions`]'s `Deserialize` reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct WriteSchema {
+    /// `"page"` (input order) or `"completion"`.
+    pub order: Option<Order>,
+    /// Requests in flight at once.
+    #[serde(default, deserialize_with = "count")]
+    pub concurrency: Option<usize>,
+    /// How failed requests are retried.
+    pub retry: Option<RetryPolicy>,
+    /// The checkpoint to resume, as its JSON text.
+    #[serde(default, deserialize_with = "many_checkpoint")]
+    pub resume: Option<ManyCheckpoint>,
+    /// Through a batch endpoint.
+    pub batch: Option<BatchWrite>,
+    /// Records per batch request.
+    #[serde(default, deserialize_with = "count")]
+    pub batch_size: Option<usize>,
+    /// The idempotency header; `Some(None)` (`null`) sends none.
+    #[serde(default, deserialize_with = "nullable")]
+    pub idempotency_header: Option<Option<String>>,
+    /// The record field holding its id.
+    pub id_field: Option<String>,
+}
+
+impl WriteSchema {
+    /// The [`WriteOptions`] of writes of `op` to `path` these options describe.
+    pub fn at(self, op: WriteOp, path: impl Into<String>) -> WriteOptions {
+        let mut w = WriteOptions::new(op, path);
+        w.order = self.order.unwrap_or_default();
+        w.concurrency = self.concurrency;
+        w.retry = self.retry;
+        w.resume = self.resume;
+        w.batch = self.batch;
+        w.batch_size = self.batch_size;
+        if let Some(h) = self.idempotency_header {
+            w.idempotency_header = h;
+        }
+        if let Some(f) = self.id_field {
+            w.id_field = f;
+        }
+        w
+    }
+}
+
+impl<'de> Deserialize<'de> for WriteOptions {
+    /// A [`WriteSchema`], as an insert at `""` until [`WriteOptions::at`]
+    /// says otherwise.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Ok(WriteSchema::deserialize(d)?.at(WriteOp::Insert, ""))
+    }
+}
+
+impl WriteOptions {
+    /// These options for writes of `op` to the collection at `path`.
+    pub fn at(mut self, op: WriteOp, path: impl Into<String>) -> Self {
+        self.op = op;
+        self.path = path.into();
+        self
+    }
+}
+
+/// The options of a `get`: `{ query? }`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GetSchema {
+    /// Query parameters: an object or `[name, value]` pairs.
+    #[serde(default, deserialize_with = "pairs")]
+    pub query: Pairs,
+}
+
+/// The `retry` member of an operation's options, as given: the npm package
+/// applies it over the client's policy, where a Rust `ListOptions` (or a
+/// configuration read with [`from_json`]) takes it over the defaults.
+pub fn retry_given(json: &str) -> Result<Option<RetryOptions>> {
+    #[derive(Deserialize)]
+    struct Only {
+        #[serde(default, deserialize_with = "retry_options")]
+        retry: Option<RetryOptions>,
+    }
+    struct Given(RetryOptions);
+    impl<'de> Deserialize<'de> for Given {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            map_only(d, RETRY_WHAT).map(Given)
+        }
+    }
+    fn retry_options<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Option<RetryOptions>, D::Error> {
+        Ok(Option::<Given>::deserialize(d)?.map(|g| g.0))
+    }
+    Ok(from_json::<Only>(json)?.retry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message<T: DeserializeOwned + fmt::Debug>(json: &str) -> String {
+        from_json::<T>(json).unwrap_err().message().to_string()
+    }
+
+    #[test]
+    fn messages_name_the_option() {
+        let m = message::<ApiOptions>(
+            r#"{"baseUrl":"https://h/","pagination":{"type":"page","sizeParm":"n"}}"#,
+        );
+        assert!(
+            m.starts_with(r#"options.pagination has an unknown option "sizeParm""#),
+            "{m}"
+        );
+        let m =
+            message::<ApiOptions>(r#"{"baseUrl":"https://h/","retry":{"budget":{"capacty":3}}}"#);
+        assert!(
+            m.starts_with(r#"options.retry.budget has an unknown option "capacty""#),
+            "{m}"
+        );
+        let m = message::<ApiOptions>(
+            r#"{"baseUrl":"https://h/","pagination":{"type":"cursor","offsetParam":"o","from":"link"}}"#,
+        );
+        assert!(m.contains(r#"unknown option "offsetParam""#), "{m}");
+        let m = message::<ApiOptions>(r#"{"baseUrl":"https://h/","pageSize":1.5}"#);
+        assert_eq!(m, "options.pageSize: must be a non-negative integer");
+        let m = message::<ApiOptions>(r#"{"baseUrl":"https://h/","retry":[]}"#);
+        assert!(
+            m.starts_with("options.retry: invalid type: sequence"),
+            "{m}"
+        );
+        let m = message::<ListOptions>(r#"{"order":"random"}"#);
+        assert!(
+            m.starts_with("options.order: unknown variant `random`"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn options_read_into_the_library_values() {
+        let o: ApiOptions = from_json(
+            r#"{"baseUrl":"https://h/","timeoutMs":null,"headers":[["X-A","1"]],"query":{"a":"b"},
+                "pagination":{"type":"next","from":"link","limitParam":null},"allowOrigins":"*"}"#,
+        )
+        .unwrap();
+        assert_eq!(o.timeout, Some(None));
+        assert_eq!(o.headers, [("X-A".to_string(), "1".to_string())]);
+        assert_eq!(o.query, [("a".to_string(), "b".to_string())]);
+        assert_eq!(o.allow_origins, Some(Origins::Any));
+        let mut next = Pagination::next_url(Link::LinkHeader);
+        next.limit_param = None;
+        assert_eq!(o.pagination, Some(next.into()));
+        let w: WriteOptions = from_json(
+            r#"{"idempotencyHeader":null,"batch":{"path":"b","resultFields":{"ok":"success"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(w.idempotency_header, None);
+        assert_eq!(w.batch.unwrap().ok_field, "success");
+        let given = retry_given(r#"{"retry":{"maxRetries":1}}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(given.over(&RetryPolicy::none()).get_max_retries(), 1);
+    }
+}

@@ -99,7 +99,8 @@ pub struct Request {
     pub records_at: Option<String>,
     /// For a page of a sweep that hands pages out in page order (and reads
     /// only the records' count, as for [`records_at`](Request::records_at)):
-    /// the sweep (unique in the process) and the page's place in it, in
+    /// the sweep (a number its driver gives it, unique among the sweeps
+    /// sharing a transport) and the page's place in it, in
     /// page order. Its answer is not handed out before those of earlier
     /// places: a transport that parses bodies itself may leave the body of
     /// one that came early unparsed, as bytes, until the earlier ones are

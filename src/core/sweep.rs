@@ -21,6 +21,8 @@ use super::pagination::{Link, Pagination, Total};
 use super::retry::{self, Decision, Failure, Retrier, RetryCause, RetryCounts};
 use crate::error::{Error, ErrorKind, Result};
 
+/// The jitter seed of a sweep whose options name none.
+const DEFAULT_SEED: u64 = 0x005E_ED0F_5EED;
 /// Redirects followed for one request before giving up.
 const MAX_REDIRECTS: u8 = 10;
 /// Cursors and page URLs a checkpoint keeps of those seen (the latest), for
@@ -227,9 +229,6 @@ struct Slot {
 /// page 7 is (7, 1) and sorts between (7, 0) and (8, 0).
 pub(crate) type Key = (u64, u32);
 
-/// Numbers sweeps, for [`Request::in_order`].
-static NEXT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
 /// The planned pages by key: a deque kept sorted. Pages are planned at the
 /// back and handed out at the front, so that is where it changes; a gap fill
 /// goes in the middle. (A `BTreeMap` here costs about 30 KB of WebAssembly.)
@@ -371,7 +370,7 @@ pub struct Sweep {
     /// counted against `concurrency`; their pages still count in the window.
     arrived: Vec<(RequestId, Key)>,
     next_id: u64,
-    /// This sweep's number in the process (see [`Request::in_order`]).
+    /// This sweep's number, given by its driver (see [`Request::in_order`]).
     serial: u64,
     next_seq: u64,
     events: VecDeque<Event>,
@@ -588,7 +587,9 @@ impl Sweep {
             in_flight: Vec::new(),
             arrived: Vec::new(),
             next_id: 0,
-            serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            // Until the driver numbers the sweep (`with_serial`): the seed,
+            // which drivers draw at random for each sweep.
+            serial: options.seed.unwrap_or(DEFAULT_SEED),
             next_seq: 1,
             events: VecDeque::new(),
             queued_pages: 0,
@@ -608,7 +609,7 @@ impl Sweep {
             total_missing_noted: false,
             retrier: Retrier::new(
                 options.retry.clone().unwrap_or_else(|| spec.retry.clone()),
-                options.seed.unwrap_or(0x005E_ED0F_5EED),
+                options.seed.unwrap_or(DEFAULT_SEED),
             ),
             waiting: BinaryHeap::new(),
             throttled_until: None,
@@ -634,6 +635,15 @@ impl Sweep {
             sweep.finish_if_done();
         }
         Ok(sweep)
+    }
+
+    /// Numbers this sweep among those a driver runs side by side in one
+    /// transport (see [`Request::in_order`]): the driver gives each sweep its
+    /// own number, as it gives each its own seed. Without it the sweep takes
+    /// its seed for a number.
+    pub fn with_serial(mut self, serial: u64) -> Self {
+        self.serial = serial;
+        self
     }
 
     /// The next request to send, if the sweep wants one now.

@@ -28,9 +28,9 @@ pub use api::{ApiBuilder, ApiSpec, Auth};
 pub use checkpoint::Checkpoint;
 pub use delta::{DeltaFilter, Watermark};
 pub use fetch::{decode_json, Fetch};
-pub use http::{
-    Attachment, Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind,
-};
+#[doc(hidden)]
+pub use http::Attachment;
+pub use http::{Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind};
 pub use json::{FromJson, JsonText, ToJson};
 pub use many::{
     BatchLookup, BatchWrite, FetchMany, ItemEvent, ManyCheckpoint, ManyEvent, ManyOptions,

@@ -370,7 +370,7 @@ pub struct Sweep {
     /// counted against `concurrency`; their pages still count in the window.
     arrived: Vec<(RequestId, Key)>,
     next_id: u64,
-    /// This sweep's number, given by its driver (see [`Request::in_order`]).
+    /// This sweep's number, given by its driver (see `Request::in_order`).
     serial: u64,
     next_seq: u64,
     events: VecDeque<Event>,
@@ -638,7 +638,7 @@ impl Sweep {
     }
 
     /// Numbers this sweep among those a driver runs side by side in one
-    /// transport (see [`Request::in_order`]): the driver gives each sweep its
+    /// transport (see `Request::in_order`): the driver gives each sweep its
     /// own number, as it gives each its own seed. Without it the sweep takes
     /// its seed for a number.
     pub fn with_serial(mut self, serial: u64) -> Self {

@@ -15,14 +15,11 @@ use web_time::Instant;
 use super::api::ApiSpec;
 use super::checkpoint::json;
 use super::delta::{field_text, pointer_of};
-use super::http::{
-    Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind,
-};
+use super::exchange::{self, take_request, Verdict};
+use super::http::{Header, Method, Request, RequestId, Response, TransportError};
 use super::options::Order;
 use super::page::{self, Body};
-use super::retry::{
-    self, Decision, Failure, Retrier, RetryCause, RetryCounts, RetryPolicy, SplitMix64,
-};
+use super::retry::{Failure, Retrier, RetryCause, RetryCounts, RetryPolicy, SplitMix64};
 use crate::error::{Error, ErrorKind, Result};
 
 /// What a job of many items did.
@@ -596,37 +593,22 @@ impl Engine {
         answer: std::result::Result<Response, TransportError>,
         now: Instant,
     ) {
-        let Some(uid) = super::sweep::take_request(&mut self.in_flight, id) else {
+        let Some(uid) = take_request(&mut self.in_flight, id) else {
             return;
         };
         self.report.requests += 1;
         let url = self.units.get_mut(uid).expect("unit exists").url.clone();
-        let whole: Option<(Error, Option<Failure>)> = match &answer {
-            Err(e) => {
-                let kind = match e.kind {
-                    TransportErrorKind::Timeout => ErrorKind::Timeout,
-                    TransportErrorKind::Aborted => ErrorKind::Cancelled,
-                    _ => ErrorKind::Transport,
-                };
-                Some((
-                    Error::new(kind, e.message.clone()).with_url(url.clone()),
-                    retry::transport_failure(e),
-                ))
-            }
-            Ok(resp) if matches!(resp.status, 408 | 429 | 500 | 502 | 503 | 504) => Some((
-                Error::new(
-                    ErrorKind::Status,
-                    format!("the server answered {}", resp.status),
-                )
-                .with_url(url.clone())
-                .with_status(resp.status)
-                .with_excerpt(&resp.body),
-                retry::status_failure(resp),
-            )),
-            Ok(_) => None,
+        // A failure of the whole request (no answer, or a status that is
+        // retried) is every item's; other answers are read item by item.
+        let whole = match &answer {
+            Err(e) => Some(exchange::transport_failed(e)),
+            Ok(resp) => match exchange::status_failed(resp) {
+                (err, Some(failure)) => Some((err, Some(failure))),
+                (_, None) => None,
+            },
         };
         if let Some((err, failure)) = whole {
-            self.retry_unit(uid, err, failure, now);
+            self.retry_unit(uid, err.with_url(url), failure, now);
         } else {
             let resp = answer.expect("answers that are not failures are responses");
             self.retrier.on_success();
@@ -683,14 +665,15 @@ impl Engine {
     fn retry_unit(&mut self, uid: u64, err: Error, failure: Option<Failure>, now: Instant) {
         let replay_safe = self.kind.replay_safe();
         let unit = self.units.get_mut(uid).expect("unit exists");
-        let decision = match &failure {
-            Some(f) if replay_safe || f.cause == RetryCause::Throttled || f.surely_unsent => {
-                Some(self.retrier.decide(unit.retries, f, now))
-            }
-            _ => None,
-        };
-        match decision {
-            Some(Decision::RetryAt(at)) => {
+        let verdict = exchange::decide(
+            &mut self.retrier,
+            unit.retries,
+            failure.as_ref(),
+            replay_safe,
+            now,
+        );
+        match verdict {
+            Verdict::RetryAt(at) => {
                 unit.retries += 1;
                 unit.state = UnitState::Waiting;
                 self.waiting.push(Reverse((at, uid)));
@@ -699,11 +682,8 @@ impl Engine {
             other => {
                 let retries = unit.retries;
                 let err = match other {
-                    Some(Decision::GiveUp(why)) if retries > 0 || why != retry::NO_RETRIES_LEFT => {
-                        let m = format!("{} (after {retries} retries; {why})", err.message());
-                        err.with_message(m)
-                    }
-                    None if failure.is_some() => {
+                    Verdict::GiveUp(why) => exchange::gave_up(err, retries, why),
+                    Verdict::NotReplayable => {
                         let m = format!(
                             "{} (not retried: the request may have been processed, and it has no idempotency key)",
                             err.message()
@@ -716,8 +696,8 @@ impl Engine {
                 // again (no idempotency key), or that got no answer at all
                 // on its last try: whether it was applied is not known.
                 let maybe_applied = match (&other, &failure) {
-                    (None, Some(_)) => true,
-                    (Some(_), Some(f)) => {
+                    (Verdict::NotReplayable, _) => true,
+                    (_, Some(f)) => {
                         !f.surely_unsent
                             && matches!(err.kind(), ErrorKind::Transport | ErrorKind::Timeout)
                     }
@@ -981,15 +961,7 @@ impl Kind for FetchKind {
     }
 
     fn read(&self, indices: &[usize], resp: &Response, url: &str) -> Read<Vec<u8>> {
-        let status_err = |resp: &Response| {
-            Error::new(
-                ErrorKind::Status,
-                format!("the server answered {}", resp.status),
-            )
-            .with_url(url.to_string())
-            .with_status(resp.status)
-            .with_excerpt(&resp.body)
-        };
+        let status_err = |resp: &Response| exchange::status_error(resp).with_url(url.to_string());
         match &self.batch {
             None => Read::PerItem(vec![if (200..300).contains(&resp.status) {
                 match page::validate(&resp.body) {
@@ -998,11 +970,7 @@ impl Kind for FetchKind {
                         Error::new(ErrorKind::Decode, e.0)
                             .with_url(url.to_string())
                             .with_excerpt(&resp.body),
-                        Some(Failure {
-                            cause: RetryCause::BadBody,
-                            retry_after: None,
-                            surely_unsent: false,
-                        }),
+                        Some(exchange::bad_body()),
                     )),
                 }
             } else {
@@ -1017,11 +985,7 @@ impl Kind for FetchKind {
                     let e = Error::new(ErrorKind::Decode, msg)
                         .with_url(url.to_string())
                         .with_excerpt(&resp.body);
-                    let f = Failure {
-                        cause: RetryCause::BadBody,
-                        retry_after: None,
-                        surely_unsent: false,
-                    };
+                    let f = exchange::bad_body();
                     Read::PerItem(
                         indices
                             .iter()
@@ -1626,13 +1590,7 @@ impl Kind for WriteKind {
             }
             Some(b) => {
                 if !(200..300).contains(&resp.status) {
-                    let e = Error::new(
-                        ErrorKind::Status,
-                        format!("the server answered {}", resp.status),
-                    )
-                    .with_url(url.to_string())
-                    .with_status(resp.status)
-                    .with_excerpt(&resp.body);
+                    let e = exchange::status_error(resp).with_url(url.to_string());
                     return Read::PerItem(indices.iter().map(|_| Err((e.clone(), None))).collect());
                 }
                 let text = page::text(&resp.body);

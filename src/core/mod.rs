@@ -6,6 +6,7 @@
 mod api;
 mod checkpoint;
 mod delta;
+mod exchange;
 mod fetch;
 mod http;
 mod json;

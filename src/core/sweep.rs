@@ -14,17 +14,16 @@ use web_time::Instant;
 use super::api::ApiSpec;
 use super::checkpoint::{Checkpoint, Done, Learnt, PageRef, PendingPage};
 use super::delta::{Delta, Watermark};
-use super::http::{Method, Request, RequestId, Response, TransportError, TransportErrorKind};
+use super::exchange::{self, take_request, Verdict};
+use super::http::{Method, Request, RequestId, Response, TransportError};
 use super::options::{check_sizes, ListOptions, Order};
 use super::page::{self, Body, DecodeError, Records};
 use super::pagination::{Link, Pagination, Total};
-use super::retry::{self, Decision, Failure, Retrier, RetryCause, RetryCounts};
+use super::retry::{Failure, Retrier, RetryCause, RetryCounts};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The jitter seed of a sweep whose options name none.
 const DEFAULT_SEED: u64 = 0x005E_ED0F_5EED;
-/// Redirects followed for one request before giving up.
-const MAX_REDIRECTS: u8 = 10;
 /// Cursors and page URLs a checkpoint keeps of those seen (the latest), for
 /// catching an API that sends one again after the sweep resumed. All of them
 /// would make every checkpoint, and taking one, grow with the sweep.
@@ -1170,13 +1169,18 @@ impl Sweep {
     }
 
     fn page_error(&self, key: Key, kind: ErrorKind, message: impl Into<String>) -> Error {
+        self.on_page(key, Error::new(kind, message))
+    }
+
+    /// `err` about the page at `key`: its URL and number.
+    fn on_page(&self, key: Key, err: Error) -> Error {
         let slot = &self.slots[&key];
         let url = slot
             .sent
             .as_ref()
             .map(|u| self.spec.redact_parsed(u))
             .unwrap_or_default();
-        Error::new(kind, message).with_url(url).with_page(key.0)
+        err.with_url(url).with_page(key.0)
     }
 
     fn on_answer(
@@ -1187,34 +1191,18 @@ impl Sweep {
         let mut resp = match response {
             Ok(r) => r,
             Err(e) => {
-                let kind = match e.kind {
-                    TransportErrorKind::Timeout => ErrorKind::Timeout,
-                    TransportErrorKind::Aborted => ErrorKind::Cancelled,
-                    _ => ErrorKind::Transport,
-                };
-                let failure = retry::transport_failure(&e);
-                return Err(Fail(self.page_error(key, kind, e.message), failure));
+                let (err, failure) = exchange::transport_failed(&e);
+                return Err(Fail(self.on_page(key, err), failure));
             }
         };
-        if (300..400).contains(&resp.status) && resp.status != 304 {
-            if let Some(loc) = resp.header("location") {
-                return self
-                    .redirect(key, loc.to_string(), resp.status)
-                    .map_err(|e| Fail(e, None));
-            }
+        if let Some(loc) = exchange::redirect_location(&resp) {
+            return self
+                .redirect(key, loc.to_string(), resp.status)
+                .map_err(|e| Fail(e, None));
         }
         if !(200..300).contains(&resp.status) {
-            let failure = retry::status_failure(&resp);
-            return Err(Fail(
-                self.page_error(
-                    key,
-                    ErrorKind::Status,
-                    format!("the server answered {}", resp.status),
-                )
-                .with_status(resp.status)
-                .with_excerpt(&resp.body),
-                failure,
-            ));
+            let (err, failure) = exchange::status_failed(&resp);
+            return Err(Fail(self.on_page(key, err), failure));
         }
         // A 2xx that is not a page is a transient failure: retried, then an error.
         let status = resp.status;
@@ -1223,11 +1211,7 @@ impl Sweep {
                 this.page_error(key, ErrorKind::Decode, e.0)
                     .with_status(status)
                     .with_excerpt(body),
-                Some(Failure {
-                    cause: RetryCause::BadBody,
-                    retry_after: None,
-                    surely_unsent: false,
-                }),
+                Some(exchange::bad_body()),
             )
         };
         let attachment = resp.attachment.take();
@@ -1315,8 +1299,9 @@ impl Sweep {
     /// when the policy or the budget says no.
     fn retry_or_fail(&mut self, key: Key, err: Error, failure: Failure, now: Instant) {
         let retries = self.slots[&key].retries;
-        match self.retrier.decide(retries, &failure, now) {
-            Decision::RetryAt(at) => {
+        // Pages are GETs: always safe to send again.
+        match exchange::decide(&mut self.retrier, retries, Some(&failure), true, now) {
+            Verdict::RetryAt(at) => {
                 self.report.retries.add(failure.cause);
                 if failure.cause == RetryCause::Throttled {
                     let from = self.throttled_until.map_or(now, |u| u.max(now));
@@ -1330,43 +1315,24 @@ impl Sweep {
                 slot.state = SlotState::Waiting;
                 self.waiting.push(Reverse((at, key)));
             }
-            Decision::GiveUp(why) => {
-                let message = if retries == 0 && why == retry::NO_RETRIES_LEFT {
-                    err.message().to_string()
-                } else if retries == 0 {
-                    format!("{} ({why})", err.message())
-                } else {
-                    format!("{} (after {retries} retries; {why})", err.message())
-                };
-                self.fail_at(key, err.with_message(message));
-            }
+            Verdict::GiveUp(why) => self.fail_at(key, exchange::gave_up(err, retries, why)),
+            Verdict::NotReplayable | Verdict::Final => self.fail_at(key, err),
         }
     }
 
     fn redirect(&mut self, key: Key, location: String, status: u16) -> Result<()> {
         let slot = &self.slots[&key];
-        let from = slot.sent.clone().expect("a sent slot has a URL");
-        if slot.redirects >= MAX_REDIRECTS {
-            return Err(self
-                .page_error(
-                    key,
-                    ErrorKind::Redirect,
-                    format!("more than {MAX_REDIRECTS} redirects"),
-                )
-                .with_status(status));
-        }
-        let to = from.join(&location).map_err(|e| {
-            self.page_error(
-                key,
-                ErrorKind::Url,
-                format!("bad redirect target {:?}: {e}", self.spec.redact(&location)),
-            )
-            .with_status(status)
-        })?;
+        let from = slot.sent.as_ref().expect("a sent slot has a URL");
         let what = format!("redirect of page {}", key.0);
-        self.spec
-            .check_link(&to, &what)
-            .map_err(|e| e.with_page(key.0).with_status(status))?;
+        let to = exchange::follow(
+            &self.spec,
+            from,
+            &location,
+            status,
+            slot.redirects,
+            Some(key.0),
+            &what,
+        )?;
         let slot = self.slots.get_mut(&key).expect("slot exists");
         slot.redirects += 1;
         slot.redirected_to = Some(to);
@@ -1926,15 +1892,6 @@ impl Slot {
             skip: 0,
         }
     }
-}
-
-/// Removes request `id` from a list of requests in flight: what it was for.
-pub(crate) fn take_request<T: Copy>(
-    in_flight: &mut Vec<(RequestId, T)>,
-    id: RequestId,
-) -> Option<T> {
-    let i = in_flight.iter().position(|(r, _)| *r == id)?;
-    Some(in_flight.swap_remove(i).1)
 }
 
 /// Inserts `page` into `pending` (in page order) in its place: before or

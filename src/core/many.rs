@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use super::json::JsonText;
 use super::url::Url;
-use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use super::api::ApiSpec;
-use super::checkpoint::json;
+use super::checkpoint::ManyCheckpoint;
 use super::delta::{field_text, pointer_of};
 use super::exchange::{self, take_request, Verdict};
 use super::http::{Header, Method, Request, RequestId, Response, TransportError};
@@ -67,104 +66,6 @@ pub struct ManyProgress {
     pub elapsed: Duration,
     /// Estimated time left.
     pub eta: Option<Duration>,
-}
-
-/// Where a job of many items got to: which items are done. Serializable as
-/// JSON; resume with the same items in the same order and nothing done is
-/// sent again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManyCheckpoint {
-    version: u32,
-    items: u64,
-    /// Done items, as half-open index ranges.
-    done: Vec<(u64, u64)>,
-}
-
-impl ManyCheckpoint {
-    /// The checkpoint as JSON.
-    pub fn to_json(&self) -> String {
-        // Written and read by hand (the same JSON as the serde derives):
-        // serde's code would cost the WebAssembly module several KB.
-        let mut out = String::from("{\"version\":");
-        json::num(&mut out, u64::from(self.version));
-        json::key(&mut out, "items");
-        json::num(&mut out, self.items);
-        json::key(&mut out, "done");
-        out.push('[');
-        for (i, (a, b)) in self.done.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('[');
-            json::num(&mut out, *a);
-            out.push(',');
-            json::num(&mut out, *b);
-            out.push(']');
-        }
-        out.push_str("]}");
-        out
-    }
-
-    /// A checkpoint from [`to_json`](ManyCheckpoint::to_json)'s output.
-    pub fn from_json(json: &str) -> Result<Self> {
-        let read = |v: &json::Value<'_>| -> json::Result<Self> {
-            let o = json::Obj::new(v, "struct ManyCheckpoint")?;
-            let done = o
-                .array("done")?
-                .iter()
-                .map(|r| match r {
-                    json::Value::Arr(ab) if ab.len() == 2 => {
-                        Ok((json::u64_of(&ab[0], "done")?, json::u64_of(&ab[1], "done")?))
-                    }
-                    _ => Err("invalid value for `done`: expected pairs of indices".to_string()),
-                })
-                .collect::<json::Result<_>>()?;
-            Ok(ManyCheckpoint {
-                version: o.u32("version")?,
-                items: o.u64("items")?,
-                done,
-            })
-        };
-        let c = json::parse(json)
-            .and_then(|v| read(&v))
-            .map_err(|e| Error::config(format!("not a pagewise job checkpoint: {e}")))?;
-        c.check()?;
-        Ok(c)
-    }
-
-    /// What this version writes: a known version, and done ranges that are
-    /// ordered, apart and within the items (so no count over them can
-    /// overflow or underflow).
-    fn check(&self) -> Result<()> {
-        if self.version != 1 {
-            return Err(Error::config(format!(
-                "job checkpoint version {} is not supported (this pagewise reads version 1)",
-                self.version
-            )));
-        }
-        let mut end = 0;
-        for &(a, b) in &self.done {
-            if a < end || b <= a || b > self.items {
-                return Err(Error::config(format!(
-                    "not a pagewise job checkpoint: done range [{a}, {b}) is not ordered \
-                     after {end} and within {} items",
-                    self.items
-                )));
-            }
-            end = b;
-        }
-        Ok(())
-    }
-
-    /// Items done before the checkpoint.
-    pub fn done_count(&self) -> u64 {
-        self.done.iter().map(|(a, b)| b - a).sum()
-    }
-
-    fn is_done(&self, i: usize) -> bool {
-        let i = i as u64;
-        self.done.iter().any(|(a, b)| *a <= i && i < *b)
-    }
 }
 
 /// One item's result, as the job hands it out.

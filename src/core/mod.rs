@@ -26,7 +26,7 @@ pub mod __fuzz;
 
 pub use self::url::{Url, UrlError};
 pub use api::{ApiBuilder, ApiSpec, Auth};
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, ManyCheckpoint};
 pub use delta::{DeltaFilter, Watermark};
 pub use fetch::{decode_json, Fetch};
 #[doc(hidden)]
@@ -34,8 +34,8 @@ pub use http::Attachment;
 pub use http::{Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind};
 pub use json::{FromJson, JsonText, ToJson};
 pub use many::{
-    BatchLookup, BatchWrite, FetchMany, ItemEvent, ManyCheckpoint, ManyEvent, ManyOptions,
-    ManyProgress, ManyReport, WriteJob, WriteOp, WriteOptions, Written,
+    BatchLookup, BatchWrite, FetchMany, ItemEvent, ManyEvent, ManyOptions, ManyProgress,
+    ManyReport, WriteJob, WriteOp, WriteOptions, Written,
 };
 pub(crate) use options::check_sizes;
 pub use options::{ListOptions, Order};

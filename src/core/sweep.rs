@@ -12,7 +12,7 @@ use super::url::Url;
 use web_time::Instant;
 
 use super::api::ApiSpec;
-use super::checkpoint::{Checkpoint, Done, Learnt, PageRef, PendingPage};
+use super::checkpoint::{insert_sorted, Checkpoint, Done, Learnt, PageRef, PendingPage};
 use super::delta::{Delta, Watermark};
 use super::exchange::{self, take_request, Verdict};
 use super::http::{Method, Request, RequestId, Response, TransportError};
@@ -1892,18 +1892,6 @@ impl Slot {
             skip: 0,
         }
     }
-}
-
-/// Inserts `page` into `pending` (in page order) in its place: before or
-/// after the pages with the same key. (Cheaper than a sort here, and in the
-/// WebAssembly module: each `sort_by_key` brings its own copy of the sort.)
-fn insert_sorted(pending: &mut Vec<PendingPage>, page: PendingPage, before_same: bool) {
-    let key = (page.seq, page.sub);
-    let at = pending.partition_point(|p| {
-        let k = (p.seq, p.sub);
-        k < key || (k == key && !before_same)
-    });
-    pending.insert(at, page);
 }
 
 /// The message of a total above the ceiling.

@@ -39,7 +39,9 @@ pub use many::{
 };
 pub(crate) use options::check_sizes;
 pub use options::{ListOptions, Order};
-pub use pacing::{Admission, Outcome, Pacer, PacerStats, Pacing, Ticket};
+pub use pacing::{PacerStats, Pacing};
+// The pacer is the drivers' (one per `Api`, behind a lock): internal.
+pub(crate) use pacing::{Admission, Outcome, Pacer, Ticket};
 pub use page::Records;
 pub use pagination::{Cursor, Keyset, Link, NextUrl, Offset, PageNumber, Pagination, Total};
 pub use redact::Secrets;

@@ -3,7 +3,7 @@
 //! as a string, so a server that hands out long, distinct cursors made the
 //! client's memory grow with the number of pages: 42 MB after 100 pages of
 //! 256 KiB cursors, 117 MB after 400. It now keeps an 8-byte digest of each
-//! (and cursors over 64 KiB are a Limit error, see core_sim.rs).
+//! (and cursors over 64 KiB are a Limit error, see tests/sim/limits.rs).
 //!
 //! A counting allocator measures what the sweep holds; this file holds one
 //! test, so no other test allocates while it measures.

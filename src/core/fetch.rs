@@ -7,11 +7,10 @@ use super::url::Url;
 use web_time::Instant;
 
 use super::api::ApiSpec;
-use super::http::{Method, Request, RequestId, Response, TransportError, TransportErrorKind};
-use super::retry::{self, Decision, Failure, Retrier, RetryCause, RetryPolicy};
-use crate::error::{Error, ErrorKind, Result};
-
-const MAX_REDIRECTS: u8 = 10;
+use super::exchange::{self, Verdict};
+use super::http::{Method, Request, RequestId, Response, TransportError};
+use super::retry::{Failure, Retrier, RetryPolicy};
+use crate::error::{Error, Result};
 
 /// A single request, following redirects (only to the origins the API allows,
 /// see [`ApiBuilder::allow_origins`](crate::ApiBuilder::allow_origins);
@@ -99,28 +98,22 @@ impl Fetch {
 
     /// Retries the request or settles on `err`.
     fn retry_or_fail(&mut self, err: Error, failure: Option<Failure>, now: Instant) {
-        let failure = match failure {
-            // A POST or PATCH that may have reached the server is not sent
-            // twice; throttling and refused connections prove it did not.
-            Some(f) if self.replay_safe || f.cause == RetryCause::Throttled || f.surely_unsent => f,
-            _ => {
-                self.outcome = Some(Err(err));
-                return;
-            }
-        };
-        match self.retrier.decide(self.retries, &failure, now) {
-            Decision::RetryAt(at) => {
+        let verdict = exchange::decide(
+            &mut self.retrier,
+            self.retries,
+            failure.as_ref(),
+            self.replay_safe,
+            now,
+        );
+        match verdict {
+            Verdict::RetryAt(at) => {
                 self.retries += 1;
                 self.retry_at = Some(at);
             }
-            Decision::GiveUp(why) => {
-                let message = if self.retries == 0 && why == retry::NO_RETRIES_LEFT {
-                    err.message().to_string()
-                } else {
-                    format!("{} (after {} retries; {why})", err.message(), self.retries)
-                };
-                self.outcome = Some(Err(err.with_message(message)));
+            Verdict::GiveUp(why) => {
+                self.outcome = Some(Err(exchange::gave_up(err, self.retries, why)));
             }
+            Verdict::NotReplayable | Verdict::Final => self.outcome = Some(Err(err)),
         }
     }
 
@@ -155,67 +148,42 @@ impl Fetch {
         let resp = match response {
             Ok(r) => r,
             Err(e) => {
-                let kind = match e.kind {
-                    TransportErrorKind::Timeout => ErrorKind::Timeout,
-                    TransportErrorKind::Aborted => ErrorKind::Cancelled,
-                    _ => ErrorKind::Transport,
-                };
-                let failure = retry::transport_failure(&e);
-                self.retry_or_fail(Error::new(kind, e.message).with_url(here), failure, now);
+                let (err, failure) = exchange::transport_failed(&e);
+                self.retry_or_fail(err.with_url(here), failure, now);
                 return;
             }
         };
-        if matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
-            if let Some(loc) = resp.header("location") {
-                if self.redirects >= MAX_REDIRECTS {
-                    self.outcome = Some(Err(Error::new(
-                        ErrorKind::Redirect,
-                        format!("more than {MAX_REDIRECTS} redirects"),
-                    )
-                    .with_url(here)
-                    .with_status(resp.status)));
-                    return;
-                }
-                match self.url.join(loc) {
-                    Ok(to) => {
-                        let what = format!("redirect from {here}");
-                        if let Err(e) = self.spec.check_link(&to, &what) {
-                            self.outcome = Some(Err(e.with_status(resp.status)));
-                            return;
-                        }
-                        self.redirects += 1;
-                        self.url = to;
-                        if resp.status == 303 {
-                            self.method = Method::Get;
-                            self.body = None;
-                        }
-                        self.send = true;
+        if let Some(loc) = exchange::redirect_location(&resp) {
+            let what = format!("redirect from {here}");
+            let to = exchange::follow(
+                &self.spec,
+                &self.url,
+                loc,
+                resp.status,
+                self.redirects,
+                None,
+                &what,
+            );
+            match to {
+                Ok(to) => {
+                    self.redirects += 1;
+                    self.url = to;
+                    if resp.status == 303 {
+                        self.method = Method::Get;
+                        self.body = None;
                     }
-                    Err(e) => {
-                        self.outcome = Some(Err(Error::new(
-                            ErrorKind::Url,
-                            format!("bad redirect target {:?}: {e}", self.spec.redact(loc)),
-                        )
-                        .with_url(here)
-                        .with_status(resp.status)));
-                    }
+                    self.send = true;
                 }
-                return;
+                Err(e) => self.outcome = Some(Err(e)),
             }
+            return;
         }
         if (200..300).contains(&resp.status) {
             self.retrier.on_success();
             self.outcome = Some(Ok(resp));
         } else {
-            let failure = retry::status_failure(&resp);
-            let err = Error::new(
-                ErrorKind::Status,
-                format!("the server answered {}", resp.status),
-            )
-            .with_url(here)
-            .with_status(resp.status)
-            .with_excerpt(&resp.body);
-            self.retry_or_fail(err, failure, now);
+            let (err, failure) = exchange::status_failed(&resp);
+            self.retry_or_fail(err.with_url(here), failure, now);
         }
     }
 

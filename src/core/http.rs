@@ -88,28 +88,80 @@ pub struct Request {
     pub body: Option<Vec<u8>>,
     /// How long the transport may take for this request, if limited.
     pub timeout: Option<Duration>,
+    // The two transport hints below and `Response::attachment` are for the
+    // in-crate transports that parse pages themselves (the WebAssembly one):
+    // hidden from the docs, read through the hidden accessors.
     /// For a page of a sweep whose records the core only counts (no keyset
     /// field, no delta filter reads them): the JSON pointer of the records
     /// array. A transport that parses bodies itself may then answer a 2xx
     /// with a skeleton (the body with that array's elements replaced by
     /// their indexes, `[0,1,2,...]`) and the records it parsed as the
-    /// response's [`attachment`](Response::attachment): the core reads the
+    /// response's `attachment`: the core reads the
     /// skeleton, and the page's [`Records`](crate::core::Records) carry the
     /// attachment to the caller. Other transports ignore it.
+    #[doc(hidden)]
     pub records_at: Option<String>,
     /// For a page of a sweep that hands pages out in page order (and reads
-    /// only the records' count, as for [`records_at`](Request::records_at)):
-    /// the sweep (unique in the process) and the page's place in it, in
+    /// only the records' count, as for `records_at`):
+    /// the sweep (a number its driver gives it, unique among the sweeps
+    /// sharing a transport) and the page's place in it, in
     /// page order. Its answer is not handed out before those of earlier
     /// places: a transport that parses bodies itself may leave the body of
     /// one that came early unparsed, as bytes, until the earlier ones are
     /// in (parsed objects held meanwhile cost a garbage collector more than
     /// bytes). Other transports ignore it.
+    #[doc(hidden)]
     pub in_order: Option<(u64, u64)>,
     pub(crate) secrets: Arc<Secrets>,
 }
 
 impl Request {
+    /// The id to hand back with the answer.
+    pub fn id(&self) -> RequestId {
+        self.id
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The absolute URL, with the query string (and any credential the API
+    /// sends in it: log [`redacted_url`](Request::redacted_url) instead).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The headers, in order (credentials included when the URL is on the
+    /// API's origin).
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The body, if any.
+    pub fn body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+
+    /// How long the transport may take for this request, if limited.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// See the field `records_at`: a hint for transports that parse pages
+    /// themselves. Not part of the API.
+    #[doc(hidden)]
+    pub fn records_at(&self) -> Option<&str> {
+        self.records_at.as_deref()
+    }
+
+    /// See the field `in_order`: a hint for transports that parse pages
+    /// themselves. Not part of the API.
+    #[doc(hidden)]
+    pub fn in_order(&self) -> Option<(u64, u64)> {
+        self.in_order
+    }
+
     /// The URL with credentials (user info, secret query parameters) replaced,
     /// safe to log or show.
     pub fn redacted_url(&self) -> String {
@@ -145,17 +197,20 @@ pub struct Response {
     pub status: u16,
     /// The headers, in order; names compared case-insensitively.
     pub headers: Vec<(String, String)>,
-    /// The whole body (or, with an [`attachment`](Response::attachment),
+    /// The whole body (or, with an `attachment`,
     /// the skeleton that stands for it).
     pub body: Vec<u8>,
     /// What the transport parsed itself, when it answered a page request
-    /// (see [`Request::records_at`]) with a skeleton body; `None` otherwise.
+    /// (see `Request::records_at`) with a skeleton body; `None` otherwise.
+    #[doc(hidden)]
     pub attachment: Option<Attachment>,
 }
 
 /// The records a transport parsed itself, handed over with a skeleton body
-/// (see [`Request::records_at`]): opaque to the core, which keeps it with
-/// the page's records until they are handed out.
+/// (see `Request::records_at`): opaque to the core, which keeps it with
+/// the page's records until they are handed out. For the in-crate
+/// transports; not part of the API.
+#[doc(hidden)]
 #[derive(Clone)]
 pub struct Attachment {
     value: Arc<dyn Any + Send + Sync>,
@@ -239,6 +294,35 @@ impl Response {
         }
     }
 
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The headers, in order; names compared case-insensitively.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The whole body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// What a transport that parses pages itself attached. Not part of the API.
+    #[doc(hidden)]
+    pub fn attachment(&self) -> Option<&Attachment> {
+        self.attachment.as_ref()
+    }
+
+    /// Attaches what the transport parsed itself (builder style). Not part
+    /// of the API.
+    #[doc(hidden)]
+    pub fn with_attachment(mut self, attachment: Attachment) -> Self {
+        self.attachment = Some(attachment);
+        self
+    }
+
     /// Adds a header (builder style).
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -298,6 +382,16 @@ pub struct TransportError {
 }
 
 impl TransportError {
+    /// What kind of failure.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// A description for people (without credentials).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// A new transport error.
     pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
         TransportError {

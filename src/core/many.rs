@@ -9,20 +9,16 @@ use std::time::Duration;
 
 use super::json::JsonText;
 use super::url::Url;
-use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use super::api::ApiSpec;
-use super::checkpoint::json;
+use super::checkpoint::ManyCheckpoint;
 use super::delta::{field_text, pointer_of};
-use super::http::{
-    Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind,
-};
+use super::exchange::{self, take_request, Verdict};
+use super::http::{Header, Method, Request, RequestId, Response, TransportError};
 use super::options::Order;
 use super::page::{self, Body};
-use super::retry::{
-    self, Decision, Failure, Retrier, RetryCause, RetryCounts, RetryPolicy, SplitMix64,
-};
+use super::retry::{Failure, Retrier, RetryCause, RetryCounts, RetryPolicy, SplitMix64};
 use crate::error::{Error, ErrorKind, Result};
 
 /// What a job of many items did.
@@ -70,104 +66,6 @@ pub struct ManyProgress {
     pub elapsed: Duration,
     /// Estimated time left.
     pub eta: Option<Duration>,
-}
-
-/// Where a job of many items got to: which items are done. Serializable as
-/// JSON; resume with the same items in the same order and nothing done is
-/// sent again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManyCheckpoint {
-    version: u32,
-    items: u64,
-    /// Done items, as half-open index ranges.
-    done: Vec<(u64, u64)>,
-}
-
-impl ManyCheckpoint {
-    /// The checkpoint as JSON.
-    pub fn to_json(&self) -> String {
-        // Written and read by hand (the same JSON as the serde derives):
-        // serde's code would cost the WebAssembly module several KB.
-        let mut out = String::from("{\"version\":");
-        json::num(&mut out, u64::from(self.version));
-        json::key(&mut out, "items");
-        json::num(&mut out, self.items);
-        json::key(&mut out, "done");
-        out.push('[');
-        for (i, (a, b)) in self.done.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('[');
-            json::num(&mut out, *a);
-            out.push(',');
-            json::num(&mut out, *b);
-            out.push(']');
-        }
-        out.push_str("]}");
-        out
-    }
-
-    /// A checkpoint from [`to_json`](ManyCheckpoint::to_json)'s output.
-    pub fn from_json(json: &str) -> Result<Self> {
-        let read = |v: &json::Value<'_>| -> json::Result<Self> {
-            let o = json::Obj::new(v, "struct ManyCheckpoint")?;
-            let done = o
-                .array("done")?
-                .iter()
-                .map(|r| match r {
-                    json::Value::Arr(ab) if ab.len() == 2 => {
-                        Ok((json::u64_of(&ab[0], "done")?, json::u64_of(&ab[1], "done")?))
-                    }
-                    _ => Err("invalid value for `done`: expected pairs of indices".to_string()),
-                })
-                .collect::<json::Result<_>>()?;
-            Ok(ManyCheckpoint {
-                version: o.u32("version")?,
-                items: o.u64("items")?,
-                done,
-            })
-        };
-        let c = json::parse(json)
-            .and_then(|v| read(&v))
-            .map_err(|e| Error::config(format!("not a pagewise job checkpoint: {e}")))?;
-        c.check()?;
-        Ok(c)
-    }
-
-    /// What this version writes: a known version, and done ranges that are
-    /// ordered, apart and within the items (so no count over them can
-    /// overflow or underflow).
-    fn check(&self) -> Result<()> {
-        if self.version != 1 {
-            return Err(Error::config(format!(
-                "job checkpoint version {} is not supported (this pagewise reads version 1)",
-                self.version
-            )));
-        }
-        let mut end = 0;
-        for &(a, b) in &self.done {
-            if a < end || b <= a || b > self.items {
-                return Err(Error::config(format!(
-                    "not a pagewise job checkpoint: done range [{a}, {b}) is not ordered \
-                     after {end} and within {} items",
-                    self.items
-                )));
-            }
-            end = b;
-        }
-        Ok(())
-    }
-
-    /// Items done before the checkpoint.
-    pub fn done_count(&self) -> u64 {
-        self.done.iter().map(|(a, b)| b - a).sum()
-    }
-
-    fn is_done(&self, i: usize) -> bool {
-        let i = i as u64;
-        self.done.iter().any(|(a, b)| *a <= i && i < *b)
-    }
 }
 
 /// One item's result, as the job hands it out.
@@ -596,37 +494,22 @@ impl Engine {
         answer: std::result::Result<Response, TransportError>,
         now: Instant,
     ) {
-        let Some(uid) = super::sweep::take_request(&mut self.in_flight, id) else {
+        let Some(uid) = take_request(&mut self.in_flight, id) else {
             return;
         };
         self.report.requests += 1;
         let url = self.units.get_mut(uid).expect("unit exists").url.clone();
-        let whole: Option<(Error, Option<Failure>)> = match &answer {
-            Err(e) => {
-                let kind = match e.kind {
-                    TransportErrorKind::Timeout => ErrorKind::Timeout,
-                    TransportErrorKind::Aborted => ErrorKind::Cancelled,
-                    _ => ErrorKind::Transport,
-                };
-                Some((
-                    Error::new(kind, e.message.clone()).with_url(url.clone()),
-                    retry::transport_failure(e),
-                ))
-            }
-            Ok(resp) if matches!(resp.status, 408 | 429 | 500 | 502 | 503 | 504) => Some((
-                Error::new(
-                    ErrorKind::Status,
-                    format!("the server answered {}", resp.status),
-                )
-                .with_url(url.clone())
-                .with_status(resp.status)
-                .with_excerpt(&resp.body),
-                retry::status_failure(resp),
-            )),
-            Ok(_) => None,
+        // A failure of the whole request (no answer, or a status that is
+        // retried) is every item's; other answers are read item by item.
+        let whole = match &answer {
+            Err(e) => Some(exchange::transport_failed(e)),
+            Ok(resp) => match exchange::status_failed(resp) {
+                (err, Some(failure)) => Some((err, Some(failure))),
+                (_, None) => None,
+            },
         };
         if let Some((err, failure)) = whole {
-            self.retry_unit(uid, err, failure, now);
+            self.retry_unit(uid, err.with_url(url), failure, now);
         } else {
             let resp = answer.expect("answers that are not failures are responses");
             self.retrier.on_success();
@@ -683,14 +566,15 @@ impl Engine {
     fn retry_unit(&mut self, uid: u64, err: Error, failure: Option<Failure>, now: Instant) {
         let replay_safe = self.kind.replay_safe();
         let unit = self.units.get_mut(uid).expect("unit exists");
-        let decision = match &failure {
-            Some(f) if replay_safe || f.cause == RetryCause::Throttled || f.surely_unsent => {
-                Some(self.retrier.decide(unit.retries, f, now))
-            }
-            _ => None,
-        };
-        match decision {
-            Some(Decision::RetryAt(at)) => {
+        let verdict = exchange::decide(
+            &mut self.retrier,
+            unit.retries,
+            failure.as_ref(),
+            replay_safe,
+            now,
+        );
+        match verdict {
+            Verdict::RetryAt(at) => {
                 unit.retries += 1;
                 unit.state = UnitState::Waiting;
                 self.waiting.push(Reverse((at, uid)));
@@ -699,11 +583,8 @@ impl Engine {
             other => {
                 let retries = unit.retries;
                 let err = match other {
-                    Some(Decision::GiveUp(why)) if retries > 0 || why != retry::NO_RETRIES_LEFT => {
-                        let m = format!("{} (after {retries} retries; {why})", err.message());
-                        err.with_message(m)
-                    }
-                    None if failure.is_some() => {
+                    Verdict::GiveUp(why) => exchange::gave_up(err, retries, why),
+                    Verdict::NotReplayable => {
                         let m = format!(
                             "{} (not retried: the request may have been processed, and it has no idempotency key)",
                             err.message()
@@ -716,8 +597,8 @@ impl Engine {
                 // again (no idempotency key), or that got no answer at all
                 // on its last try: whether it was applied is not known.
                 let maybe_applied = match (&other, &failure) {
-                    (None, Some(_)) => true,
-                    (Some(_), Some(f)) => {
+                    (Verdict::NotReplayable, _) => true,
+                    (_, Some(f)) => {
                         !f.surely_unsent
                             && matches!(err.kind(), ErrorKind::Transport | ErrorKind::Timeout)
                     }
@@ -981,15 +862,7 @@ impl Kind for FetchKind {
     }
 
     fn read(&self, indices: &[usize], resp: &Response, url: &str) -> Read<Vec<u8>> {
-        let status_err = |resp: &Response| {
-            Error::new(
-                ErrorKind::Status,
-                format!("the server answered {}", resp.status),
-            )
-            .with_url(url.to_string())
-            .with_status(resp.status)
-            .with_excerpt(&resp.body)
-        };
+        let status_err = |resp: &Response| exchange::status_error(resp).with_url(url.to_string());
         match &self.batch {
             None => Read::PerItem(vec![if (200..300).contains(&resp.status) {
                 match page::validate(&resp.body) {
@@ -998,11 +871,7 @@ impl Kind for FetchKind {
                         Error::new(ErrorKind::Decode, e.0)
                             .with_url(url.to_string())
                             .with_excerpt(&resp.body),
-                        Some(Failure {
-                            cause: RetryCause::BadBody,
-                            retry_after: None,
-                            surely_unsent: false,
-                        }),
+                        Some(exchange::bad_body()),
                     )),
                 }
             } else {
@@ -1017,11 +886,7 @@ impl Kind for FetchKind {
                     let e = Error::new(ErrorKind::Decode, msg)
                         .with_url(url.to_string())
                         .with_excerpt(&resp.body);
-                    let f = Failure {
-                        cause: RetryCause::BadBody,
-                        retry_after: None,
-                        surely_unsent: false,
-                    };
+                    let f = exchange::bad_body();
                     Read::PerItem(
                         indices
                             .iter()
@@ -1626,13 +1491,7 @@ impl Kind for WriteKind {
             }
             Some(b) => {
                 if !(200..300).contains(&resp.status) {
-                    let e = Error::new(
-                        ErrorKind::Status,
-                        format!("the server answered {}", resp.status),
-                    )
-                    .with_url(url.to_string())
-                    .with_status(resp.status)
-                    .with_excerpt(&resp.body);
+                    let e = exchange::status_error(resp).with_url(url.to_string());
                     return Read::PerItem(indices.iter().map(|_| Err((e.clone(), None))).collect());
                 }
                 let text = page::text(&resp.body);

@@ -6,6 +6,7 @@
 mod api;
 mod checkpoint;
 mod delta;
+mod exchange;
 mod fetch;
 mod http;
 mod json;
@@ -26,20 +27,22 @@ pub mod __fuzz;
 
 pub use self::url::{Url, UrlError};
 pub use api::{ApiBuilder, ApiSpec, Auth};
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, ManyCheckpoint};
 pub use delta::{DeltaFilter, Watermark};
 pub use fetch::{decode_json, Fetch};
-pub use http::{
-    Attachment, Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind,
-};
+#[doc(hidden)]
+pub use http::Attachment;
+pub use http::{Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind};
 pub use json::{FromJson, JsonText, ToJson};
 pub use many::{
-    BatchLookup, BatchWrite, FetchMany, ItemEvent, ManyCheckpoint, ManyEvent, ManyOptions,
-    ManyProgress, ManyReport, WriteJob, WriteOp, WriteOptions, Written,
+    BatchLookup, BatchWrite, FetchMany, ItemEvent, ManyEvent, ManyOptions, ManyProgress,
+    ManyReport, WriteJob, WriteOp, WriteOptions, Written,
 };
 pub(crate) use options::check_sizes;
 pub use options::{ListOptions, Order};
-pub use pacing::{Admission, Outcome, Pacer, PacerStats, Pacing, Ticket};
+pub use pacing::{PacerStats, Pacing};
+// The pacer is the drivers' (one per `Api`, behind a lock): internal.
+pub(crate) use pacing::{Admission, Outcome, Pacer, Ticket};
 pub use page::Records;
 pub use pagination::{Cursor, Keyset, Link, NextUrl, Offset, PageNumber, Pagination, Total};
 pub use redact::Secrets;

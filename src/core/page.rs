@@ -123,8 +123,10 @@ impl Records {
     }
 
     /// The records as the transport parsed them, when it answered with a
-    /// skeleton (see [`Request::records_at`](crate::core::Request::records_at)):
-    /// the texts of these records are then their indexes in what it parsed.
+    /// skeleton (see `Request::records_at`): the texts of these records are
+    /// then their indexes in what it parsed. For the in-crate transports;
+    /// not part of the API.
+    #[doc(hidden)]
     pub fn attachment(&self) -> Option<&Attachment> {
         self.attachment.as_ref()
     }

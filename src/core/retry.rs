@@ -341,113 +341,13 @@ pub(crate) fn retry_after(resp: &Response) -> Option<Duration> {
 
 /// Seconds since 1970 of an HTTP date in any of its three forms (RFC 9110
 /// §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`, `Sunday, 06-Nov-94 08:49:37
-/// GMT`, `Sun Nov  6 08:49:37 1994`. As strict as the `httpdate` crate
-/// (which a test compares it with): the weekday must be the date's, years
-/// run from 1970 to 9999. (Written here: the crate costs the WebAssembly
-/// module about 5 KB.)
+/// GMT`, `Sun Nov  6 08:49:37 1994`, read by the `httpdate` crate (strict:
+/// the weekday must be the date's, years run from 1970 to 9999).
 pub(crate) fn http_date(text: &str) -> Option<u64> {
-    const MONTHS: &str = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    const DAYS: [&str; 7] = [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ];
-    if !text.is_ascii() {
-        return None;
-    }
-    let s = text.trim();
-    let num = |t: &str| -> Option<u64> {
-        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok())?
-    };
-    let month = |t: &str| {
-        MONTHS
-            .find(t)
-            .filter(|i| i % 3 == 0 && t.len() == 3)
-            .map(|i| i / 3)
-    };
-    let short_day = |t: &str| DAYS.iter().position(|d| &d[..3] == t);
-    // (weekday 0 = Monday, day, month 0 = January, year, "hh:mm:ss")
-    let (wday, day, mon, year, time) = if s.len() == 29 && s.ends_with(" GMT") {
-        (&s[3..5] == ", " && &s[7..8] == " " && &s[11..12] == " " && &s[16..17] == " ")
-            .then_some(())?;
-        let day = num(&s[5..7])?;
-        (
-            short_day(&s[..3])?,
-            day,
-            month(&s[8..11])?,
-            num(&s[12..16])?,
-            &s[17..25],
-        )
-    } else if s.len() == 24 {
-        (&s[3..4] == " " && &s[7..8] == " " && &s[10..11] == " " && &s[19..20] == " ")
-            .then_some(())?;
-        let day = &s[8..10];
-        let day = day.strip_prefix(' ').unwrap_or(day);
-        let year = num(&s[20..24])?;
-        (
-            short_day(&s[..3])?,
-            num(day)?,
-            month(&s[4..7])?,
-            year,
-            &s[11..19],
-        )
-    } else {
-        let (name, rest) = s.split_once(", ")?;
-        let wday = DAYS.iter().position(|d| *d == name)?;
-        if rest.len() != 22 || !rest.ends_with(" GMT") || &rest[2..3] != "-" || &rest[6..7] != "-" {
-            return None;
-        }
-        let yy = num(&rest[7..9])?;
-        let year = if yy < 70 { 2000 + yy } else { 1900 + yy };
-        // (httpdate does not look at the character before the time.)
-        (
-            wday,
-            num(&rest[0..2])?,
-            month(&rest[3..6])?,
-            year,
-            &rest[10..18],
-        )
-    };
-    if &time[2..3] != ":" || &time[5..6] != ":" {
-        return None;
-    }
-    let (hour, min, sec) = (num(&time[..2])?, num(&time[3..5])?, num(&time[6..])?);
-    if hour > 23 || min > 59 || sec > 59 || !(1970..=9999).contains(&year) {
-        return None;
-    }
-    // Days since 1970-01-01 (a Thursday), by the civil-from-days inverse.
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let lengths = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if day == 0 || day > lengths[mon] {
-        return None;
-    }
-    let y = year - 1;
-    let days = (year - 1970) * 365 + (y / 4 - 492) - (y / 100 - 19)
-        + (y / 400 - 4)
-        + lengths[..mon].iter().sum::<u64>()
-        + day
-        - 1;
-    if (days + 3) % 7 != wday as u64 {
-        return None;
-    }
-    Some(days * 86_400 + hour * 3_600 + min * 60 + sec)
+    let at = httpdate::parse_http_date(text).ok()?;
+    at.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
 }
 
 /// A small, seedable generator: enough for jitter, and the same on every target.
@@ -603,76 +503,24 @@ mod tests {
     }
 
     #[test]
-    fn http_dates_read_as_httpdate_reads_them() {
-        let good = [
+    fn http_dates_in_their_three_forms() {
+        for t in [
             "Sun, 06 Nov 1994 08:49:37 GMT",
             "Sunday, 06-Nov-94 08:49:37 GMT",
             "Sun Nov  6 08:49:37 1994",
-            "Thu, 01 Jan 1970 00:00:00 GMT",
-            "Fri, 31 Dec 9999 23:59:59 GMT",
-            "Tue, 29 Feb 2000 12:00:00 GMT",
-            "Thursday, 01-Jan-70 00:00:00 GMT",
-            "Tuesday, 31-Dec-69 23:59:59 GMT",
-            "Mon Feb 29 00:00:00 2016",
-            "Wed Oct 21 07:28:09 2026",
-            "  Wed, 21 Oct 2026 07:28:09 GMT \t",
-        ];
-        let bad = [
+            "  Sun, 06 Nov 1994 08:49:37 GMT \t",
+        ] {
+            assert_eq!(http_date(t), Some(784_111_777), "{t:?}");
+        }
+        assert_eq!(http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        for t in [
             "",
             "Mon, 06 Nov 1994 08:49:37 GMT",
-            "Sun, 06 Nov 1994 08:49:37 UTC",
-            "Sun, 6 Nov 1994 08:49:37 GMT",
-            "Sun, 06 nov 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 24:00:00 GMT",
-            "Sun, 06 Nov 1994 08:60:37 GMT",
-            "Sun, 06 Nov 1994 08:49:60 GMT",
-            "Sun, 00 Nov 1994 08:49:37 GMT",
-            "Sun, 31 Nov 1994 08:49:37 GMT",
-            "Wed, 29 Feb 1900 00:00:00 GMT",
             "Wed, 31 Dec 1969 23:59:59 GMT",
-            "Sun, 06 Nov 1994 08-49-37 GMT",
-            "Sun, 06 Nov 1994 08:49:37 GMT ",
-            "Sun, 06 Nov 1994 08:4a:37 GMT",
-            "Sun, 06 Nov +994 08:49:37 GMT",
-            "Sunday, 06-Nov-94 08:49:37 GMT x",
-            "Sun Nov 06 08:49:37 1994",
-            "Sun Nov  6 08:49:37 1994 ",
-            "Sun Nov 6  08:49:37 1994",
-            "Sun Nov  6 8:49:37  1994",
-            "Sunday 06-Nov-94 08:49:37 GMT",
-            "Sun, 06 Nov 1994 08:49:37 GMT\u{a0}",
-            "\u{a0}Sun, 06 Nov 1994 08:49:37 GMT",
-            "Sun,\u{a0}06 Nov 1994 08:49:37 GMT",
             "1994-11-06T08:49:37Z",
-            "Wednesday, 31-Dec-69 23:59:59 GMT",
-        ];
-        let theirs = |t: &str| {
-            httpdate::parse_http_date(t)
-                .ok()
-                .map(|d| d.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
-        };
-        for t in good {
-            assert_eq!(http_date(t), theirs(t), "{t:?}");
-            assert!(http_date(t).is_some(), "{t:?}");
-        }
-        for t in bad {
-            assert_eq!(http_date(t), theirs(t), "{t:?}");
-        }
-        // Each character of the good ones changed, or dropped.
-        for t in good {
-            for i in 0..t.len() {
-                for c in [" ", "0", "9", ":", ",", "-", "x", "", "  "] {
-                    let m = format!("{}{c}{}", &t[..i], &t[i + 1..]);
-                    assert_eq!(http_date(&m), theirs(&m), "{m:?}");
-                }
-            }
-        }
-        // Every day of a few years, in the three forms.
-        for secs in (0..4 * 366 * 86_400u64).step_by(86_400 + 3_607) {
-            let when = std::time::UNIX_EPOCH + Duration::from_secs(1_500_000_000 + secs);
-            let imf = httpdate::fmt_http_date(when);
-            assert_eq!(http_date(&imf), theirs(&imf), "{imf}");
-            assert_eq!(http_date(&imf), Some(1_500_000_000 + secs));
+        ] {
+            assert_eq!(http_date(t), None, "{t:?}");
         }
     }
 }

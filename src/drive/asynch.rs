@@ -17,7 +17,7 @@ use web_time::Instant;
 use crate::api::Api;
 use crate::core::{Fetch, ListOptions, Request, RequestId, Response, Sweep, TransportError};
 use crate::drive::lease::{Arrivals, Gate};
-use crate::drive::{random_seed, Machine};
+use crate::drive::{next_serial, random_seed, Machine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::AsyncTransport;
 
@@ -212,7 +212,7 @@ pub(crate) fn sweep(
     AsyncDriver::new(
         api,
         transport,
-        Sweep::new(api.spec(), options, Instant::now()),
+        Sweep::new(api.spec(), options, Instant::now()).map(|s| s.with_serial(next_serial())),
     )
 }
 

@@ -18,7 +18,7 @@ use crate::core::{
     Fetch, ListOptions, Request, RequestId, Response, Sweep, TransportError, TransportErrorKind,
 };
 use crate::drive::lease::{Gate, Lease};
-use crate::drive::{random_seed, Machine};
+use crate::drive::{next_serial, random_seed, Machine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::evloop::{self, EvloopTransport};
 use crate::transport::pool::Pool;
@@ -276,7 +276,7 @@ pub(crate) fn sweep(
     Driver::new(
         api,
         transport,
-        Sweep::new(api.spec(), options, Instant::now()),
+        Sweep::new(api.spec(), options, Instant::now()).map(|s| s.with_serial(next_serial())),
     )
 }
 

@@ -128,6 +128,14 @@ fn many_item<T>(event: &ManyEvent<T>) -> Option<usize> {
     }
 }
 
+/// A number for a sweep, unique in the process: the transports that parse
+/// pages themselves tell sweeps apart by it (`Request::in_order`).
+pub(crate) fn next_serial() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+    NEXT_SERIAL.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A seed for retry jitter: different per operation.
 pub(crate) fn random_seed() -> u64 {
     random_bits() as u64

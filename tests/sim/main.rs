@@ -27,7 +27,6 @@ mod urls;
 mod window;
 
 /// Uses the pacer's internals; moves to unit tests in `src/core/pacing/`.
-mod pacer_internals;
 
 #[path = "../common/url_cases.rs"]
 mod url_cases;

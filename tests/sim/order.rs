@@ -106,15 +106,23 @@ fn simulated_latency_gives_exact_durations() {
 
 #[test]
 fn pages_of_a_page_order_sweep_name_their_sweep_and_place() {
-    let run = |order: Order| {
+    let run = |order: Order, seed: Option<u64>| {
         Scenario::new(offset_header(), 5, 3)
-            .options(|o| o.order(order))
+            .options(|o| {
+                let o = o.order(order);
+                match seed {
+                    Some(s) => o.seed(s),
+                    None => o,
+                }
+            })
             .pick(Pick::Seeded(7))
             .fake(Fake::new(Style::Offset(Tot::Header), 43))
             .run()
     };
-    let first = run(Order::Page);
-    let second = run(Order::Page);
+    let first = run(Order::Page, None);
+    // A sweep's number comes from its driver (`Sweep::with_serial`), by
+    // default its seed: drivers draw a seed per sweep.
+    let second = run(Order::Page, Some(8));
     let place = |s: &Sim| -> Vec<(u64, u64)> {
         s.requests
             .iter()
@@ -144,7 +152,7 @@ fn pages_of_a_page_order_sweep_name_their_sweep_and_place() {
     assert_eq!(first.ids(), range(1, 43));
 
     // Pages handed out as they come need no order.
-    let unordered = run(Order::Completion);
+    let unordered = run(Order::Completion, None);
     assert!(unordered.requests.iter().all(|r| in_order(r).is_none()));
     assert!(unordered.requests.iter().all(|r| records_at(r).is_some()));
 }

@@ -1,30 +1,52 @@
-//! Pacing against a rate-limited server, in simulated time, through the
-//! pacer's internals (`Pacer`, `Admission`, `Ticket`, `Outcome`). These
-//! tests move into unit tests in `src/core/pacing/` as those types become
-//! `pub(crate)`; this file is then deleted. Kept unchanged from
-//! `tests/core_sim.rs`.
+//! The pacer in front of a sweep against a rate-limited server, in
+//! simulated time: the drivers' gate in a few lines (moved here from
+//! `tests/core_sim.rs` when the pacer became internal to the crate).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use pagewise::core::{Event, Request, Response, Sweep};
-use pagewise::{Pagination, RetryPolicy, Total};
 use web_time::Instant;
 
-use crate::scenario::{api_with, items, Answer, Fake, Rng, Style, Tot};
+use super::{Admission, Outcome, Pacer, Pacing, Ticket};
+use crate::core::{
+    ApiBuilder, Event, ListOptions, Pagination, Request, Response, RetryPolicy, Sweep, Total,
+    TransportError, Url,
+};
 
-// ---------------------------------------------------------------------------
-// Pacing against a rate-limited server, in simulated time
-// ---------------------------------------------------------------------------
-//
-// A sweep, the shared `Pacer` in front of it exactly as the drivers' gate uses
-// it (requests held in order until `admit` says `Go`, the ticket handed back
-// with the answer before the sweep sees it), and a server with a token bucket
-// that answers 429 (or 503) with `Retry-After` when it is out of tokens, as
-// the test server does: the wait until the next token rounded up to whole
-// seconds, at least `retry_after`.
+type Answer = Result<Response, TransportError>;
 
-use pagewise::core::{Admission, Outcome, Pacer, Ticket};
-use pagewise::Pacing;
+/// An offset API of `n` records with its total in `X-Total-Count`.
+struct Fake(u64);
+
+impl Fake {
+    fn respond(&self, url: &str) -> Response {
+        let q = Url::parse(url).expect("a URL of ours").query_pairs();
+        let num = |k: &str, d: u64| {
+            q.iter()
+                .find(|(n, _)| n == k)
+                .map_or(d, |(_, v)| v.parse().expect("a number"))
+        };
+        let (from, take) = (num("offset", 0), num("limit", 100));
+        let to = from.saturating_add(take).min(self.0);
+        let records: Vec<String> = (from.min(to)..to)
+            .map(|i| format!(r#"{{"id":{id},"name":"rec-{id}"}}"#, id = i + 1))
+            .collect();
+        Response::new(200, format!(r#"{{"data":[{}]}}"#, records.join(",")))
+            .with_header("X-Total-Count", self.0.to_string())
+    }
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    }
+}
 
 /// A rate-limited server.
 struct Limited {
@@ -105,20 +127,23 @@ struct PacedRun {
 
 /// Sweeps `pages` pages of 100 at concurrency `c` through a pacer against `server`.
 fn paced_sweep(server: Limited, pages: u64, c: usize, pacing: Pacing) -> PacedRun {
-    let api = api_with(
-        Pagination::offset().total(Total::header("X-Total-Count")),
-        100,
-        c,
-        |b| {
-            b.pacing(pacing)
-                .retry(RetryPolicy::default().max_retries(20))
-        },
+    let spec = Arc::new(
+        ApiBuilder::new("https://api.example/v1/")
+            .records_at("/data")
+            .pagination(Pagination::offset().total(Total::header("X-Total-Count")))
+            .page_size(100)
+            .concurrency(c)
+            .pacing(pacing)
+            .retry(RetryPolicy::default().max_retries(20))
+            .build_spec()
+            .expect("a valid API"),
     );
-    let fake = Fake::new(Style::Offset(Tot::Header), pages * 100);
+    let fake = Fake(pages * 100);
     let t0 = Instant::now();
     let mut now = t0;
-    let mut sweep = Sweep::new(api.spec(), items().seed(7), t0).expect("a valid sweep");
-    let mut pacer = Pacer::new(api.spec().pacing().clone(), api.spec().concurrency());
+    let mut sweep =
+        Sweep::new(&spec, ListOptions::new("items").seed(7), t0).expect("a valid sweep");
+    let mut pacer = Pacer::new(spec.pacing().clone(), spec.concurrency());
     let mut held: std::collections::VecDeque<Request> = Default::default();
     let mut flying: Vec<(Request, Ticket, Instant, Answer)> = Vec::new();
     let mut rng = Rng(0x5eed_1234_abcd_0001);

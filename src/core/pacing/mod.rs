@@ -1,0 +1,69 @@
+//! Pacing: when the next request may go. One pacer serves every operation of
+//! an `Api`, so a learnt rate or concurrency applies to the whole client, and
+//! the first 429 pauses all of them. Pure: time comes in as `now`.
+//!
+//! The learnt rate comes from treating the server as a token bucket. A 429
+//! says the bucket was empty when that request arrived; every request let
+//! through before it since a known point (the bucket full at the start or
+//! after a pause, or empty at the previous 429) bounds the bucket's rate from
+//! below, and the 429 itself bounds it from above (see `fit`). The burst is
+//! what the first fan-out got through, less what the bucket refilled
+//! meanwhile. The rate settles near the lower bound, and probes upwards
+//! slowly, and faster the longer no 429 comes.
+//!
+//! # States
+//!
+//! One pacer per `Api`, shared by every operation (the drivers hold it
+//! behind a lock, and put every request through [`Pacer::admit`] before it
+//! goes, handing its [`Ticket`] back with an [`Outcome`] in
+//! [`Pacer::on_answer`]). What `admit` answers depends on the state:
+//!
+//! ```text
+//!                     on_answer(Throttled), first 429 or not measured
+//!        ┌───────────────────────────────────────────────────────────┐
+//!        │                                                           ▼
+//!   ┌────┴────┐  in_flight = limit  ┌──────┐                  ┌───────────┐
+//!   │  Open   │ ──────────────────▶ │ Full │                  │  Paused   │
+//!   │   Go    │ ◀────────────────── │ Wait │                  │ WaitUntil │
+//!   └──┬───▲──┘  on_answer(any)     │ For  │                  │ (cooldown)│
+//!      │   │                        │Answer│                  └─────┬─────┘
+//!      │   │                        └──────┘                        │
+//!      │   └──────────────────── the cooldown ends (now ≥ until) ───┘
+//!      │   ▲
+//!      ▼   │ a token is there
+//!   ┌──────┴────┐
+//!   │  Spaced   │  a fixed rate limit, or the rate learnt from the 429s
+//!   │ WaitUntil │  (the next token); a 429 after the first pause slows the
+//!   └───────────┘  rate without pausing everyone
+//! ```
+//!
+//! - **Open**: `admit` returns [`Admission::Go`] with a ticket.
+//! - **Full**: the adaptive concurrency is reached:
+//!   [`Admission::WaitForAnswer`] until a request in flight is answered.
+//!   A 503 or a timeout halves the limit (once per round); a window of
+//!   successes grows it by one.
+//! - **Paused**: a 429 (or 503 with `Retry-After`) paused every request:
+//!   [`Admission::WaitUntil`] the end of the cooldown.
+//! - **Spaced**: a rate (configured, or learnt) spaces requests:
+//!   [`Admission::WaitUntil`] the next token.
+//!
+//! The machine is internal to the crate; the unit test
+//! `tests::the_states_in_turn` walks these states, and
+//! [`Api::pacing_stats`](crate::Api::pacing_stats) shows what it did
+//! ([`PacerStats`]).
+
+mod admission;
+mod bucket;
+mod config;
+mod estimate;
+mod pacer;
+#[cfg(test)]
+mod sim_tests;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+pub use self::admission::{Admission, Outcome, Ticket};
+pub use self::config::Pacing;
+pub use self::pacer::Pacer;
+pub use self::stats::PacerStats;

@@ -511,7 +511,8 @@ mod tests {
             for input in inputs {
                 if let Some(fast) = b.join_plain(input) {
                     plain += 1;
-                    let slow = from_parsed(crate::url_parse::parse(Some(b.as_str()), input)).unwrap();
+                    let slow =
+                        from_parsed(crate::url_parse::parse(Some(b.as_str()), input)).unwrap();
                     assert_eq!(fast.as_str(), slow.as_str(), "{base} + {input}");
                     assert!(fast.same_origin(&slow), "{base} + {input}");
                 }

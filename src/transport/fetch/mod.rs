@@ -34,7 +34,13 @@ extern "C" {
     /// Request `id` starts: its timer (aborting `controller`), its place in
     /// its sweep (`group`, `place`, or undefined).
     #[wasm_bindgen(js_name = pagewiseBegin)]
-    fn js_begin(id: u32, controller: &AbortController, timeout_ms: f64, group: &JsValue, place: &JsValue);
+    fn js_begin(
+        id: u32,
+        controller: &AbortController,
+        timeout_ms: f64,
+        group: &JsValue,
+        place: &JsValue,
+    );
     /// Reads the answer of request `id` and settles it, never rejecting:
     /// `[status, headers, bytes]`, `[status, headers, length, skeleton, id,
     /// digest, digest]`, `[-1, status]` (see `js_deferred`) or `[0, error]`.
@@ -111,7 +117,6 @@ pub fn parsed_records(records: &Records) -> Option<Result<Array, ()>> {
         Ok(out)
     })())
 }
-
 
 /// Sends requests with the platform's `fetch`, through gloo-net's
 /// [`http::Request`](gloo_net::http::Request): the global `fetch` in
@@ -196,7 +201,9 @@ impl Drop for CancelOnDrop {
 /// when the caller's `fetch` throws it).
 fn js_error(e: &JsValue) -> String {
     let Some(err) = e.dyn_ref::<js_sys::Error>() else {
-        return e.as_string().unwrap_or_else(|| "a value that is not an Error".into());
+        return e
+            .as_string()
+            .unwrap_or_else(|| "a value that is not an Error".into());
     };
     let mut text = String::from(err.name());
     text.push_str(": ");
@@ -227,7 +234,13 @@ fn timed_out(timeout: Option<Duration>) -> TransportError {
 }
 
 /// What went wrong with a request that has no answer, `text` saying how.
-fn failed(controller: &AbortController, timeout: Option<Duration>, kind: TransportErrorKind, what: &str, text: &str) -> TransportError {
+fn failed(
+    controller: &AbortController,
+    timeout: Option<Duration>,
+    kind: TransportErrorKind,
+    what: &str,
+    text: &str,
+) -> TransportError {
     if controller.signal().aborted() {
         return timed_out(timeout);
     }
@@ -250,7 +263,10 @@ fn request_init(request: &Request, controller: &AbortController) -> Result<Reque
     }
     let in_node = IN_NODE.with(|n| *n);
     if in_node && !agent {
-        headers.append("user-agent", concat!("pagewise/", env!("CARGO_PKG_VERSION")))?;
+        headers.append(
+            "user-agent",
+            concat!("pagewise/", env!("CARGO_PKG_VERSION")),
+        )?;
     }
     init.set_headers(&headers);
     match &request.body {
@@ -298,23 +314,35 @@ async fn exchange(
         controller: Some(controller.clone()),
     };
     let connect = |text: &str| {
-        failed(&controller, request.timeout, TransportErrorKind::Connect, "fetch failed: ", text)
+        failed(
+            &controller,
+            request.timeout,
+            TransportErrorKind::Connect,
+            "fetch failed: ",
+            text,
+        )
     };
     let response: web_sys::Response = match fetch {
         None => {
-            let raw = web_sys::Request::new_with_str_and_init(&request.url, &init).map_err(|e| {
-                let mut message = String::from("fetch failed: ");
-                message.push_str(&js_error(&e));
-                other(message)
-            })?;
+            let raw =
+                web_sys::Request::new_with_str_and_init(&request.url, &init).map_err(|e| {
+                    let mut message = String::from("fetch failed: ");
+                    message.push_str(&js_error(&e));
+                    other(message)
+                })?;
             // gloo-net's `send` calls the global `fetch` (looked up at each
             // call, so a `fetch` replaced after the module loaded is used).
             // Built from a `web_sys::Request` rather than with its builder,
             // which would append a `&` to a URL that has a query.
             match gloo_net::http::Request::from(raw).send().await {
                 Ok(response) => response.into(),
-                Err(gloo_net::Error::JsError(e)) if e.name == "AbortError" && !controller.signal().aborted() => {
-                    return Err(TransportError::new(TransportErrorKind::Aborted, "fetch aborted"));
+                Err(gloo_net::Error::JsError(e))
+                    if e.name == "AbortError" && !controller.signal().aborted() =>
+                {
+                    return Err(TransportError::new(
+                        TransportErrorKind::Aborted,
+                        "fetch aborted",
+                    ));
                 }
                 Err(e) => return Err(connect(&e.to_string())),
             }
@@ -330,14 +358,20 @@ async fn exchange(
             let answer = JsFuture::from(Promise::resolve(&pending))
                 .await
                 .map_err(|e| connect(&js_error(&e)))?;
-            answer
-                .dyn_into()
-                .map_err(|_| other("fetch failed: the fetch function did not resolve to a Response"))?
+            answer.dyn_into().map_err(|_| {
+                other("fetch failed: the fetch function did not resolve to a Response")
+            })?
         }
     };
     let pointer = records_at.map_or(JsValue::UNDEFINED, JsValue::from_str);
     let body_failed = |e: &JsValue| {
-        failed(&controller, request.timeout, TransportErrorKind::Io, "reading the body failed: ", &js_error(e))
+        failed(
+            &controller,
+            request.timeout,
+            TransportErrorKind::Io,
+            "reading the body failed: ",
+            &js_error(e),
+        )
     };
     let read = |promise: Promise| async {
         let out: Array = JsFuture::from(promise)

@@ -101,6 +101,7 @@ mod drive;
 mod error;
 mod list;
 mod many;
+mod url_parse;
 pub mod transport;
 
 pub use crate::api::Api;

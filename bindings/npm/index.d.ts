@@ -304,10 +304,11 @@ export interface ClientOptions {
   /** How the API filters on an updated-at field for `since` (default `{ param: '{field}_gte', value: '{value}' }`). */
   readonly delta?: DeltaFilter;
   /**
-   * Sends every request through this function instead of the platform's
-   * HTTP (the global `fetch` in browsers; HTTP/1.1 over `node:net` and
-   * `node:tls` in Node): a mock in tests, a `fetch` with a proxy dispatcher. Called as the
-   * global `fetch` is: `fetch(url, { method, headers, body, signal })`.
+   * Sends every request through this function instead of the global
+   * `fetch` (which the package uses everywhere, in Node too, so a mock of
+   * `globalThis.fetch` sees every request): a `fetch` with a proxy
+   * dispatcher, say. Called as the global `fetch` can be:
+   * `fetch(url, { method, headers, body, signal, redirect })`.
    */
   readonly fetch?: (input: string, init: FetchInit) => Promise<Response>;
 }
@@ -315,8 +316,8 @@ export interface ClientOptions {
 /** What `ClientOptions.fetch` is called with, besides the URL. */
 export interface FetchInit {
   readonly method: string;
-  /** `[name, value]` pairs, in order. */
-  readonly headers: [string, string][];
+  /** The request's headers, in order. */
+  readonly headers: Headers;
   /** The request body; `null` for none. */
   readonly body: Uint8Array<ArrayBuffer> | null;
   /** Aborted when the request times out or its operation is cancelled. */

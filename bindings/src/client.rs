@@ -41,7 +41,7 @@ async fn until_stopped<F: Future + Unpin>(
     }
 }
 
-/// An async pagewise client over the platform's HTTP (`fetch`; `node:http`
+/// An async pagewise client over the global `fetch` (or `options.fetch`
 /// in Node), the engine of the JS `Client`.
 #[wasm_bindgen]
 pub struct RawClient {

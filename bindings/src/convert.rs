@@ -166,9 +166,7 @@ pub(crate) fn page(page: &RawPage, total: Option<u64>) -> Result<JsValue, JsValu
 
 // A page object in one call (and one shape for every page), where
 // `Reflect.set` would take a trip per member and a string per key.
-#[wasm_bindgen(
-    inline_js = "export function pagewisePage(index, url, total, records) { return { index, url, total, records }; }"
-)]
+#[wasm_bindgen(module = "/src/page.js")]
 extern "C" {
     #[wasm_bindgen(js_name = pagewisePage)]
     fn make_page(index: f64, url: &str, total: &JsValue, records: &JsValue) -> JsValue;

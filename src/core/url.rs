@@ -1,9 +1,8 @@
 //! The URLs of the core: one small type with the operations it needs.
 //!
-//! Parsing and resolving follow the WHATWG URL Standard. Natively they are
-//! done by the `url` crate; in WebAssembly by the platform's own `URL` class
-//! (browsers, workers, Node 20+), which implements the same standard, so the
-//! npm package does not carry a second URL parser and its IDNA tables.
+//! Parsing and resolving follow the WHATWG URL Standard; they are done
+//! outside the core, by `crate::url_parse` (the `url` crate natively, the
+//! platform's own `URL` class in WebAssembly).
 //! Everything else (reading the query, adding parameters, removing user
 //! info) works on the serialization the parser returns, which the standard
 //! fixes exactly: `scheme:[//[userinfo@]host[:port]]path[?query][#fragment]`,
@@ -39,83 +38,29 @@ impl fmt::Display for UrlError {
 
 impl std::error::Error for UrlError {}
 
-#[cfg(not(target_arch = "wasm32"))]
-mod backend {
-    use super::{Url, UrlError};
-
-    fn from_url(u: ::url::Url) -> Url {
-        let origin = match u.origin() {
-            o @ ::url::Origin::Tuple(..) => Some(o.ascii_serialization()),
-            ::url::Origin::Opaque(_) => None,
-        };
-        Url {
-            href: u.into(),
-            origin,
-        }
-    }
-
-    pub(super) fn parse(input: &str) -> Result<Url, UrlError> {
-        ::url::Url::parse(input)
-            .map(from_url)
-            .map_err(|e| UrlError(e.to_string()))
-    }
-
-    pub(super) fn join(base: &str, input: &str) -> Result<Url, UrlError> {
-        let base = ::url::Url::parse(base).map_err(|e| UrlError(e.to_string()))?;
-        base.join(input)
-            .map(from_url)
-            .map_err(|e| UrlError(e.to_string()))
-    }
-}
-
-#[cfg(target_arch = "wasm32")]
-mod backend {
-    use super::{Url, UrlError};
-
-    fn from_js<E>(u: Result<web_sys::Url, E>) -> Result<Url, UrlError> {
-        // The engines' messages differ and some quote the input (which may
-        // hold a credential): one fixed message instead.
-        let u = u.map_err(|_| UrlError("invalid URL".into()))?;
-        let origin = u.origin();
-        let url = Url {
-            href: u.href(),
-            origin: (origin != "null").then_some(origin),
-        };
-        // Chromium's parser percent-encodes what the standard forbids in a
-        // host (`http://exa mple/` is `http://exa%20mple/` there, an error in
-        // Node and in the `url` crate); no valid host of these schemes has a `%`.
-        let special = matches!(url.scheme(), "http" | "https" | "ws" | "wss" | "ftp");
-        if special && url.host().contains('%') {
-            return Err(UrlError("invalid domain character".into()));
-        }
-        Ok(url)
-    }
-
-    pub(super) fn parse(input: &str) -> Result<Url, UrlError> {
-        from_js(web_sys::Url::new(input))
-    }
-
-    pub(super) fn join(base: &str, input: &str) -> Result<Url, UrlError> {
-        from_js(web_sys::Url::new_with_base(input, base))
-    }
+/// A [`Url`] from what the parser gave.
+fn from_parsed(parsed: Result<crate::url_parse::Parsed, String>) -> Result<Url, UrlError> {
+    let (href, origin) = parsed.map_err(UrlError)?;
+    Ok(Url { href, origin })
 }
 
 impl Url {
     /// Parses an absolute URL.
     pub fn parse(input: &str) -> Result<Url, UrlError> {
-        backend::parse(input)
+        from_parsed(crate::url_parse::parse(None, input))
     }
 
     /// Resolves `input` (absolute, or relative to this URL), as a link in a
     /// page at this URL would be.
     pub fn join(&self, input: &str) -> Result<Url, UrlError> {
         // In WebAssembly each parse is a trip to JavaScript's `URL` (a
-        // `fetchMany` resolves one path per id): the common case is done here.
-        #[cfg(target_arch = "wasm32")]
+        // `fetchMany` resolves one path per id): the common case is done here
+        // (natively too, where it spares the parse; the tests check it
+        // against the parser).
         if let Some(url) = self.join_plain(input) {
             return Ok(url);
         }
-        backend::join(&self.href, input)
+        from_parsed(crate::url_parse::parse(Some(&self.href), input))
     }
 
     /// `input` resolved against this URL when it is a plain relative path (no
@@ -123,7 +68,6 @@ impl Url {
     /// characters the standard leaves as they are in a path) and this URL is
     /// `http` or `https`: the directory of this URL's path followed by
     /// `input`, as the standard's parser gives it. `None` for anything else.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn join_plain(&self, input: &str) -> Option<Url> {
         if !matches!(self.scheme(), "http" | "https") || input.is_empty() {
             return None;
@@ -567,7 +511,8 @@ mod tests {
             for input in inputs {
                 if let Some(fast) = b.join_plain(input) {
                     plain += 1;
-                    let slow = backend::join(b.as_str(), input).unwrap();
+                    let slow =
+                        from_parsed(crate::url_parse::parse(Some(b.as_str()), input)).unwrap();
                     assert_eq!(fast.as_str(), slow.as_str(), "{base} + {input}");
                     assert!(fast.same_origin(&slow), "{base} + {input}");
                 }

@@ -1,7 +1,10 @@
-// The npm package's HTTP in Node: `node:http`/`node:https` (not Node's
-// fetch), and `options.fetch`. Each test starts its own small server on
+// The npm package's HTTP in Node: the global `fetch` (undici), through
+// gloo-net, and `options.fetch`. Each test starts its own small server on
 // 127.0.0.1 that answers exactly as the case needs (raw bytes where the
-// case is about framing).
+// case is about framing). HTTP itself (framing, connection reuse, content
+// codings) is fetch's job: what is tested here is what the package promises
+// on top of it (headers, bodies read whole, errors that say what failed, no
+// hang, no process kept alive, pages in order, memory let go of).
 //
 //   npm run test:node       (at the repository root)
 
@@ -110,7 +113,7 @@ async function rejectsWith(promise, kind) {
   assert.fail(`expected a ${kind} error, got success`);
 }
 
-test('headers are those fetch would send; the caller\'s own win', async () => {
+test('headers: fetch\'s own, a pagewise User-Agent in Node; the caller\'s own win', async () => {
   const s = await rawServer((req, socket) => socket.write(json({ ok: true })));
   const plain = new Client({ baseUrl: `${s.url}/`, retry: noRetry });
   assert.deepEqual(await plain.get('one'), { ok: true });
@@ -118,10 +121,9 @@ test('headers are those fetch would send; the caller\'s own win', async () => {
   assert.equal(first.method, 'GET');
   assert.equal(first.path, '/one');
   assert.equal(first.headers.host, `127.0.0.1:${s.port}`);
-  assert.equal(first.headers['accept-encoding'], 'gzip, deflate, br');
+  assert.match(first.headers['accept-encoding'], /gzip/);
   assert.match(first.headers['user-agent'], /^pagewise\/\d+\.\d+\.\d+$/);
   assert.ok(first.headers.accept, 'an Accept header');
-  assert.equal(first.headers.connection, 'keep-alive');
   assert.equal(first.headers['content-length'], undefined, 'a GET has no body');
 
   const own = new Client({
@@ -196,7 +198,7 @@ test('gzip, x-gzip, deflate and br bodies are decoded, with Content-Length or ch
   assert.equal(records[24].name, 'record 25 ✓');
 });
 
-test('a body that cannot be decoded or is cut short is a transport error, not a hang', async () => {
+test('a body that cannot be decoded or is cut short, or no answer at all, is a transport error, not a hang', async () => {
   const s = await rawServer((req, socket) => {
     if (req.path === '/bad-gzip') {
       socket.write(answer('this is not gzip', { 'Content-Encoding': 'gzip' }));
@@ -212,48 +214,35 @@ test('a body that cannot be decoded or is cut short is a transport error, not a 
   });
   const c = new Client({ baseUrl: `${s.url}/`, retry: noRetry, timeoutMs: 10_000 });
   const bad = await rejectsWith(c.get('bad-gzip'), 'transport');
-  assert.match(bad.message, /gzip-encoded body cannot be decoded/);
+  assert.match(bad.message, /reading the body failed/);
   assert.equal(bad.url, `${s.url}/bad-gzip`);
   for (const path of ['cut', 'cut-chunked']) {
     const cut = await rejectsWith(c.get(path), 'transport');
     assert.match(cut.message, /reading the body failed/, path);
   }
   const none = await rejectsWith(c.get('no-answer'), 'transport');
-  assert.match(none.message, /node:net.*(socket hang up|ECONNRESET)/);
+  assert.match(none.message, /fetch failed/);
 });
 
-test('a reused connection the server had closed: a GET is sent again once, a POST is not', async () => {
-  // The first connection answers its first request, then drops the next
-  // one unanswered (a keep-alive connection closed by the server as the
-  // request went out); later connections answer everything.
-  const dropsTheSecondOnTheFirst = (req, socket, conn) => {
-    if (conn.id === 1 && conn.requests === 2) {
+test('a connection dropped with the request unanswered: a GET is retried, a POST without an idempotency key is not sent twice', async () => {
+  // The first request for `/b` (and the first POST) has its connection
+  // dropped unanswered; everything else is answered.
+  const dropped = new Set();
+  const dropsTheSecondOnTheFirst = (req, socket) => {
+    const what = req.method === 'POST' ? 'POST' : req.path;
+    if ((what === '/b' || what === 'POST') && !dropped.has(what)) {
+      dropped.add(what);
       socket.destroy();
       return;
     }
     socket.write(json(req.method === 'POST' ? { id: 7 } : { path: req.path }));
   };
   const s = await rawServer(dropsTheSecondOnTheFirst);
-  const c = new Client({ baseUrl: `${s.url}/`, retry: noRetry });
+  const c = new Client({ baseUrl: `${s.url}/`, retry: { maxRetries: 2, baseDelayMs: 10, maxDelayMs: 20 } });
   assert.deepEqual(await c.get('a'), { path: '/a' });
-  // No retries allowed: only the transport's own resend can save this one.
+  // Sent again (by fetch itself, or by the retry policy): the GET succeeds.
   assert.deepEqual(await c.get('b'), { path: '/b' });
-  assert.deepEqual(s.log.map((r) => [r.conn, r.path]), [[1, '/a'], [1, '/b'], [2, '/b']]);
-
-  // Every kept connection gone stale at once (a server restarted, a NAT
-  // forgot them): the one resend goes out on a new connection, not on
-  // the next stale one.
-  let staleUpTo = 0;
-  const r = await rawServer((req, socket, conn) => {
-    if (conn.id <= staleUpTo) socket.destroy();
-    else setTimeout(() => socket.write(json({ conn: conn.id })), 20);
-  });
-  const cr = new Client({ baseUrl: `${r.url}/`, retry: noRetry, concurrency: 4 });
-  await Promise.all([1, 2, 3, 4].map((i) => cr.get(`warm${i}`)));
-  assert.equal(r.connections(), 4);
-  staleUpTo = 4;
-  assert.deepEqual(await cr.get('after'), { conn: 5 });
-  assert.deepEqual(r.log.filter((x) => x.path === '/after').map((x) => x.conn).length, 2);
+  assert.deepEqual(s.log.map((r) => r.path), ['/a', '/b', '/b']);
 
   const w = await rawServer(dropsTheSecondOnTheFirst);
   const cw = new Client({ baseUrl: `${w.url}/`, retry: noRetry });
@@ -324,7 +313,8 @@ test('options.fetch: every request goes through it, with a signal that times out
   assert.equal(calls.length, 3);
   const { init } = calls[0];
   assert.equal(init.method, 'GET');
-  assert.ok(Array.isArray(init.headers) && init.headers.every((h) => h.length === 2), JSON.stringify(init.headers));
+  assert.ok(init.headers instanceof Headers, String(init.headers));
+  assert.equal(init.redirect, 'manual', 'in Node a redirect is an answer the core follows');
   assert.equal(init.body, null);
   assert.ok(init.signal instanceof AbortSignal);
 
@@ -339,7 +329,7 @@ test('options.fetch: every request goes through it, with a signal that times out
   });
 });
 
-test('https goes through node:https: a certificate it trusts works, a self-signed one is refused', async (t) => {
+test('https: a certificate Node trusts works, a self-signed one is refused', async (t) => {
   let openssl = true;
   try {
     execFileSync('openssl', ['version'], { stdio: 'ignore' });
@@ -367,8 +357,10 @@ test('https goes through node:https: a certificate it trusts works, a self-signe
   const port = await listen(server);
   const url = `https://127.0.0.1:${port}/`;
 
+  // gloo-net keeps the name and message of fetch's error, not its cause
+  // (which names the certificate): "fetch failed".
   const refused = await rejectsWith(new Client({ baseUrl: url, retry: noRetry }).get('x'), 'transport');
-  assert.match(refused.message, /self.signed|certificate/i);
+  assert.match(refused.message, /fetch failed/);
 
   // Node reads NODE_EXTRA_CA_CERTS at start-up: a child process trusts the certificate.
   const out = await runChild(dir, `const c = new Client({ baseUrl: ${JSON.stringify(url)}, retry: { maxRetries: 0 } });
@@ -376,8 +368,8 @@ const big = [await c.get('big'), await c.get('big')].map((b) => b.text === 'ü'.
 console.log(JSON.stringify({ ...(await c.get('secure')), big }));
 `, { env: { NODE_EXTRA_CA_CERTS: cert }, ms: 20_000, what: 'the https child' });
   assert.deepEqual(JSON.parse(out), { tls: true, path: '/secure', big: [true, true] });
-  // One connection for the three requests (the refused one had its own).
-  assert.equal(handshakes, 1);
+  // How many connections carried them is fetch's business (undici's pool).
+  assert.ok(handshakes >= 1);
 });
 
 test('pages that come in before an earlier one wait unparsed, then come out in page order', async () => {
@@ -439,45 +431,19 @@ test('pages that come in before an earlier one wait unparsed, then come out in p
 async function transportModule() {
   const snippets = join(repoRoot, 'bindings/npm/wasm/snippets');
   const [snippet] = readdirSync(snippets)
-    .map((d) => join(snippets, d, 'inline0.js'))
-    .filter((f) => existsSync(f) && readFileSync(f, 'utf8').includes('export function pagewiseExchange('));
+    .map((d) => join(snippets, d, 'src/transport/fetch/pages.js'))
+    .filter((f) => existsSync(f));
   assert.ok(snippet, 'the transport\'s JavaScript is in the build');
   return import(pathToFileURL(snippet).href);
 }
 
-test('records parsed for a request dropped before they were taken are let go of', async () => {
-  const server = createHttpServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [{ id: 1 }, { id: 2 }] }));
-  });
-  const port = await listen(server);
-  const { pagewiseExchange, pagewiseCancel, pagewiseHeld, pagewiseHeldCount } = await transportModule();
-  const init = JSON.stringify({ method: 'GET', headers: [] });
-  const id = 0x7fff_fff0;
-  const out = await withTimeout(
-    pagewiseExchange(`http://127.0.0.1:${port}/items`, init, undefined, 5000, id, '/data', undefined, undefined, undefined),
-    10_000, 'the exchange');
-  // [status, headers, body length, skeleton, id]: the records wait under the id.
-  assert.equal(out[0], 200);
-  assert.equal(out[3], '{"data":[0,1]}');
-  assert.equal(out[4], id);
-  assert.deepEqual(pagewiseHeld(id), [{ id: 1 }, { id: 2 }]);
-  const before = pagewiseHeldCount();
-  // The Rust side drops a request it has not taken the answer of with a cancel.
-  pagewiseCancel(id);
-  assert.equal(pagewiseHeld(id), undefined);
-  assert.equal(pagewiseHeldCount(), before - 1);
-});
-
-test('answers framed every way HTTP/1.1 allows are read, and a connection is reused only after a clean one', async () => {
+test('answers framed every way HTTP/1.1 allows are read', async () => {
   const chunked = (parts, trailer = '') => `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${
     parts.map((p, i) => `${Buffer.byteLength(p).toString(16)}${i === 0 ? ';ext=1' : ''}\r\n${p}\r\n`).join('')}0\r\n${trailer}\r\n`;
   const s = await rawServer(async (req, socket) => {
     const name = req.path.slice(1);
     const body = JSON.stringify({ name });
     switch (name) {
-      case 'interim':
-        socket.write(Buffer.concat([Buffer.from('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n'), json({ name })]));
-        break;
       case 'chunked':
         socket.write(chunked([body.slice(0, 5), body.slice(5)], 'X-Checksum: 1\r\n'));
         break;
@@ -511,21 +477,18 @@ test('answers framed every way HTTP/1.1 allows are read, and a connection is reu
     }
   });
   const c = new Client({ baseUrl: `${s.url}/`, retry: noRetry });
-  const order = ['a', 'interim', 'chunked', 'no-reason', 'dribble', 'b', 'until-close', 'c', 'http10', 'd', 'close', 'e', 'extra', 'f'];
+  // (An interim 1xx answer unasked is an error to undici: not here.)
+  const order = ['a', 'chunked', 'no-reason', 'dribble', 'b', 'until-close', 'c', 'http10', 'd', 'close', 'e', 'extra', 'f'];
   for (const name of order) {
     const got = await c.get(name);
     assert.equal(got.name, name);
     if (name === 'dribble') assert.equal(got.text, 'ü'.repeat(50));
   }
-  // A new connection after each answer that ends its own: read until the
-  // close, HTTP/1.0, Connection: close, bytes past the end.
-  assert.deepEqual(s.log.map((r) => [r.path.slice(1), r.conn]), [
-    ['a', 1], ['interim', 1], ['chunked', 1], ['no-reason', 1], ['dribble', 1], ['b', 1], ['until-close', 1],
-    ['c', 2], ['http10', 2], ['d', 3], ['close', 3], ['e', 4], ['extra', 4], ['f', 5],
-  ]);
+  // Which connection each went on is fetch's business (undici's pool).
+  assert.deepEqual(s.log.map((r) => r.path.slice(1)), order);
 });
 
-test('answers that are not HTTP/1.1 as framed are transport errors that say what was wrong', async () => {
+test('answers that are not HTTP/1.1 as framed are errors, never a hang; memory is not taken as a head announces it', async () => {
   const s = await rawServer((req, socket) => {
     const head = (lines) => socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     switch (req.path) {
@@ -545,23 +508,19 @@ test('answers that are not HTTP/1.1 as framed are transport errors that say what
       default: socket.write(json({ ok: true }));
     }
   });
-  const c = new Client({ baseUrl: `${s.url}/`, retry: noRetry, timeoutMs: null });
-  const cases = {
-    'not-http': /does not start with an HTTP\/1\.x status line: "SSH-2\.0/,
-    'bare-lf': /a line ended by a bare LF/,
-    'bad-length': /Content-Length is not one number: "12abc"/,
-    'two-lengths': /Content-Length is not one number: "5,6"/,
-    // The name only: a value may be a credential.
-    'bad-header': /malformed header line: "Content Length: …"/,
-    'huge-head': /head is larger than 64 KiB/,
-    'bad-chunk': /malformed chunk size: "zz"/,
-    'chunk-overrun': /data past a chunk's size: "\}"/,
-    switch: /switched protocols \(101\)/,
-  };
-  for (const [path, message] of Object.entries(cases)) {
-    const e = await rejectsWith(c.get(path), 'transport');
-    assert.match(e.message, message, path);
-    assert.equal(e.url, `${s.url}/${path}`);
+  // fetch (undici) rejects most at once; it waits on a few (a 101 unasked,
+  // a header name with a space): the request's timeout ends those.
+  const c = new Client({ baseUrl: `${s.url}/`, retry: noRetry, timeoutMs: 2_000 });
+  const paths = ['not-http', 'bare-lf', 'bad-length', 'two-lengths', 'bad-header', 'huge-head', 'bad-chunk', 'chunk-overrun', 'switch'];
+  for (const path of paths) {
+    try {
+      await withTimeout(c.get(path), 10_000, path);
+      assert.fail(`${path}: no error`);
+    } catch (e) {
+      assert.ok(e instanceof PagewiseError, `${path}: ${e?.stack ?? e}`);
+      assert.ok(e.kind === 'transport' || e.kind === 'timeout', `${path}: ${e.kind}: ${e.message}`);
+      assert.equal(e.url, `${s.url}/${path}`);
+    }
   }
   // The client goes on: each of those connections was let go of.
   assert.deepEqual(await c.get('fine'), { ok: true });
@@ -577,10 +536,10 @@ test('answers that are not HTTP/1.1 as framed are transport errors that say what
   for (const e of await Promise.all(waiting)) assert.equal(e.kind, 'timeout', e.message);
 });
 
-test('pages read into reused buffers keep every byte of every record', async () => {
-  // 40 pages of 100 records of ~300 bytes (30 KB bodies, pooled), each page
-  // held back a random while, so that they come in out of order, wait
-  // unparsed and share the pool's buffers in every order.
+test('pages that come in out of order keep every byte of every record', async () => {
+  // 40 pages of 100 records of ~300 bytes (30 KB bodies), each page held
+  // back a random while, so that they come in out of order and wait
+  // unparsed in every order.
   const record = (id) => ({ id, text: `${id}:`.padEnd(250 + (id % 7), String.fromCharCode(97 + (id % 26))), n: id * 3 });
   const s = await rawServer((req, socket) => {
     const u = new URL(req.path, 'http://x');
@@ -604,30 +563,10 @@ test('pages read into reused buffers keep every byte of every record', async () 
   }
 });
 
-test('idle connections: let go of before the server\'s Keep-Alive timeout or when it talks out of turn, and never keep the process alive', async () => {
+test('idle connections never keep the process alive', async () => {
   const s = await rawServer((req, socket) => {
-    const name = req.path.slice(1);
-    if (name === 'short') socket.write(json({ name }, { 'Keep-Alive': 'timeout=1' }));
-    else if (name === 'long') socket.write(json({ name }, { 'Keep-Alive': 'timeout=30, max=100' }));
-    // Past what a timer can hold: kept, as any long one (no warning).
-    else if (name === 'huge') socket.write(json({ name }, { 'Keep-Alive': 'timeout=99999999999' }));
-    else if (name === 'chatty') {
-      socket.write(json({ name }));
-      // Then bytes nobody asked for, while the connection is idle.
-      setTimeout(() => socket.write('HTTP/1.1 200 OK\r\n'), 30);
-    } else socket.write(json({ name }));
+    socket.write(json({ name: req.path.slice(1) }, { 'Keep-Alive': 'timeout=30, max=100' }));
   });
-  const c = new Client({ baseUrl: `${s.url}/`, retry: noRetry });
-  for (const name of ['long', 'huge', 'a', 'short', 'b', 'chatty']) {
-    assert.equal((await c.get(name)).name, name);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  await new Promise((r) => setTimeout(r, 150));
-  assert.equal((await c.get('c')).name, 'c');
-  assert.deepEqual(s.log.map((r) => [r.path.slice(1), r.conn]), [
-    ['long', 1], ['huge', 1], ['a', 1], ['short', 1], ['b', 2], ['chatty', 2], ['c', 3],
-  ]);
-
   // A process whose requests are done ends, its kept-alive connection open
   // on the server's side (for 30 s, as the server said).
   const dir = mkdtempSync(join(tmpdir(), 'pagewise-idle-'));

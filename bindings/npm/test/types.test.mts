@@ -52,7 +52,7 @@ new Client({
   baseUrl: 'https://h/',
   fetch: (url: string, init: FetchInit) => {
     const method: string = init.method;
-    const first: [string, string] | undefined = init.headers[0];
+    const first: string | null = init.headers.get('accept');
     const signal: AbortSignal = init.signal;
     void [method, first, signal];
     return fetch(url, init);

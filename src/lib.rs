@@ -101,6 +101,7 @@ mod drive;
 mod error;
 mod list;
 mod many;
+mod shared;
 pub mod transport;
 
 pub use crate::api::Api;
@@ -116,21 +117,10 @@ pub use crate::core::{
     BatchLookup, BatchWrite, FromJson, JsonText, ManyCheckpoint, ManyProgress, ManyReport, ToJson,
     WriteOp, Written,
 };
-pub use crate::drive::limiter::{Limiter, Permit};
+pub use crate::shared::{Limiter, Permit};
 pub use crate::error::{Error, ErrorKind, Result};
-pub use crate::list::List;
+pub use crate::list::{List, Page};
 pub use crate::many::{FetchManyJob, WriteManyJob, WriteOutcome};
-
-/// One page of records of your type, as `.pages()` hands them out.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    /// Position of the page in the sweep's page order (0-based).
-    pub index: u64,
-    /// The URL it was fetched from (credentials removed).
-    pub url: String,
-    /// Its records.
-    pub records: Vec<T>,
-}
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

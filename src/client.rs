@@ -73,8 +73,8 @@ impl Client {
     }
 
     /// A client of `api` with the default transport on wasm32,
-    /// [`FetchTransport`](crate::transport::fetch::FetchTransport): the global
-    /// `fetch` in browsers, HTTP/1.1 over `node:net`/`node:tls` in Node.
+    /// [`FetchTransport`](crate::transport::fetch::FetchTransport): the
+    /// global `fetch` (browsers, Web Workers, Node).
     #[cfg(target_arch = "wasm32")]
     pub fn new(api: &Api) -> Self {
         Self::with_transport(api, crate::transport::fetch::FetchTransport::new())

@@ -31,15 +31,24 @@
 //!             pure, no IO, no clock, no randomness of its own
 //!  ┌──────────────────────────── core ─────────────────────────────┐
 //!  │ Request/Response values   pagination dialects (state machines)│
-//!  │ sweep planner (fan-out, reorder window)                       │
-//!  └──────────────▲───────────────────────────────▲────────────────┘
-//!                 │ poll_request / handle_response(resp, now) / poll_timeout
-//!    ┌────────────┴─────────┐           ┌─────────┴────────────┐
-//!    │ async driver         │           │ blocking driver      │
-//!    └──▲──────────▲────────┘           └─────────▲────────────┘
-//!       │          │     shared concurrency limiter (async-lock)
-//!  browser fetch  event loop (mio, one I/O thread) · ureq (proxies)
+//!  │ sweep planner (fan-out, reorder window)   retry, pacing        │
+//!  └──────────────────────────────▲────────────────────────────────┘
+//!        poll_request / handle_response(resp, now) / poll_timeout
+//!         shared handles: limiter (async-lock) + pacer, one per Api
+//!                                 │
+//!                  ┌──────────────┴─────────────┐
+//!                  │ the async driver (futures) │  the only loop
+//!                  └───▲───────────────────▲────┘
+//!      blocks on it    │                   │ awaits it
+//!     blocking::Client │                   │ Client, the npm package
+//!                      │                   │
+//!   transports: ureq on worker threads (native) · fetch (wasm32) · your AsyncTransport
 //! ```
+//!
+//! Modules depend one way: `core` ← shared handles (limiter, pacer) ←
+//! [`transport`] ← the driver ← the facades ([`Client`],
+//! [`blocking::Client`](crate::blocking::Client), [`List`], the many-items
+//! jobs) ← the bindings.
 //!
 //! The [`core`] never does I/O and never reads a clock: every method that
 //! needs time takes `now`. Drivers feed it answers and time.

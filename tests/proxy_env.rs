@@ -5,7 +5,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use pagewise::{Api, JsonText, RetryPolicy};
 

@@ -56,6 +56,7 @@ CLIENTS = [
     ("pagewise-blocking", lambda: [os.path.join(RUST_BIN, "pagewise-blocking")], "pagewise", False),
     ("pagewise-async-futures", lambda: [os.path.join(RUST_BIN, "pagewise-async-futures")], "pagewise", False),
     ("pagewise-async-tokio", lambda: [os.path.join(RUST_BIN, "pagewise-async-tokio")], "pagewise", False),
+    ("pagewise-reqwest", lambda: [os.path.join(RUST_BIN, "pagewise-reqwest")], "pagewise", False),
     ("pagewise-node", lambda: ["node", os.path.join(BENCH, "node", "pagewise.mjs")], "pagewise", False),
     ("pagewise-chromium", lambda: ["node", os.path.join(BENCH, "node", "chromium.mjs")], "pagewise", True),
     ("reqwest-tokio", lambda: [os.path.join(RUST_BIN, "reqwest-tokio")], "peer", False),
@@ -72,9 +73,10 @@ ONLY_IN = {"floor-threads": {"fetch-many"}, "floor-node-http": {"latency", "thro
 CLIENT_NAMES = [c[0] for c in CLIENTS]
 
 DESCRIPTIONS = {
-    "pagewise-blocking": "pagewise `blocking::Client`, `list(..).iter::<Item>()` (Rust, ureq on pooled threads)",
+    "pagewise-blocking": "pagewise `blocking::Client`, `list(..).iter::<Item>()` (Rust, ureq on a bounded set of worker threads)",
     "pagewise-async-futures": "pagewise async `Client`, `.stream::<Item>()` on `futures::executor::block_on`",
     "pagewise-async-tokio": "pagewise async `Client`, `.stream::<Item>()` under `#[tokio::main]`",
+    "pagewise-reqwest": "pagewise over reqwest: async `Client::with_transport(&api, ReqwestTransport)` (reqwest + tokio, HTTP/2 capable), `.stream::<Item>()`",
     "pagewise-node": "npm `pagewise` (wasm) in Node 20: `client.stream(..)`; fetch-many: `client.fetchMany(..)`",
     "pagewise-chromium": "npm `pagewise` in headless Chromium (6 connections per host: HTTP/1.1)",
     "reqwest-tokio": "reqwest + tokio, `buffer_unordered(C)`, `resp.json::<Page>()`",

@@ -1,16 +1,16 @@
-//! The `Api` handle: a validated description plus the shared limiter.
+//! The `Api` handle: a validated description, the shared handles (limiter,
+//! pacer) and, natively, the default transport every client of it shares.
 
 use std::sync::Arc;
 
 use crate::core::{ApiBuilder, ApiSpec, Pacer, PacerStats};
-use crate::drive::lease::SharedPacer;
-use crate::drive::limiter::Limiter;
 use crate::error::Result;
+use crate::shared::{Handles, Limiter};
 
 /// A paginated JSON API: its base URL, authentication, pagination dialect and
 /// the one concurrency limit that every client made from it shares.
 ///
-/// Cloning is cheap and keeps the same limiter.
+/// Cloning is cheap and keeps the same limiter (and the same connections).
 ///
 /// ```
 /// use pagewise::{Api, Auth, Pagination, Total};
@@ -28,8 +28,11 @@ use crate::error::Result;
 #[derive(Debug, Clone)]
 pub struct Api {
     spec: Arc<ApiSpec>,
-    limiter: Limiter,
-    pacer: SharedPacer,
+    handles: Handles,
+    /// The default transport, made on first use: one ureq agent (and its
+    /// connections) and one set of worker threads for every client of this `Api`.
+    #[cfg(not(target_arch = "wasm32"))]
+    transport: Arc<std::sync::OnceLock<crate::transport::UreqTransport>>,
 }
 
 impl Api {
@@ -46,33 +49,39 @@ impl Api {
 
     /// The limiter shared by every client of this `Api`.
     pub fn limiter(&self) -> &Limiter {
-        &self.limiter
+        &self.handles.limiter
     }
 
-    pub(crate) fn pacer(&self) -> &SharedPacer {
-        &self.pacer
+    /// The limiter and the pacer, for the driver.
+    pub(crate) fn handles(&self) -> &Handles {
+        &self.handles
+    }
+
+    /// The default native transport: ureq with as many worker threads as
+    /// the `Api`'s concurrency, shared by every client made with `new`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn default_transport(&self) -> crate::transport::UreqTransport {
+        self.transport
+            .get_or_init(|| {
+                crate::transport::UreqTransport::new().max_threads(self.spec.concurrency())
+            })
+            .clone()
     }
 
     /// What the shared pacer has done so far: throttling answers, time
     /// throttled, adaptive concurrency steps.
     pub fn pacing_stats(&self) -> PacerStats {
-        self.pacer.lock().stats().clone()
+        self.handles.pacer.lock().stats().clone()
     }
 
     /// The concurrency the adaptive pacer allows now (at most the configured one).
     pub fn current_concurrency(&self) -> usize {
-        self.pacer.lock().concurrency()
+        self.handles.pacer.lock().concurrency()
     }
 
     /// The request rate the pacer learnt from the server's 429 answers, if any.
     pub fn learnt_rate(&self) -> Option<f64> {
-        self.pacer.lock().learnt_rate()
-    }
-
-    /// A blocking client over this API (native targets).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn blocking(&self) -> crate::blocking::Client {
-        crate::blocking::Client::new(self)
+        self.handles.pacer.lock().learnt_rate()
     }
 }
 
@@ -86,12 +95,12 @@ impl ApiBuilder {
     pub fn build(self) -> Result<Api> {
         let spec = self.build_spec()?;
         crate::core::check_sizes(spec.concurrency, spec.window)?;
-        let limiter = Limiter::new(spec.concurrency());
-        let pacer = SharedPacer::new(Pacer::new(spec.pacing().clone(), spec.concurrency()));
+        let pacer = Pacer::new(spec.pacing().clone(), spec.concurrency());
         Ok(Api {
+            handles: Handles::new(spec.concurrency(), pacer),
             spec: Arc::new(spec),
-            limiter,
-            pacer,
+            #[cfg(not(target_arch = "wasm32"))]
+            transport: Arc::default(),
         })
     }
 }

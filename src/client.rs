@@ -9,18 +9,19 @@ use crate::core::FromJson;
 use crate::core::ToJson;
 use futures::{ready, Stream};
 
+use web_time::Instant;
+
 use crate::api::Api;
 use crate::core::{Checkpoint, Fetch, Method, RawPage, Report};
-use crate::core::{FetchMany, ManyCheckpoint, ManyReport, Sweep, WriteJob, WriteOp};
-use crate::drive::asynch::{self as driver, run_fetch, AsyncDriver};
-use crate::drive::Cursor;
+use crate::core::{FetchMany, ManyCheckpoint, ManyProgress, ManyReport, Sweep, WriteJob, WriteOp};
+use crate::drive::asynch::{run_fetch, AsyncDriver};
+use crate::drive::{next_serial, random_seed};
 use crate::error::Result;
-use crate::list::List;
+use crate::list::{Cursor, List, Page};
 use crate::many::{
-    decode_item, FetchManyJob, ManyCursor, ManyDrive, PolledMany, Step, WriteManyJob, WriteOutcome,
+    decode_item, FetchManyJob, ManyCursor, ManyMachine, Step, WriteManyJob, WriteOutcome,
 };
 use crate::transport::AsyncTransport;
-use crate::Page;
 
 /// An async client of one [`Api`], usable on any executor (tokio, smol,
 /// async-std, `futures::executor`, a GUI event loop, the browser). It has the
@@ -48,8 +49,6 @@ use crate::Page;
 pub struct Client {
     api: Api,
     transport: Arc<dyn AsyncTransport>,
-    /// The transport is the event loop: many-items jobs run on its thread.
-    on_loop: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -61,25 +60,19 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client of `api` with the default transport: natively the event
-    /// loop ([`EvloopTransport`](crate::transport::evloop::EvloopTransport):
-    /// one I/O thread for every request in flight). When a proxy is set in
-    /// the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`), ureq on
-    /// worker threads instead
-    /// ([`ThreadedTransport`](crate::transport::threaded::ThreadedTransport)),
-    /// which honours it.
+    /// A client of `api` with the default transport: natively
+    /// [`UreqTransport`](crate::transport::UreqTransport) on as many worker
+    /// threads as the `Api`'s concurrency, one per `Api` (every client made
+    /// with `new`, blocking or async, shares its connections). Proxies set
+    /// in the environment are honoured.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn new(api: &Api) -> Self {
-        if crate::transport::evloop::proxy_in_env() {
-            Self::with_transport(api, crate::transport::threaded::ThreadedTransport::new())
-        } else {
-            Self::with_transport(api, crate::transport::evloop::EvloopTransport::new())
-        }
+        Self::with_transport(api, api.default_transport())
     }
 
     /// A client of `api` with the default transport on wasm32,
-    /// [`FetchTransport`](crate::transport::fetch::FetchTransport): the global
-    /// `fetch` in browsers, HTTP/1.1 over `node:net`/`node:tls` in Node.
+    /// [`FetchTransport`](crate::transport::fetch::FetchTransport): the
+    /// global `fetch` (browsers, Web Workers, Node).
     #[cfg(target_arch = "wasm32")]
     pub fn new(api: &Api) -> Self {
         Self::with_transport(api, crate::transport::fetch::FetchTransport::new())
@@ -87,16 +80,27 @@ impl Client {
 
     /// A client of `api` over your own transport.
     pub fn with_transport(api: &Api, transport: impl AsyncTransport) -> Self {
-        #[cfg(not(target_arch = "wasm32"))]
-        let on_loop =
-            (&transport as &dyn std::any::Any).is::<crate::transport::evloop::EvloopTransport>();
-        #[cfg(target_arch = "wasm32")]
-        let on_loop = false;
         Client {
             api: api.clone(),
             transport: Arc::new(transport),
-            on_loop,
         }
+    }
+
+    /// A driver of `machine` over this client's transport and its `Api`'s
+    /// shared limiter and pacer.
+    fn drive<M: crate::drive::Machine>(&self, machine: Result<M>) -> AsyncDriver<M> {
+        AsyncDriver::new(self.api.handles(), self.transport.clone(), machine)
+    }
+
+    /// A driver of a sweep with `options`.
+    fn sweep(&self, mut options: crate::core::ListOptions) -> AsyncDriver<Sweep> {
+        if options.seed.is_none() {
+            options = options.seed(random_seed());
+        }
+        self.drive(
+            Sweep::new(self.api.spec(), options, Instant::now())
+                .map(|s| s.with_serial(next_serial())),
+        )
     }
 
     /// The API this client talks to.
@@ -121,9 +125,9 @@ impl Client {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let fetch = Fetch::new(self.api.spec(), Method::Get, path, &query, None)?
-            .with_retry(self.api.spec().retry().clone(), crate::drive::random_seed());
+            .with_retry(self.api.spec().retry().clone(), random_seed());
         let url = fetch.url();
-        let resp = run_fetch(&self.api, &self.transport, fetch).await?;
+        let resp = run_fetch(self.api.handles(), &self.transport, fetch).await?;
         crate::core::decode_json(&resp, &url)
     }
 
@@ -192,11 +196,7 @@ impl List<&Client> {
     /// Dropping it cancels the sweep: no request starts afterwards.
     pub fn stream<T: FromJson>(self) -> RecordStream<T> {
         RecordStream {
-            driver: driver::sweep(
-                &self.client.api,
-                self.client.transport.clone(),
-                self.options,
-            ),
+            driver: self.client.sweep(self.options),
             cursor: Cursor::new(self.progress),
             _t: PhantomData,
         }
@@ -222,11 +222,7 @@ impl List<&Client> {
     /// A stream of whole pages.
     pub fn pages<T: FromJson>(self) -> PageStream<T> {
         PageStream {
-            driver: driver::sweep(
-                &self.client.api,
-                self.client.transport.clone(),
-                self.options,
-            ),
+            driver: self.client.sweep(self.options),
             cursor: Cursor::new(self.progress),
             _t: PhantomData,
         }
@@ -238,11 +234,7 @@ impl List<&Client> {
     /// deserialized, for passing records on as they are.
     pub fn raw_pages(self) -> RawPageStream {
         RawPageStream {
-            driver: driver::sweep(
-                &self.client.api,
-                self.client.transport.clone(),
-                self.options,
-            ),
+            driver: self.client.sweep(self.options),
             cursor: Cursor::new(self.progress),
         }
     }
@@ -384,10 +376,9 @@ impl<T: FromJson> Stream for PageStream<T> {
 impl FetchManyJob<&Client> {
     /// A stream of the results, `(id, record or error)`, in input order by default.
     pub fn stream<T: FromJson>(self) -> FetchManyStream<T> {
-        let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
-        let client = self.client;
+        let machine = self.machine(self.client.api.spec(), random_seed());
         FetchManyStream {
-            driver: PolledMany::new(&client.api, &client.transport, client.on_loop, machine),
+            driver: self.client.drive(machine),
             cursor: ManyCursor::new(self.progress),
             _t: PhantomData,
         }
@@ -406,7 +397,7 @@ impl FetchManyJob<&Client> {
 
 /// The results of a `fetch_many` job as a [`Stream`].
 pub struct FetchManyStream<T> {
-    driver: PolledMany<FetchMany>,
+    driver: AsyncDriver<FetchMany>,
     cursor: ManyCursor,
     _t: PhantomData<fn() -> T>,
 }
@@ -422,12 +413,13 @@ impl<T: FromJson> FetchManyStream<T> {
             }
             let event = ready!(self.driver.poll_event(cx));
             let step = self.cursor.step(event);
-            self.cursor.tick(|| self.driver.progress());
+            self.cursor.tick(|| many_progress(&self.driver));
             match step {
                 Step::Item(i, r) => {
                     let id = self
                         .driver
-                        .with_machine(|m| m.map(|m| m.id(i).to_string()))
+                        .machine()
+                        .map(|m| m.id(i).to_string())
                         .unwrap_or_default();
                     return Poll::Ready(Some(Ok((
                         id.clone(),
@@ -448,7 +440,7 @@ impl<T: FromJson> FetchManyStream<T> {
 
     /// Which ids are done, to resume the job later.
     pub fn checkpoint(&self) -> Option<ManyCheckpoint> {
-        self.driver.checkpoint()
+        self.driver.machine().map(ManyMachine::checkpoint)
     }
 }
 
@@ -464,10 +456,9 @@ impl<T: FromJson> Stream for FetchManyStream<T> {
 impl WriteManyJob<&Client> {
     /// A stream of the outcomes, in input order by default.
     pub fn stream(self) -> WriteStream {
-        let machine = self.machine(self.client.api.spec(), crate::drive::random_seed());
-        let client = self.client;
+        let machine = self.machine(self.client.api.spec(), random_seed());
         WriteStream {
-            driver: PolledMany::new(&client.api, &client.transport, client.on_loop, machine),
+            driver: self.client.drive(machine),
             cursor: ManyCursor::new(self.progress),
         }
     }
@@ -492,7 +483,7 @@ impl WriteManyJob<&Client> {
 
 /// The outcomes of a write job as a [`Stream`].
 pub struct WriteStream {
-    driver: PolledMany<WriteJob>,
+    driver: AsyncDriver<WriteJob>,
     cursor: ManyCursor,
 }
 
@@ -504,7 +495,7 @@ impl WriteStream {
 
     /// Which records are done, to resume the job later.
     pub fn checkpoint(&self) -> Option<ManyCheckpoint> {
-        self.driver.checkpoint()
+        self.driver.machine().map(ManyMachine::checkpoint)
     }
 }
 
@@ -519,7 +510,7 @@ impl Stream for WriteStream {
             }
             let event = ready!(this.driver.poll_event(cx));
             let step = this.cursor.step(event);
-            this.cursor.tick(|| this.driver.progress());
+            this.cursor.tick(|| many_progress(&this.driver));
             match step {
                 Step::Item(index, result) => {
                     return Poll::Ready(Some(Ok(WriteOutcome { index, result })))
@@ -530,4 +521,9 @@ impl Stream for WriteStream {
             }
         }
     }
+}
+
+/// The progress of a many-items job, if it started.
+fn many_progress<M: ManyMachine>(driver: &AsyncDriver<M>) -> Option<ManyProgress> {
+    driver.machine().map(|m| m.progress_at(Instant::now()))
 }

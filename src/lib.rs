@@ -31,15 +31,24 @@
 //!             pure, no IO, no clock, no randomness of its own
 //!  ┌──────────────────────────── core ─────────────────────────────┐
 //!  │ Request/Response values   pagination dialects (state machines)│
-//!  │ sweep planner (fan-out, reorder window)                       │
-//!  └──────────────▲───────────────────────────────▲────────────────┘
-//!                 │ poll_request / handle_response(resp, now) / poll_timeout
-//!    ┌────────────┴─────────┐           ┌─────────┴────────────┐
-//!    │ async driver         │           │ blocking driver      │
-//!    └──▲──────────▲────────┘           └─────────▲────────────┘
-//!       │          │     shared concurrency limiter (async-lock)
-//!  browser fetch  event loop (mio, one I/O thread) · ureq (proxies)
+//!  │ sweep planner (fan-out, reorder window)   retry, pacing        │
+//!  └──────────────────────────────▲────────────────────────────────┘
+//!        poll_request / handle_response(resp, now) / poll_timeout
+//!         shared handles: limiter (async-lock) + pacer, one per Api
+//!                                 │
+//!                  ┌──────────────┴─────────────┐
+//!                  │ the async driver (futures) │  the only loop
+//!                  └───▲───────────────────▲────┘
+//!      blocks on it    │                   │ awaits it
+//!     blocking::Client │                   │ Client, the npm package
+//!                      │                   │
+//!   transports: ureq on worker threads (native) · fetch (wasm32) · your AsyncTransport
 //! ```
+//!
+//! Modules depend one way: `core` ← shared handles (limiter, pacer) ←
+//! [`transport`] ← the driver ← the facades ([`Client`],
+//! [`blocking::Client`](crate::blocking::Client), [`List`], the many-items
+//! jobs) ← the bindings.
 //!
 //! The [`core`] never does I/O and never reads a clock: every method that
 //! needs time takes `now`. Drivers feed it answers and time.
@@ -101,8 +110,9 @@ mod drive;
 mod error;
 mod list;
 mod many;
-mod url_parse;
+mod shared;
 pub mod transport;
+mod url_parse;
 
 pub use crate::api::Api;
 pub use crate::client::{
@@ -117,21 +127,10 @@ pub use crate::core::{
     BatchLookup, BatchWrite, FromJson, JsonText, ManyCheckpoint, ManyProgress, ManyReport, ToJson,
     WriteOp, Written,
 };
-pub use crate::drive::limiter::{Limiter, Permit};
 pub use crate::error::{Error, ErrorKind, Result};
-pub use crate::list::List;
+pub use crate::list::{List, Page};
 pub use crate::many::{FetchManyJob, WriteManyJob, WriteOutcome};
-
-/// One page of records of your type, as `.pages()` hands them out.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    /// Position of the page in the sweep's page order (0-based).
-    pub index: u64,
-    /// The URL it was fetched from (credentials removed).
-    pub url: String,
-    /// Its records.
-    pub records: Vec<T>,
-}
+pub use crate::shared::{Limiter, Permit};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

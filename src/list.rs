@@ -1,12 +1,26 @@
-//! The list builder shared by every facade: the same options under the same
-//! names, whatever client runs the sweep.
+//! The list operation shared by every facade: the builder (the same options
+//! under the same names, whatever client runs the sweep) and what its
+//! streams and iterators keep between calls.
 
 use std::time::Duration;
 
 use std::sync::Arc;
 
-use crate::core::{Checkpoint, ListOptions, Order, Progress, Watermark};
-use crate::drive::ProgressFn;
+use crate::core::{
+    Checkpoint, Event, FromJson, ListOptions, Order, Progress, RawPage, Report, Sweep, Watermark,
+};
+use crate::error::{Error, ErrorKind, Result};
+
+/// One page of records of your type, as `.pages()` hands them out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// Position of the page in the sweep's page order (0-based).
+    pub index: u64,
+    /// The URL it was fetched from (credentials removed).
+    pub url: String,
+    /// Its records.
+    pub records: Vec<T>,
+}
 
 /// A list operation being set up: `client.list("items")`, then options, then
 /// a terminal call of the client's kind — `.iter()`, `.collect()`, `.pages()`
@@ -116,5 +130,184 @@ impl<C> List<C> {
     /// The options as set so far.
     pub fn current_options(&self) -> &ListOptions {
         &self.options
+    }
+
+    /// The same list, to be run by `client` (the blocking facade runs its
+    /// lists on the async client it wraps).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub(crate) fn with_client<D>(self, client: D) -> List<D> {
+        List {
+            client,
+            options: self.options,
+            progress: self.progress,
+        }
+    }
+}
+
+/// Deserializes record `i` of `page` into `T`, naming the page and URL on failure.
+/// Records are read from `&str` (the core checked the body's UTF-8 once):
+/// serde_json then does not check each string's UTF-8 again.
+pub(crate) fn decode_record<T: FromJson>(page: &RawPage, i: usize) -> Result<T> {
+    if page.records.attachment().is_some() {
+        // A transport that parsed the records itself left only their
+        // indexes here (for the npm package's JavaScript side).
+        return Err(Error::new(
+            ErrorKind::Record,
+            "the transport kept the page's records parsed on its side: read them from there",
+        )
+        .with_url(page.url.clone())
+        .with_page(page.index));
+    }
+    let text = page.records.get_str(i).unwrap_or_default();
+    T::from_checked_json(text).map_err(|(_, e)| {
+        Error::new(
+            ErrorKind::Record,
+            format!("record {i} of the page does not fit the requested type: {e}"),
+        )
+        .with_url(page.url.clone())
+        .with_page(page.index)
+        .with_excerpt(text.as_bytes())
+    })
+}
+
+/// Deserializes every record of `page`.
+pub(crate) fn decode_page<T: FromJson>(page: &RawPage) -> Result<Vec<T>> {
+    (0..page.records.len())
+        .map(|i| decode_record(page, i))
+        .collect()
+}
+
+/// What a record or page iterator keeps between calls, the same for the
+/// blocking `Iterator`s and the async `Stream`s.
+#[derive(Default)]
+pub(crate) struct Cursor {
+    page: Option<RawPage>,
+    next: usize,
+    report: Option<Report>,
+    done: bool,
+    progress: Option<ProgressFn>,
+    told: Option<(u64, bool)>,
+    pages_taken: u64,
+}
+
+/// An `on_progress` callback.
+#[derive(Clone)]
+pub(crate) struct ProgressFn(pub(crate) Arc<dyn Fn(&Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn")
+    }
+}
+
+impl Cursor {
+    pub(crate) fn new(progress: Option<ProgressFn>) -> Self {
+        Cursor {
+            progress,
+            ..Cursor::default()
+        }
+    }
+
+    /// Calls the progress callback if a page was handed out or the sweep ended
+    /// since it was last called.
+    pub(crate) fn tick(&mut self, sweep: Option<&Sweep>) {
+        let (Some(cb), Some(sweep)) = (&self.progress, sweep) else {
+            return;
+        };
+        let state = (self.pages_taken, sweep.is_done());
+        if self.told != Some(state) {
+            self.told = Some(state);
+            (cb.0)(&sweep.progress(web_time::Instant::now()));
+        }
+    }
+
+    /// A checkpoint of `sweep` that counts the page being read as read only
+    /// as far as the caller took records from it.
+    pub(crate) fn checkpoint(&self, sweep: &Sweep) -> Checkpoint {
+        match &self.page {
+            Some(page) => sweep.checkpoint_with_partial(page, self.next),
+            None => sweep.checkpoint(),
+        }
+    }
+
+    /// The next record of the page being read, if any is left.
+    pub(crate) fn next_record<T: FromJson>(&mut self) -> Option<Result<T>> {
+        let page = self.page.as_ref()?;
+        if self.next >= page.records.len() {
+            self.page = None;
+            return None;
+        }
+        let r = decode_record(page, self.next);
+        self.next += 1;
+        if r.is_err() {
+            // A record that does not fit ends the iteration: nothing is skipped silently.
+            self.done = true;
+            self.page = None;
+        }
+        Some(r)
+    }
+
+    /// Whether the iteration has ended (after `next_record` ran dry).
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Takes the driver's next event for a record iterator: a page to read,
+    /// the end, or an error to hand out.
+    pub(crate) fn absorb(&mut self, event: Option<Event>) -> Option<Error> {
+        match event {
+            None => self.done = true,
+            Some(Event::Page(p)) => {
+                self.pages_taken += 1;
+                self.page = Some(p);
+                self.next = 0;
+            }
+            Some(Event::Finished(r)) => {
+                self.report = Some(r);
+                self.done = true;
+            }
+            Some(Event::Failed(e)) => {
+                self.done = true;
+                return Some(e);
+            }
+            Some(_) => {}
+        }
+        None
+    }
+
+    /// Takes the driver's next event for a raw page iterator.
+    pub(crate) fn absorb_raw(&mut self, event: Option<Event>) -> Option<Result<RawPage>> {
+        match event {
+            Some(Event::Page(p)) => {
+                self.pages_taken += 1;
+                Some(Ok(p))
+            }
+            other => self.absorb(other).map(Err),
+        }
+    }
+
+    /// Takes the driver's next event for a page iterator.
+    pub(crate) fn absorb_page<T: FromJson>(
+        &mut self,
+        event: Option<Event>,
+    ) -> Option<Result<Page<T>>> {
+        match event {
+            Some(Event::Page(p)) => {
+                self.pages_taken += 1;
+                let page = decode_page(&p).map(|records| Page {
+                    index: p.index,
+                    url: p.url,
+                    records,
+                });
+                self.done = page.is_err();
+                Some(page)
+            }
+            other => self.absorb(other).map(Err),
+        }
+    }
+
+    /// The final report, once the sweep finished.
+    pub(crate) fn report(&self) -> Option<&Report> {
+        self.report.as_ref()
     }
 }

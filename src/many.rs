@@ -2,7 +2,6 @@
 //! shared by every facade: the same options under the same names.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use crate::core::JsonText;
 use crate::core::ToJson;
@@ -12,23 +11,21 @@ use crate::core::{
     BatchLookup, BatchWrite, FetchMany, ManyCheckpoint, ManyOptions, ManyProgress, Order,
     RetryPolicy, WriteJob, WriteOp, WriteOptions,
 };
-use crate::drive::asynch::AsyncDriver;
 use crate::drive::Machine;
 use crate::error::{Error, Result};
-use crate::transport::AsyncTransport;
 
 /// What the facades ask of a many-items machine besides driving it.
 pub(crate) trait ManyMachine: Machine {
     fn progress_at(&self, now: Instant) -> ManyProgress;
-    fn checkpoint_holding(&self, held: &[usize]) -> ManyCheckpoint;
+    fn checkpoint(&self) -> ManyCheckpoint;
 }
 
 impl ManyMachine for FetchMany {
     fn progress_at(&self, now: Instant) -> ManyProgress {
         self.progress(now)
     }
-    fn checkpoint_holding(&self, held: &[usize]) -> ManyCheckpoint {
-        FetchMany::checkpoint_holding(self, held)
+    fn checkpoint(&self) -> ManyCheckpoint {
+        FetchMany::checkpoint(self)
     }
 }
 
@@ -36,85 +33,8 @@ impl ManyMachine for WriteJob {
     fn progress_at(&self, now: Instant) -> ManyProgress {
         self.progress(now)
     }
-    fn checkpoint_holding(&self, held: &[usize]) -> ManyCheckpoint {
-        WriteJob::checkpoint_holding(self, held)
-    }
-}
-
-/// What the facades read of a many-items job's machine, wherever its
-/// driver runs. A driver on the event loop's thread takes events ahead of
-/// the caller: the items it holds count as not done.
-pub(crate) trait ManyDrive<M: ManyMachine> {
-    /// `f` on the machine (`None` if it never started) and the items taken
-    /// from it that the caller has not had yet.
-    fn with_machine_held<R>(&self, f: impl FnOnce(Option<&M>, &[usize]) -> R) -> R;
-
-    fn with_machine<R>(&self, f: impl FnOnce(Option<&M>) -> R) -> R {
-        self.with_machine_held(|m, _| f(m))
-    }
-
-    fn progress(&self) -> Option<ManyProgress> {
-        self.with_machine_held(|m, held| {
-            m.map(|m| {
-                let mut p = m.progress_at(Instant::now());
-                p.done = p.done.saturating_sub(held.len() as u64);
-                p
-            })
-        })
-    }
-
-    fn checkpoint(&self) -> Option<ManyCheckpoint> {
-        self.with_machine_held(|m, held| m.map(|m| m.checkpoint_holding(held)))
-    }
-}
-
-/// Drives a many-items job for the async facade: over the event-loop
-/// transport, on the loop's own thread (an answer and the next request
-/// cross no thread; see `drive::offload`); over any other transport, polled
-/// by the caller's executor.
-pub(crate) enum PolledMany<M: Machine> {
-    Here(AsyncDriver<M>),
-    #[cfg(not(target_arch = "wasm32"))]
-    Loop(crate::drive::offload::Offloaded<M>),
-}
-
-impl<M: ManyMachine + Send + 'static> PolledMany<M>
-where
-    M::Event: Send + 'static,
-{
-    pub(crate) fn new(
-        api: &crate::Api,
-        transport: &Arc<dyn AsyncTransport>,
-        on_loop: bool,
-        machine: Result<M>,
-    ) -> Self {
-        let driver = AsyncDriver::new(api, transport.clone(), machine);
-        #[cfg(not(target_arch = "wasm32"))]
-        if on_loop {
-            return PolledMany::Loop(crate::drive::offload::Offloaded::start(driver));
-        }
-        let _ = on_loop;
-        PolledMany::Here(driver)
-    }
-}
-
-impl<M: ManyMachine> PolledMany<M> {
-    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<M::Event>> {
-        match self {
-            PolledMany::Here(d) => d.poll_event(cx),
-            #[cfg(not(target_arch = "wasm32"))]
-            PolledMany::Loop(o) => o.poll_event(cx),
-        }
-    }
-}
-
-impl<M: ManyMachine> ManyDrive<M> for PolledMany<M> {
-    fn with_machine_held<R>(&self, f: impl FnOnce(Option<&M>, &[usize]) -> R) -> R {
-        match self {
-            PolledMany::Here(d) => f(d.machine(), &[]),
-            #[cfg(not(target_arch = "wasm32"))]
-            PolledMany::Loop(o) => o.with_machine_held(f),
-        }
+    fn checkpoint(&self) -> ManyCheckpoint {
+        WriteJob::checkpoint(self)
     }
 }
 
@@ -182,6 +102,18 @@ impl<C> FetchManyJob<C> {
     pub fn on_progress(mut self, f: impl Fn(&ManyProgress) + Send + Sync + 'static) -> Self {
         self.progress = Some(ManyProgressFn(Arc::new(f)));
         self
+    }
+
+    /// The same job, to be run by `client`.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub(crate) fn with_client<D>(self, client: D) -> FetchManyJob<D> {
+        FetchManyJob {
+            client,
+            template: self.template,
+            ids: self.ids,
+            options: self.options,
+            progress: self.progress,
+        }
     }
 
     pub(crate) fn machine(&self, spec: &Arc<crate::core::ApiSpec>, seed: u64) -> Result<FetchMany> {
@@ -279,6 +211,17 @@ impl<C> WriteManyJob<C> {
     pub fn on_progress(mut self, f: impl Fn(&ManyProgress) + Send + Sync + 'static) -> Self {
         self.progress = Some(ManyProgressFn(Arc::new(f)));
         self
+    }
+
+    /// The same job, to be run by `client`.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub(crate) fn with_client<D>(self, client: D) -> WriteManyJob<D> {
+        WriteManyJob {
+            client,
+            records: self.records,
+            options: self.options,
+            progress: self.progress,
+        }
     }
 
     pub(crate) fn machine(&self, spec: &Arc<crate::core::ApiSpec>, seed: u64) -> Result<WriteJob> {

@@ -38,8 +38,8 @@ use serde::Deserialize;
 
 use super::api::Auth;
 use super::checkpoint::Checkpoint;
-use super::delta::{DeltaFilter, Watermark};
 use super::checkpoint::ManyCheckpoint;
+use super::delta::{DeltaFilter, Watermark};
 use super::many::{BatchLookup, BatchWrite, ManyOptions, WriteOp, WriteOptions};
 use super::options::{ListOptions, Order};
 use super::pacing::Pacing;

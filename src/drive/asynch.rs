@@ -14,11 +14,10 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use futures_timer::Delay;
 use web_time::Instant;
 
-use crate::api::Api;
-use crate::core::{Fetch, ListOptions, Request, RequestId, Response, Sweep, TransportError};
-use crate::drive::lease::{Arrivals, Gate};
-use crate::drive::{next_serial, random_seed, Machine};
+use crate::core::{Fetch, Request, RequestId, Response, TransportError};
+use crate::drive::Machine;
 use crate::error::{Error, ErrorKind, Result};
+use crate::shared::{Arrivals, Gate, Handles};
 use crate::transport::AsyncTransport;
 
 type Answer = (RequestId, std::result::Result<Response, TransportError>);
@@ -39,9 +38,9 @@ struct Wire {
 }
 
 impl Wire {
-    fn new(api: &Api, transport: Arc<dyn AsyncTransport>) -> Self {
+    fn new(handles: &Handles, transport: Arc<dyn AsyncTransport>) -> Self {
         Wire {
-            gate: Gate::new(api.pacer().clone(), api.limiter().clone()),
+            gate: handles.gate(),
             transport,
             in_flight: FuturesUnordered::new(),
             arrivals: Arc::default(),
@@ -129,7 +128,13 @@ pub(crate) struct AsyncDriver<M: Machine> {
 }
 
 impl<M: Machine> AsyncDriver<M> {
-    pub(crate) fn new(api: &Api, transport: Arc<dyn AsyncTransport>, machine: Result<M>) -> Self {
+    /// Drives `machine` (or hands out why it could not start) over
+    /// `transport`, its requests paced and limited by `handles`.
+    pub(crate) fn new(
+        handles: &Handles,
+        transport: Arc<dyn AsyncTransport>,
+        machine: Result<M>,
+    ) -> Self {
         let (machine, failed_early) = match machine {
             Ok(m) => (Some(m), None),
             Err(e) => (None, Some(e)),
@@ -137,7 +142,7 @@ impl<M: Machine> AsyncDriver<M> {
         AsyncDriver {
             machine,
             failed_early,
-            wire: Wire::new(api, transport),
+            wire: Wire::new(handles, transport),
         }
     }
 
@@ -200,29 +205,13 @@ impl<M: Machine> AsyncDriver<M> {
     }
 }
 
-/// A sweep driven by whoever polls it.
-pub(crate) fn sweep(
-    api: &Api,
-    transport: Arc<dyn AsyncTransport>,
-    mut options: ListOptions,
-) -> AsyncDriver<Sweep> {
-    if options.seed.is_none() {
-        options = options.seed(random_seed());
-    }
-    AsyncDriver::new(
-        api,
-        transport,
-        Sweep::new(api.spec(), options, Instant::now()).map(|s| s.with_serial(next_serial())),
-    )
-}
-
 /// Runs a single request (with its redirects and retries) asynchronously.
 pub(crate) async fn run_fetch(
-    api: &Api,
+    handles: &Handles,
     transport: &Arc<dyn AsyncTransport>,
     fetch: Fetch,
 ) -> Result<Response> {
-    let mut driver = AsyncDriver::new(api, transport.clone(), Ok(fetch));
+    let mut driver = AsyncDriver::new(handles, transport.clone(), Ok(fetch));
     futures::future::poll_fn(|cx| driver.poll_event(cx))
         .await
         .unwrap_or_else(|| {

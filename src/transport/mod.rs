@@ -1,30 +1,30 @@
 //! Transports: what actually sends a [`Request`].
 //!
-//! Natively both clients use [`evloop::EvloopTransport`] by default: HTTP/1.1
-//! on one background I/O thread running a `mio` poll loop. When a proxy is
-//! set in the environment they use ureq instead ([`ureq::UreqTransport`],
-//! and [`threaded::ThreadedTransport`] for the async client: ureq on
-//! reusable worker threads), which honours it; both stay available as
-//! options. The async client takes any [`AsyncTransport`] (in the browser
-//! `fetch`); bring your own (reqwest, hyper, surf, ...) by implementing the
-//! trait.
+//! Natively both clients use [`UreqTransport`] by default (one per `Api`):
+//! ureq on a bounded set of reusable worker threads, answers through
+//! futures channels, proxies from the environment honoured. In WebAssembly
+//! the async client uses the global `fetch`. Both clients take any
+//! [`AsyncTransport`]; bring your own (reqwest for HTTP/2, hyper, surf, ...)
+//! by implementing the trait.
+//!
+//! Transports sit below the driver: they see a [`Request`], the [`Lease`]
+//! it holds, and give back a [`Response`].
 
 use std::future::Future;
 use std::pin::Pin;
 
 use crate::core::{Request, Response, TransportError};
-pub use crate::drive::lease::Lease;
+pub use crate::shared::Lease;
 
-#[cfg(not(target_arch = "wasm32"))]
-pub mod evloop;
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) mod pool;
+mod pool;
 #[cfg(not(target_arch = "wasm32"))]
-pub mod threaded;
+mod ureq;
+
 #[cfg(not(target_arch = "wasm32"))]
-pub mod ureq;
+pub use self::ureq::UreqTransport;
 
 /// The future an [`AsyncTransport`] returns: `Send` on native targets, not
 /// on wasm32 (browser futures live on one thread).

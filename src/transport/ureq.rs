@@ -1,17 +1,64 @@
-//! The native blocking transport over ureq: one agent, connections reused.
+//! The native default transport: ureq on a bounded set of reusable worker
+//! threads, answers delivered through `futures` oneshot channels, so it
+//! works on every executor and needs no runtime. The blocking client blocks
+//! on the same futures.
 
 use std::io::ErrorKind as IoKind;
+use std::sync::Arc;
 
+use futures::channel::oneshot;
+
+use super::pool::Pool;
+use super::{AsyncTransport, Lease, TransportFuture};
 use crate::core::{Method, Request, Response, TransportError, TransportErrorKind};
 
-/// Sends requests with one [`ureq::Agent`] (so connections are pooled and
-/// reused). Redirects are not followed here: the core follows them, so it can
-/// refuse origins the API does not allow and keep credentials and configured
-/// headers on the API's own origin.
+/// The largest body read (256 MiB): a larger one is a transport error.
+const BODY_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// Worker threads of a transport made with [`UreqTransport::new`].
+const DEFAULT_THREADS: usize = 256;
+
+/// Sends requests with one [`ureq::Agent`] (connections pooled and reused)
+/// from a bounded set of reusable worker threads: a thread runs one
+/// exchange at a time and takes the next request waiting, so threads are
+/// started only when every one is busy and fewer than the bound run.
+///
+/// Proxies from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+/// `NO_PROXY`, or their lowercase forms) are honoured. Redirects are not
+/// followed here: the core follows them, so it can refuse origins the API
+/// does not allow and keep credentials and configured headers on the API's
+/// own origin. Statuses are answers, not errors. A request whose future is
+/// dropped before a thread takes it is never sent; one already on the wire
+/// runs to its end (or its timeout) and holds its slot of the concurrency
+/// limit until then, so the server never sees more requests than the limit.
+///
+/// Cheap to clone: clones share the agent and the threads.
+///
+/// ```no_run
+/// use pagewise::transport::UreqTransport;
+/// let api = pagewise::Api::builder("https://api.example/").build()?;
+/// let transport = UreqTransport::new().max_threads(8);
+/// let client = pagewise::Client::with_transport(&api, transport.clone());
+/// let blocking = pagewise::blocking::Client::with_transport(&api, transport);
+/// # Ok::<(), pagewise::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct UreqTransport {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     agent: ureq::Agent,
     body_limit: u64,
+    pool: Arc<Pool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // No request can come any more: let the idle threads go now.
+        self.pool.close();
+    }
 }
 
 impl Default for UreqTransport {
@@ -21,9 +68,10 @@ impl Default for UreqTransport {
 }
 
 impl UreqTransport {
-    /// A transport with pagewise's defaults: no automatic redirects, statuses
-    /// returned as answers (not errors), up to 256 idle connections kept, and
-    /// bodies of at most 256 MiB.
+    /// A transport with pagewise's defaults: no automatic redirects,
+    /// statuses returned as answers, proxies from the environment, up to 256
+    /// idle connections kept, bodies of at most 256 MiB, at most 256 worker
+    /// threads.
     pub fn new() -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -32,23 +80,90 @@ impl UreqTransport {
             .max_idle_connections_per_host(256)
             .user_agent(concat!("pagewise/", env!("CARGO_PKG_VERSION")))
             .build();
-        UreqTransport {
-            agent: ureq::Agent::new_with_config(config),
-            body_limit: 256 * 1024 * 1024,
-        }
+        Self::with_agent(ureq::Agent::new_with_config(config))
     }
 
-    /// A transport over an agent you configured (proxy, TLS, ...). Set
-    /// `http_status_as_error(false)` and `max_redirects(0)` on it.
+    /// A transport over an agent you configured (proxy, TLS roots, ...).
+    /// Set `http_status_as_error(false)` and `max_redirects(0)` on it.
     pub fn with_agent(agent: ureq::Agent) -> Self {
         UreqTransport {
-            agent,
-            body_limit: 256 * 1024 * 1024,
+            inner: Arc::new(Inner {
+                agent,
+                body_limit: BODY_LIMIT,
+                pool: Pool::new(DEFAULT_THREADS),
+            }),
         }
     }
 
-    /// Sends `req` and reads the whole answer.
-    pub fn send(&self, req: &Request) -> Result<Response, TransportError> {
+    /// At most `n` worker threads (at least 1), hence at most `n` exchanges
+    /// at once over this transport; further requests wait for a thread.
+    /// The default transport of an [`Api`](crate::Api) has as many as the
+    /// `Api`'s concurrency.
+    pub fn max_threads(self, n: usize) -> Self {
+        UreqTransport {
+            inner: Arc::new(Inner {
+                agent: self.inner.agent.clone(),
+                body_limit: self.inner.body_limit,
+                pool: Pool::new(n),
+            }),
+        }
+    }
+
+    /// Worker threads alive now (they end after a minute idle).
+    pub fn threads(&self) -> usize {
+        self.inner.pool.threads()
+    }
+
+    /// Runs `job` (which sends and answers) on a worker thread; the future
+    /// resolves to what it sent, or to an error if it never ran.
+    fn on_worker(
+        &self,
+        job: impl FnOnce(&Inner, oneshot::Sender<Result<Response, TransportError>>) + Send + 'static,
+    ) -> TransportFuture {
+        let (tx, rx) = oneshot::channel();
+        let inner = self.inner.clone();
+        self.inner.pool.spawn(move || {
+            // The caller may have gone away while this request waited for a thread.
+            if !tx.is_canceled() {
+                job(&inner, tx);
+            }
+        });
+        Box::pin(async move {
+            rx.await.unwrap_or_else(|_| {
+                Err(TransportError::new(
+                    TransportErrorKind::Other,
+                    "the worker thread ended without an answer",
+                ))
+            })
+        })
+    }
+}
+
+impl AsyncTransport for UreqTransport {
+    fn send(&self, request: Request) -> TransportFuture {
+        self.on_worker(move |inner, tx| {
+            let _ = tx.send(inner.call(&request));
+        })
+    }
+
+    fn send_leased(&self, request: Request, mut lease: Lease) -> TransportFuture {
+        // The slot is taken and given back on the worker thread: it is held
+        // exactly while the exchange runs, however slowly the caller polls.
+        self.on_worker(move |inner, tx| {
+            lease.acquire_blocking();
+            if tx.is_canceled() {
+                return;
+            }
+            let answer = inner.call(&request);
+            lease.complete(&answer);
+            let _ = tx.send(answer);
+        })
+    }
+}
+
+impl Inner {
+    /// Sends `req` and reads the whole answer, on this thread.
+    fn call(&self, req: &Request) -> Result<Response, TransportError> {
         let method = match req.method {
             Method::Get => ureq::http::Method::GET,
             Method::Post => ureq::http::Method::POST,
@@ -70,9 +185,14 @@ impl UreqTransport {
                 e.message = e.message.replace(&req.url, &req.redacted_url());
                 e
             }),
-            Err(e) => Err(TransportError::new(
+            Err(_) => Err(TransportError::new(
                 TransportErrorKind::Other,
-                format!("cannot build the request: {e}"),
+                // The http crate's error names the bad header or URI part;
+                // a header's value may be a credential, so it is not shown.
+                format!(
+                    "cannot build the request to {}: a bad URL or header",
+                    req.redacted_url()
+                ),
             )),
         }
     }
@@ -89,7 +209,7 @@ impl UreqTransport {
             .build();
         let mut resp = self.agent.run(http_req).map_err(map_error)?;
         let status = resp.status().as_u16();
-        let headers = resp
+        let headers: Vec<(String, String)> = resp
             .headers()
             .iter()
             .map(|(k, v)| {
@@ -105,19 +225,22 @@ impl UreqTransport {
             .limit(self.body_limit)
             .read_to_vec()
             .map_err(map_error)?;
-        Ok(Response {
-            status,
-            headers,
-            body,
-            attachment: None,
-        })
+        Ok(headers.into_iter().fold(
+            Response::new(status, body),
+            |r, (k, v): (String, String)| r.with_header(k, v),
+        ))
     }
 }
 
 fn map_error(e: ureq::Error) -> TransportError {
     let kind = match &e {
-        ureq::Error::Timeout(_) => TransportErrorKind::Timeout,
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => TransportErrorKind::Connect,
+        ureq::Error::Timeout(_) | ureq::Error::BodyStalled => TransportErrorKind::Timeout,
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Tls(_)
+        | ureq::Error::Rustls(_)
+        | ureq::Error::ConnectProxyFailed(_)
+        | ureq::Error::InvalidProxyUrl => TransportErrorKind::Connect,
         ureq::Error::Io(io) => match io.kind() {
             IoKind::ConnectionRefused | IoKind::AddrNotAvailable | IoKind::NotFound => {
                 TransportErrorKind::Connect
@@ -125,7 +248,9 @@ fn map_error(e: ureq::Error) -> TransportError {
             IoKind::TimedOut | IoKind::WouldBlock => TransportErrorKind::Timeout,
             _ => TransportErrorKind::Io,
         },
-        ureq::Error::Protocol(_) => TransportErrorKind::Io,
+        ureq::Error::Protocol(_)
+        | ureq::Error::Decompress(..)
+        | ureq::Error::LargeResponseHeader(..) => TransportErrorKind::Io,
         _ => TransportErrorKind::Other,
     };
     TransportError::new(kind, e.to_string())

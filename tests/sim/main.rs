@@ -26,7 +26,6 @@ mod totals;
 mod urls;
 mod window;
 
-/// Uses the pacer's internals; moves to unit tests in `src/core/pacing/`.
 
 #[path = "../common/url_cases.rs"]
 mod url_cases;

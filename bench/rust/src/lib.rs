@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+pub mod reqwest_transport;
+
 /// Retries of one request (every client of the benchmark uses the same rule).
 pub const MAX_RETRIES: u32 = 10;
 /// The first backoff's upper bound when the answer names no `Retry-After`.
@@ -283,9 +285,19 @@ pub fn check_report(report: Option<&pagewise::Report>, seen: &Seen) -> pagewise:
 
 /// The async pagewise client's work, the same on every executor.
 pub async fn pagewise_async(args: &Args, started: &mut Instant) -> Outcome {
+    pagewise_async_over(args, started, pagewise::Client::new).await
+}
+
+/// [`pagewise_async`] over the client `make` builds for the `Api` (another
+/// transport, say).
+pub async fn pagewise_async_over(
+    args: &Args,
+    started: &mut Instant,
+    make: impl FnOnce(&pagewise::Api) -> pagewise::Client,
+) -> Outcome {
     use futures::StreamExt;
     let api = pagewise_api(args);
-    let client = pagewise::Client::new(&api);
+    let client = make(&api);
     *started = Instant::now();
     let mut seen = Seen::new();
     match args.kind() {

@@ -17,7 +17,7 @@ use web_time::Instant;
 use crate::core::{
     Admission, Outcome, Pacer, Request, RequestId, Response, Ticket, TransportError,
 };
-use crate::drive::limiter::{Limiter, Permit};
+use crate::shared::limiter::{Limiter, Permit};
 
 /// The pacer of an `Api`, shared by every operation of every client made from
 /// it, with the line of gates waiting for room.

@@ -1,0 +1,39 @@
+//! The handles every operation of one [`Api`](crate::Api) shares, whatever
+//! client or facade runs it: the concurrency [`Limiter`] and the pacer
+//! (rate limit, 429 cooldown, adaptive concurrency) with the line of
+//! operations waiting for it. The drivers take these handles, never the
+//! `Api`; transports see only the [`Lease`] a request holds.
+//!
+//! Below: the core (the `Pacer` itself). Above: transports, the driver,
+//! the facades.
+
+pub(crate) mod lease;
+pub(crate) mod limiter;
+
+pub use self::lease::Lease;
+pub(crate) use self::lease::{Arrivals, Gate, SharedPacer};
+pub use self::limiter::{Limiter, Permit};
+
+use crate::core::Pacer;
+
+/// The limiter and the pacer of one `Api`: cloning shares them.
+#[derive(Debug, Clone)]
+pub(crate) struct Handles {
+    pub(crate) limiter: Limiter,
+    pub(crate) pacer: SharedPacer,
+}
+
+impl Handles {
+    /// Handles for `concurrency` requests in flight, paced by `pacer`.
+    pub(crate) fn new(concurrency: usize, pacer: Pacer) -> Self {
+        Handles {
+            limiter: Limiter::new(concurrency),
+            pacer: SharedPacer::new(pacer),
+        }
+    }
+
+    /// A gate for one operation's requests.
+    pub(crate) fn gate(&self) -> Gate {
+        Gate::new(self.pacer.clone(), self.limiter.clone())
+    }
+}

@@ -26,6 +26,5 @@ mod totals;
 mod urls;
 mod window;
 
-
 #[path = "../common/url_cases.rs"]
 mod url_cases;

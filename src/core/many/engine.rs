@@ -20,6 +20,8 @@ use crate::error::{Error, ErrorKind, Result};
 use super::kind::{DynKind, Out, Read};
 use super::report::{ItemEvent, ManyEvent, ManyProgress, ManyReport};
 use super::units::{Unit, UnitState, Units};
+#[cfg(doc)]
+use super::{FetchMany, WriteJob};
 
 /// The engine behind [`FetchMany`] and [`WriteJob`].
 pub(super) struct Engine {

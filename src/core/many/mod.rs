@@ -29,7 +29,7 @@
 //!   units ([`engine`]; a checkpoint's done items are skipped);
 //! - **Queued → InFlight**: `poll_request`, within the concurrency and (in
 //!   input order) the window; the request is the kind's ([`kind`]): a `GET`
-//!   by id or a batch lookup ([`fetch`]), a write or a batch body ([`write`]);
+//!   by id or a batch lookup ([`fetch`]), a write or a batch body ([`write`](mod@write));
 //! - **InFlight → a result**: `handle_response`, each item's own (a 404 is
 //!   that item's error, not the job's);
 //! - **InFlight → Waiting**: `handle_response` with no answer or a status

@@ -31,7 +31,7 @@ pub(super) struct Engine {
     concurrency: usize,
     window_items: usize,
     order: Order,
-    units: Units,
+    pub(super) units: Units,
     /// Units to send, first item first (heaps: a `BTreeSet` costs about
     /// 30 KB of WebAssembly).
     queue: BinaryHeap<Reverse<(usize, u64)>>,

@@ -40,6 +40,8 @@
 //! - **a result → handed out**: `poll_event`; what the jobs hand out and
 //!   tell is in [`report`], their options in [`options`].
 //!
+//! `tests::the_states_in_turn` walks the units' states from inside the engine.
+//!
 //! ```
 //! use pagewise::core::{FetchMany, ManyEvent, ManyOptions, Response, WriteJob, WriteOp, WriteOptions};
 //! use pagewise::core::{TransportError, TransportErrorKind};
@@ -133,3 +135,6 @@ pub use self::fetch::FetchMany;
 pub use self::options::{BatchLookup, BatchWrite, ManyOptions, WriteOp, WriteOptions};
 pub use self::report::{ItemEvent, ManyEvent, ManyProgress, ManyReport, Written};
 pub use self::write::WriteJob;
+
+#[cfg(test)]
+mod tests;

@@ -21,7 +21,7 @@ pub(super) struct Unit {
 /// list indexed by id does (smaller in WebAssembly than a `HashMap`).
 #[derive(Default)]
 pub(super) struct Units {
-    by_id: Vec<Option<Unit>>,
+    pub(super) by_id: Vec<Option<Unit>>,
     live: usize,
 }
 

@@ -280,7 +280,7 @@ impl Kind for WriteKind {
 /// that may have reached the server is sent again only with an idempotency
 /// key (on by default), so no record is written twice.
 pub struct WriteJob {
-    engine: Engine,
+    pub(super) engine: Engine,
 }
 
 impl std::fmt::Debug for WriteJob {

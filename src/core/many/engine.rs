@@ -1,0 +1,500 @@
+//! The engine behind both jobs: queues units, sends them within the
+//! concurrency and the window, retries them (through `core/exchange.rs`),
+//! hands results out in input or completion order, and keeps the counts.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use web_time::Instant;
+
+use crate::core::api::ApiSpec;
+use crate::core::checkpoint::ManyCheckpoint;
+use crate::core::exchange::{self, take_request, Verdict};
+use crate::core::http::{Header, Request, RequestId, Response, TransportError};
+use crate::core::options::Order;
+use crate::core::retry::{Failure, Retrier, RetryCause, RetryPolicy, SplitMix64};
+use crate::error::{Error, ErrorKind, Result};
+
+use super::kind::{DynKind, Out, Read};
+use super::report::{ItemEvent, ManyEvent, ManyProgress, ManyReport};
+use super::units::{Unit, UnitState, Units};
+#[cfg(doc)]
+use super::{FetchMany, WriteJob};
+
+/// The engine behind [`FetchMany`] and [`WriteJob`].
+pub(super) struct Engine {
+    spec: Arc<ApiSpec>,
+    kind: Box<dyn DynKind>,
+    pub(super) n: usize,
+    concurrency: usize,
+    window_items: usize,
+    order: Order,
+    pub(super) units: Units,
+    /// Units to send, first item first (heaps: a `BTreeSet` costs about
+    /// 30 KB of WebAssembly).
+    queue: BinaryHeap<Reverse<(usize, u64)>>,
+    /// Units waiting for their retry, by due instant.
+    waiting: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Requests sent and not answered (at most `concurrency`).
+    pub(super) in_flight: Vec<(RequestId, u64)>,
+    next_unit: u64,
+    next_id: u64,
+    results: Vec<Option<Result<Out>>>,
+    skip: Vec<bool>,
+    next_emit: usize,
+    pub(super) events: VecDeque<ManyEvent<Out>>,
+    retrier: Retrier,
+    /// Two streams, one per half of a 128-bit idempotency key.
+    keys: (SplitMix64, SplitMix64),
+    report: ManyReport,
+    handed: u64,
+    throttled_until: Option<Instant>,
+    start: Instant,
+    pub(super) finished: bool,
+    /// Items done before a resume.
+    resumed: u64,
+    /// Items with a result, in the order the results came (completion order).
+    ready: VecDeque<usize>,
+}
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        spec: &Arc<ApiSpec>,
+        kind: Box<dyn DynKind>,
+        n: usize,
+        concurrency: Option<usize>,
+        order: Order,
+        retry: Option<RetryPolicy>,
+        seed: u64,
+        key_seed: Option<u128>,
+        resume: Option<&ManyCheckpoint>,
+        now: Instant,
+    ) -> Result<Self> {
+        crate::core::options::check_sizes(spec.concurrency, None)?;
+        if let Some(c) = concurrency {
+            crate::core::options::check_sizes(c, None)?;
+        }
+        let concurrency = concurrency
+            .unwrap_or(spec.concurrency)
+            .min(spec.concurrency);
+        if let Some(c) = resume {
+            if c.items != n as u64 {
+                return Err(Error::config(format!(
+                    "the checkpoint is for {} items, not {n}",
+                    c.items
+                )));
+            }
+        }
+        let size = kind.unit_size().max(1);
+        let skip: Vec<bool> = (0..n)
+            .map(|i| resume.is_some_and(|c| c.is_done(i)))
+            .collect();
+        let resumed = skip.iter().filter(|s| **s).count() as u64;
+        let mut engine = Engine {
+            spec: spec.clone(),
+            kind,
+            n,
+            concurrency,
+            window_items: (concurrency * 2).max(2).saturating_mul(size),
+            order,
+            units: Units::default(),
+            queue: BinaryHeap::new(),
+            waiting: BinaryHeap::new(),
+            in_flight: Vec::new(),
+            next_unit: 0,
+            next_id: 0,
+            results: (0..n).map(|_| None).collect(),
+            skip,
+            next_emit: 0,
+            events: VecDeque::new(),
+            retrier: Retrier::new(retry.unwrap_or_else(|| spec.retry.clone()), seed),
+            keys: {
+                let k = key_seed.unwrap_or(
+                    u128::from(seed ^ 0xA5A5_5A5A_0F0F_F0F0) << 64
+                        | u128::from(seed ^ 0x0F0F_F0F0_A5A5_5A5A),
+                );
+                (SplitMix64((k >> 64) as u64), SplitMix64(k as u64))
+            },
+            report: ManyReport {
+                items: n as u64,
+                ..ManyReport::default()
+            },
+            handed: 0,
+            throttled_until: None,
+            start: now,
+            finished: false,
+            resumed,
+            ready: VecDeque::new(),
+        };
+        let mut todo: Vec<usize> = (0..n).filter(|i| !engine.skip[*i]).collect();
+        todo.retain(|&i| match engine.kind.refuse(i) {
+            Some(e) => {
+                engine.results[i] = Some(Err(e));
+                engine.ready.push_back(i);
+                false
+            }
+            None => true,
+        });
+        for chunk in todo.chunks(size) {
+            let uid = engine.add_unit(chunk.to_vec());
+            engine.queue.push(Reverse((chunk[0], uid)));
+        }
+        engine.emit();
+        engine.finish_if_done(now);
+        Ok(engine)
+    }
+
+    /// A new unit of `indices`, not queued yet: its id.
+    fn add_unit(&mut self, indices: Vec<usize>) -> u64 {
+        let id = self.next_unit;
+        self.next_unit += 1;
+        let key = self.kind.idempotency_header().map(|_| {
+            // A key per request body: the same across retries of it.
+            uuid_v4(self.keys.0.next_u64(), self.keys.1.next_u64())
+        });
+        self.units.insert(
+            id,
+            Unit {
+                indices,
+                state: UnitState::Queued,
+                retries: 0,
+                key,
+                url: String::new(),
+            },
+        );
+        id
+    }
+
+    pub(super) fn poll_request(&mut self) -> Option<Request> {
+        loop {
+            if self.in_flight.len() >= self.concurrency {
+                return None;
+            }
+            let &Reverse((first, uid)) = self.queue.peek()?;
+            if self.order == Order::Page && first >= self.next_emit + self.window_items {
+                return None;
+            }
+            self.queue.pop();
+            let unit = self.units.get_mut(uid).expect("queued unit exists");
+            let key = unit.key.clone();
+            match self.kind.request(&self.spec, &unit.indices, key.as_deref()) {
+                Ok((method, url, body)) => {
+                    let id = RequestId(self.next_id);
+                    self.next_id += 1;
+                    unit.state = UnitState::InFlight;
+                    unit.url = self.spec.redact_parsed(&url);
+                    self.in_flight.push((id, uid));
+                    let mut req = self.spec.request(id, method, url, body);
+                    if let (Some(name), Some(key)) = (self.kind.idempotency_header(), key) {
+                        req.headers.push(Header {
+                            name: name.to_string(),
+                            value: key,
+                            sensitive: false,
+                        });
+                    }
+                    return Some(req);
+                }
+                Err(e) => {
+                    // This unit cannot even be asked for (a bad id, a body
+                    // that does not serialize): its items fail, others go on.
+                    let unit = self.units.remove(uid).expect("unit exists");
+                    for i in unit.indices {
+                        self.results[i] = Some(Err(e.clone()));
+                        self.ready.push_back(i);
+                    }
+                    self.emit();
+                }
+            }
+        }
+    }
+
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.waiting.peek().map(|Reverse((at, _))| *at)
+    }
+
+    pub(super) fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((at, uid))) = self.waiting.peek() {
+            if at > now {
+                break;
+            }
+            self.waiting.pop();
+            if let Some(unit) = self.units.get_mut(uid) {
+                unit.state = UnitState::Queued;
+                self.queue.push(Reverse((unit.indices[0], uid)));
+            }
+        }
+    }
+
+    pub(super) fn handle_response(
+        &mut self,
+        id: RequestId,
+        answer: std::result::Result<Response, TransportError>,
+        now: Instant,
+    ) {
+        let Some(uid) = take_request(&mut self.in_flight, id) else {
+            return;
+        };
+        self.report.requests += 1;
+        let url = self.units.get_mut(uid).expect("unit exists").url.clone();
+        // A failure of the whole request (no answer, or a status that is
+        // retried) is every item's; other answers are read item by item.
+        let whole = match &answer {
+            Err(e) => Some(exchange::transport_failed(e)),
+            Ok(resp) => match exchange::status_failed(resp) {
+                (err, Some(failure)) => Some((err, Some(failure))),
+                (_, None) => None,
+            },
+        };
+        if let Some((err, failure)) = whole {
+            self.retry_unit(uid, err.with_url(url), failure, now);
+        } else {
+            let resp = answer.expect("answers that are not failures are responses");
+            self.retrier.on_success();
+            let unit = self.units.remove(uid).expect("unit exists");
+            let Read::PerItem(results) = self.kind.read(&unit.indices, &resp, &url);
+            let mut again = Vec::new();
+            for (i, r) in unit.indices.iter().zip(results) {
+                match r {
+                    Ok(v) => {
+                        self.results[*i] = Some(Ok(v));
+                        self.ready.push_back(*i);
+                    }
+                    Err((e, Some(f))) if unit.retries < self.retrier_max() => {
+                        self.count_retry(f.cause, now, None);
+                        again.push((*i, e));
+                    }
+                    Err((e, _)) => {
+                        self.results[*i] = Some(Err(e));
+                        self.ready.push_back(*i);
+                    }
+                }
+            }
+            if !again.is_empty() {
+                // Items the server failed one by one go again, on their own.
+                let retries = unit.retries + 1;
+                let indices: Vec<usize> = again.iter().map(|(i, _)| *i).collect();
+                let uid = self.add_unit(indices);
+                let u = self.units.get_mut(uid).expect("just added");
+                u.retries = retries;
+                u.state = UnitState::Waiting;
+                let at = now + self.retrier.backoff(retries - 1);
+                self.waiting.push(Reverse((at, uid)));
+            }
+        }
+        self.emit();
+        self.finish_if_done(now);
+    }
+
+    fn retrier_max(&self) -> u32 {
+        self.retrier.max_retries()
+    }
+
+    fn count_retry(&mut self, cause: RetryCause, now: Instant, at: Option<Instant>) {
+        self.report.retries.add(cause);
+        if let (RetryCause::Throttled, Some(at)) = (cause, at) {
+            let from = self.throttled_until.map_or(now, |u| u.max(now));
+            if at > from {
+                self.report.throttled += at - from;
+                self.throttled_until = Some(at);
+            }
+        }
+    }
+
+    fn retry_unit(&mut self, uid: u64, err: Error, failure: Option<Failure>, now: Instant) {
+        let replay_safe = self.kind.replay_safe();
+        let unit = self.units.get_mut(uid).expect("unit exists");
+        let verdict = exchange::decide(
+            &mut self.retrier,
+            unit.retries,
+            failure.as_ref(),
+            replay_safe,
+            now,
+        );
+        match verdict {
+            Verdict::RetryAt(at) => {
+                unit.retries += 1;
+                unit.state = UnitState::Waiting;
+                self.waiting.push(Reverse((at, uid)));
+                self.count_retry(failure.expect("decided on a failure").cause, now, Some(at));
+            }
+            other => {
+                let retries = unit.retries;
+                let err = match other {
+                    Verdict::GiveUp(why) => exchange::gave_up(err, retries, why),
+                    Verdict::NotReplayable => {
+                        let m = format!(
+                            "{} (not retried: the request may have been processed, and it has no idempotency key)",
+                            err.message()
+                        );
+                        err.with_message(m)
+                    }
+                    _ => err,
+                };
+                // A write that may have been processed and is not sent
+                // again (no idempotency key), or that got no answer at all
+                // on its last try: whether it was applied is not known.
+                let maybe_applied = match (&other, &failure) {
+                    (Verdict::NotReplayable, _) => true,
+                    (_, Some(f)) => {
+                        !f.surely_unsent
+                            && matches!(err.kind(), ErrorKind::Transport | ErrorKind::Timeout)
+                    }
+                    _ => false,
+                };
+                let err = if maybe_applied && self.kind.writes() {
+                    let mut e = Error::new(
+                        ErrorKind::OutcomeUnknown,
+                        format!(
+                            "{} error: {}; the write may have been applied",
+                            err.kind(),
+                            err.message()
+                        ),
+                    );
+                    if let Some(url) = err.url() {
+                        e = e.with_url(url);
+                    }
+                    e
+                } else {
+                    err
+                };
+                let unit = self.units.remove(uid).expect("unit exists");
+                for i in unit.indices {
+                    self.results[i] = Some(Err(err.clone()));
+                    self.ready.push_back(i);
+                }
+            }
+        }
+    }
+
+    fn emit_one(&mut self, i: usize) {
+        let result = self.results[i].take().expect("a result to emit");
+        match &result {
+            Ok(_) => self.report.succeeded += 1,
+            Err(e) if e.kind() == ErrorKind::OutcomeUnknown => self.report.unknown += 1,
+            Err(_) => self.report.failed += 1,
+        }
+        self.handed += 1;
+        self.events
+            .push_back(ManyEvent::Item(ItemEvent { index: i, result }));
+    }
+
+    fn emit(&mut self) {
+        match self.order {
+            Order::Page => {
+                while self.next_emit < self.n {
+                    let i = self.next_emit;
+                    if self.skip[i] {
+                        self.next_emit += 1;
+                        continue;
+                    }
+                    if self.results[i].is_none() {
+                        break;
+                    }
+                    self.emit_one(i);
+                    self.skip[i] = true;
+                    self.next_emit += 1;
+                }
+            }
+            Order::Completion => {
+                while let Some(i) = self.ready.pop_front() {
+                    if !self.skip[i] && self.results[i].is_some() {
+                        self.emit_one(i);
+                        self.skip[i] = true;
+                    }
+                }
+                while self.next_emit < self.n && self.skip[self.next_emit] {
+                    self.next_emit += 1;
+                }
+            }
+        }
+    }
+
+    fn finish_if_done(&mut self, now: Instant) {
+        if !self.finished && self.units.is_empty() && self.next_emit >= self.n {
+            self.finished = true;
+            self.report.duration = now.saturating_duration_since(self.start);
+            self.events
+                .push_back(ManyEvent::Finished(self.report.clone()));
+        }
+    }
+
+    pub(super) fn checkpoint(&self, held: &[usize]) -> ManyCheckpoint {
+        // Done = handed out; items whose results are still queued as events
+        // (here, or taken by a driver that has not handed them on) are not.
+        let mut done_flags = self.skip.clone();
+        for ev in &self.events {
+            if let ManyEvent::Item(e) = ev {
+                done_flags[e.index] = false;
+            }
+        }
+        for &i in held {
+            if let Some(f) = done_flags.get_mut(i) {
+                *f = false;
+            }
+        }
+        let mut done = Vec::new();
+        let mut i = 0;
+        while i < self.n {
+            if done_flags[i] {
+                let a = i;
+                while i < self.n && done_flags[i] {
+                    i += 1;
+                }
+                done.push((a as u64, i as u64));
+            } else {
+                i += 1;
+            }
+        }
+        ManyCheckpoint {
+            version: 1,
+            items: self.n as u64,
+            done,
+        }
+    }
+
+    pub(super) fn progress(&self, now: Instant) -> ManyProgress {
+        let elapsed = now.saturating_duration_since(self.start);
+        let queued = self
+            .events
+            .iter()
+            .filter(|e| matches!(e, ManyEvent::Item(_)))
+            .count() as u64;
+        let done = self.handed - queued;
+        let total = self.n as u64 - self.resumed;
+        let eta = if self.finished {
+            Some(Duration::ZERO)
+        } else if done > 0 {
+            Some(elapsed.mul_f64((total - done) as f64 / done as f64))
+        } else {
+            None
+        };
+        ManyProgress {
+            done,
+            total,
+            failed: self.report.failed,
+            unknown: self.report.unknown,
+            retries: self.report.retries.total(),
+            throttled: self.report.throttled,
+            elapsed,
+            eta,
+        }
+    }
+}
+
+/// A UUID version 4 string (RFC 9562) from 128 random bits, 6 of which
+/// become the version and variant.
+fn uuid_v4(hi: u64, lo: u64) -> String {
+    let hi = (hi & !0xF000) | 0x4000;
+    let lo = (lo & !(0b11 << 62)) | (0b10 << 62);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xFFFF,
+        hi & 0xFFFF,
+        lo >> 48,
+        lo & 0xFFFF_FFFF_FFFF
+    )
+}

@@ -1,0 +1,84 @@
+//! What a job of many items hands out and tells: one event per item, the
+//! outcome of a write, its progress and its final report.
+
+use std::time::Duration;
+
+use crate::core::retry::RetryCounts;
+#[cfg(doc)]
+use crate::error::ErrorKind;
+use crate::error::Result;
+
+/// What a job of many items did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ManyReport {
+    /// Items in the job.
+    pub items: u64,
+    /// Items that succeeded.
+    pub succeeded: u64,
+    /// Items that failed (each with its own error), not counting those
+    /// whose outcome is unknown.
+    pub failed: u64,
+    /// Writes whose answer did not say whether they were applied (their
+    /// error is [`ErrorKind::OutcomeUnknown`]): they may have been written,
+    /// so they are neither succeeded nor failed.
+    pub unknown: u64,
+    /// HTTP requests answered.
+    pub requests: u64,
+    /// Retries, by cause.
+    pub retries: RetryCounts,
+    /// Time held back by the server's throttling.
+    pub throttled: Duration,
+    /// Time from start to end.
+    pub duration: Duration,
+}
+
+/// How far a job of many items is.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ManyProgress {
+    /// Items handed out.
+    pub done: u64,
+    /// Items in all.
+    pub total: u64,
+    /// Items that failed so far.
+    pub failed: u64,
+    /// Writes whose outcome is unknown so far (see [`ManyReport::unknown`]).
+    pub unknown: u64,
+    /// Requests retried.
+    pub retries: u64,
+    /// Time held back by throttling.
+    pub throttled: Duration,
+    /// Time since the start (in this process).
+    pub elapsed: Duration,
+    /// Estimated time left.
+    pub eta: Option<Duration>,
+}
+
+/// One item's result, as the job hands it out.
+#[derive(Debug, Clone)]
+pub struct ItemEvent<T> {
+    /// The item's position in the input.
+    pub index: usize,
+    /// Its result.
+    pub result: Result<T>,
+}
+
+/// What a many-items machine tells its driver.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ManyEvent<T> {
+    /// One item's result.
+    Item(ItemEvent<T>),
+    /// Every item has its result.
+    Finished(ManyReport),
+}
+
+/// A write that succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The record's id, as the server gave it (created id for inserts).
+    pub id: Option<String>,
+    /// The status of the write.
+    pub status: u16,
+}

@@ -675,7 +675,7 @@ pub fn sweep(data: &[u8]) {
             } else {
                 answer(&mut d, &req, page_size)
             };
-            s.handle_response(req.id, answer, now);
+            s.handle_response(req.id(), answer, now);
             if d.byte() & 7 == 0 {
                 checkpoint_round_trip(&s.checkpoint());
             }
@@ -788,7 +788,7 @@ fn answer(d: &mut Bytes<'_>, req: &Request, page_size: u64) -> Result<Response, 
             };
             Err(TransportError::new(
                 k,
-                format!("fuzz: no answer to {}", req.url),
+                format!("fuzz: no answer to {}", req.url()),
             ))
         }
         1 => {

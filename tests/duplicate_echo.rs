@@ -30,10 +30,10 @@ fn run(api: &Api, opts: ListOptions, mut server: impl FnMut(&Request, usize) -> 
             reqs.push(r);
         }
         for r in reqs {
-            urls.push(r.url.clone());
+            urls.push(r.url().to_owned());
             let resp = server(&r, n);
             n += 1;
-            s.handle_response(r.id, Ok(resp), now);
+            s.handle_response(r.id(), Ok(resp), now);
         }
         while let Some(e) = s.poll_event() {
             match e {
@@ -84,17 +84,16 @@ fn page_zero_served_as_page_one_with_an_echo_is_a_duplicate_natively() {
         .build()
         .unwrap();
     let r = run(&api, ListOptions::new("items"), |req, _| {
-        let asked = q(&req.url, "page").unwrap();
+        let asked = q(req.url(), "page").unwrap();
         let page = asked.max(1);
         let data: Vec<_> = ((page - 1) * 10 + 1..=(page * 10).min(100))
             .map(|i| serde_json::json!({ "id": i }))
             .collect();
-        let mut resp = Response::new(
+        Response::new(
             200,
             serde_json::json!({"page": asked, "data": data}).to_string(),
-        );
-        resp.headers.push(("X-Total-Count".into(), "100".into()));
-        resp
+        )
+        .with_header("X-Total-Count", "100")
     });
     assert_eq!(r.end.unwrap_err().kind(), ErrorKind::Duplicate);
 }

@@ -319,7 +319,7 @@ fn handoff_cost() {
         fn send(&self, request: Request) -> TransportFuture {
             let out = self
                 .0
-                .get(&request.url)
+                .get(request.url())
                 .call()
                 .map_err(|e| TransportError::new(TransportErrorKind::Io, e.to_string()))
                 .and_then(|mut r| {

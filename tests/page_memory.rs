@@ -49,7 +49,7 @@ fn a_page_of_tiny_records_costs_its_body_not_a_range_per_element() {
     while !sweep.is_done() {
         while let Some(req) = sweep.poll_request() {
             let b = body.take().unwrap_or_else(|| b"[]".to_vec());
-            sweep.handle_response(req.id, Ok(Response::new(200, b)), now);
+            sweep.handle_response(req.id(), Ok(Response::new(200, b)), now);
         }
         while let Some(e) = sweep.poll_event() {
             match e {

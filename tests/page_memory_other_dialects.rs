@@ -50,7 +50,7 @@ fn a_page_number_page_of_tiny_records_costs_eight_times_its_body() {
     while !sweep.is_done() {
         while let Some(req) = sweep.poll_request() {
             let b = body.take().unwrap_or_else(|| b"[]".to_vec());
-            sweep.handle_response(req.id, Ok(Response::new(200, b)), now);
+            sweep.handle_response(req.id(), Ok(Response::new(200, b)), now);
         }
         while let Some(e) = sweep.poll_event() {
             match e {

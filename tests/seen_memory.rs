@@ -43,7 +43,7 @@ fn held_after(pages: usize, cursor_len: usize) -> usize {
                 c.push_str(&"x".repeat(cursor_len));
                 format!(r#"{{"data":[{{"id":{served}}}],"next":"{c}"}}"#)
             };
-            sweep.handle_response(req.id, Ok(Response::new(200, body)), now);
+            sweep.handle_response(req.id(), Ok(Response::new(200, body)), now);
         }
         while let Some(e) = sweep.poll_event() {
             if let Event::Failed(e) = e {

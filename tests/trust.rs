@@ -30,8 +30,8 @@ macro_rules! run {
         loop {
             let mut progressed = false;
             while let Some(req) = job.poll_request() {
-                sent.push(format!("{} {}", req.method.as_str(), req.url));
-                job.handle_response(req.id, Ok($answer), now);
+                sent.push(format!("{} {}", req.method().as_str(), req.url()));
+                job.handle_response(req.id(), Ok($answer), now);
                 progressed = true;
             }
             while let Some(ev) = job.poll_event() {
@@ -401,7 +401,7 @@ fn servicenow(joiner: Option<&str>) -> Api {
 
 fn first_url(api: &Api, options: ListOptions) -> pagewise::Result<String> {
     let mut sweep = Sweep::new(api.spec(), options, Instant::now())?;
-    Ok(sweep.poll_request().unwrap().url)
+    Ok(sweep.poll_request().unwrap().url().to_owned())
 }
 
 #[test]
@@ -586,8 +586,8 @@ fn sweep_run(
         let Some(req) = s.poll_request() else {
             panic!("a sweep with nothing to ask and not done");
         };
-        urls.push(req.url.clone());
-        s.handle_response(req.id, Ok(Response::new(200, answer(&req.url))), now);
+        urls.push(req.url().to_owned());
+        s.handle_response(req.id(), Ok(Response::new(200, answer(req.url()))), now);
         while let Some(ev) = s.poll_event() {
             match ev {
                 Event::Page(p) => {

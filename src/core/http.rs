@@ -77,17 +77,17 @@ impl fmt::Debug for Header {
 #[derive(Clone)]
 pub struct Request {
     /// The id to hand back with the answer.
-    pub id: RequestId,
+    pub(crate) id: RequestId,
     /// The method.
-    pub method: Method,
+    pub(crate) method: Method,
     /// The absolute URL, with the query string.
-    pub url: String,
+    pub(crate) url: String,
     /// The headers, in order (credentials included when the URL is on the API's origin).
-    pub headers: Vec<Header>,
+    pub(crate) headers: Vec<Header>,
     /// The body, if any.
-    pub body: Option<Vec<u8>>,
+    pub(crate) body: Option<Vec<u8>>,
     /// How long the transport may take for this request, if limited.
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     // The two transport hints below and `Response::attachment` are for the
     // in-crate transports that parse pages themselves (the WebAssembly one):
     // hidden from the docs, read through the hidden accessors.
@@ -99,8 +99,7 @@ pub struct Request {
     /// response's `attachment`: the core reads the
     /// skeleton, and the page's [`Records`](crate::core::Records) carry the
     /// attachment to the caller. Other transports ignore it.
-    #[doc(hidden)]
-    pub records_at: Option<String>,
+    pub(crate) records_at: Option<String>,
     /// For a page of a sweep that hands pages out in page order (and reads
     /// only the records' count, as for `records_at`):
     /// the sweep (a number its driver gives it, unique among the sweeps
@@ -110,8 +109,7 @@ pub struct Request {
     /// one that came early unparsed, as bytes, until the earlier ones are
     /// in (parsed objects held meanwhile cost a garbage collector more than
     /// bytes). Other transports ignore it.
-    #[doc(hidden)]
-    pub in_order: Option<(u64, u64)>,
+    pub(crate) in_order: Option<(u64, u64)>,
     pub(crate) secrets: Arc<Secrets>,
 }
 
@@ -194,16 +192,15 @@ impl fmt::Debug for Request {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Response {
     /// The status code.
-    pub status: u16,
+    pub(crate) status: u16,
     /// The headers, in order; names compared case-insensitively.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// The whole body (or, with an `attachment`,
     /// the skeleton that stands for it).
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
     /// What the transport parsed itself, when it answered a page request
     /// (see `Request::records_at`) with a skeleton body; `None` otherwise.
-    #[doc(hidden)]
-    pub attachment: Option<Attachment>,
+    pub(crate) attachment: Option<Attachment>,
 }
 
 /// The records a transport parsed itself, handed over with a skeleton body
@@ -294,6 +291,29 @@ impl Response {
         }
     }
 
+    /// An answer with its headers (in order, as received), for transports:
+    ///
+    /// ```
+    /// let r = pagewise::core::Response::from_parts(
+    ///     200,
+    ///     vec![("X-Total-Count".into(), "2".into())],
+    ///     r#"[{"id":1},{"id":2}]"#,
+    /// );
+    /// assert_eq!(r.header("x-total-count"), Some("2"));
+    /// ```
+    pub fn from_parts(
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: impl Into<Vec<u8>>,
+    ) -> Self {
+        Response {
+            status,
+            headers,
+            body: body.into(),
+            attachment: None,
+        }
+    }
+
     /// The status code.
     pub fn status(&self) -> u16 {
         self.status
@@ -376,9 +396,9 @@ pub enum TransportErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportError {
     /// What kind of failure.
-    pub kind: TransportErrorKind,
+    pub(crate) kind: TransportErrorKind,
     /// A description for people (must not contain credentials).
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl TransportError {

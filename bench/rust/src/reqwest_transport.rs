@@ -49,23 +49,26 @@ impl ReqwestTransport {
     }
 }
 
+/// The largest body read (the library's own transports use the same).
+const MAX_BODY: usize = 256 << 20;
+
 impl AsyncTransport for ReqwestTransport {
     fn send(&self, request: Request) -> TransportFuture {
-        let method = match request.method {
+        let method = match request.method() {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
             Method::Put => reqwest::Method::PUT,
             Method::Patch => reqwest::Method::PATCH,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let mut builder = self.client.request(method, &request.url);
-        for h in &request.headers {
+        let mut builder = self.client.request(method, request.url());
+        for h in request.headers() {
             builder = builder.header(&h.name, &h.value);
         }
-        if let Some(body) = request.body.clone() {
-            builder = builder.body(body);
+        if let Some(body) = request.body() {
+            builder = builder.body(body.to_vec());
         }
-        if let Some(timeout) = request.timeout {
+        if let Some(timeout) = request.timeout() {
             builder = builder.timeout(timeout);
         }
         let url = request.redacted_url();
@@ -82,12 +85,20 @@ impl AsyncTransport for ReqwestTransport {
                     )
                 })
                 .collect();
-            let body = answer.bytes().await.map_err(|e| map_error(e, &url))?;
-            Ok(headers
-                .into_iter()
-                .fold(Response::new(status, body.to_vec()), |r, (k, v)| {
-                    r.with_header(k, v)
-                }))
+            // Read the body in chunks, up to a limit: memory stays bounded
+            // whatever length the server announces or sends.
+            let mut answer = answer;
+            let mut body = Vec::new();
+            while let Some(chunk) = answer.chunk().await.map_err(|e| map_error(e, &url))? {
+                if body.len() + chunk.len() > MAX_BODY {
+                    return Err(TransportError::new(
+                        TransportErrorKind::Io,
+                        format!("the answer's body is over {MAX_BODY} bytes ({url})"),
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Response::from_parts(status, headers, body))
         })
     }
 }

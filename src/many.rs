@@ -239,6 +239,7 @@ impl<C> WriteManyJob<C> {
 
 /// One record's outcome in a write job.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct WriteOutcome {
     /// The record's position in the input.
     pub index: usize,

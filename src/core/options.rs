@@ -10,6 +10,7 @@ use super::retry::RetryPolicy;
 /// the option schema).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Order {
     /// Page order, as the API orders them (default). Pages that finish early
     /// wait in a bounded reorder window.

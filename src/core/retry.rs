@@ -39,6 +39,7 @@ impl RetryCause {
 
 /// Retries per cause, as the report counts them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RetryCounts {
     /// 429s (and 503s with `Retry-After`) retried.
     pub throttled: u64,

@@ -113,6 +113,7 @@ impl ManyOptions {
 
 /// What a write job does to each record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum WriteOp {
     /// Create: `POST {path}` (or `"op":"insert"` in a batch).
     Insert,

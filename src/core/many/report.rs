@@ -57,6 +57,7 @@ pub struct ManyProgress {
 
 /// One item's result, as the job hands it out.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ItemEvent<T> {
     /// The item's position in the input.
     pub index: usize,
@@ -76,6 +77,7 @@ pub enum ManyEvent<T> {
 
 /// A write that succeeded.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Written {
     /// The record's id, as the server gave it (created id for inserts).
     pub id: Option<String>,

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// What the pacer has done so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PacerStats {
     /// Throttling answers (429 / 503 with `Retry-After`) received.
     pub throttles: u64,

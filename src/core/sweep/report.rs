@@ -14,6 +14,7 @@ pub const MAX_NOTICES: usize = 100;
 
 /// One page handed out by a sweep.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RawPage {
     /// Position of this page in the sweep's page order (0-based).
     pub index: u64,

@@ -157,25 +157,108 @@ impl<'de> Deserialize<'de> for Origins {
 /// as the npm package spells it: `options.pagination.total: ...`, and
 /// `options.retry has an unknown option "maxRetry" (known: ...)`.
 pub fn from_json<T: DeserializeOwned>(json: &str) -> Result<T> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    let (at, message) = match serde_path_to_error::deserialize(&mut de) {
-        Ok(value) => match de.end() {
-            Ok(()) => return Ok(value),
-            Err(e) => (".".to_string(), e.to_string()),
-        },
-        Err(e) => (e.path().to_string(), e.into_inner().to_string()),
+    let e = match serde_json::from_str(json) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
     };
-    let at = if at == "." {
+    let path = path_at(json, offset_of(json, e.line(), e.column()));
+    let at = if path.is_empty() {
         "options".to_string()
     } else {
-        format!("options.{at}")
+        format!("options.{path}")
     };
-    let mut message = message;
+    let mut message = e.to_string();
     // serde_json says where in the text; the path says it better.
     if let Some(i) = message.rfind(" at line ") {
         message.truncate(i);
     }
     Err(Error::config(describe(&at, &message)))
+}
+
+/// The byte offset of serde_json's `line` and `column` (bytes into the
+/// line) in `json`.
+fn offset_of(json: &str, line: usize, column: usize) -> usize {
+    let start: usize = json
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    (start + column).min(json.len())
+}
+
+/// The path, as the npm package spells it (`pagination.total`,
+/// `allowOrigins[1]`), of the value being read at byte `end` of `json`:
+/// where serde_json stopped when it found a problem. The readers here raise
+/// every error inside the value they read (before its closing bracket is
+/// passed), so that the place names the value: a member's name is read
+/// (an unknown option), a value is being or has just been read (a bad
+/// value), or an object has just closed (a member missing).
+/// (`serde_path_to_error` said it by wrapping every visitor: about 20 KB
+/// gzipped of the WebAssembly module.)
+fn path_at(json: &str, end: usize) -> String {
+    /// An object and the member being read, or an array and the index of
+    /// the element being read (`None` before the first).
+    enum Frame<'a> {
+        Object(Option<&'a str>),
+        Array(Option<usize>),
+    }
+    let b = json.as_bytes();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    while i < end.min(b.len()) {
+        let c = b[i];
+        if let Some(Frame::Array(at @ None)) = stack.last_mut() {
+            if !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b']') {
+                *at = Some(0);
+            }
+        }
+        match c {
+            b'{' => stack.push(Frame::Object(None)),
+            b'[' => stack.push(Frame::Array(None)),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Object(key)) => *key = None,
+                Some(Frame::Array(Some(n))) => *n += 1,
+                _ => {}
+            },
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                // A member's name: its object has none yet.
+                if let Some(Frame::Object(key @ None)) = stack.last_mut() {
+                    *key = Some(json.get(start..=i).unwrap_or(&json[start..]));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for frame in &stack {
+        match frame {
+            Frame::Object(Some(key)) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                match serde_json::from_str::<String>(key) {
+                    Ok(name) => path.push_str(&name),
+                    Err(_) => path.push_str(key.trim_matches('"')),
+                }
+            }
+            Frame::Array(Some(n)) => {
+                path.push('[');
+                path.push_str(&n.to_string());
+                path.push(']');
+            }
+            _ => {}
+        }
+    }
+    path
 }
 
 /// `at: message`, with serde's "unknown field `x`, expected one of `a`,
@@ -200,6 +283,14 @@ fn describe(at: &str, message: &str) -> String {
             return format!("{at} has an unknown option {name:?}{known}");
         }
     }
+    // `{ "heder": .. }` for an enum: the path ends at the variant's name.
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        if let Some((name, _)) = rest.split_once('`') {
+            if let Some(enum_at) = at.strip_suffix(name).and_then(|a| a.strip_suffix('.')) {
+                return format!("{enum_at}: {message}");
+            }
+        }
+    }
     format!("{at}: {message}")
 }
 
@@ -214,40 +305,63 @@ where
     D: Deserializer<'de>,
     T: TryFrom<u64>,
 {
-    struct V<T>(std::marker::PhantomData<T>);
-    impl<'de, T: TryFrom<u64>> Visitor<'de> for V<T> {
-        type Value = Option<T>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a non-negative integer")
-        }
-        fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(
-            self,
-            d: D,
-        ) -> std::result::Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
-            if v > MAX_SAFE {
-                return Err(E::custom("must be an integer below 2^53"));
-            }
-            T::try_from(v)
-                .map(Some)
-                .map_err(|_| E::custom("is too large"))
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
-            Err(E::custom("must be a non-negative integer"))
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
-            Err(E::custom("must be a non-negative integer"))
+    d.deserialize_any(Count::<T>::new(false, None))
+}
+
+/// The reader of a count: every check inside the visitor, so that
+/// serde_json places an error at the value (see [`path_at`]).
+struct Count<T> {
+    /// `null` is an error.
+    required: bool,
+    /// 0 is this error.
+    zero: Option<&'static str>,
+    of: std::marker::PhantomData<T>,
+}
+
+impl<T> Count<T> {
+    fn new(required: bool, zero: Option<&'static str>) -> Self {
+        Count {
+            required,
+            zero,
+            of: std::marker::PhantomData,
         }
     }
-    d.deserialize_option(V(std::marker::PhantomData))
+}
+
+impl<'de, T: TryFrom<u64>> Visitor<'de> for Count<T> {
+    type Value = Option<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a non-negative integer")
+    }
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+        if self.required {
+            return Err(E::custom("must be a non-negative integer"));
+        }
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+        self.visit_unit()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+        if v > MAX_SAFE {
+            return Err(E::custom("must be an integer below 2^53"));
+        }
+        if let (0, Some(message)) = (v, self.zero) {
+            return Err(E::custom(message));
+        }
+        T::try_from(v)
+            .map(Some)
+            .map_err(|_| E::custom("is too large"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Err(E::custom("must be a non-negative integer"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Err(E::custom("must be a non-negative integer"))
+    }
 }
 
 /// Largest integer a JS number holds exactly.
@@ -259,7 +373,9 @@ where
     D: Deserializer<'de>,
     T: TryFrom<u64>,
 {
-    count(d)?.ok_or_else(|| de::Error::custom("must be a non-negative integer"))
+    // `Some` always: the visitor refuses `null`.
+    d.deserialize_any(Count::<T>::new(true, None))?
+        .ok_or_else(|| de::Error::custom("must be a non-negative integer"))
 }
 
 /// Milliseconds, `None` for `null`.
@@ -271,12 +387,9 @@ fn millis<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Duratio
 fn nullable_millis<'de, D: Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<Option<Duration>>, D::Error> {
-    match millis(d)? {
-        Some(Duration::ZERO) => Err(de::Error::custom(
-            "must be a positive integer (milliseconds) or null (no limit)",
-        )),
-        t => Ok(Some(t)),
-    }
+    let zero = "must be a positive integer (milliseconds) or null (no limit)";
+    let ms = d.deserialize_any(Count::<u64>::new(false, Some(zero)))?;
+    Ok(Some(ms.map(Duration::from_millis)))
 }
 
 /// A string, or `null` for "none" (`Some(None)`); absent is `None`.
@@ -315,64 +428,85 @@ fn pairs<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Pairs, D::Error
     d.deserialize_any(V)
 }
 
+/// A value given as JSON text (a checkpoint, as `checkpoint()` hands it
+/// out), or `null`: read by `read` inside the visitor, so that an error
+/// names the option.
+fn json_text<'de, D: Deserializer<'de>, T>(
+    d: D,
+    read: fn(&str) -> Result<T>,
+) -> std::result::Result<Option<T>, D::Error> {
+    struct V<T>(fn(&str) -> Result<T>);
+    impl<'de, T> Visitor<'de> for V<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            d: D,
+        ) -> std::result::Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            (self.0)(v).map(Some).map_err(|e| E::custom(e.message()))
+        }
+    }
+    d.deserialize_option(V(read))
+}
+
 /// A checkpoint given as its JSON text (what `checkpoint()` hands out).
 fn checkpoint<'de, D: Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<Checkpoint>, D::Error> {
-    match Option::<String>::deserialize(d)? {
-        None => Ok(None),
-        Some(json) => Checkpoint::from_json(&json)
-            .map(Some)
-            .map_err(|e| de::Error::custom(e.message())),
-    }
+    json_text(d, Checkpoint::from_json)
 }
 
 fn many_checkpoint<'de, D: Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<ManyCheckpoint>, D::Error> {
-    match Option::<String>::deserialize(d)? {
-        None => Ok(None),
-        Some(json) => ManyCheckpoint::from_json(&json)
-            .map(Some)
-            .map_err(|e| de::Error::custom(e.message())),
-    }
+    json_text(d, ManyCheckpoint::from_json)
 }
 
-/// `T` read from an object only: serde's derived structs also read arrays
-/// (their members in order), which no option means.
-fn map_only<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+/// What `S` describes, read from an object only (serde's derived structs
+/// also read arrays, their members in order, which no option means) and
+/// built by `build` inside the visitor, so that its errors name the object.
+fn map_only<'de, D: Deserializer<'de>, S: Deserialize<'de>, T>(
     d: D,
     what: &'static str,
+    build: fn(S) -> std::result::Result<T, String>,
 ) -> std::result::Result<T, D::Error> {
-    struct V<T>(&'static str, std::marker::PhantomData<T>);
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+    struct V<S, T>(&'static str, fn(S) -> std::result::Result<T, String>);
+    impl<'de, S: Deserialize<'de>, T> Visitor<'de> for V<S, T> {
         type Value = T;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str(self.0)
         }
         fn visit_map<A: MapAccess<'de>>(self, m: A) -> std::result::Result<T, A::Error> {
-            T::deserialize(de::value::MapAccessDeserializer::new(m))
+            let shape = S::deserialize(de::value::MapAccessDeserializer::new(m))?;
+            (self.1)(shape).map_err(de::Error::custom)
         }
     }
-    d.deserialize_map(V(what, std::marker::PhantomData))
+    d.deserialize_map(V(what, build))
 }
 
 /// Which members of a flat object the `type` allows: the first other one
 /// given is an unknown option, as for a struct.
-fn only<E: de::Error>(
-    kind: &str,
-    given: &[(&str, bool)],
-    allowed: &[&str],
-) -> std::result::Result<(), E> {
+fn only(kind: &str, given: &[(&str, bool)], allowed: &[&str]) -> std::result::Result<(), String> {
     match given
         .iter()
         .find(|(name, present)| *present && !allowed.contains(name))
     {
         None => Ok(()),
-        Some((name, _)) => Err(E::custom(format_args!(
+        Some((name, _)) => Err(format!(
             "unknown field `{name}`, expected one of type, {} (type '{kind}')",
             allowed.join(", ")
-        ))),
+        )),
     }
 }
 
@@ -404,10 +538,17 @@ struct AuthShape {
 
 impl<'de> Deserialize<'de> for Auth {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let a: AuthShape = map_only(
+        map_only(
             d,
             "an object with a type ('bearer', 'basic', 'header' or 'query')",
-        )?;
+            AuthShape::build,
+        )
+    }
+}
+
+impl AuthShape {
+    fn build(self) -> std::result::Result<Auth, String> {
+        let a = self;
         let given = [
             ("token", a.token.is_some()),
             ("user", a.user.is_some()),
@@ -416,7 +557,7 @@ impl<'de> Deserialize<'de> for Auth {
             ("value", a.value.is_some()),
         ];
         let need = |v: Option<String>, name: &'static str| {
-            v.ok_or_else(|| de::Error::custom(format_args!("missing field `{name}`")))
+            v.ok_or_else(|| format!("missing field `{name}`"))
         };
         Ok(match a.kind {
             AuthKind::Bearer => {
@@ -471,10 +612,17 @@ struct PaginationShape {
 
 impl<'de> Deserialize<'de> for Pagination {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let p: PaginationShape = map_only(
+        map_only(
             d,
             "an object with a type ('offset', 'page', 'cursor', 'next' or 'keyset')",
-        )?;
+            PaginationShape::build,
+        )
+    }
+}
+
+impl PaginationShape {
+    fn build(self) -> std::result::Result<Pagination, String> {
+        let p = self;
         let given = [
             ("total", p.total.is_some()),
             ("offsetParam", p.offset_param.is_some()),
@@ -487,9 +635,7 @@ impl<'de> Deserialize<'de> for Pagination {
             ("field", p.field.is_some()),
         ];
         let from = |from: Option<Link>| {
-            from.ok_or_else(|| {
-                de::Error::custom("missing field `from` ({ pointer }, { header } or 'link')")
-            })
+            from.ok_or_else(|| "missing field `from` ({ pointer }, { header } or 'link')".to_string())
         };
         Ok(match p.kind {
             PaginationKind::Offset => {
@@ -527,9 +673,9 @@ impl<'de> Deserialize<'de> for Pagination {
                 only("cursor", &given, &["from", "param", "limitParam"])?;
                 let link = from(p.from)?;
                 if link == Link::LinkHeader {
-                    return Err(de::Error::custom(
-                        "a cursor is read from { pointer } or { header }, not 'link'",
-                    ));
+                    return Err(
+                        "a cursor is read from { pointer } or { header }, not 'link'".into(),
+                    );
                 }
                 let mut o = Pagination::cursor(link);
                 if let Some(name) = p.param {
@@ -552,7 +698,7 @@ impl<'de> Deserialize<'de> for Pagination {
                 only("keyset", &given, &["field", "param", "limitParam"])?;
                 let field = p
                     .field
-                    .ok_or_else(|| de::Error::custom("missing field `field`"))?;
+                    .ok_or_else(|| "missing field `field`".to_string())?;
                 let mut o = Pagination::keyset(field);
                 if let Some(name) = p.param {
                     o.param = name;
@@ -620,7 +766,7 @@ const RETRY_WHAT: &str =
 impl<'de> Deserialize<'de> for RetryPolicy {
     /// The members given over [`RetryPolicy::default`].
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        Ok(map_only::<D, RetryOptions>(d, RETRY_WHAT)?.over(&RetryPolicy::default()))
+        map_only(d, RETRY_WHAT, |r: RetryOptions| Ok(r.over(&RetryPolicy::default())))
     }
 }
 
@@ -693,19 +839,26 @@ struct PacingShape {
 impl<'de> Deserialize<'de> for Pacing {
     /// The members given over [`Pacing::default`].
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s: PacingShape = map_only(
+        map_only(
             d,
             "an object { rateLimit?, adaptive?, cooldownWithoutRetryAfterMs?, maxCooldownMs? }",
-        )?;
+            PacingShape::build,
+        )
+    }
+}
+
+impl PacingShape {
+    fn build(self) -> std::result::Result<Pacing, String> {
+        let s = self;
         let mut p = Pacing::default();
         if let Some(r) = s.rate_limit {
             if !(r.per_second.is_finite() && r.per_second > 0.0) {
-                return Err(de::Error::custom(
-                    "rateLimit.perSecond must be a positive number (requests per second)",
-                ));
+                return Err(
+                    "rateLimit.perSecond must be a positive number (requests per second)".into(),
+                );
             }
             if r.burst == 0 {
-                return Err(de::Error::custom("rateLimit.burst must be at least 1"));
+                return Err("rateLimit.burst must be at least 1".into());
             }
             p = p.rate_limit(r.per_second, r.burst);
         }
@@ -733,7 +886,13 @@ struct DeltaShape {
 
 impl<'de> Deserialize<'de> for DeltaFilter {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s: DeltaShape = map_only(d, "an object { param, value, idField?, joiner? }")?;
+        map_only(d, "an object { param, value, idField?, joiner? }", DeltaShape::build)
+    }
+}
+
+impl DeltaShape {
+    fn build(self) -> std::result::Result<DeltaFilter, String> {
+        let s = self;
         let mut f = DeltaFilter::new(s.param, s.value);
         if let Some(id) = s.id_field {
             f = f.id_field(id);
@@ -780,10 +939,17 @@ struct LookupShape {
 
 impl<'de> Deserialize<'de> for BatchLookup {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s: LookupShape = map_only(
+        map_only(
             d,
             "an object { path, param, value?, separator?, max?, recordsAt?, idField? }",
-        )?;
+            LookupShape::build,
+        )
+    }
+}
+
+impl LookupShape {
+    fn build(self) -> std::result::Result<BatchLookup, String> {
+        let s = self;
         let mut b = BatchLookup::new(s.path, s.param);
         if let Some(v) = s.value {
             b.value = v;
@@ -829,10 +995,17 @@ struct BatchWriteShape {
 
 impl<'de> Deserialize<'de> for BatchWrite {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s: BatchWriteShape = map_only(
+        map_only(
             d,
             "an object { path, opField?, recordsField?, resultsAt?, resultFields?, max? }",
-        )?;
+            BatchWriteShape::build,
+        )
+    }
+}
+
+impl BatchWriteShape {
+    fn build(self) -> std::result::Result<BatchWrite, String> {
+        let s = self;
         let mut b = BatchWrite::new(s.path);
         if let Some(v) = s.op_field {
             b.op_field = v;
@@ -1064,7 +1237,7 @@ pub fn retry_given(json: &str) -> Result<Option<RetryOptions>> {
     struct Given(RetryOptions);
     impl<'de> Deserialize<'de> for Given {
         fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-            map_only(d, RETRY_WHAT).map(Given)
+            map_only(d, RETRY_WHAT, |r: RetryOptions| Ok(Given(r)))
         }
     }
     fn retry_options<'de, D: Deserializer<'de>>(
@@ -1114,6 +1287,34 @@ mod tests {
             m.starts_with("options.order: unknown variant `random`"),
             "{m}"
         );
+    }
+
+    #[test]
+    fn messages_name_the_option_wherever_it_sits() {
+        // Errors raised once a value is read, last member or not.
+        for (json, want) in [
+            (r#"{"baseUrl":"https://h/","auth":{"type":"bearer"}}"#, "options.auth: missing field `token`"),
+            (r#"{"auth":{"type":"bearer"},"baseUrl":"https://h/"}"#, "options.auth: missing field `token`"),
+            (r#"{"baseUrl":"https://h/","timeoutMs":0}"#, "options.timeoutMs: must be a positive integer"),
+            (r#"{"baseUrl":"https://h/","pacing":{"rateLimit":{"perSecond":1,"burst":null}}}"#, "options.pacing.rateLimit.burst: must be"),
+            (r#"{"baseUrl":"https://h/","pacing":{"rateLimit":{"perSecond":1}}}"#, "options.pacing.rateLimit: missing field `burst`"),
+            (r#"{"baseUrl":"https://h/","pacing":{"rateLimit":{"perSecond":0,"burst":1}}}"#, "options.pacing: rateLimit.perSecond"),
+            (r#"{"baseUrl":"https://h/","allowOrigins":["https://a",1]}"#, "options.allowOrigins[1]: invalid type: integer"),
+            (r#"{"baseUrl":"https://h/","query":{"a\"]":{"b":1}}}"#, "options.query.a\"]: invalid type: map"),
+            (r#"{"baseUrl":"https://h/","headers":[["a","b"],["c",{}]]}"#, "options.headers[1][1]: invalid type: map"),
+            (r#"{ "baseUrl": "https://h/",
+                 "pagination": { "type": "page", "total": { "heder": "X" } } }"#, "options.pagination.total: unknown variant `heder`"),
+            (r#"{"baseUrl":"https://h/"} x"#, "options: trailing characters"),
+        ] {
+            let m = message::<ApiOptions>(json);
+            assert!(m.starts_with(want), "{json}: {m}");
+        }
+        let m = message::<ListOptions>(r#"{"resume":"{}"}"#);
+        assert!(m.starts_with("options.resume: not a pagewise checkpoint"), "{m}");
+        let m = message::<WriteOptions>(r#"{"resume":"[]","order":"page"}"#);
+        assert!(m.starts_with("options.resume: not a pagewise job checkpoint"), "{m}");
+        let m = message::<WriteOptions>(r#"{"batch":{"path":"b","resultFields":{"ok":"x","okk":"y"}}}"#);
+        assert!(m.starts_with(r#"options.batch.resultFields has an unknown option "okk""#), "{m}");
     }
 
     #[test]

@@ -179,6 +179,50 @@ export function pagewiseCancel(id) {
   end(id);
 }
 
+/** The largest body read (decoded), as natively: a larger one is an error. */
+const MAX_BODY = 256 * 1024 * 1024;
+
+/**
+ * The body of `response`, decoded, or undefined if it is larger than
+ * MAX_BODY (reading stops there: memory stays bounded whatever a server, or
+ * a proxy, sends). A body whose exact length the headers give (no
+ * content coding) is read with `arrayBuffer`, which `fetch` holds to that
+ * length; any other is read chunk by chunk, counted.
+ */
+async function readBody(response) {
+  const length = response.headers.get('content-length');
+  const coding = response.headers.get('content-encoding');
+  if (length !== null && /^[0-9]+$/.test(length) && (coding === null || coding === 'identity')) {
+    if (Number(length) > MAX_BODY) {
+      response.body?.cancel().catch(() => {});
+      return undefined;
+    }
+  } else if (response.body !== null) {
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > MAX_BODY) {
+        reader.cancel().catch(() => {});
+        return undefined;
+      }
+      chunks.push(value);
+    }
+    if (chunks.length === 1) return chunks[0];
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      bytes.set(c, at);
+      at += c.byteLength;
+    }
+    return bytes;
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
 /**
  * Reads the `Response` of request `id` whole and settles it; never rejects:
  * `[status, headers, bytes]`; `[status, headers, body length, skeleton, id,
@@ -192,8 +236,10 @@ export async function pagewiseRead(response, id, pointer) {
   try {
     let headers = '';
     for (const [name, value] of response.headers) headers += `${name},${value}\n`;
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    out = [response.status, headers, bytes];
+    const bytes = await readBody(response);
+    out = bytes === undefined
+      ? [0, new Error(`the response body is larger than ${MAX_BODY / 1048576} MiB`)]
+      : [response.status, headers, bytes];
   } catch (e) {
     out = [0, e];
   }

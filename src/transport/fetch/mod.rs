@@ -249,6 +249,28 @@ fn failed(
     TransportError::new(kind, message)
 }
 
+/// How long after its timeout a request whose `fetch` ignores the abort
+/// signal (a mock, a wrapper that drops `signal`) is given up on here.
+const ABORT_GRACE: Duration = Duration::from_millis(100);
+
+/// `work`, unless `expiry` fires first (`None`: the request timed out
+/// without its `fetch` settling, though its signal was aborted).
+async fn until<F: std::future::Future>(
+    work: F,
+    expiry: &mut Option<futures_timer::Delay>,
+) -> Option<F::Output> {
+    match expiry {
+        None => Some(work.await),
+        Some(delay) => {
+            futures::pin_mut!(work);
+            match select(work, delay).await {
+                Either::Left((out, _)) => Some(out),
+                Either::Right(_) => None,
+            }
+        }
+    }
+}
+
 /// The init of `request`: method, headers, body, `signal`; in Node,
 /// `redirect: 'manual'` (see [`FetchTransport`]) and a `User-Agent` when the
 /// request names none.
@@ -313,6 +335,12 @@ async fn exchange(
         id,
         controller: Some(controller.clone()),
     };
+    // The timer above aborts the request; this one ends the wait if the
+    // `fetch` does not heed the abort (the guard then lets go of it).
+    let mut expiry = request
+        .timeout
+        .filter(|limit| limit.as_millis() < (i32::MAX as u128) - ABORT_GRACE.as_millis())
+        .map(|limit| futures_timer::Delay::new(limit + ABORT_GRACE));
     let connect = |text: &str| {
         failed(
             &controller,
@@ -334,7 +362,10 @@ async fn exchange(
             // call, so a `fetch` replaced after the module loaded is used).
             // Built from a `web_sys::Request` rather than with its builder,
             // which would append a `&` to a URL that has a query.
-            match gloo_net::http::Request::from(raw).send().await {
+            let sent = until(gloo_net::http::Request::from(raw).send(), &mut expiry)
+                .await
+                .ok_or_else(|| timed_out(request.timeout))?;
+            match sent {
                 Ok(response) => response.into(),
                 Err(gloo_net::Error::JsError(e))
                     if e.name == "AbortError" && !controller.signal().aborted() =>
@@ -355,8 +386,9 @@ async fn exchange(
                     message.push_str(&js_error(&e));
                     other(message)
                 })?;
-            let answer = JsFuture::from(Promise::resolve(&pending))
+            let answer = until(JsFuture::from(Promise::resolve(&pending)), &mut expiry)
                 .await
+                .ok_or_else(|| timed_out(request.timeout))?
                 .map_err(|e| connect(&js_error(&e)))?;
             answer.dyn_into().map_err(|_| {
                 other("fetch failed: the fetch function did not resolve to a Response")
@@ -380,7 +412,9 @@ async fn exchange(
             .unchecked_into();
         Ok::<Array, TransportError>(out)
     };
-    let mut out = read(js_read(&response, id, &pointer)).await?;
+    let mut out = until(read(js_read(&response, id, &pointer)), &mut expiry)
+        .await
+        .ok_or_else(|| timed_out(request.timeout))??;
     if out.get(0).as_f64() == Some(-1.0) {
         // In, and left unparsed until the earlier pages of its sweep are:
         // the request's slot is free now.

@@ -635,7 +635,9 @@ impl PaginationShape {
             ("field", p.field.is_some()),
         ];
         let from = |from: Option<Link>| {
-            from.ok_or_else(|| "missing field `from` ({ pointer }, { header } or 'link')".to_string())
+            from.ok_or_else(|| {
+                "missing field `from` ({ pointer }, { header } or 'link')".to_string()
+            })
         };
         Ok(match p.kind {
             PaginationKind::Offset => {
@@ -696,9 +698,7 @@ impl PaginationShape {
             }
             PaginationKind::Keyset => {
                 only("keyset", &given, &["field", "param", "limitParam"])?;
-                let field = p
-                    .field
-                    .ok_or_else(|| "missing field `field`".to_string())?;
+                let field = p.field.ok_or_else(|| "missing field `field`".to_string())?;
                 let mut o = Pagination::keyset(field);
                 if let Some(name) = p.param {
                     o.param = name;
@@ -766,7 +766,9 @@ const RETRY_WHAT: &str =
 impl<'de> Deserialize<'de> for RetryPolicy {
     /// The members given over [`RetryPolicy::default`].
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        map_only(d, RETRY_WHAT, |r: RetryOptions| Ok(r.over(&RetryPolicy::default())))
+        map_only(d, RETRY_WHAT, |r: RetryOptions| {
+            Ok(r.over(&RetryPolicy::default()))
+        })
     }
 }
 
@@ -886,7 +888,11 @@ struct DeltaShape {
 
 impl<'de> Deserialize<'de> for DeltaFilter {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        map_only(d, "an object { param, value, idField?, joiner? }", DeltaShape::build)
+        map_only(
+            d,
+            "an object { param, value, idField?, joiner? }",
+            DeltaShape::build,
+        )
     }
 }
 
@@ -1293,28 +1299,72 @@ mod tests {
     fn messages_name_the_option_wherever_it_sits() {
         // Errors raised once a value is read, last member or not.
         for (json, want) in [
-            (r#"{"baseUrl":"https://h/","auth":{"type":"bearer"}}"#, "options.auth: missing field `token`"),
-            (r#"{"auth":{"type":"bearer"},"baseUrl":"https://h/"}"#, "options.auth: missing field `token`"),
-            (r#"{"baseUrl":"https://h/","timeoutMs":0}"#, "options.timeoutMs: must be a positive integer"),
-            (r#"{"baseUrl":"https://h/","pacing":{"rateLimit":{"perSecond":1,"burst":null}}}"#, "options.pacing.rateLimit.burst: must be"),
-            (r#"{"baseUrl":"https://h/","pacing":{"rateLimit":{"perSecond":1}}}"#, "options.pacing.rateLimit: missing field `burst`"),
-            (r#"{"baseUrl":"https://h/","pacing":{"rateLimit":{"perSecond":0,"burst":1}}}"#, "options.pacing: rateLimit.perSecond"),
-            (r#"{"baseUrl":"https://h/","allowOrigins":["https://a",1]}"#, "options.allowOrigins[1]: invalid type: integer"),
-            (r#"{"baseUrl":"https://h/","query":{"a\"]":{"b":1}}}"#, "options.query.a\"]: invalid type: map"),
-            (r#"{"baseUrl":"https://h/","headers":[["a","b"],["c",{}]]}"#, "options.headers[1][1]: invalid type: map"),
-            (r#"{ "baseUrl": "https://h/",
-                 "pagination": { "type": "page", "total": { "heder": "X" } } }"#, "options.pagination.total: unknown variant `heder`"),
-            (r#"{"baseUrl":"https://h/"} x"#, "options: trailing characters"),
+            (
+                r#"{"baseUrl":"https://h/","auth":{"type":"bearer"}}"#,
+                "options.auth: missing field `token`",
+            ),
+            (
+                r#"{"auth":{"type":"bearer"},"baseUrl":"https://h/"}"#,
+                "options.auth: missing field `token`",
+            ),
+            (
+                r#"{"baseUrl":"https://h/","timeoutMs":0}"#,
+                "options.timeoutMs: must be a positive integer",
+            ),
+            (
+                r#"{"baseUrl":"https://h/","pacing":{"rateLimit":{"perSecond":1,"burst":null}}}"#,
+                "options.pacing.rateLimit.burst: must be",
+            ),
+            (
+                r#"{"baseUrl":"https://h/","pacing":{"rateLimit":{"perSecond":1}}}"#,
+                "options.pacing.rateLimit: missing field `burst`",
+            ),
+            (
+                r#"{"baseUrl":"https://h/","pacing":{"rateLimit":{"perSecond":0,"burst":1}}}"#,
+                "options.pacing: rateLimit.perSecond",
+            ),
+            (
+                r#"{"baseUrl":"https://h/","allowOrigins":["https://a",1]}"#,
+                "options.allowOrigins[1]: invalid type: integer",
+            ),
+            (
+                r#"{"baseUrl":"https://h/","query":{"a\"]":{"b":1}}}"#,
+                "options.query.a\"]: invalid type: map",
+            ),
+            (
+                r#"{"baseUrl":"https://h/","headers":[["a","b"],["c",{}]]}"#,
+                "options.headers[1][1]: invalid type: map",
+            ),
+            (
+                r#"{ "baseUrl": "https://h/",
+                 "pagination": { "type": "page", "total": { "heder": "X" } } }"#,
+                "options.pagination.total: unknown variant `heder`",
+            ),
+            (
+                r#"{"baseUrl":"https://h/"} x"#,
+                "options: trailing characters",
+            ),
         ] {
             let m = message::<ApiOptions>(json);
             assert!(m.starts_with(want), "{json}: {m}");
         }
         let m = message::<ListOptions>(r#"{"resume":"{}"}"#);
-        assert!(m.starts_with("options.resume: not a pagewise checkpoint"), "{m}");
+        assert!(
+            m.starts_with("options.resume: not a pagewise checkpoint"),
+            "{m}"
+        );
         let m = message::<WriteOptions>(r#"{"resume":"[]","order":"page"}"#);
-        assert!(m.starts_with("options.resume: not a pagewise job checkpoint"), "{m}");
-        let m = message::<WriteOptions>(r#"{"batch":{"path":"b","resultFields":{"ok":"x","okk":"y"}}}"#);
-        assert!(m.starts_with(r#"options.batch.resultFields has an unknown option "okk""#), "{m}");
+        assert!(
+            m.starts_with("options.resume: not a pagewise job checkpoint"),
+            "{m}"
+        );
+        let m = message::<WriteOptions>(
+            r#"{"batch":{"path":"b","resultFields":{"ok":"x","okk":"y"}}}"#,
+        );
+        assert!(
+            m.starts_with(r#"options.batch.resultFields has an unknown option "okk""#),
+            "{m}"
+        );
     }
 
     #[test]

@@ -176,7 +176,11 @@ fn bad_checkpoints_are_config_errors_that_say_what() {
     );
     let no_limit = good.replacen(",\"limit\":", ",\"limits\":", 1);
     let e = Checkpoint::from_json(&no_limit).unwrap_err();
-    assert!(e.message().contains("missing field `limit`"), "{}", e.message());
+    assert!(
+        e.message().contains("missing field `limit`"),
+        "{}",
+        e.message()
+    );
     // Deep nesting is refused without a deep recursion (serde_json skips
     // unknown members without recursing, and its limit is 128 otherwise).
     for deep in [

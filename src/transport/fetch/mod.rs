@@ -1,5 +1,4 @@
-//! The wasm32 transport: every request goes through gloo-net's
-//! [`http::Request`](gloo_net::http::Request), and so through the global
+//! The wasm32 transport: every request goes through the global
 //! `fetch` (browsers, Web Workers, Node 20+, Bun, Deno), with an
 //! `AbortController` per request for its timeout and its cancellation; or,
 //! with [`FetchTransport::with_fetch`], through a `fetch` function of the
@@ -28,6 +27,19 @@ use web_sys::{AbortController, RequestInit, RequestRedirect};
 
 use super::{AsyncTransport, Lease, TransportFuture};
 use crate::core::{Attachment, Records, Request, Response, TransportError, TransportErrorKind};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch` (browsers, workers, Node 20+), looked up per call.
+    #[wasm_bindgen(js_name = fetch, catch)]
+    fn global_fetch(request: &web_sys::Request) -> Result<Promise, JsValue>;
+}
+
+/// Whether `e` is the `AbortError` a `fetch` rejects with once aborted.
+fn is_abort(e: &JsValue) -> bool {
+    e.dyn_ref::<js_sys::Error>()
+        .is_some_and(|err| String::from(err.name()) == "AbortError")
+}
 
 #[wasm_bindgen(module = "/src/transport/fetch/pages.js")]
 extern "C" {
@@ -118,8 +130,7 @@ pub fn parsed_records(records: &Records) -> Option<Result<Array, ()>> {
     })())
 }
 
-/// Sends requests with the platform's `fetch`, through gloo-net's
-/// [`http::Request`](gloo_net::http::Request): the global `fetch` in
+/// Sends requests with the platform's `fetch`: the global `fetch` in
 /// browsers, Web Workers and Node 20+ (undici), so a `fetch` mock, a global
 /// proxy dispatcher or instrumentation sees every request.
 /// [`FetchTransport::with_fetch`] sends every request through a `fetch`
@@ -165,7 +176,7 @@ impl FetchTransport {
     /// The same transport sending every request with `fetch`, a function
     /// called as the global `fetch` can be (`fetch(url, { method, headers,
     /// body, signal, redirect })`, `headers` a `Headers`, resolving to a
-    /// `Response`), instead of through gloo-net and the global `fetch`.
+    /// `Response`), instead of through the global `fetch`.
     pub fn with_fetch(mut self, fetch: js_sys::Function) -> Self {
         self.fetch = Some(fetch);
         self
@@ -302,7 +313,7 @@ fn request_init(request: &Request, controller: &AbortController) -> Result<Reque
     Ok(init)
 }
 
-/// Sends `request` through gloo-net (or the caller's `fetch`) and reads the
+/// Sends `request` through the global `fetch` (or the caller's) and reads the
 /// answer whole in `pages.js`; with `records_at`, a 2xx page body is parsed
 /// there. A page left unparsed for a while gives `lease` back as it comes in
 /// ([`Lease::arrived`]); otherwise the caller completes it.
@@ -358,24 +369,27 @@ async fn exchange(
                     message.push_str(&js_error(&e));
                     other(message)
                 })?;
-            // gloo-net's `send` calls the global `fetch` (looked up at each
-            // call, so a `fetch` replaced after the module loaded is used).
-            // Built from a `web_sys::Request` rather than with its builder,
-            // which would append a `&` to a URL that has a query.
-            let sent = until(gloo_net::http::Request::from(raw).send(), &mut expiry)
+            // The global `fetch`, looked up at each call (a `fetch` replaced
+            // after the module loaded is used). Called here rather than
+            // through gloo-net's `send`, which panics (in WebAssembly: aborts
+            // the module, and Node with it) when `fetch` resolves to anything
+            // but a platform `Response` or rejects with anything but an
+            // `Error`: a fetch mock or polyfill must not crash the process.
+            let pending = global_fetch(&raw).map_err(|e| connect(&js_error(&e)))?;
+            let answer = until(JsFuture::from(pending), &mut expiry)
                 .await
                 .ok_or_else(|| timed_out(request.timeout))?;
-            match sent {
-                Ok(response) => response.into(),
-                Err(gloo_net::Error::JsError(e))
-                    if e.name == "AbortError" && !controller.signal().aborted() =>
-                {
+            match answer {
+                Ok(value) => value.dyn_into().map_err(|_| {
+                    other("fetch failed: the global fetch did not resolve to a Response")
+                })?,
+                Err(e) if is_abort(&e) && !controller.signal().aborted() => {
                     return Err(TransportError::new(
                         TransportErrorKind::Aborted,
                         "fetch aborted",
                     ));
                 }
-                Err(e) => return Err(connect(&e.to_string())),
+                Err(e) => return Err(connect(&js_error(&e))),
             }
         }
         Some(f) => {

@@ -1,7 +1,7 @@
 // The JavaScript half of the wasm32 transport (src/transport/fetch/mod.rs).
 //
-// The request itself is made on the Rust side, through gloo-net's
-// `http::Request` and so through the global `fetch` (or the caller's
+// The request itself is made on the Rust side, through the global `fetch`
+// (looked up at each call; or the caller's
 // `options.fetch`): fetch mocks and instrumentation see every request. What
 // is here is what is cheaper done where the answer is: reading the answer's
 // headers into one string and its body once, and, for a page of a sweep of

@@ -53,7 +53,9 @@ fn conn(stream: TcpStream, delay: Duration) {
                     .unwrap_or(0)
             };
             let (off, lim) = (q("offset"), q("limit").max(1));
-            let ids: Vec<String> = (off..(off + lim).min(30)).map(|i| format!("{{\"id\":{i}}}")).collect();
+            let ids: Vec<String> = (off..(off + lim).min(30))
+                .map(|i| format!("{{\"id\":{i}}}"))
+                .collect();
             format!("[{}]", ids.join(","))
         };
         let reply = format!(
@@ -98,8 +100,7 @@ fn a_get_inside_the_loop_over_a_list_of_the_same_api_completes() {
             let mut n = 0;
             for item in client.list("items").iter::<serde_json::Value>() {
                 let item = item.unwrap();
-                let one: serde_json::Value =
-                    client.get(&format!("one/{}", item["id"])).unwrap();
+                let one: serde_json::Value = client.get(&format!("one/{}", item["id"])).unwrap();
                 assert_eq!(one["id"], item["id"]);
                 n += 1;
             }
@@ -125,15 +126,26 @@ fn a_dropped_stream_gives_its_slots_back_once_the_calls_on_the_wire_end() {
     {
         let mut s = client.list("items").stream::<serde_json::Value>();
         futures::executor::block_on(async {
-            futures::future::select(s.next(), futures_timer::Delay::new(Duration::from_millis(200))).await;
+            futures::future::select(
+                s.next(),
+                futures_timer::Delay::new(Duration::from_millis(200)),
+            )
+            .await;
         });
         drop(s);
     }
     // The first page is on the wire (its slot held until it times out).
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(api.limiter().in_use(), 0, "slots still held after the calls ended");
+    assert_eq!(
+        api.limiter().in_use(),
+        0,
+        "slots still held after the calls ended"
+    );
     // The Api still works (the answers now come after the timeout: a timeout error).
-    let err = api.blocking().get::<serde_json::Value>("one/1").unwrap_err();
+    let err = api
+        .blocking()
+        .get::<serde_json::Value>("one/1")
+        .unwrap_err();
     assert_eq!(err.kind(), pagewise::ErrorKind::Timeout, "{err}");
     assert_eq!(api.limiter().in_use(), 0);
 }

@@ -188,17 +188,28 @@ async fn dropping_a_stream_cancels_the_sweep() {
 
 #[wasm_bindgen_test]
 async fn per_request_timeout_aborts_the_fetch() {
-    // The server answers after 1 ms; a 0 ms timeout cannot be met.
+    // A `fetch` that answers only when aborted: the request's timeout must
+    // abort it (a timeout of 0 is a configuration error now, so the answer
+    // never comes instead of coming too late).
+    let aborted = js_sys::Array::new();
+    let fetch = js_sys::Function::new_with_args(
+        "url, init",
+        "return new Promise((_, reject) => init.signal.addEventListener('abort', () => { \
+           this.push(url); reject(new DOMException('aborted', 'AbortError')); }));",
+    )
+    .bind(&aborted);
     let api = Api::builder(format!("{}/offset/", base()))
         .records_at("/data")
-        .timeout(Some(Duration::from_millis(0)))
+        .timeout(Some(Duration::from_millis(50)))
         .retry(quick_retries())
         .build()
         .unwrap();
-    let err = Client::new(&api)
+    let transport = pagewise::transport::fetch::FetchTransport::new().with_fetch(fetch);
+    let err = Client::with_transport(&api, transport)
         .list("items")
         .collect::<Item>()
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(aborted.length() >= 1, "the timeout aborted no fetch");
 }

@@ -157,7 +157,7 @@ impl<'de> Deserialize<'de> for Origins {
 /// as the npm package spells it: `options.pagination.total: ...`, and
 /// `options.retry has an unknown option "maxRetry" (known: ...)`.
 pub fn from_json<T: DeserializeOwned>(json: &str) -> Result<T> {
-    let e = match object_from_str(json) {
+    let e = match super::json::object_from_str(json) {
         Ok(value) => return Ok(value),
         Err(e) => e,
     };
@@ -173,28 +173,6 @@ pub fn from_json<T: DeserializeOwned>(json: &str) -> Result<T> {
         message.truncate(i);
     }
     Err(Error::config(describe(&at, &message)))
-}
-
-/// `T` read from `json`, which must hold one object: `T` is read through
-/// [`de::value::MapAccessDeserializer`], so that only its derived
-/// `visit_map` is compiled in (serde_json's `deserialize_struct` also reads
-/// a struct from an array, its members in order, which no option means:
-/// about 2 KB gzipped of the WebAssembly module for the option types).
-fn object_from_str<T: DeserializeOwned>(json: &str) -> serde_json::Result<T> {
-    struct V<T>(std::marker::PhantomData<T>);
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-        type Value = T;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, m: A) -> std::result::Result<T, A::Error> {
-            T::deserialize(de::value::MapAccessDeserializer::new(m))
-        }
-    }
-    let mut d = serde_json::Deserializer::from_str(json);
-    let value = d.deserialize_map(V(std::marker::PhantomData))?;
-    d.end()?;
-    Ok(value)
 }
 
 /// The byte offset of serde_json's `line` and `column` (bytes into the

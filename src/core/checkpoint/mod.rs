@@ -39,7 +39,7 @@
 //! // running: the first page is handed out, then the process stops.
 //! let mut sweep = Sweep::new(api.spec(), ListOptions::new("items"), now)?;
 //! let first = sweep.poll_request().unwrap();
-//! sweep.handle_response(first.id, Ok(Response::new(200, r#"{"total":3,"data":[{"id":1},{"id":2}]}"#)), now);
+//! sweep.handle_response(first.id(), Ok(Response::new(200, r#"{"total":3,"data":[{"id":1},{"id":2}]}"#)), now);
 //! assert!(matches!(sweep.poll_event(), Some(Event::Page(_))));
 //! // taken, stored, read.
 //! let json = sweep.checkpoint().to_json();
@@ -48,8 +48,8 @@
 //! // resumed: only the page not handed out is asked for.
 //! let mut again = Sweep::new(api.spec(), ListOptions::new("items").resume(checkpoint), now)?;
 //! let rest = again.poll_request().unwrap();
-//! assert_eq!(rest.url, "https://api.example/v1/items?offset=2&limit=2");
-//! again.handle_response(rest.id, Ok(Response::new(200, r#"{"total":3,"data":[{"id":3}]}"#)), now);
+//! assert_eq!(rest.url(), "https://api.example/v1/items?offset=2&limit=2");
+//! again.handle_response(rest.id(), Ok(Response::new(200, r#"{"total":3,"data":[{"id":3}]}"#)), now);
 //! assert!(matches!(again.poll_event(), Some(Event::Page(p)) if p.records.len() == 1));
 //! assert!(matches!(again.poll_event(), Some(Event::Finished(r)) if r.records == 3));
 //! # Ok::<(), pagewise::Error>(())

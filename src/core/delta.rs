@@ -42,7 +42,7 @@ use super::page;
 /// let mut sweep = Sweep::new(api.spec(), options, web_time::Instant::now())?;
 /// let first = sweep.poll_request().unwrap();
 /// assert_eq!(
-///     first.url,
+///     first.url(),
 ///     "https://example.service-now.com/api/now/table/incident\
 ///      ?sysparm_query=active%3Dtrue%5Esys_updated_on%3E%3D2026-01-01+00%3A00%3A00\
 ///      &sysparm_offset=0&sysparm_limit=100"

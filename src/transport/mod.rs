@@ -57,11 +57,11 @@ pub type TransportFuture =
 ///
 /// impl AsyncTransport for Canned {
 ///     fn send(&self, request: Request) -> TransportFuture {
-///         // With reqwest: build `client.request(method, &request.url)` with
-///         // request.headers and request.body, await it, and map the status,
+///         // With reqwest: build `client.request(method, &request.url())` with
+///         // request.headers() and request.body(), await it, and map the status,
 ///         // headers and bytes into a `Response`.
 ///         Box::pin(async move {
-///             assert!(request.url.starts_with("https://api.example/"));
+///             assert!(request.url().starts_with("https://api.example/"));
 ///             Ok(Response::new(200, r#"[{"id":1},{"id":2}]"#))
 ///         })
 ///     }

@@ -55,22 +55,22 @@
 //! // Queued -> InFlight: one unit per id, two at a time.
 //! let one = job.poll_request().unwrap();
 //! let two = job.poll_request().unwrap();
-//! assert_eq!(two.url, "https://api.example/v1/items/2");
+//! assert_eq!(two.url(), "https://api.example/v1/items/2");
 //! // InFlight -> a result: a 404 is item 1's own error, not retried.
-//! job.handle_response(two.id, Ok(Response::new(404, "no such item")), now);
+//! job.handle_response(two.id(), Ok(Response::new(404, "no such item")), now);
 //! // Queued -> a result: an empty id is no path segment; no request is sent.
 //! assert!(job.poll_request().is_none());
 //! assert!(job.poll_event().is_none(), "input order: item 0 comes first");
 //! // InFlight -> Waiting: a 503 with Retry-After.
 //! let busy = Response::new(503, "busy").with_header("Retry-After", "1");
-//! job.handle_response(one.id, Ok(busy), now);
+//! job.handle_response(one.id(), Ok(busy), now);
 //! let due = job.poll_timeout().unwrap();
 //! // Waiting -> Queued -> InFlight, again.
 //! job.handle_timeout(due);
 //! let again = job.poll_request().unwrap();
-//! assert_eq!(again.url, one.url);
+//! assert_eq!(again.url(), one.url());
 //! // InFlight -> a result; then every result is handed out, in input order.
-//! job.handle_response(again.id, Ok(Response::new(200, r#"{"id":1}"#)), due);
+//! job.handle_response(again.id(), Ok(Response::new(200, r#"{"id":1}"#)), due);
 //! let mut results = Vec::new();
 //! while let Some(event) = job.poll_event() {
 //!     match event {
@@ -93,19 +93,19 @@
 //!     .idempotency_header(None);
 //! let mut job = WriteJob::new(api.spec(), records.to_vec(), options, now)?;
 //! let batch = job.poll_request().unwrap();
-//! assert_eq!(batch.url, "https://api.example/v1/batch/items");
+//! assert_eq!(batch.url(), "https://api.example/v1/batch/items");
 //! // InFlight -> a result for record 0; record 1, failed alone by the
 //! // server (not written), -> Waiting in a unit of its own.
 //! let answer = r#"{"results":[{"ok":true,"id":"7"},{"ok":false,"status":503,"error":"busy"}]}"#;
-//! job.handle_response(batch.id, Ok(Response::new(200, answer)), now);
+//! job.handle_response(batch.id(), Ok(Response::new(200, answer)), now);
 //! let due = job.poll_timeout().unwrap();
 //! job.handle_timeout(due);
 //! let alone = job.poll_request().unwrap();
-//! assert_eq!(alone.body.as_deref(), Some(&br#"{"op":"insert","records":[{"name":"b"}]}"#[..]));
+//! assert_eq!(alone.body(), Some(&br#"{"op":"insert","records":[{"name":"b"}]}"#[..]));
 //! // InFlight -> a result, failed for good: the connection broke, the write
 //! // may have been applied and has no idempotency key to send it again with.
 //! let reset = TransportError::new(TransportErrorKind::Io, "connection reset");
-//! job.handle_response(alone.id, Err(reset), due);
+//! job.handle_response(alone.id(), Err(reset), due);
 //! match job.poll_event() {
 //!     Some(ManyEvent::Item(item)) => assert_eq!(item.result?.id.as_deref(), Some("7")),
 //!     other => panic!("{other:?}"),

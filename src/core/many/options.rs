@@ -300,7 +300,7 @@ impl WriteOptions {
     /// let record = JsonText::parse(r#"{"name":"a"}"#.to_string()).unwrap();
     /// let mut job = WriteJob::new(api.spec(), vec![record], options, web_time::Instant::now())?;
     /// let request = job.poll_request().unwrap();
-    /// let key = request.headers.iter().find(|h| h.name == "Idempotency-Key").unwrap();
+    /// let key = request.headers().iter().find(|h| h.name == "Idempotency-Key").unwrap();
     /// // A UUID v4: 8-4-4-4-12 hex digits, version 4.
     /// assert_eq!(key.value.len(), 36);
     /// assert_eq!(&key.value[14..15], "4");

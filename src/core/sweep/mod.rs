@@ -57,25 +57,25 @@
 //! let first = sweep.poll_request().unwrap();
 //! // InFlight -> Waiting: a 503 with Retry-After.
 //! let busy = Response::new(503, "busy").with_header("Retry-After", "1");
-//! sweep.handle_response(first.id, Ok(busy), now);
+//! sweep.handle_response(first.id(), Ok(busy), now);
 //! assert!(sweep.poll_request().is_none());
 //! let due = sweep.poll_timeout().unwrap();
 //! assert!(due >= now + Duration::from_secs(1));
 //! // Waiting -> Queued -> InFlight, again.
 //! sweep.handle_timeout(due);
 //! let again = sweep.poll_request().unwrap();
-//! assert_eq!(again.url, first.url);
+//! assert_eq!(again.url(), first.url());
 //! // InFlight -> Arrived -> Done -> handed out; the total plans the next page.
-//! sweep.handle_arrival(again.id);
-//! sweep.handle_response(again.id, Ok(Response::new(200, r#"{"total":3,"data":[{"id":1},{"id":2}]}"#)), due);
+//! sweep.handle_arrival(again.id());
+//! sweep.handle_response(again.id(), Ok(Response::new(200, r#"{"total":3,"data":[{"id":1},{"id":2}]}"#)), due);
 //! assert!(matches!(sweep.poll_event(), Some(Event::Page(p)) if p.index == 0));
 //! let second = sweep.poll_request().unwrap();
 //! // InFlight -> Queued: a redirect, followed on the API's origin.
 //! let moved = Response::new(302, "").with_header("Location", "/v1/items?offset=2&limit=2&moved=1");
-//! sweep.handle_response(second.id, Ok(moved), due);
+//! sweep.handle_response(second.id(), Ok(moved), due);
 //! let moved = sweep.poll_request().unwrap();
-//! assert!(moved.url.ends_with("moved=1"));
-//! sweep.handle_response(moved.id, Ok(Response::new(200, r#"{"total":3,"data":[{"id":3}]}"#)), due);
+//! assert!(moved.url().ends_with("moved=1"));
+//! sweep.handle_response(moved.id(), Ok(Response::new(200, r#"{"total":3,"data":[{"id":3}]}"#)), due);
 //! assert!(matches!(sweep.poll_event(), Some(Event::Page(p)) if p.index == 1));
 //! // Finished.
 //! match sweep.poll_event() {
@@ -89,7 +89,7 @@
 //! // Failed: a 404 is not retried.
 //! let mut sweep = Sweep::new(api.spec(), ListOptions::new("gone"), now)?;
 //! let request = sweep.poll_request().unwrap();
-//! sweep.handle_response(request.id, Ok(Response::new(404, "no such collection")), now);
+//! sweep.handle_response(request.id(), Ok(Response::new(404, "no such collection")), now);
 //! match sweep.poll_event() {
 //!     Some(Event::Failed(e)) => assert_eq!(e.status(), Some(404)),
 //!     other => panic!("{other:?}"),
@@ -165,12 +165,12 @@ enum State {
 /// let now = Instant::now();
 /// let mut sweep = Sweep::new(api.spec(), ListOptions::new("items"), now)?;
 /// let first = sweep.poll_request().unwrap();
-/// assert_eq!(first.url, "https://api.example/v1/items?offset=0&limit=2");
+/// assert_eq!(first.url(), "https://api.example/v1/items?offset=0&limit=2");
 /// assert!(sweep.poll_request().is_none(), "the total is not known yet");
-/// sweep.handle_response(first.id, Ok(Response::new(200, r#"{"total":3,"data":[{"id":1},{"id":2}]}"#)), now);
+/// sweep.handle_response(first.id(), Ok(Response::new(200, r#"{"total":3,"data":[{"id":1},{"id":2}]}"#)), now);
 /// let second = sweep.poll_request().unwrap();
-/// assert_eq!(second.url, "https://api.example/v1/items?offset=2&limit=2");
-/// sweep.handle_response(second.id, Ok(Response::new(200, r#"{"total":3,"data":[{"id":3}]}"#)), now);
+/// assert_eq!(second.url(), "https://api.example/v1/items?offset=2&limit=2");
+/// sweep.handle_response(second.id(), Ok(Response::new(200, r#"{"total":3,"data":[{"id":3}]}"#)), now);
 /// let mut records = 0;
 /// while let Some(event) = sweep.poll_event() {
 ///     match event {
@@ -551,16 +551,16 @@ impl Sweep {
     /// let now = Instant::now();
     /// let mut sweep = Sweep::new(api.spec(), ListOptions::new("items"), now)?;
     /// let first = sweep.poll_request().unwrap();
-    /// sweep.handle_response(first.id, Ok(Response::new(200, r#"{"total":5,"data":[{"id":1},{"id":2}]}"#)), now);
+    /// sweep.handle_response(first.id(), Ok(Response::new(200, r#"{"total":5,"data":[{"id":1},{"id":2}]}"#)), now);
     /// while sweep.poll_event().is_some() {} // the first page, handed out
     /// let second = sweep.poll_request().unwrap();
     /// assert!(sweep.poll_request().is_none(), "concurrency 1");
     /// // The second page is in, to be parsed later: the third may go.
-    /// sweep.handle_arrival(second.id);
+    /// sweep.handle_arrival(second.id());
     /// let third = sweep.poll_request().unwrap();
-    /// assert_eq!(third.url, "https://api.example/v1/items?offset=4&limit=2");
+    /// assert_eq!(third.url(), "https://api.example/v1/items?offset=4&limit=2");
     /// assert_eq!(sweep.in_flight(), 2);
-    /// sweep.handle_response(second.id, Ok(Response::new(200, r#"{"total":5,"data":[{"id":3},{"id":4}]}"#)), now);
+    /// sweep.handle_response(second.id(), Ok(Response::new(200, r#"{"total":5,"data":[{"id":3},{"id":4}]}"#)), now);
     /// assert_eq!(sweep.in_flight(), 1);
     /// # Ok::<(), pagewise::Error>(())
     /// ```

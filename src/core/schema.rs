@@ -40,6 +40,7 @@ use super::api::Auth;
 use super::checkpoint::Checkpoint;
 use super::checkpoint::ManyCheckpoint;
 use super::delta::{DeltaFilter, Watermark};
+use super::json::object_or_null;
 use super::many::{BatchLookup, BatchWrite, ManyOptions, WriteOp, WriteOptions};
 use super::options::{ListOptions, Order};
 use super::pacing::Pacing;
@@ -157,7 +158,7 @@ impl<'de> Deserialize<'de> for Origins {
 /// as the npm package spells it: `options.pagination.total: ...`, and
 /// `options.retry has an unknown option "maxRetry" (known: ...)`.
 pub fn from_json<T: DeserializeOwned>(json: &str) -> Result<T> {
-    let e = match serde_json::from_str(json) {
+    let e = match super::json::object_from_str(json) {
         Ok(value) => return Ok(value),
         Err(e) => e,
     };
@@ -454,7 +455,12 @@ fn json_text<'de, D: Deserializer<'de>, T>(
             d.deserialize_str(self)
         }
         fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
-            (self.0)(v).map(Some).map_err(|e| E::custom(e.message()))
+            // Without the inner text's " at line 1 column 2": serde_json
+            // would take it for the place of the error in the options.
+            (self.0)(v).map(Some).map_err(|e| {
+                let m = e.message();
+                E::custom(m.rfind(" at line ").map_or(m, |i| &m[..i]))
+            })
         }
     }
     d.deserialize_option(V(read))
@@ -830,6 +836,7 @@ struct RateShape {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PacingShape {
+    #[serde(default, deserialize_with = "object_or_null")]
     rate_limit: Option<RateShape>,
     adaptive: Option<bool>,
     #[serde(default, deserialize_with = "millis")]
@@ -922,7 +929,7 @@ struct WatermarkShape {
 
 fn since<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Watermark>, D::Error> {
     Ok(
-        Option::<WatermarkShape>::deserialize(d)?.map(|w| Watermark {
+        object_or_null::<D, WatermarkShape>(d)?.map(|w| Watermark {
             field: w.field,
             value: w.value,
             ids: w.ids,
@@ -994,6 +1001,7 @@ struct BatchWriteShape {
     #[serde(default, deserialize_with = "nullable")]
     records_field: Option<Option<String>>,
     results_at: Option<String>,
+    #[serde(default, deserialize_with = "object_or_null")]
     result_fields: Option<ResultFieldsShape>,
     #[serde(default, deserialize_with = "count")]
     max: Option<usize>,

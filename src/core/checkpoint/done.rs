@@ -10,6 +10,7 @@ pub(crate) struct Done {
     pub records: u64,
     pub pages: u64,
     pub requests: u64,
+    #[serde(deserialize_with = "crate::core::json::object")]
     pub retries: RetryCounts,
     pub throttled_ms: u64,
     #[serde(default)]

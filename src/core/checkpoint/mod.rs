@@ -96,14 +96,25 @@ pub struct Checkpoint {
     pub(crate) version: u32,
     pub(crate) collection: String,
     pub(crate) dialect: String,
+    #[serde(deserialize_with = "crate::core::json::objects")]
     pub(crate) pending: Vec<PendingPage>,
+    #[serde(deserialize_with = "crate::core::json::object")]
     pub(crate) learnt: Learnt,
+    #[serde(deserialize_with = "crate::core::json::object")]
     pub(crate) done: Done,
     /// For a delta sync: the watermark it started from (the filter sent)…
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::core::json::object_or_null"
+    )]
     pub(crate) since: Option<Watermark>,
     /// …and the one reached so far.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::core::json::object_or_null"
+    )]
     pub(crate) reached: Option<Watermark>,
 }
 

@@ -68,6 +68,7 @@ impl TryFrom<PageShape> for PageRef {
 pub(crate) struct PendingPage {
     pub seq: u64,
     pub sub: u32,
+    #[serde(deserialize_with = "crate::core::json::object")]
     pub page: PageRef,
     /// Records at the start of the page already handed out.
     #[serde(default, skip_serializing_if = "is_zero")]

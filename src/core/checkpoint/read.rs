@@ -11,5 +11,5 @@ use serde::de::DeserializeOwned;
 
 /// `json` as a `T`, or serde_json's message.
 pub(crate) fn from_json<T: DeserializeOwned>(json: &str) -> Result<T, String> {
-    serde_json::from_str(json).map_err(|e| e.to_string())
+    crate::core::json::object_from_str(json).map_err(|e| e.to_string())
 }

@@ -142,9 +142,9 @@ fn bad_checkpoints_are_config_errors_that_say_what() {
         ("", "EOF"),
         ("{\"nope\":1}", "missing field `version`"),
         ("1", "invalid type"),
-        // (serde reads a struct from an array of its members too; none
-        // is empty.)
-        ("[]", "expected struct Checkpoint"),
+        // (Read from an object only: serde would read a struct from an
+        // array of its members too.)
+        ("[]", "expected an object"),
         (&good[..good.len() - 1], "at line 1"),
         (&trailing, "trailing characters"),
         // (serde_json's messages say where, not which member.)
@@ -158,7 +158,7 @@ fn bad_checkpoints_are_config_errors_that_say_what() {
         ("{\"a\":01}", "number"),
         ("{\"a\":\"\n\"}", "control character"),
         ("{\"a\" 1}", "`:`"),
-        ("[1 2]", "`,` or `]`"),
+        ("{\"a\":[1 2]}", "`,` or `]`"),
     ];
     for (json, says) in cases {
         let e = Checkpoint::from_json(json).unwrap_err();

@@ -39,6 +39,9 @@ step "native: unit, integration and doc tests (library and test server)"
 suite cargo test --workspace --all-targets
 suite cargo test --workspace --doc
 
+step "the benchmark clients and the reqwest adapter (bench/rust) still build"
+suite cargo check --manifest-path bench/rust/Cargo.toml --all-targets
+
 step "the library depends on no async runtime"
 if cargo tree -p pagewise -e normal --prefix none | grep -E '^(tokio|async-std|smol|async-io|async-global-executor) '; then
   echo "error: a runtime crate is among the library's dependencies" >&2

@@ -12,7 +12,7 @@
 //! # Ok(()) }
 //! ```
 
-use pagewise::core::{Method, Request, Response, TransportError, TransportErrorKind};
+use pagewise::core::{Request, Response, TransportError, TransportErrorKind};
 use pagewise::transport::{AsyncTransport, TransportFuture};
 
 /// Sends pagewise's requests with one [`reqwest::Client`] (its connection
@@ -54,12 +54,18 @@ const MAX_BODY: usize = 256 << 20;
 
 impl AsyncTransport for ReqwestTransport {
     fn send(&self, request: Request) -> TransportFuture {
-        let method = match request.method() {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Put => reqwest::Method::PUT,
-            Method::Patch => reqwest::Method::PATCH,
-            Method::Delete => reqwest::Method::DELETE,
+        // By name: `Method` may grow (it is `#[non_exhaustive]`).
+        let method = match reqwest::Method::from_bytes(request.method().as_str().as_bytes()) {
+            Ok(m) => m,
+            Err(_) => {
+                let name = request.method().as_str();
+                return Box::pin(async move {
+                    Err(TransportError::new(
+                        TransportErrorKind::Other,
+                        format!("the method {name} is not one reqwest knows"),
+                    ))
+                });
+            }
         };
         let mut builder = self.client.request(method, request.url());
         for h in request.headers() {

@@ -68,7 +68,8 @@ test('a stubbed globalThis.fetch receives every request of a sweep, a get and a 
 test('a stub that answers by itself (a mock) is all the package needs: no request reaches a network', async () => {
   const seen = [];
   const mock = (input) => {
-    const url = new URL(input.url);
+    // fetch(url, init), as the package calls it (a Request works too).
+    const url = new URL(typeof input === 'string' ? input : input.url);
     seen.push(url.pathname + url.search);
     const offset = Number(url.searchParams.get('offset') ?? 0);
     const data = offset >= 30 ? [] : Array.from({ length: 10 }, (_, i) => ({ id: offset + i + 1 }));

@@ -32,7 +32,7 @@ use crate::core::{Attachment, Records, Request, Response, TransportError, Transp
 extern "C" {
     /// The global `fetch` (browsers, workers, Node 20+), looked up per call.
     #[wasm_bindgen(js_name = fetch, catch)]
-    fn global_fetch(request: &web_sys::Request) -> Result<Promise, JsValue>;
+    fn global_fetch(url: &str, init: &RequestInit) -> Result<Promise, JsValue>;
 }
 
 /// Whether `e` is the `AbortError` a `fetch` rejects with once aborted.
@@ -363,19 +363,15 @@ async fn exchange(
     };
     let response: web_sys::Response = match fetch {
         None => {
-            let raw =
-                web_sys::Request::new_with_str_and_init(&request.url, &init).map_err(|e| {
-                    let mut message = String::from("fetch failed: ");
-                    message.push_str(&js_error(&e));
-                    other(message)
-                })?;
             // The global `fetch`, looked up at each call (a `fetch` replaced
-            // after the module loaded is used). Called here rather than
+            // after the module loaded is used), with the URL and the init: a
+            // `Request` made first would be made again inside `fetch`. Called here rather than
             // through gloo-net's `send`, which panics (in WebAssembly: aborts
             // the module, and Node with it) when `fetch` resolves to anything
             // but a platform `Response` or rejects with anything but an
             // `Error`: a fetch mock or polyfill must not crash the process.
-            let pending = global_fetch(&raw).map_err(|e| connect(&js_error(&e)))?;
+            let pending =
+                global_fetch(&request.url, &init).map_err(|e| connect(&js_error(&e)))?;
             let answer = until(JsFuture::from(pending), &mut expiry)
                 .await
                 .ok_or_else(|| timed_out(request.timeout))?;

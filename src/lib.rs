@@ -47,7 +47,7 @@
 //!
 //! Modules depend one way: `core` ← shared handles (limiter, pacer) ←
 //! [`transport`] ← the driver ← the facades ([`Client`],
-//! [`blocking::Client`](crate::blocking::Client), [`List`], the many-items
+//! [`blocking::Client`], [`List`], the many-items
 //! jobs) ← the bindings.
 //!
 //! The [`core`] never does I/O and never reads a clock: every method that

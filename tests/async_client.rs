@@ -249,7 +249,7 @@ impl pagewise::transport::AsyncTransport for ArrivesEarly {
                 log.handed_at_send.push(handed);
             }
             lease.arrived(200);
-            let url = url::Url::parse(&request.url()).unwrap();
+            let url = url::Url::parse(request.url()).unwrap();
             let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
             let offset: u64 = q["offset"].parse().unwrap();
             let limit: u64 = q["limit"].parse().unwrap();

@@ -181,6 +181,65 @@ impl ToJson for &JsonText {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Structs read from objects only
+
+/// `T` read from `json`, which must hold one object. Every struct read
+/// here (the option schema, checkpoints) is read through [`object`], whose
+/// [`de::value::MapAccessDeserializer`] compiles in only the derived
+/// `visit_map`: serde_json's `deserialize_struct` also reads a struct from
+/// an array (its members in order), which neither options nor checkpoints
+/// mean, and each such `visit_seq` costs the WebAssembly module (about
+/// 3 KB gzipped for the option types).
+pub(crate) fn object_from_str<T: DeserializeOwned>(json: &str) -> serde_json::Result<T> {
+    let mut d = serde_json::Deserializer::from_str(json);
+    let value = object(&mut d)?;
+    d.end()?;
+    Ok(value)
+}
+
+/// `T` read from an object only (see [`object_from_str`]); for
+/// `#[serde(deserialize_with = "..")]` on a member holding a struct.
+pub(crate) fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<T, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(m))
+        }
+    }
+    d.deserialize_map(V(std::marker::PhantomData))
+}
+
+/// A struct [`object`] reads.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        object(d).map(Object)
+    }
+}
+
+/// [`object`] or `null` (`None`).
+pub(crate) fn object_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    Ok(Option::<Object<T>>::deserialize(d)?.map(|o| o.0))
+}
+
+/// An array of [`object`]s.
+pub(crate) fn objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    Ok(Vec::<Object<T>>::deserialize(d)?
+        .into_iter()
+        .map(|o| o.0)
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,65 +278,4 @@ mod tests {
             "{\"a\":1}"
         );
     }
-}
-
-// ---------------------------------------------------------------------------
-// Structs read from objects only
-
-/// `T` read from `json`, which must hold one object. Every struct read
-/// here (the option schema, checkpoints) is read through [`object`], whose
-/// [`de::value::MapAccessDeserializer`] compiles in only the derived
-/// `visit_map`: serde_json's `deserialize_struct` also reads a struct from
-/// an array (its members in order), which neither options nor checkpoints
-/// mean, and each such `visit_seq` costs the WebAssembly module (about
-/// 3 KB gzipped for the option types).
-pub(crate) fn object_from_str<T: DeserializeOwned>(json: &str) -> serde_json::Result<T> {
-    let mut d = serde_json::Deserializer::from_str(json);
-    let value = object(&mut d)?;
-    d.end()?;
-    Ok(value)
-}
-
-/// `T` read from an object only (see [`object_from_str`]); for
-/// `#[serde(deserialize_with = "..")]` on a member holding a struct.
-pub(crate) fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<T, D::Error> {
-    struct V<T>(std::marker::PhantomData<T>);
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-        type Value = T;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<T, A::Error> {
-            T::deserialize(de::value::MapAccessDeserializer::new(m))
-        }
-    }
-    d.deserialize_map(V(std::marker::PhantomData))
-}
-
-/// A struct [`object`] reads.
-struct Object<T>(T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        object(d).map(Object)
-    }
-}
-
-/// [`object`] or `null` (`None`).
-pub(crate) fn object_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    Ok(Option::<Object<T>>::deserialize(d)?.map(|o| o.0))
-}
-
-/// An array of [`object`]s.
-pub(crate) fn objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Vec<T>, D::Error> {
-    Ok(Vec::<Object<T>>::deserialize(d)?
-        .into_iter()
-        .map(|o| o.0)
-        .collect())
 }

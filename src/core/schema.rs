@@ -1,6 +1,6 @@
 //! The option schema: every option of an [`Api`](crate::Api), a `list`, a
 //! `fetch_many` and a write job, as serde reads it. One definition serves
-//! every face: the Rust builders fill these values ([`ApiBuilder`] holds an
+//! every face: the Rust builders fill these values ([`ApiBuilder`](crate::ApiBuilder) holds an
 //! [`ApiOptions`], `list(..)` a [`ListOptions`]), the npm package hands its
 //! options object over as JSON text read by [`from_json`], and a program can
 //! read a configuration file the same way. The names are the npm package's
@@ -51,7 +51,7 @@ use crate::error::{Error, Result};
 /// Name/value pairs (headers, query parameters), in order.
 pub type Pairs = Vec<(String, String)>;
 
-/// Every option of an [`Api`](crate::Api): what [`ApiBuilder`] fills, and
+/// Every option of an [`Api`](crate::Api): what [`ApiBuilder`](crate::ApiBuilder) fills, and
 /// what `new Client(options)` reads in the npm package (but `fetch`).
 /// Options left `None` take the defaults `build()` documents.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -153,7 +153,7 @@ impl<'de> Deserialize<'de> for Origins {
 }
 
 /// Reads `json` as options of type `T` (an [`ApiOptions`], a
-/// [`ListOptions`](crate::ListOptions), ...). Every problem is an
+/// [`ListOptions`], ...). Every problem is an
 /// [`ErrorKind::Config`](crate::ErrorKind::Config) error naming the option
 /// as the npm package spells it: `options.pagination.total: ...`, and
 /// `options.retry has an unknown option "maxRetry" (known: ...)`.
@@ -928,13 +928,11 @@ struct WatermarkShape {
 }
 
 fn since<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Watermark>, D::Error> {
-    Ok(
-        object_or_null::<D, WatermarkShape>(d)?.map(|w| Watermark {
-            field: w.field,
-            value: w.value,
-            ids: w.ids,
-        }),
-    )
+    Ok(object_or_null::<D, WatermarkShape>(d)?.map(|w| Watermark {
+        field: w.field,
+        value: w.value,
+        ids: w.ids,
+    }))
 }
 
 #[derive(Deserialize)]

@@ -467,7 +467,9 @@ impl Engine {
         let eta = if self.finished {
             Some(Duration::ZERO)
         } else if done > 0 {
-            Some(elapsed.mul_f64((total - done) as f64 / done as f64))
+            // `Duration::mul_f64` panics past what a `Duration` holds: no ETA then.
+            let ratio = total.saturating_sub(done) as f64 / done as f64;
+            Duration::try_from_secs_f64(elapsed.as_secs_f64() * ratio).ok()
         } else {
             None
         };

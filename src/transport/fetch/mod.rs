@@ -370,8 +370,7 @@ async fn exchange(
             // the module, and Node with it) when `fetch` resolves to anything
             // but a platform `Response` or rejects with anything but an
             // `Error`: a fetch mock or polyfill must not crash the process.
-            let pending =
-                global_fetch(&request.url, &init).map_err(|e| connect(&js_error(&e)))?;
+            let pending = global_fetch(&request.url, &init).map_err(|e| connect(&js_error(&e)))?;
             let answer = until(JsFuture::from(pending), &mut expiry)
                 .await
                 .ok_or_else(|| timed_out(request.timeout))?;

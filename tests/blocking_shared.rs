@@ -2,27 +2,16 @@
 //! its iterators (same Api), and slots after a dropped stream.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use pagewise::{Api, Pagination, RetryPolicy, Total};
 
-fn read_head(r: &mut impl BufRead) -> Option<String> {
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        match r.read_line(&mut line) {
-            Ok(0) | Err(_) => return None,
-            Ok(_) => {}
-        }
-        if line == "\r\n" {
-            return Some(head);
-        }
-        head.push_str(&line);
-    }
-}
+#[path = "common/raw_http.rs"]
+mod raw_http;
+use raw_http::read_head;
 
 /// 30 records at /items?offset=&limit= (X-Total-Count: 30), and /one/N.
 fn serve(delay: Duration) -> SocketAddr {

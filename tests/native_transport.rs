@@ -3,7 +3,7 @@
 //! reuse, bounded threads, timeouts, hostile answers, faults; both clients.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -13,21 +13,9 @@ use futures::executor::block_on;
 use pagewise::transport::UreqTransport;
 use pagewise::{Api, Client, ErrorKind, JsonText, Pagination, RetryPolicy};
 
-/// Reads one request head; `None` at end of stream.
-fn read_head(r: &mut impl BufRead) -> Option<String> {
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        match r.read_line(&mut line) {
-            Ok(0) | Err(_) => return None,
-            Ok(_) => {}
-        }
-        if line == "\r\n" {
-            return Some(head);
-        }
-        head.push_str(&line);
-    }
-}
+#[path = "common/raw_http.rs"]
+mod raw_http;
+use raw_http::read_head;
 
 /// A server calling `handler(connection number, stream)` per connection;
 /// returns its address and the count of connections accepted.

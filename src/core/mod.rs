@@ -21,6 +21,14 @@ pub mod schema;
 mod sweep;
 mod url;
 
+/// The origin of simulated time in the core's unit tests: an arbitrary
+/// instant (`web_time::Instant` has no constant), read once per test; every
+/// other time in a test is an offset from it. The core itself reads no clock.
+#[cfg(test)]
+pub(crate) fn test_origin() -> web_time::Instant {
+    web_time::Instant::now()
+}
+
 #[doc(hidden)]
 #[path = "fuzz.rs"]
 pub mod __fuzz;

@@ -409,7 +409,7 @@ mod tests {
 
     #[test]
     fn retry_after_is_honoured_and_clamped() {
-        let now = Instant::now();
+        let now = crate::core::test_origin();
         let mut r = Retrier::new(
             RetryPolicy::default().max_retry_after(Duration::from_secs(30)),
             3,
@@ -469,7 +469,7 @@ mod tests {
 
     #[test]
     fn max_retries_and_budget_end_retrying() {
-        let now = Instant::now();
+        let now = crate::core::test_origin();
         let mut r = Retrier::new(RetryPolicy::default().max_retries(2), 1);
         let f = failure(RetryCause::ServerError, None);
         assert!(matches!(r.decide(0, &f, now), Decision::RetryAt(_)));

@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use web_time::Instant;
-
 use super::units::UnitState;
 use super::*;
 use crate::core::http::Response;
@@ -43,7 +41,7 @@ fn the_states_in_turn() {
     let options = WriteOptions::new(WriteOp::Insert, "items")
         .batch(BatchWrite::new("batch").max(2))
         .seed(7);
-    let now = Instant::now();
+    let now = crate::core::test_origin();
     let mut job = WriteJob::new(&spec, records, options, now).unwrap();
     assert_eq!(states(&job), [(vec![0, 1], "queued"), (vec![2], "queued")]);
     let first = job.poll_request().unwrap();

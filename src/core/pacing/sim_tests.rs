@@ -139,7 +139,7 @@ fn paced_sweep(server: Limited, pages: u64, c: usize, pacing: Pacing) -> PacedRu
             .expect("a valid API"),
     );
     let fake = Fake(pages * 100);
-    let t0 = Instant::now();
+    let t0 = crate::core::test_origin();
     let mut now = t0;
     let mut sweep =
         Sweep::new(&spec, ListOptions::new("items").seed(7), t0).expect("a valid sweep");

@@ -16,7 +16,7 @@ fn go(p: &mut Pacer, now: Instant) -> Ticket {
 
 #[test]
 fn a_429_pauses_every_request_until_the_cooldown_ends() {
-    let t0 = Instant::now();
+    let t0 = crate::core::test_origin();
     let mut p = Pacer::new(Pacing::default().adaptive(false), 8);
     let tickets: Vec<Ticket> = (0..4).map(|_| go(&mut p, t0)).collect();
     p.on_answer(
@@ -78,7 +78,7 @@ fn a_429_pauses_every_request_until_the_cooldown_ends() {
 
 #[test]
 fn aimd_halves_once_per_round_and_grows_by_one_per_window() {
-    let t0 = Instant::now();
+    let t0 = crate::core::test_origin();
     let mut p = Pacer::new(Pacing::default(), 16);
     let round: Vec<Ticket> = (0..16).map(|_| go(&mut p, t0)).collect();
     assert_eq!(p.admit(t0), Admission::WaitForAnswer);
@@ -117,7 +117,7 @@ fn aimd_halves_once_per_round_and_grows_by_one_per_window() {
 
 #[test]
 fn a_fixed_rate_limit_spaces_requests() {
-    let t0 = Instant::now();
+    let t0 = crate::core::test_origin();
     let mut p = Pacer::new(Pacing::default().rate_limit(10.0, 2), 64);
     go(&mut p, t0);
     go(&mut p, t0);
@@ -149,7 +149,7 @@ fn serve(bucket: &mut (f64, Instant), rate: f64, burst: f64, now: Instant) -> bo
 #[test]
 fn a_fit_brackets_the_rate_of_the_bucket_that_answered() {
     // Requests every 15 ms (66/s) at a bucket of 50/s, burst 10, full at t0.
-    let t0 = Instant::now();
+    let t0 = crate::core::test_origin();
     let mut bucket = (10.0, t0);
     let mut sent = Vec::new();
     let mut at = t0;
@@ -167,7 +167,7 @@ fn a_fit_brackets_the_rate_of_the_bucket_that_answered() {
 
 #[test]
 fn after_the_first_pause_a_429_slows_the_rate_without_pausing_everyone() {
-    let t0 = Instant::now();
+    let t0 = crate::core::test_origin();
     let mut p = Pacer::new(Pacing::default(), 16);
     let mut bucket = (10.0, t0);
     let mut now = t0;
@@ -215,7 +215,7 @@ fn after_the_first_pause_a_429_slows_the_rate_without_pausing_everyone() {
 
 #[test]
 fn without_adaptive_pacing_a_429_pauses_everyone_and_nothing_is_learnt() {
-    let t0 = Instant::now();
+    let t0 = crate::core::test_origin();
     let mut p = Pacer::new(Pacing::default().adaptive(false), 4);
     for i in 0..3u64 {
         let now = t0 + Duration::from_secs(2 * i);
@@ -236,7 +236,7 @@ fn without_adaptive_pacing_a_429_pauses_everyone_and_nothing_is_learnt() {
 /// The states of the module docs, in turn: Open, Full, Spaced, Paused, Open.
 #[test]
 fn the_states_in_turn() {
-    let t0 = Instant::now();
+    let t0 = crate::core::test_origin();
     let mut p = Pacer::new(Pacing::default().rate_limit(10.0, 2), 2);
     // Open.
     let a = go(&mut p, t0);

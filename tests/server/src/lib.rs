@@ -76,6 +76,7 @@
 
 mod body;
 mod faults;
+mod families;
 mod server;
 mod store;
 mod time;
@@ -92,6 +93,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::faults::FaultState;
+pub use crate::families::{FamilyConfig, SecondaryLimit};
 pub use crate::faults::{FailPath, Faults, Mutate, RateLimit, RetryAfter};
 use crate::store::Store;
 
@@ -117,6 +119,9 @@ pub struct Config {
     pub faults: Faults,
     /// Most records one `POST /batch/items` may carry; more is a `413`.
     pub max_batch: u64,
+    /// Settings of the API families (ServiceNow, Salesforce, GitHub,
+    /// JSON:API, PostgREST, Stripe routes; see `FAMILIES.md`).
+    pub families: FamilyConfig,
 }
 
 impl Default for Config {
@@ -130,6 +135,7 @@ impl Default for Config {
             jitter: Duration::ZERO,
             faults: Faults::default(),
             max_batch: 200,
+            families: FamilyConfig::default(),
         }
     }
 }
@@ -183,6 +189,8 @@ pub(crate) struct Shared {
     pub(crate) fault_state: Mutex<FaultState>,
     pub(crate) faults: AtomicU64,
     pub(crate) throttled: AtomicU64,
+    /// Budgets and cursors of the API families.
+    pub(crate) families: families::State,
 }
 
 impl Shared {
@@ -204,6 +212,7 @@ impl Shared {
         self.requests.store(0, Ordering::Relaxed);
         self.faults.store(0, Ordering::Relaxed);
         self.throttled.store(0, Ordering::Relaxed);
+        self.families.reset();
         self.max_in_flight
             .store(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
     }
@@ -284,6 +293,7 @@ impl TestServer {
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
+            families: families::State::default(),
         });
 
         let (tx, rx) = oneshot::channel();

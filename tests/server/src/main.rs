@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use pagewise_testserver::{Config, Faults, RateLimit, RetryAfter, TestServer};
+use pagewise_testserver::{
+    Config, FamilyConfig, Faults, RateLimit, RetryAfter, SecondaryLimit, TestServer,
+};
 
 /// Deterministic HTTP/1.1 server of paginated JSON records in every dialect
 /// pagewise speaks (offset, range, page, cursor, link, next, keyset).
@@ -76,6 +78,43 @@ struct Args {
     /// Extra delay of a slow answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     slow_ms: u64,
+    /// ServiceNow: largest (and default) sysparm_limit.
+    #[arg(long, default_value_t = 1000)]
+    servicenow_max_limit: u64,
+    /// Salesforce: query batch size without Sforce-Query-Options.
+    #[arg(long, default_value_t = 2000)]
+    salesforce_batch_size: u64,
+    /// GitHub: requests per rate-limit window.
+    #[arg(long, default_value_t = 5000)]
+    github_budget: u64,
+    /// GitHub: rate-limit window, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    github_window_secs: u64,
+    /// GitHub: status of a rate-limit answer (403 or 429).
+    #[arg(long, default_value_t = 403)]
+    github_limit_status: u16,
+    /// GitHub: trip the secondary rate limit every N requests. Off unless given.
+    #[arg(long)]
+    github_secondary_every: Option<u64>,
+    /// GitHub: Retry-After seconds of the secondary rate limit.
+    #[arg(long, default_value_t = 1)]
+    github_secondary_retry_after: u64,
+    /// JSON:API: largest (and default) page size.
+    #[arg(long, default_value_t = 50)]
+    jsonapi_max_page_size: u64,
+    /// JSON:API: leave meta.total (and links.last) out of list answers.
+    #[arg(long)]
+    jsonapi_no_total: bool,
+    /// PostgREST: db-max-rows.
+    #[arg(long, default_value_t = 1000)]
+    postgrest_max_rows: u64,
+    /// PostgREST / Supabase: require this apikey header.
+    #[arg(long)]
+    postgrest_apikey: Option<String>,
+    /// Require `Authorization: Bearer <token>` on the ServiceNow, Salesforce,
+    /// GitHub, JSON:API and Stripe routes.
+    #[arg(long)]
+    token: Option<String>,
 }
 
 /// `--retry-after` values.
@@ -117,6 +156,24 @@ fn main() -> ExitCode {
         latency: Duration::from_millis(args.latency_ms),
         jitter: Duration::from_millis(args.jitter_ms),
         max_batch: args.max_batch,
+        families: FamilyConfig {
+            servicenow_max_limit: args.servicenow_max_limit,
+            salesforce_batch_size: args.salesforce_batch_size,
+            github_budget: args.github_budget,
+            github_window: Duration::from_secs(args.github_window_secs),
+            github_limit_status: args.github_limit_status,
+            github_secondary: args.github_secondary_every.map(|every| SecondaryLimit {
+                every,
+                status: args.github_limit_status,
+                retry_after_secs: args.github_secondary_retry_after,
+            }),
+            jsonapi_max_page_size: args.jsonapi_max_page_size,
+            jsonapi_meta_total: !args.jsonapi_no_total,
+            postgrest_max_rows: args.postgrest_max_rows,
+            postgrest_apikey: args.postgrest_apikey,
+            token: args.token,
+            ..FamilyConfig::default()
+        },
         faults: Faults {
             error_rate: args.error_rate,
             rate_limit: args.rate_limit_per_second.map(|per_second| RateLimit {

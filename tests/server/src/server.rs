@@ -31,7 +31,9 @@ const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 const X_NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const EXPOSED_HEADERS: &str =
-    "X-Total-Count, Content-Range, Link, X-Next-Cursor, Retry-After, X-Request-Id";
+    "X-Total-Count, Content-Range, Link, X-Next-Cursor, Retry-After, X-Request-Id, \
+     X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-RateLimit-Used, \
+     X-RateLimit-Resource, Sforce-Limit-Info, Range-Unit, Location";
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 /// Request headers a preflight always allows (besides `*` and those asked).
 const ALLOWED_HEADERS: [&str; 4] = [
@@ -547,6 +549,9 @@ fn classify<'a>(segments: &[&'a str]) -> Option<Route<'a>> {
 }
 
 fn route(shared: &Shared, parts: &Parts, body: &Bytes) -> Resp {
+    if let Some(resp) = crate::families::route(shared, parts, body) {
+        return resp;
+    }
     let path = parts.uri.path();
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
     let Some(route) = classify(&segments) else {
@@ -986,7 +991,7 @@ fn cursor_dialect(
 }
 
 /// `Host` header when usable, else the bound address.
-fn authority(shared: &Shared, parts: &Parts) -> String {
+pub(crate) fn authority(shared: &Shared, parts: &Parts) -> String {
     parts
         .headers
         .get(header::HOST)

@@ -75,8 +75,8 @@
 #![forbid(unsafe_code)]
 
 mod body;
-mod faults;
 mod families;
+mod faults;
 mod server;
 mod store;
 mod time;
@@ -92,8 +92,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::faults::FaultState;
 pub use crate::families::{FamilyConfig, SecondaryLimit};
+use crate::faults::FaultState;
 pub use crate::faults::{FailPath, Faults, Mutate, RateLimit, RetryAfter};
 use crate::store::Store;
 

@@ -76,13 +76,19 @@ pub(crate) fn handle(req: &Req<'_>, owner: &str, repo: &str, rest: &[&str]) -> R
         gh.requests += 1;
         let mut limited = None;
         if let Some(secondary) = config.github_secondary {
-            let holding = gh.secondary_until.is_some_and(|until| Instant::now() < until);
+            let holding = gh
+                .secondary_until
+                .is_some_and(|until| Instant::now() < until);
             if holding || gh.requests % secondary.every.max(1) == 0 {
                 if !holding {
-                    gh.secondary_until =
-                        Some(Instant::now() + std::time::Duration::from_secs(secondary.retry_after_secs));
+                    gh.secondary_until = Some(
+                        Instant::now() + std::time::Duration::from_secs(secondary.retry_after_secs),
+                    );
                 }
-                limited = Some(Limited::Secondary(secondary.status, secondary.retry_after_secs));
+                limited = Some(Limited::Secondary(
+                    secondary.status,
+                    secondary.retry_after_secs,
+                ));
             }
         }
         if limited.is_none() {
@@ -112,7 +118,11 @@ pub(crate) fn handle(req: &Req<'_>, owner: &str, repo: &str, rest: &[&str]) -> R
         None => dispatch(req, owner, repo, rest),
     };
     set_header(&mut resp, "x-ratelimit-limit", budget);
-    set_header(&mut resp, "x-ratelimit-remaining", budget.saturating_sub(used));
+    set_header(
+        &mut resp,
+        "x-ratelimit-remaining",
+        budget.saturating_sub(used),
+    );
     set_header(&mut resp, "x-ratelimit-reset", reset);
     set_header(&mut resp, "x-ratelimit-used", used);
     set_header(&mut resp, "x-ratelimit-resource", "core");
@@ -142,18 +152,31 @@ fn render(origin: &str, owner: &str, repo: &str, rec: &Rec) -> Value {
     let mut out = Map::new();
     let api = format!("{origin}/repos/{owner}/{repo}/issues/{n}");
     out.insert("url".into(), Value::from(api.clone()));
-    out.insert("comments_url".into(), Value::from(format!("{api}/comments")));
+    out.insert(
+        "comments_url".into(),
+        Value::from(format!("{api}/comments")),
+    );
     out.insert(
         "html_url".into(),
         Value::from(format!("{origin}/{owner}/{repo}/issues/{n}")),
     );
     out.insert("id".into(), Value::from(1_000_000_000 + n));
-    out.insert("node_id".into(), Value::from(format!("I_kwDO{}", super::base62(n, 8))));
+    out.insert(
+        "node_id".into(),
+        Value::from(format!("I_kwDO{}", super::base62(n, 8))),
+    );
     out.insert("number".into(), Value::from(n));
     let get = |k: &str| rec.fields.get(k).cloned().unwrap_or(Value::Null);
     out.insert("title".into(), get("name"));
-    let open = rec.fields.get("active").and_then(Value::as_bool).unwrap_or(true);
-    out.insert("state".into(), Value::from(if open { "open" } else { "closed" }));
+    let open = rec
+        .fields
+        .get("active")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    out.insert(
+        "state".into(),
+        Value::from(if open { "open" } else { "closed" }),
+    );
     let labels: Vec<Value> = rec
         .fields
         .get("category")
@@ -163,7 +186,10 @@ fn render(origin: &str, owner: &str, repo: &str, rec: &Rec) -> Value {
         .collect();
     out.insert("labels".into(), Value::from(labels));
     out.insert("comments".into(), Value::from(0));
-    out.insert("created_at".into(), Value::from(format_rfc3339(rec.created())));
+    out.insert(
+        "created_at".into(),
+        Value::from(format_rfc3339(rec.created())),
+    );
     out.insert("updated_at".into(), Value::from(format_rfc3339(rec.stamp)));
     out.insert(
         "closed_at".into(),
@@ -175,7 +201,9 @@ fn render(origin: &str, owner: &str, repo: &str, rec: &Rec) -> Value {
     );
     out.insert("body".into(), get("description"));
     for (key, value) in &rec.fields {
-        if !matches!(key.as_str(), "name" | "description" | "active" | "category") && !out.contains_key(key) {
+        if !matches!(key.as_str(), "name" | "description" | "active" | "category")
+            && !out.contains_key(key)
+        {
             out.insert(key.clone(), value.clone());
         }
     }
@@ -194,7 +222,9 @@ fn list(req: &Req<'_>, owner: &str, repo: &str) -> Resp {
     let q = &req.query;
     let number = |name: &str, default: u64| -> u64 {
         // GitHub ignores values it cannot read.
-        q.get(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(default)
+        q.get(name)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(default)
     };
     let per_page = number("per_page", 30).clamp(1, 100);
     let page = number("page", 1).max(1);
@@ -202,7 +232,11 @@ fn list(req: &Req<'_>, owner: &str, repo: &str) -> Resp {
     if let Some(since) = q.get("since").filter(|s| !s.is_empty()) {
         match parse_instant(since, false) {
             Some(secs) => conds.push(Cond::cmp(Target::Stamp, Op::Gte, Scalar::Num(secs as f64))),
-            None => return validation(&format!("'{since}' is not a valid ISO 8601 timestamp for since")),
+            None => {
+                return validation(&format!(
+                    "'{since}' is not a valid ISO 8601 timestamp for since"
+                ))
+            }
         }
     }
     match q.get("state").unwrap_or("open") {
@@ -217,7 +251,11 @@ fn list(req: &Req<'_>, owner: &str, repo: &str) -> Resp {
             Scalar::Text("false".into()),
         )),
         "all" => {}
-        other => return validation(&format!("'{other}' is not a valid state (open, closed, all)")),
+        other => {
+            return validation(&format!(
+                "'{other}' is not a valid state (open, closed, all)"
+            ))
+        }
     }
     let sort_target = match q.get("sort").unwrap_or("created") {
         "created" => Target::Created,
@@ -250,7 +288,10 @@ fn list(req: &Req<'_>, owner: &str, repo: &str) -> Resp {
     let last = total.div_ceil(per_page).max(1);
     let base = format!("{origin}{}", req.parts.uri.path());
     let link = |p: u64, rel: &str| {
-        let query = q.rebuild(&["page", "per_page"], &[("per_page", per_page.to_string()), ("page", p.to_string())]);
+        let query = q.rebuild(
+            &["page", "per_page"],
+            &[("per_page", per_page.to_string()), ("page", p.to_string())],
+        );
         format!("<{base}?{query}>; rel=\"{rel}\"")
     };
     let mut links = Vec::new();
@@ -285,7 +326,11 @@ fn get(req: &Req<'_>, owner: &str, repo: &str, raw: &str) -> Resp {
         .ok()
         .and_then(|n| Rec::load(&req.shared.read_store(), n));
     match rec {
-        Some(rec) => reply(StatusCode::OK, JSON_UTF8, &render(&req.origin(), owner, repo, &rec)),
+        Some(rec) => reply(
+            StatusCode::OK,
+            JSON_UTF8,
+            &render(&req.origin(), owner, repo, &rec),
+        ),
         None => not_found(),
     }
 }
@@ -295,7 +340,17 @@ fn get(req: &Req<'_>, owner: &str, repo: &str, raw: &str) -> Resp {
 fn fields_from(body: &Map<String, Value>) -> Map<String, Value> {
     let mut fields = writable(
         body,
-        &["title", "body", "labels", "state", "number", "id", "updated_at", "created_at", "url"],
+        &[
+            "title",
+            "body",
+            "labels",
+            "state",
+            "number",
+            "id",
+            "updated_at",
+            "created_at",
+            "url",
+        ],
     );
     if let Some(title) = body.get("title") {
         fields.insert("name".into(), title.clone());
@@ -303,7 +358,11 @@ fn fields_from(body: &Map<String, Value>) -> Map<String, Value> {
     if let Some(text) = body.get("body") {
         fields.insert("description".into(), text.clone());
     }
-    if let Some(label) = body.get("labels").and_then(Value::as_array).and_then(|l| l.first()) {
+    if let Some(label) = body
+        .get("labels")
+        .and_then(Value::as_array)
+        .and_then(|l| l.first())
+    {
         let name = label.get("name").unwrap_or(label).clone();
         fields.insert("category".into(), name);
     }
@@ -316,7 +375,11 @@ fn fields_from(body: &Map<String, Value>) -> Map<String, Value> {
 fn body_object(req: &Req<'_>) -> Result<Map<String, Value>, Resp> {
     match req.json_body() {
         Some(Value::Object(map)) => Ok(map),
-        _ => Err(message(StatusCode::BAD_REQUEST, "Problems parsing JSON", DOCS)),
+        _ => Err(message(
+            StatusCode::BAD_REQUEST,
+            "Problems parsing JSON",
+            DOCS,
+        )),
     }
 }
 
@@ -325,7 +388,10 @@ fn create(req: &Req<'_>, owner: &str, repo: &str) -> Resp {
         Ok(body) => body,
         Err(resp) => return resp,
     };
-    if !body.get("title").is_some_and(|t| t.is_string() || t.is_number()) {
+    if !body
+        .get("title")
+        .is_some_and(|t| t.is_string() || t.is_number())
+    {
         return reply(
             StatusCode::UNPROCESSABLE_ENTITY,
             JSON_UTF8,
@@ -340,7 +406,11 @@ fn create(req: &Req<'_>, owner: &str, repo: &str) -> Resp {
     };
     let value = render(&req.origin(), owner, repo, &rec);
     let mut resp = reply(StatusCode::CREATED, JSON_UTF8, &value);
-    set_header(&mut resp, "location", value["url"].as_str().unwrap_or_default());
+    set_header(
+        &mut resp,
+        "location",
+        value["url"].as_str().unwrap_or_default(),
+    );
     resp
 }
 
@@ -352,7 +422,12 @@ fn update(req: &Req<'_>, owner: &str, repo: &str, raw: &str) -> Resp {
     let Some(n) = raw.parse::<u64>().ok() else {
         return not_found();
     };
-    if req.shared.write_store().merge(n, &fields_from(&body)).is_none() {
+    if req
+        .shared
+        .write_store()
+        .merge(n, &fields_from(&body))
+        .is_none()
+    {
         return not_found();
     }
     get(req, owner, repo, raw)

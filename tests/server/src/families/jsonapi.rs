@@ -4,9 +4,7 @@
 use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 
-use super::{
-    parse_instant, reply, select, window, Cond, Op, Rec, Req, Scalar, Sort, Target, Test,
-};
+use super::{parse_instant, reply, select, window, Cond, Op, Rec, Req, Scalar, Sort, Target, Test};
 use crate::server::Resp;
 
 const MEDIA: &str = "application/vnd.api+json";
@@ -151,7 +149,8 @@ fn list(req: &Req<'_>, kind: &str) -> Resp {
             }),
         }
     };
-    let by_number = req.query.get("page[number]").is_some() || req.query.get("page[size]").is_some();
+    let by_number =
+        req.query.get("page[number]").is_some() || req.query.get("page[size]").is_some();
     let (offset, size, page_number) = if by_number {
         let (number, size) = match (number("page[number]"), number("page[size]")) {
             (Ok(n), Ok(s)) => (n.unwrap_or(1), s.unwrap_or(max).clamp(1, max)),
@@ -178,8 +177,14 @@ fn list(req: &Req<'_>, kind: &str) -> Resp {
             s.split(',')
                 .filter(|f| !f.is_empty())
                 .map(|f| match f.strip_prefix('-') {
-                    Some(name) => Sort { target: target(name), desc: true },
-                    None => Sort { target: target(f), desc: false },
+                    Some(name) => Sort {
+                        target: target(name),
+                        desc: true,
+                    },
+                    None => Sort {
+                        target: target(f),
+                        desc: false,
+                    },
                 })
                 .collect()
         })
@@ -203,7 +208,10 @@ fn list(req: &Req<'_>, kind: &str) -> Resp {
                 ("page[number]", (at / size + 1).to_string()),
                 ("page[size]", size.to_string()),
             ],
-            None => vec![("page[offset]", at.to_string()), ("page[limit]", size.to_string())],
+            None => vec![
+                ("page[offset]", at.to_string()),
+                ("page[limit]", size.to_string()),
+            ],
         };
         format!("{base}?{}", req.query.rebuild(&paging, &set))
     };
@@ -211,14 +219,21 @@ fn list(req: &Req<'_>, kind: &str) -> Resp {
     links.insert("self".into(), Value::from(link(offset)));
     links.insert("first".into(), Value::from(link(0)));
     if offset > 0 {
-        links.insert("prev".into(), Value::from(link(offset.saturating_sub(size))));
+        links.insert(
+            "prev".into(),
+            Value::from(link(offset.saturating_sub(size))),
+        );
     }
     if offset + size < total {
         links.insert("next".into(), Value::from(link(offset + size)));
     }
     let mut body = json!({"jsonapi": {"version": "1.0"}, "data": data});
     if config.jsonapi_meta_total {
-        let last = if total == 0 { 0 } else { (total - 1) / size * size };
+        let last = if total == 0 {
+            0
+        } else {
+            (total - 1) / size * size
+        };
         links.insert("last".into(), Value::from(link(last)));
         body["meta"] = json!({"total": total});
     }

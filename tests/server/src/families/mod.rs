@@ -136,7 +136,9 @@ pub(crate) fn route(shared: &Shared, parts: &Parts, body: &Bytes) -> Option<Resp
         ["services", "data", version, rest @ ..] if version.starts_with('v') => {
             Some(salesforce::handle(&req, version, rest))
         }
-        ["repos", owner, repo, "issues", rest @ ..] => Some(github::handle(&req, owner, repo, rest)),
+        ["repos", owner, repo, "issues", rest @ ..] => {
+            Some(github::handle(&req, owner, repo, rest))
+        }
         ["jsonapi", rest @ ..] => Some(jsonapi::handle(&req, rest)),
         ["rest", "v1", rest @ ..] => Some(postgrest::handle(&req, rest)),
         ["v1", rest @ ..] => Some(stripe::handle(&req, rest)),
@@ -170,7 +172,10 @@ impl Req<'_> {
 
     /// `http://host` as the client addressed the server.
     fn origin(&self) -> String {
-        format!("http://{}", crate::server::authority(self.shared, self.parts))
+        format!(
+            "http://{}",
+            crate::server::authority(self.shared, self.parts)
+        )
     }
 
     /// The bearer token of `Authorization`, if any.
@@ -600,10 +605,8 @@ pub(crate) fn bytes_reply(
     body: impl Into<Bytes>,
 ) -> Resp {
     let mut resp = crate::server::json(status, body);
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type),
-    );
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
 
@@ -647,7 +650,10 @@ mod tests {
             Some(base)
         );
         assert_eq!(parse_instant("2026-03-01 00:00:00", true), Some(base));
-        assert_eq!(parse_instant("2026-03-01T00:00:00.5Z", false), Some(base + 1));
+        assert_eq!(
+            parse_instant("2026-03-01T00:00:00.5Z", false),
+            Some(base + 1)
+        );
         assert_eq!(format_servicenow(base as u64), "2026-03-01 00:00:00");
         assert_eq!(
             format_salesforce(base as u64),

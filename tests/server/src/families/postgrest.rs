@@ -15,9 +15,23 @@ use crate::store::Store;
 
 const JSON: &str = "application/json; charset=utf-8";
 /// Query parameters that are not filters.
-const RESERVED: &[&str] = &["select", "order", "limit", "offset", "on_conflict", "columns", "apikey"];
+const RESERVED: &[&str] = &[
+    "select",
+    "order",
+    "limit",
+    "offset",
+    "on_conflict",
+    "columns",
+    "apikey",
+];
 
-fn error(status: StatusCode, code: &str, message: &str, details: Option<&str>, hint: Option<&str>) -> Resp {
+fn error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    details: Option<&str>,
+    hint: Option<&str>,
+) -> Resp {
     reply(
         status,
         JSON,
@@ -35,15 +49,19 @@ fn target(column: &str) -> Target {
 
 fn scalar(target: &Target, raw: &str) -> Result<Scalar, Resp> {
     match target {
-        Target::Id => raw.trim().parse::<u64>().map(|n| Scalar::Num(n as f64)).map_err(|_| {
-            error(
-                StatusCode::BAD_REQUEST,
-                "22P02",
-                &format!("invalid input syntax for type bigint: \"{raw}\""),
-                None,
-                None,
-            )
-        }),
+        Target::Id => raw
+            .trim()
+            .parse::<u64>()
+            .map(|n| Scalar::Num(n as f64))
+            .map_err(|_| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "22P02",
+                    &format!("invalid input syntax for type bigint: \"{raw}\""),
+                    None,
+                    None,
+                )
+            }),
         Target::Stamp | Target::Created => parse_instant(raw, true)
             .map(|secs| Scalar::Num(secs as f64))
             .ok_or_else(|| {
@@ -210,14 +228,26 @@ pub(crate) fn handle(req: &Req<'_>, rest: &[&str]) -> Resp {
         }
     }
     let [_table] = rest else {
-        return error(StatusCode::NOT_FOUND, "PGRST125", "Invalid path specified in request URL", None, None);
+        return error(
+            StatusCode::NOT_FOUND,
+            "PGRST125",
+            "Invalid path specified in request URL",
+            None,
+            None,
+        );
     };
     match &req.parts.method {
         _ if req.is_read() => read(req),
         &Method::POST => insert(req),
         &Method::PATCH => update(req),
         &Method::DELETE => delete(req),
-        _ => error(StatusCode::METHOD_NOT_ALLOWED, "PGRST117", "Unsupported HTTP method", None, None),
+        _ => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "PGRST117",
+            "Unsupported HTTP method",
+            None,
+            None,
+        ),
     }
 }
 
@@ -284,21 +314,31 @@ fn read(req: &Req<'_>) -> Resp {
             StatusCode::RANGE_NOT_SATISFIABLE,
             "PGRST103",
             "Requested range not satisfiable",
-            Some(&format!("An offset of {offset} was requested, but there are only {total} rows.")),
+            Some(&format!(
+                "An offset of {offset} was requested, but there are only {total} rows."
+            )),
             None,
         );
     }
     let page = window(&ids, offset, limit);
     let body = rows(&store, page, columns.as_deref());
     drop(store);
-    let total_text = if count { total.to_string() } else { "*".to_owned() };
+    let total_text = if count {
+        total.to_string()
+    } else {
+        "*".to_owned()
+    };
     let content_range = if page.is_empty() {
         format!("*/{total_text}")
     } else {
         format!("{offset}-{}/{total_text}", offset + page.len() as u64 - 1)
     };
     let partial = count && (page.len() as u64) < total;
-    let status = if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
+    let status = if partial {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
     let mut resp = bytes_reply(status, JSON, body);
     set_header(&mut resp, "content-range", content_range);
     set_header(&mut resp, "range-unit", "items");
@@ -334,18 +374,38 @@ fn insert(req: &Req<'_>) -> Resp {
                 match item {
                     Value::Object(row) => rows.push(row),
                     _ => {
-                        return error(StatusCode::BAD_REQUEST, "PGRST102", "All object keys must match", None, None)
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "PGRST102",
+                            "All object keys must match",
+                            None,
+                            None,
+                        )
                     }
                 }
             }
             rows
         }
-        _ => return error(StatusCode::BAD_REQUEST, "PGRST102", "Empty or invalid json", None, None),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "PGRST102",
+                "Empty or invalid json",
+                None,
+                None,
+            )
+        }
     };
     if let Some(first) = rows.first() {
         let keys: Vec<&String> = first.keys().collect();
         if rows.iter().any(|r| r.keys().collect::<Vec<_>>() != keys) {
-            return error(StatusCode::BAD_REQUEST, "PGRST102", "All object keys must match", None, None);
+            return error(
+                StatusCode::BAD_REQUEST,
+                "PGRST102",
+                "All object keys must match",
+                None,
+                None,
+            );
         }
     }
     let merge = prefers(req, "resolution=merge-duplicates");
@@ -360,7 +420,11 @@ fn insert(req: &Req<'_>) -> Resp {
             Some(key) if conflict == "id" => key.as_u64().filter(|id| store.contains(*id)),
             Some(key) => select(
                 &store,
-                &[Cond::cmp(Target::Field(conflict.clone()), Op::Eq, Scalar::of(Some(key)))],
+                &[Cond::cmp(
+                    Target::Field(conflict.clone()),
+                    Op::Eq,
+                    Scalar::of(Some(key)),
+                )],
                 &[],
             )
             .first()
@@ -372,7 +436,10 @@ fn insert(req: &Req<'_>) -> Resp {
                     StatusCode::CONFLICT,
                     "23505",
                     "duplicate key value violates unique constraint \"items_pkey\"",
-                    Some(&format!("Key ({conflict})=({}) already exists.", row[conflict.as_str()])),
+                    Some(&format!(
+                        "Key ({conflict})=({}) already exists.",
+                        row[conflict.as_str()]
+                    )),
                     None,
                 );
             }
@@ -431,7 +498,15 @@ fn matched(req: &Req<'_>, verb: &str) -> Result<Vec<u64>, Resp> {
 fn update(req: &Req<'_>) -> Resp {
     let patch = match req.json_body() {
         Some(Value::Object(patch)) => patch,
-        _ => return error(StatusCode::BAD_REQUEST, "PGRST102", "Empty or invalid json", None, None),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "PGRST102",
+                "Empty or invalid json",
+                None,
+                None,
+            )
+        }
     };
     let ids = match matched(req, "UPDATE") {
         Ok(ids) => ids,
@@ -440,7 +515,10 @@ fn update(req: &Req<'_>) -> Resp {
     let mut patch = patch;
     patch.remove("id");
     let mut store = req.shared.write_store();
-    let touched: Vec<u64> = ids.into_iter().filter(|&id| store.merge(id, &patch).is_some()).collect();
+    let touched: Vec<u64> = ids
+        .into_iter()
+        .filter(|&id| store.merge(id, &patch).is_some())
+        .collect();
     drop(store);
     if representation(req) {
         written(req, &touched, StatusCode::OK)

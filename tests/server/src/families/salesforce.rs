@@ -128,7 +128,10 @@ fn render(version: &str, object: &str, rec: &Rec, fields: &[String]) -> Value {
         Some(match name.to_ascii_lowercase().as_str() {
             "id" => ("Id", Value::from(id.clone())),
             "createddate" => ("CreatedDate", Value::from(format_salesforce(rec.created()))),
-            "lastmodifieddate" => ("LastModifiedDate", Value::from(format_salesforce(rec.stamp))),
+            "lastmodifieddate" => (
+                "LastModifiedDate",
+                Value::from(format_salesforce(rec.stamp)),
+            ),
             "systemmodstamp" => ("SystemModstamp", Value::from(format_salesforce(rec.stamp))),
             _ => return None,
         })
@@ -235,7 +238,8 @@ fn lex(text: &str) -> Result<Vec<Tok>, String> {
             }
             _ => {
                 let start = i;
-                while i < chars.len() && !chars[i].is_whitespace() && !",()'=<>!".contains(chars[i]) {
+                while i < chars.len() && !chars[i].is_whitespace() && !",()'=<>!".contains(chars[i])
+                {
                     i += 1;
                 }
                 out.push(Tok::Word(chars[start..i].iter().collect()));
@@ -310,7 +314,8 @@ impl Parser {
 
     fn number(&mut self) -> Result<u64, String> {
         let raw = self.word()?;
-        raw.parse().map_err(|_| format!("unexpected token: '{raw}'"))
+        raw.parse()
+            .map_err(|_| format!("unexpected token: '{raw}'"))
     }
 
     fn literal(&mut self, target: &Target) -> Result<Scalar, String> {
@@ -320,7 +325,9 @@ impl Parser {
             Tok::Str(s) if !dated => Ok(Scalar::Text(s)),
             Tok::Word(w) if dated => parse_instant(&w, false)
                 .map(|secs| Scalar::Num(secs as f64))
-                .ok_or_else(|| format!("value of filter criterion for field is not a valid datetime: {w}")),
+                .ok_or_else(|| {
+                    format!("value of filter criterion for field is not a valid datetime: {w}")
+                }),
             Tok::Word(w) if w.eq_ignore_ascii_case("null") => Ok(Scalar::Null),
             Tok::Word(w) if w.eq_ignore_ascii_case("true") || w.eq_ignore_ascii_case("false") => {
                 Ok(Scalar::Text(w.to_ascii_lowercase()))
@@ -328,7 +335,9 @@ impl Parser {
             Tok::Word(w) if w.parse::<f64>().is_ok() && !matches!(target, Target::Id) => {
                 Ok(Scalar::Num(w.parse().unwrap_or(0.0)))
             }
-            Tok::Str(s) => Err(format!("value of filter criterion is not a valid datetime: '{s}'")),
+            Tok::Str(s) => Err(format!(
+                "value of filter criterion is not a valid datetime: '{s}'"
+            )),
             Tok::Word(w) => Err(format!("unexpected token: '{w}'")),
             _ => Err("unexpected token in filter value".into()),
         }
@@ -497,7 +506,9 @@ fn dispatch(req: &Req<'_>, version: &str, rest: &[&str]) -> Resp {
     let method = &req.parts.method;
     match rest {
         [kind @ ("query" | "queryAll")] if req.is_read() => query(req, version, kind),
-        [kind @ ("query" | "queryAll"), locator] if req.is_read() => more(req, version, kind, locator),
+        [kind @ ("query" | "queryAll"), locator] if req.is_read() => {
+            more(req, version, kind, locator)
+        }
         ["sobjects", object] if *method == Method::POST => create_one(req, object),
         ["sobjects", object, id] if req.is_read() => get_one(req, version, object, id),
         ["sobjects", _, id] if *method == Method::PATCH => update_one(req, id),
@@ -623,7 +634,8 @@ fn page(
             cursors.open.push_back((name.clone(), cursor));
             name
         });
-        body["nextRecordsUrl"] = Value::from(format!("/services/data/{version}/{kind}/{name}-{end}"));
+        body["nextRecordsUrl"] =
+            Value::from(format!("/services/data/{version}/{kind}/{name}-{end}"));
     }
     reply(StatusCode::OK, JSON_UTF8, &body)
 }
@@ -640,11 +652,20 @@ fn get_one(req: &Req<'_>, version: &str, object: &str, raw_id: &str) -> Resp {
     let fields: Vec<String> = req
         .query
         .get("fields")
-        .map(|f| f.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .map(|f| {
+            f.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let rec = parse_sf_id(raw_id).and_then(|id| Rec::load(&req.shared.read_store(), id));
     match rec {
-        Some(rec) => reply(StatusCode::OK, JSON_UTF8, &render(version, object, &rec, &fields)),
+        Some(rec) => reply(
+            StatusCode::OK,
+            JSON_UTF8,
+            &render(version, object, &rec, &fields),
+        ),
         None => not_found(),
     }
 }
@@ -672,7 +693,10 @@ fn create_one(req: &Req<'_>, object: &str) -> Resp {
             "rejected by a validation rule",
         );
     }
-    let (id, _) = req.shared.write_store().create(&writable(&fields, SYSTEM_FIELDS));
+    let (id, _) = req
+        .shared
+        .write_store()
+        .create(&writable(&fields, SYSTEM_FIELDS));
     reply(
         StatusCode::CREATED,
         JSON_UTF8,
@@ -692,8 +716,11 @@ fn update_one(req: &Req<'_>, raw_id: &str) -> Resp {
             "rejected by a validation rule",
         );
     }
-    let merged = parse_sf_id(raw_id)
-        .and_then(|id| req.shared.write_store().merge(id, &writable(&fields, SYSTEM_FIELDS)));
+    let merged = parse_sf_id(raw_id).and_then(|id| {
+        req.shared
+            .write_store()
+            .merge(id, &writable(&fields, SYSTEM_FIELDS))
+    });
     match merged {
         Some(_) => no_content(),
         None => not_found(),
@@ -764,19 +791,22 @@ fn collection(req: &Req<'_>, kind: Kind<'_>) -> Resp {
         .iter()
         .map(|record| plan_item(&store, kind, record, &mut seen_keys))
         .collect();
-    let results = apply(&mut store, plans, all_or_none, matches!(kind, Kind::Upsert { .. }));
+    let results = apply(
+        &mut store,
+        plans,
+        all_or_none,
+        matches!(kind, Kind::Upsert { .. }),
+    );
     drop(store);
     reply(StatusCode::OK, JSON_UTF8, &Value::Array(results))
 }
 
-fn plan_item(
-    store: &Store,
-    kind: Kind<'_>,
-    record: &Value,
-    seen: &mut HashSet<String>,
-) -> Plan {
+fn plan_item(store: &Store, kind: Kind<'_>, record: &Value, seen: &mut HashSet<String>) -> Plan {
     let Some(fields) = record.as_object() else {
-        return Plan::Fail(item_error("JSON_PARSER_ERROR", "record is not an object", &[]), None);
+        return Plan::Fail(
+            item_error("JSON_PARSER_ERROR", "record is not an object", &[]),
+            None,
+        );
     };
     let object = fields
         .get("attributes")
@@ -794,10 +824,17 @@ fn plan_item(
         }
     };
     let values = writable(fields, SYSTEM_FIELDS);
-    let given_id = fields.get("Id").or_else(|| fields.get("id")).and_then(Value::as_str);
+    let given_id = fields
+        .get("Id")
+        .or_else(|| fields.get("id"))
+        .and_then(Value::as_str);
     if wants_rejection(fields) {
         return Plan::Fail(
-            item_error("FIELD_CUSTOM_VALIDATION_EXCEPTION", "rejected by a validation rule", &[]),
+            item_error(
+                "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                "rejected by a validation rule",
+                &[],
+            ),
             given_id.map(str::to_owned),
         );
     }
@@ -818,7 +855,11 @@ fn plan_item(
         Kind::Update => {
             let Some(raw) = given_id else {
                 return Plan::Fail(
-                    item_error("MISSING_ARGUMENT", "Id not specified in an update call", &[]),
+                    item_error(
+                        "MISSING_ARGUMENT",
+                        "Id not specified in an update call",
+                        &[],
+                    ),
                     None,
                 );
             };
@@ -899,7 +940,9 @@ fn apply(store: &mut Store, plans: Vec<Plan>, all_or_none: bool, upsert: bool) -
         .map(|plan| {
             let (id, created, errors) = match plan {
                 Plan::Fail(error, id) => (id, false, vec![error]),
-                Plan::Create(_, _) | Plan::Merge(..) | Plan::Delete(..) if all_or_none && failed => {
+                Plan::Create(_, _) | Plan::Merge(..) | Plan::Delete(..)
+                    if all_or_none && failed =>
+                {
                     (None, false, vec![rolled_back()])
                 }
                 Plan::Create(values, object) => {
@@ -927,7 +970,12 @@ fn apply(store: &mut Store, plans: Vec<Plan>, all_or_none: bool, upsert: bool) -
 fn id_list(req: &Req<'_>) -> Vec<String> {
     req.query
         .get("ids")
-        .map(|ids| ids.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .map(|ids| {
+            ids.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -953,7 +1001,10 @@ fn delete_collection(req: &Req<'_>) -> Resp {
         .into_iter()
         .map(|raw| match parse_sf_id(&raw) {
             Some(id) if store.contains(id) && seen.insert(id) => Plan::Delete(id, raw),
-            Some(_) => Plan::Fail(item_error("ENTITY_IS_DELETED", "entity is deleted", &[]), Some(raw)),
+            Some(_) => Plan::Fail(
+                item_error("ENTITY_IS_DELETED", "entity is deleted", &[]),
+                Some(raw),
+            ),
             None => Plan::Fail(
                 item_error("MALFORMED_ID", &format!("malformed id {raw}"), &[]),
                 Some(raw),
@@ -970,7 +1021,12 @@ fn get_collection(req: &Req<'_>, version: &str, object: &str) -> Resp {
     let fields: Vec<String> = req
         .query
         .get("fields")
-        .map(|f| f.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .map(|f| {
+            f.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     if ids.is_empty() || fields.is_empty() {
         return error(
@@ -1025,10 +1081,22 @@ mod tests {
             q.conds[0],
             Cond::cmp(Target::Stamp, Op::Gte, Scalar::Num(1_772_323_200.0))
         );
-        assert_eq!(q.sorts, vec![Sort { target: Target::Stamp, desc: true }]);
+        assert_eq!(
+            q.sorts,
+            vec![Sort {
+                target: Target::Stamp,
+                desc: true
+            }]
+        );
         assert_eq!(q.limit, Some(10));
-        let q = parse_soql("select id from Contact where LastModifiedDate > 2026-03-01T00:00:00.000+0000").unwrap();
-        assert_eq!(q.conds[0], Cond::cmp(Target::Stamp, Op::Gt, Scalar::Num(1_772_323_200.0)));
+        let q = parse_soql(
+            "select id from Contact where LastModifiedDate > 2026-03-01T00:00:00.000+0000",
+        )
+        .unwrap();
+        assert_eq!(
+            q.conds[0],
+            Cond::cmp(Target::Stamp, Op::Gt, Scalar::Num(1_772_323_200.0))
+        );
         for bad in [
             "SELECT FROM Account",
             "SELECT Id Account",

@@ -132,7 +132,9 @@ pub(crate) fn parse_query(query: &str) -> Result<(Vec<Cond>, Vec<Sort>), String>
             continue;
         }
         if clause.starts_with("OR") || clause.starts_with("NQ") {
-            return Err(format!("unsupported clause {clause:?} (this server knows AND only)"));
+            return Err(format!(
+                "unsupported clause {clause:?} (this server knows AND only)"
+            ));
         }
         let split = clause
             .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'))
@@ -231,10 +233,11 @@ fn list(req: &Req<'_>, table: &str) -> Resp {
     let number = |name: &str| -> Result<Option<u64>, Resp> {
         match req.query.get(name).filter(|v| !v.is_empty()) {
             None => Ok(None),
-            Some(raw) => raw
-                .parse::<u64>()
-                .map(Some)
-                .map_err(|_| bad_request(&format!("{name} must be a non-negative integer, got {raw:?}"))),
+            Some(raw) => raw.parse::<u64>().map(Some).map_err(|_| {
+                bad_request(&format!(
+                    "{name} must be a non-negative integer, got {raw:?}"
+                ))
+            }),
         }
     };
     let (offset, limit) = match (number("sysparm_offset"), number("sysparm_limit")) {
@@ -260,7 +263,10 @@ fn list(req: &Req<'_>, table: &str) -> Resp {
     let link = |off: u64, rel: &str| {
         let query = req.query.rebuild(
             &["sysparm_offset", "sysparm_limit"],
-            &[("sysparm_limit", limit.to_string()), ("sysparm_offset", off.to_string())],
+            &[
+                ("sysparm_limit", limit.to_string()),
+                ("sysparm_offset", off.to_string()),
+            ],
         );
         format!("<{base}?{query}>;rel=\"{rel}\"")
     };
@@ -305,7 +311,13 @@ fn body_fields(req: &Req<'_>) -> Result<Map<String, Value>, Resp> {
     match req.json_body() {
         Some(Value::Object(map)) => Ok(writable(
             &map,
-            &["sys_id", "sys_created_on", "sys_updated_on", "id", "updated_at"],
+            &[
+                "sys_id",
+                "sys_created_on",
+                "sys_updated_on",
+                "id",
+                "updated_at",
+            ],
         )),
         _ => Err(failure(
             StatusCode::BAD_REQUEST,
@@ -376,9 +388,10 @@ mod tests {
 
     #[test]
     fn encoded_queries() {
-        let (conds, sorts) =
-            parse_query("sys_updated_on>=2026-03-01 00:00:00^categoryINbooks,toys^ORDERBYDESCamount")
-                .unwrap();
+        let (conds, sorts) = parse_query(
+            "sys_updated_on>=2026-03-01 00:00:00^categoryINbooks,toys^ORDERBYDESCamount",
+        )
+        .unwrap();
         assert_eq!(conds.len(), 2);
         assert_eq!(
             conds[0],
@@ -386,9 +399,18 @@ mod tests {
         );
         assert_eq!(
             conds[1].test,
-            Test::In(vec![Scalar::Text("books".into()), Scalar::Text("toys".into())])
+            Test::In(vec![
+                Scalar::Text("books".into()),
+                Scalar::Text("toys".into())
+            ])
         );
-        assert_eq!(sorts, vec![Sort { target: Target::Field("amount".into()), desc: true }]);
+        assert_eq!(
+            sorts,
+            vec![Sort {
+                target: Target::Field("amount".into()),
+                desc: true
+            }]
+        );
         assert!(parse_query("sys_updated_on>yesterday").is_err());
         assert!(parse_query("name^ORactive=true").is_err());
     }

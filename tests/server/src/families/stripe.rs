@@ -44,7 +44,10 @@ fn error(status: StatusCode, code: Option<&str>, message: &str, param: Option<&s
         err.insert("code".into(), Value::from(code));
         err.insert(
             "doc_url".into(),
-            Value::from(format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-"))),
+            Value::from(format!(
+                "https://stripe.com/docs/error-codes/{}",
+                code.replace('_', "-")
+            )),
         );
     }
     err.insert("message".into(), Value::from(message));
@@ -85,8 +88,7 @@ fn authorized(req: &Req<'_>) -> bool {
     let Some(token) = &req.config().token else {
         return true;
     };
-    req.bearer() == Some(token.as_str())
-        || req.basic().is_some_and(|(user, _)| user == *token)
+    req.bearer() == Some(token.as_str()) || req.basic().is_some_and(|(user, _)| user == *token)
 }
 
 pub(crate) fn handle(req: &Req<'_>, rest: &[&str]) -> Resp {
@@ -109,7 +111,8 @@ pub(crate) fn handle(req: &Req<'_>, rest: &[&str]) -> Resp {
         [resource] => list(req, resource),
         [resource, raw] => {
             let (prefix, object) = names(resource);
-            let rec = parse_stripe_id(&prefix, raw).and_then(|id| Rec::load(&req.shared.read_store(), id));
+            let rec = parse_stripe_id(&prefix, raw)
+                .and_then(|id| Rec::load(&req.shared.read_store(), id));
             match rec {
                 Some(rec) => reply(StatusCode::OK, JSON, &render(&prefix, &object, &rec)),
                 None => missing(&object, raw, "id"),
@@ -165,7 +168,11 @@ fn list(req: &Req<'_>, resource: &str) -> Resp {
     }
     let mut conds = Vec::new();
     if let Ok(Some(exact)) = integer(req, "created") {
-        conds.push(Cond::cmp(Target::Created, Op::Eq, Scalar::Num(exact as f64)));
+        conds.push(Cond::cmp(
+            Target::Created,
+            Op::Eq,
+            Scalar::Num(exact as f64),
+        ));
     }
     for (param, op) in [
         ("created[gt]", Op::Gt),
@@ -174,7 +181,9 @@ fn list(req: &Req<'_>, resource: &str) -> Resp {
         ("created[lte]", Op::Lte),
     ] {
         match integer(req, param) {
-            Ok(Some(value)) => conds.push(Cond::cmp(Target::Created, op, Scalar::Num(value as f64))),
+            Ok(Some(value)) => {
+                conds.push(Cond::cmp(Target::Created, op, Scalar::Num(value as f64)))
+            }
             Ok(None) => {}
             Err(resp) => return resp,
         }
@@ -186,7 +195,14 @@ fn list(req: &Req<'_>, resource: &str) -> Resp {
             .ok_or_else(|| missing(&object, raw, param))
     };
     // Newest first: descending id.
-    let ids = select(&store, &conds, &[Sort { target: Target::Id, desc: true }]);
+    let ids = select(
+        &store,
+        &conds,
+        &[Sort {
+            target: Target::Id,
+            desc: true,
+        }],
+    );
     let (page, has_more): (Vec<u64>, bool) = if let Some(raw) = before {
         let anchor = match cursor(raw, "ending_before") {
             Ok(anchor) => anchor,
@@ -199,7 +215,7 @@ fn list(req: &Req<'_>, resource: &str) -> Resp {
     } else {
         let start = match after {
             Some(raw) => match cursor(raw, "starting_after") {
-                Ok(anchor) => ids.partition_point(|&id| id > anchor),
+                Ok(anchor) => ids.partition_point(|&id| id >= anchor),
                 Err(resp) => return resp,
             },
             None => 0,
@@ -230,6 +246,9 @@ mod tests {
         assert_eq!(id.len(), 18);
         assert_eq!(parse_stripe_id("cus", &id), Some(42));
         assert_eq!(parse_stripe_id("ch", &id), None);
-        assert_eq!(names("payment_intents"), ("pi".into(), "payment_intent".into()));
+        assert_eq!(
+            names("payment_intents"),
+            ("pi".into(), "payment_intent".into())
+        );
     }
 }

@@ -37,6 +37,12 @@
 //! | `GET /_log` | | the counted requests as JSON: `[{"method","path","status","at_ms"}]` (since start or the last reset) |
 //! | `GET`/`POST`/`DELETE /_faults` | | the live [`Faults`] as JSON, not counted |
 //!
+//! API families (ServiceNow `/api/now/table/…`, Salesforce
+//! `/services/data/v60.0/…`, GitHub `/repos/{o}/{r}/issues`, JSON:API
+//! `/jsonapi/…`, PostgREST `/rest/v1/…`, Stripe-style `/v1/…`) serve the
+//! same store in those APIs' own wire formats; see `FAMILIES.md` and
+//! [`FamilyConfig`].
+//!
 //! Every list endpoint (the dialects above) also takes an `updated_at`
 //! filter, applied before paging (totals count the filtered records, order
 //! stays by id): `updated_at_gt=<RFC 3339>` / `updated_at_gte=<RFC 3339>`,

@@ -79,7 +79,7 @@ pub(crate) fn handle(req: &Req<'_>, owner: &str, repo: &str, rest: &[&str]) -> R
             let holding = gh
                 .secondary_until
                 .is_some_and(|until| Instant::now() < until);
-            if holding || gh.requests % secondary.every.max(1) == 0 {
+            if holding || gh.requests.is_multiple_of(secondary.every.max(1)) {
                 if !holding {
                     gh.secondary_until = Some(
                         Instant::now() + std::time::Duration::from_secs(secondary.retry_after_secs),

@@ -236,11 +236,11 @@ pub(crate) fn handle(req: &Req<'_>, rest: &[&str]) -> Resp {
             None,
         );
     };
-    match &req.parts.method {
+    match req.parts.method {
         _ if req.is_read() => read(req),
-        &Method::POST => insert(req),
-        &Method::PATCH => update(req),
-        &Method::DELETE => delete(req),
+        Method::POST => insert(req),
+        Method::PATCH => update(req),
+        Method::DELETE => delete(req),
         _ => error(
             StatusCode::METHOD_NOT_ALLOWED,
             "PGRST117",
@@ -430,19 +430,17 @@ fn insert(req: &Req<'_>) -> Resp {
             .first()
             .copied(),
         };
-        if existing.is_some() {
-            if !(merge || ignore) {
-                return error(
-                    StatusCode::CONFLICT,
-                    "23505",
-                    "duplicate key value violates unique constraint \"items_pkey\"",
-                    Some(&format!(
-                        "Key ({conflict})=({}) already exists.",
-                        row[conflict.as_str()]
-                    )),
-                    None,
-                );
-            }
+        if existing.is_some() && !(merge || ignore) {
+            return error(
+                StatusCode::CONFLICT,
+                "23505",
+                "duplicate key value violates unique constraint \"items_pkey\"",
+                Some(&format!(
+                    "Key ({conflict})=({}) already exists.",
+                    row[conflict.as_str()]
+                )),
+                None,
+            );
         }
         if let Some(id) = row.get("id").filter(|v| !v.is_null()) {
             if id.as_u64().is_none() {

@@ -31,9 +31,7 @@ const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 const X_NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const EXPOSED_HEADERS: &str =
-    "X-Total-Count, Content-Range, Link, X-Next-Cursor, Retry-After, X-Request-Id, \
-     X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-RateLimit-Used, \
-     X-RateLimit-Resource, Sforce-Limit-Info, Range-Unit, Location";
+    "X-Total-Count, Content-Range, Link, X-Next-Cursor, Retry-After, X-Request-Id";
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 /// Request headers a preflight always allows (besides `*` and those asked).
 const ALLOWED_HEADERS: [&str; 4] = [

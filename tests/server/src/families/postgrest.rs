@@ -365,6 +365,16 @@ fn written(req: &Req<'_>, ids: &[u64], status: StatusCode) -> Resp {
     }
 }
 
+fn invalid_json() -> Resp {
+    error(
+        StatusCode::BAD_REQUEST,
+        "PGRST102",
+        "Empty or invalid json",
+        None,
+        None,
+    )
+}
+
 fn insert(req: &Req<'_>) -> Resp {
     let rows: Vec<Map<String, Value>> = match req.json_body() {
         Some(Value::Object(row)) => vec![row],
@@ -386,15 +396,7 @@ fn insert(req: &Req<'_>) -> Resp {
             }
             rows
         }
-        _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "PGRST102",
-                "Empty or invalid json",
-                None,
-                None,
-            )
-        }
+        _ => return invalid_json(),
     };
     if let Some(first) = rows.first() {
         let keys: Vec<&String> = first.keys().collect();
@@ -496,15 +498,7 @@ fn matched(req: &Req<'_>, verb: &str) -> Result<Vec<u64>, Resp> {
 fn update(req: &Req<'_>) -> Resp {
     let patch = match req.json_body() {
         Some(Value::Object(patch)) => patch,
-        _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "PGRST102",
-                "Empty or invalid json",
-                None,
-                None,
-            )
-        }
+        _ => return invalid_json(),
     };
     let ids = match matched(req, "UPDATE") {
         Ok(ids) => ids,

@@ -648,17 +648,21 @@ fn not_found() -> Resp {
     )
 }
 
-fn get_one(req: &Req<'_>, version: &str, object: &str, raw_id: &str) -> Resp {
-    let fields: Vec<String> = req
-        .query
-        .get("fields")
+/// The comma-separated values of parameter `name` (none when missing).
+fn list_param(req: &Req<'_>, name: &str) -> Vec<String> {
+    req.query
+        .get(name)
         .map(|f| {
             f.split(',')
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty())
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn get_one(req: &Req<'_>, version: &str, object: &str, raw_id: &str) -> Resp {
+    let fields = list_param(req, "fields");
     let rec = parse_sf_id(raw_id).and_then(|id| Rec::load(&req.shared.read_store(), id));
     match rec {
         Some(rec) => reply(
@@ -967,20 +971,8 @@ fn apply(store: &mut Store, plans: Vec<Plan>, all_or_none: bool, upsert: bool) -
         .collect()
 }
 
-fn id_list(req: &Req<'_>) -> Vec<String> {
-    req.query
-        .get("ids")
-        .map(|ids| {
-            ids.split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn delete_collection(req: &Req<'_>) -> Resp {
-    let ids = id_list(req);
+    let ids = list_param(req, "ids");
     if ids.is_empty() {
         return error(
             StatusCode::BAD_REQUEST,
@@ -1017,17 +1009,8 @@ fn delete_collection(req: &Req<'_>) -> Resp {
 }
 
 fn get_collection(req: &Req<'_>, version: &str, object: &str) -> Resp {
-    let ids = id_list(req);
-    let fields: Vec<String> = req
-        .query
-        .get("fields")
-        .map(|f| {
-            f.split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let ids = list_param(req, "ids");
+    let fields = list_param(req, "fields");
     if ids.is_empty() || fields.is_empty() {
         return error(
             StatusCode::BAD_REQUEST,

@@ -118,6 +118,7 @@ pub use crate::api::Api;
 pub use crate::client::{
     Client, FetchManyStream, PageStream, RawPageStream, RecordStream, WriteStream,
 };
+pub use crate::core::Preset;
 pub use crate::core::{
     ApiBuilder, ApiOptions, Auth, Checkpoint, DeltaFilter, Link, ListOptions, Notice, Order,
     Pacing, Pagination, Progress, Report, RetryBudget, RetryCause, RetryCounts, RetryPolicy, Total,
@@ -127,7 +128,6 @@ pub use crate::core::{
     BatchLookup, BatchWrite, FromJson, JsonText, ManyCheckpoint, ManyProgress, ManyReport, ToJson,
     WriteOp, Written,
 };
-pub use crate::core::Preset;
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::list::{List, Page};
 pub use crate::many::{FetchManyJob, WriteManyJob, WriteOutcome};

@@ -10,9 +10,9 @@ use super::delta::DeltaFilter;
 use super::http::{Header, Method, Request, RequestId};
 use super::pacing::Pacing;
 use super::pagination::Pagination;
+use super::preset::Preset;
 use super::redact::Secrets;
 use super::retry::RetryPolicy;
-use super::preset::Preset;
 use super::schema::{ApiOptions, Origins};
 use crate::error::{Error, ErrorKind, Result};
 

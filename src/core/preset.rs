@@ -274,7 +274,8 @@ pub fn resolve(options: Value) -> Result<Value> {
     };
     let preset = match user.remove("preset") {
         None | Some(Value::Null) => {
-            if let Some(name) = PARAMETERS.iter().find(|n| user.contains_key(**n)) {
+            let given = |n: &&&str| user.get(**n).is_some_and(|v| !v.is_null());
+            if let Some(name) = PARAMETERS.iter().find(given) {
                 return Err(Error::config(format!(
                     "options.{name} is a preset's parameter, and no preset is named \
                      (options.preset: one of {})",
@@ -293,9 +294,8 @@ pub fn resolve(options: Value) -> Result<Value> {
             )))
         }
     };
-    let mut base: Value = serde_json::from_str(preset.options_json()).map_err(|e| {
-        Error::config(format!("the options of preset {preset:?} do not read: {e}"))
-    })?;
+    let mut base: Value = serde_json::from_str(preset.options_json())
+        .map_err(|e| Error::config(format!("the options of preset {preset:?} do not read: {e}")))?;
     let given: Vec<&str> = PARAMETERS
         .iter()
         .copied()
@@ -323,10 +323,7 @@ pub fn resolve(options: Value) -> Result<Value> {
         Some(_) => return Ok(Value::Object(merged)),
     };
     let filled = fill(&url, preset, &params)?;
-    if let Some(unused) = given
-        .iter()
-        .find(|n| !url.contains(&format!("{{{n}}}")))
-    {
+    if let Some(unused) = given.iter().find(|n| !url.contains(&format!("{{{n}}}"))) {
         return Err(Error::config(format!(
             "options.{unused} is not used: the base URL {url} of preset {:?} has no {{{unused}}}",
             preset.name()
@@ -344,9 +341,10 @@ pub fn resolve_json(text: &str) -> Result<String> {
     let Ok(value) = serde_json::from_str::<Value>(text) else {
         return Ok(text.to_string());
     };
-    if !value.as_object().is_some_and(|o| {
-        o.contains_key("preset") || PARAMETERS.iter().any(|n| o.contains_key(*n))
-    }) {
+    if !value
+        .as_object()
+        .is_some_and(|o| o.contains_key("preset") || PARAMETERS.iter().any(|n| o.contains_key(*n)))
+    {
         return Ok(text.to_string());
     }
     Ok(resolve(value)?.to_string())

@@ -31,10 +31,19 @@ fn scalars_replace_and_objects_merge_member_by_member() {
 #[test]
 fn a_pagination_or_auth_of_another_type_replaces_whole() {
     let base = json!({ "pagination": { "type": "offset", "offsetParam": "sysparm_offset", "total": { "header": "X-Total-Count" } } });
-    let m = merged(base.clone(), json!({ "pagination": { "type": "next", "from": "link" } }));
-    assert_eq!(m, json!({ "pagination": { "type": "next", "from": "link" } }));
+    let m = merged(
+        base.clone(),
+        json!({ "pagination": { "type": "next", "from": "link" } }),
+    );
+    assert_eq!(
+        m,
+        json!({ "pagination": { "type": "next", "from": "link" } })
+    );
     // The same type, or none: member by member.
-    let m = merged(base.clone(), json!({ "pagination": { "type": "offset", "limitParam": "n" } }));
+    let m = merged(
+        base.clone(),
+        json!({ "pagination": { "type": "offset", "limitParam": "n" } }),
+    );
     assert_eq!(m["pagination"]["offsetParam"], "sysparm_offset");
     assert_eq!(m["pagination"]["limitParam"], "n");
     let m = merged(base, json!({ "pagination": { "limitParam": "n" } }));
@@ -49,17 +58,26 @@ fn a_pagination_or_auth_of_another_type_replaces_whole() {
 #[test]
 fn a_total_or_a_link_replaces_whole() {
     let base = json!({ "pagination": { "type": "offset", "total": { "pointer": "/meta/total", "optional": true } } });
-    let m = merged(base, json!({ "pagination": { "total": { "header": "X-Total" } } }));
+    let m = merged(
+        base,
+        json!({ "pagination": { "total": { "header": "X-Total" } } }),
+    );
     assert_eq!(m["pagination"]["total"], json!({ "header": "X-Total" }));
     let base = json!({ "pagination": { "type": "next", "from": { "pointer": "/next" } } });
-    let m = merged(base, json!({ "pagination": { "from": { "header": "X-Next" } } }));
+    let m = merged(
+        base,
+        json!({ "pagination": { "from": { "header": "X-Next" } } }),
+    );
     assert_eq!(m["pagination"]["from"], json!({ "header": "X-Next" }));
 }
 
 #[test]
 fn a_delta_of_another_parameter_replaces_whole_else_merges() {
     let base = json!({ "delta": { "param": "sysparm_query", "value": "{field}>={value}", "joiner": "^", "format": "servicenow" } });
-    let m = merged(base.clone(), json!({ "delta": { "param": "since", "value": "{value}" } }));
+    let m = merged(
+        base.clone(),
+        json!({ "delta": { "param": "since", "value": "{value}" } }),
+    );
     assert_eq!(m["delta"], json!({ "param": "since", "value": "{value}" }));
     let m = merged(base, json!({ "delta": { "idField": "number" } }));
     assert_eq!(m["delta"]["joiner"], "^");
@@ -78,7 +96,11 @@ fn headers_and_query_merge_by_name() {
     );
     assert_eq!(
         m["headers"],
-        json!([["X-GitHub-Api-Version", "2022-11-28"], ["accept", "application/vnd.github.raw+json"], ["X-Extra", "1"]])
+        json!([
+            ["X-GitHub-Api-Version", "2022-11-28"],
+            ["accept", "application/vnd.github.raw+json"],
+            ["X-Extra", "1"]
+        ])
     );
     // Query names are compared with their case.
     assert_eq!(m["query"], json!([["sort", "updated"], ["state", "open"]]));
@@ -109,7 +131,10 @@ fn null_replaces_and_arrays_replace() {
 #[test]
 fn the_base_url_is_filled_from_the_parameters() {
     let r = resolve(json!({ "preset": "servicenow", "instance": "acme-dev" })).unwrap();
-    assert_eq!(r["baseUrl"], "https://acme-dev.service-now.com/api/now/table/");
+    assert_eq!(
+        r["baseUrl"],
+        "https://acme-dev.service-now.com/api/now/table/"
+    );
     assert!(r.get("preset").is_none() && r.get("instance").is_none());
     let r = resolve(json!({ "preset": "salesforce", "instance": "acme--uat.sandbox" })).unwrap();
     assert_eq!(
@@ -117,10 +142,15 @@ fn the_base_url_is_filled_from_the_parameters() {
         "https://acme--uat.sandbox.my.salesforce.com/services/data/v60.0/"
     );
     assert!(r.get("apiVersion").is_none());
-    let r = resolve(json!({ "preset": "salesforce", "instance": "acme", "apiVersion": "62.0" })).unwrap();
-    assert_eq!(r["baseUrl"], "https://acme.my.salesforce.com/services/data/v62.0/");
+    let r = resolve(json!({ "preset": "salesforce", "instance": "acme", "apiVersion": "62.0" }))
+        .unwrap();
+    assert_eq!(
+        r["baseUrl"],
+        "https://acme.my.salesforce.com/services/data/v62.0/"
+    );
     // Your base URL wins (GitHub Enterprise Server).
-    let r = resolve(json!({ "preset": "github", "baseUrl": "https://ghe.example/api/v3/" })).unwrap();
+    let r =
+        resolve(json!({ "preset": "github", "baseUrl": "https://ghe.example/api/v3/" })).unwrap();
     assert_eq!(r["baseUrl"], "https://ghe.example/api/v3/");
     assert_eq!(r["pageSize"], 100);
 }
@@ -133,25 +163,49 @@ fn errors_name_the_preset_or_the_parameter() {
         "{e}"
     );
     let e = err(json!({ "preset": 3 }));
-    assert!(e.contains("options.preset must be a preset's name: one of servicenow"), "{e}");
+    assert!(
+        e.contains("options.preset must be a preset's name: one of servicenow"),
+        "{e}"
+    );
     let e = err(json!({ "preset": "servicenow" }));
-    assert!(e.contains("options.instance is missing: preset \"servicenow\""), "{e}");
-    assert!(e.contains("https://{instance}.service-now.com/api/now/table/"), "{e}");
+    assert!(
+        e.contains("options.instance is missing: preset \"servicenow\""),
+        "{e}"
+    );
+    assert!(
+        e.contains("https://{instance}.service-now.com/api/now/table/"),
+        "{e}"
+    );
     let e = err(json!({ "preset": "servicenow", "instance": "acme.service-now.com" }));
-    assert!(e.contains(r#"options.instance "acme.service-now.com" is not valid"#), "{e}");
+    assert!(
+        e.contains(r#"options.instance "acme.service-now.com" is not valid"#),
+        "{e}"
+    );
     let e = err(json!({ "preset": "servicenow", "instance": "evil.example/x?" }));
     assert!(e.contains("is not valid"), "{e}");
     let e = err(json!({ "preset": "servicenow", "instance": 7 }));
     assert!(e.contains("options.instance must be a string"), "{e}");
     let e = err(json!({ "preset": "salesforce", "instance": "acme", "apiVersion": "v60" }));
-    assert!(e.contains(r#"options.apiVersion "v60" is not valid"#), "{e}");
+    assert!(
+        e.contains(r#"options.apiVersion "v60" is not valid"#),
+        "{e}"
+    );
     let e = err(json!({ "preset": "stripe", "instance": "acme" }));
     assert!(e.contains("options.instance is not used"), "{e}");
     let e = err(json!({ "baseUrl": "https://h.example/", "instance": "acme" }));
-    assert!(e.contains("options.instance is a preset's parameter, and no preset is named"), "{e}");
+    assert!(
+        e.contains("options.instance is a preset's parameter, and no preset is named"),
+        "{e}"
+    );
     let e = err(json!({ "preset": "postgrest" }));
-    assert!(e.contains("options.baseUrl is missing: preset \"postgrest\" has no base URL"), "{e}");
-    assert!(resolve(json!({ "preset": "postgrest", "baseUrl": "https://p.supabase.co/rest/v1/" })).is_ok());
+    assert!(
+        e.contains("options.baseUrl is missing: preset \"postgrest\" has no base URL"),
+        "{e}"
+    );
+    assert!(
+        resolve(json!({ "preset": "postgrest", "baseUrl": "https://p.supabase.co/rest/v1/" }))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -160,7 +214,8 @@ fn options_without_a_preset_pass_as_they_are() {
     assert_eq!(resolve_json(text).unwrap(), text);
     // A text that does not read is left to the schema's reader, which says where.
     assert_eq!(resolve_json("{ nope").unwrap(), "{ nope");
-    let o = ApiOptions::from_json(r#"{ "preset": null, "baseUrl": "https://h.example/" }"#).unwrap();
+    let o =
+        ApiOptions::from_json(r#"{ "preset": null, "baseUrl": "https://h.example/" }"#).unwrap();
     assert_eq!(o.base_url, "https://h.example/");
 }
 
@@ -176,22 +231,47 @@ fn names_read_both_ways() {
         r#"{ "baseUrl": "https://h.example/", "preset": "gitlab" }"#,
     )
     .unwrap_err();
-    assert!(e.to_string().contains(r#"options.preset: unknown preset "gitlab" (known: "#), "{e}");
+    assert!(
+        e.to_string()
+            .contains(r#"options.preset: unknown preset "gitlab" (known: "#),
+        "{e}"
+    );
 }
 
 /// The option names of `ApiOptions` (as JSON spells them), with those the
 /// other parts of issue 21 add (`lookup`, `batchWrite`: helper "writes").
 const KNOWN_OPTIONS: &[&str] = &[
-    "baseUrl", "auth", "headers", "query", "allowOrigins", "recordsAt", "pagination", "pageSize",
-    "concurrency", "window", "timeoutMs", "retry", "pacing", "delta", "preset", "instance",
-    "apiVersion", "lookup", "batchWrite",
+    "baseUrl",
+    "auth",
+    "headers",
+    "query",
+    "allowOrigins",
+    "recordsAt",
+    "pagination",
+    "pageSize",
+    "concurrency",
+    "window",
+    "timeoutMs",
+    "retry",
+    "pacing",
+    "delta",
+    "preset",
+    "instance",
+    "apiVersion",
+    "lookup",
+    "batchWrite",
 ];
 
 #[test]
 fn every_preset_is_an_object_of_known_options() {
     // Every name this branch's ApiOptions reads is in the list (the list is not stale).
-    for name in KNOWN_OPTIONS.iter().filter(|n| !["lookup", "batchWrite"].contains(n)) {
-        let e = crate::core::schema::from_json::<ApiOptions>(&format!(r#"{{"baseUrl": "https://h/", "{name}": 0.5}}"#));
+    for name in KNOWN_OPTIONS
+        .iter()
+        .filter(|n| !["lookup", "batchWrite"].contains(n))
+    {
+        let e = crate::core::schema::from_json::<ApiOptions>(&format!(
+            r#"{{"baseUrl": "https://h/", "{name}": 0.5}}"#
+        ));
         if let Err(e) = e {
             assert!(!e.to_string().contains("unknown option"), "{name}: {e}");
         }
@@ -199,12 +279,20 @@ fn every_preset_is_an_object_of_known_options() {
     for p in Preset::all() {
         let doc: Value = serde_json::from_str(p.options_json())
             .unwrap_or_else(|e| panic!("preset {p}: not JSON: {e}"));
-        let obj = doc.as_object().unwrap_or_else(|| panic!("preset {p}: not an object"));
+        let obj = doc
+            .as_object()
+            .unwrap_or_else(|| panic!("preset {p}: not an object"));
         for name in obj.keys() {
-            assert!(KNOWN_OPTIONS.contains(&name.as_str()), "preset {p}: unknown option {name:?}");
+            assert!(
+                KNOWN_OPTIONS.contains(&name.as_str()),
+                "preset {p}: unknown option {name:?}"
+            );
         }
         assert!(obj.get("preset").is_none(), "preset {p} names a preset");
-        assert!(obj.contains_key("recordsAt") && obj.contains_key("pagination"), "preset {p}");
+        assert!(
+            obj.contains_key("recordsAt") && obj.contains_key("pagination"),
+            "preset {p}"
+        );
     }
 }
 
@@ -225,8 +313,8 @@ fn every_preset_reads_into_api_options() {
             }
             _ => {}
         }
-        let o = ApiOptions::from_json(&given.to_string())
-            .unwrap_or_else(|e| panic!("preset {p}: {e}"));
+        let o =
+            ApiOptions::from_json(&given.to_string()).unwrap_or_else(|e| panic!("preset {p}: {e}"));
         crate::core::ApiBuilder::from(o)
             .build_spec()
             .unwrap_or_else(|e| panic!("preset {p}: {e}"));
@@ -246,33 +334,69 @@ fn the_builder_s_members_go_over_the_preset_s() {
     base.headers = vec![("Accept".into(), "application/json".into())];
     base.records_at = Some("/result".into());
     base.page_size = Some(1000);
-    base.pagination = Some(Pagination::offset().params("sysparm_offset", "sysparm_limit").into());
+    base.pagination = Some(
+        Pagination::offset()
+            .params("sysparm_offset", "sysparm_limit")
+            .into(),
+    );
     base.delta = Some(DeltaFilter::new("sysparm_query", "{field}>={value}"));
     let mut user = ApiOptions::default();
-    user.headers = vec![("accept".into(), "text/json".into()), ("X-A".into(), "1".into())];
+    user.headers = vec![
+        ("accept".into(), "text/json".into()),
+        ("X-A".into(), "1".into()),
+    ];
     user.page_size = Some(200);
-    user.pagination = Some(Pagination::page_number().total(Total::header("X-Total")).into());
+    user.pagination = Some(
+        Pagination::page_number()
+            .total(Total::header("X-Total"))
+            .into(),
+    );
     user.preset = Some(Preset::ServiceNow);
     user.instance = Some("acme".into());
     let o = overlay(base, user);
     assert_eq!(o.base_url, "https://acme.service-now.com/api/now/table/");
     assert_eq!(
         o.headers,
-        vec![("accept".to_string(), "text/json".to_string()), ("X-A".into(), "1".into())]
+        vec![
+            ("accept".to_string(), "text/json".to_string()),
+            ("X-A".into(), "1".into())
+        ]
     );
     assert_eq!(o.records_at.as_deref(), Some("/result"));
     assert_eq!(o.page_size, Some(200));
     assert!(matches!(o.pagination, Some(Pagination::PageNumber(_))));
-    assert_eq!(o.delta, Some(DeltaFilter::new("sysparm_query", "{field}>={value}")));
+    assert_eq!(
+        o.delta,
+        Some(DeltaFilter::new("sysparm_query", "{field}>={value}"))
+    );
     assert!(o.preset.is_none() && o.instance.is_none());
 }
 
 #[test]
 fn the_builder_s_errors_name_the_parameter() {
-    let e = crate::Api::builder_for(Preset::Salesforce).build().unwrap_err();
-    assert!(e.to_string().contains("options.instance is missing: preset \"salesforce\""), "{e}");
-    let e = crate::Api::builder("https://h.example/").instance("acme").build().unwrap_err();
-    assert!(e.to_string().contains("options.instance is a preset's parameter"), "{e}");
-    let e = crate::Api::builder_for(Preset::Stripe).api_version("1.0").build().unwrap_err();
-    assert!(e.to_string().contains("options.apiVersion is not used"), "{e}");
+    let e = crate::Api::builder_for(Preset::Salesforce)
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("options.instance is missing: preset \"salesforce\""),
+        "{e}"
+    );
+    let e = crate::Api::builder("https://h.example/")
+        .instance("acme")
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("options.instance is a preset's parameter"),
+        "{e}"
+    );
+    let e = crate::Api::builder_for(Preset::Stripe)
+        .api_version("1.0")
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("options.apiVersion is not used"),
+        "{e}"
+    );
 }

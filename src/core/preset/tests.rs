@@ -340,19 +340,21 @@ fn the_builder_s_members_go_over_the_preset_s() {
             .into(),
     );
     base.delta = Some(DeltaFilter::new("sysparm_query", "{field}>={value}"));
-    let mut user = ApiOptions::default();
-    user.headers = vec![
-        ("accept".into(), "text/json".into()),
-        ("X-A".into(), "1".into()),
-    ];
-    user.page_size = Some(200);
-    user.pagination = Some(
-        Pagination::page_number()
-            .total(Total::header("X-Total"))
-            .into(),
-    );
-    user.preset = Some(Preset::ServiceNow);
-    user.instance = Some("acme".into());
+    let user = ApiOptions {
+        headers: vec![
+            ("accept".into(), "text/json".into()),
+            ("X-A".into(), "1".into()),
+        ],
+        page_size: Some(200),
+        pagination: Some(
+            Pagination::page_number()
+                .total(Total::header("X-Total"))
+                .into(),
+        ),
+        preset: Some(Preset::ServiceNow),
+        instance: Some("acme".into()),
+        ..ApiOptions::default()
+    };
     let o = overlay(base, user);
     assert_eq!(o.base_url, "https://acme.service-now.com/api/now/table/");
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::core::{ApiBuilder, ApiSpec, Pacer, PacerStats};
+use crate::core::{ApiBuilder, ApiSpec, Pacer, PacerStats, Preset};
 use crate::error::Result;
 use crate::shared::{Handles, Limiter};
 
@@ -40,6 +40,23 @@ impl Api {
     /// are resolved under it (`items` under `https://h/v1` is `https://h/v1/items`).
     pub fn builder(base: impl Into<String>) -> ApiBuilder {
         ApiBuilder::new(base)
+    }
+
+    /// Starts describing an API pagewise knows by name: the [`Preset`]'s
+    /// options, under whatever the builder's calls set after (see
+    /// [`ApiBuilder::preset`]).
+    ///
+    /// ```no_run
+    /// use pagewise::{Api, Auth, Preset};
+    /// let api = Api::builder_for(Preset::ServiceNow)
+    ///     .instance("acme")
+    ///     .auth(Auth::basic("admin", "secret"))
+    ///     .build()?;
+    /// # let _ = api;
+    /// # Ok::<(), pagewise::Error>(())
+    /// ```
+    pub fn builder_for(preset: Preset) -> ApiBuilder {
+        ApiBuilder::new("").preset(preset)
     }
 
     /// The validated description the core works from.

@@ -118,6 +118,7 @@ pub use crate::api::Api;
 pub use crate::client::{
     Client, FetchManyStream, PageStream, RawPageStream, RecordStream, WriteStream,
 };
+pub use crate::core::Preset;
 pub use crate::core::{
     ApiBuilder, ApiOptions, Auth, Checkpoint, DeltaFilter, Link, ListOptions, Notice, Order,
     Pacing, Pagination, Progress, Report, RetryBudget, RetryCause, RetryCounts, RetryPolicy, Total,

@@ -255,9 +255,57 @@ export interface DeltaFilter {
 }
 
 /** The description of an API. Unknown option names are errors. */
-export interface ClientOptions {
-  /** Collection paths are resolved under it: `items` under `https://h/v1` is `https://h/v1/items`. */
-  readonly baseUrl: string;
+/**
+ * An API pagewise knows by name (see the README's "Presets: name your API"):
+ * its options under yours. `servicenow` and `salesforce` need `instance`;
+ * `jsonapi`, `jsonapi-page` and `postgrest` need your `baseUrl`.
+ */
+export type PresetName =
+  | 'servicenow'
+  | 'salesforce'
+  | 'github'
+  | 'jsonapi'
+  | 'jsonapi-page'
+  | 'postgrest'
+  | 'stripe';
+
+/** Every preset's name, in the order the documentation lists them. */
+export declare const PRESETS: readonly PresetName[];
+
+/**
+ * The options `new Client(options)` reads once the preset they name is
+ * resolved: the preset's options with yours over them (objects member by
+ * member; a `pagination` or `auth` of another `type` replaces the preset's;
+ * `headers` and `query` by name; `null` replaces), the base URL filled in.
+ * Not yet checked: `new Client` checks them. Throws a `PagewiseError` of
+ * kind `config` for an unknown preset or a missing parameter.
+ */
+export declare function resolveOptions(options: ClientOptions): Record<string, unknown>;
+
+/** The options of a client: `baseUrl`, or a `preset` that has one (or both). */
+export type ClientOptions = ClientOptionsBase &
+  (
+    | {
+        /** Collection paths are resolved under it: `items` under `https://h/v1` is `https://h/v1/items`. */
+        readonly baseUrl: string;
+        readonly preset?: PresetName;
+      }
+    | {
+        /** Over the preset's base URL (a GitHub Enterprise server, a sandbox). */
+        readonly baseUrl?: string;
+        readonly preset: PresetName;
+      }
+  );
+
+/** Every option of a client but `baseUrl` and `preset`. */
+export interface ClientOptionsBase {
+  /**
+   * A preset's parameter: the instance's name in its base URL (`'acme'` for
+   * `https://acme.service-now.com/api/now/table/`, a Salesforce My Domain name).
+   */
+  readonly instance?: string;
+  /** A preset's parameter: the API version in its base URL (Salesforce, default `'60.0'`). */
+  readonly apiVersion?: string;
   readonly auth?: Auth;
   /** Headers sent with every request to the base URL's origin, never to another. */
   readonly headers?: Pairs;

@@ -11,7 +11,13 @@
 // Works without a bundler in browsers (the .wasm is fetched next to this
 // file) and in Node 20+ (the .wasm is read from disk).
 
-import init, { initSync, RawClient, cancelledError, setErrorClass } from './wasm/pagewise_wasm.js';
+import init, {
+  initSync,
+  RawClient,
+  cancelledError,
+  setErrorClass,
+  resolveOptions as rawResolveOptions,
+} from './wasm/pagewise_wasm.js';
 
 const wasmUrl = new URL('./wasm/pagewise_wasm_bg.wasm', import.meta.url);
 
@@ -427,6 +433,25 @@ class FetchManyStream {
 }
 
 const WRITE_OPS = ['insert', 'update', 'upsert', 'delete'];
+
+/** Every preset's name (`ClientOptions.preset`), as the Rust `Preset::all()` lists them. */
+export const PRESETS = Object.freeze([
+  'servicenow',
+  'salesforce',
+  'github',
+  'jsonapi',
+  'jsonapi-page',
+  'postgrest',
+  'stripe',
+]);
+
+/**
+ * The options `new Client(options)` reads, the preset they name resolved
+ * (the same Rust code: `pagewise::core::preset::resolve`); not yet checked.
+ */
+export function resolveOptions(options) {
+  return JSON.parse(rawResolveOptions(...encodeOptions(options)));
+}
 
 /** A client of one paginated JSON API. */
 export class Client {

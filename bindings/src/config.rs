@@ -53,7 +53,7 @@ pub(crate) fn api(
     bad: Option<String>,
     fetch: JsValue,
 ) -> Result<(Api, Option<js_sys::Function>)> {
-    let mut o: ApiOptions = read(from_json(json), bad)?;
+    let mut o: ApiOptions = read(ApiOptions::from_json(json), bad)?;
     let fetch = match fetch {
         f if f.is_undefined() || f.is_null() => None,
         f => Some(f.dyn_into::<js_sys::Function>().map_err(|_| {
@@ -77,6 +77,12 @@ pub(crate) fn api(
         o.window = o.window.or(Some(asked));
     }
     ApiBuilder::from(o).build().map(|api| (api, fetch))
+}
+
+/// The client options of `json` with the preset they name resolved, as
+/// JSON text (`resolveOptions` in the npm package).
+pub(crate) fn resolved(json: &str, bad: Option<String>) -> Result<String> {
+    read(pagewise::core::preset::resolve_json(json), bad)
 }
 
 /// The signal an operation was given, if any.

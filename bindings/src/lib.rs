@@ -27,4 +27,14 @@ mod config;
 mod convert;
 
 pub use client::{RawClient, RawCursor, RawMany};
+
+/// The client options (JSON text, `bad` as `RawClient::new` takes them)
+/// with the preset they name resolved, as JSON text: `resolveOptions`.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = resolveOptions)]
+pub fn resolve_options(
+    options: &str,
+    bad: Option<String>,
+) -> Result<String, wasm_bindgen::JsValue> {
+    config::resolved(options, bad).map_err(|e| convert::error(&e))
+}
 pub use convert::{cancelled as cancelled_error, set_error_class};

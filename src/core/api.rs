@@ -10,6 +10,7 @@ use super::delta::DeltaFilter;
 use super::http::{Header, Method, Request, RequestId};
 use super::pacing::Pacing;
 use super::pagination::Pagination;
+use super::preset::Preset;
 use super::redact::Secrets;
 use super::retry::RetryPolicy;
 use super::schema::{ApiOptions, Origins};
@@ -136,6 +137,9 @@ impl fmt::Debug for ApiBuilder {
             .field("pacing", &o.pacing)
             .field("delta", &o.delta)
             .field("allow_origins", &o.allow_origins)
+            .field("preset", &o.preset)
+            .field("instance", &o.instance)
+            .field("api_version", &o.api_version)
             .finish()
     }
 }
@@ -334,8 +338,48 @@ impl ApiBuilder {
         self
     }
 
+    // Presets (see `core::preset`).
+
+    /// Names the API: the [`Preset`]'s options go under this builder's
+    /// (the base URL, pagination, records, totals, delta filter, lookups,
+    /// batch writes, rate-limit handling of its family), whichever order
+    /// the calls come in; an option you set replaces the preset's whole,
+    /// headers and query parameters replace the preset's of the same name.
+    /// The base URL is the preset's, filled in from
+    /// [`instance`](Self::instance) and [`api_version`](Self::api_version),
+    /// unless the builder has one of its own (a GitHub Enterprise server).
+    /// A parameter missing is an [`ErrorKind::Config`] error at `build()`
+    /// naming it. Same as [`Api::builder_for`](crate::Api::builder_for).
+    ///
+    /// ```
+    /// use pagewise::{Api, Preset};
+    /// let builder = Api::builder("").preset(Preset::ServiceNow).instance("acme").page_size(500);
+    /// # let _ = builder;
+    /// let missing = Api::builder_for(Preset::ServiceNow).build().unwrap_err();
+    /// assert!(missing.to_string().contains("options.instance is missing"));
+    /// ```
+    pub fn preset(mut self, preset: Preset) -> Self {
+        self.options.preset = Some(preset);
+        self
+    }
+
+    /// The instance's name in the preset's base URL: `acme` for
+    /// ServiceNow's `https://acme.service-now.com/api/now/table/`, the My
+    /// Domain name for Salesforce's `https://acme.my.salesforce.com/...`.
+    pub fn instance(mut self, name: impl Into<String>) -> Self {
+        self.options.instance = Some(name.into());
+        self
+    }
+
+    /// The API version in the preset's base URL (Salesforce: `"60.0"`
+    /// unless given).
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.options.api_version = Some(version.into());
+        self
+    }
+
     pub(crate) fn build_spec(self) -> Result<ApiSpec> {
-        let o = self.options;
+        let o = super::preset::resolve_options(self.options)?;
         let this = Resolved {
             base: o.base_url,
             auth: o.auth,

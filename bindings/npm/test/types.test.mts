@@ -94,6 +94,10 @@ const badListPacing: ListOptions = { pacing: {} };
 
 // @ts-expect-error baseUrl is required
 const noBase: ClientOptions = { pageSize: 1 };
+const servicenow: ClientOptions = { preset: 'servicenow', instance: 'acme', auth: { type: 'basic', user: 'u', password: 'p' } };
+const ghe: ClientOptions = { preset: 'github', baseUrl: 'https://ghe.example/api/v3/' };
+// @ts-expect-error an unknown preset
+const badPreset: ClientOptions = { preset: 'gitlab' };
 // @ts-expect-error unknown pagination type
 const badType: ClientOptions = { baseUrl: 'https://h/', pagination: { type: 'offsets' } };
 // @ts-expect-error 'link' is for next URLs only
@@ -316,7 +320,7 @@ async function usage(signal: AbortSignal): Promise<void> {
   const badMark: Watermark = { field: 'f', value: 'v' };
 
   void [badLookup, bytes, badMark, badFields, badDelta];
-  void [ids, records, complete, name, finalReport, asError, others, noBase, badType, badCursor, badFirst, badAuth, typo, badOrigins];
+  void [ids, records, complete, name, finalReport, asError, others, noBase, servicenow, ghe, badPreset, badType, badCursor, badFirst, badAuth, typo, badOrigins];
   void [retries, pacings, badBudget, badBudgetKey, badRate, badDelay, badListPacing];
 }
 

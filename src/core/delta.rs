@@ -742,6 +742,70 @@ mod tests {
     use super::*;
 
     #[test]
+    fn soql_conditions_go_before_the_clauses_that_follow_where() {
+        let c = "D >= 1";
+        let cases = [
+            ("SELECT Id FROM A", "SELECT Id FROM A WHERE D >= 1"),
+            ("SELECT Id FROM A ", "SELECT Id FROM A WHERE D >= 1"),
+            ("SELECT Id FROM A ORDER BY Id", "SELECT Id FROM A WHERE D >= 1 ORDER BY Id"),
+            ("SELECT Id FROM A\norder\tby Id", "SELECT Id FROM A WHERE D >= 1 order\tby Id"),
+            ("SELECT Id FROM A LIMIT 5", "SELECT Id FROM A WHERE D >= 1 LIMIT 5"),
+            ("SELECT Id FROM A OFFSET 5", "SELECT Id FROM A WHERE D >= 1 OFFSET 5"),
+            (
+                "SELECT Id FROM A WhErE x = 1 OR y = 2 LIMIT 5",
+                "SELECT Id FROM A WhErE (x = 1 OR y = 2) AND D >= 1 LIMIT 5",
+            ),
+            // A subquery's WHERE and ORDER BY are its own.
+            (
+                "SELECT Id, (SELECT Id FROM B WHERE z = 1 ORDER BY Id) FROM A ORDER BY Id",
+                "SELECT Id, (SELECT Id FROM B WHERE z = 1 ORDER BY Id) FROM A WHERE D >= 1 ORDER BY Id",
+            ),
+            // Keywords in string literals (with an escaped quote) are text.
+            (
+                "SELECT Id FROM A WHERE N = 'x\\' LIMIT 1 WHERE' ORDER BY Id",
+                "SELECT Id FROM A WHERE (N = 'x\\' LIMIT 1 WHERE') AND D >= 1 ORDER BY Id",
+            ),
+            // `Order` the object, `Limit__c` a field.
+            (
+                "SELECT Limit__c FROM Order GROUP BY Limit__c",
+                "SELECT Limit__c FROM Order WHERE D >= 1 GROUP BY Limit__c",
+            ),
+        ];
+        for (query, want) in cases {
+            assert_eq!(soql_with(query, c), want, "{query}");
+        }
+    }
+
+    #[test]
+    fn instants_are_read_from_the_formats_records_carry() {
+        let at = |t: &str| parse_instant(t).map(|d| d.unix_timestamp());
+        let want = Some(1_767_323_045);
+        for t in [
+            "2026-01-02T03:04:05Z",
+            "2026-01-02T04:04:05+01:00",
+            "2026-01-02T03:04:05.999Z",
+            "2026-01-02T03:04:05.000+0000",
+            "2026-01-02T01:04:05.000-0200",
+            "2026-01-02 03:04:05",
+            "1767323045",
+            "1767323045.25",
+        ] {
+            assert_eq!(at(t), want, "{t}");
+        }
+        assert_eq!(at("2026-01-02"), Some(1_767_312_000));
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-02T03:04:05Z",
+            "2026-01-02T03:04",
+            "--",
+            "99999999999999999999",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn ties_at_the_watermark_are_dropped_once_and_new_ones_kept() {
         let from = Watermark {
             field: "updated_at".into(),

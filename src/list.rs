@@ -108,6 +108,13 @@ impl<C> List<C> {
         self.options = self.options.allow_repeated_pages(on);
         self
     }
+    /// Pages asked for with `POST` and this JSON body template, the page
+    /// parameters written into its `"{offset}"`, `"{limit}"`, `"{page}"`,
+    /// `"{cursor}"` or `"{value}"` strings. See [`ListOptions::body`].
+    pub fn body(mut self, template: serde_json::Value) -> Self {
+        self.options = self.options.body(template);
+        self
+    }
     /// Continues from a checkpoint taken earlier (here or in another
     /// process, natively or in a browser): pages handed out before are not
     /// fetched again.

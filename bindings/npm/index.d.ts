@@ -76,8 +76,16 @@ export type Auth =
   | { readonly type: 'header'; readonly name: string; readonly value: string }
   | { readonly type: 'query'; readonly name: string; readonly value: string };
 
-/** Where the total number of records is read: a header, a JSON pointer into the body, or `Content-Range`. */
-export type Total = { readonly header: string } | { readonly pointer: string } | 'content-range';
+/**
+ * Where the total number of records is read: a header, a JSON pointer into the body, or `Content-Range`.
+ * `optional: true` when the API may leave it out (JSON:API `meta` totals): an offset or page sweep
+ * whose first page has none walks in sequence, without a `totalMissing` notice.
+ */
+export type Total =
+  | { readonly header: string; readonly optional?: boolean }
+  | { readonly pointer: string; readonly optional?: boolean }
+  | { readonly 'content-range': true; readonly optional?: boolean }
+  | 'content-range';
 
 /** Where a cursor token or next URL is read: a JSON pointer into the body or a response header. */
 export type LinkSource = { readonly pointer: string } | { readonly header: string };
@@ -90,6 +98,12 @@ export interface OffsetPagination {
   readonly offsetParam?: string;
   /** Default `limit`. */
   readonly limitParam?: string;
+  /**
+   * Ask with `Range-Unit: items` and `Range: 0-99` instead of the parameters
+   * (PostgREST). Unless `total` is given, it is read from `Content-Range`
+   * (optional: `0-99/*` walks in sequence); a 416 answer is the end.
+   */
+  readonly range?: boolean;
 }
 
 /** `?page=3&per_page=100`. With a total, every page after the first is fetched concurrently. */
@@ -112,6 +126,10 @@ export interface CursorPagination {
   readonly param?: string;
   /** Default `limit`; `null` sends no page size. */
   readonly limitParam?: string | null;
+  /** A JSON pointer to a boolean: `false` ends the sweep even with a cursor given. */
+  readonly more?: string;
+  /** Read for the report (`total`, `complete`), never fanned out from. */
+  readonly total?: Total;
 }
 
 /** Each page links to the next one: in the body, a header, or the RFC 8288 `Link` header (`'link'`). Sequential. */
@@ -120,6 +138,8 @@ export interface NextPagination {
   readonly from: LinkSource | 'link';
   /** The page-size parameter of the first request. Default `limit`; `null` sends none. */
   readonly limitParam?: string | null;
+  /** Read for the report (Salesforce `{ pointer: '/totalSize' }`), never fanned out from. */
+  readonly total?: Total;
 }
 
 /** `?id_gt=<last id>&limit=100`, the API ordering by `field`. Sequential. */
@@ -129,8 +149,17 @@ export interface KeysetPagination {
   readonly field: string;
   /** Default `<field>_gt`. */
   readonly param?: string;
+  /** The parameter's value, a template over `{value}` (default `{value}`): PostgREST `gt.{value}`. */
+  readonly value?: string;
   /** Default `limit`; `null` sends no page size. */
   readonly limitParam?: string | null;
+  /**
+   * A JSON pointer to a boolean saying whether another page follows (Stripe
+   * `/has_more`): `false` ends the sweep even after a full page.
+   */
+  readonly more?: string;
+  /** Read for the report (`total`, `complete`), never fanned out from. */
+  readonly total?: Total;
 }
 
 /** The pagination dialect of an API. */
@@ -252,7 +281,33 @@ export interface DeltaFilter {
    * (never the parameter twice).
    */
   readonly joiner?: string;
+  /**
+   * How the watermark is written when the filter is sent (default `'as-is'`):
+   * `'rfc3339'` `2026-01-02T03:04:05Z`, `'servicenow'` `2026-01-02 03:04:05`
+   * (UTC), `'soql'` `2026-01-02T03:04:05Z`, `'unix'` seconds. Read from RFC 3339,
+   * Salesforce's `…05.000+0000`, ServiceNow's format, a bare date or unix
+   * seconds; anything else is a `config` error naming the value.
+   */
+  readonly format?: DeltaFormat;
+  /**
+   * `'soql'`: the condition (`value`, e.g. `{field} >= {value}`) is written
+   * into the SOQL of the `param` parameter (`q`): `WHERE cond` or `AND cond`,
+   * before `ORDER BY`, `LIMIT`, `OFFSET`. Default `'param'`.
+   */
+  readonly compose?: 'param' | 'soql';
 }
+
+/** How a delta filter writes its watermark. */
+export type DeltaFormat = 'as-is' | 'rfc3339' | 'servicenow' | 'soql' | 'unix';
+
+/** A JSON value (a list's `body` template). */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly JsonValue[]
+  | { readonly [member: string]: JsonValue };
 
 /** The description of an API. Unknown option names are errors. */
 /**
@@ -468,6 +523,19 @@ export interface ListOptions {
    * may repeat byte for byte over a whole page (records without an id).
    */
   readonly allowRepeatedPages?: boolean;
+  /**
+   * Ask for pages with `POST` and this JSON body instead of query parameters
+   * (GraphQL variables, search endpoints). The string values `"{offset}"`,
+   * `"{limit}"`, `"{page}"`, `"{cursor}"` and `"{value}"` (keyset) are
+   * replaced by the page's parameters (numbers as numbers; a cursor `null` on
+   * the first page). The dialect's own placeholder is required.
+   *
+   * ```js
+   * { body: { query: '...', variables: { first: '{limit}', after: '{cursor}' } } }
+   * { body: { query: { match_all: {} }, from: '{offset}', size: '{limit}' } }
+   * ```
+   */
+  readonly body?: JsonValue;
 }
 
 /** Where a job of many items is, after each result. */

@@ -494,6 +494,7 @@ impl Resolved {
         for h in self.pagination.header_names() {
             check_header_name(h)?;
         }
+        self.pagination.validate()?;
         for (name, value) in &self.headers {
             check_header_name(name)?;
             check_header_value(name, value)?;

@@ -55,6 +55,57 @@ pub struct DeltaFilter {
     pub(crate) value: String,
     pub(crate) id_field: String,
     pub(crate) joiner: Option<String>,
+    pub(crate) format: DeltaFormat,
+    pub(crate) compose: DeltaCompose,
+}
+
+/// How the watermark's value is written when the filter is sent: the
+/// records may carry their updated-at field in one format (RFC 3339 with an
+/// offset or fractions of a second, Salesforce's `2026-01-02T03:04:05.000+0000`,
+/// ServiceNow's `2026-01-02 03:04:05`, unix seconds, or a bare
+/// `2026-01-02`) and the API's filter want another.
+///
+/// Every format but [`AsIs`](DeltaFormat::AsIs) writes the instant in UTC,
+/// in whole seconds (rounded down: the filter is inclusive, so a record in
+/// the same second is fetched again and dropped, never lost), and compares
+/// the records' values with the watermark as instants, whatever format
+/// each is written in. A watermark none of those formats reads is a
+/// [`Config`](crate::ErrorKind::Config) error naming it, when the sweep starts.
+/// In the option schema: `format: 'as-is' | 'rfc3339' | 'servicenow' | 'soql' | 'unix'`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum DeltaFormat {
+    /// The value as the records carry it (the default).
+    #[default]
+    AsIs,
+    /// `2026-01-02T03:04:05Z`.
+    Rfc3339,
+    /// ServiceNow's `2026-01-02 03:04:05` (UTC, as the Table API reads it).
+    #[serde(rename = "servicenow")]
+    ServiceNow,
+    /// A SOQL date-time literal, unquoted: `2026-01-02T03:04:05Z`.
+    Soql,
+    /// Seconds since 1970-01-01T00:00:00Z: `1767323045`.
+    Unix,
+}
+
+/// Where the filter goes: a query parameter of its own (or joined to the
+/// request's, see [`DeltaFilter::joiner`]), or into a SOQL query.
+/// In the option schema: `compose: 'param' | 'soql'`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum DeltaCompose {
+    /// `param=value` (the default).
+    #[default]
+    Param,
+    /// The condition (the filter's value template) is written into the
+    /// SOQL query of the filter's parameter (`q`): `WHERE cond`, or `AND
+    /// cond` after the existing conditions (in parentheses), before
+    /// `GROUP BY`, `ORDER BY`, `LIMIT`, `OFFSET` and the like. Keywords
+    /// are read in any case, outside string literals and subqueries.
+    Soql,
 }
 
 impl Default for DeltaFilter {
@@ -72,7 +123,59 @@ impl DeltaFilter {
             value: value.into(),
             id_field: "id".into(),
             joiner: None,
+            format: DeltaFormat::AsIs,
+            compose: DeltaCompose::Param,
         }
+    }
+
+    /// Salesforce: the condition `{field} >= {value}` written into the SOQL
+    /// of the `q` parameter, the value as a SOQL date-time literal.
+    ///
+    /// ```
+    /// use pagewise::{Api, DeltaFilter, Link, ListOptions, Pagination, Watermark};
+    /// use pagewise::core::Sweep;
+    /// let api = Api::builder("https://acme.my.salesforce.com/services/data/v60.0/")
+    ///     .pagination(Pagination::next_url(Link::pointer("/nextRecordsUrl")).limit_param(None))
+    ///     .delta(DeltaFilter::soql())
+    ///     .build()?;
+    /// let options = ListOptions::new("query")
+    ///     .query("q", "SELECT Id FROM Account WHERE Name LIKE 'A%' ORDER BY Id LIMIT 10")
+    ///     .since(Watermark::new("LastModifiedDate", "2026-01-02T03:04:05.000+0000"));
+    /// let mut sweep = Sweep::new(api.spec(), options, web_time::Instant::now())?;
+    /// let url = sweep.poll_request().unwrap().url().to_string();
+    /// let q = url::Url::parse(&url).unwrap().query_pairs().find(|(k, _)| k == "q").unwrap().1.into_owned();
+    /// assert_eq!(
+    ///     q,
+    ///     "SELECT Id FROM Account WHERE (Name LIKE 'A%') AND LastModifiedDate >= 2026-01-02T03:04:05Z ORDER BY Id LIMIT 10"
+    /// );
+    /// # Ok::<(), pagewise::Error>(())
+    /// ```
+    pub fn soql() -> Self {
+        DeltaFilter::new("q", "{field} >= {value}")
+            .format(DeltaFormat::Soql)
+            .compose(DeltaCompose::Soql)
+    }
+
+    /// How the watermark is written when the filter is sent (default
+    /// [`DeltaFormat::AsIs`]).
+    ///
+    /// ```
+    /// use pagewise::{DeltaFilter, DeltaFormat};
+    /// // Records carry RFC 3339; ServiceNow's query wants its own format.
+    /// let servicenow = DeltaFilter::new("sysparm_query", "{field}>={value}")
+    ///     .joiner("^")
+    ///     .format(DeltaFormat::ServiceNow);
+    /// # let _ = servicenow;
+    /// ```
+    pub fn format(mut self, format: DeltaFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Where the filter goes (default [`DeltaCompose::Param`]).
+    pub fn compose(mut self, compose: DeltaCompose) -> Self {
+        self.compose = compose;
+        self
     }
 
     /// What joins the filter to a value the request already has for the
@@ -110,8 +213,24 @@ impl DeltaFilter {
         field: &str,
         value: &str,
     ) -> crate::Result<()> {
-        let (name, filter) = self.pair(field, value);
+        let value = self.write_value(value)?;
+        let (name, filter) = self.pair(field, &value);
         let existing = url.query_values(&name);
+        if self.compose == DeltaCompose::Soql {
+            let [query] = existing.as_slice() else {
+                return Err(crate::Error::new(
+                    crate::ErrorKind::Config,
+                    format!(
+                        "the delta filter writes into the SOQL query of the parameter {name:?}, \
+                         which the request has {} times (give the query once)",
+                        existing.len()
+                    ),
+                ));
+            };
+            let composed = soql_with(query, &filter);
+            url.replace_query_param(&name, &composed);
+            return Ok(());
+        }
         if existing.is_empty() {
             url.append_query_pairs([(name.as_str(), filter.as_str())]);
             return Ok(());
@@ -134,6 +253,174 @@ impl DeltaFilter {
         url.replace_query_param(&name, &joined);
         Ok(())
     }
+}
+
+impl DeltaFilter {
+    /// The watermark's value written in this filter's format.
+    pub(crate) fn write_value(&self, value: &str) -> crate::Result<String> {
+        if self.format == DeltaFormat::AsIs {
+            return Ok(value.to_string());
+        }
+        let bad = |why: &str| {
+            crate::Error::new(
+                crate::ErrorKind::Config,
+                format!(
+                    "the delta watermark {value:?} {why} (format {:?} needs a date-time: \
+                     RFC 3339, 2026-01-02T03:04:05.000+0000, 2026-01-02 03:04:05, \
+                     2026-01-02 or unix seconds)",
+                    self.format
+                ),
+            )
+        };
+        let at = parse_instant(value).ok_or_else(|| bad("is not a date-time pagewise reads"))?;
+        let at = at
+            .to_offset(time::UtcOffset::UTC)
+            .replace_nanosecond(0)
+            .map_err(|_| bad("is out of range"))?;
+        if self.format == DeltaFormat::Unix {
+            return Ok(at.unix_timestamp().to_string());
+        }
+        let text = at
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|_| bad("cannot be written in RFC 3339 (a year beyond 0000-9999)"))?;
+        Ok(match self.format {
+            DeltaFormat::ServiceNow => text.trim_end_matches('Z').replacen('T', " ", 1),
+            _ => text,
+        })
+    }
+}
+
+/// A date-time in one of the formats records carry, read by the `time`
+/// crate: RFC 3339; with an offset written without a colon (`+0000`,
+/// Salesforce); with a space for the `T` and no offset (ServiceNow, UTC); a
+/// bare date (midnight UTC); or unix seconds (with fractions dropped).
+pub(crate) fn parse_instant(text: &str) -> Option<time::OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+    let t = text.trim();
+    if !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        let whole = t.split('.').next().unwrap_or(t);
+        if let Ok(secs) = whole.parse::<i64>() {
+            return OffsetDateTime::from_unix_timestamp(secs).ok();
+        }
+    }
+    if let Ok(at) = OffsetDateTime::parse(t, &Rfc3339) {
+        return Some(at);
+    }
+    let b = t.as_bytes();
+    let mut normal = t.to_string();
+    if b.len() == 10 {
+        normal.push_str("T00:00:00Z");
+    } else if b.len() == 19 && b[10] == b' ' {
+        // ServiceNow: `2026-01-02 03:04:05`, in UTC.
+        normal.replace_range(10..11, "T");
+        normal.push('Z');
+    } else if b.len() > 24 {
+        // Salesforce: `+0000`, an offset without its colon.
+        let sign = b[b.len() - 5];
+        if (sign == b'+' || sign == b'-') && b[b.len() - 4..].iter().all(u8::is_ascii_digit) {
+            normal.insert(b.len() - 2, ':');
+        }
+    }
+    OffsetDateTime::parse(&normal, &Rfc3339).ok()
+}
+
+/// Compares two values of the updated-at field: as instants when both are
+/// date-times the filter reads (a filter with a format), else as
+/// [`compare`] does.
+fn compare_values(a: &str, b: &str, timed: bool) -> Ordering {
+    if timed {
+        if let (Some(x), Some(y)) = (parse_instant(a), parse_instant(b)) {
+            return x.cmp(&y);
+        }
+    }
+    compare(a, b)
+}
+
+/// `query` (SOQL) with `condition` added to its `WHERE` clause, or as a new
+/// `WHERE` clause before the clauses that follow it.
+pub(crate) fn soql_with(query: &str, condition: &str) -> String {
+    let words = soql_words(query);
+    let find = |word: &str, from: usize| {
+        words
+            .iter()
+            .position(|(start, w)| *start >= from && w.eq_ignore_ascii_case(word))
+    };
+    // The clauses that may follow WHERE, in any case, at the top level.
+    const AFTER: [&str; 8] = [
+        "WITH", "GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET", "FOR", "UPDATE",
+    ];
+    let where_at = find("WHERE", 0).map(|i| words[i].0);
+    let from = where_at.unwrap_or(0);
+    let end = words
+        .iter()
+        .enumerate()
+        .filter(|(_, (start, _))| *start > from)
+        .find(|(i, (_, w))| {
+            AFTER.iter().any(|k| w.eq_ignore_ascii_case(k))
+                // `ORDER` and `GROUP` start a clause only before `BY`
+                // (`FROM Order` names an object).
+                && (!(w.eq_ignore_ascii_case("ORDER") || w.eq_ignore_ascii_case("GROUP"))
+                    || words.get(i + 1).is_some_and(|(_, n)| n.eq_ignore_ascii_case("BY")))
+        })
+        .map_or(query.len(), |(_, (start, _))| *start);
+    let head = query[..end].trim_end();
+    let tail = &query[end..];
+    let sep = if tail.is_empty() { "" } else { " " };
+    match where_at {
+        Some(w) => {
+            let existing = query[w + "WHERE".len()..end].trim();
+            let keyword = &query[w..w + "WHERE".len()];
+            format!(
+                "{} {keyword} ({existing}) AND {condition}{sep}{tail}",
+                query[..w].trim_end()
+            )
+        }
+        None => format!("{head} WHERE {condition}{sep}{tail}"),
+    }
+}
+
+/// The words of a SOQL query at its top level (outside string literals and
+/// parentheses), with their byte offsets.
+fn soql_words(query: &str) -> Vec<(usize, &str)> {
+    let b = query.as_bytes();
+    let mut words = Vec::new();
+    let (mut i, mut depth) = (0, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'\'' => {
+                // A string literal: `\'` and `\\` escape.
+                i += 1;
+                while i < b.len() && b[i] != b'\'' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'(' => {
+                depth += 1;
+                i += 1;
+            }
+            b')' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.')
+                {
+                    i += 1;
+                }
+                if depth == 0 {
+                    words.push((start, &query[start..i]));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    words
 }
 
 /// Where a delta sync got to: the highest value of the field seen, and the
@@ -375,6 +662,10 @@ pub(crate) struct Delta {
     from_ids: HashSet<String>,
     reached: Watermark,
     reached_ids: HashSet<String>,
+    /// Values compared as instants (the filter has a format), and records
+    /// before the watermark dropped: a filter sent in whole seconds asks
+    /// for some of them again.
+    timed: bool,
 }
 
 impl Delta {
@@ -387,6 +678,7 @@ impl Delta {
             reached_ids: from_ids.clone(),
             from_ids,
             from,
+            timed: filter.format != DeltaFormat::AsIs,
         }
     }
 
@@ -395,12 +687,24 @@ impl Delta {
         let value = field_text(record, &self.field_ptr);
         let id = field_text(record, &self.id_ptr);
         if let (Some(v), Some(id)) = (&value, &id) {
-            if *v == self.from.value && self.from_ids.contains(id) {
+            let same = if self.timed {
+                compare_values(v, &self.from.value, true) == Ordering::Equal
+            } else {
+                *v == self.from.value
+            };
+            if same && self.from_ids.contains(id) {
                 return false;
             }
         }
         if let Some(v) = value {
-            match compare(&v, &self.reached.value) {
+            if self.timed {
+                if let (Some(x), Some(y)) = (parse_instant(&v), parse_instant(&self.from.value)) {
+                    if x < y {
+                        return false;
+                    }
+                }
+            }
+            match compare_values(&v, &self.reached.value, self.timed) {
                 Ordering::Greater => {
                     self.reached.value = v;
                     self.reached.ids = id.into_iter().collect();
@@ -436,6 +740,70 @@ impl Delta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn soql_conditions_go_before_the_clauses_that_follow_where() {
+        let c = "D >= 1";
+        let cases = [
+            ("SELECT Id FROM A", "SELECT Id FROM A WHERE D >= 1"),
+            ("SELECT Id FROM A ", "SELECT Id FROM A WHERE D >= 1"),
+            ("SELECT Id FROM A ORDER BY Id", "SELECT Id FROM A WHERE D >= 1 ORDER BY Id"),
+            ("SELECT Id FROM A\norder\tby Id", "SELECT Id FROM A WHERE D >= 1 order\tby Id"),
+            ("SELECT Id FROM A LIMIT 5", "SELECT Id FROM A WHERE D >= 1 LIMIT 5"),
+            ("SELECT Id FROM A OFFSET 5", "SELECT Id FROM A WHERE D >= 1 OFFSET 5"),
+            (
+                "SELECT Id FROM A WhErE x = 1 OR y = 2 LIMIT 5",
+                "SELECT Id FROM A WhErE (x = 1 OR y = 2) AND D >= 1 LIMIT 5",
+            ),
+            // A subquery's WHERE and ORDER BY are its own.
+            (
+                "SELECT Id, (SELECT Id FROM B WHERE z = 1 ORDER BY Id) FROM A ORDER BY Id",
+                "SELECT Id, (SELECT Id FROM B WHERE z = 1 ORDER BY Id) FROM A WHERE D >= 1 ORDER BY Id",
+            ),
+            // Keywords in string literals (with an escaped quote) are text.
+            (
+                "SELECT Id FROM A WHERE N = 'x\\' LIMIT 1 WHERE' ORDER BY Id",
+                "SELECT Id FROM A WHERE (N = 'x\\' LIMIT 1 WHERE') AND D >= 1 ORDER BY Id",
+            ),
+            // `Order` the object, `Limit__c` a field.
+            (
+                "SELECT Limit__c FROM Order GROUP BY Limit__c",
+                "SELECT Limit__c FROM Order WHERE D >= 1 GROUP BY Limit__c",
+            ),
+        ];
+        for (query, want) in cases {
+            assert_eq!(soql_with(query, c), want, "{query}");
+        }
+    }
+
+    #[test]
+    fn instants_are_read_from_the_formats_records_carry() {
+        let at = |t: &str| parse_instant(t).map(|d| d.unix_timestamp());
+        let want = Some(1_767_323_045);
+        for t in [
+            "2026-01-02T03:04:05Z",
+            "2026-01-02T04:04:05+01:00",
+            "2026-01-02T03:04:05.999Z",
+            "2026-01-02T03:04:05.000+0000",
+            "2026-01-02T01:04:05.000-0200",
+            "2026-01-02 03:04:05",
+            "1767323045",
+            "1767323045.25",
+        ] {
+            assert_eq!(at(t), want, "{t}");
+        }
+        assert_eq!(at("2026-01-02"), Some(1_767_312_000));
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-02T03:04:05Z",
+            "2026-01-02T03:04",
+            "--",
+            "99999999999999999999",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn ties_at_the_watermark_are_dropped_once_and_new_ones_kept() {

@@ -37,7 +37,7 @@ pub mod __fuzz;
 pub use self::url::{Url, UrlError};
 pub use api::{ApiBuilder, ApiSpec, Auth};
 pub use checkpoint::{Checkpoint, ManyCheckpoint};
-pub use delta::{DeltaFilter, Watermark};
+pub use delta::{DeltaCompose, DeltaFilter, DeltaFormat, Watermark};
 pub use fetch::{decode_json, Fetch};
 #[doc(hidden)]
 pub use http::Attachment;

@@ -47,6 +47,7 @@ pub struct ListOptions {
     pub(crate) resume: Option<Checkpoint>,
     pub(crate) max_total: u64,
     pub(crate) allow_repeated_pages: bool,
+    pub(crate) body: Option<serde_json::Value>,
 }
 
 impl ListOptions {
@@ -67,6 +68,7 @@ impl ListOptions {
             resume: None,
             max_total: Self::DEFAULT_MAX_TOTAL,
             allow_repeated_pages: false,
+            body: None,
         }
     }
 
@@ -190,6 +192,39 @@ impl ListOptions {
     /// ```
     pub fn allow_repeated_pages(mut self, on: bool) -> Self {
         self.allow_repeated_pages = on;
+        self
+    }
+    /// Pages asked for with `POST` and this JSON body instead of query
+    /// parameters (GraphQL variables, search endpoints that page in the
+    /// body). Every string value of the template that is exactly
+    /// `"{offset}"`, `"{limit}"`, `"{page}"`, `"{cursor}"` or `"{value}"`
+    /// (a keyset's last value) is replaced by that page's parameter: the
+    /// numbers as JSON numbers, a cursor or keyset value as a string
+    /// (`null` on the first page). The page-size is `"{limit}"` in every
+    /// dialect. The dialect's own parameter must have its placeholder
+    /// (`"{offset}"` for offset paging, `"{page}"`, `"{cursor}"`,
+    /// `"{value}"`), or the sweep fails to start with a
+    /// [`Config`](crate::ErrorKind::Config) error; a next-URL dialect
+    /// needs none (the link is the URL). The request is a read: retried
+    /// like any page. Records, cursors and totals are read from the answer
+    /// as for `GET` pages.
+    ///
+    /// ```
+    /// use pagewise::ListOptions;
+    /// use serde_json::json;
+    /// // GraphQL, with `Pagination::cursor(Link::pointer("/data/items/pageInfo/endCursor"))`:
+    /// let graphql = ListOptions::new("graphql").body(json!({
+    ///     "query": "query($first: Int, $after: String) { items(first: $first, after: $after) { ... } }",
+    ///     "variables": { "first": "{limit}", "after": "{cursor}" }
+    /// }));
+    /// // A search endpoint paging with `{ from, size }` (offset paging):
+    /// let search = ListOptions::new("_search").body(json!({
+    ///     "query": { "match_all": {} }, "from": "{offset}", "size": "{limit}"
+    /// }));
+    /// # let _ = (graphql, search);
+    /// ```
+    pub fn body(mut self, template: serde_json::Value) -> Self {
+        self.body = Some(template);
         self
     }
     /// The collection path.

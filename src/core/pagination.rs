@@ -1,9 +1,22 @@
 //! How an API pages: the dialects pagewise speaks and their parameters.
 
-/// Where the total number of records is read from, for dialects that can fan out.
-/// In the option schema: `{ "header": name }`, `{ "pointer": p }` or `"content-range"`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// Where the total number of records is read from: offset and page-number
+/// sweeps fan out from it; cursor, next-link and keyset sweeps read it for the
+/// report ([`Report::total`](crate::core::Report::total), `complete`).
+/// In the option schema: `{ "header": name }`, `{ "pointer": p }` or
+/// `"content-range"`, with `"optional": true` in the object form
+/// (`{ "pointer": "/meta/total", "optional": true }`, or
+/// `{ "content-range": true, "optional": true }`) for [`Total::optional`].
+///
+/// ```
+/// use pagewise::{Pagination, Total};
+/// // JSON:API: `meta.total` where the server gives it; a sequential walk otherwise.
+/// let jsonapi = Pagination::offset()
+///     .params("page[offset]", "page[limit]")
+///     .total(Total::pointer("/meta/total").optional());
+/// # let _ = jsonapi;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Total {
     /// A response header holding the count, e.g. `X-Total-Count`.
@@ -12,6 +25,11 @@ pub enum Total {
     Pointer(String),
     /// The `Content-Range` header: `items 0-99/20000`.
     ContentRange,
+    /// A total the API may leave out: an offset or page-number sweep whose
+    /// first page has none walks in sequence, without a
+    /// [`Notice::TotalMissing`](crate::core::Notice::TotalMissing). Made by
+    /// [`Total::optional`].
+    Optional(Box<Total>),
 }
 
 impl Total {
@@ -22,6 +40,25 @@ impl Total {
     /// The total from a JSON pointer such as `/meta/total`.
     pub fn pointer(pointer: impl Into<String>) -> Self {
         Total::Pointer(pointer.into())
+    }
+    /// The same total, which the API may leave out (JSON:API `meta` totals
+    /// "where present"): no notice when it is missing.
+    pub fn optional(self) -> Self {
+        match self {
+            Total::Optional(t) => Total::Optional(t),
+            t => Total::Optional(Box::new(t)),
+        }
+    }
+    /// Where the total is read from (the total an [`Optional`](Total::Optional) wraps).
+    pub(crate) fn source(&self) -> &Total {
+        match self {
+            Total::Optional(t) => t.source(),
+            t => t,
+        }
+    }
+    /// Whether the API may leave the total out.
+    pub(crate) fn is_optional(&self) -> bool {
+        matches!(self, Total::Optional(_))
     }
 }
 
@@ -58,11 +95,15 @@ impl Link {
 /// fetched concurrently. Without one, pages are walked in sequence, each
 /// offset advancing by the number of records actually received (so a server
 /// that caps the page size loses no rows), until an empty page.
+///
+/// With [`range_header`](Offset::range_header), the page is asked for with
+/// HTTP range headers instead of parameters (PostgREST).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offset {
     pub(crate) offset_param: String,
     pub(crate) limit_param: String,
     pub(crate) total: Option<Total>,
+    pub(crate) range: bool,
 }
 
 impl Offset {
@@ -75,6 +116,27 @@ impl Offset {
     /// Where the total count is (none by default: sequential walk).
     pub fn total(mut self, total: Total) -> Self {
         self.total = Some(total);
+        self
+    }
+    /// Asks for each page with `Range-Unit: items` and `Range: 0-99` (the
+    /// first and last record, inclusive) instead of the offset and limit
+    /// parameters, as PostgREST reads them; the answer (200 or 206) gives
+    /// the total in `Content-Range: 0-99/20000` when the server counts
+    /// (PostgREST: send `Prefer: count=exact` as a header of the API).
+    /// Unless a total is given, it is read from `Content-Range`, optional
+    /// (`0-99/*`: a sequential walk). A `416 Range Not Satisfiable` answer
+    /// is an empty page: the collection ends before that offset.
+    ///
+    /// ```
+    /// use pagewise::Pagination;
+    /// let postgrest = Pagination::offset().range_header();
+    /// # let _ = postgrest;
+    /// ```
+    pub fn range_header(mut self) -> Self {
+        self.range = true;
+        if self.total.is_none() {
+            self.total = Some(Total::ContentRange.optional());
+        }
         self
     }
 }
@@ -117,6 +179,8 @@ pub struct Cursor {
     pub(crate) from: Link,
     pub(crate) cursor_param: String,
     pub(crate) limit_param: Option<String>,
+    pub(crate) more: Option<String>,
+    pub(crate) total: Option<Total>,
 }
 
 impl Cursor {
@@ -130,6 +194,20 @@ impl Cursor {
         self.limit_param = name.map(str::to_string);
         self
     }
+    /// A JSON pointer to a boolean saying whether another page follows
+    /// (`/has_more`): `false` ends the sweep even when a cursor is given.
+    /// A value that is not a boolean is a [`Decode`](crate::ErrorKind::Decode)
+    /// error naming the page.
+    pub fn more(mut self, pointer: impl Into<String>) -> Self {
+        self.more = Some(pointer.into());
+        self
+    }
+    /// Where the total record count is (Salesforce `/totalSize`): read for
+    /// the report (`total`, `complete`); pages still follow the cursor.
+    pub fn total(mut self, total: Total) -> Self {
+        self.total = Some(total);
+        self
+    }
 }
 
 /// Next-URL paging: each page links to the next one, in the body or in a `Link` header.
@@ -138,6 +216,7 @@ impl Cursor {
 pub struct NextUrl {
     pub(crate) from: Link,
     pub(crate) limit_param: Option<String>,
+    pub(crate) total: Option<Total>,
 }
 
 impl NextUrl {
@@ -146,14 +225,40 @@ impl NextUrl {
         self.limit_param = name.map(str::to_string);
         self
     }
+    /// Where the total record count is (Salesforce `/totalSize`): read for
+    /// the report (`total`, `complete`); pages still follow the links.
+    ///
+    /// ```
+    /// use pagewise::{Link, Pagination, Total};
+    /// let salesforce = Pagination::next_url(Link::pointer("/nextRecordsUrl"))
+    ///     .limit_param(None)
+    ///     .total(Total::pointer("/totalSize"));
+    /// # let _ = salesforce;
+    /// ```
+    pub fn total(mut self, total: Total) -> Self {
+        self.total = Some(total);
+        self
+    }
 }
 
 /// Keyset paging: `?id_gt=<last id seen>&limit=100`, the API ordering by that field.
+///
+/// ```
+/// use pagewise::Pagination;
+/// // PostgREST: ?id=gt.42 (and `order=id` in the list's query).
+/// let postgrest = Pagination::keyset("id").param("id").value("gt.{value}");
+/// // Stripe: ?starting_after=<last id>, until `has_more` is false.
+/// let stripe = Pagination::keyset("id").param("starting_after").more("/has_more");
+/// # let _ = (postgrest, stripe);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keyset {
     pub(crate) field: String,
     pub(crate) param: String,
+    pub(crate) value: String,
     pub(crate) limit_param: Option<String>,
+    pub(crate) more: Option<String>,
+    pub(crate) total: Option<Total>,
 }
 
 impl Keyset {
@@ -165,6 +270,27 @@ impl Keyset {
     /// The page-size parameter (default `limit`); `None` sends no size.
     pub fn limit_param(mut self, name: Option<&str>) -> Self {
         self.limit_param = name.map(str::to_string);
+        self
+    }
+    /// The parameter's value, a template over `{value}` (default `{value}`):
+    /// `gt.{value}` sends PostgREST's `?id=gt.42`. A template without
+    /// `{value}` is a [`Config`](crate::ErrorKind::Config) error when the
+    /// API is built.
+    pub fn value(mut self, template: impl Into<String>) -> Self {
+        self.value = template.into();
+        self
+    }
+    /// A JSON pointer to a boolean saying whether another page follows
+    /// (Stripe's `/has_more`): `false` ends the sweep even after a full
+    /// page. A value that is not a boolean is a
+    /// [`Decode`](crate::ErrorKind::Decode) error naming the page.
+    pub fn more(mut self, pointer: impl Into<String>) -> Self {
+        self.more = Some(pointer.into());
+        self
+    }
+    /// Where the total record count is: read for the report only.
+    pub fn total(mut self, total: Total) -> Self {
+        self.total = Some(total);
         self
     }
 }
@@ -202,6 +328,7 @@ impl Pagination {
             offset_param: "offset".into(),
             limit_param: "limit".into(),
             total: None,
+            range: false,
         }
     }
     /// Page numbers (`page`, `per_page`), first page 1, no total.
@@ -219,6 +346,8 @@ impl Pagination {
             from,
             cursor_param: "cursor".into(),
             limit_param: Some("limit".into()),
+            more: None,
+            total: None,
         }
     }
     /// A next-page URL read from `from`.
@@ -226,6 +355,7 @@ impl Pagination {
         NextUrl {
             from,
             limit_param: Some("limit".into()),
+            total: None,
         }
     }
     /// Keyset paging on `field` (a top-level member of each record, or a JSON
@@ -236,7 +366,10 @@ impl Pagination {
         Keyset {
             param: format!("{name}_gt"),
             field,
+            value: "{value}".into(),
             limit_param: Some("limit".into()),
+            more: None,
+            total: None,
         }
     }
 
@@ -251,17 +384,49 @@ impl Pagination {
         }
     }
 
+    /// Where the total is read from, if anywhere.
     pub(crate) fn total(&self) -> Option<&Total> {
         match self {
             Pagination::Offset(o) => o.total.as_ref(),
             Pagination::PageNumber(p) => p.total.as_ref(),
+            Pagination::Cursor(c) => c.total.as_ref(),
+            Pagination::NextUrl(n) => n.total.as_ref(),
+            Pagination::Keyset(k) => k.total.as_ref(),
+        }
+    }
+
+    /// The pointer to a "more pages follow" boolean, if the dialect has one.
+    pub(crate) fn more(&self) -> Option<&str> {
+        match self {
+            Pagination::Cursor(c) => c.more.as_deref(),
+            Pagination::Keyset(k) => k.more.as_deref(),
             _ => None,
         }
+    }
+
+    /// Whether offset pages are asked for with range headers.
+    pub(crate) fn range_header(&self) -> bool {
+        matches!(self, Pagination::Offset(o) if o.range)
+    }
+
+    /// Checks what a build can check: a keyset value template holds `{value}`.
+    pub(crate) fn validate(&self) -> crate::Result<()> {
+        if let Pagination::Keyset(k) = self {
+            if !k.value.contains("{value}") {
+                return Err(crate::Error::config(format!(
+                    "the keyset value template {:?} has no {{value}}: every page would \
+                     ask for the same records (write it like \"gt.{{value}}\")",
+                    k.value
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Every parameter name the dialect uses, for validation.
     pub(crate) fn param_names(&self) -> Vec<&str> {
         match self {
+            Pagination::Offset(o) if o.range => Vec::new(),
             Pagination::Offset(o) => vec![&o.offset_param, &o.limit_param],
             Pagination::PageNumber(p) => {
                 let mut v = vec![p.page_param.as_str()];
@@ -285,9 +450,10 @@ impl Pagination {
     /// Every JSON pointer the dialect reads, for validation.
     pub(crate) fn pointers(&self) -> Vec<&str> {
         let mut v = Vec::new();
-        if let Some(Total::Pointer(p)) = self.total() {
+        if let Some(Total::Pointer(p)) = self.total().map(Total::source) {
             v.push(p.as_str());
         }
+        v.extend(self.more());
         match self {
             Pagination::Cursor(Cursor {
                 from: Link::Pointer(p),
@@ -304,7 +470,7 @@ impl Pagination {
 
     pub(crate) fn header_names(&self) -> Vec<&str> {
         let mut v = Vec::new();
-        if let Some(Total::Header(h)) = self.total() {
+        if let Some(Total::Header(h)) = self.total().map(Total::source) {
             v.push(h.as_str());
         }
         match self {

@@ -39,7 +39,7 @@ use serde::Deserialize;
 use super::api::Auth;
 use super::checkpoint::Checkpoint;
 use super::checkpoint::ManyCheckpoint;
-use super::delta::{DeltaFilter, Watermark};
+use super::delta::{DeltaCompose, DeltaFilter, DeltaFormat, Watermark};
 use super::json::object_or_null;
 use super::many::{BatchLookup, BatchWrite, ManyOptions, WriteOp, WriteOptions};
 use super::options::{ListOptions, Order};
@@ -655,6 +655,68 @@ struct PaginationShape {
     from: Option<Link>,
     param: Option<String>,
     field: Option<String>,
+    value: Option<String>,
+    more: Option<String>,
+    range: Option<bool>,
+}
+
+/// A [`Total`] as options give it: `"content-range"`, or an object with one
+/// of `header`, `pointer`, `content-range` (`true`) and `optional`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TotalShape {
+    header: Option<String>,
+    pointer: Option<String>,
+    #[serde(rename = "content-range")]
+    content_range: Option<bool>,
+    optional: Option<bool>,
+}
+
+impl TotalShape {
+    fn build(self) -> std::result::Result<Total, String> {
+        let t = match (self.header, self.pointer, self.content_range) {
+            (Some(h), None, None) => Total::Header(h),
+            (None, Some(p), None) => Total::Pointer(p),
+            (None, None, Some(true)) => Total::ContentRange,
+            _ => {
+                return Err(
+                    "a total is one of { header }, { pointer } or 'content-range' \
+                     (with optional: true when the API may leave it out)"
+                        .into(),
+                )
+            }
+        };
+        Ok(if self.optional == Some(true) {
+            t.optional()
+        } else {
+            t
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Total {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Total;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("{ header }, { pointer } or 'content-range'")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Total, E> {
+                if v == "content-range" {
+                    Ok(Total::ContentRange)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, m: A) -> std::result::Result<Total, A::Error> {
+                TotalShape::deserialize(de::value::MapAccessDeserializer::new(m))?
+                    .build()
+                    .map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl<'de> Deserialize<'de> for Pagination {
@@ -680,6 +742,9 @@ impl PaginationShape {
             ("from", p.from.is_some()),
             ("param", p.param.is_some()),
             ("field", p.field.is_some()),
+            ("value", p.value.is_some()),
+            ("more", p.more.is_some()),
+            ("range", p.range.is_some()),
         ];
         let from = |from: Option<Link>| {
             from.ok_or_else(|| {
@@ -688,7 +753,11 @@ impl PaginationShape {
         };
         Ok(match p.kind {
             PaginationKind::Offset => {
-                only("offset", &given, &["total", "offsetParam", "limitParam"])?;
+                only(
+                    "offset",
+                    &given,
+                    &["total", "offsetParam", "limitParam", "range"],
+                )?;
                 let mut o = Pagination::offset();
                 if let Some(name) = p.offset_param {
                     o.offset_param = name;
@@ -697,6 +766,9 @@ impl PaginationShape {
                     o.limit_param = name;
                 }
                 o.total = p.total;
+                if p.range == Some(true) {
+                    o = o.range_header();
+                }
                 o.into()
             }
             PaginationKind::Page => {
@@ -719,7 +791,11 @@ impl PaginationShape {
                 o.into()
             }
             PaginationKind::Cursor => {
-                only("cursor", &given, &["from", "param", "limitParam"])?;
+                only(
+                    "cursor",
+                    &given,
+                    &["from", "param", "limitParam", "more", "total"],
+                )?;
                 let link = from(p.from)?;
                 if link == Link::LinkHeader {
                     return Err(
@@ -733,26 +809,38 @@ impl PaginationShape {
                 if let Some(name) = p.limit_param {
                     o.limit_param = name;
                 }
+                o.more = p.more;
+                o.total = p.total;
                 o.into()
             }
             PaginationKind::Next => {
-                only("next", &given, &["from", "limitParam"])?;
+                only("next", &given, &["from", "limitParam", "total"])?;
                 let mut o = Pagination::next_url(from(p.from)?);
                 if let Some(name) = p.limit_param {
                     o.limit_param = name;
                 }
+                o.total = p.total;
                 o.into()
             }
             PaginationKind::Keyset => {
-                only("keyset", &given, &["field", "param", "limitParam"])?;
+                only(
+                    "keyset",
+                    &given,
+                    &["field", "param", "value", "limitParam", "more", "total"],
+                )?;
                 let field = p.field.ok_or_else(|| "missing field `field`".to_string())?;
                 let mut o = Pagination::keyset(field);
                 if let Some(name) = p.param {
                     o.param = name;
                 }
+                if let Some(template) = p.value {
+                    o.value = template;
+                }
                 if let Some(name) = p.limit_param {
                     o.limit_param = name;
                 }
+                o.more = p.more;
+                o.total = p.total;
                 o.into()
             }
         })
@@ -932,13 +1020,15 @@ struct DeltaShape {
     value: String,
     id_field: Option<String>,
     joiner: Option<String>,
+    format: Option<DeltaFormat>,
+    compose: Option<DeltaCompose>,
 }
 
 impl<'de> Deserialize<'de> for DeltaFilter {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         map_only(
             d,
-            "an object { param, value, idField?, joiner? }",
+            "an object { param, value, idField?, joiner?, format?, compose? }",
             DeltaShape::build,
         )
     }
@@ -953,6 +1043,12 @@ impl DeltaShape {
         }
         if let Some(j) = s.joiner {
             f = f.joiner(j);
+        }
+        if let Some(format) = s.format {
+            f = f.format(format);
+        }
+        if let Some(compose) = s.compose {
+            f = f.compose(compose);
         }
         Ok(f)
     }
@@ -1126,6 +1222,9 @@ pub struct ListSchema {
     pub max_total: Option<u64>,
     /// Accept two pages answered with the same records.
     pub allow_repeated_pages: Option<bool>,
+    /// Pages asked for with `POST` and this JSON body template (see
+    /// [`ListOptions::body`]).
+    pub body: Option<serde_json::Value>,
 }
 
 impl ListSchema {
@@ -1144,6 +1243,7 @@ impl ListSchema {
         o.resume = self.resume;
         o.max_total = self.max_total.unwrap_or(o.max_total);
         o.allow_repeated_pages = self.allow_repeated_pages.unwrap_or(o.allow_repeated_pages);
+        o.body = self.body;
         o
     }
 }
@@ -1385,7 +1485,7 @@ mod tests {
             (
                 r#"{ "baseUrl": "https://h/",
                  "pagination": { "type": "page", "total": { "heder": "X" } } }"#,
-                "options.pagination.total: unknown variant `heder`",
+                r#"options.pagination.total has an unknown option "heder""#,
             ),
             (
                 r#"{"baseUrl":"https://h/"} x"#,

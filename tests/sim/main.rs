@@ -11,6 +11,7 @@ mod checkpoint;
 mod credentials;
 mod cursor;
 mod deadlines;
+mod dialects;
 mod duplicates;
 mod failures;
 mod fetch;

@@ -66,6 +66,15 @@ const others: ClientOptions[] = [
   { baseUrl: 'https://h/', pagination: { type: 'cursor', from: { header: 'X-Next-Cursor' }, param: 'after' } },
   { baseUrl: 'https://h/', pagination: { type: 'next', from: 'link', limitParam: 'per_page' } },
   { baseUrl: 'https://h/', pagination: { type: 'keyset', field: 'id', limitParam: null } },
+  { baseUrl: 'https://h/', pagination: { type: 'keyset', field: 'id', param: 'id', value: 'gt.{value}' } },
+  { baseUrl: 'https://h/', pagination: { type: 'keyset', field: 'id', param: 'starting_after', more: '/has_more' } },
+  { baseUrl: 'https://h/', pagination: { type: 'cursor', from: { pointer: '/next' }, more: '/more', total: { pointer: '/n' } } },
+  { baseUrl: 'https://h/', pagination: { type: 'next', from: { pointer: '/nextRecordsUrl' }, limitParam: null, total: { pointer: '/totalSize' } } },
+  { baseUrl: 'https://h/', pagination: { type: 'offset', total: { pointer: '/meta/total', optional: true } } },
+  { baseUrl: 'https://h/', pagination: { type: 'offset', total: { 'content-range': true, optional: true } } },
+  { baseUrl: 'https://h/', pagination: { type: 'offset', range: true } },
+  { baseUrl: 'https://h/', delta: { param: 'sysparm_query', value: '{field}>={value}', joiner: '^', format: 'servicenow' } },
+  { baseUrl: 'https://h/', delta: { param: 'q', value: '{field} >= {value}', format: 'soql', compose: 'soql' } },
   { baseUrl: 'https://h/', auth: { type: 'basic', user: 'u', password: 'p' }, headers: [['X-A', 'b']] },
   { baseUrl: 'https://h/', auth: { type: 'header', name: 'X-Api-Key', value: 'k' }, query: new Map([['a', 1]]) },
   { baseUrl: 'https://h/', auth: { type: 'query', name: 'api_key', value: 'k' } },
@@ -318,6 +327,13 @@ async function usage(signal: AbortSignal): Promise<void> {
   await client.list('items', { resume: cp, onProgress: (p: Progress) => void [p.pagesTotal, p.recordsTotal, p.bytes, p.etaMs] });
   // @ts-expect-error a watermark has ids
   const badMark: Watermark = { field: 'f', value: 'v' };
+  await client.list('graphql', { body: { query: 'q', variables: { first: '{limit}', after: '{cursor}' } } });
+  await client.list('_search', { body: { from: '{offset}', size: '{limit}', query: { match_all: {} } } });
+  // @ts-expect-error a body is JSON, not a function
+  await client.list('x', { body: () => 1 });
+  // @ts-expect-error no such delta format
+  const badFormat: ClientOptions = { baseUrl: 'https://h/', delta: { param: 'p', value: 'v', format: 'iso' } };
+  void badFormat;
 
   void [badLookup, bytes, badMark, badFields, badDelta];
   void [ids, records, complete, name, finalReport, asError, others, noBase, servicenow, ghe, badPreset, badType, badCursor, badFirst, badAuth, typo, badOrigins];

@@ -20,6 +20,14 @@ impl Sweep {
                 .redirect(key, loc.to_string(), resp.status)
                 .map_err(|e| Fail(e, None));
         }
+        if resp.status == 416
+            && self.spec.pagination.range_header()
+            && matches!(self.slots[&key].target, Target::Offset { .. })
+        {
+            // Range Not Satisfiable: the collection ends before this offset.
+            self.range_past_end(key);
+            return Ok(());
+        }
         if !(200..300).contains(&resp.status) {
             let (err, failure) = exchange::status_failed(&resp);
             return Err(Fail(self.on_page(key, err), failure));
@@ -113,6 +121,28 @@ impl Sweep {
         let buffered = self.buffered_pages();
         self.report.max_buffered_pages = self.report.max_buffered_pages.max(buffered);
         Ok(())
+    }
+
+    /// A `416` to a range request: an empty page, nothing planned after it.
+    fn range_past_end(&mut self, key: Key) {
+        if self.fanned_out {
+            let expected = match self.slots[&key].target {
+                Target::Offset { limit, .. } => limit,
+                _ => 0,
+            };
+            self.notice(Notice::ShortPage {
+                page: key.0,
+                expected,
+                got: 0,
+            });
+            self.stop_planning();
+        }
+        let slot = self.slots.get_mut(&key).expect("answered slot exists");
+        slot.state = SlotState::Done(page::records(String::new(), Vec::new(), None));
+        self.done_slots += 1;
+        if self.order == Order::Completion {
+            self.ready.push_back(key);
+        }
     }
 
     /// Schedules the page again after a transient failure, or ends the sweep

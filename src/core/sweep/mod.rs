@@ -110,7 +110,7 @@ use super::api::ApiSpec;
 use super::checkpoint::{insert_sorted, Checkpoint, Done, Learnt, PageRef, PendingPage};
 use super::delta::Delta;
 use super::exchange::{self, take_request, Verdict};
-use super::http::{Method, Request, RequestId, Response, TransportError};
+use super::http::{Header, Method, Request, RequestId, Response, TransportError};
 use super::options::{check_sizes, ListOptions, Order};
 use super::page::{self, Body, DecodeError, Records};
 use super::pagination::{Link, Pagination, Total};
@@ -247,6 +247,8 @@ pub struct Sweep {
     stopped: bool,
     /// Something seen says rows may be missing even if the count matches.
     doubt: bool,
+    /// The JSON body template of POST pages (`ListOptions::body`).
+    body: Option<serde_json::Value>,
 }
 
 impl Sweep {
@@ -273,6 +275,9 @@ impl Sweep {
             .min(spec.concurrency);
         let window = options.window.or(spec.window).unwrap_or(concurrency);
         check_sizes(concurrency, Some(window))?;
+        if let Some(template) = &options.body {
+            check_body(template, &spec.pagination)?;
+        }
         let query = &options.query;
         let from = options
             .resume
@@ -363,6 +368,7 @@ impl Sweep {
             }),
             stopped: false,
             doubt: false,
+            body: options.body.clone(),
         };
         if let Some(c) = options.resume {
             sweep.restore(c)?;
@@ -400,7 +406,33 @@ impl Sweep {
         slot.state = SlotState::InFlight;
         slot.sent = Some(url.clone());
         self.in_flight.push((id, key));
-        let mut request = self.spec.request(id, Method::Get, url, None);
+        let slot = &self.slots[&key];
+        let (method, body) = match &self.body {
+            Some(template) => {
+                let filled = fill_body(template, &slot.target, self.page_size);
+                (Method::Post, Some(filled.to_string().into_bytes()))
+            }
+            None => (Method::Get, None),
+        };
+        let range = match slot.target {
+            Target::Offset { offset, limit } if self.spec.pagination.range_header() => {
+                Some(range_header(offset, limit))
+            }
+            _ => None,
+        };
+        let mut request = self.spec.request(id, method, url, body);
+        if let Some(range) = range {
+            request.headers.push(Header {
+                name: "Range-Unit".into(),
+                value: "items".into(),
+                sensitive: false,
+            });
+            request.headers.push(Header {
+                name: "Range".into(),
+                value: range,
+                sensitive: false,
+            });
+        }
         // Only the records' count is read unless a keyset field or the delta
         // filter looks into them: a transport may then parse the body itself.
         if self.delta.is_none() && !matches!(self.spec.pagination, Pagination::Keyset(_)) {
@@ -673,7 +705,15 @@ impl Sweep {
         }
         let size = self.page_size.to_string();
         let mut url = self.collection.clone();
+        if self.body.is_some() {
+            // The page parameters go in the body; a next link is the URL.
+            if let Target::Url(u) = &slot.target {
+                url = u.clone();
+            }
+            return url;
+        }
         match (&slot.target, &self.spec.pagination) {
+            (Target::Offset { .. }, Pagination::Offset(o)) if o.range => {}
             (Target::Offset { offset, limit }, Pagination::Offset(o)) => {
                 url.append_query_pairs([
                     (o.offset_param.as_str(), offset.to_string().as_str()),
@@ -698,7 +738,8 @@ impl Sweep {
             }
             (Target::Url(u), _) => url = u.clone(),
             (Target::Keyset(v), Pagination::Keyset(k)) => {
-                let pairs = v
+                let value = v.as_ref().map(|v| k.value.replace("{value}", v));
+                let pairs = value
                     .as_ref()
                     .map(|v| (k.param.as_str(), v.as_str()))
                     .into_iter()
@@ -865,6 +906,81 @@ impl From<DecodeError> for Planned {
     fn from(e: DecodeError) -> Self {
         Planned::Decode(e)
     }
+}
+
+/// The `Range` header of the records `offset` to `offset + limit - 1`.
+fn range_header(offset: u64, limit: u64) -> String {
+    let last = offset.saturating_add(limit.max(1) - 1);
+    format!("{offset}-{last}")
+}
+
+/// The placeholder the dialect's own page parameter needs in a body template.
+fn body_placeholder(pagination: &Pagination) -> Option<&'static str> {
+    match pagination {
+        Pagination::Offset(_) => Some("{offset}"),
+        Pagination::PageNumber(_) => Some("{page}"),
+        Pagination::Cursor(_) => Some("{cursor}"),
+        Pagination::Keyset(_) => Some("{value}"),
+        Pagination::NextUrl(_) => None,
+    }
+}
+
+/// Whether `template` holds the string `placeholder` as a whole value somewhere.
+fn has_placeholder(template: &serde_json::Value, placeholder: &str) -> bool {
+    use serde_json::Value;
+    match template {
+        Value::String(s) => s == placeholder,
+        Value::Array(a) => a.iter().any(|v| has_placeholder(v, placeholder)),
+        Value::Object(o) => o.values().any(|v| has_placeholder(v, placeholder)),
+        _ => false,
+    }
+}
+
+/// A body template must carry the dialect's page parameter: without it every
+/// request would ask for the same page.
+fn check_body(template: &serde_json::Value, pagination: &Pagination) -> Result<()> {
+    if pagination.range_header() {
+        return Err(Error::config(
+            "a list with a body template pages in the body: it cannot also page with \
+             range headers (Offset::range_header)",
+        ));
+    }
+    match body_placeholder(pagination) {
+        Some(p) if !has_placeholder(template, p) => Err(Error::config(format!(
+            "the body template has no \"{p}\" string for the {} dialect's page \
+             parameter: every request would ask for the same page",
+            pagination.name()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `template` with its placeholders replaced by the page parameters of `target`.
+fn fill_body(template: &serde_json::Value, target: &Target, page_size: u64) -> serde_json::Value {
+    use serde_json::Value;
+    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+    let fill = |placeholder: &str| -> Option<Value> {
+        Some(match (placeholder, target) {
+            ("{offset}", Target::Offset { offset, .. }) => Value::from(*offset),
+            ("{limit}", Target::Offset { limit, .. }) => Value::from(*limit),
+            ("{limit}", _) => Value::from(page_size),
+            ("{page}", Target::Page(n)) => Value::from(*n),
+            ("{cursor}", Target::Cursor(c)) => text(c),
+            ("{value}", Target::Keyset(v)) => text(v),
+            _ => return None,
+        })
+    };
+    fn walk(v: &Value, fill: &dyn Fn(&str) -> Option<Value>) -> Value {
+        match v {
+            Value::String(s) => fill(s).unwrap_or_else(|| v.clone()),
+            Value::Array(a) => Value::Array(a.iter().map(|x| walk(x, fill)).collect()),
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, x)| (k.clone(), walk(x, fill))).collect())
+            }
+            _ => v.clone(),
+        }
+    }
+    walk(template, &fill)
 }
 
 /// The message of a total above the ceiling.

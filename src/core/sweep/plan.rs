@@ -11,10 +11,11 @@ impl Sweep {
         body: &Body<'_>,
         resp: &Response,
     ) -> std::result::Result<Option<u64>, Planned> {
-        let Some(spec) = self.spec.pagination.total() else {
+        let Some(configured) = self.spec.pagination.total() else {
             return Ok(None);
         };
-        let found = match spec {
+        let optional = configured.is_optional();
+        let found = match configured.source() {
             Total::Header(h) => match resp.header(h) {
                 Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
                     Planned::Decode(DecodeError(format!("header {h} is not a count: {v:?}")))
@@ -30,6 +31,7 @@ impl Sweep {
             Total::ContentRange => resp
                 .header("content-range")
                 .and_then(page::content_range_total),
+            Total::Optional(_) => unreachable!("source() unwraps"),
         };
         if let Some(t) = found.filter(|t| *t > self.max_total) {
             return Err(Planned::Error(self.page_error(
@@ -40,7 +42,7 @@ impl Sweep {
         }
         match (found, self.total) {
             (None, _) => {
-                if !self.total_missing_noted {
+                if !optional && !self.total_missing_noted {
                     self.total_missing_noted = true;
                     self.notice(Notice::TotalMissing { page: key.0 });
                 }
@@ -161,7 +163,13 @@ impl Sweep {
                     Pagination::Cursor(c) => c.from.clone(),
                     _ => unreachable!(),
                 };
-                if let Some(c) = self.read_link(&from, body, resp)? {
+                self.read_total(key, body, resp)?;
+                let more = self.read_more(body)?;
+                let link = match more {
+                    Some(false) => None,
+                    _ => self.read_link(&from, body, resp)?,
+                };
+                if let Some(c) = link {
                     self.check_new(key, &c, &c, "cursor")?;
                     next.push(((key.0 + 1, 0), Target::Cursor(Some(c))));
                 }
@@ -171,6 +179,7 @@ impl Sweep {
                     Pagination::NextUrl(c) => c.from.clone(),
                     _ => unreachable!(),
                 };
+                self.read_total(key, body, resp)?;
                 if let Some(link) = self.read_link(&from, body, resp)? {
                     let here = self.slots[&key].sent.clone().expect("sent");
                     let url = here.join(&link).map_err(|e| {
@@ -193,7 +202,13 @@ impl Sweep {
                     Pagination::Keyset(k) => k.field.clone(),
                     _ => unreachable!(),
                 };
-                if let Some(last) = ranges.last() {
+                self.read_total(key, body, resp)?;
+                // `has_more: false` ends the sweep, even after a full page;
+                // `true` goes on, even after a short one.
+                let more = self.read_more(body)?;
+                if more == Some(false) {
+                    // Nothing follows.
+                } else if let Some(last) = ranges.last() {
                     let ptr = if field.starts_with('/') {
                         field.clone()
                     } else {
@@ -214,7 +229,7 @@ impl Sweep {
                             )))
                         })?;
                     self.check_new(key, &value, &value, "keyset value")?;
-                    if n >= self.largest_page {
+                    if more == Some(true) || n >= self.largest_page {
                         next.push(((key.0 + 1, 0), Target::Keyset(Some(value))));
                     }
                 }
@@ -295,6 +310,25 @@ impl Sweep {
     pub(super) fn stop_planning(&mut self) {
         self.stopped = true;
         self.doubt = true;
+    }
+
+    /// The "more pages follow" boolean of a page, when the dialect has a
+    /// pointer to one: `None` when it has none, or the member is absent or
+    /// `null` (the dialect's own rule then decides).
+    pub(super) fn read_more(&self, body: &Body<'_>) -> std::result::Result<Option<bool>, Planned> {
+        let Some(p) = self.spec.pagination.more() else {
+            return Ok(None);
+        };
+        match body.get(p).map_err(Planned::Decode)? {
+            None => Ok(None),
+            Some(b"true") => Ok(Some(true)),
+            Some(b"false") => Ok(Some(false)),
+            Some(b"null") => Ok(None),
+            Some(v) => Err(Planned::Decode(DecodeError(format!(
+                "the \"more pages\" member at {p:?} is not a boolean: {}",
+                crate::error::excerpt(v)
+            )))),
+        }
     }
 
     pub(super) fn read_link(

@@ -36,6 +36,7 @@
 //! | `GET /_stats`, `POST /_reset` | | control, not counted |
 //! | `GET /_log` | | the counted requests as JSON: `[{"method","path","status","at_ms"}]` (since start or the last reset) |
 //! | `GET`/`POST`/`DELETE /_faults` | | the live [`Faults`] as JSON, not counted |
+//! | `POST /oauth2/token`, `GET`/`POST`/`DELETE /_oauth` | | OAuth 2.0 token endpoint and expiring bearer tokens, off until [`TestServer::enable_oauth`] (see [`OAuthConfig`]) |
 //!
 //! Every list endpoint (the dialects above) also takes an `updated_at`
 //! filter, applied before paging (totals count the filtered records, order
@@ -76,6 +77,7 @@
 
 mod body;
 mod faults;
+mod oauth;
 mod server;
 mod store;
 mod time;
@@ -93,6 +95,7 @@ use tokio::sync::oneshot;
 
 use crate::faults::FaultState;
 pub use crate::faults::{FailPath, Faults, Mutate, RateLimit, RetryAfter};
+pub use crate::oauth::{OAuthConfig, OAuthStats};
 use crate::store::Store;
 
 /// How the server is set up. All fields are public; start from
@@ -183,6 +186,7 @@ pub(crate) struct Shared {
     pub(crate) fault_state: Mutex<FaultState>,
     pub(crate) faults: AtomicU64,
     pub(crate) throttled: AtomicU64,
+    pub(crate) oauth: oauth::OAuth,
 }
 
 impl Shared {
@@ -284,6 +288,7 @@ impl TestServer {
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
+            oauth: oauth::OAuth::default(),
         });
 
         let (tx, rx) = oneshot::channel();
@@ -311,6 +316,18 @@ impl TestServer {
     /// The address the server is bound to.
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// Turns on the OAuth 2.0 token endpoint (`POST /oauth2/token`) and
+    /// bearer tokens that expire: every data route then answers 401
+    /// without a valid token (see the `oauth` module's docs).
+    pub fn enable_oauth(&self, config: OAuthConfig) {
+        self.shared.oauth.enable(config);
+    }
+
+    /// What the token endpoint has seen since it was enabled.
+    pub fn oauth_stats(&self) -> OAuthStats {
+        self.shared.oauth.stats()
     }
 
     /// Current request counters.

@@ -19,13 +19,23 @@ pub(crate) use self::token::Tokens;
 use crate::core::Pacer;
 
 /// The limiter and the pacer of one `Api`: cloning shares them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Handles {
     pub(crate) limiter: Limiter,
     pub(crate) pacer: SharedPacer,
     /// The token of an `Api` whose credentials are asked for (a token
     /// provider, OAuth 2.0); the driver adds it to each request.
     pub(crate) tokens: Option<Tokens>,
+}
+
+impl std::fmt::Debug for Handles {
+    /// The limiter and the pacer (the token state holds secrets: left out).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handles")
+            .field("limiter", &self.limiter)
+            .field("pacer", &self.pacer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Handles {

@@ -206,7 +206,8 @@ fn provider_failing_once_loses_no_page() {
     let server = Arc::new(server(400, 5, 60_000, false));
     let calls = Arc::new(AtomicU64::new(0));
     let (s, c) = (server.clone(), calls.clone());
-    // Tokens that last 50 ms: asked again and again; the third ask fails.
+    // Tokens that last 1 ms (shorter than a request): asked again and
+    // again; the third ask fails.
     let api = api(
         &server,
         Auth::provider(move || {
@@ -214,7 +215,7 @@ fn provider_failing_once_loses_no_page() {
                 return Err("the vault is down".into());
             }
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
-                pagewise::Token::bearer(mint(&s)).expires_in(Duration::from_millis(50)),
+                pagewise::Token::bearer(mint(&s)).expires_in(Duration::from_millis(1)),
             )
         }),
         4,

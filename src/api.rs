@@ -114,7 +114,7 @@ impl ApiBuilder {
         crate::core::check_sizes(spec.concurrency, spec.window)?;
         let pacer = Pacer::new(spec.pacing().clone(), spec.concurrency());
         Ok(Api {
-            handles: Handles::new(spec.concurrency(), pacer),
+            handles: Handles::new(spec.concurrency(), pacer).with_tokens(&spec),
             spec: Arc::new(spec),
             #[cfg(not(target_arch = "wasm32"))]
             transport: Arc::default(),

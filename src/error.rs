@@ -79,6 +79,11 @@ pub enum ErrorKind {
     /// [`ListOptions::allow_repeated_pages`](crate::ListOptions::allow_repeated_pages)
     /// turns the check off.
     Duplicate,
+    /// The credentials could not be had or were refused: a token provider
+    /// or an OAuth 2.0 token endpoint failed (the endpoint's `error` and
+    /// `error_description` in the message, never a secret), or the API
+    /// answered 401 (with a token provider: to a fresh token too).
+    Auth,
 }
 
 impl ErrorKind {
@@ -100,6 +105,7 @@ impl ErrorKind {
             ErrorKind::OutcomeUnknown => "outcome-unknown",
             ErrorKind::Limit => "limit",
             ErrorKind::Duplicate => "duplicate",
+            ErrorKind::Auth => "auth",
         }
     }
 }

@@ -129,6 +129,7 @@ pub use crate::core::{
     WriteOp, Written,
 };
 pub use crate::core::{DeltaCompose, DeltaFormat};
+pub use crate::core::{BoxError, ClientAuth, Grant, OAuth2, Token, TokenFuture, TokenProvider};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::list::{List, Page};
 pub use crate::many::{FetchManyJob, WriteManyJob, WriteOutcome};

@@ -39,7 +39,8 @@ export type ErrorKind =
   /** The API announced a total above `maxTotal` (default 1 000 000 000), in an answer or a resumed checkpoint. */
   | 'limit'
   /** Two different pages were answered with the same records (a server whose pages start at 1 answering page 0, say: set `firstPage`); no copy was handed out. */
-  | 'duplicate';
+  | 'duplicate'
+  | 'auth';
 
 /** The optional context of a {@link PagewiseError}. */
 export interface PagewiseErrorDetails {
@@ -74,7 +75,40 @@ export type Auth =
   | { readonly type: 'bearer'; readonly token: string }
   | { readonly type: 'basic'; readonly user: string; readonly password: string }
   | { readonly type: 'header'; readonly name: string; readonly value: string }
-  | { readonly type: 'query'; readonly name: string; readonly value: string };
+  | { readonly type: 'query'; readonly name: string; readonly value: string }
+  /** Several secret headers (Supabase: `{ apikey: key, Authorization: 'Bearer ' + key }`). */
+  | { readonly type: 'headers'; readonly headers: Readonly<Record<string, string>> | ReadonlyArray<readonly [string, string]> }
+  /**
+   * Tokens from an OAuth 2.0 token endpoint (a form POST, RFC 6749), asked
+   * before the first request, again before `expires_in` runs out (by
+   * `refreshBeforeMs`, default the smaller of 30 s and a tenth of the
+   * lifetime) and once on a 401. A rotated `refresh_token` is kept.
+   * `tokenUrl` must be https (http only on a loopback host).
+   */
+  | {
+      readonly type: 'oauth2';
+      readonly grant: 'client_credentials' | 'refresh_token';
+      readonly tokenUrl: string;
+      readonly clientId: string;
+      readonly clientSecret?: string;
+      readonly refreshToken?: string;
+      readonly scope?: string;
+      /** How the client authenticates to the endpoint: in the form body (default) or HTTP Basic. */
+      readonly clientAuth?: 'body' | 'basic';
+      readonly refreshBeforeMs?: number;
+    }
+  /**
+   * Tokens from your function, sent as `Authorization: Bearer <token>`:
+   * asked when a request needs one and again once on a 401 (that request
+   * is sent again once; a second 401 fails with kind `auth`). One call at
+   * a time per client; requests wait for it. Return `{ token, expiresInMs }`
+   * to have it asked again before it expires. A rejection fails the
+   * request with kind `auth` (retried like a network error).
+   */
+  | {
+      readonly type: 'provider';
+      readonly token: () => Promise<string | { readonly token: string; readonly expiresInMs?: number }> | string;
+    };
 
 /**
  * Where the total number of records is read: a header, a JSON pointer into the body, or `Content-Range`.

@@ -97,6 +97,27 @@ function encodeOptions(options) {
   return [json ?? 'null', bad];
 }
 
+/**
+ * `encodeOptions`, with a token provider's function handed apart (like
+ * `fetch`): the JSON says `auth: { type: 'provider' }` only.
+ */
+function encodeAuth(options) {
+  const auth = options?.auth;
+  if (auth === null || typeof auth !== 'object' || auth.type !== 'provider') {
+    return [...encodeOptions(options), undefined];
+  }
+  const { token, type, ...rest } = auth;
+  if (typeof token !== 'function') {
+    return ['{}', 'options.auth.token: a provider needs a function returning a token', undefined];
+  }
+  const extra = Object.keys(rest)[0];
+  if (extra !== undefined) {
+    return ['{}', `options.auth: unknown member \`${extra}\` for type 'provider' (token)`, undefined];
+  }
+  const [json, bad] = encodeOptions({ ...options, auth: undefined });
+  return [json, bad, token];
+}
+
 /** Name/value pairs as an array of `[name, value]`, scalar values as strings. */
 function pairsOf(value) {
   if (value === null || typeof value !== 'object') return value;
@@ -459,7 +480,8 @@ export class Client {
 
   /** @param {import('./index.js').ClientOptions} options */
   constructor(options) {
-    this.#raw = new RawClient(...encodeOptions(options), options?.fetch);
+    const [json, bad, token] = encodeAuth(options);
+    this.#raw = new RawClient(json, bad, options?.fetch, token);
   }
 
   /**

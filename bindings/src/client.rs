@@ -55,8 +55,15 @@ impl RawClient {
     #[wasm_bindgen(constructor)]
     /// `options` is the JSON text of the data options, `bad` the first
     /// value JSON could not hold (see `encodeOptions` in index.js).
-    pub fn new(options: &str, bad: Option<String>, fetch: JsValue) -> Result<RawClient, JsValue> {
-        let (api, fetch) = config::api(options, bad, fetch).map_err(|e| convert::error(&e))?;
+    /// `token`: the function of `auth: { type: 'provider', token }`.
+    pub fn new(
+        options: &str,
+        bad: Option<String>,
+        fetch: JsValue,
+        token: JsValue,
+    ) -> Result<RawClient, JsValue> {
+        let (api, fetch) =
+            config::api(options, bad, fetch, token).map_err(|e| convert::error(&e))?;
         // Pages are parsed once, by `JSON.parse`, and handed out as parsed.
         let mut transport = pagewise::transport::fetch::FetchTransport::with_parsed_pages();
         if let Some(f) = fetch {

@@ -52,8 +52,12 @@ pub(crate) fn api(
     json: &str,
     bad: Option<String>,
     fetch: JsValue,
+    token: JsValue,
 ) -> Result<(Api, Option<js_sys::Function>)> {
     let mut o: ApiOptions = read(ApiOptions::from_json(json), bad)?;
+    if let Some(f) = token.dyn_ref::<js_sys::Function>() {
+        o.auth = Some(token_provider(f.clone()));
+    }
     let fetch = match fetch {
         f if f.is_undefined() || f.is_null() => None,
         f => Some(f.dyn_into::<js_sys::Function>().map_err(|_| {
@@ -83,6 +87,45 @@ pub(crate) fn api(
 /// JSON text (`resolveOptions` in the npm package).
 pub(crate) fn resolved(json: &str, bad: Option<String>) -> Result<String> {
     read(pagewise::core::preset::resolve_json(json), bad)
+}
+
+/// `auth: { type: 'provider', token }`: `token()` (a string, or
+/// `{ token, expiresInMs }`, or a promise of either) asked for each token.
+fn token_provider(f: js_sys::Function) -> pagewise::Auth {
+    pagewise::Auth::provider_async(move || {
+        let f = f.clone();
+        async move {
+            let called = f
+                .call0(&JsValue::UNDEFINED)
+                .map_err(|e| js_message(&e))?;
+            let v = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&called))
+                .await
+                .map_err(|e| js_message(&e))?;
+            if let Some(t) = v.as_string() {
+                return Ok(pagewise::Token::bearer(t));
+            }
+            let get = |name: &str| js_sys::Reflect::get(&v, &JsValue::from_str(name)).ok();
+            let Some(t) = get("token").and_then(|t| t.as_string()) else {
+                return Err("auth.token() must give a string or { token, expiresInMs }".to_string());
+            };
+            let mut t = pagewise::Token::bearer(t);
+            if let Some(ms) = get("expiresInMs").and_then(|m| m.as_f64()) {
+                if ms.is_finite() && ms > 0.0 {
+                    t = t.expires_in(std::time::Duration::from_millis(ms.min(1e12) as u64));
+                }
+            }
+            Ok(t)
+        }
+    })
+}
+
+/// What a JavaScript error says (its `message`, or the value as a string).
+fn js_message(e: &JsValue) -> String {
+    js_sys::Reflect::get(e, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "auth.token() failed".into())
 }
 
 /// The signal an operation was given, if any.

@@ -47,6 +47,13 @@ pub enum Auth {
         /// The secret value.
         value: String,
     },
+    /// Several headers carrying secrets (Supabase: `apikey` and
+    /// `Authorization`); see [`Auth::headers`].
+    Headers(Vec<(String, String)>),
+    /// Tokens asked of a [`TokenProvider`](crate::TokenProvider); see [`Auth::provider`].
+    Provider(super::token::Provider),
+    /// Tokens asked of an OAuth 2.0 token endpoint; see [`Auth::oauth2`].
+    OAuth2(super::token::OAuth2),
 }
 
 impl Auth {
@@ -75,6 +82,112 @@ impl Auth {
             value: value.into(),
         }
     }
+
+    /// Several headers carrying secrets, sent with every request to the
+    /// API's origin and never printed (Supabase's `apikey` and `Authorization`).
+    ///
+    /// ```
+    /// use pagewise::Auth;
+    /// let auth = Auth::headers([("apikey", "k3y"), ("Authorization", "Bearer k3y")]);
+    /// assert_eq!(format!("{auth:?}"), r#"Headers(["apikey", "Authorization"], <redacted>)"#);
+    /// ```
+    pub fn headers<N: Into<String>, V: Into<String>>(
+        headers: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
+        Auth::Headers(
+            headers
+                .into_iter()
+                .map(|(n, v)| (n.into(), v.into()))
+                .collect(),
+        )
+    }
+
+    /// Tokens from a closure, asked when a request needs one: before the
+    /// first request, when the last one expired ([`Token::expires_in`](crate::Token::expires_in)),
+    /// and once when the API answers 401 (that request is then sent again,
+    /// once, with the new token; a second 401 is an
+    /// [`ErrorKind::Auth`] error). One `Api` asks one question at a time,
+    /// shared by every request in flight; none is sent while it runs.
+    /// The closure returns a bearer token (`String`) or a
+    /// [`Token`](crate::Token); its error becomes an [`ErrorKind::Auth`]
+    /// error of the request (retried as the retry policy says: nothing was
+    /// sent). It runs on the thread that drives the operation: for a token
+    /// that takes I/O in an async program, use [`provider_async`](Self::provider_async).
+    ///
+    /// ```
+    /// use pagewise::{Api, Auth};
+    /// let api = Api::builder("https://api.example/")
+    ///     .auth(Auth::provider(|| Ok::<_, std::io::Error>(std::env::var("TOKEN").unwrap_or_default())))
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = api;
+    /// ```
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn provider<F, T, E>(f: F) -> Self
+    where
+        F: Fn() -> std::result::Result<T, E> + Send + Sync + 'static,
+        T: Into<super::token::Token>,
+        E: Into<super::token::BoxError>,
+    {
+        Self::token_provider(super::token::SyncProvider(f))
+    }
+
+    /// Tokens from a closure (see the native docs).
+    #[cfg(target_arch = "wasm32")]
+    pub fn provider<F, T, E>(f: F) -> Self
+    where
+        F: Fn() -> std::result::Result<T, E> + 'static,
+        T: Into<super::token::Token>,
+        E: Into<super::token::BoxError>,
+    {
+        Self::token_provider(super::token::SyncProvider(f))
+    }
+
+    /// Tokens from an async closure (a closure returning a future; any
+    /// executor), asked as [`provider`](Self::provider) says.
+    ///
+    /// ```
+    /// use pagewise::{Auth, Token};
+    /// use std::time::Duration;
+    /// let auth = Auth::provider_async(|| async {
+    ///     // ask a vault, a token service...
+    ///     Ok::<_, std::io::Error>(Token::bearer("t0ken").expires_in(Duration::from_secs(300)))
+    /// });
+    /// assert!(!format!("{auth:?}").contains("t0ken"));
+    /// ```
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn provider_async<F, Fut, T, E>(f: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = std::result::Result<T, E>> + Send + 'static,
+        T: Into<super::token::Token>,
+        E: Into<super::token::BoxError>,
+    {
+        Self::token_provider(super::token::AsyncProvider(f))
+    }
+
+    /// Tokens from an async closure (see the native docs).
+    #[cfg(target_arch = "wasm32")]
+    pub fn provider_async<F, Fut, T, E>(f: F) -> Self
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: std::future::Future<Output = std::result::Result<T, E>> + 'static,
+        T: Into<super::token::Token>,
+        E: Into<super::token::BoxError>,
+    {
+        Self::token_provider(super::token::AsyncProvider(f))
+    }
+
+    /// Tokens from a [`TokenProvider`](crate::TokenProvider), asked as
+    /// [`provider`](Self::provider) says.
+    pub fn token_provider(provider: impl super::token::TokenProvider) -> Self {
+        Auth::Provider(super::token::Provider(Arc::new(provider)))
+    }
+
+    /// Tokens from an OAuth 2.0 token endpoint: see [`OAuth2`](crate::OAuth2).
+    pub fn oauth2(config: super::token::OAuth2) -> Self {
+        Auth::OAuth2(config)
+    }
 }
 
 impl fmt::Debug for Auth {
@@ -84,6 +197,12 @@ impl fmt::Debug for Auth {
             Auth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
             Auth::Header { name, .. } => write!(f, "Header({name:?}, <redacted>)"),
             Auth::Query { name, .. } => write!(f, "Query({name:?}, <redacted>)"),
+            Auth::Headers(h) => {
+                let names: Vec<&String> = h.iter().map(|(n, _)| n).collect();
+                write!(f, "Headers({names:?}, <redacted>)")
+            }
+            Auth::Provider(p) => write!(f, "Provider({p:?})"),
+            Auth::OAuth2(o) => write!(f, "{o:?}"),
         }
     }
 }
@@ -516,6 +635,13 @@ impl Resolved {
             Some(Auth::Basic { user, .. }) if user.contains(':') => {
                 return Err(Error::config("a basic-auth user name cannot contain ':'"));
             }
+            Some(Auth::Headers(h)) => {
+                for (name, value) in h {
+                    check_header_name(name)?;
+                    check_header_value(name, value)?;
+                }
+            }
+            Some(Auth::OAuth2(o)) => o.check()?,
             _ => {}
         }
         if base.has_userinfo() {
@@ -812,6 +938,13 @@ impl ApiSpec {
                 Some(Auth::Query { name, value }) if !url.has_query_param(name) => {
                     url.append_query_pairs([(name.as_str(), value.as_str())]);
                 }
+                Some(Auth::Headers(h)) => headers.extend(h.iter().map(|(name, value)| Header {
+                    name: name.clone(),
+                    value: value.clone(),
+                    sensitive: true,
+                })),
+                // Asked for by the driver as the request leaves (shared::Tokens).
+                Some(Auth::Provider(_) | Auth::OAuth2(_)) => {}
                 Some(Auth::Query { .. }) | None => {}
             }
             // A default query parameter named like a secret is not stored in
@@ -878,7 +1011,7 @@ fn is_sensitive_name(name: &str) -> bool {
     .any(|w| n.contains(w))
 }
 
-fn base64(input: &[u8]) -> String {
+pub(crate) fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {

@@ -20,6 +20,7 @@ pub(crate) fn transport_failed(e: &TransportError) -> (Error, Option<Failure>) {
     let kind = match e.kind {
         TransportErrorKind::Timeout => ErrorKind::Timeout,
         TransportErrorKind::Aborted => ErrorKind::Cancelled,
+        TransportErrorKind::Auth => ErrorKind::Auth,
         _ => ErrorKind::Transport,
     };
     (
@@ -31,12 +32,28 @@ pub(crate) fn transport_failed(e: &TransportError) -> (Error, Option<Failure>) {
 /// The error of an answer that is not a success, without where (the
 /// caller adds the URL): its status and a body excerpt.
 pub(crate) fn status_error(resp: &Response) -> Error {
+    if refuses_credentials(resp) {
+        return Error::new(
+            ErrorKind::Auth,
+            "the server answered 401: the credentials were refused (a token provider's \
+             token is asked again and the request sent once more before this)",
+        )
+        .with_status(resp.status)
+        .with_excerpt(&resp.body);
+    }
     Error::new(
         ErrorKind::Status,
         format!("the server answered {}", resp.status),
     )
     .with_status(resp.status)
     .with_excerpt(&resp.body)
+}
+
+/// An answer that refuses the credentials (401): with a token provider,
+/// the driver asks for a new token and sends the request once more; a
+/// second refusal is an [`ErrorKind::Auth`] error.
+pub(crate) fn refuses_credentials(resp: &Response) -> bool {
+    resp.status == 401
 }
 
 /// An answer that is not a success: its error (see [`status_error`]) and

@@ -391,6 +391,9 @@ pub enum TransportErrorKind {
     Aborted,
     /// Anything else.
     Other,
+    /// No credentials to send: the token provider or the OAuth 2.0 token
+    /// endpoint failed (nothing was sent to the API).
+    Auth,
 }
 
 /// A failure of the transport: no HTTP answer was received.

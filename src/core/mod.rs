@@ -20,6 +20,7 @@ mod redact;
 mod retry;
 pub mod schema;
 mod sweep;
+mod token;
 mod url;
 
 /// The origin of simulated time in the core's unit tests: an arbitrary
@@ -47,6 +48,7 @@ pub use many::{
     BatchLookup, BatchWrite, FetchMany, ItemEvent, ManyEvent, ManyOptions, ManyProgress,
     ManyReport, WriteJob, WriteOp, WriteOptions, Written,
 };
+pub(crate) use exchange::refuses_credentials;
 pub(crate) use options::check_sizes;
 pub use options::{ListOptions, Order};
 pub use pacing::{PacerStats, Pacing};
@@ -58,4 +60,6 @@ pub use preset::Preset;
 pub use redact::Secrets;
 pub use retry::{RetryBudget, RetryCause, RetryCounts, RetryPolicy};
 pub use schema::{ApiOptions, Origins};
+pub use token::{BoxError, ClientAuth, Grant, OAuth2, Provider, Token, TokenFuture, TokenProvider};
+pub(crate) use token::refresh_ahead;
 pub use sweep::{Event, Notice, Progress, RawPage, Report, Sweep, MAX_LINK_LEN, MAX_NOTICES};

@@ -296,11 +296,13 @@ pub(crate) fn transport_failure(e: &TransportError) -> Option<Failure> {
             RetryCause::Transport
         }
         TransportErrorKind::Aborted => return None,
+        // No token: nothing went to the API (asked again at the retry).
+        TransportErrorKind::Auth => RetryCause::Transport,
     };
     Some(Failure {
         cause,
         retry_after: None,
-        surely_unsent: e.kind == TransportErrorKind::Connect,
+        surely_unsent: matches!(e.kind, TransportErrorKind::Connect | TransportErrorKind::Auth),
     })
 }
 

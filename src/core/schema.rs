@@ -37,6 +37,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visi
 use serde::Deserialize;
 
 use super::api::Auth;
+use super::token::{ClientAuth, OAuth2};
 use super::checkpoint::Checkpoint;
 use super::checkpoint::ManyCheckpoint;
 use super::delta::{DeltaCompose, DeltaFilter, DeltaFormat, Watermark};
@@ -567,6 +568,24 @@ enum AuthKind {
     Basic,
     Header,
     Query,
+    Headers,
+    #[serde(rename = "oauth2")]
+    OAuth2,
+    Provider,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum GrantName {
+    ClientCredentials,
+    RefreshToken,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ClientAuthName {
+    Body,
+    Basic,
 }
 
 /// One flat object rather than serde's internally tagged enum (which
@@ -581,13 +600,31 @@ struct AuthShape {
     password: Option<String>,
     name: Option<String>,
     value: Option<String>,
+    // `headers`
+    #[serde(default, deserialize_with = "pairs")]
+    headers: Pairs,
+    // `oauth2`
+    grant: Option<GrantName>,
+    #[serde(rename = "tokenUrl")]
+    token_url: Option<String>,
+    #[serde(rename = "clientId")]
+    client_id: Option<String>,
+    #[serde(rename = "clientSecret")]
+    client_secret: Option<String>,
+    #[serde(rename = "refreshToken")]
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    #[serde(rename = "clientAuth")]
+    client_auth: Option<ClientAuthName>,
+    #[serde(rename = "refreshBeforeMs")]
+    refresh_before_ms: Option<u64>,
 }
 
 impl<'de> Deserialize<'de> for Auth {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         map_only(
             d,
-            "an object with a type ('bearer', 'basic', 'header' or 'query')",
+            "an object with a type ('bearer', 'basic', 'header', 'query', 'headers', 'oauth2' or 'provider')",
             AuthShape::build,
         )
     }
@@ -602,6 +639,15 @@ impl AuthShape {
             ("password", a.password.is_some()),
             ("name", a.name.is_some()),
             ("value", a.value.is_some()),
+            ("headers", !a.headers.is_empty()),
+            ("grant", a.grant.is_some()),
+            ("tokenUrl", a.token_url.is_some()),
+            ("clientId", a.client_id.is_some()),
+            ("clientSecret", a.client_secret.is_some()),
+            ("refreshToken", a.refresh_token.is_some()),
+            ("scope", a.scope.is_some()),
+            ("clientAuth", a.client_auth.is_some()),
+            ("refreshBeforeMs", a.refresh_before_ms.is_some()),
         ];
         let need = |v: Option<String>, name: &'static str| {
             v.ok_or_else(|| format!("missing field `{name}`"))
@@ -622,6 +668,61 @@ impl AuthShape {
             AuthKind::Query => {
                 only("query", &given, &["name", "value"])?;
                 Auth::query(need(a.name, "name")?, need(a.value, "value")?)
+            }
+            AuthKind::Headers => {
+                only("headers", &given, &["headers"])?;
+                if a.headers.is_empty() {
+                    return Err("missing field `headers`".into());
+                }
+                Auth::headers(a.headers)
+            }
+            AuthKind::OAuth2 => {
+                only(
+                    "oauth2",
+                    &given,
+                    &[
+                        "grant",
+                        "tokenUrl",
+                        "clientId",
+                        "clientSecret",
+                        "refreshToken",
+                        "scope",
+                        "clientAuth",
+                        "refreshBeforeMs",
+                    ],
+                )?;
+                let url = need(a.token_url, "tokenUrl")?;
+                let id = need(a.client_id, "clientId")?;
+                let mut o = match a.grant.ok_or("missing field `grant`")? {
+                    GrantName::ClientCredentials => {
+                        if a.refresh_token.is_some() {
+                            return Err("refreshToken is for grant 'refresh_token'".into());
+                        }
+                        OAuth2::client_credentials(url, id, need(a.client_secret, "clientSecret")?)
+                    }
+                    GrantName::RefreshToken => OAuth2::refresh_token(
+                        url,
+                        id,
+                        a.client_secret,
+                        need(a.refresh_token, "refreshToken")?,
+                    ),
+                };
+                if let Some(scope) = a.scope {
+                    o = o.scope(scope);
+                }
+                if let Some(ClientAuthName::Basic) = a.client_auth {
+                    o = o.client_auth(ClientAuth::Basic);
+                }
+                if let Some(ms) = a.refresh_before_ms {
+                    o = o.refresh_before(Duration::from_millis(ms));
+                }
+                Auth::oauth2(o)
+            }
+            AuthKind::Provider => {
+                return Err("a 'provider' needs its token function: in npm \
+                    `auth: { type: 'provider', token: async () => string }`; in Rust \
+                    Auth::provider(..)"
+                    .into())
             }
         })
     }

@@ -6,6 +6,7 @@
 //! so no runtime is needed.
 
 use std::future::Future;
+use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -17,15 +18,19 @@ use web_time::Instant;
 use crate::core::{Fetch, Request, RequestId, Response, TransportError};
 use crate::drive::Machine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::shared::{Arrivals, Gate, Handles};
+use crate::shared::{Arrivals, Gate, Handles, Tokens};
 use crate::transport::AsyncTransport;
 
 type Answer = (RequestId, std::result::Result<Response, TransportError>);
 
+/// An answer, and, for a request sent with a token asked for (not yet
+/// sent again for a 401), the request (to send again) and the token's generation.
+type Answered = (Answer, Option<(Request, u64)>);
+
 #[cfg(not(target_arch = "wasm32"))]
-type AnswerFuture = Pin<Box<dyn Future<Output = Answer> + Send>>;
+type AnswerFuture = Pin<Box<dyn Future<Output = Answered> + Send>>;
 #[cfg(target_arch = "wasm32")]
-type AnswerFuture = Pin<Box<dyn Future<Output = Answer>>>;
+type AnswerFuture = Pin<Box<dyn Future<Output = Answered>>>;
 
 /// The requests of one operation: held at the gate, then in flight.
 struct Wire {
@@ -35,6 +40,10 @@ struct Wire {
     /// Requests whose answer came in ahead of its hand-over.
     arrivals: Arc<Arrivals>,
     timer: Option<(Instant, Delay)>,
+    /// The `Api`'s token, when its credentials are asked for.
+    tokens: Option<Tokens>,
+    /// Requests sent again after a 401 with a new token (not sent a third time).
+    resent: HashSet<RequestId>,
 }
 
 impl Wire {
@@ -45,6 +54,8 @@ impl Wire {
             in_flight: FuturesUnordered::new(),
             arrivals: Arc::default(),
             timer: None,
+            tokens: handles.tokens.clone(),
+            resent: HashSet::new(),
         }
     }
 
@@ -60,18 +71,59 @@ impl Wire {
         for (req, mut lease) in ready {
             let id = req.id;
             lease.report_arrival(self.arrivals.clone(), id);
-            let exchange = self.transport.send_leased(req, lease);
-            self.in_flight
-                .push(Box::pin(async move { (id, exchange.await) }));
+            match &self.tokens {
+                Some(tokens) if tokens.wants(&req) => {
+                    let resent = self.resent.remove(&id);
+                    self.in_flight.push(Box::pin(with_token(
+                        tokens.clone(),
+                        self.transport.clone(),
+                        req,
+                        lease,
+                        resent,
+                    )));
+                }
+                _ => {
+                    let exchange = self.transport.send_leased(req, lease);
+                    self.in_flight
+                        .push(Box::pin(async move { ((id, exchange.await), None) }));
+                }
+            }
         }
         wake
     }
 
+    /// A 401 to a request sent with a token asked for: the token is
+    /// forgotten and the request goes back to the gate, once, to leave
+    /// with a new one. `false` for any other answer.
+    fn resend_refused(&mut self, answered: &mut Answered) -> bool {
+        let ((id, Ok(resp)), again) = answered else {
+            return false;
+        };
+        if !crate::core::refuses_credentials(resp) {
+            return false;
+        }
+        let (Some(tokens), Some((req, generation))) = (&self.tokens, again.take()) else {
+            return false;
+        };
+        tokens.refused(generation);
+        self.resent.insert(*id);
+        self.gate.push(req);
+        true
+    }
+
     /// An answer, if one is ready. Polling also starts requests just pushed.
     fn poll_answer(&mut self, cx: &mut Context<'_>) -> Option<Answer> {
-        match self.in_flight.poll_next_unpin(cx) {
-            Poll::Ready(Some(answer)) => Some(answer),
-            _ => None,
+        loop {
+            match self.in_flight.poll_next_unpin(cx) {
+                Poll::Ready(Some(mut answered)) => {
+                    if !self.resend_refused(&mut answered) {
+                        return Some(answered.0);
+                    }
+                    // Back at the gate: look again to release it.
+                    cx.waker().wake_by_ref();
+                }
+                _ => return None,
+            }
         }
     }
 
@@ -105,6 +157,27 @@ impl Wire {
     fn idle(&self) -> bool {
         self.in_flight.is_empty() && self.gate.held() == 0
     }
+}
+
+/// Sends `req` with the `Api`'s token (asked for first if none is held or
+/// it is due; a failure to get one is the request's answer, nothing sent).
+async fn with_token(
+    tokens: Tokens,
+    transport: Arc<dyn AsyncTransport>,
+    mut req: Request,
+    lease: crate::shared::Lease,
+    resent: bool,
+) -> Answered {
+    let id = req.id;
+    let granted = match tokens.get(|r| transport.send(r)).await {
+        Ok(g) => g,
+        Err(e) => return ((id, Err(e)), None),
+    };
+    let again = (!resent).then(|| (req.clone(), granted.generation));
+    req.headers
+        .retain(|h| !h.name.eq_ignore_ascii_case(&granted.header.name));
+    req.headers.push(granted.header);
+    ((id, transport.send_leased(req, lease).await), again)
 }
 
 /// How much earlier than the armed timer a new wake-up must be to re-arm it

@@ -9,18 +9,33 @@
 
 pub(crate) mod lease;
 pub(crate) mod limiter;
+pub(crate) mod token;
 
 pub use self::lease::Lease;
 pub(crate) use self::lease::{Arrivals, Gate, SharedPacer};
 pub use self::limiter::{Limiter, Permit};
+pub(crate) use self::token::Tokens;
 
 use crate::core::Pacer;
 
 /// The limiter and the pacer of one `Api`: cloning shares them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Handles {
     pub(crate) limiter: Limiter,
     pub(crate) pacer: SharedPacer,
+    /// The token of an `Api` whose credentials are asked for (a token
+    /// provider, OAuth 2.0); the driver adds it to each request.
+    pub(crate) tokens: Option<Tokens>,
+}
+
+impl std::fmt::Debug for Handles {
+    /// The limiter and the pacer (the token state holds secrets: left out).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handles")
+            .field("limiter", &self.limiter)
+            .field("pacer", &self.pacer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Handles {
@@ -29,7 +44,15 @@ impl Handles {
         Handles {
             limiter: Limiter::new(concurrency),
             pacer: SharedPacer::new(pacer),
+            tokens: None,
         }
+    }
+
+    /// With the token state `spec`'s credentials need, if any.
+    pub(crate) fn with_tokens(mut self, spec: &crate::core::ApiSpec) -> Self {
+        let origin = spec.base().origin().unwrap_or_default();
+        self.tokens = Tokens::for_auth(spec.auth.as_ref(), origin, spec.timeout);
+        self
     }
 
     /// A gate for one operation's requests.

@@ -36,6 +36,7 @@
 //! | `GET /_stats`, `POST /_reset` | | control, not counted |
 //! | `GET /_log` | | the counted requests as JSON: `[{"method","path","status","at_ms"}]` (since start or the last reset) |
 //! | `GET`/`POST`/`DELETE /_faults` | | the live [`Faults`] as JSON, not counted |
+//! | `POST /oauth2/token`, `GET`/`POST`/`DELETE /_oauth` | | OAuth 2.0 token endpoint and expiring bearer tokens, off until [`TestServer::enable_oauth`] (see [`OAuthConfig`]) |
 //!
 //! API families (ServiceNow `/api/now/table/…`, Salesforce
 //! `/services/data/v60.0/…`, GitHub `/repos/{o}/{r}/issues`, JSON:API
@@ -83,6 +84,7 @@
 mod body;
 mod families;
 mod faults;
+mod oauth;
 mod server;
 mod store;
 mod time;
@@ -101,6 +103,7 @@ use tokio::sync::oneshot;
 pub use crate::families::{FamilyConfig, SecondaryLimit};
 use crate::faults::FaultState;
 pub use crate::faults::{FailPath, Faults, Mutate, RateLimit, RetryAfter};
+pub use crate::oauth::{OAuthConfig, OAuthStats};
 use crate::store::Store;
 
 /// How the server is set up. All fields are public; start from
@@ -197,6 +200,7 @@ pub(crate) struct Shared {
     pub(crate) throttled: AtomicU64,
     /// Budgets and cursors of the API families.
     pub(crate) families: families::State,
+    pub(crate) oauth: oauth::OAuth,
 }
 
 impl Shared {
@@ -300,6 +304,7 @@ impl TestServer {
             max_in_flight: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
             families: families::State::default(),
+            oauth: oauth::OAuth::default(),
         });
 
         let (tx, rx) = oneshot::channel();
@@ -327,6 +332,18 @@ impl TestServer {
     /// The address the server is bound to.
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// Turns on the OAuth 2.0 token endpoint (`POST /oauth2/token`) and
+    /// bearer tokens that expire: every data route then answers 401
+    /// without a valid token (see the `oauth` module's docs).
+    pub fn enable_oauth(&self, config: OAuthConfig) {
+        self.shared.oauth.enable(config);
+    }
+
+    /// What the token endpoint has seen since it was enabled.
+    pub fn oauth_stats(&self) -> OAuthStats {
+        self.shared.oauth.stats()
     }
 
     /// Current request counters.

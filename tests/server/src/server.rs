@@ -109,6 +109,10 @@ pub(crate) async fn handle(
         return Ok(preflight(&req));
     }
     let (parts, incoming) = req.into_parts();
+    let incoming = match crate::oauth::intercept(&shared.oauth, &parts, incoming).await {
+        Ok(resp) => return Ok(with_cors(resp)),
+        Err(incoming) => incoming,
+    };
     if is_control(parts.uri.path()) {
         return Ok(with_cors(control(&shared, &parts, incoming).await));
     }

@@ -196,7 +196,14 @@ impl DeltaFilter {
         self
     }
 
+    /// The filter's parameter and value for `field >= value`. A field given
+    /// as a JSON pointer (`/attributes/updated_at`, JSON:API) is named in
+    /// the templates by its last segment (`updated_at`).
     pub(crate) fn pair(&self, field: &str, value: &str) -> (String, String) {
+        let field = match field.strip_prefix('/') {
+            Some(p) => p.rsplit('/').next().unwrap_or(p),
+            None => field,
+        };
         let fill = |t: &str| t.replace("{field}", field).replace("{value}", value);
         (fill(&self.param), fill(&self.value))
     }

@@ -109,7 +109,11 @@ pub enum Preset {
     /// `jsonapi`: a JSON:API server (your `baseUrl`). Records at `/data`;
     /// `page[offset]`/`page[limit]`, with the total at `/meta/total` where
     /// the server gives one (else the pages are walked in turn);
-    /// `Accept: application/vnd.api+json`; id lookups with `filter[id]=1,2`.
+    /// `Accept: application/vnd.api+json`; id lookups with `filter[id]=1,2`;
+    /// delta with `filter[updated_at][gte]=<RFC 3339>` (JSON:API leaves
+    /// filtering to each server: this is the common `filter[attr][op]`
+    /// style; give the watermark's field as a pointer such as
+    /// `/attributes/updated_at`, named in the parameter by its last segment).
     /// Sources: jsonapi.org, JSON:API 1.1: Pagination, Filtering, Content
     /// Negotiation.
     JsonApi,

@@ -124,7 +124,7 @@ pub use crate::core::{
     Watermark,
 };
 pub use crate::core::{
-    BatchLookup, BatchWrite, FromJson, JsonText, ManyCheckpoint, ManyProgress, ManyReport, ToJson,
+    BatchLookup, BatchResults, BatchWrite, FromJson, JsonText, ManyCheckpoint, ManyProgress, ManyReport, ToJson,
     WriteOp, Written,
 };
 pub use crate::error::{Error, ErrorKind, Result};

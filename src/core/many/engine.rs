@@ -57,6 +57,8 @@ pub(super) struct Engine {
     resumed: u64,
     /// Items with a result, in the order the results came (completion order).
     ready: VecDeque<usize>,
+    /// The latest instant the driver told (for a job that ends in `poll_request`).
+    last_now: Instant,
 }
 
 impl Engine {
@@ -128,6 +130,7 @@ impl Engine {
             finished: false,
             resumed,
             ready: VecDeque::new(),
+            last_now: now,
         };
         let mut todo: Vec<usize> = (0..n).filter(|i| !engine.skip[*i]).collect();
         todo.retain(|&i| match engine.kind.refuse(i) {
@@ -188,6 +191,13 @@ impl Engine {
                     unit.url = self.spec.redact_parsed(&url);
                     self.in_flight.push((id, uid));
                     let mut req = self.spec.request(id, method, url, body);
+                    for (name, value) in self.kind.headers() {
+                        req.headers.push(Header {
+                            name: name.clone(),
+                            value: value.clone(),
+                            sensitive: false,
+                        });
+                    }
                     if let (Some(name), Some(key)) = (self.kind.idempotency_header(), key) {
                         req.headers.push(Header {
                             name: name.to_string(),
@@ -206,6 +216,8 @@ impl Engine {
                         self.ready.push_back(i);
                     }
                     self.emit();
+                    // That may have been the last unit: the job ends here.
+                    self.finish_if_done(self.last_now);
                 }
             }
         }
@@ -216,6 +228,7 @@ impl Engine {
     }
 
     pub(super) fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
         while let Some(&Reverse((at, uid))) = self.waiting.peek() {
             if at > now {
                 break;
@@ -234,6 +247,7 @@ impl Engine {
         answer: std::result::Result<Response, TransportError>,
         now: Instant,
     ) {
+        self.last_now = self.last_now.max(now);
         let Some(uid) = take_request(&mut self.in_flight, id) else {
             return;
         };

@@ -188,6 +188,15 @@ impl FetchMany {
         options: ManyOptions,
         now: Instant,
     ) -> Result<Self> {
+        let mut options = options;
+        if options.batch.is_none() && !options.unbatched {
+            // The API's default lookup, for this collection.
+            let collection = template.split("{id}").next().unwrap_or(template);
+            options.batch = spec
+                .lookup
+                .clone()
+                .map(|l| l.for_collection(collection.trim_end_matches('/')));
+        }
         if options.batch.is_none() && !template.contains("{id}") {
             return Err(Error::config(format!(
                 "the path template {template:?} has no {{id}}"

@@ -91,6 +91,7 @@ pub(super) trait DynKind: Send {
     fn read(&self, indices: &[usize], resp: &Response, url: &str) -> Read<Out>;
     fn replay_safe(&self) -> bool;
     fn idempotency_header(&self) -> Option<&str>;
+    fn headers(&self) -> &[(String, String)];
     fn unit_size(&self) -> usize;
     fn refuse(&self, index: usize) -> Option<Error>;
     fn writes(&self) -> bool;
@@ -118,6 +119,9 @@ where
     fn idempotency_header(&self) -> Option<&str> {
         Kind::idempotency_header(self)
     }
+    fn headers(&self) -> &[(String, String)] {
+        Kind::headers(self)
+    }
     fn unit_size(&self) -> usize {
         Kind::unit_size(self)
     }
@@ -144,6 +148,10 @@ pub(super) trait Kind {
     /// The idempotency header to send, if any.
     fn idempotency_header(&self) -> Option<&str> {
         None
+    }
+    /// Extra headers of every request (a batch endpoint's).
+    fn headers(&self) -> &[(String, String)] {
+        &[]
     }
     fn unit_size(&self) -> usize;
     /// The error of item `index` if it cannot be in any request (an id a

@@ -132,9 +132,11 @@ mod units;
 mod write;
 
 pub use self::fetch::FetchMany;
-pub use self::options::{BatchLookup, BatchWrite, ManyOptions, WriteOp, WriteOptions};
+pub use self::options::{BatchLookup, BatchResults, BatchWrite, ManyOptions, WriteOp, WriteOptions};
 pub use self::report::{ItemEvent, ManyEvent, ManyProgress, ManyReport, Written};
 pub use self::write::WriteJob;
 
+#[cfg(test)]
+mod shapes_tests;
 #[cfg(test)]
 mod tests;

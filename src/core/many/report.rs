@@ -83,4 +83,14 @@ pub struct Written {
     pub id: Option<String>,
     /// The status of the write.
     pub status: u16,
+    /// The answer's body, kept for a single-record operation only.
+    pub(crate) answer: Option<Vec<u8>>,
+}
+
+impl Written {
+    /// The answer's body, kept by the single-record operations
+    /// (`create`, `update`, `delete`); `None` in the jobs of many records.
+    pub fn answer(&self) -> Option<&[u8]> {
+        self.answer.as_deref()
+    }
 }

@@ -134,51 +134,60 @@ impl Client {
     /// Fetches the record of every id, one `GET` per id from `template` (a
     /// path with `{id}`), or several ids per request with `.batch(..)`. Each
     /// id gets its own result; a missing record is that id's 404.
-    pub fn fetch_many<I, S>(&self, template: &str, ids: I) -> FetchManyJob<&Client>
+    ///
+    /// The ids are read as the job goes (memory bounded by the job's
+    /// window, not by their number): any `IntoIterator`, such as the ids of
+    /// a `list` stream's records.
+    pub fn fetch_many<'i, I, S>(&self, template: &str, ids: I) -> FetchManyJob<'i, &Client>
     where
         I: IntoIterator<Item = S>,
+        I::IntoIter: Send + 'i,
         S: ToString,
     {
         FetchManyJob::new(
             self,
             template,
-            ids.into_iter().map(|s| s.to_string()).collect(),
+            crate::many::Source::new(ids.into_iter().map(|s| Ok(s.to_string()))),
         )
     }
 
     /// Creates records (`POST path`, or a batch endpoint): one outcome per record.
-    pub fn insert_many<R: ToJson>(
-        &self,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> WriteManyJob<&Client> {
+    pub fn insert_many<'i, I>(&self, path: &str, records: I) -> WriteManyJob<'i, &Client>
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
         WriteManyJob::new(self, WriteOp::Insert, path, records)
     }
 
     /// Changes records (`PATCH path/{id}`, or a batch endpoint).
-    pub fn update_many<R: ToJson>(
-        &self,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> WriteManyJob<&Client> {
+    pub fn update_many<'i, I>(&self, path: &str, records: I) -> WriteManyJob<'i, &Client>
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
         WriteManyJob::new(self, WriteOp::Update, path, records)
     }
 
     /// Creates or replaces records (`PUT path/{id}`, or a batch endpoint).
-    pub fn upsert_many<R: ToJson>(
-        &self,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> WriteManyJob<&Client> {
+    pub fn upsert_many<'i, I>(&self, path: &str, records: I) -> WriteManyJob<'i, &Client>
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
         WriteManyJob::new(self, WriteOp::Upsert, path, records)
     }
 
     /// Deletes records (`DELETE path/{id}`, or a batch endpoint); records may be bare ids.
-    pub fn delete_many<R: ToJson>(
-        &self,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> WriteManyJob<&Client> {
+    pub fn delete_many<'i, I>(&self, path: &str, records: I) -> WriteManyJob<'i, &Client>
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
         WriteManyJob::new(self, WriteOp::Delete, path, records)
     }
 
@@ -373,9 +382,9 @@ impl<T: FromJson> Stream for PageStream<T> {
     }
 }
 
-impl FetchManyJob<&Client> {
+impl<'i> FetchManyJob<'i, &Client> {
     /// A stream of the results, `(id, record or error)`, in input order by default.
-    pub fn stream<T: FromJson>(self) -> FetchManyStream<T> {
+    pub fn stream<T: FromJson>(self) -> FetchManyStream<'i, T> {
         let machine = self.machine(self.client.api.spec(), random_seed());
         FetchManyStream {
             driver: self.client.drive(machine),
@@ -396,8 +405,8 @@ impl FetchManyJob<&Client> {
 }
 
 /// The results of a `fetch_many` job as a [`Stream`].
-pub struct FetchManyStream<T> {
-    driver: AsyncDriver<FetchMany>,
+pub struct FetchManyStream<'i, T> {
+    driver: AsyncDriver<FetchMany<'i>>,
     cursor: ManyCursor,
     _t: PhantomData<fn() -> T>,
 }
@@ -405,7 +414,7 @@ pub struct FetchManyStream<T> {
 /// One id's outcome: the id and its record (or why there is none).
 type IdItem<T> = (String, Result<T>);
 
-impl<T: FromJson> FetchManyStream<T> {
+impl<T: FromJson> FetchManyStream<'_, T> {
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<IdItem<T>>>> {
         loop {
             if self.cursor.done {
@@ -444,7 +453,7 @@ impl<T: FromJson> FetchManyStream<T> {
     }
 }
 
-impl<T: FromJson> Stream for FetchManyStream<T> {
+impl<T: FromJson> Stream for FetchManyStream<'_, T> {
     type Item = (String, Result<T>);
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -453,9 +462,9 @@ impl<T: FromJson> Stream for FetchManyStream<T> {
     }
 }
 
-impl WriteManyJob<&Client> {
+impl<'i> WriteManyJob<'i, &Client> {
     /// A stream of the outcomes, in input order by default.
-    pub fn stream(self) -> WriteStream {
+    pub fn stream(self) -> WriteStream<'i> {
         let machine = self.machine(self.client.api.spec(), random_seed());
         WriteStream {
             driver: self.client.drive(machine),
@@ -482,12 +491,12 @@ impl WriteManyJob<&Client> {
 }
 
 /// The outcomes of a write job as a [`Stream`].
-pub struct WriteStream {
-    driver: AsyncDriver<WriteJob>,
+pub struct WriteStream<'i> {
+    driver: AsyncDriver<WriteJob<'i>>,
     cursor: ManyCursor,
 }
 
-impl WriteStream {
+impl WriteStream<'_> {
     /// The job's report, once the stream has ended.
     pub fn report(&self) -> Option<&ManyReport> {
         self.cursor.report.as_ref()
@@ -499,7 +508,7 @@ impl WriteStream {
     }
 }
 
-impl Stream for WriteStream {
+impl Stream for WriteStream<'_> {
     type Item = Result<WriteOutcome>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

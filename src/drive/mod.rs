@@ -86,13 +86,13 @@ macro_rules! machine {
 
 machine!(Sweep, Event, Event::Failed; handle_arrival);
 machine!(Fetch, Result<Response>, Err);
-machine!(FetchMany, ManyEvent<Vec<u8>>, |e: Error| ManyEvent::Item(
+machine!(FetchMany<'_>, ManyEvent<Vec<u8>>, |e: Error| ManyEvent::Item(
     ItemEvent {
         index: usize::MAX,
         result: Err(e)
     }
 ));
-machine!(WriteJob, ManyEvent<Written>, |e: Error| ManyEvent::Item(
+machine!(WriteJob<'_>, ManyEvent<Written>, |e: Error| ManyEvent::Item(
     ItemEvent {
         index: usize::MAX,
         result: Err(e)

@@ -95,6 +95,10 @@ pub(super) trait DynKind: Send {
     fn unit_size(&self) -> usize;
     fn refuse(&self, index: usize) -> Option<Error>;
     fn writes(&self) -> bool;
+    fn pull(&mut self) -> Option<usize>;
+    fn release(&mut self, index: usize);
+    fn total(&self) -> Option<usize>;
+    fn label(&self, index: usize) -> Option<&str>;
 }
 
 impl<K: Kind + Send> DynKind for K
@@ -131,6 +135,18 @@ where
     fn writes(&self) -> bool {
         Kind::writes(self)
     }
+    fn pull(&mut self) -> Option<usize> {
+        Kind::pull(self)
+    }
+    fn release(&mut self, index: usize) {
+        Kind::release(self, index)
+    }
+    fn total(&self) -> Option<usize> {
+        Kind::total(self)
+    }
+    fn label(&self, index: usize) -> Option<&str> {
+        Kind::label(self, index)
+    }
 }
 
 /// What a kind of job does with a unit (a group of item indices).
@@ -163,5 +179,15 @@ pub(super) trait Kind {
     /// reached it and got no answer has an unknown outcome)?
     fn writes(&self) -> bool {
         false
+    }
+    /// Reads the next item of the input: its index, `None` at its end.
+    fn pull(&mut self) -> Option<usize>;
+    /// Forgets item `index` of the input (handed out, or skipped).
+    fn release(&mut self, index: usize);
+    /// The input's length, if known up front.
+    fn total(&self) -> Option<usize>;
+    /// What names item `index` for the caller (a fetch's id), while kept.
+    fn label(&self, _index: usize) -> Option<&str> {
+        None
     }
 }

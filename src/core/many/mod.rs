@@ -125,6 +125,7 @@
 
 mod engine;
 mod fetch;
+mod input;
 mod kind;
 mod options;
 mod report;

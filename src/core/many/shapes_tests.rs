@@ -9,6 +9,7 @@ use super::*;
 use crate::core::api::ApiSpec;
 use crate::core::http::{Method, Request, Response};
 use crate::core::{ApiBuilder, JsonText};
+use crate::core::ManyCheckpoint;
 use crate::error::ErrorKind;
 
 fn spec(b: ApiBuilder) -> Arc<ApiSpec> {
@@ -76,7 +77,7 @@ fn body(r: &Request) -> serde_json::Value {
     serde_json::from_slice(r.body().expect("a body")).unwrap()
 }
 
-fn job(records: Vec<JsonText>, op: WriteOp, batch: BatchWrite) -> WriteJob {
+fn job(records: Vec<JsonText>, op: WriteOp, batch: BatchWrite) -> WriteJob<'static> {
     let options = WriteOptions::new(op, "items").batch(batch).idempotency_header(None);
     WriteJob::new(&api(), records, options, crate::core::test_origin()).unwrap()
 }
@@ -381,4 +382,143 @@ fn the_new_members_read_from_the_schema() {
     )
     .unwrap();
     assert!(a.lookup.is_some() && a.batch_write.is_some());
+}
+
+/// An iterator of `n` ids counting how many were read.
+fn counted(n: usize, read: Arc<std::sync::atomic::AtomicUsize>) -> impl Iterator<Item = crate::error::Result<String>> + Send {
+    (0..n).map(move |i| {
+        read.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(i.to_string())
+    })
+}
+
+#[test]
+fn lazy_input_is_read_as_the_job_goes() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let spec = spec(ApiBuilder::new("https://api.example/v1/").concurrency(4));
+    let now = crate::core::test_origin();
+    for order in [crate::core::Order::Page, crate::core::Order::Completion] {
+        let read = Arc::new(AtomicUsize::new(0));
+        let options = ManyOptions::default()
+            .order(order)
+            .batch(BatchLookup::new("items", "ids").max(10));
+        let mut job = FetchMany::lazy(&spec, "items/{id}", counted(100_000, read.clone()), options, now).unwrap();
+        let (mut handed, mut most_ahead) = (0usize, 0usize);
+        let mut in_flight = Vec::new();
+        loop {
+            while let Some(r) = job.poll_request() {
+                in_flight.push(r);
+            }
+            most_ahead = most_ahead.max(read.load(Ordering::SeqCst) - handed);
+            let mut finished = false;
+            while let Some(e) = job.poll_event() {
+                match e {
+                    ManyEvent::Item(i) => {
+                        assert!(i.result.is_ok());
+                        handed += 1;
+                    }
+                    ManyEvent::Finished(r) => {
+                        assert_eq!((r.items, r.succeeded), (100_000, 100_000));
+                        finished = true;
+                    }
+                }
+            }
+            if finished {
+                break;
+            }
+            for r in in_flight.drain(..) {
+                let q = r.url().split("ids=").nth(1).unwrap().to_string();
+                let ids: Vec<String> = q.split("%2C").map(|s| format!(r#"{{"id":"{s}"}}"#)).collect();
+                let body = format!(r#"{{"items":[{}]}}"#, ids.join(","));
+                job.handle_response(r.id(), Ok(Response::new(200, body)), now);
+            }
+        }
+        assert_eq!(handed, 100_000);
+        // Read ahead: at most the window (2 × concurrency units of 10) and a unit.
+        assert!(most_ahead <= 90, "{order:?}: {most_ahead} ids read ahead");
+    }
+}
+
+#[test]
+fn a_checkpoint_of_lazy_input_resumes_on_the_same_input() {
+    use std::sync::atomic::AtomicUsize;
+    let spec = api();
+    let now = crate::core::test_origin();
+    // An input of unknown length (a filter hides it).
+    let ids = || counted(50, Arc::new(AtomicUsize::new(0))).filter(|_| true);
+    let mut job = FetchMany::lazy(&spec, "items/{id}", ids(), ManyOptions::default(), now).unwrap();
+    // Answer the first 5 requests, then take a checkpoint.
+    let mut answered = 0;
+    let mut done = Vec::new();
+    while answered < 5 {
+        let r = job.poll_request().unwrap();
+        job.handle_response(r.id(), Ok(Response::new(200, "{}")), now);
+        answered += 1;
+        while let Some(ManyEvent::Item(i)) = job.poll_event() {
+            done.push(i.index);
+        }
+    }
+    let checkpoint = job.checkpoint();
+    assert_eq!(checkpoint.done_count(), done.len() as u64);
+    assert!(checkpoint.items >= 5);
+    let json = checkpoint.to_json();
+    let checkpoint = ManyCheckpoint::from_json(&json).unwrap();
+    // Resumed on the same input: the done ids are skipped, the rest fetched.
+    let mut job = FetchMany::lazy(
+        &spec,
+        "items/{id}",
+        ids(),
+        ManyOptions::default().resume(checkpoint.clone()),
+        now,
+    )
+    .unwrap();
+    // A checkpoint taken before anything new was done keeps the old done items.
+    assert_eq!(job.checkpoint().done_count(), checkpoint.done_count());
+    let mut urls = Vec::new();
+    loop {
+        while let Some(r) = job.poll_request() {
+            urls.push(r.url().to_string());
+            job.handle_response(r.id(), Ok(Response::new(200, "{}")), now);
+        }
+        match job.poll_event() {
+            Some(ManyEvent::Finished(r)) => {
+                assert_eq!(r.succeeded, 45);
+                break;
+            }
+            Some(_) => {}
+            None => panic!(
+                "stuck: read {} next_emit {} exhausted {} units {} queue {} events {}",
+                job.engine.read,
+                job.engine.next_emit,
+                job.engine.exhausted,
+                job.engine.units.is_empty(),
+                job.engine.queue.len(),
+                job.engine.events.len()
+            ),
+        }
+    }
+    assert_eq!(urls.len(), 45);
+    assert!(!urls.iter().any(|u| u.ends_with("/items/0") || u.ends_with("/items/4")));
+    let end = job.checkpoint();
+    assert_eq!((end.items, end.done_count()), (50, 50));
+}
+
+#[test]
+fn an_input_item_that_failed_is_that_items_error() {
+    let records = vec![
+        Ok(JsonText::parse(r#"{"id":"a"}"#.to_string()).unwrap()),
+        Err(crate::Error::config("record 1 does not serialize to JSON: NaN")),
+        Ok(JsonText::parse(r#"{"id":"c"}"#.to_string()).unwrap()),
+    ];
+    let job = WriteJob::lazy(
+        &api(),
+        records.into_iter(),
+        WriteOptions::new(WriteOp::Insert, "items").idempotency_header(None),
+        crate::core::test_origin(),
+    )
+    .unwrap();
+    let (seen, out, report) = run(job, |_| Response::new(201, r#"{"id":"x"}"#));
+    assert_eq!(seen.len(), 2);
+    assert_eq!(out[1].as_ref().unwrap_err().0, ErrorKind::Config);
+    assert_eq!((report.succeeded, report.failed), (2, 1));
 }

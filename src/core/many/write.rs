@@ -17,18 +17,19 @@ use crate::core::url::Url;
 use crate::error::{Error, ErrorKind, Result};
 
 use super::engine::Engine;
+use super::input::Input;
 use super::kind::{id_segment, map_event, Kind, Out, Read};
 use super::options::{BatchResults, BatchWrite, WriteOp, WriteOptions};
 use super::report::{ManyEvent, ManyProgress, Written};
 
-struct WriteKind {
+struct WriteKind<'i> {
     op: WriteOp,
     path: String,
     batch: Option<BatchWrite>,
     size: usize,
     header: Option<String>,
     id_ptr: String,
-    records: Arc<[JsonText]>,
+    records: Input<'i, JsonText>,
     /// A single-record operation's own URL path: the request goes there,
     /// and the answer's body is kept.
     target: Option<String>,
@@ -55,9 +56,9 @@ fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
-impl WriteKind {
+impl WriteKind<'_> {
     fn record_id(&self, i: usize) -> Result<String> {
-        let text = self.records[i].as_str();
+        let text = self.records.get(i)?.as_str();
         if !text.starts_with('{') {
             if let Ok(Some(id)) = page::scalar_text(text.as_bytes()) {
                 return Ok(id);
@@ -104,7 +105,7 @@ impl WriteKind {
             if n > 0 {
                 records.push(',');
             }
-            let text = self.records[*i].as_str();
+            let text = self.records.get(*i)?.as_str();
             if item_members.is_empty() {
                 records.push_str(text);
             } else {
@@ -239,7 +240,7 @@ fn write_failed(status: u16, message: String, url: &str) -> (Error, Option<Failu
     (e, f)
 }
 
-impl Kind for WriteKind {
+impl Kind for WriteKind<'_> {
     type Out = Written;
 
     fn request(
@@ -251,7 +252,7 @@ impl Kind for WriteKind {
         match &self.batch {
             None => {
                 let i = indices[0];
-                let body = Some(self.records[i].as_str().as_bytes().to_vec());
+                let body = Some(self.records.get(i)?.as_str().as_bytes().to_vec());
                 if let Some(target) = &self.target {
                     let (method, body) = match self.op {
                         WriteOp::Insert => (Method::Post, body),
@@ -339,9 +340,25 @@ impl Kind for WriteKind {
     fn unit_size(&self) -> usize {
         self.size
     }
+
+    fn refuse(&self, index: usize) -> Option<Error> {
+        self.records.error(index)
+    }
+
+    fn pull(&mut self) -> Option<usize> {
+        self.records.pull()
+    }
+
+    fn release(&mut self, index: usize) {
+        self.records.release(index)
+    }
+
+    fn total(&self) -> Option<usize> {
+        self.records.total
+    }
 }
 
-impl WriteKind {
+impl WriteKind<'_> {
     fn read_batch(
         &self,
         b: &BatchWrite,
@@ -475,24 +492,43 @@ impl WriteKind {
 /// order (or completion order). Only retriable failures are retried; a write
 /// that may have reached the server is sent again only with an idempotency
 /// key (on by default), so no record is written twice.
-pub struct WriteJob {
-    pub(super) engine: Engine,
+///
+/// The records are read as the job goes ([`WriteJob::lazy`]): only those in
+/// flight, waiting for a retry or not handed out yet are kept.
+pub struct WriteJob<'i> {
+    pub(super) engine: Engine<'i>,
 }
 
-impl std::fmt::Debug for WriteJob {
+impl std::fmt::Debug for WriteJob<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteJob")
-            .field("items", &self.engine.n)
+            .field("items_read", &self.engine.read)
             .field("in_flight", &self.engine.in_flight.len())
             .finish_non_exhaustive()
     }
 }
 
-impl WriteJob {
+impl WriteJob<'static> {
     /// A job writing `records` (JSON texts).
     pub fn new(
         spec: &Arc<ApiSpec>,
         records: Vec<JsonText>,
+        options: WriteOptions,
+        now: Instant,
+    ) -> Result<Self> {
+        WriteJob::lazy(spec, records.into_iter().map(Ok), options, now)
+    }
+}
+
+impl<'i> WriteJob<'i> {
+    /// A job writing the records of an iterator, read as the job goes:
+    /// memory is bounded by the job's window (concurrency × batch size),
+    /// not by the input's length. An `Err` item (a record that did not
+    /// serialize) is that record's error. A checkpoint records positions in
+    /// the input: resume with the same records in the same order.
+    pub fn lazy(
+        spec: &Arc<ApiSpec>,
+        records: impl Iterator<Item = Result<JsonText>> + Send + 'i,
         options: WriteOptions,
         now: Instant,
     ) -> Result<Self> {
@@ -543,14 +579,12 @@ impl WriteJob {
             size,
             header: options.idempotency_header.clone(),
             id_ptr: pointer_of(&options.id_field),
-            records: records.into(),
+            records: Input::new(records),
             target: options.target.clone(),
         };
-        let n = kind.records.len();
         let engine = Engine::new(
             spec,
             Box::new(kind),
-            n,
             options.concurrency,
             options.order,
             options.retry,
@@ -570,7 +604,7 @@ impl WriteJob {
     /// The next event: a record's outcome, or the end.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ManyEvent<Written>> {
-        let event = self.engine.events.pop_front()?;
+        let event = self.engine.pop_event()?;
         Some(map_event(event, Out::written))
     }
     /// When a retry is due.

@@ -143,6 +143,33 @@ impl Client {
         self.inner.delete_many(path, records).with_client(self)
     }
 
+    /// Creates one record: `POST path` with `record` as the body, with an
+    /// `Idempotency-Key` and the retries of the write jobs; the server's
+    /// answer decoded as `T` (an empty answer reads as `null`). See
+    /// [`crate::Client::create`].
+    ///
+    /// ```no_run
+    /// # fn run(client: pagewise::blocking::Client) -> pagewise::Result<()> {
+    /// let created: serde_json::Value = client.create("items", serde_json::json!({"name": "a"}))?;
+    /// let changed: serde_json::Value = client.update("items/{id}", serde_json::json!({"id": 7, "name": "b"}))?;
+    /// client.delete::<()>("items/7")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn create<T: FromJson>(&self, path: &str, record: impl ToJson) -> Result<T> {
+        block_on(self.inner.create(path, record))
+    }
+
+    /// Changes one record: `PATCH path` (`items/{id}` takes the record's
+    /// `id` field). See [`crate::Client::update`].
+    pub fn update<T: FromJson>(&self, path: &str, record: impl ToJson) -> Result<T> {
+        block_on(self.inner.update(path, record))
+    }
+
+    /// Deletes one record: `DELETE path`. See [`crate::Client::delete`].
+    pub fn delete<T: FromJson>(&self, path: &str) -> Result<T> {
+        block_on(self.inner.delete(path))
+    }
+
     /// Every record of the collection at `path`: set options on the returned
     /// [`List`], then take `.iter()`, `.collect()` or `.pages()`.
     pub fn list(&self, path: &str) -> List<&Client> {

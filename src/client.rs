@@ -191,6 +191,64 @@ impl Client {
         WriteManyJob::new(self, WriteOp::Delete, path, records)
     }
 
+    /// Creates one record: `POST path` with `record` as the body, with an
+    /// `Idempotency-Key` and the retries of the write jobs; the server's
+    /// answer decoded as `T` (`serde_json::Value`, your type, [`JsonText`](crate::JsonText),
+    /// or `()`; an empty answer reads as `null`). An error of kind
+    /// [`OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) means the record
+    /// may have been created: look before sending it again.
+    ///
+    /// ```no_run
+    /// # async fn run(client: pagewise::Client) -> pagewise::Result<()> {
+    /// let created: serde_json::Value = client.create("items", serde_json::json!({"name": "a"})).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create<T: FromJson>(&self, path: &str, record: impl ToJson) -> Result<T> {
+        self.write_one(WriteOp::Insert, path, Some(record.to_json())).await
+    }
+
+    /// Changes one record: `PATCH path` with `record` as the body. A path
+    /// with `{id}` (`items/{id}`) takes the record's `id` field in its
+    /// place; another path is the record's own URL (`items/7`). Retries,
+    /// idempotency and errors as [`create`](Self::create).
+    pub async fn update<T: FromJson>(&self, path: &str, record: impl ToJson) -> Result<T> {
+        self.write_one(WriteOp::Update, path, Some(record.to_json())).await
+    }
+
+    /// Deletes one record: `DELETE path` (`items/7`). Retries and errors as
+    /// [`create`](Self::create); the answer as `T` (`()` for `204 No Content`).
+    pub async fn delete<T: FromJson>(&self, path: &str) -> Result<T> {
+        self.write_one(WriteOp::Delete, path, None).await
+    }
+
+    async fn write_one<T: FromJson>(
+        &self,
+        op: WriteOp,
+        path: &str,
+        record: Option<std::result::Result<crate::core::JsonText, String>>,
+    ) -> Result<T> {
+        let record = record.map(|r| {
+            r.map_err(|e| crate::Error::config(format!("the record does not serialize to JSON: {e}")))
+        });
+        let (options, records) = crate::many::single_write(op, path, record, random_seed())?;
+        let machine = WriteJob::new(self.api.spec(), records, options, Instant::now());
+        let mut driver = self.drive(machine);
+        loop {
+            match futures::future::poll_fn(|cx| driver.poll_event(cx)).await {
+                Some(crate::core::ManyEvent::Item(e)) => {
+                    return crate::many::single_answer(e.result?, path)
+                }
+                Some(_) => {}
+                None => {
+                    return Err(crate::Error::new(
+                        crate::ErrorKind::Transport,
+                        "internal error: a single write ended without an outcome",
+                    ))
+                }
+            }
+        }
+    }
+
     /// Every record of the collection at `path`: set options on the returned
     /// [`List`], then take `.stream()`, `.collect().await` or `.pages()`.
     pub fn list(&self, path: &str) -> List<&Client> {

@@ -378,3 +378,52 @@ pub(crate) fn decode_item<T: crate::core::FromJson>(id: &str, bytes: Vec<u8>) ->
         .with_excerpt(&bytes)
     })
 }
+
+/// The job of a single-record operation (`create`, `update`, `delete`):
+/// its options and its one record. `update`'s path may hold `{id}`,
+/// filled from the record's `id` field; a path without it is the record's
+/// own URL.
+pub(crate) fn single_write(
+    op: WriteOp,
+    path: &str,
+    record: Option<std::result::Result<JsonText, Error>>,
+    seed: u64,
+) -> Result<(WriteOptions, Vec<JsonText>)> {
+    let record = match record {
+        Some(r) => r?,
+        None => JsonText::parse("null".to_string()).map_err(|_| Error::config("null"))?,
+    };
+    let options = WriteOptions::new(op, path)
+        .single(path)
+        .seed(seed)
+        .key_seed(crate::drive::random_bits());
+    Ok((options, vec![record]))
+}
+
+/// The server's answer to a single-record operation, as `T`. An empty body
+/// (`204 No Content`) reads as `null` (so `()`, `Option<T>` and
+/// `serde_json::Value` take it).
+pub(crate) fn single_answer<T: crate::core::FromJson>(
+    written: crate::core::Written,
+    url: &str,
+) -> Result<T> {
+    let body = written.answer().unwrap_or_default();
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"null"
+    } else {
+        body
+    };
+    T::from_json_bytes(body).map_err(|(kind, e)| {
+        Error::new(
+            kind,
+            format!(
+                "the write succeeded ({}), but its answer is not the expected JSON: {e} \
+                 (do not send it again: it was applied)",
+                written.status
+            ),
+        )
+        .with_url(url.to_string())
+        .with_status(written.status)
+        .with_excerpt(body)
+    })
+}

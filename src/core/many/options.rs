@@ -492,7 +492,8 @@ impl WriteOptions {
         self.unbatched = true;
         self
     }
-    /// One record written at `path`, its own URL (`items/7`): what the
+    /// One record written at `path`, its own URL (`items/7`, or
+    /// `items/{id}` with the record's id field in place of `{id}`): what the
     /// single-record operations (`create`, `update`, `delete`) run; the
     /// answer's body is kept ([`Written::answer`](crate::Written::answer)).
     /// Never batched.

@@ -260,7 +260,13 @@ impl Kind for WriteKind<'_> {
                         WriteOp::Upsert => (Method::Put, body),
                         WriteOp::Delete => (Method::Delete, None),
                     };
-                    return Ok((method, spec.url_for(target, &[])?, body));
+                    // `{id}` in the path: the record's id.
+                    let path = if target.contains("{id}") {
+                        target.replace("{id}", &id_segment(&self.record_id(i)?)?)
+                    } else {
+                        target.clone()
+                    };
+                    return Ok((method, spec.url_for(&path, &[])?, body));
                 }
                 let item_path = |id: String| -> Result<String> {
                     Ok(format!(

@@ -204,7 +204,8 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn create<T: FromJson>(&self, path: &str, record: impl ToJson) -> Result<T> {
-        self.write_one(WriteOp::Insert, path, Some(record.to_json())).await
+        self.write_one(WriteOp::Insert, path, Some(record.to_json()))
+            .await
     }
 
     /// Changes one record: `PATCH path` with `record` as the body. A path
@@ -212,7 +213,8 @@ impl Client {
     /// place; another path is the record's own URL (`items/7`). Retries,
     /// idempotency and errors as [`create`](Self::create).
     pub async fn update<T: FromJson>(&self, path: &str, record: impl ToJson) -> Result<T> {
-        self.write_one(WriteOp::Update, path, Some(record.to_json())).await
+        self.write_one(WriteOp::Update, path, Some(record.to_json()))
+            .await
     }
 
     /// Deletes one record: `DELETE path` (`items/7`). Retries and errors as
@@ -228,7 +230,9 @@ impl Client {
         record: Option<std::result::Result<crate::core::JsonText, String>>,
     ) -> Result<T> {
         let record = record.map(|r| {
-            r.map_err(|e| crate::Error::config(format!("the record does not serialize to JSON: {e}")))
+            r.map_err(|e| {
+                crate::Error::config(format!("the record does not serialize to JSON: {e}"))
+            })
         });
         let (options, records) = crate::many::single_write(op, path, record, random_seed())?;
         let machine = WriteJob::new(self.api.spec(), records, options, Instant::now());

@@ -124,8 +124,8 @@ pub use crate::core::{
     Watermark,
 };
 pub use crate::core::{
-    BatchLookup, BatchResults, BatchWrite, FromJson, JsonText, ManyCheckpoint, ManyProgress, ManyReport, ToJson,
-    WriteOp, Written,
+    BatchLookup, BatchResults, BatchWrite, FromJson, JsonText, ManyCheckpoint, ManyProgress,
+    ManyReport, ToJson, WriteOp, Written,
 };
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::list::{List, Page};

@@ -48,10 +48,11 @@ impl std::fmt::Debug for ManyProgressFn {
     }
 }
 
+/// The iterator behind a job's input.
+type Items<'i, T> = Box<dyn Iterator<Item = Result<T>> + Send + 'i>;
+
 /// A job's input, read as the job goes: taken by the job's one run.
-pub(crate) struct Source<'i, T>(
-    Arc<std::sync::Mutex<Option<Box<dyn Iterator<Item = Result<T>> + Send + 'i>>>>,
-);
+pub(crate) struct Source<'i, T>(Arc<std::sync::Mutex<Option<Items<'i, T>>>>);
 
 impl<T> Clone for Source<'_, T> {
     fn clone(&self) -> Self {
@@ -71,7 +72,7 @@ impl<'i, T> Source<'i, T> {
     }
 
     /// The input, for the one run of the job (its clones share it).
-    fn take(&self) -> Result<Box<dyn Iterator<Item = Result<T>> + Send + 'i>> {
+    fn take(&self) -> Result<Items<'i, T>> {
         self.0
             .lock()
             .ok()
@@ -173,7 +174,13 @@ impl<'i, C> FetchManyJob<'i, C> {
         if options.seed.is_none() {
             options = options.seed(seed);
         }
-        FetchMany::lazy(spec, &self.template, self.ids.take()?, options, Instant::now())
+        FetchMany::lazy(
+            spec,
+            &self.template,
+            self.ids.take()?,
+            options,
+            Instant::now(),
+        )
     }
 }
 

@@ -51,13 +51,19 @@ fn rows_answered_ok_are_reported_written_once() {
         .unwrap();
     assert_eq!(out.len(), 5_000);
     assert!(out.iter().all(|o| o.result.is_ok()));
-    assert_eq!((report.succeeded, report.failed, report.unknown), (5_000, 0, 0));
+    assert_eq!(
+        (report.succeeded, report.failed, report.unknown),
+        (5_000, 0, 0)
+    );
     assert_eq!(report.requests, 25);
     assert_eq!(server.ids().len(), 5_000);
     // A rejected batch: a 200 with ok false fails its records, writes nothing.
     let records = vec![json!({"name": "a"}), json!({"name": "b", "reject": true})];
     let out = futures::executor::block_on(
-        Client::new(&api).insert_many("items", records).batch(rows()).run(),
+        Client::new(&api)
+            .insert_many("items", records)
+            .batch(rows())
+            .run(),
     )
     .unwrap();
     assert!(out
@@ -103,7 +109,10 @@ fn single_rows_and_postgrest_bulk_bodies() {
         .map(|o| o.result.as_ref().unwrap().id.clone().unwrap())
         .collect();
     assert_eq!(ids.len(), 10);
-    assert_eq!(server.record_value(ids[4].parse().unwrap()).unwrap()["name"], 4);
+    assert_eq!(
+        server.record_value(ids[4].parse().unwrap()).unwrap()["name"],
+        4
+    );
     // return=minimal: 201 and no body, all or nothing — from the Api's default.
     let api = Api::builder(server.url())
         .batch_write(
@@ -137,14 +146,38 @@ fn salesforce_shaped_collections() {
         .result_fields("success", "id", "status", "message")
         .errors_field("errors")
         .max(200);
-    let records = vec![json!({"name": "a"}), json!({"name": "b", "reject": true}), json!({"name": "c"})];
-    let out = api.blocking().insert_many("items", records).batch(batch).run().unwrap();
+    let records = vec![
+        json!({"name": "a"}),
+        json!({"name": "b", "reject": true}),
+        json!({"name": "c"}),
+    ];
+    let out = api
+        .blocking()
+        .insert_many("items", records)
+        .batch(batch)
+        .run()
+        .unwrap();
     assert!(out[0].result.is_ok() && out[2].result.is_ok());
     let e = out[1].result.as_ref().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Status);
-    assert!(e.message().contains("FIELD_CUSTOM_VALIDATION_EXCEPTION: rejected"), "{e}");
-    let id: u64 = out[0].result.as_ref().unwrap().id.as_deref().unwrap().parse().unwrap();
-    assert_eq!(server.record_value(id).unwrap()["attributes"]["type"], "Account");
+    assert!(
+        e.message()
+            .contains("FIELD_CUSTOM_VALIDATION_EXCEPTION: rejected"),
+        "{e}"
+    );
+    let id: u64 = out[0]
+        .result
+        .as_ref()
+        .unwrap()
+        .id
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        server.record_value(id).unwrap()["attributes"]["type"],
+        "Account"
+    );
 }
 
 #[test]
@@ -155,16 +188,22 @@ fn single_record_operations_on_both_clients() {
     let created: Value = c.create("items", json!({"name": "new"})).unwrap();
     let id = created["id"].as_u64().unwrap();
     assert_eq!(server.record_value(id).unwrap()["name"], "new");
-    let changed: Value = c.update("items/{id}", json!({"id": id, "name": "changed"})).unwrap();
+    let changed: Value = c
+        .update("items/{id}", json!({"id": id, "name": "changed"}))
+        .unwrap();
     assert_eq!(changed["name"], "changed");
-    let raw: JsonText = c.update(&format!("items/{id}"), json!({"size": 3})).unwrap();
+    let raw: JsonText = c
+        .update(&format!("items/{id}"), json!({"size": 3}))
+        .unwrap();
     assert!(raw.as_str().contains("\"size\":3"));
     c.delete::<()>(&format!("items/{id}")).unwrap();
     assert!(server.record_value(id).is_none());
     // A typed error: the record is gone.
     let e = c.delete::<()>(&format!("items/{id}")).unwrap_err();
     assert_eq!((e.kind(), e.status()), (ErrorKind::Status, Some(404)));
-    let e = c.update::<Value>("items/{id}", json!({"name": "no id"})).unwrap_err();
+    let e = c
+        .update::<Value>("items/{id}", json!({"name": "no id"}))
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config);
     // The async client.
     let client = Client::new(&api);
@@ -199,12 +238,18 @@ fn lazy_input_feeds_jobs_from_a_list() {
         .iter::<Value>();
     let first = job.next().unwrap();
     assert!(first.1.is_ok());
-    assert!(read.load(Ordering::SeqCst) < 3_000, "the input was read ahead of the job");
+    assert!(
+        read.load(Ordering::SeqCst) < 3_000,
+        "the input was read ahead of the job"
+    );
     assert_eq!(job.count() + 1, 3_000);
     // Borrowed input works too, and the async stream.
     let ids: Vec<u64> = (1..=100).collect();
     let got: Vec<_> = futures::executor::block_on(
-        Client::new(&api).fetch_many("items/{id}", &ids).stream::<Value>().collect::<Vec<_>>(),
+        Client::new(&api)
+            .fetch_many("items/{id}", &ids)
+            .stream::<Value>()
+            .collect::<Vec<_>>(),
     );
     assert_eq!(got.len(), 100);
     assert!(got.iter().all(|(_, r)| r.is_ok()));

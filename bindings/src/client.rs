@@ -41,6 +41,25 @@ async fn until_stopped<F: Future + Unpin>(
     }
 }
 
+/// A promise of `work`'s JSON answer, parsed; `signal` stops it (with kind
+/// `cancelled`), dropping the requests it had started.
+fn json_promise(
+    signal: Option<web_sys::AbortSignal>,
+    work: impl Future<Output = pagewise::Result<JsonText>> + 'static,
+) -> Promise {
+    let stop = Rc::new(Stop::default());
+    let watch = signal.map(|s| AbortWatch::new(s, stop.clone(), || {}));
+    future_to_promise(async move {
+        let outcome = until_stopped(Box::pin(work), watch.as_ref().map(|_| &stop)).await;
+        drop(watch);
+        match outcome {
+            Err(_) => Err(convert::cancelled()),
+            Ok(Err(e)) => Err(convert::error(&e)),
+            Ok(Ok(body)) => convert::parse(body.as_str(), None),
+        }
+    })
+}
+
 /// An async pagewise client over the global `fetch` (or `options.fetch`
 /// in Node), the engine of the JS `Client`.
 #[wasm_bindgen]
@@ -79,21 +98,12 @@ impl RawClient {
         let query = config::get_options(options, bad).map_err(|e| convert::error(&e))?;
         let signal = config::signal(signal).map_err(|e| convert::error(&e))?;
         let client = self.inner.clone();
-        let stop = Rc::new(Stop::default());
-        let watch = signal.map(|s| AbortWatch::new(s, stop.clone(), || {}));
-        Ok(future_to_promise(async move {
+        Ok(json_promise(signal, async move {
             let pairs: Vec<(&str, &str)> = query
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            let work = Box::pin(client.get_with_query::<JsonText>(&path, &pairs));
-            let outcome = until_stopped(work, watch.as_ref().map(|_| &stop)).await;
-            drop(watch);
-            match outcome {
-                Err(_) => Err(convert::cancelled()),
-                Ok(Err(e)) => Err(convert::error(&e)),
-                Ok(Ok(body)) => convert::parse(body.as_str(), None),
-            }
+            client.get_with_query::<JsonText>(&path, &pairs).await
         }))
     }
 
@@ -128,21 +138,11 @@ impl RawClient {
             })?),
         };
         let client = self.inner.clone();
-        let stop = Rc::new(Stop::default());
-        let watch = signal.map(|s| AbortWatch::new(s, stop.clone(), || {}));
-        Ok(future_to_promise(async move {
-            let work: std::pin::Pin<Box<dyn Future<Output = pagewise::Result<JsonText>>>> =
-                match (op.as_str(), record) {
-                    ("create", Some(r)) => Box::pin(async move { client.create(&path, r).await }),
-                    ("update", Some(r)) => Box::pin(async move { client.update(&path, r).await }),
-                    _ => Box::pin(async move { client.delete(&path).await }),
-                };
-            let outcome = until_stopped(work, watch.as_ref().map(|_| &stop)).await;
-            drop(watch);
-            match outcome {
-                Err(_) => Err(convert::cancelled()),
-                Ok(Err(e)) => Err(convert::error(&e)),
-                Ok(Ok(body)) => convert::parse(body.as_str(), None),
+        Ok(json_promise(signal, async move {
+            match (op.as_str(), record) {
+                ("create", Some(r)) => client.create(&path, r).await,
+                ("update", Some(r)) => client.update(&path, r).await,
+                _ => client.delete(&path).await,
             }
         }))
     }

@@ -72,7 +72,9 @@ impl BatchLookup {
 
     /// This lookup with `{collection}` in its path replaced.
     pub(crate) fn for_collection(mut self, collection: &str) -> Self {
-        self.path = self.path.replace("{collection}", collection.trim_matches('/'));
+        self.path = self
+            .path
+            .replace("{collection}", collection.trim_matches('/'));
         self
     }
 }
@@ -387,9 +389,9 @@ impl BatchWrite {
             Some(m) => self.methods.push((op, m)),
             None => {
                 self.bad_method = Some(format!(
-                    "the batch method of {} must be GET, POST, PUT, PATCH or DELETE, not {method:?}",
-                    op.as_str()
-                ))
+                "the batch method of {} must be GET, POST, PUT, PATCH or DELETE, not {method:?}",
+                op.as_str()
+            ))
             }
         }
         self

@@ -8,8 +8,8 @@ use serde_json::json;
 use super::*;
 use crate::core::api::ApiSpec;
 use crate::core::http::{Method, Request, Response};
-use crate::core::{ApiBuilder, JsonText};
 use crate::core::ManyCheckpoint;
+use crate::core::{ApiBuilder, JsonText};
 use crate::error::ErrorKind;
 
 fn spec(b: ApiBuilder) -> Arc<ApiSpec> {
@@ -78,7 +78,9 @@ fn body(r: &Request) -> serde_json::Value {
 }
 
 fn job(records: Vec<JsonText>, op: WriteOp, batch: BatchWrite) -> WriteJob<'static> {
-    let options = WriteOptions::new(op, "items").batch(batch).idempotency_header(None);
+    let options = WriteOptions::new(op, "items")
+        .batch(batch)
+        .idempotency_header(None);
     WriteJob::new(&api(), records, options, crate::core::test_origin()).unwrap()
 }
 
@@ -95,7 +97,10 @@ fn rows_answered_ok_true_are_written_once_not_errors() {
         Response::new(200, r#"{"ok": true}"#)
     });
     assert_eq!(seen.len(), 25);
-    assert_eq!((report.succeeded, report.failed, report.unknown), (5000, 0, 0));
+    assert_eq!(
+        (report.succeeded, report.failed, report.unknown),
+        (5000, 0, 0)
+    );
     assert_eq!(out[7], Ok(Some("r7".into())));
 }
 
@@ -119,7 +124,12 @@ fn all_or_nothing_failures_and_hostile_answers() {
     assert_eq!(report.failed, 3);
     assert_eq!(out[2].as_ref().unwrap_err().0, ErrorKind::Status);
     // Not JSON, or no ok member: the batch may be written; unknown, never failed.
-    for hostile in ["<html>gateway</html>", r#"{"status": "done"}"#, r#"{"ok": "yes"}"#, ""] {
+    for hostile in [
+        "<html>gateway</html>",
+        r#"{"status": "done"}"#,
+        r#"{"ok": "yes"}"#,
+        "",
+    ] {
         let (_, out, report) = run(job(records(3), WriteOp::Insert, batch.clone()), |_| {
             Response::new(200, hostile)
         });
@@ -141,9 +151,10 @@ fn all_or_nothing_failures_and_hostile_answers() {
 #[test]
 fn the_default_shape_does_not_fail_what_may_be_written() {
     // {"ok": true} where per-item results were expected: unknown, not failed.
-    let (_, out, report) = run(job(records(2), WriteOp::Insert, BatchWrite::new("b")), |_| {
-        Response::new(200, r#"{"ok": true}"#)
-    });
+    let (_, out, report) = run(
+        job(records(2), WriteOp::Insert, BatchWrite::new("b")),
+        |_| Response::new(200, r#"{"ok": true}"#),
+    );
     assert_eq!((report.unknown, report.failed, report.succeeded), (2, 0, 0));
     assert_eq!(out[0].as_ref().unwrap_err().0, ErrorKind::OutcomeUnknown);
 }
@@ -171,7 +182,11 @@ fn by_position_results_are_the_rows_written() {
         Response::new(201, r#"[{"id":"r0"}]"#)
     });
     assert_eq!((report.unknown, report.failed), (3, 0));
-    assert!(out[0].as_ref().unwrap_err().1.contains("1 results for 3 records"));
+    assert!(out[0]
+        .as_ref()
+        .unwrap_err()
+        .1
+        .contains("1 results for 3 records"));
     // Non-JSON.
     let (_, _, report) = run(job(records(3), WriteOp::Insert, batch), |_| {
         Response::new(201, "not json")
@@ -193,7 +208,11 @@ fn by_id_results_match_records_by_id() {
     assert_eq!(out[0], Ok(Some("r0".into())));
     assert_eq!(out[2], Ok(Some("r2".into())));
     assert_eq!(out[1].as_ref().unwrap_err().0, ErrorKind::OutcomeUnknown);
-    assert!(out[1].as_ref().unwrap_err().1.contains("no result for id \"r1\""));
+    assert!(out[1]
+        .as_ref()
+        .unwrap_err()
+        .1
+        .contains("no result for id \"r1\""));
     assert_eq!((report.succeeded, report.unknown), (2, 1));
     // More results than records.
     let (_, _, report) = run(job(records(1), WriteOp::Upsert, batch), |_| {
@@ -242,7 +261,10 @@ fn salesforce_collections_insert_update_upsert_delete() {
     assert_eq!(out[0], Ok(Some("0010".into())));
     assert_eq!(
         out[1],
-        Err((ErrorKind::Status, "DUPLICATE_VALUE: duplicate value found".into()))
+        Err((
+            ErrorKind::Status,
+            "DUPLICATE_VALUE: duplicate value found".into()
+        ))
     );
     assert_eq!((report.succeeded, report.failed), (2, 1));
 
@@ -251,7 +273,10 @@ fn salesforce_collections_insert_update_upsert_delete() {
     let (seen, _, _) = run(job(records(3), WriteOp::Upsert, salesforce()), answer);
     assert_eq!(
         (seen[0].method(), seen[0].url()),
-        (Method::Patch, "https://api.example/v1/composite/sobjects/Account/Ext__c")
+        (
+            Method::Patch,
+            "https://api.example/v1/composite/sobjects/Account/Ext__c"
+        )
     );
     let (seen, out, _) = run(job(records(2), WriteOp::Delete, salesforce()), answer);
     assert_eq!(seen[0].method(), Method::Delete);
@@ -297,9 +322,13 @@ fn a_bad_shape_is_refused_at_the_start() {
     assert!(start(BatchWrite::new("b").method(WriteOp::Insert, "FETCH"))
         .unwrap_err()
         .contains("not \"FETCH\""));
-    assert!(start(BatchWrite::new("b").records_field(None).members(json!({"a": 1})))
-        .unwrap_err()
-        .contains("fixed members"));
+    assert!(start(
+        BatchWrite::new("b")
+            .records_field(None)
+            .members(json!({"a": 1}))
+    )
+    .unwrap_err()
+    .contains("fixed members"));
     assert!(start(BatchWrite::new("b").header("Bad Name", "x")).is_err());
     // Item members need object records.
     let job = WriteJob::new(
@@ -325,26 +354,61 @@ fn the_apis_defaults_serve_every_collection() {
     let now = crate::core::test_origin();
     let options = WriteOptions::new(WriteOp::Insert, "things").idempotency_header(None);
     let mut w = WriteJob::new(&spec, records(2), options.clone(), now).unwrap();
-    assert_eq!(w.poll_request().unwrap().url(), "https://api.example/v1/things/batch");
+    assert_eq!(
+        w.poll_request().unwrap().url(),
+        "https://api.example/v1/things/batch"
+    );
     // The job's own choice wins.
     let mut w = WriteJob::new(&spec, records(2), options.clone().no_batch(), now).unwrap();
-    assert_eq!(w.poll_request().unwrap().url(), "https://api.example/v1/things");
-    let mut w =
-        WriteJob::new(&spec, records(2), options.batch(BatchWrite::new("own")), now).unwrap();
-    assert_eq!(w.poll_request().unwrap().url(), "https://api.example/v1/own");
+    assert_eq!(
+        w.poll_request().unwrap().url(),
+        "https://api.example/v1/things"
+    );
+    let mut w = WriteJob::new(
+        &spec,
+        records(2),
+        options.batch(BatchWrite::new("own")),
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        w.poll_request().unwrap().url(),
+        "https://api.example/v1/own"
+    );
     // A single-record operation never batches.
     let single = WriteOptions::new(WriteOp::Update, "things").single("things/r0");
     let mut w = WriteJob::new(&spec, records(1), single, now).unwrap();
     let r = w.poll_request().unwrap();
-    assert_eq!((r.method(), r.url()), (Method::Patch, "https://api.example/v1/things/r0"));
+    assert_eq!(
+        (r.method(), r.url()),
+        (Method::Patch, "https://api.example/v1/things/r0")
+    );
 
     let ids = vec!["1".to_string(), "2".to_string()];
-    let mut f = FetchMany::new(&spec, "widgets/{id}", ids.clone(), ManyOptions::default(), now)
-        .unwrap();
-    assert_eq!(f.poll_request().unwrap().url(), "https://api.example/v1/widgets?ids=1%2C2");
-    let mut f = FetchMany::new(&spec, "widgets/{id}", ids, ManyOptions::default().no_batch(), now)
-        .unwrap();
-    assert_eq!(f.poll_request().unwrap().url(), "https://api.example/v1/widgets/1");
+    let mut f = FetchMany::new(
+        &spec,
+        "widgets/{id}",
+        ids.clone(),
+        ManyOptions::default(),
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        f.poll_request().unwrap().url(),
+        "https://api.example/v1/widgets?ids=1%2C2"
+    );
+    let mut f = FetchMany::new(
+        &spec,
+        "widgets/{id}",
+        ids,
+        ManyOptions::default().no_batch(),
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        f.poll_request().unwrap().url(),
+        "https://api.example/v1/widgets/1"
+    );
 }
 
 #[test]
@@ -364,14 +428,19 @@ fn the_new_members_read_from_the_schema() {
     assert_eq!(b.method_of(WriteOp::Insert), Method::Post);
     assert_eq!(b.path_of(WriteOp::Upsert), "x/{collection}");
     assert_eq!(b.errors_field.as_deref(), Some("errors"));
-    assert_eq!(b.headers, vec![("Prefer".to_string(), "return=representation".to_string())]);
+    assert_eq!(
+        b.headers,
+        vec![("Prefer".to_string(), "return=representation".to_string())]
+    );
     let e = crate::core::schema::from_json::<WriteOptions>(
         r#"{"batch":{"path":"b","methods":{"insert":"FETCH"}}}"#,
     )
     .unwrap_err();
     assert!(e.to_string().contains("FETCH"), "{e}");
-    let e = crate::core::schema::from_json::<WriteOptions>(r#"{"batch":{"path":"b","results":"some"}}"#)
-        .unwrap_err();
+    let e = crate::core::schema::from_json::<WriteOptions>(
+        r#"{"batch":{"path":"b","results":"some"}}"#,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("results"), "{e}");
     let w: WriteOptions = crate::core::schema::from_json(r#"{"batch":null}"#).unwrap();
     assert!(w.unbatched && w.batch.is_none());
@@ -385,7 +454,10 @@ fn the_new_members_read_from_the_schema() {
 }
 
 /// An iterator of `n` ids counting how many were read.
-fn counted(n: usize, read: Arc<std::sync::atomic::AtomicUsize>) -> impl Iterator<Item = crate::error::Result<String>> + Send {
+fn counted(
+    n: usize,
+    read: Arc<std::sync::atomic::AtomicUsize>,
+) -> impl Iterator<Item = crate::error::Result<String>> + Send {
     (0..n).map(move |i| {
         read.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(i.to_string())
@@ -402,7 +474,14 @@ fn lazy_input_is_read_as_the_job_goes() {
         let options = ManyOptions::default()
             .order(order)
             .batch(BatchLookup::new("items", "ids").max(10));
-        let mut job = FetchMany::lazy(&spec, "items/{id}", counted(100_000, read.clone()), options, now).unwrap();
+        let mut job = FetchMany::lazy(
+            &spec,
+            "items/{id}",
+            counted(100_000, read.clone()),
+            options,
+            now,
+        )
+        .unwrap();
         let (mut handed, mut most_ahead) = (0usize, 0usize);
         let mut in_flight = Vec::new();
         loop {
@@ -428,7 +507,10 @@ fn lazy_input_is_read_as_the_job_goes() {
             }
             for r in in_flight.drain(..) {
                 let q = r.url().split("ids=").nth(1).unwrap().to_string();
-                let ids: Vec<String> = q.split("%2C").map(|s| format!(r#"{{"id":"{s}"}}"#)).collect();
+                let ids: Vec<String> = q
+                    .split("%2C")
+                    .map(|s| format!(r#"{{"id":"{s}"}}"#))
+                    .collect();
                 let body = format!(r#"{{"items":[{}]}}"#, ids.join(","));
                 job.handle_response(r.id(), Ok(Response::new(200, body)), now);
             }
@@ -498,7 +580,9 @@ fn a_checkpoint_of_lazy_input_resumes_on_the_same_input() {
         }
     }
     assert_eq!(urls.len(), 45);
-    assert!(!urls.iter().any(|u| u.ends_with("/items/0") || u.ends_with("/items/4")));
+    assert!(!urls
+        .iter()
+        .any(|u| u.ends_with("/items/0") || u.ends_with("/items/4")));
     let end = job.checkpoint();
     assert_eq!((end.items, end.done_count()), (50, 50));
 }
@@ -507,7 +591,9 @@ fn a_checkpoint_of_lazy_input_resumes_on_the_same_input() {
 fn an_input_item_that_failed_is_that_items_error() {
     let records = vec![
         Ok(JsonText::parse(r#"{"id":"a"}"#.to_string()).unwrap()),
-        Err(crate::Error::config("record 1 does not serialize to JSON: NaN")),
+        Err(crate::Error::config(
+            "record 1 does not serialize to JSON: NaN",
+        )),
         Ok(JsonText::parse(r#"{"id":"c"}"#.to_string()).unwrap()),
     ];
     let job = WriteJob::lazy(

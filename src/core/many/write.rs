@@ -42,7 +42,11 @@ fn with_members(record: &str, members: &str) -> Option<String> {
     if members.is_empty() {
         return Some(record.to_string());
     }
-    let sep = if rest.trim_start().starts_with('}') { "" } else { "," };
+    let sep = if rest.trim_start().starts_with('}') {
+        ""
+    } else {
+        ","
+    };
     Some(format!("{{{members}{sep}{rest}"))
 }
 
@@ -171,7 +175,10 @@ impl WriteKind<'_> {
         let errors_message = errors.as_ref().filter(|e| !e.is_empty()).map(|list| {
             list.iter()
                 .map(|e| {
-                    let code = e.get("statusCode").or_else(|| e.get("code")).and_then(|c| c.as_str());
+                    let code = e
+                        .get("statusCode")
+                        .or_else(|| e.get("code"))
+                        .and_then(|c| c.as_str());
                     let message = e.get("message").and_then(|m| m.as_str());
                     match (code, message) {
                         (Some(c), Some(m)) => format!("{c}: {m}"),
@@ -314,7 +321,11 @@ impl Kind for WriteKind<'_> {
                         answer: self.target.as_ref().map(|_| resp.body.clone()),
                     })
                 } else {
-                    let (e, _) = write_failed(resp.status, format!("the server answered {}", resp.status), url);
+                    let (e, _) = write_failed(
+                        resp.status,
+                        format!("the server answered {}", resp.status),
+                        url,
+                    );
                     Err((e.with_excerpt(&resp.body), None))
                 };
                 Read::PerItem(vec![r])
@@ -372,9 +383,10 @@ impl WriteKind<'_> {
         resp: &Response,
         url: &str,
     ) -> Read<Written> {
-        let every = |r: &dyn Fn(usize) -> std::result::Result<Written, (Error, Option<Failure>)>| {
-            Read::PerItem(indices.iter().map(|i| r(*i)).collect())
-        };
+        let every =
+            |r: &dyn Fn(usize) -> std::result::Result<Written, (Error, Option<Failure>)>| {
+                Read::PerItem(indices.iter().map(|i| r(*i)).collect())
+            };
         if !(200..300).contains(&resp.status) {
             let e = exchange::status_error(resp).with_url(url.to_string());
             return every(&|_| Err((e.clone(), None)));
@@ -410,7 +422,9 @@ impl WriteKind<'_> {
                             .as_ref()
                             .ok()
                             .and_then(|t| field_text(t, &pointer_of(&b.error_field)))
-                            .unwrap_or_else(|| format!("the server answered {} with {p} false", resp.status));
+                            .unwrap_or_else(|| {
+                                format!("the server answered {} with {p} false", resp.status)
+                            });
                         let e = Error::new(ErrorKind::Status, message)
                             .with_url(url.to_string())
                             .with_status(resp.status)

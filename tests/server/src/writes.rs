@@ -390,7 +390,10 @@ pub(crate) fn shaped(shared: &Shared, parts: &Parts, shape: &str, body: &Bytes) 
         }
         if objects.iter().any(wants_rejection) {
             return if shape == "rows" {
-                answer(StatusCode::OK, json!({"ok": false, "error": "rejected"}).to_string())
+                answer(
+                    StatusCode::OK,
+                    json!({"ok": false, "error": "rejected"}).to_string(),
+                )
             } else {
                 rejected(None)
             };

@@ -23,6 +23,10 @@ use super::units::{Unit, UnitState, Units};
 #[cfg(doc)]
 use super::{FetchMany, WriteJob};
 
+/// How many windows of items a job in completion order reads past its
+/// oldest item not handed out yet (an item waiting for a retry).
+const COMPLETION_SPAN: usize = 16;
+
 /// The engine behind [`FetchMany`] and [`WriteJob`].
 pub(super) struct Engine<'i> {
     spec: Arc<ApiSpec>,
@@ -160,7 +164,14 @@ impl<'i> Engine<'i> {
     /// window (input order) or the events not taken yet (completion order).
     fn fill(&mut self) {
         while self.queue.is_empty() && !self.exhausted {
-            let limit = self.next_emit.saturating_add(self.window_items);
+            // In completion order the results go out as they come, so only
+            // an item that waits long (a retry) holds the span back: it may
+            // be wider, not to stall the others.
+            let span = match self.order {
+                Order::Page => self.window_items,
+                Order::Completion => self.window_items.saturating_mul(COMPLETION_SPAN),
+            };
+            let limit = self.next_emit.saturating_add(span);
             if self.read >= limit || self.events.len() >= self.window_items {
                 return;
             }

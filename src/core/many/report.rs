@@ -39,7 +39,9 @@ pub struct ManyReport {
 pub struct ManyProgress {
     /// Items handed out.
     pub done: u64,
-    /// Items in all.
+    /// Items in all (skipped ones of a resumed job left out); for an input
+    /// that does not say its length up front (an iterator with a filter, a
+    /// stream), the items read so far until it ends (and no ETA until then).
     pub total: u64,
     /// Items that failed so far.
     pub failed: u64,

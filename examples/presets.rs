@@ -43,7 +43,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .preset(preset)
             .concurrency(16)
             .build()?;
-        let mut list = api.blocking().list(path);
+        let client = api.blocking();
+        let mut list = client.list(path);
         for (k, v) in query {
             list = list.query(*k, *v);
         }

@@ -90,48 +90,84 @@ impl Client {
     /// path with `{id}`, e.g. `items/{id}`), or several ids per request with
     /// `.batch(..)`. Each id gets its own result; a missing record is that
     /// id's 404, not the end of the job.
-    pub fn fetch_many<I, S>(&self, template: &str, ids: I) -> FetchManyJob<&Client>
+    ///
+    /// The ids are read as the job goes (memory bounded by the job's
+    /// window, not by their number): any `IntoIterator`, such as the ids of
+    /// a `list` iterator's records.
+    pub fn fetch_many<'i, I, S>(&self, template: &str, ids: I) -> FetchManyJob<'i, &Client>
     where
         I: IntoIterator<Item = S>,
+        I::IntoIter: Send + 'i,
         S: ToString,
     {
         self.inner.fetch_many(template, ids).with_client(self)
     }
 
     /// Creates records (`POST path`, or a batch endpoint): one outcome per record.
-    pub fn insert_many<R: ToJson>(
-        &self,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> WriteManyJob<&Client> {
+    pub fn insert_many<'i, I>(&self, path: &str, records: I) -> WriteManyJob<'i, &Client>
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
         self.inner.insert_many(path, records).with_client(self)
     }
 
     /// Changes records (`PATCH path/{id}`, or a batch endpoint).
-    pub fn update_many<R: ToJson>(
-        &self,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> WriteManyJob<&Client> {
+    pub fn update_many<'i, I>(&self, path: &str, records: I) -> WriteManyJob<'i, &Client>
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
         self.inner.update_many(path, records).with_client(self)
     }
 
     /// Creates or replaces records (`PUT path/{id}`, or a batch endpoint).
-    pub fn upsert_many<R: ToJson>(
-        &self,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> WriteManyJob<&Client> {
+    pub fn upsert_many<'i, I>(&self, path: &str, records: I) -> WriteManyJob<'i, &Client>
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
         self.inner.upsert_many(path, records).with_client(self)
     }
 
     /// Deletes records (`DELETE path/{id}`, or a batch endpoint); records may be bare ids.
-    pub fn delete_many<R: ToJson>(
-        &self,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> WriteManyJob<&Client> {
+    pub fn delete_many<'i, I>(&self, path: &str, records: I) -> WriteManyJob<'i, &Client>
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
         self.inner.delete_many(path, records).with_client(self)
+    }
+
+    /// Creates one record: `POST path` with `record` as the body, with an
+    /// `Idempotency-Key` and the retries of the write jobs; the server's
+    /// answer decoded as `T` (an empty answer reads as `null`). See
+    /// [`crate::Client::create`].
+    ///
+    /// ```no_run
+    /// # fn run(client: pagewise::blocking::Client) -> pagewise::Result<()> {
+    /// let created: serde_json::Value = client.create("items", serde_json::json!({"name": "a"}))?;
+    /// let changed: serde_json::Value = client.update("items/{id}", serde_json::json!({"id": 7, "name": "b"}))?;
+    /// client.delete::<()>("items/7")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn create<T: FromJson>(&self, path: &str, record: impl ToJson) -> Result<T> {
+        block_on(self.inner.create(path, record))
+    }
+
+    /// Changes one record: `PATCH path` (`items/{id}` takes the record's
+    /// `id` field). See [`crate::Client::update`].
+    pub fn update<T: FromJson>(&self, path: &str, record: impl ToJson) -> Result<T> {
+        block_on(self.inner.update(path, record))
+    }
+
+    /// Deletes one record: `DELETE path`. See [`crate::Client::delete`].
+    pub fn delete<T: FromJson>(&self, path: &str) -> Result<T> {
+        block_on(self.inner.delete(path))
     }
 
     /// Every record of the collection at `path`: set options on the returned
@@ -186,9 +222,9 @@ impl<'a> List<&'a Client> {
     }
 }
 
-impl FetchManyJob<&Client> {
+impl<'i> FetchManyJob<'i, &Client> {
     /// The results as they come: `(id, record or error)`, in input order by default.
-    pub fn iter<T: FromJson>(self) -> FetchManyIter<T> {
+    pub fn iter<T: FromJson>(self) -> FetchManyIter<'i, T> {
         let inner = &self.client.inner;
         Blocking(self.with_client(inner).stream())
     }
@@ -201,9 +237,9 @@ impl FetchManyJob<&Client> {
     }
 }
 
-impl WriteManyJob<&Client> {
+impl<'i> WriteManyJob<'i, &Client> {
     /// The outcomes as they come, in input order by default.
-    pub fn iter(self) -> WriteIter {
+    pub fn iter(self) -> WriteIter<'i> {
         let inner = &self.client.inner;
         Blocking(self.with_client(inner).stream())
     }
@@ -265,6 +301,6 @@ pub type PageIter<T> = Blocking<PageStream<T>>;
 /// Pages of JSON text; see [`List::raw_pages`](List#method.raw_pages).
 pub type RawPageIter = Blocking<RawPageStream>;
 /// The results of a `fetch_many` job; see [`FetchManyJob::iter`](FetchManyJob#method.iter).
-pub type FetchManyIter<T> = Blocking<FetchManyStream<T>>;
+pub type FetchManyIter<'i, T> = Blocking<FetchManyStream<'i, T>>;
 /// The outcomes of a write job; see [`WriteManyJob::iter`](WriteManyJob#method.iter).
-pub type WriteIter = Blocking<WriteStream>;
+pub type WriteIter<'i> = Blocking<WriteStream<'i>>;

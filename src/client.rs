@@ -134,52 +134,123 @@ impl Client {
     /// Fetches the record of every id, one `GET` per id from `template` (a
     /// path with `{id}`), or several ids per request with `.batch(..)`. Each
     /// id gets its own result; a missing record is that id's 404.
-    pub fn fetch_many<I, S>(&self, template: &str, ids: I) -> FetchManyJob<&Client>
+    ///
+    /// The ids are read as the job goes (memory bounded by the job's
+    /// window, not by their number): any `IntoIterator`, such as the ids of
+    /// a `list` stream's records.
+    pub fn fetch_many<'i, I, S>(&self, template: &str, ids: I) -> FetchManyJob<'i, &Client>
     where
         I: IntoIterator<Item = S>,
+        I::IntoIter: Send + 'i,
         S: ToString,
     {
         FetchManyJob::new(
             self,
             template,
-            ids.into_iter().map(|s| s.to_string()).collect(),
+            crate::many::Source::new(ids.into_iter().map(|s| Ok(s.to_string()))),
         )
     }
 
     /// Creates records (`POST path`, or a batch endpoint): one outcome per record.
-    pub fn insert_many<R: ToJson>(
-        &self,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> WriteManyJob<&Client> {
+    pub fn insert_many<'i, I>(&self, path: &str, records: I) -> WriteManyJob<'i, &Client>
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
         WriteManyJob::new(self, WriteOp::Insert, path, records)
     }
 
     /// Changes records (`PATCH path/{id}`, or a batch endpoint).
-    pub fn update_many<R: ToJson>(
-        &self,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> WriteManyJob<&Client> {
+    pub fn update_many<'i, I>(&self, path: &str, records: I) -> WriteManyJob<'i, &Client>
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
         WriteManyJob::new(self, WriteOp::Update, path, records)
     }
 
     /// Creates or replaces records (`PUT path/{id}`, or a batch endpoint).
-    pub fn upsert_many<R: ToJson>(
-        &self,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> WriteManyJob<&Client> {
+    pub fn upsert_many<'i, I>(&self, path: &str, records: I) -> WriteManyJob<'i, &Client>
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
         WriteManyJob::new(self, WriteOp::Upsert, path, records)
     }
 
     /// Deletes records (`DELETE path/{id}`, or a batch endpoint); records may be bare ids.
-    pub fn delete_many<R: ToJson>(
-        &self,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> WriteManyJob<&Client> {
+    pub fn delete_many<'i, I>(&self, path: &str, records: I) -> WriteManyJob<'i, &Client>
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
         WriteManyJob::new(self, WriteOp::Delete, path, records)
+    }
+
+    /// Creates one record: `POST path` with `record` as the body, with an
+    /// `Idempotency-Key` and the retries of the write jobs; the server's
+    /// answer decoded as `T` (`serde_json::Value`, your type, [`JsonText`](crate::JsonText),
+    /// or `()`; an empty answer reads as `null`). An error of kind
+    /// [`OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) means the record
+    /// may have been created: look before sending it again.
+    ///
+    /// ```no_run
+    /// # async fn run(client: pagewise::Client) -> pagewise::Result<()> {
+    /// let created: serde_json::Value = client.create("items", serde_json::json!({"name": "a"})).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create<T: FromJson>(&self, path: &str, record: impl ToJson) -> Result<T> {
+        self.write_one(WriteOp::Insert, path, Some(record.to_json()))
+            .await
+    }
+
+    /// Changes one record: `PATCH path` with `record` as the body. A path
+    /// with `{id}` (`items/{id}`) takes the record's `id` field in its
+    /// place; another path is the record's own URL (`items/7`). Retries,
+    /// idempotency and errors as [`create`](Self::create).
+    pub async fn update<T: FromJson>(&self, path: &str, record: impl ToJson) -> Result<T> {
+        self.write_one(WriteOp::Update, path, Some(record.to_json()))
+            .await
+    }
+
+    /// Deletes one record: `DELETE path` (`items/7`). Retries and errors as
+    /// [`create`](Self::create); the answer as `T` (`()` for `204 No Content`).
+    pub async fn delete<T: FromJson>(&self, path: &str) -> Result<T> {
+        self.write_one(WriteOp::Delete, path, None).await
+    }
+
+    async fn write_one<T: FromJson>(
+        &self,
+        op: WriteOp,
+        path: &str,
+        record: Option<std::result::Result<crate::core::JsonText, String>>,
+    ) -> Result<T> {
+        let record = record.map(|r| {
+            r.map_err(|e| {
+                crate::Error::config(format!("the record does not serialize to JSON: {e}"))
+            })
+        });
+        let (options, records) = crate::many::single_write(op, path, record, random_seed())?;
+        let machine = WriteJob::new(self.api.spec(), records, options, Instant::now());
+        let mut driver = self.drive(machine);
+        loop {
+            match futures::future::poll_fn(|cx| driver.poll_event(cx)).await {
+                Some(crate::core::ManyEvent::Item(e)) => {
+                    return crate::many::single_answer(e.result?, path)
+                }
+                Some(_) => {}
+                None => {
+                    return Err(crate::Error::new(
+                        crate::ErrorKind::Transport,
+                        "internal error: a single write ended without an outcome",
+                    ))
+                }
+            }
+        }
     }
 
     /// Every record of the collection at `path`: set options on the returned
@@ -373,9 +444,9 @@ impl<T: FromJson> Stream for PageStream<T> {
     }
 }
 
-impl FetchManyJob<&Client> {
+impl<'i> FetchManyJob<'i, &Client> {
     /// A stream of the results, `(id, record or error)`, in input order by default.
-    pub fn stream<T: FromJson>(self) -> FetchManyStream<T> {
+    pub fn stream<T: FromJson>(self) -> FetchManyStream<'i, T> {
         let machine = self.machine(self.client.api.spec(), random_seed());
         FetchManyStream {
             driver: self.client.drive(machine),
@@ -396,8 +467,8 @@ impl FetchManyJob<&Client> {
 }
 
 /// The results of a `fetch_many` job as a [`Stream`].
-pub struct FetchManyStream<T> {
-    driver: AsyncDriver<FetchMany>,
+pub struct FetchManyStream<'i, T> {
+    driver: AsyncDriver<FetchMany<'i>>,
     cursor: ManyCursor,
     _t: PhantomData<fn() -> T>,
 }
@@ -405,7 +476,7 @@ pub struct FetchManyStream<T> {
 /// One id's outcome: the id and its record (or why there is none).
 type IdItem<T> = (String, Result<T>);
 
-impl<T: FromJson> FetchManyStream<T> {
+impl<T: FromJson> FetchManyStream<'_, T> {
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<IdItem<T>>>> {
         loop {
             if self.cursor.done {
@@ -444,7 +515,7 @@ impl<T: FromJson> FetchManyStream<T> {
     }
 }
 
-impl<T: FromJson> Stream for FetchManyStream<T> {
+impl<T: FromJson> Stream for FetchManyStream<'_, T> {
     type Item = (String, Result<T>);
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -453,9 +524,9 @@ impl<T: FromJson> Stream for FetchManyStream<T> {
     }
 }
 
-impl WriteManyJob<&Client> {
+impl<'i> WriteManyJob<'i, &Client> {
     /// A stream of the outcomes, in input order by default.
-    pub fn stream(self) -> WriteStream {
+    pub fn stream(self) -> WriteStream<'i> {
         let machine = self.machine(self.client.api.spec(), random_seed());
         WriteStream {
             driver: self.client.drive(machine),
@@ -482,12 +553,12 @@ impl WriteManyJob<&Client> {
 }
 
 /// The outcomes of a write job as a [`Stream`].
-pub struct WriteStream {
-    driver: AsyncDriver<WriteJob>,
+pub struct WriteStream<'i> {
+    driver: AsyncDriver<WriteJob<'i>>,
     cursor: ManyCursor,
 }
 
-impl WriteStream {
+impl WriteStream<'_> {
     /// The job's report, once the stream has ended.
     pub fn report(&self) -> Option<&ManyReport> {
         self.cursor.report.as_ref()
@@ -499,7 +570,7 @@ impl WriteStream {
     }
 }
 
-impl Stream for WriteStream {
+impl Stream for WriteStream<'_> {
     type Item = Result<WriteOutcome>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

@@ -125,8 +125,8 @@ pub use crate::core::{
     Watermark,
 };
 pub use crate::core::{
-    BatchLookup, BatchWrite, FromJson, JsonText, ManyCheckpoint, ManyProgress, ManyReport, ToJson,
-    WriteOp, Written,
+    BatchLookup, BatchResults, BatchWrite, FromJson, JsonText, ManyCheckpoint, ManyProgress,
+    ManyReport, ToJson, WriteOp, Written,
 };
 pub use crate::core::{DeltaCompose, DeltaFormat};
 pub use crate::core::{BoxError, ClientAuth, Grant, OAuth2, Token, TokenFuture, TokenProvider};

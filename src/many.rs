@@ -20,7 +20,7 @@ pub(crate) trait ManyMachine: Machine {
     fn checkpoint(&self) -> ManyCheckpoint;
 }
 
-impl ManyMachine for FetchMany {
+impl ManyMachine for FetchMany<'_> {
     fn progress_at(&self, now: Instant) -> ManyProgress {
         self.progress(now)
     }
@@ -29,7 +29,7 @@ impl ManyMachine for FetchMany {
     }
 }
 
-impl ManyMachine for WriteJob {
+impl ManyMachine for WriteJob<'_> {
     fn progress_at(&self, now: Instant) -> ManyProgress {
         self.progress(now)
     }
@@ -48,23 +48,66 @@ impl std::fmt::Debug for ManyProgressFn {
     }
 }
 
+/// The iterator behind a job's input.
+type Items<'i, T> = Box<dyn Iterator<Item = Result<T>> + Send + 'i>;
+
+/// A job's input, read as the job goes: taken by the job's one run.
+pub(crate) struct Source<'i, T>(Arc<std::sync::Mutex<Option<Items<'i, T>>>>);
+
+impl<T> Clone for Source<'_, T> {
+    fn clone(&self) -> Self {
+        Source(self.0.clone())
+    }
+}
+
+impl<T> std::fmt::Debug for Source<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Source")
+    }
+}
+
+impl<'i, T> Source<'i, T> {
+    pub(crate) fn new(iter: impl Iterator<Item = Result<T>> + Send + 'i) -> Self {
+        Source(Arc::new(std::sync::Mutex::new(Some(Box::new(iter)))))
+    }
+
+    /// The input, for the one run of the job (its clones share it).
+    fn take(&self) -> Result<Items<'i, T>> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut s| s.take())
+            .ok_or_else(|| {
+                Error::config(
+                    "the job's input was already read by a run of this job (or a clone of it): a job runs once",
+                )
+            })
+    }
+}
+
 /// A `fetch_many` job being set up: `client.fetch_many("items/{id}", ids)`,
 /// then options, then a terminal call of the client's kind (`.iter()` /
 /// `.collect()` on a blocking client, `.stream()` / `.collect().await` on
 /// an async one). Each id gets its own result; a missing record is that
 /// id's [`ErrorKind::Status`](crate::ErrorKind::Status) 404.
+///
+/// The ids are read as the job goes, not collected first: any
+/// `IntoIterator` (a `Vec`, a range, the ids of a `list` iterator), with
+/// memory bounded by the job's window. A job runs once (a clone shares its
+/// input). A checkpoint records positions in the input: resume with the
+/// same ids in the same order.
 #[derive(Debug, Clone)]
 #[must_use = "a job does nothing until a terminal call such as collect()"]
-pub struct FetchManyJob<C> {
+pub struct FetchManyJob<'i, C> {
     pub(crate) client: C,
     pub(crate) template: String,
-    pub(crate) ids: Vec<String>,
+    pub(crate) ids: Source<'i, String>,
     pub(crate) options: ManyOptions,
     pub(crate) progress: Option<ManyProgressFn>,
 }
 
-impl<C> FetchManyJob<C> {
-    pub(crate) fn new(client: C, template: &str, ids: Vec<String>) -> Self {
+impl<'i, C> FetchManyJob<'i, C> {
+    pub(crate) fn new(client: C, template: &str, ids: Source<'i, String>) -> Self {
         FetchManyJob {
             client,
             template: template.to_string(),
@@ -88,6 +131,12 @@ impl<C> FetchManyJob<C> {
         self.options = self.options.batch(lookup);
         self
     }
+    /// One `GET` per id, even when the API has a default lookup
+    /// ([`ApiBuilder::lookup`](crate::ApiBuilder::lookup)).
+    pub fn no_batch(mut self) -> Self {
+        self.options = self.options.no_batch();
+        self
+    }
     /// How failed requests are retried (default: the API's policy).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.options = self.options.retry(policy);
@@ -106,7 +155,7 @@ impl<C> FetchManyJob<C> {
 
     /// The same job, to be run by `client`.
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-    pub(crate) fn with_client<D>(self, client: D) -> FetchManyJob<D> {
+    pub(crate) fn with_client<D>(self, client: D) -> FetchManyJob<'i, D> {
         FetchManyJob {
             client,
             template: self.template,
@@ -116,15 +165,19 @@ impl<C> FetchManyJob<C> {
         }
     }
 
-    pub(crate) fn machine(&self, spec: &Arc<crate::core::ApiSpec>, seed: u64) -> Result<FetchMany> {
+    pub(crate) fn machine(
+        &self,
+        spec: &Arc<crate::core::ApiSpec>,
+        seed: u64,
+    ) -> Result<FetchMany<'i>> {
         let mut options = self.options.clone();
         if options.seed.is_none() {
             options = options.seed(seed);
         }
-        FetchMany::new(
+        FetchMany::lazy(
             spec,
             &self.template,
-            self.ids.clone(),
+            self.ids.take()?,
             options,
             Instant::now(),
         )
@@ -134,31 +187,37 @@ impl<C> FetchManyJob<C> {
 /// A write job being set up: `client.insert_many("items", records)` (or
 /// `update_many`, `upsert_many`, `delete_many`), then options, then `.run()`
 /// (or `.iter()` / `.stream()`): one outcome per record, in input order.
+///
+/// The records are read and serialized as the job goes, not collected
+/// first: any `IntoIterator`, with memory bounded by the job's window
+/// (concurrency × batch size). A record that does not serialize is that
+/// record's error. A job runs once (a clone shares its input). A checkpoint
+/// records positions in the input: resume with the same records in the
+/// same order.
 #[derive(Debug, Clone)]
 #[must_use = "a job does nothing until a terminal call such as run()"]
-pub struct WriteManyJob<C> {
+pub struct WriteManyJob<'i, C> {
     pub(crate) client: C,
-    pub(crate) records: std::result::Result<Vec<JsonText>, Error>,
+    pub(crate) records: Source<'i, JsonText>,
     pub(crate) options: WriteOptions,
     pub(crate) progress: Option<ManyProgressFn>,
 }
 
-impl<C> WriteManyJob<C> {
-    pub(crate) fn new<R: ToJson>(
-        client: C,
-        op: WriteOp,
-        path: &str,
-        records: impl IntoIterator<Item = R>,
-    ) -> Self {
-        let records = records
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| {
-                r.to_json().map_err(|e| {
-                    Error::config(format!("record {i} does not serialize to JSON: {e}"))
-                })
+impl<'i, C> WriteManyJob<'i, C> {
+    pub(crate) fn new<I>(client: C, op: WriteOp, path: &str, records: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: ToJson,
+        I::IntoIter: Send + 'i,
+    {
+        let records = Source::new(records.into_iter().enumerate().map(|(i, r)| {
+            r.to_json().map_err(|e| {
+                Error::new(
+                    crate::ErrorKind::Config,
+                    format!("record {i} does not serialize to JSON: {e}"),
+                )
             })
-            .collect();
+        }));
         WriteManyJob {
             client,
             records,
@@ -169,6 +228,12 @@ impl<C> WriteManyJob<C> {
     /// Through a batch endpoint, several records per request.
     pub fn batch(mut self, batch: BatchWrite) -> Self {
         self.options = self.options.batch(batch);
+        self
+    }
+    /// One request per record, even when the API has a default batch
+    /// endpoint ([`ApiBuilder::batch_write`](crate::ApiBuilder::batch_write)).
+    pub fn no_batch(mut self) -> Self {
+        self.options = self.options.no_batch();
         self
     }
     /// Records per batch request (default: the batch endpoint's max).
@@ -215,7 +280,7 @@ impl<C> WriteManyJob<C> {
 
     /// The same job, to be run by `client`.
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-    pub(crate) fn with_client<D>(self, client: D) -> WriteManyJob<D> {
+    pub(crate) fn with_client<D>(self, client: D) -> WriteManyJob<'i, D> {
         WriteManyJob {
             client,
             records: self.records,
@@ -224,7 +289,11 @@ impl<C> WriteManyJob<C> {
         }
     }
 
-    pub(crate) fn machine(&self, spec: &Arc<crate::core::ApiSpec>, seed: u64) -> Result<WriteJob> {
+    pub(crate) fn machine(
+        &self,
+        spec: &Arc<crate::core::ApiSpec>,
+        seed: u64,
+    ) -> Result<WriteJob<'i>> {
         let mut options = self.options.clone();
         if options.seed.is_none() {
             options = options.seed(seed);
@@ -232,8 +301,7 @@ impl<C> WriteManyJob<C> {
         if options.key_seed.is_none() {
             options = options.key_seed(crate::drive::random_bits());
         }
-        let records = self.records.clone()?;
-        WriteJob::new(spec, records, options, Instant::now())
+        WriteJob::lazy(spec, self.records.take()?, options, Instant::now())
     }
 }
 
@@ -315,5 +383,54 @@ pub(crate) fn decode_item<T: crate::core::FromJson>(id: &str, bytes: Vec<u8>) ->
             format!("the record of id {id:?} does not fit the requested type: {e}"),
         )
         .with_excerpt(&bytes)
+    })
+}
+
+/// The job of a single-record operation (`create`, `update`, `delete`):
+/// its options and its one record. `update`'s path may hold `{id}`,
+/// filled from the record's `id` field; a path without it is the record's
+/// own URL.
+pub(crate) fn single_write(
+    op: WriteOp,
+    path: &str,
+    record: Option<std::result::Result<JsonText, Error>>,
+    seed: u64,
+) -> Result<(WriteOptions, Vec<JsonText>)> {
+    let record = match record {
+        Some(r) => r?,
+        None => JsonText::parse("null".to_string()).map_err(|_| Error::config("null"))?,
+    };
+    let options = WriteOptions::new(op, path)
+        .single(path)
+        .seed(seed)
+        .key_seed(crate::drive::random_bits());
+    Ok((options, vec![record]))
+}
+
+/// The server's answer to a single-record operation, as `T`. An empty body
+/// (`204 No Content`) reads as `null` (so `()`, `Option<T>` and
+/// `serde_json::Value` take it).
+pub(crate) fn single_answer<T: crate::core::FromJson>(
+    written: crate::core::Written,
+    url: &str,
+) -> Result<T> {
+    let body = written.answer().unwrap_or_default();
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"null"
+    } else {
+        body
+    };
+    T::from_json_bytes(body).map_err(|(kind, e)| {
+        Error::new(
+            kind,
+            format!(
+                "the write succeeded ({}), but its answer is not the expected JSON: {e} \
+                 (do not send it again: it was applied)",
+                written.status
+            ),
+        )
+        .with_url(url.to_string())
+        .with_status(written.status)
+        .with_excerpt(body)
     })
 }

@@ -159,7 +159,8 @@ fn unique_ids(case: &Case, records: &[Value]) -> BTreeSet<String> {
 }
 
 fn pull_blocking(api: &Api, case: &Case, since: Option<Watermark>) -> (Vec<Value>, Report) {
-    let mut list = api.blocking().list(case.path);
+    let client = api.blocking();
+    let mut list = client.list(case.path);
     for (k, v) in case.query {
         list = list.query(*k, *v);
     }

@@ -441,6 +441,18 @@ export interface ClientOptionsBase {
   /** How the API filters on an updated-at field for `since` (default `{ param: '{field}_gte', value: '{value}' }`). */
   readonly delta?: DeltaFilter;
   /**
+   * The batch lookup of `fetchMany` when the call gives no `batch` (a
+   * preset sets it). Its `path` may hold `{collection}`: the template
+   * before `/{id}` (`incident` for `fetchMany('incident/{id}', ids)`).
+   */
+  readonly lookup?: BatchLookup;
+  /**
+   * The batch endpoint of the write jobs when the call gives no `batch` (a
+   * preset sets it; `create`, `update` and `delete` never batch). Its paths
+   * may hold `{collection}`: the job's path (`Account` for `insertMany('Account', ..)`).
+   */
+  readonly batchWrite?: BatchWrite;
+  /**
    * Sends every request through this function instead of the global
    * `fetch` (which the package uses everywhere, in Node too, so a mock of
    * `globalThis.fetch` sees every request): a `fetch` with a proxy
@@ -627,16 +639,52 @@ export interface ManyOptions {
 
 /** The options of one `fetchMany`. */
 export interface FetchManyOptions extends ManyOptions {
-  /** Look several ids up per request instead of one `GET` per id. */
-  readonly batch?: BatchLookup;
+  /**
+   * Look several ids up per request instead of one `GET` per id; `null`:
+   * one `GET` per id even where the client has a default `lookup`.
+   */
+  readonly batch?: BatchLookup | null;
 }
+
+/**
+ * The ids or records of a job: an array (read at once), or another
+ * iterable or async iterable (a generator, an async generator, another
+ * stream mapped), read a chunk of 10,000 at a time as the job goes, so
+ * memory holds one chunk, not the whole input. A checkpoint records
+ * positions in the input: resume with the same input, in the same order.
+ */
+export type JobInput<T> = Iterable<T> | AsyncIterable<T>;
 
 /** One id's result: its record, or its error (a missing record is kind `status`, status 404). */
 export type Fetched<T = unknown> =
   | { readonly id: string; readonly record: T; readonly error?: undefined }
   | { readonly id: string; readonly record?: undefined; readonly error: PagewiseError };
 
-/** A batch write endpoint: `POST path` with `{ op, records }`, answered with one result per record. */
+/** The ops of a write job, for per-op `methods` and `paths`. */
+export interface PerOp<T> {
+  readonly insert?: T;
+  readonly update?: T;
+  readonly upsert?: T;
+  readonly delete?: T;
+}
+
+/**
+ * How a batch answer tells each record's outcome: `'items'` (default) one
+ * result per record, in order, with `ok`, `status` or `errors`;
+ * `'all-or-nothing'` no per-record results: a 2xx (with `okAt` true, when
+ * set) writes every record, an error answer fails them all; `'by-position'`
+ * the records written handed back in order (PostgREST
+ * `Prefer: return=representation`), a returned record is written;
+ * `'by-id'` the same, matched by id. An answer that does not say what
+ * became of a record makes its outcome `'unknown'`, never `'failed'`.
+ */
+export type BatchResults = 'items' | 'all-or-nothing' | 'by-position' | 'by-id';
+
+/**
+ * A batch write endpoint: `POST path` with `{ op, records }`, answered with
+ * one result per record, by default; every part can change. Paths may hold
+ * `{collection}` (the job's path).
+ */
 export interface BatchWrite {
   /** The batch endpoint, e.g. `batch/items`. */
   readonly path: string;
@@ -648,17 +696,36 @@ export interface BatchWrite {
   readonly resultsAt?: string;
   /**
    * Names (or JSON pointers) of the members of one result (each defaults to its own
-   * name). Salesforce's composite API: `{ ok: 'success', error: 'errors/0/message' }`.
+   * name). Salesforce's composite API: `{ ok: 'success', errors: 'errors' }`.
    */
   readonly resultFields?: BatchResultFields;
   /** Records per request at most (default 200). */
   readonly max?: number;
+  /** Fixed members of every batch body (`{ allOrNone: false }`); query parameters of a delete with `deleteIdsParam`. */
+  readonly members?: Readonly<Record<string, unknown>>;
+  /** Members added to every record of the body (Salesforce `{ attributes: { type: 'Account' } }`). */
+  readonly itemMembers?: Readonly<Record<string, unknown>>;
+  /** How the answer tells each record's outcome (default `'items'`). */
+  readonly results?: BatchResults;
+  /** JSON pointer to a boolean of an all-or-nothing answer that must be `true` (`'/ok'`). */
+  readonly okAt?: string;
+  /** One record per request, as the records member's value (`{ row: {...} }` with `recordsField: 'row'`). */
+  readonly single?: boolean;
+  /** The HTTP method of each op's batches (default `POST`). */
+  readonly methods?: PerOp<'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'GET'>;
+  /** The path of each op's batches (default `path`). */
+  readonly paths?: PerOp<string>;
+  /** Deletes send the ids in this query parameter (`?ids=a,b`), and no body (Salesforce). */
+  readonly deleteIdsParam?: string;
+  /** Headers of every batch request (`{ Prefer: 'return=representation' }`). */
+  readonly headers?: Pairs;
 }
 
 /**
  * Where a batch result says what became of its record. A result with `ok`
  * `true` is written; another `ok` is a failure; without `ok`, a 2xx `status`
- * is written and another status a failure; with neither, the outcome is unknown.
+ * is written and another status a failure; a non-empty `errors` array is a
+ * failure; with none of them, the outcome is unknown (`'items'` results).
  */
 export interface BatchResultFields {
   /** The success flag (default `ok`). */
@@ -669,12 +736,14 @@ export interface BatchResultFields {
   readonly status?: string;
   /** The failure's message (default `error`). */
   readonly error?: string;
+  /** An array of errors, `[{ statusCode, message, fields }]` (Salesforce; default: none). */
+  readonly errors?: string;
 }
 
 /** The options of one write job (`insertMany`, `updateMany`, `upsertMany`, `deleteMany`). */
 export interface WriteOptions extends ManyOptions {
-  /** Through a batch endpoint, several records per request. */
-  readonly batch?: BatchWrite;
+  /** Through a batch endpoint, several records per request; `null`: one request per record even where the client has a default `batchWrite`. */
+  readonly batch?: BatchWrite | null;
   /** Records per batch request (default: the batch endpoint's max). */
   readonly batchSize?: number;
   /** The idempotency header (default `Idempotency-Key`); `null` sends none, and then a write that may have reached the server is not retried. */
@@ -827,15 +896,31 @@ export declare class Client {
   /** What the client's shared pacer has done so far, over every operation. */
   pacingStats(): PacingStats;
   /** The record of every id: one `GET` per id from `template` (with `{id}`), or batched lookups. Results in input order by default. */
-  fetchMany<T = unknown>(template: string, ids: Iterable<string | number>, options?: FetchManyOptions): Promise<Fetched<T>[]>;
+  fetchMany<T = unknown>(template: string, ids: JobInput<string | number>, options?: FetchManyOptions): Promise<Fetched<T>[]>;
   /** The results of a `fetchMany` as they come, with `checkpoint()`. */
-  fetchManyStream<T = unknown>(template: string, ids: Iterable<string | number>, options?: FetchManyOptions): FetchManyStream<T>;
+  fetchManyStream<T = unknown>(template: string, ids: JobInput<string | number>, options?: FetchManyOptions): FetchManyStream<T>;
   /** Creates records (`POST path`, or the batch endpoint): one outcome per record, in input order. */
-  insertMany(path: string, records: Iterable<unknown>, options?: WriteOptions): Promise<WriteOutcome[]>;
+  insertMany(path: string, records: JobInput<unknown>, options?: WriteOptions): Promise<WriteOutcome[]>;
   /** Changes records (`PATCH path/{id}`, or the batch endpoint). */
-  updateMany(path: string, records: Iterable<unknown>, options?: WriteOptions): Promise<WriteOutcome[]>;
+  updateMany(path: string, records: JobInput<unknown>, options?: WriteOptions): Promise<WriteOutcome[]>;
   /** Creates or replaces records (`PUT path/{id}`, or the batch endpoint). */
-  upsertMany(path: string, records: Iterable<unknown>, options?: WriteOptions): Promise<WriteOutcome[]>;
+  upsertMany(path: string, records: JobInput<unknown>, options?: WriteOptions): Promise<WriteOutcome[]>;
   /** Deletes records (`DELETE path/{id}`, or the batch endpoint); records may be bare ids. */
-  deleteMany(path: string, records: Iterable<unknown>, options?: WriteOptions): Promise<WriteOutcome[]>;
+  deleteMany(path: string, records: JobInput<unknown>, options?: WriteOptions): Promise<WriteOutcome[]>;
+  /**
+   * Creates one record: `POST path`, with an `Idempotency-Key` and the
+   * retries of the write jobs; resolves to the server's answer, parsed
+   * (`null` for an empty one). Kind `outcome-unknown`: it may have been created.
+   */
+  create<T = unknown>(path: string, record: unknown, options?: SingleWriteOptions): Promise<T>;
+  /** Changes one record: `PATCH path`; `{id}` in the path takes the record's `id` field. */
+  update<T = unknown>(path: string, record: unknown, options?: SingleWriteOptions): Promise<T>;
+  /** Deletes one record: `DELETE path` (`items/7`); resolves to the parsed answer, `null` for none. */
+  delete<T = null>(path: string, options?: SingleWriteOptions): Promise<T>;
+}
+
+/** The options of `create`, `update` and `delete`. */
+export interface SingleWriteOptions {
+  /** Aborting it aborts the request, with kind `cancelled`. */
+  readonly signal?: AbortSignal;
 }

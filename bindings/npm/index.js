@@ -411,6 +411,149 @@ function checkIds(ids) {
   return out;
 }
 
+/**
+ * Items per job when the input is read lazily (any iterable that is not an
+ * array, or an async iterable): the input is read a chunk at a time, each
+ * chunk one job, so memory holds one chunk, not the whole input.
+ */
+const LAZY_CHUNK = 10_000;
+
+/** Whether `input` is read lazily (a chunk at a time) rather than at once. */
+function isLazy(input) {
+  return (
+    input !== null &&
+    typeof input === 'object' &&
+    !Array.isArray(input) &&
+    (typeof input[Symbol.asyncIterator] === 'function' || typeof input[Symbol.iterator] === 'function')
+  );
+}
+
+/** The items of an iterable or async iterable, `size` at a time. */
+async function* chunksOf(input, size) {
+  let chunk = [];
+  for await (const item of input) {
+    chunk.push(item);
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/** A job checkpoint's JSON text as `{ items, done }`, or `null` for none. */
+function readCheckpoint(json) {
+  if (json === undefined || json === null) return null;
+  if (typeof json !== 'string') throw configError('options.resume must be the JSON text of a checkpoint');
+  let c;
+  try {
+    c = JSON.parse(json);
+  } catch {
+    throw configError('options.resume: not a pagewise job checkpoint (not JSON)');
+  }
+  if (c === null || typeof c !== 'object' || !Array.isArray(c.done) || typeof c.items !== 'number') {
+    throw configError('options.resume: not a pagewise job checkpoint');
+  }
+  return c;
+}
+
+/** The checkpoint of the chunk `[from, from + length)` of a whole input's one. */
+function chunkCheckpoint(c, from, length) {
+  if (c === null) return undefined;
+  const done = [];
+  for (const [a, b] of c.done) {
+    const lo = Math.max(a, from);
+    const hi = Math.min(b, from + length);
+    if (lo < hi) done.push([lo - from, hi - from]);
+  }
+  return JSON.stringify({ version: 1, items: length, done });
+}
+
+/**
+ * The checkpoint of a whole lazy input: every chunk before `from` done, the
+ * current chunk's own checkpoint (`current`, JSON, items from `from`), and
+ * what the resumed checkpoint `resumed` says of the items not read yet.
+ */
+function wholeCheckpoint(resumed, from, current, read) {
+  const ranges = [];
+  if (from > 0) ranges.push([0, from]);
+  let items = read;
+  if (current) {
+    const c = JSON.parse(current);
+    for (const [a, b] of c.done) ranges.push([a + from, b + from]);
+    items = Math.max(items, from + c.items);
+  }
+  if (resumed !== null) {
+    for (const [a, b] of resumed.done) {
+      const lo = Math.max(a, items);
+      if (lo < b) ranges.push([lo, b]);
+    }
+    items = Math.max(items, resumed.items);
+  }
+  ranges.sort((x, y) => x[0] - y[0]);
+  const done = [];
+  for (const [a, b] of ranges) {
+    const last = done[done.length - 1];
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else done.push([a, b]);
+  }
+  return JSON.stringify({ version: 1, items, done });
+}
+
+/**
+ * A job over a lazy input: one job per chunk, one after the other; `open`
+ * makes a chunk's job from the chunk and its options. Yields the batches of
+ * results, with write outcomes' `index` counted over the whole input.
+ */
+class LazyJob {
+  #open;
+  #input;
+  #options;
+  #resumed;
+  #from = 0;
+  #read = 0;
+  #raw = null;
+  #last = undefined;
+
+  constructor(input, options, open) {
+    this.#input = input;
+    this.#options = options;
+    this.#open = open;
+    this.#resumed = readCheckpoint(options?.resume);
+  }
+
+  checkpoint() {
+    const current = this.#raw ? this.#raw.checkpoint() : this.#last;
+    return wholeCheckpoint(this.#resumed, this.#from, current, this.#read);
+  }
+
+  async *batches(max, lingerMs) {
+    const signal = this.#options?.signal ?? undefined;
+    const onProgress = progressCallback(this.#options);
+    for await (const chunk of chunksOf(this.#input, LAZY_CHUNK)) {
+      if (signal?.aborted) throw cancelledError();
+      const from = this.#read;
+      this.#from = from;
+      this.#read += chunk.length;
+      const resume = chunkCheckpoint(this.#resumed, from, chunk.length);
+      const raw = this.#open(chunk, { ...this.#options, resume });
+      this.#raw = raw;
+      try {
+        for await (const batch of drain(raw, signal, onProgress, max, lingerMs)) {
+          for (const item of batch) if (typeof item.index === 'number') item.index += from;
+          yield batch;
+        }
+        this.#last = raw.checkpoint();
+      } finally {
+        this.#raw = null;
+        raw.free();
+      }
+      this.#from = this.#read;
+      this.#last = undefined;
+    }
+  }
+}
+
 /** The results of a `fetchMany` as an async iterable, with `checkpoint()`. */
 class FetchManyStream {
   #open;
@@ -418,14 +561,20 @@ class FetchManyStream {
   #used = false;
   #final = undefined;
   #resume;
+  #lazy;
 
-  constructor(open, resume) {
+  constructor(open, resume, lazy) {
     this.#open = open;
     this.#resume = resume;
+    this.#lazy = lazy ?? null;
   }
 
-  /** Which ids are done (handed out), as JSON for the `resume` option. */
+  /**
+   * Which ids are done (handed out), as JSON for the `resume` option: their
+   * positions in the input (resume with the same ids in the same order).
+   */
   checkpoint() {
+    if (this.#lazy) return this.#lazy.checkpoint();
     if (this.#raw) return this.#raw.checkpoint();
     if (this.#final !== undefined) return this.#final;
     if (typeof this.#resume === 'string') return this.#resume;
@@ -435,6 +584,10 @@ class FetchManyStream {
   async *[Symbol.asyncIterator]() {
     if (this.#used) throw configError('a stream can be iterated only once: call fetchManyStream() again');
     this.#used = true;
+    if (this.#lazy) {
+      for await (const batch of this.#lazy.batches(1)) yield* batch;
+      return;
+    }
     const { raw, signal, onProgress } = this.#open();
     this.#raw = raw;
     try {
@@ -529,8 +682,27 @@ export class Client {
     return { raw, signal: options?.signal ?? undefined, onProgress };
   }
 
-  /** The record of every id: `{ id, record }` or `{ id, error }`, in input order by default. */
+  /** A `fetchMany` over a lazy input, a chunk of ids per job. */
+  #lazyMany(template, ids, options) {
+    checkPath(template, 'the path template');
+    progressCallback(options);
+    return new LazyJob(ids, options, (chunk, opts) => this.#openMany(template, chunk, opts).raw);
+  }
+
+  /**
+   * The record of every id: `{ id, record }` or `{ id, error }`, in input
+   * order by default. `ids` may be any iterable or async iterable (an async
+   * generator, another stream's records mapped to ids): read as the job
+   * goes, a chunk at a time, not collected first.
+   */
   async fetchMany(template, ids, options) {
+    if (isLazy(ids)) {
+      const out = [];
+      for await (const batch of this.#lazyMany(template, ids, options).batches(4096, COLLECT_LINGER_MS)) {
+        for (const item of batch) out.push(item);
+      }
+      return out;
+    }
     const { raw, signal, onProgress } = this.#openMany(template, ids, options);
     const out = [];
     try {
@@ -545,22 +717,44 @@ export class Client {
 
   /** The results of a `fetchMany` as they come, with `checkpoint()`. */
   fetchManyStream(template, ids, options) {
-    return new FetchManyStream(() => this.#openMany(template, ids, options), options?.resume);
+    const lazy = isLazy(ids) ? this.#lazyMany(template, ids, options) : null;
+    return new FetchManyStream(() => this.#openMany(template, ids, options), options?.resume, lazy);
+  }
+
+  #openWrite(op, path, records, options, offset = 0) {
+    const texts = [];
+    for (const record of records) {
+      const text = JSON.stringify(record);
+      if (text === undefined) throw configError(`record ${offset + texts.length} does not serialize to JSON`);
+      texts.push(text);
+    }
+    return this.#raw.writeMany(op, path, texts, ...encodeOptions(options), options?.signal);
   }
 
   async #write(op, path, records, options) {
     checkPath(path, 'the path');
     const onProgress = progressCallback(options);
-    if (records === null || typeof records !== 'object' || typeof records[Symbol.iterator] !== 'function') {
-      throw configError('records must be an iterable');
+    const lazy =
+      records !== null && typeof records === 'object' && typeof records[Symbol.asyncIterator] === 'function';
+    if (records === null || typeof records !== 'object' || (!lazy && typeof records[Symbol.iterator] !== 'function')) {
+      throw configError('records must be an iterable or an async iterable');
     }
-    const texts = [];
-    for (const record of records) {
-      const text = JSON.stringify(record);
-      if (text === undefined) throw configError(`record ${texts.length} does not serialize to JSON`);
-      texts.push(text);
+    if (isLazy(records)) {
+      let read = 0;
+      const job = new LazyJob(records, options, (chunk, opts) => {
+        const raw = this.#openWrite(op, path, chunk, opts, read);
+        read += chunk.length;
+        return raw;
+      });
+      const out = [];
+      for await (const batch of job.batches(4096, COLLECT_LINGER_MS)) {
+        for (const item of batch) out.push(item);
+      }
+      if (options?.order !== 'completion') out.sort((a, b) => a.index - b.index);
+      return out;
     }
-    const raw = this.#raw.writeMany(op, path, texts, ...encodeOptions(options), options?.signal);
+    const texts = Array.from(records);
+    const raw = this.#openWrite(op, path, texts, options);
     const signal = options?.signal ?? undefined;
     const out = new Array(texts.length);
     let n = 0;
@@ -578,7 +772,43 @@ export class Client {
     return out.filter((x) => x !== undefined);
   }
 
-  /** Creates records: one outcome per record, in input order. */
+  /**
+   * Creates one record: `POST path` with `record` as the body, with an
+   * `Idempotency-Key` and the retries of the write jobs. Resolves to the
+   * server's answer, parsed (`null` for an empty one).
+   */
+  async create(path, record, options) {
+    return this.#writeOne('create', path, record, options);
+  }
+
+  /**
+   * Changes one record: `PATCH path` with `record` as the body; `{id}` in
+   * the path (`items/{id}`) takes the record's `id` field.
+   */
+  async update(path, record, options) {
+    return this.#writeOne('update', path, record, options);
+  }
+
+  /** Deletes one record: `DELETE path` (`items/7`). Resolves to the parsed answer (`null` for none). */
+  async delete(path, options) {
+    return this.#writeOne('delete', path, undefined, options);
+  }
+
+  async #writeOne(op, path, record, options) {
+    checkPath(path, 'the path');
+    let text;
+    if (op !== 'delete') {
+      text = JSON.stringify(record);
+      if (text === undefined) throw configError('the record does not serialize to JSON');
+    }
+    return this.#raw.writeOne(op, path, text, ...encodeOptions(options), options?.signal);
+  }
+
+  /**
+   * Creates records: one outcome per record, in input order. `records` may
+   * be any iterable or async iterable: one that is not an array is read a
+   * chunk at a time, not collected first.
+   */
   insertMany(path, records, options) {
     return this.#write(WRITE_OPS[0], path, records, options);
   }

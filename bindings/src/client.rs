@@ -41,6 +41,25 @@ async fn until_stopped<F: Future + Unpin>(
     }
 }
 
+/// A promise of `work`'s JSON answer, parsed; `signal` stops it (with kind
+/// `cancelled`), dropping the requests it had started.
+fn json_promise(
+    signal: Option<web_sys::AbortSignal>,
+    work: impl Future<Output = pagewise::Result<JsonText>> + 'static,
+) -> Promise {
+    let stop = Rc::new(Stop::default());
+    let watch = signal.map(|s| AbortWatch::new(s, stop.clone(), || {}));
+    future_to_promise(async move {
+        let outcome = until_stopped(Box::pin(work), watch.as_ref().map(|_| &stop)).await;
+        drop(watch);
+        match outcome {
+            Err(_) => Err(convert::cancelled()),
+            Ok(Err(e)) => Err(convert::error(&e)),
+            Ok(Ok(body)) => convert::parse(body.as_str(), None),
+        }
+    })
+}
+
 /// An async pagewise client over the global `fetch` (or `options.fetch`
 /// in Node), the engine of the JS `Client`.
 #[wasm_bindgen]
@@ -86,20 +105,51 @@ impl RawClient {
         let query = config::get_options(options, bad).map_err(|e| convert::error(&e))?;
         let signal = config::signal(signal).map_err(|e| convert::error(&e))?;
         let client = self.inner.clone();
-        let stop = Rc::new(Stop::default());
-        let watch = signal.map(|s| AbortWatch::new(s, stop.clone(), || {}));
-        Ok(future_to_promise(async move {
+        Ok(json_promise(signal, async move {
             let pairs: Vec<(&str, &str)> = query
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            let work = Box::pin(client.get_with_query::<JsonText>(&path, &pairs));
-            let outcome = until_stopped(work, watch.as_ref().map(|_| &stop)).await;
-            drop(watch);
-            match outcome {
-                Err(_) => Err(convert::cancelled()),
-                Ok(Err(e)) => Err(convert::error(&e)),
-                Ok(Ok(body)) => convert::parse(body.as_str(), None),
+            client.get_with_query::<JsonText>(&path, &pairs).await
+        }))
+    }
+
+    /// One record written: `op` is `create`, `update` or `delete`; `record`
+    /// its JSON text (none for a delete); the options `{ signal }`.
+    /// Resolves to the parsed answer (`null` for an empty one).
+    #[wasm_bindgen(js_name = writeOne)]
+    pub fn write_one(
+        &self,
+        op: String,
+        path: String,
+        record: Option<String>,
+        options: &str,
+        bad: Option<String>,
+        signal: JsValue,
+    ) -> Result<Promise, JsValue> {
+        let query = config::get_options(options, bad).map_err(|e| convert::error(&e))?;
+        if !query.is_empty() {
+            return Err(convert::error(&pagewise::Error::new(
+                pagewise::ErrorKind::Config,
+                "options.query: create, update and delete take no query parameters (put them in the path)",
+            )));
+        }
+        let signal = config::signal(signal).map_err(|e| convert::error(&e))?;
+        let record = match record {
+            None => None,
+            Some(text) => Some(JsonText::parse(text).map_err(|_| {
+                convert::error(&pagewise::Error::new(
+                    pagewise::ErrorKind::Config,
+                    "the record is not JSON",
+                ))
+            })?),
+        };
+        let client = self.inner.clone();
+        Ok(json_promise(signal, async move {
+            match (op.as_str(), record) {
+                ("create", Some(r)) => client.create(&path, r).await,
+                ("update", Some(r)) => client.update(&path, r).await,
+                _ => client.delete(&path).await,
             }
         }))
     }
@@ -125,8 +175,10 @@ impl RawClient {
             .inner
             .fetch_many(template, ids)
             .on_progress(move |p| *cell.lock().unwrap() = Some(p.clone()));
-        if let Some(b) = batch {
-            job = job.batch(b);
+        match batch {
+            Some(Some(b)) => job = job.batch(b),
+            Some(None) => job = job.no_batch(),
+            None => {}
         }
         if let Some(o) = many.order {
             job = job.order(o);
@@ -181,8 +233,10 @@ impl RawClient {
             _ => self.inner.insert_many(path, records),
         };
         let mut job = job.on_progress(move |p| *cell.lock().unwrap() = Some(p.clone()));
-        if let Some(b) = w.batch {
-            job = job.batch(b);
+        match w.batch {
+            Some(Some(b)) => job = job.batch(b),
+            Some(None) => job = job.no_batch(),
+            None => {}
         }
         if let Some(n) = w.batch_size {
             job = job.batch_size(n);
@@ -278,8 +332,8 @@ impl RawClient {
 
 /// The engine of a job of many items.
 enum ManyStream {
-    Fetch(FetchManyStream<JsonText>),
-    Write(WriteStream),
+    Fetch(FetchManyStream<'static, JsonText>),
+    Write(WriteStream<'static>),
 }
 
 struct ManyState {

@@ -173,7 +173,7 @@ pub(crate) fn fetch_many_options(
     json: &str,
     bad: Option<String>,
     retry_policy: &RetryPolicy,
-) -> Result<(Many, Option<BatchLookup>)> {
+) -> Result<(Many, Option<Option<BatchLookup>>)> {
     let s: FetchManySchema = read(from_json(json), bad)?;
     let retry = match s.retry {
         Some(_) => retry_over(json, retry_policy)?,
@@ -190,7 +190,8 @@ pub(crate) fn fetch_many_options(
 
 /// The options of one write job beyond [`Many`].
 pub(crate) struct Write {
-    pub(crate) batch: Option<BatchWrite>,
+    /// `Some(None)`: `batch: null`, no batch even where the client has a default.
+    pub(crate) batch: Option<Option<BatchWrite>>,
     pub(crate) batch_size: Option<usize>,
     pub(crate) idempotency_header: Option<Option<String>>,
     pub(crate) id_field: Option<String>,

@@ -259,6 +259,8 @@ impl fmt::Debug for ApiBuilder {
             .field("preset", &o.preset)
             .field("instance", &o.instance)
             .field("api_version", &o.api_version)
+            .field("lookup", &o.lookup)
+            .field("batch_write", &o.batch_write)
             .finish()
     }
 }
@@ -372,6 +374,41 @@ impl ApiBuilder {
     /// (default `?{field}_gte={value}`).
     pub fn delta(mut self, filter: DeltaFilter) -> Self {
         self.options.delta = Some(filter);
+        self
+    }
+
+    /// The batch lookup `fetch_many` uses when the job names none (a job's
+    /// own `.batch(..)` wins). Its path may hold `{collection}`: the job's
+    /// template before `/{id}` (`incident` for `fetch_many("incident/{id}", ..)`).
+    ///
+    /// ```
+    /// use pagewise::{Api, BatchLookup};
+    /// let api = Api::builder("https://h.example/api/now/table/")
+    ///     .lookup(BatchLookup::new("{collection}", "sysparm_query").value("sys_idIN{ids}").records_at("/result"))
+    ///     .build()?;
+    /// # let _ = api;
+    /// # Ok::<(), pagewise::Error>(())
+    /// ```
+    pub fn lookup(mut self, lookup: crate::core::BatchLookup) -> Self {
+        self.options.lookup = Some(lookup);
+        self
+    }
+
+    /// The batch endpoint the write jobs (`insert_many`, ...) use when the
+    /// job names none (a job's own `.batch(..)` wins; the single-record
+    /// `create`, `update`, `delete` never batch). Its paths may hold
+    /// `{collection}`: the job's path (`Account` for `insert_many("Account", ..)`).
+    ///
+    /// ```
+    /// use pagewise::{Api, BatchWrite};
+    /// let api = Api::builder("https://h.example/rest/v1/")
+    ///     .batch_write(BatchWrite::new("{collection}").op_field(None).records_field(None))
+    ///     .build()?;
+    /// # let _ = api;
+    /// # Ok::<(), pagewise::Error>(())
+    /// ```
+    pub fn batch_write(mut self, batch: crate::core::BatchWrite) -> Self {
+        self.options.batch_write = Some(batch);
         self
     }
 
@@ -513,6 +550,8 @@ impl ApiBuilder {
             retry: o.retry.unwrap_or_default(),
             pacing: o.pacing.unwrap_or_default(),
             delta: o.delta.unwrap_or_default(),
+            lookup: o.lookup,
+            batch_write: o.batch_write,
             any_origin: o.allow_origins == Some(Origins::Any),
             allowed_origins: match o.allow_origins {
                 Some(Origins::List(list)) => list,
@@ -538,6 +577,8 @@ struct Resolved {
     retry: RetryPolicy,
     pacing: Pacing,
     delta: DeltaFilter,
+    lookup: Option<crate::core::BatchLookup>,
+    batch_write: Option<crate::core::BatchWrite>,
     allowed_origins: Vec<String>,
     any_origin: bool,
 }
@@ -669,6 +710,8 @@ impl Resolved {
             retry: self.retry,
             pacing: self.pacing,
             delta: self.delta,
+            lookup: self.lookup,
+            batch_write: self.batch_write,
             secrets: Arc::new(secrets),
             allowed_origins,
             any_origin: self.any_origin,
@@ -711,7 +754,7 @@ fn check_pointer(what: &str, p: &str) -> Result<()> {
     }
 }
 
-fn check_header_name(name: &str) -> Result<()> {
+pub(crate) fn check_header_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name
             .bytes()
@@ -725,7 +768,7 @@ fn check_header_name(name: &str) -> Result<()> {
     }
 }
 
-fn check_header_value(name: &str, value: &str) -> Result<()> {
+pub(crate) fn check_header_value(name: &str, value: &str) -> Result<()> {
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
         Err(Error::config(format!(
             "the value of header {name:?} contains a line break or NUL"
@@ -751,6 +794,10 @@ pub struct ApiSpec {
     pub(crate) retry: RetryPolicy,
     pub(crate) pacing: Pacing,
     pub(crate) delta: DeltaFilter,
+    /// The default batch lookup of `fetch_many` (`ApiOptions.lookup`).
+    pub(crate) lookup: Option<crate::core::BatchLookup>,
+    /// The default batch endpoint of the write jobs (`ApiOptions.batchWrite`).
+    pub(crate) batch_write: Option<crate::core::BatchWrite>,
     pub(crate) secrets: Arc<Secrets>,
     /// Origins besides the base URL's that links and redirects may lead to (serialized).
     pub(crate) allowed_origins: Vec<String>,

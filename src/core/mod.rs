@@ -45,8 +45,8 @@ pub use http::Attachment;
 pub use http::{Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind};
 pub use json::{FromJson, JsonText, ToJson};
 pub use many::{
-    BatchLookup, BatchWrite, FetchMany, ItemEvent, ManyEvent, ManyOptions, ManyProgress,
-    ManyReport, WriteJob, WriteOp, WriteOptions, Written,
+    BatchLookup, BatchResults, BatchWrite, FetchMany, ItemEvent, ManyEvent, ManyOptions,
+    ManyProgress, ManyReport, WriteJob, WriteOp, WriteOptions, Written,
 };
 pub(crate) use exchange::refuses_credentials;
 pub(crate) use options::check_sizes;

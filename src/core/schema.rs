@@ -42,7 +42,7 @@ use super::checkpoint::Checkpoint;
 use super::checkpoint::ManyCheckpoint;
 use super::delta::{DeltaCompose, DeltaFilter, DeltaFormat, Watermark};
 use super::json::object_or_null;
-use super::many::{BatchLookup, BatchWrite, ManyOptions, WriteOp, WriteOptions};
+use super::many::{BatchLookup, BatchResults, BatchWrite, ManyOptions, WriteOp, WriteOptions};
 use super::options::{ListOptions, Order};
 use super::pacing::Pacing;
 use super::pagination::{Link, Pagination, Total};
@@ -102,6 +102,14 @@ pub struct ApiOptions {
     /// How the API filters on an updated-at field.
     #[serde(default)]
     pub delta: Option<DeltaFilter>,
+    /// The batch lookup of `fetchMany` when the operation gives none
+    /// (its `path` may hold `{collection}`).
+    #[serde(default)]
+    pub lookup: Option<BatchLookup>,
+    /// The batch endpoint of the write jobs when the operation gives none
+    /// (its paths may hold `{collection}`).
+    #[serde(default)]
+    pub batch_write: Option<BatchWrite>,
 
     // Presets (see `core::preset`).
     /// The API named instead of described: its options under these (see
@@ -1226,6 +1234,39 @@ struct ResultFieldsShape {
     id: Option<String>,
     status: Option<String>,
     error: Option<String>,
+    errors: Option<String>,
+}
+
+/// A member per op: `{ insert?, update?, upsert?, delete? }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PerOpShape {
+    insert: Option<String>,
+    update: Option<String>,
+    upsert: Option<String>,
+    delete: Option<String>,
+}
+
+impl PerOpShape {
+    fn each(self) -> impl Iterator<Item = (WriteOp, String)> {
+        [
+            (WriteOp::Insert, self.insert),
+            (WriteOp::Update, self.update),
+            (WriteOp::Upsert, self.upsert),
+            (WriteOp::Delete, self.delete),
+        ]
+        .into_iter()
+        .filter_map(|(op, v)| v.map(|v| (op, v)))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum ResultsShape {
+    Items,
+    AllOrNothing,
+    ByPosition,
+    ById,
 }
 
 #[derive(Deserialize)]
@@ -1241,13 +1282,26 @@ struct BatchWriteShape {
     result_fields: Option<ResultFieldsShape>,
     #[serde(default, deserialize_with = "count")]
     max: Option<usize>,
+    members: Option<serde_json::Map<String, serde_json::Value>>,
+    item_members: Option<serde_json::Map<String, serde_json::Value>>,
+    results: Option<ResultsShape>,
+    ok_at: Option<String>,
+    single: Option<bool>,
+    #[serde(default, deserialize_with = "object_or_null")]
+    methods: Option<PerOpShape>,
+    #[serde(default, deserialize_with = "object_or_null")]
+    paths: Option<PerOpShape>,
+    delete_ids_param: Option<String>,
+    #[serde(default, deserialize_with = "pairs")]
+    headers: Pairs,
 }
 
 impl<'de> Deserialize<'de> for BatchWrite {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         map_only(
             d,
-            "an object { path, opField?, recordsField?, resultsAt?, resultFields?, max? }",
+            "an object { path, opField?, recordsField?, resultsAt?, resultFields?, max?, members?, \
+             itemMembers?, results?, okAt?, single?, methods?, paths?, deleteIdsParam?, headers? }",
             BatchWriteShape::build,
         )
     }
@@ -1272,12 +1326,56 @@ impl BatchWriteShape {
             b.id_field = f.id.unwrap_or(b.id_field);
             b.status_field = f.status.unwrap_or(b.status_field);
             b.error_field = f.error.unwrap_or(b.error_field);
+            b.errors_field = f.errors;
         }
         if let Some(n) = s.max {
             b.max = n;
         }
+        if let Some(m) = s.members {
+            b.members = m;
+        }
+        if let Some(m) = s.item_members {
+            b.item_members = m;
+        }
+        if let Some(r) = s.results {
+            b.results = match r {
+                ResultsShape::Items => BatchResults::Items,
+                ResultsShape::AllOrNothing => BatchResults::AllOrNothing,
+                ResultsShape::ByPosition => BatchResults::ByPosition,
+                ResultsShape::ById => BatchResults::ById,
+            };
+        }
+        if let Some(p) = s.ok_at {
+            b = b.ok_at(p);
+        }
+        if let Some(single) = s.single {
+            b.single = single;
+        }
+        if let Some(m) = s.methods {
+            for (op, method) in m.each() {
+                b = b.method(op, &method);
+            }
+            if let Some(why) = b.bad_method.take() {
+                return Err(why);
+            }
+        }
+        if let Some(p) = s.paths {
+            for (op, path) in p.each() {
+                b = b.path_for(op, path);
+            }
+        }
+        b.delete_ids_param = s.delete_ids_param;
+        b.headers = s.headers;
         Ok(b)
     }
+}
+
+/// `batch` of an operation: a value, or `null` for none even where the
+/// API has a default.
+fn batch_or_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 // ---------------------------------------------------------------------------
@@ -1380,8 +1478,10 @@ pub struct FetchManySchema {
     /// The checkpoint to resume, as its JSON text.
     #[serde(default, deserialize_with = "many_checkpoint")]
     pub resume: Option<ManyCheckpoint>,
-    /// Several ids per request.
-    pub batch: Option<BatchLookup>,
+    /// Several ids per request; `null`: one `GET` per id even where the
+    /// API has a default lookup (`ApiOptions.lookup`).
+    #[serde(default, deserialize_with = "batch_or_null")]
+    pub batch: Option<Option<BatchLookup>>,
 }
 
 impl From<FetchManySchema> for ManyOptions {
@@ -1392,7 +1492,8 @@ impl From<FetchManySchema> for ManyOptions {
             retry: s.retry,
             seed: None,
             resume: s.resume,
-            batch: s.batch,
+            unbatched: matches!(s.batch, Some(None)),
+            batch: s.batch.flatten(),
         }
     }
 }
@@ -1420,8 +1521,10 @@ pub struct WriteSchema {
     /// The checkpoint to resume, as its JSON text.
     #[serde(default, deserialize_with = "many_checkpoint")]
     pub resume: Option<ManyCheckpoint>,
-    /// Through a batch endpoint.
-    pub batch: Option<BatchWrite>,
+    /// Through a batch endpoint; `null`: one request per record even where
+    /// the API has a default (`ApiOptions.batchWrite`).
+    #[serde(default, deserialize_with = "batch_or_null")]
+    pub batch: Option<Option<BatchWrite>>,
     /// Records per batch request.
     #[serde(default, deserialize_with = "count")]
     pub batch_size: Option<usize>,
@@ -1440,7 +1543,8 @@ impl WriteSchema {
         w.concurrency = self.concurrency;
         w.retry = self.retry;
         w.resume = self.resume;
-        w.batch = self.batch;
+        w.unbatched = matches!(self.batch, Some(None));
+        w.batch = self.batch.flatten();
         w.batch_size = self.batch_size;
         if let Some(h) = self.idempotency_header {
             w.idempotency_header = h;

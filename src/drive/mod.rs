@@ -86,18 +86,20 @@ macro_rules! machine {
 
 machine!(Sweep, Event, Event::Failed; handle_arrival);
 machine!(Fetch, Result<Response>, Err);
-machine!(FetchMany, ManyEvent<Vec<u8>>, |e: Error| ManyEvent::Item(
-    ItemEvent {
+machine!(FetchMany<'_>, ManyEvent<Vec<u8>>, |e: Error| {
+    ManyEvent::Item(ItemEvent {
+        index: usize::MAX,
+        result: Err(e),
+    })
+});
+machine!(
+    WriteJob<'_>,
+    ManyEvent<Written>,
+    |e: Error| ManyEvent::Item(ItemEvent {
         index: usize::MAX,
         result: Err(e)
-    }
-));
-machine!(WriteJob, ManyEvent<Written>, |e: Error| ManyEvent::Item(
-    ItemEvent {
-        index: usize::MAX,
-        result: Err(e)
-    }
-));
+    })
+);
 
 /// A number for a sweep, unique in the process: the transports that parse
 /// pages themselves tell sweeps apart by it (`Request::in_order`).

@@ -1,6 +1,10 @@
 // Compile-time checks of index.d.ts (never run): `npm run test:types`.
 import { Client, PagewiseError } from 'pagewise';
 import type {
+  BatchResults,
+  BatchWrite,
+  JobInput,
+  SingleWriteOptions,
   ClientOptions,
   ErrorKind,
   ListOptions,
@@ -298,6 +302,35 @@ async function usage(signal: AbortSignal): Promise<void> {
       }
     }
   }
+  // Batch endpoints of other shapes, lazy input, single-record operations.
+  const rows: BatchWrite = {
+    path: 'rows',
+    opField: null,
+    recordsField: 'rows',
+    results: 'all-or-nothing',
+    okAt: '/ok',
+    members: { allOrNone: false },
+    itemMembers: { attributes: { type: 'Account' } },
+    single: false,
+    methods: { update: 'PATCH', delete: 'DELETE' },
+    paths: { upsert: 'composite/sobjects/Account/Ext__c' },
+    deleteIdsParam: 'ids',
+    headers: { Prefer: 'return=representation' },
+    resultFields: { ok: 'success', errors: 'errors' },
+  };
+  const mode: BatchResults = 'by-position';
+  async function* lazyIds(): AsyncGenerator<number> {
+    yield 1;
+  }
+  const lazy: Fetched<Item>[] = await client.fetchMany<Item>('items/{id}', lazyIds(), { batch: null });
+  const lazyOut: WriteOutcome[] = await client.insertMany('items', lazyIds(), { batch: rows });
+  const defaults = new Client({ baseUrl: 'https://h.example/', lookup: { path: '{collection}', param: 'ids' }, batchWrite: rows });
+  const created: Item = await defaults.create<Item>('items', { name: 'a' });
+  const updated: Item = await defaults.update<Item>('items/{id}', { id: 1, name: 'b' });
+  const deleted: null = await defaults.delete('items/1');
+  const single: SingleWriteOptions = { signal: new AbortController().signal };
+  const input: JobInput<string> = new Set(['a']);
+  void [mode, lazy, lazyOut, created, updated, deleted, single, input];
   const unknownKind: ErrorKind = 'outcome-unknown';
   const mp = (p: ManyProgress): number => p.failed + p.unknown;
   void [unknownKind, mp];

@@ -23,27 +23,42 @@ use super::units::{Unit, UnitState, Units};
 #[cfg(doc)]
 use super::{FetchMany, WriteJob};
 
+/// How many windows of items a job in completion order reads past its
+/// oldest item not handed out yet (an item waiting for a retry).
+const COMPLETION_SPAN: usize = 16;
+
 /// The engine behind [`FetchMany`] and [`WriteJob`].
-pub(super) struct Engine {
+pub(super) struct Engine<'i> {
     spec: Arc<ApiSpec>,
-    kind: Box<dyn DynKind>,
-    pub(super) n: usize,
+    pub(super) kind: Box<dyn DynKind + 'i>,
+    /// Items read from the input so far.
+    pub(super) read: usize,
+    /// Whether the input has ended.
+    pub(super) exhausted: bool,
+    /// The items of a unit, as cut.
+    size: usize,
+    /// The checkpoint resumed, if any: its done items are skipped as read.
+    resume: Option<ManyCheckpoint>,
+    /// The item whose event was taken last: forgotten at the next one.
+    last_popped: Option<usize>,
     concurrency: usize,
     window_items: usize,
     order: Order,
     pub(super) units: Units,
     /// Units to send, first item first (heaps: a `BTreeSet` costs about
     /// 30 KB of WebAssembly).
-    queue: BinaryHeap<Reverse<(usize, u64)>>,
+    pub(super) queue: BinaryHeap<Reverse<(usize, u64)>>,
     /// Units waiting for their retry, by due instant.
     waiting: BinaryHeap<Reverse<(Instant, u64)>>,
     /// Requests sent and not answered (at most `concurrency`).
     pub(super) in_flight: Vec<(RequestId, u64)>,
     next_unit: u64,
     next_id: u64,
-    results: Vec<Option<Result<Out>>>,
-    skip: Vec<bool>,
-    next_emit: usize,
+    /// The results of items `next_emit..read` not handed out yet.
+    results: VecDeque<Option<Result<Out>>>,
+    /// Items `next_emit..read` handed out or skipped.
+    skip: VecDeque<bool>,
+    pub(super) next_emit: usize,
     pub(super) events: VecDeque<ManyEvent<Out>>,
     retrier: Retrier,
     /// Two streams, one per half of a 128-bit idempotency key.
@@ -57,14 +72,15 @@ pub(super) struct Engine {
     resumed: u64,
     /// Items with a result, in the order the results came (completion order).
     ready: VecDeque<usize>,
+    /// The latest instant the driver told (for a job that ends in `poll_request`).
+    last_now: Instant,
 }
 
-impl Engine {
+impl<'i> Engine<'i> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         spec: &Arc<ApiSpec>,
-        kind: Box<dyn DynKind>,
-        n: usize,
+        kind: Box<dyn DynKind + 'i>,
         concurrency: Option<usize>,
         order: Order,
         retry: Option<RetryPolicy>,
@@ -80,7 +96,7 @@ impl Engine {
         let concurrency = concurrency
             .unwrap_or(spec.concurrency)
             .min(spec.concurrency);
-        if let Some(c) = resume {
+        if let (Some(c), Some(n)) = (resume, kind.total()) {
             if c.items != n as u64 {
                 return Err(Error::config(format!(
                     "the checkpoint is for {} items, not {n}",
@@ -89,14 +105,14 @@ impl Engine {
             }
         }
         let size = kind.unit_size().max(1);
-        let skip: Vec<bool> = (0..n)
-            .map(|i| resume.is_some_and(|c| c.is_done(i)))
-            .collect();
-        let resumed = skip.iter().filter(|s| **s).count() as u64;
         let mut engine = Engine {
             spec: spec.clone(),
             kind,
-            n,
+            read: 0,
+            exhausted: false,
+            size,
+            resume: resume.cloned(),
+            last_popped: None,
             concurrency,
             window_items: (concurrency * 2).max(2).saturating_mul(size),
             order,
@@ -106,8 +122,8 @@ impl Engine {
             in_flight: Vec::new(),
             next_unit: 0,
             next_id: 0,
-            results: (0..n).map(|_| None).collect(),
-            skip,
+            results: VecDeque::new(),
+            skip: VecDeque::new(),
             next_emit: 0,
             events: VecDeque::new(),
             retrier: Retrier::new(retry.unwrap_or_else(|| spec.retry.clone()), seed),
@@ -118,33 +134,88 @@ impl Engine {
                 );
                 (SplitMix64((k >> 64) as u64), SplitMix64(k as u64))
             },
-            report: ManyReport {
-                items: n as u64,
-                ..ManyReport::default()
-            },
+            report: ManyReport::default(),
             handed: 0,
             throttled_until: None,
             start: now,
             finished: false,
-            resumed,
+            resumed: 0,
             ready: VecDeque::new(),
+            last_now: now,
         };
-        let mut todo: Vec<usize> = (0..n).filter(|i| !engine.skip[*i]).collect();
-        todo.retain(|&i| match engine.kind.refuse(i) {
-            Some(e) => {
-                engine.results[i] = Some(Err(e));
-                engine.ready.push_back(i);
-                false
-            }
-            None => true,
-        });
-        for chunk in todo.chunks(size) {
-            let uid = engine.add_unit(chunk.to_vec());
-            engine.queue.push(Reverse((chunk[0], uid)));
-        }
+        engine.fill();
         engine.emit();
         engine.finish_if_done(now);
         Ok(engine)
+    }
+
+    /// The result slot of item `i` (read, not handed out).
+    fn slot(&mut self, i: usize) -> &mut Option<Result<Out>> {
+        let k = i - self.next_emit;
+        &mut self.results[k]
+    }
+
+    fn set_result(&mut self, i: usize, r: Result<Out>) {
+        *self.slot(i) = Some(r);
+        self.ready.push_back(i);
+    }
+
+    /// Reads the input into a new unit when none is queued, within the
+    /// window (input order) or the events not taken yet (completion order).
+    fn fill(&mut self) {
+        while self.queue.is_empty() && !self.exhausted {
+            // In completion order the results go out as they come, so only
+            // an item that waits long (a retry) holds the span back: it may
+            // be wider, not to stall the others.
+            let span = match self.order {
+                Order::Page => self.window_items,
+                Order::Completion => self.window_items.saturating_mul(COMPLETION_SPAN),
+            };
+            let limit = self.next_emit.saturating_add(span);
+            if self.read >= limit || self.events.len() >= self.window_items {
+                return;
+            }
+            let mut chunk = Vec::new();
+            while chunk.len() < self.size {
+                let Some(i) = self.kind.pull() else {
+                    self.exhausted = true;
+                    break;
+                };
+                self.read = i + 1;
+                self.results.push_back(None);
+                self.skip.push_back(false);
+                if self.resume.as_ref().is_some_and(|c| c.is_done(i)) {
+                    self.skip[i - self.next_emit] = true;
+                    self.resumed += 1;
+                    self.kind.release(i);
+                    continue;
+                }
+                if let Some(e) = self.kind.refuse(i) {
+                    self.set_result(i, Err(e));
+                    continue;
+                }
+                chunk.push(i);
+            }
+            if !chunk.is_empty() {
+                let first = chunk[0];
+                let uid = self.add_unit(chunk);
+                self.queue.push(Reverse((first, uid)));
+            }
+            self.emit();
+        }
+    }
+
+    /// The next event, forgetting the input item of the one before (a
+    /// driver reads an item's id right after taking its event).
+    pub(super) fn pop_event(&mut self) -> Option<ManyEvent<Out>> {
+        let event = self.events.pop_front()?;
+        if let Some(i) = self.last_popped.take() {
+            self.kind.release(i);
+        }
+        if let ManyEvent::Item(e) = &event {
+            self.last_popped = Some(e.index);
+        }
+        Some(event)
     }
 
     /// A new unit of `indices`, not queued yet: its id.
@@ -173,6 +244,14 @@ impl Engine {
             if self.in_flight.len() >= self.concurrency {
                 return None;
             }
+            if self.queue.is_empty() {
+                self.fill();
+                if self.queue.is_empty() {
+                    // The input may have ended with items skipped or refused.
+                    self.finish_if_done(self.last_now);
+                    return None;
+                }
+            }
             let &Reverse((first, uid)) = self.queue.peek()?;
             if self.order == Order::Page && first >= self.next_emit + self.window_items {
                 return None;
@@ -188,6 +267,13 @@ impl Engine {
                     unit.url = self.spec.redact_parsed(&url);
                     self.in_flight.push((id, uid));
                     let mut req = self.spec.request(id, method, url, body);
+                    for (name, value) in self.kind.headers() {
+                        req.headers.push(Header {
+                            name: name.clone(),
+                            value: value.clone(),
+                            sensitive: false,
+                        });
+                    }
                     if let (Some(name), Some(key)) = (self.kind.idempotency_header(), key) {
                         req.headers.push(Header {
                             name: name.to_string(),
@@ -202,10 +288,11 @@ impl Engine {
                     // that does not serialize): its items fail, others go on.
                     let unit = self.units.remove(uid).expect("unit exists");
                     for i in unit.indices {
-                        self.results[i] = Some(Err(e.clone()));
-                        self.ready.push_back(i);
+                        self.set_result(i, Err(e.clone()));
                     }
                     self.emit();
+                    // That may have been the last unit: the job ends here.
+                    self.finish_if_done(self.last_now);
                 }
             }
         }
@@ -216,6 +303,7 @@ impl Engine {
     }
 
     pub(super) fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
         while let Some(&Reverse((at, uid))) = self.waiting.peek() {
             if at > now {
                 break;
@@ -234,6 +322,7 @@ impl Engine {
         answer: std::result::Result<Response, TransportError>,
         now: Instant,
     ) {
+        self.last_now = self.last_now.max(now);
         let Some(uid) = take_request(&mut self.in_flight, id) else {
             return;
         };
@@ -258,18 +347,12 @@ impl Engine {
             let mut again = Vec::new();
             for (i, r) in unit.indices.iter().zip(results) {
                 match r {
-                    Ok(v) => {
-                        self.results[*i] = Some(Ok(v));
-                        self.ready.push_back(*i);
-                    }
+                    Ok(v) => self.set_result(*i, Ok(v)),
                     Err((e, Some(f))) if unit.retries < self.retrier_max() => {
                         self.count_retry(f.cause, now, None);
                         again.push((*i, e));
                     }
-                    Err((e, _)) => {
-                        self.results[*i] = Some(Err(e));
-                        self.ready.push_back(*i);
-                    }
+                    Err((e, _)) => self.set_result(*i, Err(e)),
                 }
             }
             if !again.is_empty() {
@@ -362,15 +445,16 @@ impl Engine {
                 };
                 let unit = self.units.remove(uid).expect("unit exists");
                 for i in unit.indices {
-                    self.results[i] = Some(Err(err.clone()));
-                    self.ready.push_back(i);
+                    self.set_result(i, Err(err.clone()));
                 }
             }
         }
     }
 
     fn emit_one(&mut self, i: usize) {
-        let result = self.results[i].take().expect("a result to emit");
+        let Some(result) = self.slot(i).take() else {
+            return;
+        };
         match &result {
             Ok(_) => self.report.succeeded += 1,
             Err(e) if e.kind() == ErrorKind::OutcomeUnknown => self.report.unknown += 1,
@@ -381,40 +465,55 @@ impl Engine {
             .push_back(ManyEvent::Item(ItemEvent { index: i, result }));
     }
 
+    /// Moves `next_emit` past the items handed out or skipped.
+    fn advance(&mut self) {
+        while self.skip.front() == Some(&true) {
+            self.skip.pop_front();
+            self.results.pop_front();
+            self.next_emit += 1;
+        }
+    }
+
     fn emit(&mut self) {
         match self.order {
-            Order::Page => {
-                while self.next_emit < self.n {
-                    let i = self.next_emit;
-                    if self.skip[i] {
-                        self.next_emit += 1;
-                        continue;
-                    }
-                    if self.results[i].is_none() {
-                        break;
-                    }
-                    self.emit_one(i);
-                    self.skip[i] = true;
-                    self.next_emit += 1;
+            Order::Page => loop {
+                self.advance();
+                if self.results.front().is_none_or(Option::is_none) {
+                    break;
                 }
-            }
+                let i = self.next_emit;
+                self.emit_one(i);
+                self.skip[0] = true;
+            },
             Order::Completion => {
                 while let Some(i) = self.ready.pop_front() {
-                    if !self.skip[i] && self.results[i].is_some() {
+                    let Some(k) = i.checked_sub(self.next_emit) else {
+                        continue;
+                    };
+                    if self.skip.get(k) == Some(&false)
+                        && self.results.get(k).is_some_and(Option::is_some)
+                    {
                         self.emit_one(i);
-                        self.skip[i] = true;
+                        self.skip[k] = true;
                     }
                 }
-                while self.next_emit < self.n && self.skip[self.next_emit] {
-                    self.next_emit += 1;
-                }
+                self.advance();
             }
+        }
+        if self.order == Order::Page {
+            self.ready.clear();
         }
     }
 
     fn finish_if_done(&mut self, now: Instant) {
-        if !self.finished && self.units.is_empty() && self.next_emit >= self.n {
+        if self.finished || !self.units.is_empty() {
+            return;
+        }
+        // Every unit is done: read on (the input may have more), or end.
+        self.fill();
+        if self.exhausted && self.units.is_empty() && self.next_emit >= self.read {
             self.finished = true;
+            self.report.items = self.read as u64;
             self.report.duration = now.saturating_duration_since(self.start);
             self.events
                 .push_back(ManyEvent::Finished(self.report.clone()));
@@ -422,35 +521,62 @@ impl Engine {
     }
 
     pub(super) fn checkpoint(&self, held: &[usize]) -> ManyCheckpoint {
-        // Done = handed out; items whose results are still queued as events
-        // (here, or taken by a driver that has not handed them on) are not.
-        let mut done_flags = self.skip.clone();
+        // Done = handed out (or skipped); items whose results are still
+        // queued as events (here, or taken by a driver that has not handed
+        // them on) are not.
+        let mut not_done: Vec<usize> = held.to_vec();
         for ev in &self.events {
             if let ManyEvent::Item(e) = ev {
-                done_flags[e.index] = false;
+                not_done.push(e.index);
             }
         }
-        for &i in held {
-            if let Some(f) = done_flags.get_mut(i) {
-                *f = false;
+        not_done.sort_unstable();
+        not_done.dedup();
+        let done_at = |i: usize| -> bool {
+            if not_done.binary_search(&i).is_ok() {
+                return false;
+            }
+            i < self.next_emit || self.skip.get(i - self.next_emit) == Some(&true)
+        };
+        let mut done: Vec<(u64, u64)> = Vec::new();
+        let mut push = |a: u64, b: u64| match done.last_mut() {
+            Some(last) if last.1 == a => last.1 = b,
+            _ => done.push((a, b)),
+        };
+        // Items below `next_emit` are all done but the few not handed on.
+        let mut start = 0usize;
+        for &i in not_done.iter().filter(|i| **i < self.next_emit) {
+            if i > start {
+                push(start as u64, i as u64);
+            }
+            start = i + 1;
+        }
+        if self.next_emit > start {
+            push(start as u64, self.next_emit as u64);
+        }
+        for i in self.next_emit..self.read {
+            if done_at(i) {
+                push(i as u64, i as u64 + 1);
             }
         }
-        let mut done = Vec::new();
-        let mut i = 0;
-        while i < self.n {
-            if done_flags[i] {
-                let a = i;
-                while i < self.n && done_flags[i] {
-                    i += 1;
+        // Items not read yet that the resumed checkpoint says are done.
+        // The input's length when it is known (said up front, or ended);
+        // else the items read so far (or the resumed checkpoint's, if more).
+        let mut items = self.kind.total().unwrap_or(self.read).max(self.read) as u64;
+        if let Some(c) = &self.resume {
+            if !self.exhausted {
+                items = items.max(c.items);
+                for &(a, b) in &c.done {
+                    let a = a.max(self.read as u64);
+                    if a < b {
+                        push(a, b);
+                    }
                 }
-                done.push((a as u64, i as u64));
-            } else {
-                i += 1;
             }
         }
         ManyCheckpoint {
             version: 1,
-            items: self.n as u64,
+            items,
             done,
         }
     }
@@ -463,10 +589,16 @@ impl Engine {
             .filter(|e| matches!(e, ManyEvent::Item(_)))
             .count() as u64;
         let done = self.handed - queued;
-        let total = self.n as u64 - self.resumed;
+        // Until the input ends, its length is known only when it said so.
+        let whole = if self.exhausted {
+            self.read
+        } else {
+            self.kind.total().unwrap_or(self.read)
+        };
+        let total = (whole as u64).saturating_sub(self.resumed);
         let eta = if self.finished {
             Some(Duration::ZERO)
-        } else if done > 0 {
+        } else if done > 0 && (self.exhausted || self.kind.total().is_some()) {
             // `Duration::mul_f64` panics past what a `Duration` holds: no ETA then.
             let ratio = total.saturating_sub(done) as f64 / done as f64;
             Duration::try_from_secs_f64(elapsed.as_secs_f64() * ratio).ok()

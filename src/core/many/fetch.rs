@@ -16,17 +16,18 @@ use crate::core::url::Url;
 use crate::error::{Error, ErrorKind, Result};
 
 use super::engine::Engine;
+use super::input::Input;
 use super::kind::{id_segment, map_event, Kind, Out, Read};
 use super::options::{BatchLookup, ManyOptions};
 use super::report::{ManyEvent, ManyProgress};
 
-struct FetchKind {
+struct FetchKind<'i> {
     template: String,
-    ids: Arc<[String]>,
+    ids: Input<'i, String>,
     batch: Option<BatchLookup>,
 }
 
-impl Kind for FetchKind {
+impl Kind for FetchKind<'_> {
     type Out = Vec<u8>;
 
     fn request(
@@ -37,15 +38,15 @@ impl Kind for FetchKind {
     ) -> Result<(Method, Url, Option<Vec<u8>>)> {
         match &self.batch {
             None => {
-                let segment = id_segment(&self.ids[indices[0]])?;
+                let segment = id_segment(self.ids.get(indices[0])?)?;
                 let path = self.template.replace("{id}", &segment);
                 Ok((Method::Get, spec.url_for(&path, &[])?, None))
             }
             Some(b) => {
                 let joined = indices
                     .iter()
-                    .map(|i| self.ids[*i].as_str())
-                    .collect::<Vec<_>>()
+                    .map(|i| self.ids.get(*i).map(String::as_str))
+                    .collect::<Result<Vec<_>>>()?
                     .join(&b.separator);
                 let value = b.value.replace("{ids}", &joined);
                 Ok((
@@ -112,11 +113,12 @@ impl Kind for FetchKind {
                     indices
                         .iter()
                         .map(|i| {
-                            by_id.remove(&self.ids[*i]).ok_or_else(|| {
+                            let id = self.ids.get(*i).map(String::as_str).unwrap_or_default();
+                            by_id.remove(id).ok_or_else(|| {
                                 (
                                     Error::new(
                                         ErrorKind::Status,
-                                        format!("no record with id {:?}", self.ids[*i]),
+                                        format!("no record with id {id:?}"),
                                     )
                                     .with_url(url.to_string())
                                     .with_status(404),
@@ -138,12 +140,31 @@ impl Kind for FetchKind {
         self.batch.as_ref().map_or(1, |b| b.max.max(1))
     }
 
+    fn pull(&mut self) -> Option<usize> {
+        self.ids.pull()
+    }
+
+    fn release(&mut self, index: usize) {
+        self.ids.release(index)
+    }
+
+    fn total(&self) -> Option<usize> {
+        self.ids.total
+    }
+
+    fn label(&self, index: usize) -> Option<&str> {
+        self.ids.get(index).ok().map(String::as_str)
+    }
+
     /// In a batch, an empty id or one holding the separator: the server
     /// would read no id or several in its place (as a path segment, an
     /// empty id is refused when the request is made).
     fn refuse(&self, index: usize) -> Option<Error> {
+        if let Some(e) = self.ids.error(index) {
+            return Some(e);
+        }
         let b = self.batch.as_ref()?;
-        let id = &self.ids[index];
+        let id = self.ids.get(index).ok()?;
         let why = if id.is_empty() {
             format!(
                 "the id {id:?} cannot be looked up in a batch: the {:?} parameter would name no record for it",
@@ -165,21 +186,23 @@ impl Kind for FetchKind {
 /// few ids per request through a [`BatchLookup`]. Each id gets its own
 /// result (a missing record is that id's 404, not the end of the job),
 /// handed out in input order through a bounded window, or in completion order.
-pub struct FetchMany {
-    engine: Engine,
-    ids: Arc<[String]>,
+///
+/// The ids are read as the job goes ([`FetchMany::lazy`]): only those in
+/// flight, waiting for a retry or not handed out yet are kept.
+pub struct FetchMany<'i> {
+    pub(super) engine: Engine<'i>,
 }
 
-impl std::fmt::Debug for FetchMany {
+impl std::fmt::Debug for FetchMany<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FetchMany")
-            .field("items", &self.ids.len())
+            .field("items_read", &self.engine.read)
             .field("in_flight", &self.engine.in_flight.len())
             .finish_non_exhaustive()
     }
 }
 
-impl FetchMany {
+impl FetchMany<'static> {
     /// A job fetching `ids` from `template` (a path with `{id}`, e.g. `items/{id}`).
     pub fn new(
         spec: &Arc<ApiSpec>,
@@ -188,6 +211,32 @@ impl FetchMany {
         options: ManyOptions,
         now: Instant,
     ) -> Result<Self> {
+        FetchMany::lazy(spec, template, ids.into_iter().map(Ok), options, now)
+    }
+}
+
+impl<'i> FetchMany<'i> {
+    /// A job fetching the ids of an iterator, read as the job goes: memory
+    /// is bounded by the job's window (concurrency × ids per request), not
+    /// by the input's length. An `Err` item is that item's error. A
+    /// checkpoint records positions in the input: resume with the same ids
+    /// in the same order.
+    pub fn lazy(
+        spec: &Arc<ApiSpec>,
+        template: &str,
+        ids: impl Iterator<Item = Result<String>> + Send + 'i,
+        options: ManyOptions,
+        now: Instant,
+    ) -> Result<Self> {
+        let mut options = options;
+        if options.batch.is_none() && !options.unbatched {
+            // The API's default lookup, for this collection.
+            let collection = template.split("{id}").next().unwrap_or(template);
+            options.batch = spec
+                .lookup
+                .clone()
+                .map(|l| l.for_collection(collection.trim_end_matches('/')));
+        }
         if options.batch.is_none() && !template.contains("{id}") {
             return Err(Error::config(format!(
                 "the path template {template:?} has no {{id}}"
@@ -200,16 +249,14 @@ impl FetchMany {
                 ));
             }
         }
-        let ids: Arc<[String]> = ids.into();
         let kind = FetchKind {
             template: template.to_string(),
-            ids: ids.clone(),
+            ids: Input::new(ids),
             batch: options.batch.clone(),
         };
         let engine = Engine::new(
             spec,
             Box::new(kind),
-            ids.len(),
             options.concurrency,
             options.order,
             options.retry,
@@ -218,12 +265,14 @@ impl FetchMany {
             options.resume.as_ref(),
             now,
         )?;
-        Ok(FetchMany { engine, ids })
+        Ok(FetchMany { engine })
     }
 
-    /// The id of item `index`.
+    /// The id of item `index`, while the job keeps it: from when it is
+    /// read until the event after its own is taken from
+    /// [`poll_event`](Self::poll_event) (`""` otherwise).
     pub fn id(&self, index: usize) -> &str {
-        &self.ids[index]
+        self.engine.kind.label(index).unwrap_or_default()
     }
     /// The next request to send.
     #[must_use]
@@ -233,7 +282,7 @@ impl FetchMany {
     /// The next event: an item's JSON text (or error), or the end.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ManyEvent<Vec<u8>>> {
-        let event = self.engine.events.pop_front()?;
+        let event = self.engine.pop_event()?;
         Some(map_event(event, Out::bytes))
     }
     /// When a retry is due.

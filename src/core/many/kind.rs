@@ -91,9 +91,14 @@ pub(super) trait DynKind: Send {
     fn read(&self, indices: &[usize], resp: &Response, url: &str) -> Read<Out>;
     fn replay_safe(&self) -> bool;
     fn idempotency_header(&self) -> Option<&str>;
+    fn headers(&self) -> &[(String, String)];
     fn unit_size(&self) -> usize;
     fn refuse(&self, index: usize) -> Option<Error>;
     fn writes(&self) -> bool;
+    fn pull(&mut self) -> Option<usize>;
+    fn release(&mut self, index: usize);
+    fn total(&self) -> Option<usize>;
+    fn label(&self, index: usize) -> Option<&str>;
 }
 
 impl<K: Kind + Send> DynKind for K
@@ -118,6 +123,9 @@ where
     fn idempotency_header(&self) -> Option<&str> {
         Kind::idempotency_header(self)
     }
+    fn headers(&self) -> &[(String, String)] {
+        Kind::headers(self)
+    }
     fn unit_size(&self) -> usize {
         Kind::unit_size(self)
     }
@@ -126,6 +134,18 @@ where
     }
     fn writes(&self) -> bool {
         Kind::writes(self)
+    }
+    fn pull(&mut self) -> Option<usize> {
+        Kind::pull(self)
+    }
+    fn release(&mut self, index: usize) {
+        Kind::release(self, index)
+    }
+    fn total(&self) -> Option<usize> {
+        Kind::total(self)
+    }
+    fn label(&self, index: usize) -> Option<&str> {
+        Kind::label(self, index)
     }
 }
 
@@ -145,6 +165,10 @@ pub(super) trait Kind {
     fn idempotency_header(&self) -> Option<&str> {
         None
     }
+    /// Extra headers of every request (a batch endpoint's).
+    fn headers(&self) -> &[(String, String)] {
+        &[]
+    }
     fn unit_size(&self) -> usize;
     /// The error of item `index` if it cannot be in any request (an id a
     /// batch lookup cannot carry): it fails alone, no request is sent for it.
@@ -155,5 +179,15 @@ pub(super) trait Kind {
     /// reached it and got no answer has an unknown outcome)?
     fn writes(&self) -> bool {
         false
+    }
+    /// Reads the next item of the input: its index, `None` at its end.
+    fn pull(&mut self) -> Option<usize>;
+    /// Forgets item `index` of the input (handed out, or skipped).
+    fn release(&mut self, index: usize);
+    /// The input's length, if known up front.
+    fn total(&self) -> Option<usize>;
+    /// What names item `index` for the caller (a fetch's id), while kept.
+    fn label(&self, _index: usize) -> Option<&str> {
+        None
     }
 }

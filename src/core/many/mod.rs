@@ -10,7 +10,7 @@
 //! through these states, and each item ends with a result of its own:
 //!
 //! ```text
-//!  new: units of unit_size items       an item no request can carry (an id a
+//!  read: units of unit_size items      an item no request can carry (an id a
 //!    │                                 batch cannot hold, an empty path segment):
 //!    ▼                                 its error, and no request ─────────────┐
 //! ┌────────┐ poll_request ┌──────────┐                                        ▼
@@ -25,8 +25,11 @@
 //!                                       every item handed out: ManyEvent::Finished
 //! ```
 //!
-//! - **new**: [`FetchMany::new`] or [`WriteJob::new`] cut the items into
-//!   units ([`engine`]; a checkpoint's done items are skipped);
+//! - **new**: [`FetchMany::new`] or [`WriteJob::new`] (or `lazy`, over an
+//!   iterator) read the items as units are needed, within the window, and
+//!   cut them into units ([`engine`], [`input`]; a checkpoint's done items
+//!   are skipped as they are read, and only the items between the oldest
+//!   not handed out and the newest read are kept);
 //! - **Queued → InFlight**: `poll_request`, within the concurrency and (in
 //!   input order) the window; the request is the kind's ([`kind`]): a `GET`
 //!   by id or a batch lookup ([`fetch`]), a write or a batch body ([`write`](mod@write));
@@ -125,6 +128,7 @@
 
 mod engine;
 mod fetch;
+mod input;
 mod kind;
 mod options;
 mod report;
@@ -132,9 +136,13 @@ mod units;
 mod write;
 
 pub use self::fetch::FetchMany;
-pub use self::options::{BatchLookup, BatchWrite, ManyOptions, WriteOp, WriteOptions};
+pub use self::options::{
+    BatchLookup, BatchResults, BatchWrite, ManyOptions, WriteOp, WriteOptions,
+};
 pub use self::report::{ItemEvent, ManyEvent, ManyProgress, ManyReport, Written};
 pub use self::write::WriteJob;
 
+#[cfg(test)]
+mod shapes_tests;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! fetching, [`WriteOptions`], [`WriteOp`] and [`BatchWrite`] for writing.
 
 use crate::core::checkpoint::ManyCheckpoint;
+use crate::core::http::Method;
 use crate::core::options::Order;
 use crate::core::retry::RetryPolicy;
 
@@ -13,7 +14,10 @@ use crate::core::retry::RetryPolicy;
 /// let plain = BatchLookup::new("items", "ids").max(100);
 /// let postgrest = BatchLookup::new("items", "id").value("in.({ids})");
 /// let servicenow = BatchLookup::new("incident", "sysparm_query").value("sys_idIN{ids}").records_at("/result");
-/// # let _ = (plain, postgrest, servicenow);
+/// // For every collection of an API (`ApiBuilder::lookup`): `{collection}` is
+/// // the job's template before `/{id}` (`incident` for `incident/{id}`).
+/// let any = BatchLookup::new("{collection}", "sysparm_query").value("sys_idIN{ids}");
+/// # let _ = (plain, postgrest, servicenow, any);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchLookup {
@@ -65,6 +69,14 @@ impl BatchLookup {
         self.id_field = field.into();
         self
     }
+
+    /// This lookup with `{collection}` in its path replaced.
+    pub(crate) fn for_collection(mut self, collection: &str) -> Self {
+        self.path = self
+            .path
+            .replace("{collection}", collection.trim_matches('/'));
+        self
+    }
 }
 
 /// Options of a `fetch_many` job.
@@ -76,6 +88,8 @@ pub struct ManyOptions {
     pub(crate) seed: Option<u64>,
     pub(crate) resume: Option<ManyCheckpoint>,
     pub(crate) batch: Option<BatchLookup>,
+    /// One `GET` per id even when the API has a default lookup.
+    pub(crate) unbatched: bool,
 }
 
 impl ManyOptions {
@@ -107,6 +121,14 @@ impl ManyOptions {
     /// Looks several ids up per request.
     pub fn batch(mut self, lookup: BatchLookup) -> Self {
         self.batch = Some(lookup);
+        self.unbatched = false;
+        self
+    }
+    /// One `GET` per id, even when the API has a default lookup
+    /// ([`ApiBuilder::lookup`](crate::ApiBuilder::lookup)).
+    pub fn no_batch(mut self) -> Self {
+        self.batch = None;
+        self.unbatched = true;
         self
     }
 }
@@ -137,17 +159,95 @@ impl WriteOp {
     }
 }
 
+/// How the answer of a batch write tells each record's outcome
+/// ([`BatchWrite::results`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum BatchResults {
+    /// One result per record at [`results_at`](BatchWrite::results_at), in
+    /// the records' order, each saying `ok`, `status` or `errors` (the default).
+    #[default]
+    Items,
+    /// No per-record results: a 2xx answer (with [`ok_at`](BatchWrite::ok_at)
+    /// `true`, when set) succeeds every record of the batch; an error answer
+    /// fails every one with that error. A 2xx whose `ok_at` is `false` fails
+    /// them all; one whose `ok_at` cannot be read is an unknown outcome.
+    AllOrNothing,
+    /// The records written, returned in the records' order (PostgREST
+    /// `Prefer: return=representation`): a returned record succeeded. A
+    /// result that does carry `ok`, `status` or `errors` is read as in
+    /// [`Items`](Self::Items).
+    ByPosition,
+    /// The records written, returned in any order and matched by their id
+    /// field: a returned record succeeded; a record without a result in a
+    /// 2xx answer has an unknown outcome.
+    ById,
+}
+
+impl BatchResults {
+    /// The name in the option schema: `items`, `all-or-nothing`, `by-position`, `by-id`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchResults::Items => "items",
+            BatchResults::AllOrNothing => "all-or-nothing",
+            BatchResults::ByPosition => "by-position",
+            BatchResults::ById => "by-id",
+        }
+    }
+}
+
 /// A batch endpoint: several records per request, one result per record.
 ///
 /// The body is `{"op": "<op>", "records": [...]}` by default; the answer's
 /// per-record results sit at `/results`, each with `ok`, `id`, `status` and
-/// `error` members. Every part is configurable.
+/// `error` members. Every part is configurable:
+///
+/// - the body: [`op_field`](Self::op_field), [`records_field`](Self::records_field)
+///   (`None`: the body is the array), fixed [`members`](Self::members) of the
+///   body, [`item_members`](Self::item_members) of each record, one record
+///   per request as `{"row": {...}}` ([`single`](Self::single)), extra
+///   [`headers`](Self::headers);
+/// - the request: a [`method`](Self::method) and a [`path_for`](Self::path_for)
+///   each op, ids of a delete in a query parameter ([`delete_ids_param`](Self::delete_ids_param));
+/// - the answer: [`results`](Self::results) (per-record items, all-or-nothing,
+///   by position, by id), [`ok_at`](Self::ok_at), [`result_fields`](Self::result_fields),
+///   an [`errors_field`](Self::errors_field).
+///
+/// A path may hold `{collection}`: the job's path (`"items"` for
+/// `insert_many("items", ..)`), so one `BatchWrite` can serve every
+/// collection of an API ([`ApiBuilder::batch_write`](crate::ApiBuilder::batch_write)).
+///
+/// An answer that does not say what became of a record (a 2xx whose results
+/// cannot be read, are too few or too many, or name no record) makes that
+/// record's outcome [`OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown),
+/// never a failure: sending it again could write it twice.
 ///
 /// ```
-/// use pagewise::BatchWrite;
+/// use pagewise::{BatchResults, BatchWrite, WriteOp};
+/// use serde_json::json;
 /// let batch = BatchWrite::new("batch/items").results_at("/results").max(200);
 /// let bare = BatchWrite::new("bulk").records_field(None).op_field(None); // body: [...]
-/// # let _ = (batch, bare);
+/// // {"rows": [...]} answered by {"ok": true}
+/// let rows = BatchWrite::new("rows").op_field(None).records_field(Some("rows"))
+///     .results(BatchResults::AllOrNothing).ok_at("/ok");
+/// // Salesforce composite sObject collections.
+/// let salesforce = BatchWrite::new("composite/sobjects")
+///     .op_field(None)
+///     .members(json!({"allOrNone": false}))
+///     .item_members(json!({"attributes": {"type": "Account"}}))
+///     .results_at("")
+///     .result_fields("success", "id", "status", "message")
+///     .errors_field("errors")
+///     .method(WriteOp::Update, "PATCH")
+///     .method(WriteOp::Upsert, "PATCH")
+///     .path_for(WriteOp::Upsert, "composite/sobjects/Account/External_Id__c")
+///     .method(WriteOp::Delete, "DELETE")
+///     .delete_ids_param("ids");
+/// // PostgREST bulk insert, the rows written handed back in order.
+/// let postgrest = BatchWrite::new("{collection}").op_field(None).records_field(None)
+///     .header("Prefer", "return=representation")
+///     .results(BatchResults::ByPosition).results_at("");
+/// # let _ = (batch, bare, rows, salesforce, postgrest);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchWrite {
@@ -159,7 +259,18 @@ pub struct BatchWrite {
     pub(crate) id_field: String,
     pub(crate) status_field: String,
     pub(crate) error_field: String,
+    pub(crate) errors_field: Option<String>,
     pub(crate) max: usize,
+    pub(crate) members: serde_json::Map<String, serde_json::Value>,
+    pub(crate) item_members: serde_json::Map<String, serde_json::Value>,
+    pub(crate) results: BatchResults,
+    pub(crate) ok_at: Option<String>,
+    pub(crate) single: bool,
+    pub(crate) methods: Vec<(WriteOp, Method)>,
+    pub(crate) paths: Vec<(WriteOp, String)>,
+    pub(crate) delete_ids_param: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) bad_method: Option<String>,
 }
 
 impl BatchWrite {
@@ -174,7 +285,18 @@ impl BatchWrite {
             id_field: "id".into(),
             status_field: "status".into(),
             error_field: "error".into(),
+            errors_field: None,
             max: 200,
+            members: serde_json::Map::new(),
+            item_members: serde_json::Map::new(),
+            results: BatchResults::Items,
+            ok_at: None,
+            single: false,
+            methods: Vec::new(),
+            paths: Vec::new(),
+            delete_ids_param: None,
+            headers: Vec::new(),
+            bad_method: None,
         }
     }
     /// The body member naming the op (`None`: no such member).
@@ -187,7 +309,8 @@ impl BatchWrite {
         self.records_field = name.map(str::to_string);
         self
     }
-    /// Where the per-record results sit in the answer (JSON pointer).
+    /// Where the per-record results sit in the answer (JSON pointer; `""`:
+    /// the answer is the array).
     pub fn results_at(mut self, pointer: impl Into<String>) -> Self {
         self.results_at = pointer.into();
         self
@@ -200,9 +323,118 @@ impl BatchWrite {
         self.error_field = error.into();
         self
     }
+    /// The member of a result holding an array of errors (Salesforce
+    /// `errors: [{statusCode, message, fields}]`): a non-empty array fails
+    /// the record, with the errors' `message`s (or the array's text).
+    pub fn errors_field(mut self, name: impl Into<String>) -> Self {
+        self.errors_field = Some(name.into());
+        self
+    }
     /// Records per request at most (default 200).
     pub fn max(mut self, n: usize) -> Self {
         self.max = n;
+        self
+    }
+    /// Fixed members added to every batch body (`{"allOrNone": false}`);
+    /// they go before the records member. In a delete with
+    /// [`delete_ids_param`](Self::delete_ids_param) they become query
+    /// parameters. A value that is not a JSON object adds nothing.
+    pub fn members(mut self, members: serde_json::Value) -> Self {
+        if let serde_json::Value::Object(m) = members {
+            self.members = m;
+        }
+        self
+    }
+    /// Members added to every record object of the body (Salesforce
+    /// `{"attributes": {"type": "Account"}}`), before the record's own
+    /// members. A value that is not a JSON object adds nothing.
+    pub fn item_members(mut self, members: serde_json::Value) -> Self {
+        if let serde_json::Value::Object(m) = members {
+            self.item_members = m;
+        }
+        self
+    }
+    /// How the answer tells each record's outcome (default [`BatchResults::Items`]).
+    pub fn results(mut self, results: BatchResults) -> Self {
+        self.results = results;
+        self
+    }
+    /// A JSON pointer to a boolean of an all-or-nothing answer that must be
+    /// `true` for the batch to have succeeded (`"/ok"`).
+    pub fn ok_at(mut self, pointer: impl Into<String>) -> Self {
+        self.ok_at = Some(pointer.into());
+        self
+    }
+    /// One record per request, as the value of the records member
+    /// (`{"row": {...}}` with `records_field(Some("row"))`), or as the
+    /// whole body when there is no records member.
+    pub fn single(mut self, single: bool) -> Self {
+        self.single = single;
+        self
+    }
+    /// The HTTP method of the batches of `op` (default `POST`):
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (any case); another name
+    /// makes the job fail to start, saying so.
+    pub fn method(mut self, op: WriteOp, method: &str) -> Self {
+        let m = match method.to_ascii_uppercase().as_str() {
+            "POST" => Some(Method::Post),
+            "PUT" => Some(Method::Put),
+            "PATCH" => Some(Method::Patch),
+            "DELETE" => Some(Method::Delete),
+            "GET" => Some(Method::Get),
+            _ => None,
+        };
+        self.methods.retain(|(o, _)| *o != op);
+        match m {
+            Some(m) => self.methods.push((op, m)),
+            None => {
+                self.bad_method = Some(format!(
+                "the batch method of {} must be GET, POST, PUT, PATCH or DELETE, not {method:?}",
+                op.as_str()
+            ))
+            }
+        }
+        self
+    }
+    /// The path of the batches of `op` (default: [`new`](Self::new)'s).
+    pub fn path_for(mut self, op: WriteOp, path: impl Into<String>) -> Self {
+        self.paths.retain(|(o, _)| *o != op);
+        self.paths.push((op, path.into()));
+        self
+    }
+    /// Deletes send the records' ids in this query parameter, joined by
+    /// `,` (`?ids=a,b`), and no body (Salesforce).
+    pub fn delete_ids_param(mut self, name: impl Into<String>) -> Self {
+        self.delete_ids_param = Some(name.into());
+        self
+    }
+    /// A header of every batch request (`Prefer: return=representation`).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub(crate) fn method_of(&self, op: WriteOp) -> Method {
+        self.methods
+            .iter()
+            .find(|(o, _)| *o == op)
+            .map_or(Method::Post, |(_, m)| *m)
+    }
+
+    pub(crate) fn path_of(&self, op: WriteOp) -> &str {
+        self.paths
+            .iter()
+            .find(|(o, _)| *o == op)
+            .map_or(self.path.as_str(), |(_, p)| p.as_str())
+    }
+
+    /// This endpoint with `{collection}` in its paths replaced.
+    pub(crate) fn for_collection(mut self, collection: &str) -> Self {
+        let c = collection.trim_matches('/');
+        self.path = self.path.replace("{collection}", c);
+        for (_, p) in &mut self.paths {
+            *p = p.replace("{collection}", c);
+        }
         self
     }
 }
@@ -222,6 +454,10 @@ pub struct WriteOptions {
     pub(crate) seed: Option<u64>,
     pub(crate) key_seed: Option<u128>,
     pub(crate) resume: Option<ManyCheckpoint>,
+    /// One request per record even when the API has a default batch endpoint.
+    pub(crate) unbatched: bool,
+    /// A single-record operation's own path (`create`, `update`, `delete`).
+    pub(crate) target: Option<String>,
 }
 
 impl WriteOptions {
@@ -241,11 +477,32 @@ impl WriteOptions {
             seed: None,
             key_seed: None,
             resume: None,
+            unbatched: false,
+            target: None,
         }
     }
     /// Through a batch endpoint.
     pub fn batch(mut self, batch: BatchWrite) -> Self {
         self.batch = Some(batch);
+        self.unbatched = false;
+        self
+    }
+    /// One request per record, even when the API has a default batch
+    /// endpoint ([`ApiBuilder::batch_write`](crate::ApiBuilder::batch_write)).
+    pub fn no_batch(mut self) -> Self {
+        self.batch = None;
+        self.unbatched = true;
+        self
+    }
+    /// One record written at `path`, its own URL (`items/7`, or
+    /// `items/{id}` with the record's id field in place of `{id}`): what the
+    /// single-record operations (`create`, `update`, `delete`) run; the
+    /// answer's body is kept ([`Written::answer`](crate::Written::answer)).
+    /// Never batched.
+    pub fn single(mut self, path: impl Into<String>) -> Self {
+        self.target = Some(path.into());
+        self.batch = None;
+        self.unbatched = true;
         self
     }
     /// Records per batch request (default: the batch endpoint's max).

@@ -39,7 +39,9 @@ pub struct ManyReport {
 pub struct ManyProgress {
     /// Items handed out.
     pub done: u64,
-    /// Items in all.
+    /// Items in all (skipped ones of a resumed job left out); for an input
+    /// that does not say its length up front (an iterator with a filter, a
+    /// stream), the items read so far until it ends (and no ETA until then).
     pub total: u64,
     /// Items that failed so far.
     pub failed: u64,
@@ -83,4 +85,14 @@ pub struct Written {
     pub id: Option<String>,
     /// The status of the write.
     pub status: u16,
+    /// The answer's body, kept for a single-record operation only.
+    pub(crate) answer: Option<Vec<u8>>,
+}
+
+impl Written {
+    /// The answer's body, kept by the single-record operations
+    /// (`create`, `update`, `delete`); `None` in the jobs of many records.
+    pub fn answer(&self) -> Option<&[u8]> {
+        self.answer.as_deref()
+    }
 }

@@ -302,7 +302,6 @@ fn every_preset_is_an_object_of_known_options() {
 /// `forbiddenRateLimit`, `lookup`, `batchWrite` shapes): this passes once
 /// those branches are merged.
 #[test]
-#[ignore = "needs h-dialects/h-writes/h-pacer/h-auth"]
 fn every_preset_reads_into_api_options() {
     for p in Preset::all() {
         let mut given = json!({ "preset": p.name() });

@@ -516,6 +516,8 @@ enum Route<'a> {
     Batch,
     /// `/composite/sobjects`, `/api/composite/sobjects` (Salesforce's shape)
     Composite,
+    /// `POST /shapes/{rows|row|bulk}/items`: batch bodies of other shapes (writes.rs).
+    Shaped(&'a str),
     /// `/garbage/{kind}/items`
     Garbage(&'a str),
     /// `/garbage/status/{code}/items`
@@ -528,7 +530,7 @@ impl Route<'_> {
             Route::List(_) | Route::Garbage(_) | Route::GarbageStatus(_) => "GET, HEAD, OPTIONS",
             Route::Collection => "GET, HEAD, POST, OPTIONS",
             Route::Record(_) => "GET, HEAD, PUT, PATCH, DELETE, OPTIONS",
-            Route::Batch | Route::Composite => "POST, OPTIONS",
+            Route::Batch | Route::Composite | Route::Shaped(_) => "POST, OPTIONS",
         }
     }
 }
@@ -540,6 +542,7 @@ fn classify<'a>(segments: &[&'a str]) -> Option<Route<'a>> {
         ["items", id] | ["api", "items", id] => Route::Record(id),
         ["batch", "items"] | ["api", "batch", "items"] => Route::Batch,
         ["composite", "sobjects"] | ["api", "composite", "sobjects"] => Route::Composite,
+        ["shapes", kind, "items"] if writes::SHAPES.contains(&kind) => Route::Shaped(kind),
         ["garbage", kind, "items"]
             if matches!(kind, "html" | "json" | "missing" | "null" | "empty") =>
         {
@@ -578,6 +581,9 @@ fn route(shared: &Shared, parts: &Parts, body: &Bytes) -> Resp {
         }
         (Route::Composite, false) if parts.method == Method::POST => {
             Ok(writes::composite(shared, parts, body))
+        }
+        (Route::Shaped(kind), false) if parts.method == Method::POST => {
+            Ok(writes::shaped(shared, parts, kind, body))
         }
         (Route::GarbageStatus(code), true) => garbage_status(code),
         (Route::Garbage(kind), true) => Ok(garbage(shared, kind)),

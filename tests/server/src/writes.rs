@@ -346,3 +346,71 @@ fn apply_item(
         }
     }
 }
+
+/// The shapes of `POST /shapes/{shape}/items`.
+pub(crate) const SHAPES: [&str; 3] = ["rows", "row", "bulk"];
+
+/// `POST /shapes/{shape}/items`: batch inserts of other shapes than
+/// `/batch/items`, all or nothing (a record with `"reject": true` fails the
+/// whole request with `422` and writes nothing):
+/// - `rows`: `{"rows": [..]}`, answered `{"ok": true}` (or `{"ok": false,
+///   "error": ..}` with `200` for a rejected batch, as some servers do);
+/// - `row`: `{"row": {..}}`, one record, answered `{"ok": true}`;
+/// - `bulk`: a bare array (PostgREST); with `Prefer: return=representation`
+///   the rows written, in order, with their ids (`201`); else `201` and no body.
+pub(crate) fn shaped(shared: &Shared, parts: &Parts, shape: &str, body: &Bytes) -> Resp {
+    let representation = parts
+        .headers
+        .get("prefer")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("return=representation"));
+    idempotent(shared, parts, body, |store| {
+        let value: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => return failure(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}")),
+        };
+        let records: Vec<Value> = match (shape, value) {
+            ("rows", Value::Object(mut o)) => match o.remove("rows") {
+                Some(Value::Array(rows)) => rows,
+                _ => return failure(StatusCode::BAD_REQUEST, "rows must be an array"),
+            },
+            ("row", Value::Object(mut o)) => match o.remove("row") {
+                Some(row @ Value::Object(_)) => vec![row],
+                _ => return failure(StatusCode::BAD_REQUEST, "row must be an object"),
+            },
+            ("bulk", Value::Array(rows)) => rows,
+            _ => return failure(StatusCode::BAD_REQUEST, "not the body this shape takes"),
+        };
+        let mut objects = Vec::with_capacity(records.len());
+        for r in records {
+            match r {
+                Value::Object(fields) => objects.push(fields),
+                _ => return failure(StatusCode::BAD_REQUEST, "a record must be a JSON object"),
+            }
+        }
+        if objects.iter().any(wants_rejection) {
+            return if shape == "rows" {
+                answer(
+                    StatusCode::OK,
+                    json!({"ok": false, "error": "rejected"}).to_string(),
+                )
+            } else {
+                rejected(None)
+            };
+        }
+        let written: Vec<Value> = objects
+            .iter()
+            .map(|fields| {
+                let (_, record) = store.create(fields);
+                serde_json::from_slice(&record).unwrap_or(Value::Null)
+            })
+            .collect();
+        match shape {
+            "bulk" if representation => {
+                answer(StatusCode::CREATED, Value::Array(written).to_string())
+            }
+            "bulk" => answer(StatusCode::CREATED, Bytes::new()),
+            _ => answer(StatusCode::OK, json!({"ok": true}).to_string()),
+        }
+    })
+}

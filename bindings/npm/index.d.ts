@@ -183,6 +183,12 @@ export interface RetryPolicy {
   readonly maxRetryAfterMs?: number;
   /** The retry budget of a sweep; `false` for none (only `maxRetries` bounds retries). Default: on. */
   readonly budget?: false | RetryBudget;
+  /**
+   * A 403 with `Retry-After`, or with a rate-limit header saying the budget
+   * is spent (`X-RateLimit-Remaining: 0`), is a rate limit: retried after
+   * the wait and pausing the pacer, like a 429 (GitHub). Default false.
+   */
+  readonly forbiddenRateLimit?: boolean;
 }
 
 /** At most `perSecond` requests per second, in bursts of at most `burst`. */
@@ -209,6 +215,13 @@ export interface Pacing {
   readonly cooldownWithoutRetryAfterMs?: number;
   /** The longest pause a `Retry-After` can impose, in ms (default 120000). */
   readonly maxCooldownMs?: number;
+  /**
+   * Follow the budget announced in `RateLimit-*`, `RateLimit` or
+   * `X-RateLimit-*` headers (default true): half of what remains may go at
+   * once, the rest is spread over the time to the reset, and at remaining 0
+   * requests wait for the reset.
+   */
+  readonly rateLimitHeaders?: boolean;
 }
 
 /** What a client's shared pacer has done so far, over every operation. */

@@ -186,6 +186,24 @@ impl SharedPacer {
         };
         wake.into_iter().for_each(Waker::wake);
     }
+
+    /// Reports an answer with its headers (rate-limit budgets, a 403 that
+    /// is a rate limit) and wakes the gates it made room for.
+    fn exchange(&self, ticket: Ticket, answer: &Result<Response, TransportError>) {
+        // The wall clock, for an epoch reset in an answer without `Date`.
+        let wall = web_time::SystemTime::now()
+            .duration_since(web_time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs());
+        let wake = {
+            let mut shared = self.lock();
+            shared
+                .pacer
+                .on_exchange(ticket, answer, wall, Instant::now());
+            shared.dispatch()
+        };
+        wake.into_iter().for_each(Waker::wake);
+    }
 }
 
 /// A request's claim on the shared resources of its `Api`: the pacer's
@@ -264,7 +282,11 @@ impl Lease {
 
     /// Reports how the exchange ended to the pacer and frees the slot.
     pub fn complete(mut self, answer: &Result<Response, TransportError>) {
-        self.finish(Outcome::of(answer));
+        // The slot first, so that a gate woken below finds it free.
+        self.permit = None;
+        if let Some((pacer, ticket)) = self.ticket.take() {
+            pacer.exchange(ticket, answer);
+        }
     }
 
     fn finish(&mut self, outcome: Outcome) {

@@ -56,7 +56,10 @@ mod admission;
 mod bucket;
 mod config;
 mod estimate;
+pub(crate) mod headers;
 mod pacer;
+mod quota;
+mod shedding;
 #[cfg(test)]
 mod sim_tests;
 mod stats;

@@ -92,7 +92,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::faults::FaultState;
-pub use crate::faults::{FailPath, Faults, Mutate, RateLimit, RetryAfter};
+pub use crate::faults::{Budget, BudgetHeaders, FailPath, Faults, Mutate, RateLimit, RetryAfter};
 use crate::store::Store;
 
 /// How the server is set up. All fields are public; start from

@@ -157,7 +157,10 @@ pub(crate) async fn handle(
         }
         _ => route(&shared, &parts, &body),
     };
-    let (resp, altered) = alter(&decision.fault, write, resp);
+    let (mut resp, altered) = alter(&decision.fault, write, resp);
+    for (name, value) in &decision.headers {
+        resp.headers_mut().insert(*name, value.clone());
+    }
     if matches!(decision.fault, Fault::Throttle(_)) {
         shared.throttled.fetch_add(1, Ordering::Relaxed);
     } else if altered || !decision.slow.is_zero() {

@@ -35,10 +35,18 @@ fn api(server: &TestServer) -> Api {
 
 fn sweep(api: &Api, blocking: bool) -> Vec<Item> {
     if blocking {
-        api.blocking().list("items").collect().expect("the sweep ends")
-    } else {
-        futures::executor::block_on(Client::new(api).list("items").order(Order::Completion).collect())
+        api.blocking()
+            .list("items")
+            .collect()
             .expect("the sweep ends")
+    } else {
+        futures::executor::block_on(
+            Client::new(api)
+                .list("items")
+                .order(Order::Completion)
+                .collect(),
+        )
+        .expect("the sweep ends")
     }
 }
 
@@ -68,7 +76,10 @@ fn a_budget_announced_in_headers_is_kept_to() {
             let items = sweep(&api(&s), blocking);
             every_record_once(&items, 300);
             let stats = s.stats();
-            assert_eq!(stats.throttled, 0, "{headers:?} blocking={blocking}: {stats:?}");
+            assert_eq!(
+                stats.throttled, 0,
+                "{headers:?} blocking={blocking}: {stats:?}"
+            );
             assert!(stats.requests > 12, "larger than the budget: {stats:?}");
         }
     }

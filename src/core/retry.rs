@@ -503,8 +503,11 @@ mod tests {
         assert_eq!(c(429), Some(RetryCause::Throttled));
         assert_eq!(c(503), Some(RetryCause::ServerError));
         assert_eq!(
-            status_failure(&Response::new(503, "").with_header("Retry-After", "2"), false)
-                .map(|f| f.cause),
+            status_failure(
+                &Response::new(503, "").with_header("Retry-After", "2"),
+                false
+            )
+            .map(|f| f.cause),
             Some(RetryCause::Throttled)
         );
         for s in [500, 502, 504] {
@@ -529,7 +532,11 @@ mod tests {
         }
         let f = status_failure(&limited, true).expect("a throttle");
         assert_eq!(f.cause, RetryCause::Throttled);
-        assert_eq!(f.retry_after, Some(Duration::from_secs(10)), "until the reset");
+        assert_eq!(
+            f.retry_after,
+            Some(Duration::from_secs(10)),
+            "until the reset"
+        );
         let f = status_failure(&secondary, true).expect("a throttle");
         assert_eq!(f.retry_after, Some(Duration::from_secs(60)));
         assert_eq!(status_failure(&refused, true), None, "a refusal stays one");

@@ -160,7 +160,10 @@ mod tests {
                 reset: Duration::from_secs(7)
             })
         );
-        let b = budget(&with(&[("RateLimit", "limit=100, remaining=3, reset=2")]), None);
+        let b = budget(
+            &with(&[("RateLimit", "limit=100, remaining=3, reset=2")]),
+            None,
+        );
         assert_eq!(b.map(|b| (b.limit, b.remaining)), Some((Some(100), 3)));
         let b = budget(&with(&[("RateLimit", "\"default\";r=9;t=1.5")]), None).unwrap();
         assert_eq!((b.remaining, b.reset), (9, Duration::from_millis(1500)));
@@ -177,7 +180,10 @@ mod tests {
         .unwrap();
         assert_eq!(b.reset, Duration::from_secs(1_792_567_690 - 1_792_567_680));
         // Without a Date, the client's clock; without either, nothing.
-        let r = with(&[("X-RateLimit-Remaining", "5"), ("X-RateLimit-Reset", "1792567690")]);
+        let r = with(&[
+            ("X-RateLimit-Remaining", "5"),
+            ("X-RateLimit-Reset", "1792567690"),
+        ]);
         assert_eq!(
             budget(&r, Some(1_792_567_689)).map(|b| b.reset),
             Some(Duration::from_secs(1))
@@ -185,7 +191,10 @@ mod tests {
         assert_eq!(budget(&r, None), None);
         // Delta seconds under the epoch threshold.
         let r = with(&[("X-RateLimit-Remaining", "5"), ("X-RateLimit-Reset", "60")]);
-        assert_eq!(budget(&r, None).map(|b| b.reset), Some(Duration::from_secs(60)));
+        assert_eq!(
+            budget(&r, None).map(|b| b.reset),
+            Some(Duration::from_secs(60))
+        );
     }
 
     #[test]
@@ -222,6 +231,9 @@ mod tests {
         assert_eq!(budget(&with(&[("RateLimit", "nonsense")]), None), None);
         assert!(spent(&with(&[("X-RateLimit-Remaining", "0")])));
         assert!(!spent(&with(&[("X-RateLimit-Remaining", "1")])));
-        assert!(spent(&with(&[("RateLimit", "limit=5, remaining=0, reset=3")])));
+        assert!(spent(&with(&[(
+            "RateLimit",
+            "limit=5, remaining=0, reset=3"
+        )])));
     }
 }

@@ -147,7 +147,9 @@ impl Pacer {
             }
         }
         let outcome = match answer {
-            Ok(resp) if self.forbidden_rate_limit && crate::core::retry::forbidden_throttle(resp) => {
+            Ok(resp)
+                if self.forbidden_rate_limit && crate::core::retry::forbidden_throttle(resp) =>
+            {
                 Outcome::Throttled {
                     retry_after: crate::core::retry::throttle_wait(resp),
                 }

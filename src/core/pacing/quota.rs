@@ -77,7 +77,10 @@ impl Quota {
         let secs = budget.reset.as_secs_f64().max(1e-3);
         let burst = (self.left * BURST_SHARE).max(1.0);
         let per_second = self.left / secs;
-        let mut b = self.spread.take().unwrap_or_else(|| Bucket::new(per_second, burst));
+        let mut b = self
+            .spread
+            .take()
+            .unwrap_or_else(|| Bucket::new(per_second, burst));
         b.refill(now);
         b.per_second = per_second.max(1e-6);
         b.burst = burst;

@@ -475,7 +475,7 @@ fn pacing_in_a_browser_with_six_connections_and_late_sends() {
 /// worker. Latencies and shedding drawn as in [`paced_sweep`].
 fn plain_retry_loop(server: &Limited, pages: u64, c: usize) -> Duration {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
-    let mut attempt = |rng: &mut Rng| {
+    let attempt = |rng: &mut Rng| {
         let jitter = 0.5 + rng.below(1000) as f64 / 1000.0;
         let shed = server.shed.is_some_and(|n| rng.below(n) == 0);
         let took = server.latency.mul_f64(jitter);
@@ -485,7 +485,7 @@ fn plain_retry_loop(server: &Limited, pages: u64, c: usize) -> Duration {
             took
         }
     };
-    let mut page = |rng: &mut Rng| {
+    let page = |rng: &mut Rng| {
         let mut total = Duration::ZERO;
         loop {
             let a = attempt(rng);
@@ -524,8 +524,13 @@ fn load_shedding_is_retried_not_learnt() {
         server(),
         2000,
         16,
-        Pacing::default().adaptive(false).max_cooldown(Duration::ZERO),
+        Pacing::default()
+            .adaptive(false)
+            .max_cooldown(Duration::ZERO),
     );
     eprintln!("  no pacing at all: {none:?}");
-    assert!(r.took <= plain, "{r:?} slower than a plain loop ({plain:?})");
+    assert!(
+        r.took <= plain,
+        "{r:?} slower than a plain loop ({plain:?})"
+    );
 }

@@ -108,7 +108,11 @@ impl Budget {
                     .unwrap_or_default()
                     .as_secs_f64();
                 (
-                    ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"],
+                    [
+                        "x-ratelimit-limit",
+                        "x-ratelimit-remaining",
+                        "x-ratelimit-reset",
+                    ],
                     (now + left.as_secs_f64()).ceil() as u64,
                 )
             }
@@ -322,7 +326,11 @@ impl FaultState {
 
     /// Counts a request against the budget: its headers, and whether it
     /// is over it.
-    fn spend(&mut self, budget: &Budget, now: Instant) -> (Vec<(&'static str, HeaderValue)>, Option<Duration>) {
+    fn spend(
+        &mut self,
+        budget: &Budget,
+        now: Instant,
+    ) -> (Vec<(&'static str, HeaderValue)>, Option<Duration>) {
         let window = Duration::from_millis(budget.window_ms.max(1));
         let (start, index, used) = &mut self.window;
         let elapsed = now.saturating_duration_since(*start);
@@ -607,7 +615,12 @@ mod tests {
             ..Faults::default()
         });
         let shed = (0..2000)
-            .filter(|_| matches!(state.decide(3, "/items", false, true).fault, Fault::Throttle(_)))
+            .filter(|_| {
+                matches!(
+                    state.decide(3, "/items", false, true).fault,
+                    Fault::Throttle(_)
+                )
+            })
             .count();
         assert!((400..600).contains(&shed), "{shed}");
     }

@@ -615,7 +615,7 @@ export interface Report {
    */
   readonly complete: boolean | null;
   readonly durationMs: number;
-  /** The most pages held at once: at most concurrency + window, twice that while a page waits out a retry delay. */
+  /** The most pages held at once: at most concurrency + window; while pages wait out a retry delay, that again for each, up to 16 times. */
   readonly maxBufferedPages: number;
   /** The first 100 notices of the sweep (each also comes to `onNotice` as it is raised). */
   readonly notices: readonly Notice[];
@@ -683,7 +683,7 @@ export declare class Client {
   list<T = unknown>(collection: string, options?: ListOptions): Promise<T[]>;
   /** Every record of the collection and the sweep's report. */
   listWithReport<T = unknown>(collection: string, options?: ListOptions): Promise<{ records: T[]; report: Report }>;
-  /** The records of the collection as they arrive; memory holds at most concurrency + window pages (twice that while a page waits out a `Retry-After`). */
+  /** The records of the collection as they arrive; memory holds at most concurrency + window pages (while pages wait out a `Retry-After`, that again for each, up to 16 times). */
   stream<T = unknown>(collection: string, options?: ListOptions): RecordStream<T>;
   /** The pages of the collection as they arrive. */
   pages<T = unknown>(collection: string, options?: ListOptions): PageStream<T>;

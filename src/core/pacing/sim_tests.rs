@@ -355,7 +355,11 @@ fn pacing_against_a_fast_bucket_with_latency() {
         1000,
     );
     assert!(secs(r.took) <= 5.0, "{r:?}");
-    assert!(r.throttled <= 16, "{r:?}");
+    // 14 while the reorder window held the sweep back during each retry
+    // (twice concurrency + window at most); with the window stretched for
+    // every page waiting (`MAX_RETRY_STRETCH`), the pacer's own ramp shows:
+    // 23 of 1,023 requests, 3.25 s instead of 3.49 s.
+    assert!(r.throttled <= 24, "{r:?}");
     assert!(r.paused <= 1.1, "{r:?}");
 }
 
@@ -509,8 +513,7 @@ fn load_shedding_is_retried_not_learnt() {
     // A proxy answers one request in seven 429 + Retry-After: 1 whatever
     // the rate; 50 ms latency, concurrency 16, 2,000 pages. The pacer once
     // learnt a rate of 12/s from it and took 1.74x as long as a plain loop.
-    // In completion order: in page order, a page waiting its Retry-After
-    // holds back the reorder window (the sweep's, not the pacer's doing).
+    // In completion order; page order is the next test.
     let server = || Limited {
         shed: Some(7),
         completion: true,
@@ -533,4 +536,43 @@ fn load_shedding_is_retried_not_learnt() {
         r.took <= plain,
         "{r:?} slower than a plain loop ({plain:?})"
     );
+}
+
+#[test]
+fn load_shedding_in_page_order_is_no_slower_than_a_plain_loop() {
+    // The same proxy in the default page order: a page waiting out its
+    // Retry-After holds the head of the reorder window back, and the sweep
+    // once took 55 s where a plain loop takes 29 s: the window stretched
+    // only to twice concurrency + window. It now stretches by that again
+    // for each page waiting, up to MAX_RETRY_STRETCH (27.5 s here).
+    let server = || Limited {
+        shed: Some(7),
+        ..Limited::unlimited(Duration::from_millis(50))
+    };
+    let plain = plain_retry_loop(&server(), 2000, 16);
+    let r = paced_sweep(server(), 2000, 16, Pacing::default());
+    eprintln!("shedding 1 in 7, page order: plain retry loop {plain:?}, paced {r:?}");
+    assert!(
+        r.took <= plain,
+        "{r:?} slower than a plain loop ({plain:?})"
+    );
+}
+
+#[test]
+#[ignore = "not reached yet: the shed 429s keep the learnt rate from growing (about 2/s at the end, 206 s)"]
+fn a_token_bucket_behind_a_load_shedder() {
+    // 50/s, bursts of 10, and one request in twenty shed whatever the rate:
+    // the pacer keeps the bucket's rate and only retries the shed ones. It
+    // once took every shed 429 for a rate limit and ratcheted down to 1/s.
+    // Floor: (1,000 - 10) / 50 = 19.8 s (shed requests count against the
+    // bucket only once they get through, here: they are turned away first).
+    let r = paced(
+        "50/s, shedding 1 in 20",
+        Limited {
+            shed: Some(20),
+            ..Limited::new(50.0, 10)
+        },
+        1000,
+    );
+    assert!(secs(r.took) <= 19.8 * 1.15, "{r:?}");
 }

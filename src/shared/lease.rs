@@ -289,22 +289,19 @@ impl Lease {
         }
     }
 
-    fn finish(&mut self, outcome: Outcome) {
+    /// Gives the lease back when a 2xx answer has come in but will be
+    /// handed over later (read or parsed after a wait): the slot is freed
+    /// and the pacer counts the answer now, with its headers (`head`: the
+    /// status and headers, no body; a rate-limit budget is read from it as
+    /// from [`complete`](Lease::complete)'s answer), and the operation that
+    /// sent the request may send its next one at once rather than when the
+    /// answer is handed over.
+    pub fn arrived(mut self, head: &Response) {
         // The slot first, so that a gate woken below finds it free.
         self.permit = None;
         if let Some((pacer, ticket)) = self.ticket.take() {
-            pacer.answer(ticket, outcome);
+            pacer.exchange(ticket, &Ok(head.clone()));
         }
-    }
-
-    /// Gives the lease back when a 2xx answer with `status` has come in but
-    /// will be handed over later (read or parsed after a wait): the slot is
-    /// freed and the pacer counts the answer now, and the operation that
-    /// sent the request may send its next one at once rather than when the
-    /// answer is handed over. The answer's headers are not looked at, so
-    /// this is not for answers that pace (429, 503).
-    pub fn arrived(mut self, status: u16) {
-        self.finish(Outcome::of_status(status, None));
         if let Some((to, id)) = self.arrival.take() {
             to.push(id);
         }

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use pagewise_testserver::{Config, Faults, RateLimit, RetryAfter, TestServer};
+use pagewise_testserver::{
+    Budget, BudgetHeaders, Config, Faults, RateLimit, RetryAfter, TestServer,
+};
 
 /// Deterministic HTTP/1.1 server of paginated JSON records in every dialect
 /// pagewise speaks (offset, range, page, cursor, link, next, keyset).
@@ -76,6 +78,30 @@ struct Args {
     /// Extra delay of a slow answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     slow_ms: u64,
+    /// A budget announced in rate-limit headers: this many data requests
+    /// per --budget-window-ms (beyond it: 429 with Retry-After). Off unless
+    /// given.
+    #[arg(long)]
+    budget: Option<u32>,
+    /// The budget's fixed window, in milliseconds.
+    #[arg(long, default_value_t = 1000, requires = "budget")]
+    budget_window_ms: u64,
+    /// The budget's header family.
+    #[arg(long, value_enum, default_value_t = BudgetHeadersArg::XRateLimit, requires = "budget")]
+    budget_headers: BudgetHeadersArg,
+    /// Load shedding: share of data requests answered 429 with
+    /// `Retry-After: 1`, whatever the rate.
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    shed_rate: f64,
+}
+
+/// `--budget-headers` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BudgetHeadersArg {
+    /// `X-RateLimit-Limit` / `-Remaining` / `-Reset` (reset: epoch seconds).
+    XRateLimit,
+    /// `RateLimit-Limit` / `-Remaining` / `-Reset` (reset: seconds from now).
+    Ietf,
 }
 
 /// `--retry-after` values.
@@ -135,6 +161,15 @@ fn main() -> ExitCode {
             ack_loss_rate: args.ack_loss_rate,
             slow_rate: args.slow_rate,
             slow_ms: args.slow_ms,
+            budget: args.budget.map(|limit| Budget {
+                limit,
+                window_ms: args.budget_window_ms,
+                headers: match args.budget_headers {
+                    BudgetHeadersArg::XRateLimit => BudgetHeaders::XRateLimit,
+                    BudgetHeadersArg::Ietf => BudgetHeaders::Ietf,
+                },
+            }),
+            shed_rate: args.shed_rate,
             ..Faults::default()
         },
     };

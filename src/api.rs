@@ -112,7 +112,8 @@ impl ApiBuilder {
     pub fn build(self) -> Result<Api> {
         let spec = self.build_spec()?;
         crate::core::check_sizes(spec.concurrency, spec.window)?;
-        let pacer = Pacer::new(spec.pacing().clone(), spec.concurrency());
+        let pacer = Pacer::new(spec.pacing().clone(), spec.concurrency())
+            .forbidden_rate_limit(spec.retry.get_forbidden_rate_limit());
         Ok(Api {
             handles: Handles::new(spec.concurrency(), pacer).with_tokens(&spec),
             spec: Arc::new(spec),

@@ -193,8 +193,9 @@ impl<'a> List<&'a Client> {
     }
 
     /// A streaming iterator over the records: memory holds at most
-    /// concurrency + window pages (twice that while a page waits out a retry
-    /// delay, such as a server's `Retry-After`). After an `Err` it yields
+    /// concurrency + window pages (while pages wait out a retry delay, such
+    /// as a server's `Retry-After`, that again for each, up to
+    /// [`MAX_RETRY_STRETCH`](crate::core::MAX_RETRY_STRETCH) times). After an `Err` it yields
     /// nothing more. Dropping it stops the sweep: no request starts afterwards.
     pub fn iter<T: FromJson>(self) -> ListIter<T> {
         Blocking(self.on_async().stream())

@@ -262,8 +262,9 @@ impl Client {
 
 impl List<&Client> {
     /// A stream of the records: memory holds at most concurrency + window
-    /// pages (twice that while a page waits out a retry delay, such as a
-    /// server's `Retry-After`). After an `Err` it yields nothing more.
+    /// pages (while pages wait out a retry delay, such as a server's
+    /// `Retry-After`, that again for each, up to
+    /// [`MAX_RETRY_STRETCH`](crate::core::MAX_RETRY_STRETCH) times). After an `Err` it yields nothing more.
     /// Dropping it cancels the sweep: no request starts afterwards.
     pub fn stream<T: FromJson>(self) -> RecordStream<T> {
         RecordStream {

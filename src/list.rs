@@ -60,8 +60,10 @@ impl<C> List<C> {
     }
     /// Finished pages that may wait for an earlier one in page order
     /// (default: the concurrency). Memory holds at most concurrency + window
-    /// pages, twice that while a page waits out a retry delay (a server's
-    /// `Retry-After`), so that one throttled page does not stop the sweep.
+    /// pages; while pages wait out a retry delay (a server's `Retry-After`),
+    /// that again for each, up to
+    /// [`MAX_RETRY_STRETCH`](crate::core::MAX_RETRY_STRETCH) times, so that
+    /// throttled pages do not stop the sweep.
     pub fn window(mut self, pages: usize) -> Self {
         self.options = self.options.window(pages);
         self

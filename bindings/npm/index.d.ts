@@ -246,6 +246,12 @@ export interface RetryPolicy {
   readonly maxRetryAfterMs?: number;
   /** The retry budget of a sweep; `false` for none (only `maxRetries` bounds retries). Default: on. */
   readonly budget?: false | RetryBudget;
+  /**
+   * A 403 with `Retry-After`, or with a rate-limit header saying the budget
+   * is spent (`X-RateLimit-Remaining: 0`), is a rate limit: retried after
+   * the wait and pausing the pacer, like a 429 (GitHub). Default false.
+   */
+  readonly forbiddenRateLimit?: boolean;
 }
 
 /** At most `perSecond` requests per second, in bursts of at most `burst`. */
@@ -272,6 +278,13 @@ export interface Pacing {
   readonly cooldownWithoutRetryAfterMs?: number;
   /** The longest pause a `Retry-After` can impose, in ms (default 120000). */
   readonly maxCooldownMs?: number;
+  /**
+   * Follow the budget announced in `RateLimit-*`, `RateLimit` or
+   * `X-RateLimit-*` headers (default true): half of what remains may go at
+   * once, the rest is spread over the time to the reset, and at remaining 0
+   * requests wait for the reset.
+   */
+  readonly rateLimitHeaders?: boolean;
 }
 
 /** What a client's shared pacer has done so far, over every operation. */
@@ -821,7 +834,7 @@ export interface Report {
    */
   readonly complete: boolean | null;
   readonly durationMs: number;
-  /** The most pages held at once: at most concurrency + window, twice that while a page waits out a retry delay. */
+  /** The most pages held at once: at most concurrency + window; while pages wait out a retry delay, that again for each, up to 16 times. */
   readonly maxBufferedPages: number;
   /** The first 100 notices of the sweep (each also comes to `onNotice` as it is raised). */
   readonly notices: readonly Notice[];
@@ -889,7 +902,7 @@ export declare class Client {
   list<T = unknown>(collection: string, options?: ListOptions): Promise<T[]>;
   /** Every record of the collection and the sweep's report. */
   listWithReport<T = unknown>(collection: string, options?: ListOptions): Promise<{ records: T[]; report: Report }>;
-  /** The records of the collection as they arrive; memory holds at most concurrency + window pages (twice that while a page waits out a `Retry-After`). */
+  /** The records of the collection as they arrive; memory holds at most concurrency + window pages (while pages wait out a `Retry-After`, that again for each, up to 16 times). */
   stream<T = unknown>(collection: string, options?: ListOptions): RecordStream<T>;
   /** The pages of the collection as they arrive. */
   pages<T = unknown>(collection: string, options?: ListOptions): PageStream<T>;

@@ -57,9 +57,13 @@ pub(crate) fn refuses_credentials(resp: &Response) -> bool {
 }
 
 /// An answer that is not a success: its error (see [`status_error`]) and
-/// how it may be retried (`None`: a status that is not retried).
-pub(crate) fn status_failed(resp: &Response) -> (Error, Option<Failure>) {
-    (status_error(resp), retry::status_failure(resp))
+/// how it may be retried (`None`: a status that is not retried), under the
+/// operation's retry policy (whether a 403 may be a rate limit).
+pub(crate) fn status_failed(resp: &Response, retrier: &Retrier) -> (Error, Option<Failure>) {
+    (
+        status_error(resp),
+        retry::status_failure(resp, retrier.forbidden_rate_limit()),
+    )
 }
 
 /// A 2xx whose body is not what was asked for (invalid or truncated JSON,

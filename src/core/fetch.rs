@@ -182,7 +182,7 @@ impl Fetch {
             self.retrier.on_success();
             self.outcome = Some(Ok(resp));
         } else {
-            let (err, failure) = exchange::status_failed(&resp);
+            let (err, failure) = exchange::status_failed(&resp, &self.retrier);
             self.retry_or_fail(err.with_url(here), failure, now);
         }
     }

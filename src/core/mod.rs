@@ -62,4 +62,4 @@ pub use retry::{RetryBudget, RetryCause, RetryCounts, RetryPolicy};
 pub use schema::{ApiOptions, Origins};
 pub use token::{BoxError, ClientAuth, Grant, OAuth2, Provider, Token, TokenFuture, TokenProvider};
 pub(crate) use token::refresh_ahead;
-pub use sweep::{Event, Notice, Progress, RawPage, Report, Sweep, MAX_LINK_LEN, MAX_NOTICES};
+pub use sweep::{Event, Notice, Progress, RawPage, Report, Sweep, MAX_LINK_LEN, MAX_NOTICES, MAX_RETRY_STRETCH};

@@ -98,6 +98,7 @@ pub struct RetryPolicy {
     max_delay: Duration,
     max_retry_after: Duration,
     budget: Option<RetryBudget>,
+    forbidden_rate_limit: bool,
 }
 
 impl Default for RetryPolicy {
@@ -110,6 +111,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(20),
             max_retry_after: Duration::from_secs(120),
             budget: Some(RetryBudget::default()),
+            forbidden_rate_limit: false,
         }
     }
 }
@@ -147,6 +149,27 @@ impl RetryPolicy {
     pub fn budget(mut self, budget: Option<RetryBudget>) -> Self {
         self.budget = budget;
         self
+    }
+    /// Treat a 403 that carries `Retry-After`, or a rate-limit header saying
+    /// the budget is spent (`X-RateLimit-Remaining: 0`, `RateLimit-Remaining:
+    /// 0`), as a rate limit (default off): it is retried after the wait the
+    /// server names (`Retry-After`, else the rate-limit reset; at most
+    /// [`max_retry_after`](RetryPolicy::max_retry_after)) and pauses the
+    /// pacer, like a 429, instead of failing at once. GitHub answers its
+    /// primary and secondary rate limits so. Any other 403 still fails at once.
+    ///
+    /// ```
+    /// use pagewise::RetryPolicy;
+    /// let github = RetryPolicy::default().forbidden_rate_limit(true);
+    /// assert!(github.get_forbidden_rate_limit());
+    /// ```
+    pub fn forbidden_rate_limit(mut self, on: bool) -> Self {
+        self.forbidden_rate_limit = on;
+        self
+    }
+    /// Whether a 403 may be a rate limit (see [`forbidden_rate_limit`](RetryPolicy::forbidden_rate_limit)).
+    pub fn get_forbidden_rate_limit(&self) -> bool {
+        self.forbidden_rate_limit
     }
     /// Retries of one request allowed.
     pub fn get_max_retries(&self) -> u32 {
@@ -269,6 +292,11 @@ impl Retrier {
         ceiling.mul_f64(self.rng.unit())
     }
 
+    /// Whether a 403 may be a rate limit.
+    pub(crate) fn forbidden_rate_limit(&self) -> bool {
+        self.policy.forbidden_rate_limit
+    }
+
     /// Retries allowed per request.
     pub(crate) fn max_retries(&self) -> u32 {
         self.policy.max_retries
@@ -307,11 +335,14 @@ pub(crate) fn transport_failure(e: &TransportError) -> Option<Failure> {
 }
 
 /// Classifies an answer that is not a success; `None` when it must not be
-/// retried (400, 401, 403, 404, 422 and every other status not listed).
-pub(crate) fn status_failure(resp: &Response) -> Option<Failure> {
-    let retry_after = retry_after(resp);
+/// retried (400, 401, 403, 404, 422 and every other status not listed). With
+/// `forbidden_rate_limit`, a 403 that [`forbidden_throttle`] recognises is
+/// a throttle.
+pub(crate) fn status_failure(resp: &Response, forbidden_rate_limit: bool) -> Option<Failure> {
+    let retry_after = throttle_wait(resp);
     let cause = match resp.status {
         429 => RetryCause::Throttled,
+        403 if forbidden_rate_limit && forbidden_throttle(resp) => RetryCause::Throttled,
         503 if retry_after.is_some() => RetryCause::Throttled,
         408 => RetryCause::Timeout,
         500 | 502 | 503 | 504 => RetryCause::ServerError,
@@ -321,6 +352,24 @@ pub(crate) fn status_failure(resp: &Response) -> Option<Failure> {
         cause,
         retry_after,
         surely_unsent: false,
+    })
+}
+
+/// A 403 that is a rate limit rather than a refusal: it names a
+/// `Retry-After`, or a rate-limit header says the budget is spent.
+pub(crate) fn forbidden_throttle(resp: &Response) -> bool {
+    resp.status == 403
+        && (resp.header("retry-after").is_some() || super::pacing::headers::spent(resp))
+}
+
+/// How long a throttling answer asks us to wait: its `Retry-After`, else,
+/// when its rate-limit headers say the budget is spent, the time to their
+/// reset (measured against the answer's `Date` for an epoch reset).
+pub(crate) fn throttle_wait(resp: &Response) -> Option<Duration> {
+    retry_after(resp).or_else(|| {
+        super::pacing::headers::budget(resp, None)
+            .filter(|b| b.remaining == 0)
+            .map(|b| b.reset)
     })
 }
 
@@ -452,12 +501,15 @@ mod tests {
 
     #[test]
     fn statuses_are_classified() {
-        let c = |s: u16| status_failure(&Response::new(s, "")).map(|f| f.cause);
+        let c = |s: u16| status_failure(&Response::new(s, ""), false).map(|f| f.cause);
         assert_eq!(c(429), Some(RetryCause::Throttled));
         assert_eq!(c(503), Some(RetryCause::ServerError));
         assert_eq!(
-            status_failure(&Response::new(503, "").with_header("Retry-After", "2"))
-                .map(|f| f.cause),
+            status_failure(
+                &Response::new(503, "").with_header("Retry-After", "2"),
+                false
+            )
+            .map(|f| f.cause),
             Some(RetryCause::Throttled)
         );
         for s in [500, 502, 504] {
@@ -467,6 +519,38 @@ mod tests {
         for s in [400, 401, 403, 404, 409, 422] {
             assert_eq!(c(s), None, "{s} must fail at once");
         }
+    }
+
+    #[test]
+    fn a_forbidden_rate_limit_is_a_throttle_when_enabled() {
+        let limited = Response::new(403, "")
+            .with_header("Date", "Wed, 21 Oct 2026 07:28:00 GMT")
+            .with_header("X-RateLimit-Remaining", "0")
+            .with_header("X-RateLimit-Reset", "1792567690");
+        let secondary = Response::new(403, "").with_header("Retry-After", "60");
+        let refused = Response::new(403, "").with_header("X-RateLimit-Remaining", "10");
+        for r in [&limited, &secondary, &refused] {
+            assert_eq!(status_failure(r, false), None, "off by default");
+        }
+        let f = status_failure(&limited, true).expect("a throttle");
+        assert_eq!(f.cause, RetryCause::Throttled);
+        assert_eq!(
+            f.retry_after,
+            Some(Duration::from_secs(10)),
+            "until the reset"
+        );
+        let f = status_failure(&secondary, true).expect("a throttle");
+        assert_eq!(f.retry_after, Some(Duration::from_secs(60)));
+        assert_eq!(status_failure(&refused, true), None, "a refusal stays one");
+        assert_eq!(status_failure(&Response::new(403, ""), true), None);
+        // A 429 without Retry-After waits for the reset its headers name.
+        let r = Response::new(429, "")
+            .with_header("RateLimit-Remaining", "0")
+            .with_header("RateLimit-Reset", "3");
+        assert_eq!(
+            status_failure(&r, false).and_then(|f| f.retry_after),
+            Some(Duration::from_secs(3))
+        );
     }
 
     #[test]

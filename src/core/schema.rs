@@ -979,6 +979,10 @@ pub struct RetryOptions {
     /// whole budget, its members left out at [`RetryBudget::default`].
     #[serde(default, deserialize_with = "budget")]
     pub budget: Option<Option<RetryBudget>>,
+    /// A 403 with `Retry-After` or a spent rate-limit budget is a rate
+    /// limit (`forbiddenRateLimit`; see [`RetryPolicy::forbidden_rate_limit`]).
+    #[serde(default)]
+    pub forbidden_rate_limit: Option<bool>,
 }
 
 impl RetryOptions {
@@ -1000,12 +1004,15 @@ impl RetryOptions {
         if let Some(b) = &self.budget {
             p = p.budget(b.clone());
         }
+        if let Some(on) = self.forbidden_rate_limit {
+            p = p.forbidden_rate_limit(on);
+        }
         p
     }
 }
 
 const RETRY_WHAT: &str =
-    "an object { maxRetries?, baseDelayMs?, maxDelayMs?, maxRetryAfterMs?, budget? }";
+    "an object { maxRetries?, baseDelayMs?, maxDelayMs?, maxRetryAfterMs?, budget?, forbiddenRateLimit? }";
 
 impl<'de> Deserialize<'de> for RetryPolicy {
     /// The members given over [`RetryPolicy::default`].
@@ -1081,6 +1088,7 @@ struct PacingShape {
     cooldown_without_retry_after_ms: Option<Duration>,
     #[serde(default, deserialize_with = "millis")]
     max_cooldown_ms: Option<Duration>,
+    rate_limit_headers: Option<bool>,
 }
 
 impl<'de> Deserialize<'de> for Pacing {
@@ -1088,7 +1096,7 @@ impl<'de> Deserialize<'de> for Pacing {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         map_only(
             d,
-            "an object { rateLimit?, adaptive?, cooldownWithoutRetryAfterMs?, maxCooldownMs? }",
+            "an object { rateLimit?, adaptive?, cooldownWithoutRetryAfterMs?, maxCooldownMs?, rateLimitHeaders? }",
             PacingShape::build,
         )
     }
@@ -1117,6 +1125,9 @@ impl PacingShape {
         }
         if let Some(d) = s.max_cooldown_ms {
             p = p.max_cooldown(d);
+        }
+        if let Some(on) = s.rate_limit_headers {
+            p = p.rate_limit_headers(on);
         }
         Ok(p)
     }

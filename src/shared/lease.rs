@@ -186,6 +186,24 @@ impl SharedPacer {
         };
         wake.into_iter().for_each(Waker::wake);
     }
+
+    /// Reports an answer with its headers (rate-limit budgets, a 403 that
+    /// is a rate limit) and wakes the gates it made room for.
+    fn exchange(&self, ticket: Ticket, answer: &Result<Response, TransportError>) {
+        // The wall clock, for an epoch reset in an answer without `Date`.
+        let wall = web_time::SystemTime::now()
+            .duration_since(web_time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs());
+        let wake = {
+            let mut shared = self.lock();
+            shared
+                .pacer
+                .on_exchange(ticket, answer, wall, Instant::now());
+            shared.dispatch()
+        };
+        wake.into_iter().for_each(Waker::wake);
+    }
 }
 
 /// A request's claim on the shared resources of its `Api`: the pacer's
@@ -264,25 +282,26 @@ impl Lease {
 
     /// Reports how the exchange ended to the pacer and frees the slot.
     pub fn complete(mut self, answer: &Result<Response, TransportError>) {
-        self.finish(Outcome::of(answer));
-    }
-
-    fn finish(&mut self, outcome: Outcome) {
         // The slot first, so that a gate woken below finds it free.
         self.permit = None;
         if let Some((pacer, ticket)) = self.ticket.take() {
-            pacer.answer(ticket, outcome);
+            pacer.exchange(ticket, answer);
         }
     }
 
-    /// Gives the lease back when a 2xx answer with `status` has come in but
-    /// will be handed over later (read or parsed after a wait): the slot is
-    /// freed and the pacer counts the answer now, and the operation that
+    /// Gives the lease back when a 2xx answer has come in but will be
+    /// handed over later (read or parsed after a wait): the slot is freed
+    /// and the pacer counts the answer now, with its headers (`head`: the
+    /// status and headers, no body; a rate-limit budget is read from it as
+    /// from [`complete`](Lease::complete)'s answer), and the operation that
     /// sent the request may send its next one at once rather than when the
-    /// answer is handed over. The answer's headers are not looked at, so
-    /// this is not for answers that pace (429, 503).
-    pub fn arrived(mut self, status: u16) {
-        self.finish(Outcome::of_status(status, None));
+    /// answer is handed over.
+    pub fn arrived(mut self, head: &Response) {
+        // The slot first, so that a gate woken below finds it free.
+        self.permit = None;
+        if let Some((pacer, ticket)) = self.ticket.take() {
+            pacer.exchange(ticket, &Ok(head.clone()));
+        }
         if let Some((to, id)) = self.arrival.take() {
             to.push(id);
         }

@@ -526,6 +526,24 @@ describe('resilience', () => {
     assert.equal(seen.at(-1).retries, total);
   });
 
+  test('a budget announced in rate-limit headers is kept to: no 429 from a sweep larger than it', async () => {
+    // 40 requests per 700 ms window; 4,000 records in pages of 50: 81
+    // requests, three windows' worth. The page order (the default) hands
+    // the pacer each page's headers as it comes in, before it is parsed.
+    for (const headers of ['x-rate-limit', 'ietf']) {
+      await faulty.setFaults({ budget: { limit: 40, window_ms: 700, headers } });
+      const { records, report } = await withTimeout(
+        offsetClient().listWithReport('items', { pageSize: 50 }),
+        30_000, `a sweep under a budget in ${headers} headers`);
+      assert.deepEqual(records.map((r) => r.id), range(M), 'every id once, in order');
+      const stats = await faulty.stats();
+      assert.equal(stats.throttled, 0, `${headers}: ${JSON.stringify(stats)}`);
+      assert.equal(report.retries.throttled, 0, JSON.stringify(report.retries));
+      assert.ok(stats.requests > 40, `larger than the budget: ${JSON.stringify(stats)}`);
+    }
+    await faulty.setFaults({});
+  });
+
   test('a dead server is given up on: maxRetries, list overrides, the budget', async () => {
     await faulty.setFaults({ error_rate: 1 });
     const c = offsetClient({ retry: { ...quick, maxRetries: 2 } });

@@ -119,16 +119,17 @@ test('pages of a sweep in page order: one that comes in early waits, unparsed, f
   const group = 7;
   pagewiseBegin(31, new AbortController(), -1, group, 1);
   pagewiseBegin(32, new AbortController(), -1, group, 2);
-  // Page 2 comes in first: in, not parsed ([-1, status]).
+  // Page 2 comes in first: in, not parsed ([-1, status, headers]: the
+  // headers for the pacer, a rate-limit budget, say).
   const second = await pagewiseRead(response('{"data":[{"id":2}]}'), 32, '/data');
-  assert.deepEqual(second, [-1, 200]);
+  assert.deepEqual(second, [-1, 200, 'content-type,application/json\n']);
   const secondParsed = pagewiseDeferred(32);
   let parsed2 = false;
   secondParsed.then(() => { parsed2 = true; });
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(parsed2, false, 'page 2 waits for page 1');
   const first = await pagewiseRead(response('{"data":[{"id":1}]}'), 31, '/data');
-  assert.deepEqual(first, [-1, 200]);
+  assert.deepEqual(first, [-1, 200, 'content-type,application/json\n']);
   const one = await pagewiseDeferred(31);
   assert.equal(one[3], '{"data":[0]}');
   const two = await secondParsed;
@@ -140,7 +141,7 @@ test('pages of a sweep in page order: one that comes in early waits, unparsed, f
   // Dropped while it waits: forgotten, and the sweep's later pages go on.
   pagewiseBegin(41, new AbortController(), -1, group, 1);
   pagewiseBegin(42, new AbortController(), -1, group, 2);
-  assert.deepEqual(await pagewiseRead(response('{"data":[{"id":2}]}'), 42, '/data'), [-1, 200]);
+  assert.deepEqual(await pagewiseRead(response('{"data":[{"id":2}]}'), 42, '/data'), [-1, 200, 'content-type,application/json\n']);
   pagewiseCancel(42);
   pagewiseCancel(41);
   assert.deepEqual(await pagewiseDeferred(42), [0, new Error('the answer was dropped')]);

@@ -332,7 +332,7 @@ impl<'i> Engine<'i> {
         // retried) is every item's; other answers are read item by item.
         let whole = match &answer {
             Err(e) => Some(exchange::transport_failed(e)),
-            Ok(resp) => match exchange::status_failed(resp) {
+            Ok(resp) => match exchange::status_failed(resp, &self.retrier) {
                 (err, Some(failure)) => Some((err, Some(failure))),
                 (_, None) => None,
             },

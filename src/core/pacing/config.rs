@@ -17,17 +17,20 @@ pub struct Pacing {
     pub(crate) adaptive: bool,
     pub(crate) cooldown_without_retry_after: Duration,
     pub(crate) max_cooldown: Duration,
+    pub(crate) rate_limit_headers: bool,
 }
 
 impl Default for Pacing {
-    /// No fixed rate limit; adaptive concurrency and rate on; a 429 without
-    /// `Retry-After` pauses the client for 1 s; no pause longer than 120 s.
+    /// No fixed rate limit; adaptive concurrency and rate on; rate-limit
+    /// headers followed; a 429 without `Retry-After` pauses the client for
+    /// 1 s; no pause longer than 120 s.
     fn default() -> Self {
         Pacing {
             rate: None,
             adaptive: true,
             cooldown_without_retry_after: Duration::from_secs(1),
             max_cooldown: Duration::from_secs(120),
+            rate_limit_headers: true,
         }
     }
 }
@@ -77,6 +80,31 @@ impl Pacing {
     /// The longest pause a `Retry-After` can impose (default 120 s).
     pub fn max_cooldown(mut self, d: Duration) -> Self {
         self.max_cooldown = d;
+        self
+    }
+    /// Follow the budget a server announces in rate-limit headers (default on).
+    ///
+    /// Read from every answer: `RateLimit-Limit` / `-Remaining` / `-Reset`
+    /// (IETF draft; reset in seconds), the combined `RateLimit: limit=..,
+    /// remaining=.., reset=..` field (or its structured form `r=..;t=..`),
+    /// and `X-RateLimit-Limit` / `-Remaining` / `-Reset` (GitHub and many
+    /// others; a reset above 10⁹ is an instant in seconds since 1970,
+    /// measured against the answer's `Date`). Half of what remains may go at
+    /// once; the rest is spread evenly over the time to the reset, and at
+    /// remaining 0 every request waits for the reset, so the client slows
+    /// down before the server says 429. Requests sent after the answer that
+    /// told the budget count against it. Values that are not a non-negative
+    /// number are ignored; a reset further than
+    /// [`max_cooldown`](Pacing::max_cooldown) is waited for that long, then
+    /// one request asks again.
+    ///
+    /// ```
+    /// use pagewise::Pacing;
+    /// let pacing = Pacing::default().rate_limit_headers(false); // ignore them
+    /// # let _ = pacing;
+    /// ```
+    pub fn rate_limit_headers(mut self, on: bool) -> Self {
+        self.rate_limit_headers = on;
         self
     }
 }

@@ -45,7 +45,15 @@
 //! - **Paused**: a 429 (or 503 with `Retry-After`) paused every request:
 //!   [`Admission::WaitUntil`] the end of the cooldown.
 //! - **Spaced**: a rate (configured, or learnt) spaces requests:
-//!   [`Admission::WaitUntil`] the next token.
+//!   [`Admission::WaitUntil`] the next token. A budget announced in
+//!   rate-limit headers (see `quota.rs`) spaces them too: half of what
+//!   remains at once, the rest spread to the reset, and at remaining 0
+//!   `WaitUntil` the reset (after a reset with the budget spent and no
+//!   answer yet, `WaitForAnswer`).
+//! - **Shedding**: the 429s were found not to come from a rate (see
+//!   `shedding.rs`): no learnt rate, a 429 pauses no one and only its own
+//!   request waits its `Retry-After`; back to learning should the share of
+//!   429s climb well above the one seen.
 //!
 //! The machine is internal to the crate; the unit test
 //! `tests::the_states_in_turn` walks these states, and
@@ -56,7 +64,10 @@ mod admission;
 mod bucket;
 mod config;
 mod estimate;
+pub(crate) mod headers;
 mod pacer;
+mod quota;
+mod shedding;
 #[cfg(test)]
 mod sim_tests;
 mod stats;

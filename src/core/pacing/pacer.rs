@@ -6,7 +6,10 @@ use web_time::Instant;
 
 use super::bucket::Bucket;
 use super::estimate::{fit, target, Mark, Sent, SLACK};
+use super::quota::{self, Quota};
+use super::shedding::{Change, Shedding};
 use super::{Admission, Outcome, PacerStats, Pacing, Ticket};
+use crate::core::http::{Response, TransportError};
 
 /// Growth of the learnt rate per second before the server's rate is
 /// measured (after the first pause) and while it is below the estimate.
@@ -75,6 +78,12 @@ pub struct Pacer {
     /// successes counted by then.
     empties: std::collections::VecDeque<(Instant, f64)>,
     grown_at: Option<Instant>,
+    /// The budget announced in rate-limit headers.
+    quota: Quota,
+    /// A 403 with `Retry-After` or a spent budget is a throttle.
+    forbidden_rate_limit: bool,
+    /// Whether the 429s come from a rate at all.
+    shedding: Shedding,
     stats: PacerStats,
 }
 
@@ -104,8 +113,50 @@ impl Pacer {
             unmeasured: 0,
             empties: std::collections::VecDeque::new(),
             grown_at: None,
+            quota: Quota::new(),
+            forbidden_rate_limit: false,
+            shedding: Shedding::default(),
             stats: PacerStats::default(),
         }
+    }
+
+    /// Counts a 403 with `Retry-After`, or with a rate-limit header saying
+    /// the budget is spent, as a throttle (GitHub's primary and secondary
+    /// rate limits); see `RetryPolicy::forbidden_rate_limit`.
+    #[must_use]
+    pub fn forbidden_rate_limit(mut self, on: bool) -> Self {
+        self.forbidden_rate_limit = on;
+        self
+    }
+
+    /// The answer (or its absence) to an admitted request: reads the
+    /// rate-limit headers it carries (when `Pacing::rate_limit_headers` is
+    /// on), then learns from how it ended. `wall` is the client's clock in
+    /// seconds since 1970 (for an epoch reset in an answer without `Date`).
+    pub fn on_exchange(
+        &mut self,
+        ticket: Ticket,
+        answer: &Result<Response, TransportError>,
+        wall: Option<u64>,
+        now: Instant,
+    ) {
+        if let (Ok(resp), true) = (answer, self.config.rate_limit_headers) {
+            if let Some(b) = super::headers::budget(resp, wall) {
+                self.quota
+                    .read(b, ticket.seq, self.seq, now, self.config.max_cooldown);
+            }
+        }
+        let outcome = match answer {
+            Ok(resp)
+                if self.forbidden_rate_limit && crate::core::retry::forbidden_throttle(resp) =>
+            {
+                Outcome::Throttled {
+                    retry_after: crate::core::retry::throttle_wait(resp),
+                }
+            }
+            _ => Outcome::of(answer),
+        };
+        self.on_answer(ticket, outcome, now);
     }
 
     /// May a request go now?
@@ -123,7 +174,13 @@ impl Pacer {
         if self.room() == 0 {
             return Admission::WaitForAnswer;
         }
+        let quota = match self.quota.check(now, self.in_flight) {
+            quota::Verdict::Go => None,
+            quota::Verdict::WaitUntil(at) => Some(at),
+            quota::Verdict::WaitForAnswer => return Admission::WaitForAnswer,
+        };
         let waits = [
+            quota,
             self.fixed.as_mut().and_then(|b| b.wait(now)),
             self.learnt.as_mut().and_then(|b| b.wait(now)),
         ];
@@ -136,6 +193,7 @@ impl Pacer {
         {
             b.take();
         }
+        self.quota.take();
         self.in_flight += 1;
         self.seq += 1;
         if self.config.adaptive {
@@ -194,6 +252,16 @@ impl Pacer {
                 s.answered = Some(now);
             }
         }
+        if self.config.adaptive {
+            let throttled = matches!(outcome, Outcome::Throttled { .. });
+            if matches!(outcome, Outcome::Ok) || throttled {
+                match self.shedding.observe(throttled, now) {
+                    Some(Change::Found) => self.forget_rate(),
+                    Some(Change::Lost) => self.stats.shedding = false,
+                    None => {}
+                }
+            }
+        }
         match outcome {
             Outcome::Ok => {
                 self.accepted += 1;
@@ -220,6 +288,9 @@ impl Pacer {
                     .min(self.config.max_cooldown);
                 if !self.config.adaptive {
                     self.pause(now + wait, now);
+                } else if self.shedding.on {
+                    // Rate-independent: the request waits its Retry-After
+                    // (the retry), nobody else does, nothing is learnt.
                 } else if ticket.seq <= self.throttle_epoch {
                     // Sent before the episode was handled: part of it. A pause
                     // under way lasts until every such request may retry.
@@ -238,6 +309,19 @@ impl Pacer {
             }
             Outcome::Dropped => {}
         }
+    }
+
+    /// The 429s do not come from a rate: what was learnt from them goes,
+    /// and so does the concurrency they cost.
+    fn forget_rate(&mut self) {
+        self.stats.shedding = true;
+        self.learnt = None;
+        self.estimate = None;
+        self.first = None;
+        self.unmeasured = 0;
+        self.empties.clear();
+        self.limit = self.max_concurrency;
+        self.successes = 0;
     }
 
     /// A new throttling episode: learn what the server allows.

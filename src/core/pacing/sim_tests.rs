@@ -70,6 +70,11 @@ struct Limited {
     /// Requests leave one after another, each this long after the one
     /// before at the earliest: a single-threaded event loop starting them.
     send_cost: Duration,
+    /// Load shedding: one request in this many is answered 429 (with
+    /// `Retry-After`), whatever the rate, before any rate limit.
+    shed: Option<usize>,
+    /// Pages handed out as they complete (no reorder window).
+    completion: bool,
 }
 
 impl Limited {
@@ -84,6 +89,8 @@ impl Limited {
             connections: None,
             send_lag: Duration::ZERO,
             send_cost: Duration::ZERO,
+            shed: None,
+            completion: false,
         }
     }
 
@@ -98,6 +105,8 @@ impl Limited {
             connections: None,
             send_lag: Duration::ZERO,
             send_cost: Duration::ZERO,
+            shed: None,
+            completion: false,
         }
     }
 
@@ -141,8 +150,11 @@ fn paced_sweep(server: Limited, pages: u64, c: usize, pacing: Pacing) -> PacedRu
     let fake = Fake(pages * 100);
     let t0 = crate::core::test_origin();
     let mut now = t0;
-    let mut sweep =
-        Sweep::new(&spec, ListOptions::new("items").seed(7), t0).expect("a valid sweep");
+    let mut options = ListOptions::new("items").seed(7);
+    if server.completion {
+        options = options.order(crate::core::Order::Completion);
+    }
+    let mut sweep = Sweep::new(&spec, options, t0).expect("a valid sweep");
     let mut pacer = Pacer::new(spec.pacing().clone(), spec.concurrency());
     let mut held: std::collections::VecDeque<Request> = Default::default();
     let mut flying: Vec<(Request, Ticket, Instant, Answer)> = Vec::new();
@@ -210,7 +222,14 @@ fn paced_sweep(server: Limited, pages: u64, c: usize, pacing: Pacing) -> PacedRu
                         None => now,
                     };
                     let arrives = start + latency / 2;
+                    let shed = server.shed.is_some_and(|n| rng.below(n) == 0);
                     let answer = match &server.rate {
+                        _ if shed => {
+                            run.throttled += 1;
+                            run.throttled_at.push((arrives - t0).as_secs());
+                            Ok(Response::new(429, "shed")
+                                .with_header("Retry-After", server.retry_after.to_string()))
+                        }
                         None => Ok(fake.respond(&req.url)),
                         Some(rate) => {
                             let r = rate(arrives - t0);
@@ -336,7 +355,11 @@ fn pacing_against_a_fast_bucket_with_latency() {
         1000,
     );
     assert!(secs(r.took) <= 5.0, "{r:?}");
-    assert!(r.throttled <= 16, "{r:?}");
+    // 14 while the reorder window held the sweep back during each retry
+    // (twice concurrency + window at most); with the window stretched for
+    // every page waiting (`MAX_RETRY_STRETCH`), the pacer's own ramp shows:
+    // 23 of 1,023 requests, 3.25 s instead of 3.49 s.
+    assert!(r.throttled <= 24, "{r:?}");
     assert!(r.paused <= 1.1, "{r:?}");
 }
 
@@ -448,4 +471,108 @@ fn pacing_in_a_browser_with_six_connections_and_late_sends() {
         let rate = r.learnt.expect("a rate was learnt");
         assert!((46.0..=52.5).contains(&rate), "{r:?}");
     }
+}
+
+/// A plain retry loop against a load-shedding server, as the benchmark's
+/// aiohttp peer does it: `c` workers take the pages in turn (the first
+/// alone, for the total), and a 429 sleeps its `Retry-After` holding the
+/// worker. Latencies and shedding drawn as in [`paced_sweep`].
+fn plain_retry_loop(server: &Limited, pages: u64, c: usize) -> Duration {
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let attempt = |rng: &mut Rng| {
+        let jitter = 0.5 + rng.below(1000) as f64 / 1000.0;
+        let shed = server.shed.is_some_and(|n| rng.below(n) == 0);
+        let took = server.latency.mul_f64(jitter);
+        if shed {
+            took + Duration::from_secs(server.retry_after)
+        } else {
+            took
+        }
+    };
+    let page = |rng: &mut Rng| {
+        let mut total = Duration::ZERO;
+        loop {
+            let a = attempt(rng);
+            total += a;
+            if a < Duration::from_secs(server.retry_after) {
+                return total;
+            }
+        }
+    };
+    let first = page(&mut rng);
+    let mut free = vec![first; c];
+    for _ in 1..pages {
+        let w = free.iter_mut().min().expect("workers");
+        *w += page(&mut rng);
+    }
+    free.into_iter().max().expect("workers")
+}
+
+#[test]
+fn load_shedding_is_retried_not_learnt() {
+    // A proxy answers one request in seven 429 + Retry-After: 1 whatever
+    // the rate; 50 ms latency, concurrency 16, 2,000 pages. The pacer once
+    // learnt a rate of 12/s from it and took 1.74x as long as a plain loop.
+    // In completion order; page order is the next test.
+    let server = || Limited {
+        shed: Some(7),
+        completion: true,
+        ..Limited::unlimited(Duration::from_millis(50))
+    };
+    let plain = plain_retry_loop(&server(), 2000, 16);
+    let r = paced_sweep(server(), 2000, 16, Pacing::default());
+    eprintln!("shedding 1 in 7: plain retry loop {plain:?}, paced {r:?}");
+    // A pacer that learns nothing at all, for scale.
+    let none = paced_sweep(
+        server(),
+        2000,
+        16,
+        Pacing::default()
+            .adaptive(false)
+            .max_cooldown(Duration::ZERO),
+    );
+    eprintln!("  no pacing at all: {none:?}");
+    assert!(
+        r.took <= plain,
+        "{r:?} slower than a plain loop ({plain:?})"
+    );
+}
+
+#[test]
+fn load_shedding_in_page_order_is_no_slower_than_a_plain_loop() {
+    // The same proxy in the default page order: a page waiting out its
+    // Retry-After holds the head of the reorder window back, and the sweep
+    // once took 55 s where a plain loop takes 29 s: the window stretched
+    // only to twice concurrency + window. It now stretches by that again
+    // for each page waiting, up to MAX_RETRY_STRETCH (27.5 s here).
+    let server = || Limited {
+        shed: Some(7),
+        ..Limited::unlimited(Duration::from_millis(50))
+    };
+    let plain = plain_retry_loop(&server(), 2000, 16);
+    let r = paced_sweep(server(), 2000, 16, Pacing::default());
+    eprintln!("shedding 1 in 7, page order: plain retry loop {plain:?}, paced {r:?}");
+    assert!(
+        r.took <= plain,
+        "{r:?} slower than a plain loop ({plain:?})"
+    );
+}
+
+#[test]
+#[ignore = "not reached yet: the shed 429s keep the learnt rate from growing (about 2/s at the end, 206 s)"]
+fn a_token_bucket_behind_a_load_shedder() {
+    // 50/s, bursts of 10, and one request in twenty shed whatever the rate:
+    // the pacer keeps the bucket's rate and only retries the shed ones. It
+    // once took every shed 429 for a rate limit and ratcheted down to 1/s.
+    // Floor: (1,000 - 10) / 50 = 19.8 s (shed requests count against the
+    // bucket only once they get through, here: they are turned away first).
+    let r = paced(
+        "50/s, shedding 1 in 20",
+        Limited {
+            shed: Some(20),
+            ..Limited::new(50.0, 10)
+        },
+        1000,
+    );
+    assert!(secs(r.took) <= 19.8 * 1.15, "{r:?}");
 }

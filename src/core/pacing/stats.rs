@@ -14,4 +14,7 @@ pub struct PacerStats {
     pub decreases: u64,
     /// Times it grew by one.
     pub increases: u64,
+    /// The 429s were found not to come from a rate (load shedding): they
+    /// are retried, and nothing is learnt from them.
+    pub shedding: bool,
 }

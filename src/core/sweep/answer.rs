@@ -29,7 +29,7 @@ impl Sweep {
             return Ok(());
         }
         if !(200..300).contains(&resp.status) {
-            let (err, failure) = exchange::status_failed(&resp);
+            let (err, failure) = exchange::status_failed(&resp, &self.retrier);
             return Err(Fail(self.on_page(key, err), failure));
         }
         // A 2xx that is not a page is a transient failure: retried, then an error.

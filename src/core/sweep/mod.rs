@@ -136,6 +136,15 @@ const DEFAULT_SEED: u64 = 0x005E_ED0F_5EED;
 /// are far shorter; the sweep holds a few of them (in its plan and its
 /// checkpoint), so this bounds what a server can make it hold.
 pub const MAX_LINK_LEN: usize = 64 * 1024;
+/// How far the reorder window stretches while pages wait out a retry delay:
+/// at most this many times concurrency + window pages held or in flight.
+/// Each page waiting adds concurrency + window (one page waiting: twice
+/// that), so one throttled page does not stop the sweep for its wait, and a
+/// server that turns away a share of all requests (load shedding) does not
+/// hold a sweep in page order to the pace of its slowest page: a page in
+/// seven shed with `Retry-After: 1` keeps a dozen or so waiting at once at
+/// concurrency 16, and the pages fetched meanwhile must wait in order.
+pub const MAX_RETRY_STRETCH: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Running,
@@ -395,7 +404,9 @@ impl Sweep {
     /// `concurrency + window` of the oldest page not yet handed out are asked
     /// for, which bounds the pages held in memory. While a page waits out a
     /// retry delay (a server's `Retry-After`, a backoff), the bound doubles, so
-    /// the pages after it go on arriving in the meantime.
+    /// the pages after it go on arriving in the meantime; each further page
+    /// waiting adds concurrency + window again, up to [`MAX_RETRY_STRETCH`]
+    /// times concurrency + window.
     #[must_use]
     pub fn poll_request(&mut self) -> Option<Request> {
         let key = self.next_to_send()?;
@@ -451,7 +462,8 @@ impl Sweep {
     ///
     /// The window counts pages, not positions: a gap fill inserted between
     /// pages already sent must not let more than concurrency + window pages
-    /// (twice that while a page waits out a retry) be held or in flight. The
+    /// (more while pages wait out a retry: see `retry_stretch`) be held or
+    /// in flight. The
     /// earliest queued page always goes first, so the oldest page not yet
     /// handed out is never starved.
     ///
@@ -475,11 +487,12 @@ impl Sweep {
         // pages cannot fill the window while the oldest page is still missing.
         // While a page waits out its retry delay (a server's `Retry-After` is
         // often a whole second), and until it has gone again, the bound
-        // doubles: one throttled page does not stop the sweep for its wait.
-        let mut bound = self.concurrency.saturating_add(self.window);
-        if !self.waiting.is_empty() || slot.retries > 0 {
-            bound = bound.saturating_mul(2);
-        }
+        // doubles: one throttled page does not stop the sweep for its wait;
+        // each further page waiting stretches it again (`retry_stretch`).
+        let bound = self
+            .concurrency
+            .saturating_add(self.window)
+            .saturating_mul(self.retry_stretch(slot.retries > 0));
         let held = self.in_flight.len() + self.arrived.len() + self.waiting.len();
         let first = self.slots.first().is_some_and(|(k, _)| k == key);
         // The events not taken yet still count: a slow consumer stops requests.
@@ -492,6 +505,17 @@ impl Sweep {
             return None;
         }
         Some(*key)
+    }
+
+    /// How many times concurrency + window pages may be held or in flight
+    /// now: once, plus once for each page waiting out a retry delay (and
+    /// for a retried page about to go again), at most [`MAX_RETRY_STRETCH`].
+    /// Pages waiting out a server's `Retry-After` hold the head of the
+    /// window back for as long: the more of them, the more pages the sweep
+    /// fetches meanwhile, within the bound.
+    fn retry_stretch(&self, sending_retry: bool) -> usize {
+        let waiting = self.waiting.len() + usize::from(sending_retry);
+        waiting.saturating_add(1).min(MAX_RETRY_STRETCH)
     }
 
     /// Whether the sweep can go on by itself: it has ended, or it has a

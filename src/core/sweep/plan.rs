@@ -243,9 +243,10 @@ impl Sweep {
     }
 
     /// Plans the next pages of a fanned-out sweep (up to the total), as many
-    /// as keep `2 * (concurrency + window)` planned: enough that a page is
-    /// always there to send when the window has room (the window doubles
-    /// while a page waits out a retry), so pages go in the order an
+    /// as keep `2 * (concurrency + window)` planned (more while pages wait
+    /// out a retry: as many as the stretched window holds, see
+    /// `retry_stretch`): enough that a page is always there to send when the
+    /// window has room, so pages go in the order an
     /// all-at-once plan would send them, while memory stays bounded by the
     /// configuration whatever total the API announces.
     pub(super) fn top_up(&mut self) {
@@ -259,7 +260,7 @@ impl Sweep {
         let room = self
             .concurrency
             .saturating_add(self.window)
-            .saturating_mul(2);
+            .saturating_mul(self.retry_stretch(false).max(2));
         while self.slots.len() < room {
             let target = match (&self.spec.pagination, self.total) {
                 (Pagination::Offset(_), Some(total)) if self.planned_end < total => {

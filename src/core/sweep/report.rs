@@ -48,7 +48,7 @@ pub enum Notice {
     ///
     /// An empty page (`got: 0`) before the announced total also ends the
     /// planning of new pages: the collection is taken to end there (the
-    /// pages already planned, at most twice concurrency + window, are still
+    /// pages already planned, a few times concurrency + window, are still
     /// fetched), so a total the server cannot back with records does not
     /// send the sweep through every page up to it. The report then does not
     /// claim the sweep complete.
@@ -99,8 +99,8 @@ pub struct Report {
     /// Time from the sweep's start to its end.
     pub duration: Duration,
     /// The most pages held at once (in the reorder window or waiting to be
-    /// taken): at most concurrency + window, or twice that while a page
-    /// waits out a retry delay.
+    /// taken): at most concurrency + window; while pages wait out a retry
+    /// delay, that again for each, up to [`MAX_RETRY_STRETCH`](super::MAX_RETRY_STRETCH) times.
     pub max_buffered_pages: usize,
     /// Notices raised along the way, in order: the first [`MAX_NOTICES`]
     /// (100) of them, so that a server that changes its total on every page

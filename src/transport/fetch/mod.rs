@@ -55,10 +55,11 @@ extern "C" {
     );
     /// Reads the answer of request `id` and settles it, never rejecting:
     /// `[status, headers, bytes]`, `[status, headers, length, skeleton, id,
-    /// digest, digest]`, `[-1, status]` (see `js_deferred`) or `[0, error]`.
+    /// digest, digest]`, `[-1, status, headers]` (see `js_deferred`) or
+    /// `[0, error]`.
     #[wasm_bindgen(js_name = pagewiseRead)]
     fn js_read(response: &web_sys::Response, id: u32, pointer: &JsValue) -> Promise;
-    /// The answer of request `id` that came back `[-1, status]` (in, left
+    /// The answer of request `id` that came back `[-1, status, headers]` (in, left
     /// unparsed while an earlier page of its sweep is out), once parsed.
     #[wasm_bindgen(js_name = pagewiseDeferred)]
     fn js_deferred(id: u32) -> Promise;
@@ -428,7 +429,15 @@ async fn exchange(
         // In, and left unparsed until the earlier pages of its sweep are:
         // the request's slot is free now.
         if let Some(l) = lease.take() {
-            l.arrived(out.get(1).as_f64().unwrap_or(200.0) as u16);
+            // [-1, status, headers]: the pacer reads a rate-limit budget now.
+            let status = out.get(1).as_f64().unwrap_or(200.0) as u16;
+            let head = Response {
+                status,
+                headers: header_lines(&out.get(2).as_string().unwrap_or_default()),
+                body: Vec::new(),
+                attachment: None,
+            };
+            l.arrived(&head);
         }
         out = read(js_deferred(id)).await?;
     }
@@ -441,14 +450,7 @@ async fn exchange(
     // (held under `id`) are released when `parsed` is dropped.
     guard.controller = None;
     // [status, headers, bytes] or [status, headers, body length, skeleton, id, digest, digest]
-    let headers = out
-        .get(1)
-        .as_string()
-        .unwrap_or_default()
-        .split('\n')
-        .filter_map(|line| line.split_once(','))
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect();
+    let headers = header_lines(&out.get(1).as_string().unwrap_or_default());
     if let Some(text) = out.get(3).as_string() {
         let lane = |i| u64::from(out.get(i).as_f64().unwrap_or_default() as u32);
         let len = out.get(2).as_f64().unwrap_or_default() as usize;
@@ -539,4 +541,13 @@ fn redacted(mut e: TransportError, request: &Request) -> TransportError {
         e.message = e.message.replace(&request.url, &request.redacted_url());
     }
     e
+}
+
+/// Headers as `pages.js` hands them over: one string, a `name,value` line each.
+fn header_lines(lines: &str) -> Vec<(String, String)> {
+    lines
+        .split('\n')
+        .filter_map(|line| line.split_once(','))
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
 }

@@ -227,8 +227,8 @@ async function readBody(response) {
  * Reads the `Response` of request `id` whole and settles it; never rejects:
  * `[status, headers, bytes]`; `[status, headers, body length, skeleton, id,
  * digest, digest]` for a page parsed by `JSON.parse` (`pointer`: where its
- * records are); `[-1, status]` for a page of a sweep in page order that is
- * in and left unparsed for now (see `pagewiseDeferred`); `[0, error]` if the
+ * records are); `[-1, status, headers]` for a page of a sweep in page order
+ * that is in and left unparsed for now (see `pagewiseDeferred`); `[0, error]` if the
  * body could not be read. Headers are one string, a `name,value` line each.
  */
 export async function pagewiseRead(response, id, pointer) {
@@ -250,7 +250,7 @@ export async function pagewiseRead(response, id, pointer) {
 // of its requests not yet settled (in flight, or answered and waiting
 // unparsed) and the answers waiting. A 2xx page is parsed on a later turn
 // of the event loop: its request's slot is given back as it comes in
-// (`[-1, status]`), so the sweep sends the next request before any page is
+// (`[-1, status, headers]`), so the sweep sends the next request before any page is
 // parsed or handed out, and the answers that came in meanwhile do the same
 // first. `pagewiseDeferred` settles it. A page that comes in while an
 // earlier place is still out waits as bytes, unparsed, until none is (or
@@ -332,13 +332,13 @@ function settle(out, id, pointer) {
     if (firstOut(g) < place) w.timer = setTimeout(() => release(w), DEFER_MAX_MS);
     else schedule(w);
     deferred.set(id, w);
-    return [-1, status];
+    return [-1, status, out[1]];
   }
   end(id);
   return status === 0 ? out : answer(status, out[1], out[2], pointer, id);
 }
 
-/** The answer of request `id` that came back `[-1, status]`, once parsed. */
+/** The answer of request `id` that came back `[-1, status, headers]`, once parsed. */
 export function pagewiseDeferred(id) {
   const w = deferred.get(id);
   if (w === undefined) return Promise.resolve([0, new Error('the answer was dropped')]);

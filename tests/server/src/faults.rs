@@ -60,6 +60,73 @@ pub struct Faults {
     /// Share of writes that ARE applied but whose answer is lost: replaced by
     /// a `503` or by a dropped connection (half and half).
     pub ack_loss_rate: f64,
+    /// A budget announced in rate-limit headers on every data answer.
+    pub budget: Option<Budget>,
+    /// Load shedding: share of data requests answered `429` with
+    /// `Retry-After: 1`, whatever the rate (drawn before the other faults).
+    pub shed_rate: f64,
+}
+
+/// A fixed-window budget: `limit` data requests per window of `window_ms`
+/// (windows start when the faults are set). Every data answer announces
+/// it in `headers`' form; a request beyond it is answered `429` with
+/// `Retry-After` (seconds to the window's end, rounded up) and the headers
+/// saying 0 remain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Requests per window (at least 1 is used).
+    pub limit: u32,
+    /// The window, in milliseconds (at least 1 is used).
+    pub window_ms: u64,
+    /// The header family.
+    #[serde(default)]
+    pub headers: BudgetHeaders,
+}
+
+/// The header family of a [`Budget`]. JSON: `"x-rate-limit"`, `"ietf"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BudgetHeaders {
+    /// `X-RateLimit-Limit` / `-Remaining` / `-Reset`, the reset in seconds
+    /// since 1970 (GitHub's form).
+    #[default]
+    XRateLimit,
+    /// `RateLimit-Limit` / `-Remaining` / `-Reset`, the reset in seconds
+    /// from now (the IETF draft's form).
+    Ietf,
+}
+
+impl Budget {
+    /// The headers announcing `remaining` with `left` to the window's end.
+    fn headers(&self, remaining: u32, left: Duration) -> Vec<(&'static str, HeaderValue)> {
+        let secs = left.as_secs_f64().ceil().max(1.0) as u64;
+        let (names, reset) = match self.headers {
+            BudgetHeaders::XRateLimit => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64();
+                (
+                    [
+                        "x-ratelimit-limit",
+                        "x-ratelimit-remaining",
+                        "x-ratelimit-reset",
+                    ],
+                    (now + left.as_secs_f64()).ceil() as u64,
+                )
+            }
+            BudgetHeaders::Ietf => (
+                ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"],
+                secs,
+            ),
+        };
+        vec![
+            (names[0], HeaderValue::from(self.limit.max(1))),
+            (names[1], HeaderValue::from(remaining)),
+            (names[2], HeaderValue::from(reset)),
+        ]
+    }
 }
 
 /// A token bucket: `burst` tokens, refilled at `per_second` tokens per
@@ -134,6 +201,7 @@ impl Faults {
             ("null_rate", self.null_rate),
             ("slow_rate", self.slow_rate),
             ("ack_loss_rate", self.ack_loss_rate),
+            ("shed_rate", self.shed_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be within 0.0..=1.0, got {rate}"));
@@ -159,7 +227,7 @@ pub(crate) enum Fault {
     None,
     /// A `fail_paths` match: answer this status.
     FailPath(StatusCode),
-    /// Out of tokens: `429`, with this `Retry-After` if any.
+    /// Out of tokens (or shed): `429`, with this `Retry-After` if any.
     Throttle(Option<HeaderValue>),
     /// Answer this 5xx instead (writes: not applied).
     Error(StatusCode),
@@ -182,6 +250,8 @@ pub(crate) struct Decision {
     pub(crate) slow: Duration,
     /// Apply this change to the collection before handling the request.
     pub(crate) mutate: Option<Mutate>,
+    /// Headers added to the answer, whatever it is (a [`Budget`]'s).
+    pub(crate) headers: Vec<(&'static str, HeaderValue)>,
 }
 
 impl Decision {
@@ -189,6 +259,7 @@ impl Decision {
         fault: Fault::None,
         slow: Duration::ZERO,
         mutate: None,
+        headers: Vec::new(),
     };
 }
 
@@ -231,6 +302,8 @@ pub(crate) struct FaultState {
     seq: u64,
     mutated: bool,
     bucket: Option<Bucket>,
+    /// The budget's windows start here; requests counted in the current one.
+    window: (Instant, u64, u32),
 }
 
 const FAULT_SALT: u64 = 0xA409_3822_299F_31D0;
@@ -247,7 +320,33 @@ impl FaultState {
             faults: Arc::new(faults),
             seq: 0,
             mutated: false,
+            window: (Instant::now(), 0, 0),
         }
+    }
+
+    /// Counts a request against the budget: its headers, and whether it
+    /// is over it.
+    fn spend(
+        &mut self,
+        budget: &Budget,
+        now: Instant,
+    ) -> (Vec<(&'static str, HeaderValue)>, Option<Duration>) {
+        let window = Duration::from_millis(budget.window_ms.max(1));
+        let (start, index, used) = &mut self.window;
+        let elapsed = now.saturating_duration_since(*start);
+        let current = (elapsed.as_nanos() / window.as_nanos()) as u64;
+        if current != *index {
+            *index = current;
+            *used = 0;
+        }
+        let end = window.saturating_mul(u32::try_from(current + 1).unwrap_or(u32::MAX));
+        let left = end.saturating_sub(elapsed);
+        let limit = budget.limit.max(1);
+        if *used >= limit {
+            return (budget.headers(0, left), Some(left));
+        }
+        *used += 1;
+        (budget.headers(limit - *used, left), None)
     }
 
     pub(crate) fn faults(&self) -> &Faults {
@@ -284,8 +383,24 @@ impl FaultState {
                 return decision;
             }
         }
-
         let mut rng = SplitMix64::new(mix64(seed ^ FAULT_SALT) ^ mix64(self.seq));
+        if decision.fault == Fault::None && faults.shed_rate > 0.0 {
+            // Its own stream: the other faults' draws stay as they were.
+            let mut shed = SplitMix64::new(mix64(seed ^ FAULT_SALT ^ 0x5ED) ^ mix64(self.seq));
+            if unit(shed.next_u64()) < faults.shed_rate {
+                decision.fault = Fault::Throttle(Some(HeaderValue::from(1u64)));
+                return decision;
+            }
+        }
+        if let Some(budget) = &faults.budget {
+            let (headers, over) = self.spend(budget, Instant::now());
+            decision.headers = headers;
+            if let (Fault::None, Some(wait)) = (&decision.fault, over) {
+                decision.fault = Fault::Throttle(retry_after(RetryAfter::Seconds, wait));
+                return decision;
+            }
+        }
+
         let u = unit(rng.next_u64());
         let slow = unit(rng.next_u64());
         let pick = rng.next_u64();
@@ -474,6 +589,40 @@ mod tests {
             let fault = state.decide(0, "/items/1", false, true).fault;
             assert!(matches!(fault, Fault::None | Fault::Truncate), "{fault:?}");
         }
+    }
+
+    #[test]
+    fn a_budget_announced_in_headers_and_load_shedding() {
+        let mut state = FaultState::new(Faults {
+            budget: Some(Budget {
+                limit: 3,
+                window_ms: 60_000,
+                headers: BudgetHeaders::Ietf,
+            }),
+            ..Faults::default()
+        });
+        let remaining = |d: &Decision| d.headers[1].1.to_str().unwrap().to_string();
+        for left in ["2", "1", "0"] {
+            let d = state.decide(0, "/items", false, true);
+            assert_eq!((&d.fault, remaining(&d)), (&Fault::None, left.to_string()));
+            assert_eq!(d.headers[2].0, "ratelimit-reset");
+        }
+        let d = state.decide(0, "/items", false, true);
+        assert!(matches!(d.fault, Fault::Throttle(Some(_))), "{d:?}");
+        assert_eq!(remaining(&d), "0");
+        let mut state = FaultState::new(Faults {
+            shed_rate: 0.25,
+            ..Faults::default()
+        });
+        let shed = (0..2000)
+            .filter(|_| {
+                matches!(
+                    state.decide(3, "/items", false, true).fault,
+                    Fault::Throttle(_)
+                )
+            })
+            .count();
+        assert!((400..600).contains(&shed), "{shed}");
     }
 
     #[test]

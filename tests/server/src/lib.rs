@@ -102,7 +102,7 @@ use tokio::sync::oneshot;
 
 pub use crate::families::{FamilyConfig, SecondaryLimit};
 use crate::faults::FaultState;
-pub use crate::faults::{FailPath, Faults, Mutate, RateLimit, RetryAfter};
+pub use crate::faults::{Budget, BudgetHeaders, FailPath, Faults, Mutate, RateLimit, RetryAfter};
 pub use crate::oauth::{OAuthConfig, OAuthStats};
 use crate::store::Store;
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use pagewise_testserver::{
-    Config, FamilyConfig, Faults, RateLimit, RetryAfter, SecondaryLimit, TestServer,
+    Budget, BudgetHeaders, Config, FamilyConfig, Faults, RateLimit, RetryAfter, SecondaryLimit,
+    TestServer,
 };
 
 /// Deterministic HTTP/1.1 server of paginated JSON records in every dialect
@@ -115,6 +116,30 @@ struct Args {
     /// GitHub, JSON:API and Stripe routes.
     #[arg(long)]
     token: Option<String>,
+    /// A budget announced in rate-limit headers: this many data requests
+    /// per --budget-window-ms (beyond it: 429 with Retry-After). Off unless
+    /// given.
+    #[arg(long)]
+    budget: Option<u32>,
+    /// The budget's fixed window, in milliseconds.
+    #[arg(long, default_value_t = 1000, requires = "budget")]
+    budget_window_ms: u64,
+    /// The budget's header family.
+    #[arg(long, value_enum, default_value_t = BudgetHeadersArg::XRateLimit, requires = "budget")]
+    budget_headers: BudgetHeadersArg,
+    /// Load shedding: share of data requests answered 429 with
+    /// `Retry-After: 1`, whatever the rate.
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    shed_rate: f64,
+}
+
+/// `--budget-headers` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BudgetHeadersArg {
+    /// `X-RateLimit-Limit` / `-Remaining` / `-Reset` (reset: epoch seconds).
+    XRateLimit,
+    /// `RateLimit-Limit` / `-Remaining` / `-Reset` (reset: seconds from now).
+    Ietf,
 }
 
 /// `--retry-after` values.
@@ -192,6 +217,15 @@ fn main() -> ExitCode {
             ack_loss_rate: args.ack_loss_rate,
             slow_rate: args.slow_rate,
             slow_ms: args.slow_ms,
+            budget: args.budget.map(|limit| Budget {
+                limit,
+                window_ms: args.budget_window_ms,
+                headers: match args.budget_headers {
+                    BudgetHeadersArg::XRateLimit => BudgetHeaders::XRateLimit,
+                    BudgetHeadersArg::Ietf => BudgetHeaders::Ietf,
+                },
+            }),
+            shed_rate: args.shed_rate,
             ..Faults::default()
         },
     };

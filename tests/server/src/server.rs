@@ -30,8 +30,12 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 const X_NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Rate-limit headers too: a browser hides from a cross-origin page every
+/// answer header not listed here, a budget among them.
 const EXPOSED_HEADERS: &str =
-    "X-Total-Count, Content-Range, Link, X-Next-Cursor, Retry-After, X-Request-Id";
+    "X-Total-Count, Content-Range, Link, X-Next-Cursor, Retry-After, X-Request-Id, \
+     RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit, \
+     X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset";
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 /// Request headers a preflight always allows (besides `*` and those asked).
 const ALLOWED_HEADERS: [&str; 4] = [
@@ -161,7 +165,10 @@ pub(crate) async fn handle(
         }
         _ => route(&shared, &parts, &body),
     };
-    let (resp, altered) = alter(&decision.fault, write, resp);
+    let (mut resp, altered) = alter(&decision.fault, write, resp);
+    for (name, value) in &decision.headers {
+        resp.headers_mut().insert(*name, value.clone());
+    }
     if matches!(decision.fault, Fault::Throttle(_)) {
         shared.throttled.fetch_add(1, Ordering::Relaxed);
     } else if altered || !decision.slow.is_zero() {

@@ -553,7 +553,9 @@ fn garbage_endpoints() {
 fn cors_on_responses_and_preflight() {
     let server = TestServer::start(config(10)).unwrap();
     let agent = agent();
-    let exposed = "X-Total-Count, Content-Range, Link, X-Next-Cursor, Retry-After, X-Request-Id";
+    let exposed = "X-Total-Count, Content-Range, Link, X-Next-Cursor, Retry-After, X-Request-Id, \
+                   RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit, \
+                   X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset";
     for path in [
         "/offset/items",
         "/garbage/status/503/items",

@@ -108,7 +108,12 @@ impl Sim {
     /// The most pages the sweep may hold: concurrency + window, doubled
     /// while a page waits out a retry delay (so once a page was retried).
     fn held_bound(&self, report: &Report) -> usize {
-        let stretch = if report.retries.total() > 0 { 2 } else { 1 };
+        // Once, plus once per page waiting out a retry (at most every
+        // retry so far), up to MAX_RETRY_STRETCH.
+        let retries = usize::try_from(report.retries.total()).unwrap_or(usize::MAX);
+        let stretch = retries
+            .saturating_add(1)
+            .min(pagewise::core::MAX_RETRY_STRETCH);
         stretch * (self.c + self.w)
     }
 

@@ -193,7 +193,7 @@ fn pull_every_record(pull: Pull) {
         let (records, report) = pull(&api, &case, None);
         unique_ids(&case, &records);
         assert_eq!(records.len() as u64, RECORDS, "{}: {report:?}", case.preset);
-        assert!(report.pages > 5, "{}: {} pages", case.preset, report.pages);
+        assert!(report.pages > 1, "{}: {} pages", case.preset, report.pages);
         if case.knows_total {
             assert_eq!(report.total, Some(RECORDS), "{}", case.preset);
             assert_eq!(report.complete, Some(true), "{}: {report:?}", case.preset);
@@ -243,4 +243,159 @@ fn every_preset_syncs_only_what_changed_blocking() {
 #[test]
 fn every_preset_syncs_only_what_changed_async() {
     delta_sync(pull_async);
+}
+
+/// A well-formed id that names no record of the family.
+fn missing_id(case: &Case) -> &'static str {
+    match case.preset {
+        Preset::ServiceNow => "ffffffffffffffffffffffffffffffff",
+        Preset::Salesforce => "001000000000000AAA",
+        Preset::Stripe => "cus_ZZZZZZZZZZZZZZ",
+        _ => "999999",
+    }
+}
+
+/// The path of one record of the family, `{id}` for its id.
+fn record_path(case: &Case) -> &'static str {
+    match case.preset {
+        Preset::ServiceNow => "incident/{id}",
+        Preset::Salesforce => "sobjects/Account/{id}",
+        Preset::GitHub => "repos/acme/widgets/issues/{id}",
+        Preset::JsonApi | Preset::JsonApiPage => "articles/{id}",
+        Preset::PostgRest => "items/{id}", // batched: `items?id=in.(..)`
+        Preset::Stripe => "customers/{id}",
+        _ => unreachable!(),
+    }
+}
+
+fn lookup(blocking: bool) {
+    let server = server();
+    for case in cases() {
+        let api = api(&server, &case);
+        let (records, _) = pull_blocking(&api, &case, None);
+        let mut ids: Vec<String> = records.iter().step_by(97).map(|r| id_of(&case, r)).collect();
+        ids.insert(3, missing_id(&case).to_string());
+        let results: Vec<(String, pagewise::Result<Value>)> = if blocking {
+            api.blocking().fetch_many(record_path(&case), &ids).collect().unwrap()
+        } else {
+            futures::executor::block_on(Client::new(&api).fetch_many(record_path(&case), &ids).collect())
+                .unwrap()
+        };
+        assert_eq!(results.len(), ids.len(), "{}", case.preset);
+        for (id, result) in results {
+            if id == missing_id(&case) {
+                let e = result.expect_err("a missing id is that id's error");
+                assert_eq!(e.status(), Some(404), "{}: {e}", case.preset);
+            } else {
+                // ServiceNow, JSON:API and PostgREST look ids up in batches
+                // (their presets' `lookup`), the others one GET per id.
+                let record = result.unwrap_or_else(|e| panic!("{}: {id}: {e}", case.preset));
+                assert_eq!(id_of(&case, &record), id, "{}", case.preset);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_preset_looks_records_up_by_id_blocking() {
+    lookup(true);
+}
+
+#[test]
+fn every_preset_looks_records_up_by_id_async() {
+    lookup(false);
+}
+
+fn salesforce_count(api: &Api) -> usize {
+    api.blocking()
+        .list("query")
+        .query("q", SOQL)
+        .collect::<Value>()
+        .unwrap()
+        .len()
+}
+
+/// Salesforce's composite sObject collections: insert, update, upsert on an
+/// external id, delete, 200 records a request, per-record results.
+fn salesforce_writes(blocking: bool) {
+    let server = server();
+    let case = cases().into_iter().find(|c| c.preset == Preset::Salesforce).unwrap();
+    let api = api(&server, &case);
+    let new: Vec<Value> = (0..450)
+        .map(|i| serde_json::json!({ "Name": format!("new {i}"), "reject": i == 7 }))
+        .collect();
+    let inserted = if blocking {
+        api.blocking().insert_many("Account", &new).run().unwrap()
+    } else {
+        futures::executor::block_on(Client::new(&api).insert_many("Account", &new).run()).unwrap()
+    };
+    assert_eq!(inserted.len(), 450);
+    let mut ids = Vec::new();
+    for o in &inserted {
+        match &o.result {
+            Ok(w) => ids.push(w.id.clone().expect("Salesforce answers the new Id")),
+            Err(e) => {
+                assert_eq!(o.index, 7, "only the rejected record fails: {e}");
+                assert!(e.to_string().contains("FIELD_CUSTOM_VALIDATION_EXCEPTION"), "{e}");
+            }
+        }
+    }
+    assert_eq!(ids.len(), 449);
+    assert_eq!(salesforce_count(&api), RECORDS as usize + 449);
+    let requests = server.log().iter().filter(|r| r.path.contains("composite/sobjects")).count();
+    assert_eq!(requests, 3, "200 records a request");
+
+    let changes: Vec<Value> = ids
+        .iter()
+        .take(250)
+        .map(|id| serde_json::json!({ "Id": id, "Name": "renamed" }))
+        .collect();
+    let updated = api.blocking().update_many("Account", &changes).id_field("Id").run().unwrap();
+    assert!(updated.iter().all(|o| o.result.is_ok()), "{updated:?}");
+
+    let gone: Vec<Value> = ids.iter().take(100).map(|id| serde_json::json!({ "Id": id })).collect();
+    let deleted = api.blocking().delete_many("Account", &gone).id_field("Id").run().unwrap();
+    assert!(deleted.iter().all(|o| o.result.is_ok()), "{deleted:?}");
+    assert_eq!(salesforce_count(&api), RECORDS as usize + 349);
+}
+
+#[test]
+fn salesforce_composite_collections_blocking() {
+    salesforce_writes(true);
+}
+
+#[test]
+fn salesforce_composite_collections_async() {
+    salesforce_writes(false);
+}
+
+/// PostgREST: a bulk insert of a JSON array, all or nothing; an upsert
+/// with `Prefer: resolution=merge-duplicates`.
+#[test]
+fn postgrest_bulk_insert_and_upsert() {
+    let server = server();
+    let case = cases().into_iter().find(|c| c.preset == Preset::PostgRest).unwrap();
+    let api = api(&server, &case);
+    let client = api.blocking();
+    let rows: Vec<Value> = (0..1500)
+        .map(|i| serde_json::json!({ "id": 100_000 + i, "name": format!("row {i}") }))
+        .collect();
+    let outcomes = client.insert_many("items", &rows).run().unwrap();
+    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{:?}", outcomes.iter().find(|o| o.result.is_err()));
+    assert_eq!(server.ids().len() as u64, RECORDS + 1500);
+    for i in [0u64, 999, 1499] {
+        assert_eq!(server.write_count(100_000 + i), 1, "written once");
+    }
+    // Inserting an existing key again fails the whole batch (409), writes nothing.
+    let again = client.insert_many("items", &rows[..10]).run().unwrap();
+    assert!(again.iter().all(|o| o.result.as_ref().is_err_and(|e| e.status() == Some(409))), "{again:?}");
+    // An upsert merges them.
+    let changed: Vec<Value> = rows[..10]
+        .iter()
+        .map(|r| serde_json::json!({ "id": r["id"], "name": "merged" }))
+        .collect();
+    let upserted = client.upsert_many("items", &changed).run().unwrap();
+    assert!(upserted.iter().all(|o| o.result.is_ok()), "{upserted:?}");
+    assert_eq!(server.record_value(100_000).unwrap()["name"], "merged");
+    assert_eq!(server.ids().len() as u64, RECORDS + 1500);
 }

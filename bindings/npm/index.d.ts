@@ -732,6 +732,8 @@ export interface BatchWrite {
   readonly deleteIdsParam?: string;
   /** Headers of every batch request (`{ Prefer: 'return=representation' }`). */
   readonly headers?: Pairs;
+  /** Headers of one op's batch requests only (PostgREST: `{ upsert: { Prefer: 'resolution=merge-duplicates' } }`). */
+  readonly opHeaders?: PerOp<Pairs>;
 }
 
 /**

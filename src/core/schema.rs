@@ -1305,6 +1305,22 @@ struct BatchWriteShape {
     delete_ids_param: Option<String>,
     #[serde(default, deserialize_with = "pairs")]
     headers: Pairs,
+    #[serde(default, deserialize_with = "object_or_null")]
+    op_headers: Option<OpHeadersShape>,
+}
+
+/// `opHeaders` of a batch endpoint: headers of one op's requests only.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpHeadersShape {
+    #[serde(default, deserialize_with = "pairs")]
+    insert: Pairs,
+    #[serde(default, deserialize_with = "pairs")]
+    update: Pairs,
+    #[serde(default, deserialize_with = "pairs")]
+    upsert: Pairs,
+    #[serde(default, deserialize_with = "pairs")]
+    delete: Pairs,
 }
 
 impl<'de> Deserialize<'de> for BatchWrite {
@@ -1312,7 +1328,8 @@ impl<'de> Deserialize<'de> for BatchWrite {
         map_only(
             d,
             "an object { path, opField?, recordsField?, resultsAt?, resultFields?, max?, members?, \
-             itemMembers?, results?, okAt?, single?, methods?, paths?, deleteIdsParam?, headers? }",
+             itemMembers?, results?, okAt?, single?, methods?, paths?, deleteIdsParam?, headers?, \
+             opHeaders? }",
             BatchWriteShape::build,
         )
     }
@@ -1377,6 +1394,18 @@ impl BatchWriteShape {
         }
         b.delete_ids_param = s.delete_ids_param;
         b.headers = s.headers;
+        if let Some(h) = s.op_headers {
+            for (op, pairs) in [
+                (WriteOp::Insert, h.insert),
+                (WriteOp::Update, h.update),
+                (WriteOp::Upsert, h.upsert),
+                (WriteOp::Delete, h.delete),
+            ] {
+                for (name, value) in pairs {
+                    b = b.header_for(op, name, value);
+                }
+            }
+        }
         Ok(b)
     }
 }

@@ -270,6 +270,7 @@ pub struct BatchWrite {
     pub(crate) paths: Vec<(WriteOp, String)>,
     pub(crate) delete_ids_param: Option<String>,
     pub(crate) headers: Vec<(String, String)>,
+    pub(crate) op_headers: Vec<(WriteOp, String, String)>,
     pub(crate) bad_method: Option<String>,
 }
 
@@ -296,6 +297,7 @@ impl BatchWrite {
             paths: Vec::new(),
             delete_ids_param: None,
             headers: Vec::new(),
+            op_headers: Vec::new(),
             bad_method: None,
         }
     }
@@ -411,6 +413,37 @@ impl BatchWrite {
     /// A header of every batch request (`Prefer: return=representation`).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A header of the batch requests of `op` only, after those of
+    /// [`header`](Self::header): PostgREST's upsert is a POST of the same
+    /// array with `Prefer: resolution=merge-duplicates`, which an insert
+    /// must not send (it would merge where the insert should refuse).
+    ///
+    /// ```
+    /// use pagewise::{BatchWrite, WriteOp};
+    /// let rows = BatchWrite::new("items")
+    ///     .header_for(WriteOp::Upsert, "Prefer", "resolution=merge-duplicates");
+    /// # let _ = rows;
+    /// ```
+    pub fn header_for(
+        mut self,
+        op: WriteOp,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.op_headers.push((op, name.into(), value.into()));
+        self
+    }
+
+    /// This endpoint for jobs of `op`: the headers of `op` joined to the others.
+    pub(crate) fn for_op(mut self, op: WriteOp) -> Self {
+        for (o, name, value) in std::mem::take(&mut self.op_headers) {
+            if o == op {
+                self.headers.push((name, value));
+            }
+        }
         self
     }
 

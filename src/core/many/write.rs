@@ -559,7 +559,7 @@ impl<'i> WriteJob<'i> {
         let batch = options
             .batch
             .take()
-            .map(|b| b.for_collection(&options.path));
+            .map(|b| b.for_collection(&options.path).for_op(options.op));
         if let Some(b) = &batch {
             if let Some(why) = &b.bad_method {
                 return Err(Error::config(why.clone()));

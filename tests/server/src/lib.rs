@@ -36,6 +36,7 @@
 //! | `GET /_stats`, `POST /_reset` | | control, not counted |
 //! | `GET /_log` | | the counted requests as JSON: `[{"method","path","status","at_ms"}]` (since start or the last reset) |
 //! | `GET`/`POST`/`DELETE /_faults` | | the live [`Faults`] as JSON, not counted |
+//! | `POST /_touch` (a JSON array of ids), `POST /_insert?n=N` | | [`TestServer::update`] and [`TestServer::insert`] for clients in another process, not counted |
 //! | `POST /oauth2/token`, `GET`/`POST`/`DELETE /_oauth` | | OAuth 2.0 token endpoint and expiring bearer tokens, off until [`TestServer::enable_oauth`] (see [`OAuthConfig`]) |
 //!
 //! API families (ServiceNow `/api/now/table/…`, Salesforce

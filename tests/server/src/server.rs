@@ -410,7 +410,10 @@ fn preflight(req: &Request<Incoming>) -> Resp {
 }
 
 fn is_control(path: &str) -> bool {
-    matches!(path, "/_stats" | "/_reset" | "/_faults" | "/_log")
+    matches!(
+        path,
+        "/_stats" | "/_reset" | "/_faults" | "/_log" | "/_touch" | "/_insert"
+    )
 }
 
 /// `GET /_stats`, `GET /_log`, `POST /_reset` and `GET`/`POST`/`DELETE /_faults`.
@@ -451,6 +454,46 @@ async fn control(shared: &Shared, parts: &Parts, incoming: Incoming) -> Resp {
             Method::POST => {
                 shared.reset();
                 no_content()
+            }
+            ref other => method_not_allowed(other, "POST, OPTIONS"),
+        },
+        // `POST /_touch` with a JSON array of ids: `TestServer::update`;
+        // `POST /_insert?n=N`: `TestServer::insert`, answering the new ids.
+        // For clients in another process (the npm package's tests).
+        "/_touch" | "/_insert" => match parts.method {
+            Method::POST => {
+                let body = match read_body(incoming).await {
+                    Ok(body) => body,
+                    Err(resp) => return resp,
+                };
+                if parts.uri.path() == "/_touch" {
+                    let Ok(ids) = serde_json::from_slice::<Vec<u64>>(&body) else {
+                        return json(
+                            StatusCode::BAD_REQUEST,
+                            r#"{"error":"a JSON array of ids"}"#.to_string(),
+                        );
+                    };
+                    let mut store = shared.write_store();
+                    for id in ids {
+                        store.touch(id);
+                    }
+                    no_content()
+                } else {
+                    let n = parts
+                        .uri
+                        .query()
+                        .and_then(|q| q.strip_prefix("n="))
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .filter(|n| *n <= 100_000);
+                    let Some(n) = n else {
+                        return json(
+                            StatusCode::BAD_REQUEST,
+                            r#"{"error":"?n=<count up to 100000>"}"#.to_string(),
+                        );
+                    };
+                    let ids = shared.write_store().insert_generated(n);
+                    json(StatusCode::OK, serde_json::to_string(&ids).unwrap_or_default())
+                }
             }
             ref other => method_not_allowed(other, "POST, OPTIONS"),
         },

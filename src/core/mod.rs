@@ -56,4 +56,6 @@ pub use pagination::{Cursor, Keyset, Link, NextUrl, Offset, PageNumber, Paginati
 pub use redact::Secrets;
 pub use retry::{RetryBudget, RetryCause, RetryCounts, RetryPolicy};
 pub use schema::{ApiOptions, Origins};
-pub use sweep::{Event, Notice, Progress, RawPage, Report, Sweep, MAX_LINK_LEN, MAX_NOTICES, MAX_RETRY_STRETCH};
+pub use sweep::{
+    Event, Notice, Progress, RawPage, Report, Sweep, MAX_LINK_LEN, MAX_NOTICES, MAX_RETRY_STRETCH,
+};

@@ -29,15 +29,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // (preset, base URL under the server, collection, query, id pointer)
     let soql = "SELECT Id, Name, SystemModstamp FROM Account";
     let runs: [(Preset, &str, &str, &[(&str, &str)], &str); 7] = [
-        (Preset::ServiceNow, "/api/now/table/", "incident", &[], "/sys_id"),
-        (Preset::Salesforce, "/services/data/v60.0/", "query", &[("q", soql)], "/Id"),
-        (Preset::GitHub, "/", "repos/acme/widgets/issues", &[("state", "all")], "/number"),
+        (
+            Preset::ServiceNow,
+            "/api/now/table/",
+            "incident",
+            &[],
+            "/sys_id",
+        ),
+        (
+            Preset::Salesforce,
+            "/services/data/v60.0/",
+            "query",
+            &[("q", soql)],
+            "/Id",
+        ),
+        (
+            Preset::GitHub,
+            "/",
+            "repos/acme/widgets/issues",
+            &[("state", "all")],
+            "/number",
+        ),
         (Preset::JsonApi, "/jsonapi/", "articles", &[], "/id"),
         (Preset::JsonApiPage, "/jsonapi/", "articles", &[], "/id"),
         (Preset::PostgRest, "/rest/v1/", "items", &[], "/id"),
         (Preset::Stripe, "/v1/", "customers", &[], "/id"),
     ];
-    println!("{:<13} {:>8} {:>6} {:>8}  complete", "preset", "records", "pages", "seconds");
+    println!(
+        "{:<13} {:>8} {:>6} {:>8}  complete",
+        "preset", "records", "pages", "seconds"
+    );
     for (preset, base, path, query, id) in runs {
         let api = Api::builder(format!("{}{base}", server.url()))
             .preset(preset)
@@ -62,7 +83,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             records.len(),
             report.pages,
             seconds,
-            report.complete.map_or("unknown (no total)".into(), |c| c.to_string()),
+            report
+                .complete
+                .map_or("unknown (no total)".into(), |c| c.to_string()),
         );
     }
     Ok(())

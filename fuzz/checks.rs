@@ -651,8 +651,13 @@ pub fn sweep(data: &[u8]) {
                 _ => {}
             }
         }
-        let retried = s.report().retries.total() > 0;
-        let bound = if retried { 2 } else { 1 } * (c + w);
+        // Once, plus once per page waiting out a retry (at most every retry
+        // so far), up to MAX_RETRY_STRETCH.
+        let retries = usize::try_from(s.report().retries.total()).unwrap_or(usize::MAX);
+        let stretch = retries
+            .saturating_add(1)
+            .min(pagewise::core::MAX_RETRY_STRETCH);
+        let bound = stretch * (c + w);
         assert!(
             s.buffered_pages() <= bound,
             "{} pages held",

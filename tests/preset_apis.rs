@@ -147,14 +147,22 @@ fn id_of(case: &Case, record: &Value) -> String {
     match record.pointer(case.id) {
         Some(Value::String(s)) => s.clone(),
         Some(v @ Value::Number(_)) => v.to_string(),
-        other => panic!("{}: record without an id at {}: {other:?}", case.preset, case.id),
+        other => panic!(
+            "{}: record without an id at {}: {other:?}",
+            case.preset, case.id
+        ),
     }
 }
 
 /// The ids of `records`, checked to be unique.
 fn unique_ids(case: &Case, records: &[Value]) -> BTreeSet<String> {
     let ids: BTreeSet<String> = records.iter().map(|r| id_of(case, r)).collect();
-    assert_eq!(ids.len(), records.len(), "{}: a record came twice", case.preset);
+    assert_eq!(
+        ids.len(),
+        records.len(),
+        "{}: a record came twice",
+        case.preset
+    );
     ids
 }
 
@@ -208,11 +216,23 @@ fn delta_sync(pull: Pull) {
         let server = server();
         let api = api(&server, &case);
         let (all, report) = pull(&api, &case, Some(Watermark::new(case.field, case.epoch)));
-        assert_eq!(all.len() as u64, RECORDS, "{}: the first sync gets everything", case.preset);
-        let mark = report.watermark.expect("a delta sync reports its watermark");
+        assert_eq!(
+            all.len() as u64,
+            RECORDS,
+            "{}: the first sync gets everything",
+            case.preset
+        );
+        let mark = report
+            .watermark
+            .expect("a delta sync reports its watermark");
 
         let (none, _) = pull(&api, &case, Some(mark.clone()));
-        assert!(none.is_empty(), "{}: {} unchanged records came back", case.preset, none.len());
+        assert!(
+            none.is_empty(),
+            "{}: {} unchanged records came back",
+            case.preset,
+            none.len()
+        );
 
         // Ids 1..=RECORDS exist; update every 50th, insert 20.
         let updated: Vec<u64> = (1..=RECORDS).step_by(50).collect();
@@ -221,7 +241,12 @@ fn delta_sync(pull: Pull) {
         let (changed, _) = pull(&api, &case, Some(mark));
         unique_ids(&case, &changed);
         let expected = inserted.len() + if case.sees_updates { updated.len() } else { 0 };
-        assert_eq!(changed.len(), expected, "{}: the records changed since the watermark", case.preset);
+        assert_eq!(
+            changed.len(),
+            expected,
+            "{}: the records changed since the watermark",
+            case.preset
+        );
     }
 }
 
@@ -273,13 +298,24 @@ fn lookup(blocking: bool) {
     for case in cases() {
         let api = api(&server, &case);
         let (records, _) = pull_blocking(&api, &case, None);
-        let mut ids: Vec<String> = records.iter().step_by(97).map(|r| id_of(&case, r)).collect();
+        let mut ids: Vec<String> = records
+            .iter()
+            .step_by(97)
+            .map(|r| id_of(&case, r))
+            .collect();
         ids.insert(3, missing_id(&case).to_string());
         let results: Vec<(String, pagewise::Result<Value>)> = if blocking {
-            api.blocking().fetch_many(record_path(&case), &ids).collect().unwrap()
-        } else {
-            futures::executor::block_on(Client::new(&api).fetch_many(record_path(&case), &ids).collect())
+            api.blocking()
+                .fetch_many(record_path(&case), &ids)
+                .collect()
                 .unwrap()
+        } else {
+            futures::executor::block_on(
+                Client::new(&api)
+                    .fetch_many(record_path(&case), &ids)
+                    .collect(),
+            )
+            .unwrap()
         };
         assert_eq!(results.len(), ids.len(), "{}", case.preset);
         for (id, result) in results {
@@ -319,7 +355,10 @@ fn salesforce_count(api: &Api) -> usize {
 /// external id, delete, 200 records a request, per-record results.
 fn salesforce_writes(blocking: bool) {
     let server = server();
-    let case = cases().into_iter().find(|c| c.preset == Preset::Salesforce).unwrap();
+    let case = cases()
+        .into_iter()
+        .find(|c| c.preset == Preset::Salesforce)
+        .unwrap();
     let api = api(&server, &case);
     let new: Vec<Value> = (0..450)
         .map(|i| serde_json::json!({ "Name": format!("new {i}"), "reject": i == 7 }))
@@ -336,13 +375,20 @@ fn salesforce_writes(blocking: bool) {
             Ok(w) => ids.push(w.id.clone().expect("Salesforce answers the new Id")),
             Err(e) => {
                 assert_eq!(o.index, 7, "only the rejected record fails: {e}");
-                assert!(e.to_string().contains("FIELD_CUSTOM_VALIDATION_EXCEPTION"), "{e}");
+                assert!(
+                    e.to_string().contains("FIELD_CUSTOM_VALIDATION_EXCEPTION"),
+                    "{e}"
+                );
             }
         }
     }
     assert_eq!(ids.len(), 449);
     assert_eq!(salesforce_count(&api), RECORDS as usize + 449);
-    let requests = server.log().iter().filter(|r| r.path.contains("composite/sobjects")).count();
+    let requests = server
+        .log()
+        .iter()
+        .filter(|r| r.path.contains("composite/sobjects"))
+        .count();
     assert_eq!(requests, 3, "200 records a request");
 
     let changes: Vec<Value> = ids
@@ -350,11 +396,25 @@ fn salesforce_writes(blocking: bool) {
         .take(250)
         .map(|id| serde_json::json!({ "Id": id, "Name": "renamed" }))
         .collect();
-    let updated = api.blocking().update_many("Account", &changes).id_field("Id").run().unwrap();
+    let updated = api
+        .blocking()
+        .update_many("Account", &changes)
+        .id_field("Id")
+        .run()
+        .unwrap();
     assert!(updated.iter().all(|o| o.result.is_ok()), "{updated:?}");
 
-    let gone: Vec<Value> = ids.iter().take(100).map(|id| serde_json::json!({ "Id": id })).collect();
-    let deleted = api.blocking().delete_many("Account", &gone).id_field("Id").run().unwrap();
+    let gone: Vec<Value> = ids
+        .iter()
+        .take(100)
+        .map(|id| serde_json::json!({ "Id": id }))
+        .collect();
+    let deleted = api
+        .blocking()
+        .delete_many("Account", &gone)
+        .id_field("Id")
+        .run()
+        .unwrap();
     assert!(deleted.iter().all(|o| o.result.is_ok()), "{deleted:?}");
     assert_eq!(salesforce_count(&api), RECORDS as usize + 349);
 }
@@ -374,21 +434,33 @@ fn salesforce_composite_collections_async() {
 #[test]
 fn postgrest_bulk_insert_and_upsert() {
     let server = server();
-    let case = cases().into_iter().find(|c| c.preset == Preset::PostgRest).unwrap();
+    let case = cases()
+        .into_iter()
+        .find(|c| c.preset == Preset::PostgRest)
+        .unwrap();
     let api = api(&server, &case);
     let client = api.blocking();
     let rows: Vec<Value> = (0..1500)
         .map(|i| serde_json::json!({ "id": 100_000 + i, "name": format!("row {i}") }))
         .collect();
     let outcomes = client.insert_many("items", &rows).run().unwrap();
-    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{:?}", outcomes.iter().find(|o| o.result.is_err()));
+    assert!(
+        outcomes.iter().all(|o| o.result.is_ok()),
+        "{:?}",
+        outcomes.iter().find(|o| o.result.is_err())
+    );
     assert_eq!(server.ids().len() as u64, RECORDS + 1500);
     for i in [0u64, 999, 1499] {
         assert_eq!(server.write_count(100_000 + i), 1, "written once");
     }
     // Inserting an existing key again fails the whole batch (409), writes nothing.
     let again = client.insert_many("items", &rows[..10]).run().unwrap();
-    assert!(again.iter().all(|o| o.result.as_ref().is_err_and(|e| e.status() == Some(409))), "{again:?}");
+    assert!(
+        again
+            .iter()
+            .all(|o| o.result.as_ref().is_err_and(|e| e.status() == Some(409))),
+        "{again:?}"
+    );
     // An upsert merges them.
     let changed: Vec<Value> = rows[..10]
         .iter()

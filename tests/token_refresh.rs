@@ -104,7 +104,10 @@ fn check_sweep(server: &TestServer, items: &[Item], records: u64, elapsed: Durat
         "{} token calls for {expiries} expiries",
         stats.token_calls
     );
-    assert!(stats.token_calls * 20 < server.stats().requests, "not once per request");
+    assert!(
+        stats.token_calls * 20 < server.stats().requests,
+        "not once per request"
+    );
 }
 
 #[test]
@@ -158,10 +161,19 @@ fn salesforce_answer_without_expires_in_refreshes_on_401() {
     let server = server(600, 20, 150, true);
     let api = api(
         &server,
-        Auth::oauth2(OAuth2::client_credentials(token_url(&server), "cid", SECRET)),
+        Auth::oauth2(OAuth2::client_credentials(
+            token_url(&server),
+            "cid",
+            SECRET,
+        )),
         4,
     );
-    let items: Vec<Item> = api.blocking().list("items").page_size(10).collect().unwrap();
+    let items: Vec<Item> = api
+        .blocking()
+        .list("items")
+        .page_size(10)
+        .collect()
+        .unwrap();
     assert_eq!(items.len(), 600);
     let stats = server.oauth_stats();
     assert!(stats.token_calls >= 2, "{stats:?}");
@@ -181,7 +193,12 @@ fn provider_sync_and_async() {
         }),
         8,
     );
-    let items: Vec<Item> = sync.blocking().list("items").page_size(25).collect().unwrap();
+    let items: Vec<Item> = sync
+        .blocking()
+        .list("items")
+        .page_size(25)
+        .collect()
+        .unwrap();
     assert_eq!(items.len(), 500);
     assert_eq!(calls.load(Ordering::SeqCst), 1, "asked once, kept");
 
@@ -195,7 +212,10 @@ fn provider_sync_and_async() {
         8,
     );
     let items: Vec<Item> = futures::executor::block_on(
-        pagewise::Client::new(&asynch).list("items").page_size(25).collect(),
+        pagewise::Client::new(&asynch)
+            .list("items")
+            .page_size(25)
+            .collect(),
     )
     .unwrap();
     assert_eq!(items.len(), 500);
@@ -220,7 +240,12 @@ fn provider_failing_once_loses_no_page() {
         }),
         4,
     );
-    let items: Vec<Item> = api.blocking().list("items").page_size(10).collect().unwrap();
+    let items: Vec<Item> = api
+        .blocking()
+        .list("items")
+        .page_size(10)
+        .collect()
+        .unwrap();
     let ids: BTreeSet<u64> = items.iter().map(|i| i.id).collect();
     assert_eq!((items.len(), ids.len()), (400, 400));
     assert!(calls.load(Ordering::SeqCst) >= 3);
@@ -234,11 +259,7 @@ fn provider_error_is_a_typed_auth_error() {
         Auth::provider(|| Err::<String, _>("no token for you")),
         4,
     );
-    let err = api
-        .blocking()
-        .list("items")
-        .collect::<Item>()
-        .unwrap_err();
+    let err = api.blocking().list("items").collect::<Item>().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(err.message().contains("no token for you"), "{err}");
     assert_eq!(server.stats().requests, 0, "nothing sent without a token");
@@ -258,8 +279,16 @@ fn refused_twice_is_an_auth_error() {
         1,
     );
     let err = api.blocking().get::<Item>("items/1").unwrap_err();
-    assert_eq!((err.kind(), err.status()), (ErrorKind::Auth, Some(401)), "{err}");
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "asked again once, on the 401");
+    assert_eq!(
+        (err.kind(), err.status()),
+        (ErrorKind::Auth, Some(401)),
+        "{err}"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "asked again once, on the 401"
+    );
     assert_eq!(server.oauth_stats().refused, 2, "sent twice");
     assert!(!err.to_string().contains("b0gus"));
     assert!(!format!("{err:?}").contains("b0gus"));
@@ -283,16 +312,18 @@ fn concurrent_401s_ask_once() {
         .build()
         .unwrap();
     let client = pagewise::Client::new(&api);
-    let got = futures::executor::block_on(futures::future::join_all(
-        (1..=16).map(|i| {
-            let client = &client;
-            async move { client.get::<Item>(&format!("items/{i}")).await }
-        }),
-    ));
+    let got = futures::executor::block_on(futures::future::join_all((1..=16).map(|i| {
+        let client = &client;
+        async move { client.get::<Item>(&format!("items/{i}")).await }
+    })));
     for (i, g) in got.into_iter().enumerate() {
         assert_eq!(g.unwrap().id, i as u64 + 1);
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "one refresh for 16 refusals");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "one refresh for 16 refusals"
+    );
     assert_eq!(server.oauth_stats().refused, 16);
 }
 
@@ -315,8 +346,10 @@ fn token_endpoint_errors_are_typed_without_secrets() {
     let b = Api::builder(server.url()).auth(Auth::oauth2(rt));
     assert!(!format!("{b:?}").contains("r3fresh"));
     assert!(!format!("{b:?}").contains(SECRET));
-    let h = Api::builder(server.url())
-        .auth(Auth::headers([("apikey", "k3y"), ("Authorization", "Bearer k3y")]));
+    let h = Api::builder(server.url()).auth(Auth::headers([
+        ("apikey", "k3y"),
+        ("Authorization", "Bearer k3y"),
+    ]));
     assert!(!format!("{h:?}").contains("k3y"));
 }
 
@@ -341,7 +374,11 @@ fn tokens_go_to_the_api_origin_only() {
     let other = TestServer::start(Config::default()).unwrap();
     let api = Api::builder(format!("{}/", server.url()))
         .allow_origins([other.url()])
-        .auth(Auth::oauth2(OAuth2::client_credentials(token_url(&server), "cid", SECRET)))
+        .auth(Auth::oauth2(OAuth2::client_credentials(
+            token_url(&server),
+            "cid",
+            SECRET,
+        )))
         .build()
         .unwrap();
     // The other server has no OAuth: it would answer anyway; what matters

@@ -95,9 +95,7 @@ fn token_provider(f: js_sys::Function) -> pagewise::Auth {
     pagewise::Auth::provider_async(move || {
         let f = f.clone();
         async move {
-            let called = f
-                .call0(&JsValue::UNDEFINED)
-                .map_err(|e| js_message(&e))?;
+            let called = f.call0(&JsValue::UNDEFINED).map_err(|e| js_message(&e))?;
             let v = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&called))
                 .await
                 .map_err(|e| js_message(&e))?;

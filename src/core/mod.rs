@@ -39,6 +39,7 @@ pub use self::url::{Url, UrlError};
 pub use api::{ApiBuilder, ApiSpec, Auth};
 pub use checkpoint::{Checkpoint, ManyCheckpoint};
 pub use delta::{DeltaCompose, DeltaFilter, DeltaFormat, Watermark};
+pub(crate) use exchange::refuses_credentials;
 pub use fetch::{decode_json, Fetch};
 #[doc(hidden)]
 pub use http::Attachment;
@@ -48,7 +49,6 @@ pub use many::{
     BatchLookup, BatchResults, BatchWrite, FetchMany, ItemEvent, ManyEvent, ManyOptions,
     ManyProgress, ManyReport, WriteJob, WriteOp, WriteOptions, Written,
 };
-pub(crate) use exchange::refuses_credentials;
 pub(crate) use options::check_sizes;
 pub use options::{ListOptions, Order};
 pub use pacing::{PacerStats, Pacing};
@@ -60,6 +60,8 @@ pub use preset::Preset;
 pub use redact::Secrets;
 pub use retry::{RetryBudget, RetryCause, RetryCounts, RetryPolicy};
 pub use schema::{ApiOptions, Origins};
-pub use token::{BoxError, ClientAuth, Grant, OAuth2, Provider, Token, TokenFuture, TokenProvider};
+pub use sweep::{
+    Event, Notice, Progress, RawPage, Report, Sweep, MAX_LINK_LEN, MAX_NOTICES, MAX_RETRY_STRETCH,
+};
 pub(crate) use token::refresh_ahead;
-pub use sweep::{Event, Notice, Progress, RawPage, Report, Sweep, MAX_LINK_LEN, MAX_NOTICES, MAX_RETRY_STRETCH};
+pub use token::{BoxError, ClientAuth, Grant, OAuth2, Provider, Token, TokenFuture, TokenProvider};

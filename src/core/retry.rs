@@ -330,7 +330,10 @@ pub(crate) fn transport_failure(e: &TransportError) -> Option<Failure> {
     Some(Failure {
         cause,
         retry_after: None,
-        surely_unsent: matches!(e.kind, TransportErrorKind::Connect | TransportErrorKind::Auth),
+        surely_unsent: matches!(
+            e.kind,
+            TransportErrorKind::Connect | TransportErrorKind::Auth
+        ),
     })
 }
 

@@ -37,7 +37,6 @@ use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visi
 use serde::Deserialize;
 
 use super::api::Auth;
-use super::token::{ClientAuth, OAuth2};
 use super::checkpoint::Checkpoint;
 use super::checkpoint::ManyCheckpoint;
 use super::delta::{DeltaCompose, DeltaFilter, DeltaFormat, Watermark};
@@ -48,6 +47,7 @@ use super::pacing::Pacing;
 use super::pagination::{Link, Pagination, Total};
 use super::preset::Preset;
 use super::retry::{RetryBudget, RetryPolicy};
+use super::token::{ClientAuth, OAuth2};
 use crate::error::{Error, Result};
 
 /// Name/value pairs (headers, query parameters), in order.

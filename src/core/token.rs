@@ -345,9 +345,8 @@ impl OAuth2 {
     /// Checks the configuration: a token URL that is `https`, or `http` on
     /// a loopback host; the members its grant needs.
     pub(crate) fn check(&self) -> Result<()> {
-        let url = Url::parse(&self.token_url).map_err(|_| {
-            Error::config("the OAuth 2.0 token URL (tokenUrl) is not a valid URL")
-        })?;
+        let url = Url::parse(&self.token_url)
+            .map_err(|_| Error::config("the OAuth 2.0 token URL (tokenUrl) is not a valid URL"))?;
         let host = url.origin().unwrap_or("").split("://").nth(1).unwrap_or("");
         let host = match host.strip_prefix('[') {
             Some(v6) => v6.split(']').next().unwrap_or(""),
@@ -373,7 +372,9 @@ impl OAuth2 {
         if self.client_id.is_empty() {
             return Err(Error::config("the OAuth 2.0 client id (clientId) is empty"));
         }
-        if self.grant == Grant::RefreshToken && self.refresh_token.as_deref().unwrap_or("").is_empty() {
+        if self.grant == Grant::RefreshToken
+            && self.refresh_token.as_deref().unwrap_or("").is_empty()
+        {
             return Err(Error::config(
                 "the OAuth 2.0 refresh_token grant needs a refresh token (refreshToken)",
             ));
@@ -406,7 +407,9 @@ impl OAuth2 {
                 form.push(("grant_type", "refresh_token"));
                 form.push((
                     "refresh_token",
-                    refresh_token.or(self.refresh_token.as_deref()).unwrap_or(""),
+                    refresh_token
+                        .or(self.refresh_token.as_deref())
+                        .unwrap_or(""),
                 ));
             }
         }
@@ -512,10 +515,13 @@ impl OAuth2 {
                 "the OAuth 2.0 access token holds a line break or NUL".into(),
             ));
         }
-        let expires_in = json.as_ref().and_then(|j| j.get("expires_in")).and_then(|v| {
-            v.as_f64()
-                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-        });
+        let expires_in = json
+            .as_ref()
+            .and_then(|j| j.get("expires_in"))
+            .and_then(|v| {
+                v.as_f64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            });
         let expires_in = expires_in
             .filter(|s| s.is_finite() && *s > 0.0)
             .map(|s| Duration::from_secs_f64(s.min(1e9)));
@@ -549,8 +555,14 @@ impl fmt::Debug for OAuth2 {
                 &crate::core::Secrets::default().redact_url(&self.token_url),
             )
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("scope", &self.scope)
             .field("client_auth", &self.client_auth)
             .field("refresh_before", &self.refresh_before)
@@ -571,16 +583,21 @@ mod tests {
 
     #[test]
     fn form_and_basic() {
-        let o = OAuth2::client_credentials("https://l.example/token", "my id", "s&c=t")
-            .scope("a b");
+        let o =
+            OAuth2::client_credentials("https://l.example/token", "my id", "s&c=t").scope("a b");
         let r = o.request(RequestId(1), None, None);
         let body = String::from_utf8(r.body.clone().unwrap()).unwrap();
         assert_eq!(
             body,
             "grant_type=client_credentials&scope=a+b&client_id=my+id&client_secret=s%26c%3Dt"
         );
-        let b = o.clone().client_auth(ClientAuth::Basic).request(RequestId(1), None, None);
-        assert!(!String::from_utf8(b.body.clone().unwrap()).unwrap().contains("client_id"));
+        let b = o
+            .clone()
+            .client_auth(ClientAuth::Basic)
+            .request(RequestId(1), None, None);
+        assert!(!String::from_utf8(b.body.clone().unwrap())
+            .unwrap()
+            .contains("client_id"));
         assert!(b.header("authorization").unwrap().starts_with("Basic "));
         assert!(!format!("{o:?}").contains("s&c=t"));
     }
@@ -622,8 +639,17 @@ mod tests {
         assert!(c("https://l.example/t").is_ok());
         assert!(c("http://127.0.0.1:8080/t").is_ok());
         assert!(c("http://localhost/t").is_ok());
-        assert_eq!(c("http://l.example/t").unwrap_err().kind(), ErrorKind::Config);
-        assert_eq!(refresh_ahead(Duration::from_secs(2), None), Duration::from_millis(200));
-        assert_eq!(refresh_ahead(Duration::from_secs(3600), None), Duration::from_secs(30));
+        assert_eq!(
+            c("http://l.example/t").unwrap_err().kind(),
+            ErrorKind::Config
+        );
+        assert_eq!(
+            refresh_ahead(Duration::from_secs(2), None),
+            Duration::from_millis(200)
+        );
+        assert_eq!(
+            refresh_ahead(Duration::from_secs(3600), None),
+            Duration::from_secs(30)
+        );
     }
 }

@@ -5,8 +5,8 @@
 //! from `futures-timer` (a helper thread natively, browser timers on wasm32),
 //! so no runtime is needed.
 
-use std::future::Future;
 use std::collections::HashSet;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};

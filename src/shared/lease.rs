@@ -289,14 +289,22 @@ impl Lease {
         }
     }
 
-    /// Gives the lease back when a 2xx answer has come in but will be
-    /// handed over later (read or parsed after a wait): the slot is freed
-    /// and the pacer counts the answer now, with its headers (`head`: the
-    /// status and headers, no body; a rate-limit budget is read from it as
-    /// from [`complete`](Lease::complete)'s answer), and the operation that
+    /// Gives the lease back when a 2xx answer with `status` has come in but
+    /// will be handed over later (read or parsed after a wait): the slot is
+    /// freed and the pacer counts the answer now, and the operation that
     /// sent the request may send its next one at once rather than when the
-    /// answer is handed over.
-    pub fn arrived(mut self, head: &Response) {
+    /// answer is handed over. No headers are looked at: a transport that
+    /// has them gives them with [`arrived_with_headers`](Lease::arrived_with_headers),
+    /// so that a budget announced in rate-limit headers is kept.
+    pub fn arrived(self, status: u16) {
+        self.arrived_with_headers(&Response::new(status, ""));
+    }
+
+    /// [`arrived`](Lease::arrived), with the answer's status and headers
+    /// (`head`; its body is not looked at): the pacer reads a budget
+    /// announced in rate-limit headers from them as from the answer given
+    /// to [`complete`](Lease::complete).
+    pub fn arrived_with_headers(mut self, head: &Response) {
         // The slot first, so that a gate woken below finds it free.
         self.permit = None;
         if let Some((pacer, ticket)) = self.ticket.take() {

@@ -109,7 +109,10 @@ impl Tokens {
         let o = &self.inner.origin;
         !o.is_empty()
             && req.url.starts_with(o.as_str())
-            && matches!(req.url.as_bytes().get(o.len()), Some(b'/' | b'?' | b'#') | None)
+            && matches!(
+                req.url.as_bytes().get(o.len()),
+                Some(b'/' | b'?' | b'#') | None
+            )
     }
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
@@ -143,7 +146,10 @@ impl Tokens {
                 // Asked while this request waited: that answer is its answer.
                 if let Some((generation, message)) = &slot.failed {
                     if *generation == slot.generation {
-                        return Err(TransportError::new(TransportErrorKind::Auth, message.clone()));
+                        return Err(TransportError::new(
+                            TransportErrorKind::Auth,
+                            message.clone(),
+                        ));
                     }
                 }
                 drop(slot);
@@ -191,7 +197,11 @@ impl Tokens {
     /// request asks for a new one. A newer token is kept.
     pub(crate) fn refused(&self, generation: u64) {
         let mut slot = self.slot();
-        if slot.token.as_ref().is_some_and(|h| h.generation == generation) {
+        if slot
+            .token
+            .as_ref()
+            .is_some_and(|h| h.generation == generation)
+        {
             slot.token = None;
         }
     }
@@ -209,9 +219,11 @@ impl Tokens {
                     if t.header.is_empty()
                         || t.value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
                     {
-                        Err("the token provider gave a token with an empty header name, \
+                        Err(
+                            "the token provider gave a token with an empty header name, \
                              a line break or a NUL"
-                            .into())
+                                .into(),
+                        )
                     } else {
                         Ok((t, None))
                     }

@@ -437,7 +437,7 @@ async fn exchange(
                 body: Vec::new(),
                 attachment: None,
             };
-            l.arrived(&head);
+            l.arrived_with_headers(&head);
         }
         out = read(js_deferred(id)).await?;
     }

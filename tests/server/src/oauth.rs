@@ -312,11 +312,19 @@ fn token(oauth: &OAuth, parts: &Parts, body: &Bytes) -> Resp {
     let now = Instant::now();
     // Expired tokens are forgotten (a long test issues many).
     state.tokens.retain(|_, exp| *exp > now);
-    let access = format!("at-{}-{:x}", state.serial, crate::store::mix64(state.serial));
+    let access = format!(
+        "at-{}-{:x}",
+        state.serial,
+        crate::store::mix64(state.serial)
+    );
     let lifetime = Duration::from_millis(state.config.lifetime_ms);
     state.tokens.insert(access.clone(), now + lifetime);
     oauth.issued.fetch_add(1, Ordering::Relaxed);
-    let refresh = format!("rt-{}-{:x}", state.serial, crate::store::mix64(!state.serial));
+    let refresh = format!(
+        "rt-{}-{:x}",
+        state.serial,
+        crate::store::mix64(!state.serial)
+    );
     state.refresh_tokens.insert(refresh.clone());
     let body = if state.config.salesforce {
         serde_json::json!({

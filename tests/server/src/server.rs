@@ -492,7 +492,10 @@ async fn control(shared: &Shared, parts: &Parts, incoming: Incoming) -> Resp {
                         );
                     };
                     let ids = shared.write_store().insert_generated(n);
-                    json(StatusCode::OK, serde_json::to_string(&ids).unwrap_or_default())
+                    json(
+                        StatusCode::OK,
+                        serde_json::to_string(&ids).unwrap_or_default(),
+                    )
                 }
             }
             ref other => method_not_allowed(other, "POST, OPTIONS"),

@@ -398,11 +398,15 @@ fn salesforce_writes(blocking: bool) {
         .collect();
     let updated = api
         .blocking()
-        .update_many("Account", &changes)
-        .id_field("Id")
+        .update_many("Account", &changes) // ids in `Id`: the preset's `recordIdField`
         .run()
         .unwrap();
     assert!(updated.iter().all(|o| o.result.is_ok()), "{updated:?}");
+    let one: Value = api
+        .blocking()
+        .get(&format!("sobjects/Account/{}", ids[249]))
+        .unwrap();
+    assert_eq!(one["Name"], "renamed");
 
     let gone: Vec<Value> = ids
         .iter()
@@ -412,7 +416,6 @@ fn salesforce_writes(blocking: bool) {
     let deleted = api
         .blocking()
         .delete_many("Account", &gone)
-        .id_field("Id")
         .run()
         .unwrap();
     assert!(deleted.iter().all(|o| o.result.is_ok()), "{deleted:?}");

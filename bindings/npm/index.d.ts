@@ -734,6 +734,8 @@ export interface BatchWrite {
   readonly headers?: Pairs;
   /** Headers of one op's batch requests only (PostgREST: `{ upsert: { Prefer: 'resolution=merge-duplicates' } }`). */
   readonly opHeaders?: PerOp<Pairs>;
+  /** The records' id field in jobs through this endpoint that give no `idField` (Salesforce: `Id`; default `id`). */
+  readonly recordIdField?: string;
 }
 
 /**

@@ -1307,6 +1307,7 @@ struct BatchWriteShape {
     headers: Pairs,
     #[serde(default, deserialize_with = "object_or_null")]
     op_headers: Option<OpHeadersShape>,
+    record_id_field: Option<String>,
 }
 
 /// `opHeaders` of a batch endpoint: headers of one op's requests only.
@@ -1329,7 +1330,7 @@ impl<'de> Deserialize<'de> for BatchWrite {
             d,
             "an object { path, opField?, recordsField?, resultsAt?, resultFields?, max?, members?, \
              itemMembers?, results?, okAt?, single?, methods?, paths?, deleteIdsParam?, headers?, \
-             opHeaders? }",
+             opHeaders?, recordIdField? }",
             BatchWriteShape::build,
         )
     }
@@ -1394,6 +1395,7 @@ impl BatchWriteShape {
         }
         b.delete_ids_param = s.delete_ids_param;
         b.headers = s.headers;
+        b.record_id_field = s.record_id_field;
         if let Some(h) = s.op_headers {
             for (op, pairs) in [
                 (WriteOp::Insert, h.insert),
@@ -1590,7 +1592,7 @@ impl WriteSchema {
             w.idempotency_header = h;
         }
         if let Some(f) = self.id_field {
-            w.id_field = f;
+            w.id_field = Some(f);
         }
         w
     }

@@ -114,7 +114,7 @@ describe('batch writes of the presets', () => {
     assert.match(String(failed[0].error), /FIELD_CUSTOM_VALIDATION_EXCEPTION/);
     const ids = out.filter((o) => o.ok).map((o) => o.id);
     assert.equal((await api.list(c.path, { query: c.query })).length, before + 449);
-    const del = await api.deleteMany('Account', ids.slice(0, 100).map((Id) => ({ Id })), { idField: 'Id' });
+    const del = await api.deleteMany('Account', ids.slice(0, 100).map((Id) => ({ Id })));
     assert.ok(del.every((o) => o.ok), JSON.stringify(del.find((o) => !o.ok)));
     assert.equal((await api.list(c.path, { query: c.query })).length, before + 349);
   });

@@ -271,6 +271,7 @@ pub struct BatchWrite {
     pub(crate) delete_ids_param: Option<String>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) op_headers: Vec<(WriteOp, String, String)>,
+    pub(crate) record_id_field: Option<String>,
     pub(crate) bad_method: Option<String>,
 }
 
@@ -298,6 +299,7 @@ impl BatchWrite {
             delete_ids_param: None,
             headers: Vec::new(),
             op_headers: Vec::new(),
+            record_id_field: None,
             bad_method: None,
         }
     }
@@ -437,6 +439,13 @@ impl BatchWrite {
         self
     }
 
+    /// The field holding the records' id in jobs through this endpoint that
+    /// name none with `id_field` (Salesforce: `Id`; default `id`).
+    pub fn record_id_field(mut self, field: impl Into<String>) -> Self {
+        self.record_id_field = Some(field.into());
+        self
+    }
+
     /// This endpoint for jobs of `op`: the headers of `op` joined to the others.
     pub(crate) fn for_op(mut self, op: WriteOp) -> Self {
         for (o, name, value) in std::mem::take(&mut self.op_headers) {
@@ -482,7 +491,8 @@ pub struct WriteOptions {
     pub(crate) concurrency: Option<usize>,
     pub(crate) order: Order,
     pub(crate) idempotency_header: Option<String>,
-    pub(crate) id_field: String,
+    /// `None`: the batch endpoint's `record_id_field`, else `id`.
+    pub(crate) id_field: Option<String>,
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) seed: Option<u64>,
     pub(crate) key_seed: Option<u128>,
@@ -505,7 +515,7 @@ impl WriteOptions {
             concurrency: None,
             order: Order::Page,
             idempotency_header: Some("Idempotency-Key".into()),
-            id_field: "id".into(),
+            id_field: None,
             retry: None,
             seed: None,
             key_seed: None,
@@ -559,9 +569,11 @@ impl WriteOptions {
         self.idempotency_header = name.map(str::to_string);
         self
     }
-    /// The record field holding its id, for update, upsert and delete (default `id`).
+    /// The record field holding its id, for update, upsert and delete
+    /// (default: the batch endpoint's [`record_id_field`](BatchWrite::record_id_field),
+    /// else `id`).
     pub fn id_field(mut self, field: impl Into<String>) -> Self {
-        self.id_field = field.into();
+        self.id_field = Some(field.into());
         self
     }
     /// How failed requests are retried.

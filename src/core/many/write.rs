@@ -592,13 +592,20 @@ impl<'i> WriteJob<'i> {
         if size == 0 {
             return Err(Error::config("batch_size must be at least 1"));
         }
+        let id_ptr = pointer_of(
+            options
+                .id_field
+                .as_deref()
+                .or(batch.as_ref().and_then(|b| b.record_id_field.as_deref()))
+                .unwrap_or("id"),
+        );
         let kind = WriteKind {
             op: options.op,
             path: options.path.clone(),
             batch,
             size,
             header: options.idempotency_header.clone(),
-            id_ptr: pointer_of(&options.id_field),
+            id_ptr,
             records: Input::new(records),
             target: options.target.clone(),
         };

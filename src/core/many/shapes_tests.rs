@@ -613,7 +613,8 @@ fn an_input_item_that_failed_is_that_items_error() {
 fn an_api_default_batch_that_cannot_tell_the_op_refuses_updates_and_deletes() {
     // PostgREST's default batch is a POST of an array to the table (an
     // insert): an update or delete sent that way would insert the rows.
-    let spec = spec(ApiBuilder::new("https://db.example/rest/v1/").preset(crate::core::Preset::PostgRest));
+    let spec =
+        spec(ApiBuilder::new("https://db.example/rest/v1/").preset(crate::core::Preset::PostgRest));
     let now = crate::core::test_origin();
     for op in [WriteOp::Update, WriteOp::Delete] {
         let options = WriteOptions::new(op, "items").idempotency_header(None);
@@ -630,7 +631,11 @@ fn an_api_default_batch_that_cannot_tell_the_op_refuses_updates_and_deletes() {
     }
     // Given for the job itself, a batch is the job's to choose.
     let options = WriteOptions::new(WriteOp::Update, "items")
-        .batch(BatchWrite::new("items/bulk").op_field(None).records_field(None))
+        .batch(
+            BatchWrite::new("items/bulk")
+                .op_field(None)
+                .records_field(None),
+        )
         .idempotency_header(None);
     assert!(WriteJob::new(&spec, records(2), options, now).is_ok());
 }

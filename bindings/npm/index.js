@@ -543,8 +543,14 @@ class LazyJob {
           for (const item of batch) if (typeof item.index === 'number') item.index += from;
           yield batch;
         }
-        this.#last = raw.checkpoint();
       } finally {
+        // Also when the caller leaves the loop early: what this chunk
+        // handed out stays done in `checkpoint()`.
+        try {
+          this.#last = raw.checkpoint();
+        } catch {
+          this.#last = undefined;
+        }
         this.#raw = null;
         raw.free();
       }

@@ -102,6 +102,25 @@ test('a lazy input is read a chunk at a time, and its checkpoint resumes across 
   assert.equal(rest.length, 5_000);
 });
 
+test('a lazy stream left early keeps what it handed out in its checkpoint', async () => {
+  const c = client();
+  async function* ids() {
+    for (let i = 1; i <= 20_000; i += 1) yield (i % 500) + 1;
+  }
+  const batch = { path: 'items', param: 'ids', max: 100 };
+  for (const stop of [4_000, 15_000]) {
+    const stream = c.fetchManyStream('items/{id}', ids(), { batch });
+    let n = 0;
+    for await (const item of stream) {
+      assert.ok(item.record);
+      n += 1;
+      if (n === stop) break;
+    }
+    // Asked after the loop is left: the ids handed out are done, not read again.
+    assert.deepEqual(JSON.parse(stream.checkpoint()).done, [[0, stop]]);
+  }
+});
+
 test('a batch insert of {"rows": [...]} answered {"ok": true}', async () => {
   const c = client();
   const rows = { path: 'shapes/rows/items', opField: null, recordsField: 'rows', results: 'all-or-nothing', okAt: '/ok', max: 100 };

@@ -608,3 +608,34 @@ fn an_input_item_that_failed_is_that_items_error() {
     assert_eq!(out[1].as_ref().unwrap_err().0, ErrorKind::Config);
     assert_eq!((report.succeeded, report.failed), (2, 1));
 }
+
+#[test]
+fn an_api_default_batch_that_cannot_tell_the_op_refuses_updates_and_deletes() {
+    // PostgREST's default batch is a POST of an array to the table (an
+    // insert): an update or delete sent that way would insert the rows.
+    let spec =
+        spec(ApiBuilder::new("https://db.example/rest/v1/").preset(crate::core::Preset::PostgRest));
+    let now = crate::core::test_origin();
+    for op in [WriteOp::Update, WriteOp::Delete] {
+        let options = WriteOptions::new(op, "items").idempotency_header(None);
+        let e = WriteJob::new(&spec, records(2), options, now)
+            .err()
+            .unwrap_or_else(|| panic!("{op:?} would be POSTed as an insert"));
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    }
+    // Inserts and upserts (Prefer: resolution=merge-duplicates) are batched.
+    for op in [WriteOp::Insert, WriteOp::Upsert] {
+        let options = WriteOptions::new(op, "items").idempotency_header(None);
+        let mut w = WriteJob::new(&spec, records(2), options, now).unwrap();
+        assert_eq!(w.poll_request().unwrap().method(), Method::Post);
+    }
+    // Given for the job itself, a batch is the job's to choose.
+    let options = WriteOptions::new(WriteOp::Update, "items")
+        .batch(
+            BatchWrite::new("items/bulk")
+                .op_field(None)
+                .records_field(None),
+        )
+        .idempotency_header(None);
+    assert!(WriteJob::new(&spec, records(2), options, now).is_ok());
+}

@@ -555,6 +555,29 @@ impl<'i> WriteJob<'i> {
         let mut options = options;
         if options.batch.is_none() && !options.unbatched {
             options.batch = spec.batch_write.clone();
+            // The API's default batch serves every op: when neither its body
+            // (an op member), nor its method, path or headers for this op,
+            // nor a delete's ids parameter say what the batch does, the
+            // server takes it for an insert (PostgREST: a POST of rows).
+            if let Some(b) = &options.batch {
+                let op = options.op;
+                let told = op == WriteOp::Insert
+                    || (b.op_field.is_some() && b.records_field.is_some())
+                    || b.methods.iter().any(|(o, _)| *o == op)
+                    || b.paths.iter().any(|(o, _)| *o == op)
+                    || b.op_headers.iter().any(|(o, _, _)| *o == op)
+                    || (op == WriteOp::Delete && b.delete_ids_param.is_some());
+                if !told {
+                    return Err(Error::config(format!(
+                        "the API's default batch endpoint ({}) cannot tell {} from an insert \
+                         (no op member, and no method, path or header of its own for {}): \
+                         give the job a batch of its own, or no batch",
+                        b.path,
+                        options.op.as_str(),
+                        options.op.as_str()
+                    )));
+                }
+            }
         }
         let batch = options
             .batch

@@ -2,7 +2,9 @@
 //!
 //! Read, in this order (the first family present wins):
 //! - `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset` (IETF
-//!   draft, reset in delta seconds);
+//!   draft, reset in delta seconds; GitLab sends an epoch instant there,
+//!   read as one above [`EPOCH_FROM`] when the answer's `Date` or the
+//!   client's clock says now);
 //! - `RateLimit: limit=100, remaining=50, reset=30` (the combined field of
 //!   later drafts) or `RateLimit: "default";r=50;t=30` (its structured form,
 //!   `r` remaining, `t` seconds to reset);
@@ -67,16 +69,29 @@ fn seconds(text: &str) -> Option<Duration> {
 /// `Date` header to measure it against (the server's `Date` is preferred:
 /// clock skew then does not matter).
 pub(crate) fn budget(resp: &Response, wall: Option<u64>) -> Option<Budget> {
-    ietf(resp)
+    ietf(resp, wall)
         .or_else(|| combined(resp))
         .or_else(|| x_rate_limit(resp, wall))
 }
 
-fn ietf(resp: &Response) -> Option<Budget> {
+fn ietf(resp: &Response, wall: Option<u64>) -> Option<Budget> {
+    let remaining = count(resp.header("ratelimit-remaining")?)?;
+    let raw = resp.header("ratelimit-reset")?;
+    // Delta seconds in the draft; GitLab sends an instant (`1580393717`):
+    // read as one when it is above the epoch threshold and a clock says now.
+    let now = || {
+        resp.header("date")
+            .and_then(crate::core::retry::http_date)
+            .or(wall)
+    };
+    let reset = match (count(raw), now()) {
+        (Some(at), Some(now)) if at > EPOCH_FROM => Duration::from_secs(at.saturating_sub(now)),
+        _ => seconds(raw)?,
+    };
     Some(Budget {
         limit: resp.header("ratelimit-limit").and_then(count),
-        remaining: count(resp.header("ratelimit-remaining")?)?,
-        reset: seconds(resp.header("ratelimit-reset")?)?,
+        remaining,
+        reset,
     })
 }
 
@@ -194,6 +209,21 @@ mod tests {
         assert_eq!(
             budget(&r, None).map(|b| b.reset),
             Some(Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn an_epoch_ratelimit_reset_is_an_instant() {
+        // GitLab: `RateLimit-Reset` is Unix time, not the draft's delta.
+        let r = with(&[
+            ("Date", "Thu, 30 Jan 2020 14:14:16 GMT"),
+            ("RateLimit-Limit", "600"),
+            ("RateLimit-Remaining", "0"),
+            ("RateLimit-Reset", "1580393717"),
+        ]);
+        assert_eq!(
+            budget(&r, None).map(|b| b.reset),
+            Some(Duration::from_secs(61))
         );
     }
 

@@ -97,13 +97,14 @@ def floor_rounds(records, page, concurrency, latency_s):
 
 
 def scenarios(scale):
-    """The five scenarios (scenario 4's 1,000,000 row is scenario 2's runs)."""
+    """The six scenarios (scenario 4's 1,000,000 row is scenario 2's runs)."""
     n = lambda x: max(1000, int(x * scale))  # noqa: E731
     latency_records = n(100_000)
     throughput_records = n(1_000_000)
     politeness_records = n(100_000)
     memory_records = n(100_000)
     many_ids = n(50_000)
+    shedding_records = n(20_000)
     return [
         {
             "name": "latency",
@@ -145,6 +146,18 @@ def scenarios(scale):
             "records": memory_records,
             "server": ["--records", memory_records, "--page-size", 1000, "--max-page-size", 1000],
             "client": ["--concurrency", 16, "--page-size", 1000],
+            "floor": None,
+            "reps": 3,
+        },
+        {
+            # A proxy that sheds one request in seven (429 + Retry-After: 1)
+            # whatever the rate: no slower than a plain retry loop (issue 21).
+            "name": "shedding",
+            "title": "6. Load shedding (429s that do not come from a rate)",
+            "records": shedding_records,
+            "server": ["--records", shedding_records, "--latency-ms", 50, "--page-size", 10,
+                       "--shed-rate", 1 / 7, "--retry-after", "seconds"],
+            "client": ["--concurrency", 16, "--page-size", 10],
             "floor": None,
             "reps": 3,
         },
@@ -682,6 +695,11 @@ def describe(sc, reps, ran_clients=(), with_big=True):
                 f"concurrency 16; the server allows 50 requests/s (token bucket, burst 10) and answers "
                 f"429 with `Retry-After: 1` beyond. Floor: ({math.ceil(sc['records'] / 100):,} − 10) / 50 = "
                 f"{sc['floor']:.1f} s.{r}")
+    if name == "shedding":
+        return (f"{sc['records']:,} records in {math.ceil(sc['records'] / 10):,} pages of 10, 50 ms server "
+                f"latency, concurrency 16; the server sheds one request in seven (429 with "
+                f"`Retry-After: 1`) whatever the rate. The target: no slower than the plain retry loops "
+                f"(the peers wait `Retry-After` and retry).{r}")
     if name == "memory":
         return (f"Peak RSS while streaming without collecting: {sc['records']:,} records (its own runs, "
                 f"page size 1,000, concurrency 16, no added latency).{r}"
@@ -731,7 +749,7 @@ def main():
     p.add_argument("--quick", action="store_true", help="one repetition of everything")
     p.add_argument("--reps", type=int, help="repetitions of every scenario (default: 3; throughput 7, "
                    "pagewise-chromium 3 there; politeness 1; in fetch-many, httpx-async and pagewise-chromium 1)")
-    p.add_argument("--only", help="comma-separated scenarios: startup,latency,throughput,politeness,memory,fetch-many")
+    p.add_argument("--only", help="comma-separated scenarios: startup,latency,throughput,politeness,memory,shedding,fetch-many")
     p.add_argument("--clients", help="comma-separated clients: " + ",".join(CLIENT_NAMES))
     p.add_argument("--scale", type=float, default=1.0, help="multiply every record count (e.g. 0.1 to try things out)")
     p.add_argument("--no-build", action="store_true", help="use what is built")

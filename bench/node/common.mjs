@@ -33,7 +33,7 @@ export function parseArgs(argv) {
 /** `sweep`, `fetch-many` or `startup`. */
 export function kind(args) {
   switch (args.scenario) {
-    case 'latency': case 'throughput': case 'politeness': case 'memory': return 'sweep';
+    case 'latency': case 'throughput': case 'politeness': case 'memory': case 'shedding': return 'sweep';
     case 'fetch-many': return 'fetch-many';
     case 'startup': return 'startup';
     default: throw new Error(`unknown scenario ${JSON.stringify(args.scenario)}`);

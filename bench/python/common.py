@@ -11,7 +11,7 @@ MAX_RETRIES = 10
 BASE_DELAY = 0.2
 MAX_DELAY = 20.0
 RETRIED = {429, 500, 502, 503, 504}
-SWEEPS = {"latency", "throughput", "politeness", "memory"}
+SWEEPS = {"latency", "throughput", "politeness", "memory", "shedding"}
 
 
 def parse_args():

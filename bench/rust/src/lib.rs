@@ -8,7 +8,7 @@
 //! CLIENT --scenario NAME --url URL --concurrency C --page-size P [--ids N]
 //! ```
 //!
-//! `NAME` is `latency`, `throughput`, `politeness` or `memory` (a sweep of
+//! `NAME` is `latency`, `throughput`, `politeness`, `memory` or `shedding` (a sweep of
 //! `URL/offset/items`), `fetch-many` (`GET URL/items/{id}` for ids 1..=N) or
 //! `startup` (load, print, exit: the cost of starting the client).
 
@@ -98,7 +98,7 @@ impl Args {
     /// What the scenario asks for.
     pub fn kind(&self) -> Kind {
         match self.scenario.as_str() {
-            "latency" | "throughput" | "politeness" | "memory" => Kind::Sweep,
+            "latency" | "throughput" | "politeness" | "memory" | "shedding" => Kind::Sweep,
             "fetch-many" => Kind::FetchMany,
             "startup" => Kind::Startup,
             other => die(&format!("unknown scenario {other:?}")),

@@ -559,13 +559,31 @@ fn load_shedding_in_page_order_is_no_slower_than_a_plain_loop() {
 }
 
 #[test]
-#[ignore = "not reached yet: the shed 429s keep the learnt rate from growing (about 2/s at the end, 206 s)"]
+#[ignore = "not reached yet: the shed 429s keep the learnt rate from growing (about 2/s at the end, 206 s); \
+            one 429 at a time cannot tell a shed one from a slight overshoot of the bucket, see below"]
 fn a_token_bucket_behind_a_load_shedder() {
     // 50/s, bursts of 10, and one request in twenty shed whatever the rate:
     // the pacer keeps the bucket's rate and only retries the shed ones. It
     // once took every shed 429 for a rate limit and ratcheted down to 1/s.
     // Floor: (1,000 - 10) / 50 = 19.8 s (shed requests count against the
     // bucket only once they get through, here: they are turned away first).
+    //
+    // Why it is not reached (PACING_TRACE=1): a shed 429 at the pace r fits
+    // a bucket of rate about r (lo ≈ r(1 - 0.6/m), hi ≈ r(1 + 1.1/m) after m
+    // requests since the last 429), exactly what a 429 from pacing slightly
+    // above a real bucket fits; so each one sets the rate to target(lo, hi),
+    // about 2.5% below r, pins the estimate's upper bound at r (no probe
+    // beyond it for PROBE_QUIET), and one in five comes "soon" (< 4
+    // requests) and backs off by 0.7. Any rule that treats one 429 at a time
+    // alike cannot win: the real-bucket test allows ~4 probe 429s in 19 s,
+    // so growth per second / decrease per 429 must stay under ~0.2, while
+    // shedding 1 in 20 at 50/s brings 2.4 429s a second: the rate drifts
+    // down until 429s are rare (~11/s). Telling them apart needs the pace
+    // varied (the share of 429s falls below the bucket's rate, not with
+    // shedding) — the window detector in shedding.rs, which here never sees
+    // a 0.6x slower window before a window without 429s resets it — and,
+    // once found, a rate kept for the bucket (forgetting it sends the pacer
+    // into the bucket at full speed).
     let r = paced(
         "50/s, shedding 1 in 20",
         Limited {

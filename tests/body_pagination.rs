@@ -134,7 +134,10 @@ fn assert_faults_retried(log: &[(LoggedRequest, Value)], report: &Report) -> usi
             .push(entry.status);
     }
     let failed = log.iter().filter(|(e, _)| e.status >= 500).count();
-    assert!(failed > 0, "the faults hit no page: change the seed or rate");
+    assert!(
+        failed > 0,
+        "the faults hit no page: change the seed or rate"
+    );
     for (body, statuses) in &answered {
         assert_eq!(
             statuses.iter().filter(|s| **s == 200).count(),
@@ -187,14 +190,20 @@ fn graphql_pull(driver: Driver) {
         .filter(|(e, _)| e.status == 200)
         .map(|(_, b)| b)
         .collect();
-    assert_eq!(ok.len() as u64, N / PAGE, "one request per page, the last ends it");
+    assert_eq!(
+        ok.len() as u64,
+        N / PAGE,
+        "one request per page, the last ends it"
+    );
     assert_eq!(ok[0]["variables"], json!({ "first": PAGE, "after": null }));
     let afters: BTreeSet<&str> = ok[1..]
         .iter()
         .map(|b| {
             assert_eq!(b["query"], json!(QUERY));
             assert_eq!(b["variables"]["first"], json!(PAGE));
-            b["variables"]["after"].as_str().expect("a cursor after the first page")
+            b["variables"]["after"]
+                .as_str()
+                .expect("a cursor after the first page")
         })
         .collect();
     assert_eq!(afters.len(), ok.len() - 1, "each cursor once");

@@ -145,10 +145,8 @@ fn graphql_page(shared: &Shared, body: &Bytes) -> Resp {
     let out = page_body(
         format!("{{\"data\":{{\"items\":{{\"totalCount\":{total},\"nodes\":[").as_bytes(),
         records,
-        format!(
-            "],\"pageInfo\":{{\"endCursor\":{end_cursor},\"hasNextPage\":{has_next}}}}}}}}}"
-        )
-        .as_bytes(),
+        format!("],\"pageInfo\":{{\"endCursor\":{end_cursor},\"hasNextPage\":{has_next}}}}}}}}}")
+            .as_bytes(),
     );
     drop(view);
     drop(store);

@@ -129,7 +129,7 @@ pub use crate::core::{
     ManyReport, ToJson, WriteOp, Written,
 };
 pub use crate::core::{BoxError, ClientAuth, Grant, OAuth2, Token, TokenFuture, TokenProvider};
-pub use crate::core::{DeltaCompose, DeltaFormat};
+pub use crate::core::{ApiUsage, DeltaCompose, DeltaFormat};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::list::{List, Page};
 pub use crate::many::{FetchManyJob, WriteManyJob, WriteOutcome};

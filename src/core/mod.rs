@@ -22,6 +22,7 @@ pub mod schema;
 mod sweep;
 mod token;
 mod url;
+mod usage;
 
 /// The origin of simulated time in the core's unit tests: an arbitrary
 /// instant (`web_time::Instant` has no constant), read once per test; every
@@ -39,6 +40,7 @@ pub use self::url::{Url, UrlError};
 pub use api::{ApiBuilder, ApiSpec, Auth};
 pub use checkpoint::{Checkpoint, ManyCheckpoint};
 pub use delta::{DeltaCompose, DeltaFilter, DeltaFormat, Watermark};
+pub use usage::ApiUsage;
 pub(crate) use exchange::refuses_credentials;
 pub use fetch::{decode_json, Fetch};
 #[doc(hidden)]

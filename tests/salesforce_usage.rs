@@ -105,7 +105,11 @@ fn notice_near_the_limit(blocking: bool) {
     // 13 pages against a limit of 12: 90% is reached at the 11th answer.
     let server = server(12);
     let report = pull(&api(&server), blocking);
-    assert_eq!(high_notices(&report), vec![(11, 12)], "once, the first time");
+    assert_eq!(
+        high_notices(&report),
+        vec![(11, 12)],
+        "once, the first time"
+    );
     assert_eq!(pair(report.api_usage), usage(13, 12), "the latest usage");
     assert_eq!(report.complete, Some(true), "a usage notice is no change");
     assert!(!report.changed_during_sweep);

@@ -40,7 +40,6 @@ pub use self::url::{Url, UrlError};
 pub use api::{ApiBuilder, ApiSpec, Auth};
 pub use checkpoint::{Checkpoint, ManyCheckpoint};
 pub use delta::{DeltaCompose, DeltaFilter, DeltaFormat, Watermark};
-pub use usage::ApiUsage;
 pub(crate) use exchange::refuses_credentials;
 pub use fetch::{decode_json, Fetch};
 #[doc(hidden)]
@@ -54,6 +53,7 @@ pub use many::{
 pub(crate) use options::check_sizes;
 pub use options::{ListOptions, Order};
 pub use pacing::{PacerStats, Pacing};
+pub use usage::ApiUsage;
 // The pacer is the drivers' (one per `Api`, behind a lock): internal.
 pub(crate) use pacing::{Admission, Outcome, Pacer, Ticket};
 pub use page::Records;

@@ -94,7 +94,10 @@ mod tests {
     #[test]
     fn parses_salesforce_values() {
         assert_eq!(ApiUsage::parse("api-usage=18/15000"), usage(18, 15000));
-        assert_eq!(ApiUsage::parse(" API-Usage = 18 / 15000 "), usage(18, 15000));
+        assert_eq!(
+            ApiUsage::parse(" API-Usage = 18 / 15000 "),
+            usage(18, 15000)
+        );
         assert_eq!(
             ApiUsage::parse("api-usage=25/5000, per-app-api-usage=17/250(appName=sample-app)"),
             usage(25, 5000)
@@ -104,7 +107,10 @@ mod tests {
             usage(30, 5000)
         );
         // Over the limit (Salesforce lets an org go a little past it).
-        assert_eq!(ApiUsage::parse("api-usage=15100/15000"), usage(15100, 15000));
+        assert_eq!(
+            ApiUsage::parse("api-usage=15100/15000"),
+            usage(15100, 15000)
+        );
         assert_eq!(
             ApiUsage::parse("api-usage=0/9999999999999999999"),
             usage(0, 9_999_999_999_999_999_999)
@@ -162,12 +168,36 @@ mod tests {
         assert_eq!(ApiUsage::of(&Response::new(200, "{}")), None);
 
         let mut current = None;
-        ApiUsage::update(&mut current, ApiUsage { used: 7, limit: 100 });
-        ApiUsage::update(&mut current, ApiUsage { used: 5, limit: 100 });
+        ApiUsage::update(
+            &mut current,
+            ApiUsage {
+                used: 7,
+                limit: 100,
+            },
+        );
+        ApiUsage::update(
+            &mut current,
+            ApiUsage {
+                used: 5,
+                limit: 100,
+            },
+        );
         assert_eq!(current, usage(7, 100), "an older answer, come late");
-        ApiUsage::update(&mut current, ApiUsage { used: 9, limit: 100 });
+        ApiUsage::update(
+            &mut current,
+            ApiUsage {
+                used: 9,
+                limit: 100,
+            },
+        );
         assert_eq!(current, usage(9, 100));
-        ApiUsage::update(&mut current, ApiUsage { used: 3, limit: 200 });
+        ApiUsage::update(
+            &mut current,
+            ApiUsage {
+                used: 3,
+                limit: 200,
+            },
+        );
         assert_eq!(current, usage(3, 200), "a new limit is news");
     }
 }

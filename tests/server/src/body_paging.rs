@@ -49,22 +49,19 @@ fn search(shared: &Shared, body: &Bytes) -> Resp {
         _ => return error(StatusCode::BAD_REQUEST, "the body must be a JSON object"),
     };
     let number = |name: &str, default: u64| match request.get(name) {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => v.as_u64().ok_or_else(|| {
-            error(
-                StatusCode::BAD_REQUEST,
-                &format!("{name} must be a non-negative integer"),
-            )
-        }),
+        None | Some(Value::Null) => Some(default),
+        Some(v) => v.as_u64(),
     };
-    let from = match number("from", 0) {
-        Ok(n) => n,
-        Err(resp) => return resp,
+    let (Some(from), Some(size)) = (
+        number("from", 0),
+        number("size", shared.config.default_page_size),
+    ) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "from and size must be non-negative integers",
+        );
     };
-    let size = match number("size", shared.config.default_page_size) {
-        Ok(n) => n.min(max_size(shared)),
-        Err(resp) => return resp,
-    };
+    let size = size.min(max_size(shared));
     if request.get("query").is_some_and(|q| !q.is_object()) {
         return error(StatusCode::BAD_REQUEST, "query must be an object");
     }

@@ -124,12 +124,12 @@ pub use crate::core::{
     Pacing, Pagination, Progress, Report, RetryBudget, RetryCause, RetryCounts, RetryPolicy, Total,
     Watermark,
 };
+pub use crate::core::{ApiUsage, DeltaCompose, DeltaFormat};
 pub use crate::core::{
     BatchLookup, BatchResults, BatchWrite, FromJson, JsonText, ManyCheckpoint, ManyProgress,
     ManyReport, ToJson, WriteOp, Written,
 };
 pub use crate::core::{BoxError, ClientAuth, Grant, OAuth2, Token, TokenFuture, TokenProvider};
-pub use crate::core::{DeltaCompose, DeltaFormat};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::list::{List, Page};
 pub use crate::many::{FetchManyJob, WriteManyJob, WriteOutcome};

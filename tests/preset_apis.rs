@@ -413,11 +413,7 @@ fn salesforce_writes(blocking: bool) {
         .take(100)
         .map(|id| serde_json::json!({ "Id": id }))
         .collect();
-    let deleted = api
-        .blocking()
-        .delete_many("Account", &gone)
-        .run()
-        .unwrap();
+    let deleted = api.blocking().delete_many("Account", &gone).run().unwrap();
     assert!(deleted.iter().all(|o| o.result.is_ok()), "{deleted:?}");
     assert_eq!(salesforce_count(&api), RECORDS as usize + 349);
 }

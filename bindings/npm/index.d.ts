@@ -803,6 +803,12 @@ export type Notice =
   | { readonly type: 'oversizedPage'; readonly page: number; readonly asked: number; readonly got: number }
   /** A total was configured but the answer had none: the sweep walked pages in sequence. */
   | { readonly type: 'totalMissing'; readonly page: number }
+  /**
+   * The API announced a request usage of at least 90% of its limit
+   * (Salesforce `Sforce-Limit-Info`, the org's daily API request limit);
+   * raised once per sweep.
+   */
+  | { readonly type: 'apiUsageHigh'; readonly used: number; readonly limit: number }
   /** A notice this version of the bindings has no shape for, described in words. */
   | { readonly type: 'other'; readonly message: string };
 
@@ -859,6 +865,20 @@ export interface Report {
   readonly bytes: number;
   /** For a delta sync (`since`): where the next sync starts; `null` otherwise. */
   readonly watermark: Watermark | null;
+  /**
+   * The API request usage the answers announced (Salesforce
+   * `Sforce-Limit-Info: api-usage=used/limit`), the latest seen; `null` when
+   * none did. At 90% of the limit the sweep raises an `apiUsageHigh` notice.
+   */
+  readonly apiUsage: ApiUsage | null;
+}
+
+/** Requests used of an API's request limit, as the API announced it. */
+export interface ApiUsage {
+  /** Requests used. */
+  readonly used: number;
+  /** The limit (at least 1). */
+  readonly limit: number;
 }
 
 /** One page of a sweep. */

@@ -201,6 +201,11 @@ fn notice(n: &Notice) -> Object {
             set(&obj, "type", "totalMissing");
             set(&obj, "page", page as f64);
         }
+        Notice::ApiUsageHigh { used, limit } => {
+            set(&obj, "type", "apiUsageHigh");
+            set(&obj, "used", used as f64);
+            set(&obj, "limit", limit as f64);
+        }
         // Described in words without `Debug` (its formatting machinery
         // costs kilobytes of wasm).
         _ => {
@@ -418,7 +423,7 @@ pub(crate) fn pacing_stats(
 
 /// A report as `{ records, pages, requests, total, complete, durationMs,
 /// maxBufferedPages, notices, noticesDropped, retries, throttledMs,
-/// changedDuringSweep }`.
+/// changedDuringSweep, bytes, watermark, apiUsage }`.
 pub(crate) fn report(r: &Report) -> JsValue {
     let obj = Object::new();
     set(&obj, "records", r.records as f64);
@@ -444,6 +449,13 @@ pub(crate) fn report(r: &Report) -> JsValue {
         "watermark",
         r.watermark.as_ref().map_or(JsValue::NULL, watermark),
     );
+    let usage = r.api_usage.map_or(JsValue::NULL, |u| {
+        let usage = Object::new();
+        set(&usage, "used", u.used as f64);
+        set(&usage, "limit", u.limit as f64);
+        usage.into()
+    });
+    set(&obj, "apiUsage", usage);
     obj.into()
 }
 

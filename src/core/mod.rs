@@ -22,6 +22,7 @@ pub mod schema;
 mod sweep;
 mod token;
 mod url;
+mod usage;
 
 /// The origin of simulated time in the core's unit tests: an arbitrary
 /// instant (`web_time::Instant` has no constant), read once per test; every
@@ -52,6 +53,7 @@ pub use many::{
 pub(crate) use options::check_sizes;
 pub use options::{ListOptions, Order};
 pub use pacing::{PacerStats, Pacing};
+pub use usage::ApiUsage;
 // The pacer is the drivers' (one per `Api`, behind a lock): internal.
 pub(crate) use pacing::{Admission, Outcome, Pacer, Ticket};
 pub use page::Records;

@@ -133,3 +133,35 @@ describe('batch writes of the presets', () => {
     assert.equal(row.name, 'merged');
   });
 });
+
+describe('salesforce API usage', () => {
+  test('Sforce-Limit-Info: the latest usage in the report, a notice once at 90%', async () => {
+    // 13 query pages of 200 against a daily limit of 12: 90% at the 11th answer.
+    const limited = await startTestServer({ records: N, latencyMs: 1, extra: ['--salesforce-api-limit', '12'] });
+    try {
+      const api = new Client({
+        preset: 'salesforce',
+        baseUrl: `${limited.url}/services/data/v60.0/`,
+        headers: { 'Sforce-Query-Options': 'batchSize=200' },
+      });
+      const { records, report } = await api.listWithReport('query', { query: { q: SOQL } });
+      assert.equal(records.length, N);
+      assert.equal(report.pages, 13);
+      assert.deepEqual(report.apiUsage, { used: 13, limit: 12 });
+      assert.deepEqual(report.notices, [{ type: 'apiUsageHigh', used: 11, limit: 12 }]);
+      assert.equal(report.complete, true);
+      assert.equal(report.changedDuringSweep, false);
+    } finally {
+      await limited.close();
+    }
+
+    // The default limit: the usage, no notice; other families announce none.
+    const sf = new Client({ preset: 'salesforce', baseUrl: `${server.url}/services/data/v60.0/` });
+    const first = await sf.listWithReport('query', { query: { q: SOQL } });
+    assert.deepEqual(first.report.apiUsage, { used: first.report.requests, limit: 15000 });
+    assert.deepEqual(first.report.notices, []);
+    const sn = new Client({ preset: 'servicenow', baseUrl: `${server.url}/api/now/table/` });
+    const { report } = await sn.listWithReport('incident');
+    assert.equal(report.apiUsage, null);
+  });
+});

@@ -15,6 +15,7 @@ use crate::core::exchange::{self, take_request, Verdict};
 use crate::core::http::{Header, Request, RequestId, Response, TransportError};
 use crate::core::options::Order;
 use crate::core::retry::{Failure, Retrier, RetryCause, RetryPolicy, SplitMix64};
+use crate::core::usage::ApiUsage;
 use crate::error::{Error, ErrorKind, Result};
 
 use super::kind::{DynKind, Out, Read};
@@ -327,6 +328,9 @@ impl<'i> Engine<'i> {
             return;
         };
         self.report.requests += 1;
+        if let Some(seen) = answer.as_ref().ok().and_then(ApiUsage::of) {
+            ApiUsage::update(&mut self.report.api_usage, seen);
+        }
         let url = self.units.get_mut(uid).expect("unit exists").url.clone();
         // A failure of the whole request (no answer, or a status that is
         // retried) is every item's; other answers are read item by item.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::core::retry::RetryCounts;
+use crate::core::usage::ApiUsage;
 #[cfg(doc)]
 use crate::error::ErrorKind;
 use crate::error::Result;
@@ -31,6 +32,10 @@ pub struct ManyReport {
     pub throttled: Duration,
     /// Time from start to end.
     pub duration: Duration,
+    /// The API request usage the answers announced (Salesforce
+    /// `Sforce-Limit-Info: api-usage=used/limit`), the latest seen; `None`
+    /// when no answer announced one.
+    pub api_usage: Option<ApiUsage>,
 }
 
 /// How far a job of many items is.

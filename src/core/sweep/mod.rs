@@ -115,6 +115,7 @@ use super::options::{check_sizes, ListOptions, Order};
 use super::page::{self, Body, DecodeError, Records};
 use super::pagination::{Link, Pagination, Total};
 use super::retry::{Failure, Retrier, RetryCause};
+use super::usage::ApiUsage;
 use crate::error::{Error, ErrorKind, Result};
 
 mod answer;
@@ -258,6 +259,8 @@ pub struct Sweep {
     doubt: bool,
     /// The JSON body template of POST pages (`ListOptions::body`).
     body: Option<serde_json::Value>,
+    /// [`Notice::ApiUsageHigh`] was raised.
+    usage_noticed: bool,
 }
 
 impl Sweep {
@@ -378,6 +381,7 @@ impl Sweep {
             stopped: false,
             doubt: false,
             body: options.body.clone(),
+            usage_noticed: false,
         };
         if let Some(c) = options.resume {
             sweep.restore(c)?;
@@ -643,6 +647,9 @@ impl Sweep {
             return;
         }
         self.report.requests += 1;
+        if let Ok(resp) = &response {
+            self.see_usage(resp);
+        }
         if !self.slots.contains_key(&key) {
             // A page dropped after a failure further up: nothing to do.
             self.finish_if_done();
@@ -790,6 +797,21 @@ impl Sweep {
         err.with_url(url).with_page(key.0)
     }
 
+    /// Keeps the API usage `resp` announces; the first at 90% of the limit
+    /// raises [`Notice::ApiUsageHigh`].
+    fn see_usage(&mut self, resp: &Response) {
+        let Some(seen) = ApiUsage::of(resp) else {
+            return;
+        };
+        ApiUsage::update(&mut self.report.api_usage, seen);
+        if seen.is_high() && !std::mem::replace(&mut self.usage_noticed, true) {
+            self.notice(Notice::ApiUsageHigh {
+                used: seen.used,
+                limit: seen.limit,
+            });
+        }
+    }
+
     fn notice(&mut self, n: Notice) {
         if self.report.notices.len() < MAX_NOTICES {
             self.report.notices.push(n.clone());
@@ -852,7 +874,7 @@ impl Sweep {
                         | Notice::ShortPage { .. }
                         | Notice::OversizedPage { .. }
                 )
-            }) || self.report.notices_dropped > 0; // only TotalMissing is not a change, and it comes once
+            }) || self.report.notices_dropped > 0; // TotalMissing and ApiUsageHigh are no change, and come once
             let changed = self.report.changed_during_sweep;
             if self.verify && (self.report.complete == Some(false) || changed) {
                 let total = self.total.unwrap_or(0);

@@ -6,6 +6,7 @@ use super::slots::{Key, Target};
 use crate::core::delta::Watermark;
 use crate::core::page::Records;
 use crate::core::retry::RetryCounts;
+use crate::core::usage::ApiUsage;
 use crate::error::Error;
 
 /// Notices a [`Report`] keeps (the first ones); later ones are counted in
@@ -75,6 +76,16 @@ pub enum Notice {
         /// The page whose answer had no total.
         page: u64,
     },
+    /// The API announced a request usage of at least 90% of its limit
+    /// (Salesforce `Sforce-Limit-Info: api-usage=13500/15000`, the org's
+    /// daily API request limit): raised once per sweep, the first time.
+    /// The latest usage is in [`Report::api_usage`].
+    ApiUsageHigh {
+        /// Requests used.
+        used: u64,
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// What a finished sweep did.
@@ -124,6 +135,11 @@ pub struct Report {
     /// planned): rows may have been missed or handed out twice. Cursor and
     /// keyset sweeps follow the data and are not affected.
     pub changed_during_sweep: bool,
+    /// The API request usage the answers announced (Salesforce
+    /// `Sforce-Limit-Info: api-usage=used/limit`), the latest seen; `None`
+    /// when no answer announced one. At 90% of the limit the sweep raises
+    /// [`Notice::ApiUsageHigh`] (once).
+    pub api_usage: Option<ApiUsage>,
 }
 
 /// How far a long operation is, as `on_progress` callbacks receive it.

@@ -34,7 +34,9 @@
 //! | `/garbage/{html,json,missing,null,empty}/items` | | malformed answers |
 //! | `/garbage/status/{code}/items` | | that status |
 //! | `GET /_stats`, `POST /_reset` | | control, not counted |
-//! | `GET /_log` | | the counted requests as JSON: `[{"method","path","status","at_ms"}]` (since start or the last reset) |
+//! | `POST /search/items` | body `{"from":n,"size":n,"query":{..}}` | `{"took":0,"hits":{"total":N,"hits":[..]}}` (Elasticsearch-like; a bad body is a `400`) |
+//! | `POST /graphql` | body `{"query":"..items..","variables":{"first":n,"after":cursor\|null}}` | `{"data":{"items":{"totalCount":N,"nodes":[..],"pageInfo":{"endCursor":".."\|null,"hasNextPage":bool}}}}`; a bad body is a `400` `{"errors":[{"message":".."}]}` |
+//! | `GET /_log` | | the counted requests as JSON: `[{"method","path","status","at_ms","content_type","body"}]` (since start or the last reset; `body` when at most 4 KiB) |
 //! | `GET`/`POST`/`DELETE /_faults` | | the live [`Faults`] as JSON, not counted |
 //! | `POST /_touch` (a JSON array of ids), `POST /_insert?n=N` | | [`TestServer::update`] and [`TestServer::insert`] for clients in another process, not counted |
 //! | `POST /oauth2/token`, `GET`/`POST`/`DELETE /_oauth` | | OAuth 2.0 token endpoint and expiring bearer tokens, off until [`TestServer::enable_oauth`] (see [`OAuthConfig`]) |
@@ -83,6 +85,7 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod body_paging;
 mod families;
 mod faults;
 mod oauth;
@@ -182,6 +185,10 @@ pub struct LoggedRequest {
     pub at: Duration,
     /// The request's `Idempotency-Key` header, if it had one.
     pub idempotency_key: Option<String>,
+    /// The request's `Content-Type` header, if it had one.
+    pub content_type: Option<String>,
+    /// The request body (lossy UTF-8), when it had one of at most 4 KiB.
+    pub body: Option<String>,
 }
 
 /// State shared between the handle and the server's tasks.

@@ -85,6 +85,9 @@ struct Args {
     /// Salesforce: query batch size without Sforce-Query-Options.
     #[arg(long, default_value_t = 2000)]
     salesforce_batch_size: u64,
+    /// Salesforce: the daily API request limit shown in Sforce-Limit-Info.
+    #[arg(long, default_value_t = 15000)]
+    salesforce_api_limit: u64,
     /// GitHub: requests per rate-limit window.
     #[arg(long, default_value_t = 5000)]
     github_budget: u64,
@@ -184,6 +187,7 @@ fn main() -> ExitCode {
         families: FamilyConfig {
             servicenow_max_limit: args.servicenow_max_limit,
             salesforce_batch_size: args.salesforce_batch_size,
+            salesforce_api_limit: args.salesforce_api_limit,
             github_budget: args.github_budget,
             github_window: Duration::from_secs(args.github_window_secs),
             github_limit_status: args.github_limit_status,

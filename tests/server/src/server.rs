@@ -35,7 +35,7 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const EXPOSED_HEADERS: &str =
     "X-Total-Count, Content-Range, Link, X-Next-Cursor, Retry-After, X-Request-Id, \
      RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit, \
-     X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset";
+     X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Sforce-Limit-Info";
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 /// Request headers a preflight always allows (besides `*` and those asked).
 const ALLOWED_HEADERS: [&str; 4] = [
@@ -129,7 +129,7 @@ pub(crate) async fn handle(
     let body = if write {
         match read_body(incoming).await {
             Ok(body) => body,
-            Err(resp) => return Ok(finish(&shared, &parts, resp, at, request_id)),
+            Err(resp) => return Ok(finish(&shared, &parts, &[], resp, at, request_id)),
         }
     } else {
         Bytes::new()
@@ -174,7 +174,7 @@ pub(crate) async fn handle(
     } else if altered || !decision.slow.is_zero() {
         shared.faults.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(finish(&shared, &parts, resp, at, request_id))
+    Ok(finish(&shared, &parts, &body, resp, at, request_id))
 }
 
 /// Decides this request's faults (none for `/_…` paths) and applies a due
@@ -236,8 +236,18 @@ fn target(parts: &Parts) -> String {
         .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned())
 }
 
+/// Request bodies up to this size are kept in the log ([`LoggedRequest::body`]).
+const LOGGED_BODY: usize = 4096;
+
 /// Adds the per-request headers and writes the log entry.
-fn finish(shared: &Shared, parts: &Parts, resp: Resp, at: Duration, request_id: u64) -> Resp {
+fn finish(
+    shared: &Shared,
+    parts: &Parts,
+    body: &[u8],
+    resp: Resp,
+    at: Duration,
+    request_id: u64,
+) -> Resp {
     let mut resp = with_cors(resp);
     resp.headers_mut()
         .insert(X_REQUEST_ID, HeaderValue::from(request_id));
@@ -251,6 +261,13 @@ fn finish(shared: &Shared, parts: &Parts, resp: Resp, at: Duration, request_id: 
             .get("idempotency-key")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        content_type: parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: (!body.is_empty() && body.len() <= LOGGED_BODY)
+            .then(|| String::from_utf8_lossy(body).into_owned()),
     };
     shared
         .log
@@ -340,7 +357,7 @@ fn not_found_path(path: &str) -> Resp {
     )
 }
 
-fn method_not_allowed(method: &Method, allow: &'static str) -> Resp {
+pub(crate) fn method_not_allowed(method: &Method, allow: &'static str) -> Resp {
     let mut resp = json(
         StatusCode::METHOD_NOT_ALLOWED,
         format!(
@@ -429,6 +446,8 @@ async fn control(shared: &Shared, parts: &Parts, incoming: Incoming) -> Resp {
                             "method": e.method,
                             "path": e.path,
                             "status": e.status,
+                            "content_type": e.content_type,
+                            "body": e.body,
                             "at_ms": e.at.as_secs_f64() * 1000.0,
                         })
                     })
@@ -608,6 +627,9 @@ fn classify<'a>(segments: &[&'a str]) -> Option<Route<'a>> {
 
 fn route(shared: &Shared, parts: &Parts, body: &Bytes) -> Resp {
     if let Some(resp) = crate::families::route(shared, parts, body) {
+        return resp;
+    }
+    if let Some(resp) = crate::body_paging::route(shared, parts, body) {
         return resp;
     }
     let path = parts.uri.path();
@@ -874,7 +896,7 @@ fn page_size(
 }
 
 /// `prefix` + records joined by commas + `suffix`, in one exact allocation.
-fn page_body(prefix: &[u8], records: &[Bytes], suffix: &[u8]) -> Bytes {
+pub(crate) fn page_body(prefix: &[u8], records: &[Bytes], suffix: &[u8]) -> Bytes {
     let len = prefix.len()
         + records.iter().map(Bytes::len).sum::<usize>()
         + records.len().saturating_sub(1)
@@ -983,11 +1005,11 @@ fn page_dialect(
 
 const CURSOR_MASK: u64 = 0x5DEE_CE66_D1CE_CAFE;
 
-fn encode_cursor(last_id: u64) -> String {
+pub(crate) fn encode_cursor(last_id: u64) -> String {
     format!("c{:016x}", last_id ^ CURSOR_MASK)
 }
 
-fn decode_cursor(cursor: &str) -> Option<u64> {
+pub(crate) fn decode_cursor(cursor: &str) -> Option<u64> {
     let hex = cursor.strip_prefix('c')?;
     if hex.len() != 16 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;

@@ -555,7 +555,7 @@ fn cors_on_responses_and_preflight() {
     let agent = agent();
     let exposed = "X-Total-Count, Content-Range, Link, X-Next-Cursor, Retry-After, X-Request-Id, \
                    RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit, \
-                   X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset";
+                   X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Sforce-Limit-Info";
     for path in [
         "/offset/items",
         "/garbage/status/503/items",

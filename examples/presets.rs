@@ -28,7 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // (preset, base URL under the server, collection, query, id pointer)
     let soql = "SELECT Id, Name, SystemModstamp FROM Account";
-    let runs: [(Preset, &str, &str, &[(&str, &str)], &str); 7] = [
+    type Run<'a> = (Preset, &'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+    let runs: [Run; 7] = [
         (
             Preset::ServiceNow,
             "/api/now/table/",

@@ -846,7 +846,7 @@ export interface Report {
   readonly durationMs: number;
   /** The most pages held at once: at most concurrency + window; while pages wait out a retry delay, that again for each, up to 16 times. */
   readonly maxBufferedPages: number;
-  /** The first 100 notices of the sweep (each also comes to `onNotice` as it is raised). */
+  /** The first 100 notices of the sweep. */
   readonly notices: readonly Notice[];
   /** Notices past the first 100: counted, not kept. */
   readonly noticesDropped: number;

@@ -359,6 +359,13 @@ fn pacing_against_a_fast_bucket_with_latency() {
     // (twice concurrency + window at most); with the window stretched for
     // every page waiting (`MAX_RETRY_STRETCH`), the pacer's own ramp shows:
     // 23 of 1,023 requests, 3.25 s instead of 3.49 s.
+    // Measured (pacer4): the 14 came from the window holding the sweep (699
+    // requests sent by 3 s), not from the pacer. The pacer's lower bound of
+    // the server's rate is 536-541/s for this 500/s bucket, so it paces at
+    // ~575/s and a 429 comes every 20-40 ms until a "soon" one backs off at
+    // 2.1 s. Bringing this back to 16 means a lower bound that allows for
+    // the 20 ms latency (a suspect: the mark after a 429 is set when its
+    // answer comes, not when the bucket ran dry).
     assert!(r.throttled <= 24, "{r:?}");
     assert!(r.paused <= 1.1, "{r:?}");
 }
@@ -584,6 +591,15 @@ fn a_token_bucket_behind_a_load_shedder() {
     // a 0.6x slower window before a window without 429s resets it — and,
     // once found, a rate kept for the bucket (forgetting it sends the pacer
     // into the bucket at full speed).
+    // Measured (pacer4): with windows of 48 answers instead of 24 the
+    // detector still does not fire. The windows it sees go 23/s (20% 429s,
+    // the first fan-out), 18.5/s (2%), then 12-13/s (2-6%) for 30 s: the
+    // ratchet slows the pace by 0.65x over 6 s, never the 0.6x it needs, and
+    // a window without a 429 resets its reference; it would only fire at
+    // ~50 s, after the "soon" back-offs took the pace to 4/s. Reaching 22.8 s
+    // needs ~30/s on average from the first seconds, so the pace would have
+    // to be varied on purpose within the first 2-3 s, not inferred from the
+    // ratchet.
     let r = paced(
         "50/s, shedding 1 in 20",
         Limited {
@@ -593,4 +609,39 @@ fn a_token_bucket_behind_a_load_shedder() {
         1000,
     );
     assert!(secs(r.took) <= 19.8 * 1.15, "{r:?}");
+}
+
+#[test]
+#[ignore = "not reached yet: below about one in ten shed, the pacer learns a rate from the 429s \
+            (1 in 12: 26.1 s against 18.2 s for a plain loop; 1 in 20: 19.4 s against 12.7 s; \
+            1 in 50: 19.7 s against 9.3 s)"]
+fn load_shedding_of_any_share_in_page_order() {
+    // The proxy of `load_shedding_in_page_order_is_no_slower_than_a_plain_loop`
+    // shedding other shares. Measured (pacer4, this commit's base):
+    //   shed   plain   paced
+    //   1/5    36.9 s  30.3 s
+    //   1/7    29.4 s  27.5 s
+    //   1/10   20.4 s  12.3 s
+    //   1/12   18.2 s  26.1 s
+    //   1/20   12.7 s  19.4 s
+    //   1/50    9.3 s  19.7 s
+    // Capping the window stretch at twice concurrency + window while fewer
+    // than a tenth of the sweep's recent answers were 429s (which brings
+    // `pacing_against_a_fast_bucket_with_latency` back to 14 429s) made the
+    // low shares far worse: 1/20 33.6 s, 1/50 239 s. Their 2% share is the
+    // fast bucket's too (23 of 1,023), so no share of 429s seen by the sweep
+    // tells them apart.
+    for n in [5usize, 7, 10, 12, 20, 50] {
+        let server = || Limited {
+            shed: Some(n),
+            ..Limited::unlimited(Duration::from_millis(50))
+        };
+        let plain = plain_retry_loop(&server(), 2000, 16);
+        let r = paced_sweep(server(), 2000, 16, Pacing::default());
+        eprintln!("shedding 1 in {n}, page order: plain retry loop {plain:?}, paced {r:?}");
+        assert!(
+            r.took <= plain,
+            "1 in {n}: {r:?} slower than a plain loop ({plain:?})"
+        );
+    }
 }

@@ -470,3 +470,63 @@ fn postgrest_bulk_insert_and_upsert() {
     assert_eq!(server.record_value(100_000).unwrap()["name"], "merged");
     assert_eq!(server.ids().len() as u64, RECORDS + 1500);
 }
+
+fn github_server(families: FamilyConfig) -> TestServer {
+    TestServer::start(Config {
+        records: RECORDS,
+        latency: Duration::from_millis(2),
+        families,
+        ..Config::default()
+    })
+    .expect("test server starts")
+}
+
+fn github_pull(server: &TestServer) -> (Vec<Value>, Report) {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.preset == Preset::GitHub)
+        .unwrap();
+    let api = api(server, &case);
+    pull_blocking(&api, &case, None)
+}
+
+/// GitHub's primary rate limit, announced in `X-RateLimit-*`: a sweep of 26
+/// requests under a budget of 10 per 2 s waits for each reset instead of
+/// running into the limit.
+#[test]
+fn github_preset_keeps_to_the_budget_its_headers_announce() {
+    let server = github_server(FamilyConfig {
+        github_budget: 10,
+        github_window: Duration::from_secs(2),
+        ..FamilyConfig::default()
+    });
+    let (records, report) = github_pull(&server);
+    assert_eq!(records.len() as u64, RECORDS);
+    let refused = server
+        .log()
+        .iter()
+        .filter(|r| r.status == 403 || r.status == 429)
+        .count();
+    assert_eq!(refused, 0, "{report:?}");
+    assert!(report.requests > 20, "{report:?}");
+}
+
+/// GitHub's secondary rate limit, a 403 with `Retry-After`: the preset's
+/// `forbiddenRateLimit` retries it after the wait; no record is lost.
+#[test]
+fn github_preset_waits_out_secondary_rate_limits() {
+    let server = github_server(FamilyConfig {
+        github_secondary: Some(pagewise_testserver::SecondaryLimit {
+            every: 9,
+            status: 403,
+            retry_after_secs: 1,
+        }),
+        ..FamilyConfig::default()
+    });
+    let (records, report) = github_pull(&server);
+    assert_eq!(records.len() as u64, RECORDS);
+    unique_ids(&cases()[2], &records);
+    assert!(report.retries.throttled > 0, "{report:?}");
+    let refused = server.log().iter().filter(|r| r.status == 403).count() as u64;
+    assert_eq!(report.retries.throttled, refused, "{report:?}");
+}

@@ -530,3 +530,67 @@ fn github_preset_waits_out_secondary_rate_limits() {
     let refused = server.log().iter().filter(|r| r.status == 403).count() as u64;
     assert_eq!(report.retries.throttled, refused, "{report:?}");
 }
+
+/// The presets set no credential: the user's `auth` goes with them. ServiceNow
+/// with basic auth; Supabase's two secret headers (`apikey` and a bearer).
+#[test]
+fn presets_take_the_users_credentials() {
+    let server = TestServer::start(Config {
+        records: 300,
+        families: FamilyConfig {
+            basic: Some(("admin".into(), "s3cret".into())),
+            postgrest_apikey: Some("anon-key".into()),
+            ..FamilyConfig::default()
+        },
+        ..Config::default()
+    })
+    .unwrap();
+    let servicenow = |auth: Option<pagewise::Auth>| {
+        let mut b =
+            Api::builder(format!("{}/api/now/table/", server.url())).preset(Preset::ServiceNow);
+        if let Some(a) = auth {
+            b = b.auth(a);
+        }
+        b.build()
+            .unwrap()
+            .blocking()
+            .list("incident")
+            .collect::<Value>()
+    };
+    assert_eq!(
+        servicenow(Some(pagewise::Auth::basic("admin", "s3cret")))
+            .unwrap()
+            .len(),
+        300
+    );
+    let e = servicenow(None).unwrap_err();
+    assert_eq!(e.status(), Some(401), "{e}");
+    assert!(!e.to_string().contains("s3cret"));
+
+    let supabase = Api::builder(format!("{}/rest/v1/", server.url()))
+        .preset(Preset::PostgRest)
+        .auth(pagewise::Auth::headers([
+            ("apikey", "anon-key"),
+            ("Authorization", "Bearer anon-key"),
+        ]))
+        .build()
+        .unwrap();
+    assert_eq!(
+        supabase
+            .blocking()
+            .list("items")
+            .collect::<Value>()
+            .unwrap()
+            .len(),
+        300
+    );
+    let e = Api::builder(format!("{}/rest/v1/", server.url()))
+        .preset(Preset::PostgRest)
+        .build()
+        .unwrap()
+        .blocking()
+        .list("items")
+        .collect::<Value>()
+        .unwrap_err();
+    assert_eq!(e.status(), Some(401), "{e}");
+}

@@ -206,9 +206,9 @@ impl BatchResults {
 ///   (`None`: the body is the array), fixed [`members`](Self::members) of the
 ///   body, [`item_members`](Self::item_members) of each record, one record
 ///   per request as `{"row": {...}}` ([`single`](Self::single)), extra
-///   [`headers`](Self::headers);
+///   [`header`](Self::header)s (of every op, or of one: [`header_for`](Self::header_for));
 /// - the request: a [`method`](Self::method) and a [`path_for`](Self::path_for)
-///   each op, ids of a delete in a query parameter ([`delete_ids_param`](Self::delete_ids_param));
+///   each op, the records' id field ([`record_id_field`](Self::record_id_field)), ids of a delete in a query parameter ([`delete_ids_param`](Self::delete_ids_param));
 /// - the answer: [`results`](Self::results) (per-record items, all-or-nothing,
 ///   by position, by id), [`ok_at`](Self::ok_at), [`result_fields`](Self::result_fields),
 ///   an [`errors_field`](Self::errors_field).

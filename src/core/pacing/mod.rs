@@ -31,11 +31,25 @@
 //!      │   └──────────────────── the cooldown ends (now ≥ until) ───┘
 //!      │   ▲
 //!      ▼   │ a token is there
-//!   ┌──────┴────┐
-//!   │  Spaced   │  a fixed rate limit, or the rate learnt from the 429s
-//!   │ WaitUntil │  (the next token); a 429 after the first pause slows the
-//!   └───────────┘  rate without pausing everyone
+//!   ┌──────┴────┐  429 episodes ≤ 1 s apart   ┌────────────┐
+//!   │  Spaced   │ ──────────────────────────▶ │ Experiment │
+//!   │ WaitUntil │ ◀────────────────────────── │ WaitUntil  │
+//!   └─────┬─────┘  fewer 429s (a real limit,  │ (0.6× pace)│
+//!         ▲        none for 30 s), or far     └─────┬──────┘
+//!         │        more (the rate fell: learnt      │ the share of
+//!         │        from as any 429)                 │ 429s stays
+//!         │                                         ▼
+//!         │   the share of 429s climbs        ┌────────────┐
+//!         └────────────────────────────────── │  Shedding  │
+//!                                             │  Go (each  │
+//!                                             │ 429 waits  │
+//!                                             │  its own)  │
+//!                                             └────────────┘
 //! ```
+//!
+//! Spaced: a fixed rate limit, or the rate learnt from the 429s (the next
+//! token); a 429 after the first pause slows the rate without pausing
+//! everyone.
 //!
 //! - **Open**: `admit` returns [`Admission::Go`] with a ticket.
 //! - **Full**: the adaptive concurrency is reached:
@@ -50,8 +64,19 @@
 //!   remains at once, the rest spread to the reset, and at remaining 0
 //!   `WaitUntil` the reset (after a reset with the budget spent and no
 //!   answer yet, `WaitForAnswer`).
+//! - **Experiment**: with a rate learnt, 429 episodes keep coming (one
+//!   within 1 s of the last, with enough requests between them to measure):
+//!   the learnt rate is held and one window (enough answers for about three
+//!   429s at the share seen since the last pause or experiment, 16 to 400)
+//!   is paced at 0.6× the answer rate seen meanwhile, on purpose. Its 429s
+//!   are counted, not learnt from, and pause no one. A share of 429s at
+//!   least 0.34× the one before says **Shedding**; fewer say a real limit
+//!   (back to the rate held, no experiment for 30 s); far more (over 3× the
+//!   share, plus two) say the server's rate fell below the slow pace: that
+//!   429 is learnt from as any other. No experiment whose pace would not be
+//!   below 0.95× the learnt rate.
 //! - **Shedding**: the 429s were found not to come from a rate (see
-//!   `shedding.rs`): no learnt rate, a 429 pauses no one and only its own
+//!   `shedding.rs`, or the experiment above): no learnt rate, a 429 pauses no one and only its own
 //!   request waits its `Retry-After`; back to learning should the share of
 //!   429s climb well above the one seen.
 //!

@@ -38,6 +38,43 @@ const EMPTIES: usize = 16;
 const LATE: f64 = 0.05;
 /// Admissions remembered for measuring the server's rate.
 const LOG: usize = 512;
+/// A 429 this soon (seconds) after the episode before, with the rate
+/// learnt: time to vary the pace and see whether the 429s come from a rate.
+const EXPERIMENT_TRIGGER: f64 = 1.0;
+/// The experiment's pace must be at most this share of the learnt rate
+/// (else it varies nothing: the learnt rate already went down).
+const EXPERIMENT_SLOWER: f64 = 0.95;
+/// The experiment's pace, a share of the reference window's.
+const EXPERIMENT_PACE: f64 = 0.6;
+/// 429s the slow window expects at the reference's share.
+const EXPERIMENT_EXPECTS: f64 = 3.0;
+/// The slow window's answers, at least and at most.
+const EXPERIMENT_MIN: u32 = 16;
+const EXPERIMENT_MAX: u32 = 400;
+/// The slow window's share of 429s that says shedding, of the reference's.
+const EXPERIMENT_SAME: f64 = 0.34;
+/// The slow window's share of 429s that says a limit, of the reference's.
+const EXPERIMENT_MORE: f64 = 3.0;
+/// Seconds without another experiment once one found a real limit.
+const EXPERIMENT_QUIET: f64 = 30.0;
+
+/// A window paced slower on purpose: against a rate limit its 429s stop,
+/// against load shedding their share stays.
+#[derive(Debug, Clone, Copy)]
+struct Experiment {
+    /// Answers to requests sent after this one count.
+    start_seq: u64,
+    /// The learnt rate held while it runs.
+    held: f64,
+    /// The pace it holds.
+    pace: f64,
+    ref_share: f64,
+    window: u32,
+    answers: u32,
+    throttles: u32,
+    /// When its first answer came.
+    since: Option<Instant>,
+}
 
 /// The pacing state shared by every operation of an `Api`.
 #[derive(Debug, Clone)]
@@ -84,6 +121,14 @@ pub struct Pacer {
     forbidden_rate_limit: bool,
     /// Whether the 429s come from a rate at all.
     shedding: Shedding,
+    experiment: Option<Experiment>,
+    /// No experiment before then.
+    experiment_after: Option<Instant>,
+    /// The last throttling episode while a rate was learnt, not paused.
+    last_episode: Option<Instant>,
+    /// Answers and 429s since the reference window started (the end of a
+    /// pause or of an experiment), and when it did.
+    reference: (u32, u32, Option<Instant>),
     stats: PacerStats,
 }
 
@@ -116,6 +161,10 @@ impl Pacer {
             quota: Quota::new(),
             forbidden_rate_limit: false,
             shedding: Shedding::default(),
+            experiment: None,
+            experiment_after: None,
+            last_episode: None,
+            reference: (0, 0, None),
             stats: PacerStats::default(),
         }
     }
@@ -219,6 +268,8 @@ impl Pacer {
     /// The end of a pause for everyone: the server's bucket had time to fill.
     fn resume(&mut self, now: Instant) {
         self.paused = false;
+        self.reference = (0, 0, Some(now));
+        self.last_episode = None;
         if let (Some((n1, d1)), None) = (self.first, self.estimate) {
             // Everything the first burst got through is in by now.
             self.burst = n1.max(1.0);
@@ -255,6 +306,9 @@ impl Pacer {
         if self.config.adaptive {
             let throttled = matches!(outcome, Outcome::Throttled { .. });
             if matches!(outcome, Outcome::Ok) || throttled {
+                self.reference.0 += 1;
+                self.reference.1 += u32::from(throttled);
+                self.experiment_answer(ticket, throttled, now);
                 match self.shedding.observe(throttled, now) {
                     Some(Change::Found) => self.forget_rate(),
                     Some(Change::Lost) => self.stats.shedding = false,
@@ -288,6 +342,9 @@ impl Pacer {
                     .min(self.config.max_cooldown);
                 if !self.config.adaptive {
                     self.pause(now + wait, now);
+                } else if self.experiment.is_some() {
+                    // The pace is held: the slow window's 429s are counted,
+                    // not learnt from; each waits its own Retry-After.
                 } else if self.shedding.on {
                     // Rate-independent: the request waits its Retry-After
                     // (the retry), nobody else does, nothing is learnt.
@@ -299,7 +356,9 @@ impl Pacer {
                     }
                 } else {
                     self.throttle_epoch = self.seq;
-                    self.throttled(ticket, wait, now);
+                    if !self.start_experiment(now) {
+                        self.throttled(ticket, wait, now);
+                    }
                 }
             }
             Outcome::Overloaded => {
@@ -309,6 +368,125 @@ impl Pacer {
             }
             Outcome::Dropped => {}
         }
+    }
+
+    /// A new throttling episode: starts an experiment if 429s keep coming
+    /// soon after each other with a rate learnt, and none ran lately.
+    fn start_experiment(&mut self, now: Instant) -> bool {
+        if self.paused || self.estimate.is_none() {
+            return false;
+        }
+        let Some(learnt) = self.learnt.as_mut() else {
+            return false;
+        };
+        let soon = self
+            .last_episode
+            .replace(now)
+            .is_some_and(|t| now.saturating_duration_since(t).as_secs_f64() <= EXPERIMENT_TRIGGER);
+        // Since the 429 before, enough requests went to measure what got
+        // through: not a 429 right on another's heels (a pace far too fast,
+        // backed off from as ever).
+        let sent_rate = self.mark.as_ref().and_then(|m| {
+            let secs = now.saturating_duration_since(m.at).as_secs_f64();
+            (m.tokens < 1.0 && m.complete && secs > 0.0 && m.sent.len() as f64 >= MIN_MEASURED)
+                .then(|| m.sent.len() as f64 / secs)
+        });
+        let measured = sent_rate.is_some();
+        if !soon || !measured || self.experiment_after.is_some_and(|t| now < t) {
+            return false;
+        }
+        let (answers, throttles, since) = self.reference;
+        let Some(since) = since else {
+            return false;
+        };
+        let secs = now.saturating_duration_since(since).as_secs_f64();
+        if answers < EXPERIMENT_MIN || throttles < 2 || secs <= 0.0 {
+            return false;
+        }
+        let ref_share = f64::from(throttles) / f64::from(answers);
+        let pace = EXPERIMENT_PACE * f64::from(answers) / secs;
+        if pace > EXPERIMENT_SLOWER * learnt.per_second {
+            return false;
+        }
+        let window =
+            ((EXPERIMENT_EXPECTS / ref_share).ceil() as u32).clamp(EXPERIMENT_MIN, EXPERIMENT_MAX);
+        self.experiment = Some(Experiment {
+            start_seq: self.seq,
+            held: learnt.per_second,
+            pace: pace.min(learnt.per_second).max(0.1),
+            ref_share,
+            window,
+            answers: 0,
+            throttles: 0,
+            since: None,
+        });
+        learnt.per_second = pace.min(learnt.per_second).max(0.1);
+        debug_assert!(self.experiment.is_some_and(|e| e.pace == learnt.per_second));
+        learnt.burst = 1.0;
+        learnt.tokens = 0.0;
+        learnt.at = Some(now);
+        true
+    }
+
+    /// Counts an answer into the experiment running, and concludes it once
+    /// its window is full.
+    fn experiment_answer(&mut self, ticket: Ticket, throttled: bool, now: Instant) {
+        let Some(e) = self.experiment.as_mut() else {
+            return;
+        };
+        if ticket.seq <= e.start_seq {
+            return;
+        }
+        e.since.get_or_insert(now);
+        e.answers += 1;
+        e.throttles += u32::from(throttled);
+        // Far more 429s than the reference's share: paced above a limit
+        // that slowed down, not shedding.
+        let ref_share = e.ref_share;
+        let too_many = move |answers: u32, throttles: u32| {
+            f64::from(throttles) > EXPERIMENT_MORE * ref_share * f64::from(answers) + 2.0
+        };
+        if e.answers < e.window && !too_many(e.answers, e.throttles) {
+            return;
+        }
+        let e = *e;
+        self.experiment = None;
+        self.reference = (0, 0, Some(now));
+        self.last_episode = None;
+        let share = f64::from(e.throttles) / f64::from(e.answers);
+        if share >= EXPERIMENT_SAME * e.ref_share
+            && e.throttles > 0
+            && !too_many(e.answers, e.throttles)
+        {
+            self.shedding.found(share);
+            self.forget_rate();
+            return;
+        }
+        // A real limit, no experiment for a while.
+        self.experiment_after = Some(now + Duration::from_secs_f64(EXPERIMENT_QUIET));
+        if too_many(e.answers, e.throttles) {
+            // Turned away at the slow pace too: the server's rate is below
+            // it. The 429 that showed it is learnt from as any other, from
+            // the pace held (the caller goes on to `throttled`); what was
+            // learnt before the server slowed down goes.
+            self.estimate = None;
+            self.empties.clear();
+            return;
+        }
+        // Back to the rate held, the server's bucket refilled meanwhile.
+        if let Some(b) = self.learnt.as_mut() {
+            b.per_second = e.held;
+            b.burst = (b.per_second * LATE).max(1.0).min(self.burst.max(1.0));
+            b.tokens = 0.0;
+            b.at = Some(now);
+        }
+        self.grown_at = Some(now);
+        self.mark = Some(Mark {
+            at: now,
+            tokens: self.burst,
+            sent: Default::default(),
+            complete: true,
+        });
     }
 
     /// The 429s do not come from a rate: what was learnt from them goes,
@@ -510,7 +688,7 @@ impl Pacer {
             .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64())
             .min(1.0);
         self.grown_at = Some(now);
-        if self.paused {
+        if self.paused || self.experiment.is_some() {
             return;
         }
         let Some(b) = self.learnt.as_mut() else {

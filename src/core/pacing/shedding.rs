@@ -78,6 +78,16 @@ pub(super) struct Shedding {
 }
 
 impl Shedding {
+    /// An experiment found the 429s rate-independent, at this share.
+    pub(super) fn found(&mut self, share: f64) {
+        self.on = true;
+        self.share = share;
+        self.reference = None;
+        self.recent.clear();
+        self.cur = Level::default();
+        self.since = None;
+    }
+
     /// An answer came: a 429 (`throttled`) or a success.
     pub(super) fn observe(&mut self, throttled: bool, now: Instant) -> Option<Change> {
         let since = *self.since.get_or_insert(now);

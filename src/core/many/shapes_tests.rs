@@ -639,3 +639,21 @@ fn an_api_default_batch_that_cannot_tell_the_op_refuses_updates_and_deletes() {
         .idempotency_header(None);
     assert!(WriteJob::new(&spec, records(2), options, now).is_ok());
 }
+
+#[test]
+fn delete_ids_param_refuses_an_id_with_the_separator() {
+    // `?ids=a,b`: an id holding a comma would name two records, and the
+    // server would delete one the caller never asked to delete.
+    let recs = vec![
+        JsonText::parse(r#"{"id":"001A,001B"}"#).unwrap(),
+        JsonText::parse(r#"{"id":"001C"}"#).unwrap(),
+    ];
+    let (seen, out, _) = run(job(recs, WriteOp::Delete, salesforce()), |_| {
+        Response::new(200, "[]")
+    });
+    for r in &seen {
+        assert!(!r.url().contains("001A%2C001B%2C"), "{}", r.url());
+        assert!(!r.url().contains("001A%2C001B"), "{}", r.url());
+    }
+    assert!(out.iter().any(|o| o.is_err()), "{out:?}");
+}

@@ -88,7 +88,18 @@ impl WriteKind<'_> {
         if let (WriteOp::Delete, Some(param)) = (self.op, &b.delete_ids_param) {
             let ids = indices
                 .iter()
-                .map(|i| self.record_id(*i))
+                .map(|i| {
+                    let id = self.record_id(*i)?;
+                    // The ids are joined with commas: one holding a comma
+                    // would name other records to delete.
+                    if id.contains(',') {
+                        return Err(Error::config(format!(
+                            "record {i}'s id {id:?} holds a comma, the separator of {param}: \
+                             it cannot be deleted through this batch endpoint"
+                        )));
+                    }
+                    Ok(id)
+                })
                 .collect::<Result<Vec<_>>>()?;
             let mut query = vec![(param.clone(), ids.join(","))];
             for (k, v) in &b.members {

@@ -41,6 +41,21 @@
 //! | `POST /_touch` (a JSON array of ids), `POST /_insert?n=N` | | [`TestServer::update`] and [`TestServer::insert`] for clients in another process, not counted |
 //! | `POST /oauth2/token`, `GET`/`POST`/`DELETE /_oauth` | | OAuth 2.0 token endpoint and expiring bearer tokens, off until [`TestServer::enable_oauth`] (see [`OAuthConfig`]) |
 //!
+//! The demo (`cargo run --release -p pagewise-testserver -- --demo`,
+//! [`Config::demo`]): 200,000 records, 30 ms latency, a rate limit of 150
+//! requests per second (burst 30; `429` with `Retry-After` beyond it) and
+//! 0.5 % 5xx, plus static files: the repository's `www/` (the dashboard)
+//! under `/www/` and the npm package under `/npm/` (only `index.js`,
+//! `index.d.ts`, `wasm/**`), found from this crate's directory at build time
+//! and overridable with `--www-dir` / `--npm-dir` ([`Config::www_dir`],
+//! [`Config::npm_dir`]). Static answers are not counted, logged, delayed or
+//! faulted; they carry `Cache-Control: no-store`; there are no directory
+//! listings, and `..` (also percent-encoded), absolute paths, hidden files
+//! and symlinks out of the root are a `404`. Without a `www/` folder,
+//! `/www/` answers `404` saying the dashboard is not built in this checkout.
+//! The binary prints the URL to open (`http://127.0.0.1:<port>/www/`) and
+//! one line describing the demo API.
+//!
 //! API families (ServiceNow `/api/now/table/…`, Salesforce
 //! `/services/data/v60.0/…`, GitHub `/repos/{o}/{r}/issues`, JSON:API
 //! `/jsonapi/…`, PostgREST `/rest/v1/…`, Stripe-style `/v1/…`) serve the
@@ -90,6 +105,7 @@ mod families;
 mod faults;
 mod oauth;
 mod server;
+mod static_files;
 mod store;
 mod time;
 mod timer;
@@ -97,6 +113,7 @@ mod writes;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
@@ -135,6 +152,15 @@ pub struct Config {
     /// Settings of the API families (ServiceNow, Salesforce, GitHub,
     /// JSON:API, PostgREST, Stripe routes; see `FAMILIES.md`).
     pub families: FamilyConfig,
+    /// Serve the files of this folder under `/www/` (the dashboard; see
+    /// [`Config::demo`]). `None` (the default): `/www/` is not served. A
+    /// folder that does not exist answers `404` with a note that the
+    /// dashboard is not built in this checkout.
+    pub www_dir: Option<PathBuf>,
+    /// Serve the npm package from this folder under `/npm/`: only
+    /// `index.js`, `index.d.ts` and `wasm/**`. `None` (the default): not
+    /// served.
+    pub npm_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -149,7 +175,79 @@ impl Default for Config {
             faults: Faults::default(),
             max_batch: 200,
             families: FamilyConfig::default(),
+            www_dir: None,
+            npm_dir: None,
         }
+    }
+}
+
+impl Config {
+    /// Records of the demo API.
+    pub const DEMO_RECORDS: u64 = 200_000;
+
+    /// The demo (`pagewise-testserver --demo`): 200,000 records, 30 ms
+    /// latency, a token-bucket rate limit of 150 requests per second (burst
+    /// 30; beyond it `429` with `Retry-After`), 0.5 % of answers a
+    /// `500`/`502`/`503`, and the repository's `www/` and `bindings/npm/`
+    /// served under `/www/` and `/npm/` (see [`Config::repo_www_dir`]).
+    ///
+    /// With the npm package's default page size of 100 that is 2,000
+    /// pages: at concurrency 16 (about 530 requests per second without the
+    /// limit) a sweep meets 429s and about ten 5xx, and still completes in
+    /// well under a minute (measured with the blocking client on 2 cores:
+    /// 14.8 s, 2,029 requests, 14 429s, 15 5xx).
+    pub fn demo() -> Config {
+        Config {
+            records: Config::DEMO_RECORDS,
+            latency: Duration::from_millis(30),
+            faults: Faults {
+                error_rate: 0.005,
+                rate_limit: Some(RateLimit {
+                    per_second: 150,
+                    burst: 30,
+                    retry_after: RetryAfter::Seconds,
+                }),
+                ..Faults::default()
+            },
+            www_dir: Some(Config::repo_www_dir()),
+            npm_dir: Some(Config::repo_npm_dir()),
+            ..Config::default()
+        }
+    }
+
+    /// The repository's `www/` (the dashboard), found from this crate's
+    /// directory at build time (`CARGO_MANIFEST_DIR/../..`).
+    pub fn repo_www_dir() -> PathBuf {
+        static_files::repo_root().join("www")
+    }
+
+    /// The repository's npm package, `bindings/npm/`, found like
+    /// [`Config::repo_www_dir`].
+    pub fn repo_npm_dir() -> PathBuf {
+        static_files::repo_root().join("bindings").join("npm")
+    }
+
+    /// One line saying what the demo API is, e.g. for the binary to print.
+    pub fn api_summary(&self) -> String {
+        let mut line = format!(
+            "{} records (ids 1..={}) in every dialect, e.g. /offset/items; {} ms latency",
+            self.records,
+            self.records,
+            self.latency.as_millis()
+        );
+        if let Some(limit) = self.faults.rate_limit {
+            line.push_str(&format!(
+                "; rate limit {}/s (burst {}), 429 with Retry-After beyond it",
+                limit.per_second, limit.burst
+            ));
+        }
+        if self.faults.error_rate > 0.0 {
+            line.push_str(&format!(
+                "; {}% of answers a 5xx",
+                self.faults.error_rate * 100.0
+            ));
+        }
+        line
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs as _};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -134,6 +135,19 @@ struct Args {
     /// `Retry-After: 1`, whatever the rate.
     #[arg(long, default_value_t = 0.0, value_parser = rate)]
     shed_rate: f64,
+    /// The demo: 200,000 records, 30 ms latency, a rate limit of 150/s
+    /// (burst 30; 429 beyond it), 0.5% 5xx, the dashboard under /www/ and
+    /// the npm package under /npm/. Replaces the collection and fault
+    /// flags above (--host, --port and the folders still apply).
+    #[arg(long)]
+    demo: bool,
+    /// Folder served under /www/ (default with --demo: the repository's www/).
+    #[arg(long)]
+    www_dir: Option<PathBuf>,
+    /// npm package served under /npm/, only index.js, index.d.ts and wasm/**
+    /// (default with --demo: the repository's bindings/npm/).
+    #[arg(long)]
+    npm_dir: Option<PathBuf>,
 }
 
 /// `--budget-headers` values.
@@ -176,7 +190,35 @@ fn resolve(host: &str, port: u16) -> std::io::Result<SocketAddr> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let config = Config {
+    let mut config = if args.demo {
+        Config::demo()
+    } else {
+        config_from(&args)
+    };
+    if let Some(dir) = &args.www_dir {
+        config.www_dir = Some(dir.clone());
+    }
+    if let Some(dir) = &args.npm_dir {
+        config.npm_dir = Some(dir.clone());
+    }
+    let demo_lines = args.demo.then(|| {
+        let www = config.www_dir.clone().unwrap_or_default();
+        let note = if www.is_dir() {
+            String::new()
+        } else {
+            format!(
+                " ({} does not exist yet: the dashboard is not built in this checkout)",
+                www.display()
+            )
+        };
+        (note, config.api_summary())
+    });
+    run(&args, config, demo_lines)
+}
+
+/// The configuration the flags describe (without --demo).
+fn config_from(args: &Args) -> Config {
+    Config {
         records: args.records,
         seed: args.seed,
         default_page_size: args.page_size,
@@ -199,8 +241,8 @@ fn main() -> ExitCode {
             jsonapi_max_page_size: args.jsonapi_max_page_size,
             jsonapi_meta_total: !args.jsonapi_no_total,
             postgrest_max_rows: args.postgrest_max_rows,
-            postgrest_apikey: args.postgrest_apikey,
-            token: args.token,
+            postgrest_apikey: args.postgrest_apikey.clone(),
+            token: args.token.clone(),
             ..FamilyConfig::default()
         },
         faults: Faults {
@@ -232,7 +274,11 @@ fn main() -> ExitCode {
             shed_rate: args.shed_rate,
             ..Faults::default()
         },
-    };
+        ..Config::default()
+    }
+}
+
+fn run(args: &Args, config: Config, demo_lines: Option<(String, String)>) -> ExitCode {
     let server =
         match resolve(&args.host, args.port).and_then(|addr| TestServer::start_on(config, addr)) {
             Ok(server) => server,
@@ -246,6 +292,10 @@ fn main() -> ExitCode {
         };
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "listening on {}", server.url());
+    if let Some((note, summary)) = demo_lines {
+        let _ = writeln!(stdout, "open {}/www/{note}", server.url());
+        let _ = writeln!(stdout, "demo API: {summary}");
+    }
     let _ = stdout.flush();
     drop(stdout);
     server.wait();

@@ -310,6 +310,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Changes the records `ids` (see [`TestServer::update`]; also `POST /_touch`).
+    pub(crate) fn touch(&self, ids: &[u64]) {
+        let mut store = self.write_store();
+        for &id in ids {
+            store.touch(id);
+        }
+    }
+
     pub(crate) fn stats(&self) -> Stats {
         Stats {
             requests: self.requests.load(Ordering::Relaxed),
@@ -515,10 +523,7 @@ impl TestServer {
     /// advances one second per change) and its `revision` field is
     /// incremented (absent counts as 0).
     pub fn update(&self, ids: &[u64]) {
-        let mut store = self.shared.write_store();
-        for &id in ids {
-            store.touch(id);
-        }
+        self.shared.touch(ids);
     }
 
     /// Removes the records `ids` (missing ones are skipped). Ids are never

@@ -496,10 +496,7 @@ async fn control(shared: &Shared, parts: &Parts, incoming: Incoming) -> Resp {
                             r#"{"error":"a JSON array of ids"}"#.to_string(),
                         );
                     };
-                    let mut store = shared.write_store();
-                    for id in ids {
-                        store.touch(id);
-                    }
+                    shared.touch(&ids);
                     no_content()
                 } else {
                     let n = parts

@@ -1,0 +1,285 @@
+// The records table: an array of JSON-text rows, rendered with virtual
+// scrolling (a pool of row elements, only the visible rows parsed), and a
+// row's JSON shown on click or Enter.
+
+const ROW_H = 24;
+const OVERSCAN = 6;
+const CACHE_MAX = 400;
+
+/**
+ * A virtual table over `string[]` rows.
+ *
+ * Markup: `#table` (role grid, the scroll container) holds a sticky header
+ * row and a sizer whose rows are `[role=row][data-index]` elements, each
+ * focusable (roving tabindex); Enter or a click calls `onOpen(index, text)`.
+ */
+export class VirtualTable {
+  /**
+   * @param {HTMLElement} container the scroll container (`#table`)
+   * @param {{ onOpen?: (index: number, text: string) => void, onCount?: (n: number) => void }} [opts]
+   */
+  constructor(container, opts = {}) {
+    this.el = container;
+    this.onOpen = opts.onOpen || (() => {});
+    this.onCount = opts.onCount || (() => {});
+    /** @type {string[]} */
+    this.rows = [];
+    /** @type {string[]} */
+    this.columns = [];
+    this.active = 0;
+    /** @type {Map<number, any>} parsed rows, a small LRU */
+    this.cache = new Map();
+    this.pool = [];
+    this.frame = 0;
+    this.renderedKey = '';
+
+    this.head = document.createElement('div');
+    this.head.className = 'vrow vhead';
+    this.head.setAttribute('role', 'row');
+    this.head.setAttribute('aria-rowindex', '1');
+    this.sizer = document.createElement('div');
+    this.sizer.className = 'vsizer';
+    this.sizer.setAttribute('role', 'rowgroup');
+    this.empty = document.createElement('p');
+    this.empty.className = 'vempty';
+    this.empty.textContent = 'No records yet.';
+    container.append(this.head, this.sizer, this.empty);
+
+    container.addEventListener('scroll', () => this.schedule(), { passive: true });
+    container.addEventListener('click', (e) => this.onClick(e));
+    container.addEventListener('keydown', (e) => this.onKey(e));
+    new ResizeObserver(() => this.schedule()).observe(container);
+  }
+
+  /** Empties the table (a new job). */
+  reset() {
+    this.rows = [];
+    this.columns = [];
+    this.cache.clear();
+    this.active = 0;
+    this.head.replaceChildren();
+    this.el.style.removeProperty('--cols');
+    this.onCount(0);
+    this.schedule();
+  }
+
+  /**
+   * Stores rows at `from` (a `rows` message); sets the columns if given.
+   * @param {number} from
+   * @param {string[]} rows JSON text of each row
+   * @param {string[]} [columns]
+   */
+  put(from, rows, columns) {
+    const all = this.rows;
+    if (from === all.length) {
+      for (let i = 0; i < rows.length; i++) all.push(rows[i]);
+    } else {
+      const had = all.length;
+      for (let i = 0; i < rows.length; i++) all[from + i] = rows[i];
+      for (let i = had; i < from; i++) if (all[i] === undefined) all[i] = 'null';
+      for (let i = from; i < from + rows.length; i++) this.cache.delete(i);
+      this.renderedKey = '';
+    }
+    if (columns && columns.length) this.setColumns(columns);
+    else if (!this.columns.length && all.length) this.setColumns(inferColumns(all));
+    this.onCount(all.length);
+    this.schedule();
+  }
+
+  /** @param {string[]} columns */
+  setColumns(columns) {
+    this.columns = columns.slice();
+    const sample = [];
+    for (let i = 0; i < Math.min(50, this.rows.length); i++) sample.push(this.parse(i));
+    const widths = columns.map((c) => columnWidth(c, sample));
+    this.el.style.setProperty('--cols', '4.5rem ' + widths.map((w) => w + 'px').join(' '));
+    const cells = [headCell('#')];
+    for (const c of columns) cells.push(headCell(c));
+    this.head.replaceChildren(...cells);
+    this.el.setAttribute('aria-colcount', String(columns.length + 1));
+    this.renderedKey = '';
+  }
+
+  /** The JSON text of row `i`. */
+  text(i) { return this.rows[i]; }
+
+  /** Parses row `i`, keeping the last few hundred parsed. */
+  parse(i) {
+    let v = this.cache.get(i);
+    if (v !== undefined) return v;
+    try { v = JSON.parse(this.rows[i]); } catch { v = this.rows[i]; }
+    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value);
+    this.cache.set(i, v);
+    return v;
+  }
+
+  /** Renders on the next animation frame (at most once per frame). */
+  schedule() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => { this.frame = 0; this.render(); });
+  }
+
+  render() {
+    const n = this.rows.length;
+    this.el.setAttribute('aria-rowcount', String(n + 1));
+    this.sizer.style.height = n * ROW_H + 'px';
+    this.empty.hidden = n > 0;
+    const top = this.el.scrollTop;
+    const height = this.el.clientHeight || 400;
+    const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
+    const last = Math.min(n, Math.ceil((top + height) / ROW_H) + OVERSCAN);
+    const key = first + ':' + last + ':' + this.active + ':' + this.columns.length;
+    // Rows already rendered and unchanged: nothing to do (appends past the view).
+    if (key === this.renderedKey && last < n) return;
+    this.renderedKey = key;
+    const count = last - first;
+    const focused = this.el.contains(document.activeElement) && document.activeElement !== this.el;
+    while (this.pool.length < count) this.pool.push(this.makeRow());
+    for (let k = 0; k < this.pool.length; k++) {
+      const row = this.pool[k];
+      if (k >= count) { if (row.parentNode) row.remove(); continue; }
+      this.fill(row, first + k);
+      if (!row.parentNode) this.sizer.append(row);
+    }
+    if (focused) {
+      const el = this.rowEl(this.active);
+      if (el) el.focus({ preventScroll: true });
+      else this.el.focus({ preventScroll: true });
+    }
+  }
+
+  makeRow() {
+    const row = document.createElement('div');
+    row.className = 'vrow';
+    row.setAttribute('role', 'row');
+    row.tabIndex = -1;
+    return row;
+  }
+
+  /** Fills a pooled row element with row `i`. */
+  fill(row, i) {
+    const cols = this.columns;
+    row.style.transform = 'translateY(' + i * ROW_H + 'px)';
+    row.dataset.index = String(i);
+    row.setAttribute('aria-rowindex', String(i + 2));
+    const isActive = i === this.active;
+    row.tabIndex = isActive ? 0 : -1;
+    row.classList.toggle('active', isActive);
+    row.setAttribute('aria-selected', String(isActive));
+    const v = this.parse(i);
+    const needed = cols.length + 1;
+    while (row.childElementCount < needed) {
+      const c = document.createElement('div');
+      c.setAttribute('role', 'gridcell');
+      c.className = 'vcell';
+      row.append(c);
+    }
+    while (row.childElementCount > needed) row.lastChild.remove();
+    const cells = row.children;
+    cells[0].textContent = String(i + 1);
+    cells[0].className = 'vcell num idx';
+    for (let c = 0; c < cols.length; c++) {
+      const value = valueAt(v, cols[c]);
+      const cell = /** @type {HTMLElement} */ (cells[c + 1]);
+      const t = display(value);
+      if (cell.textContent !== t) cell.textContent = t;
+      cell.className = 'vcell' + (typeof value === 'number' ? ' num' : '') + (value === null || value === undefined ? ' nil' : '') + (cols[c] === 'result' ? ' res-' + value : '');
+    }
+  }
+
+  rowEl(i) {
+    return /** @type {HTMLElement|null} */ (this.sizer.querySelector('[data-index="' + i + '"]'));
+  }
+
+  onClick(e) {
+    const row = /** @type {HTMLElement} */ (e.target).closest('.vrow[data-index]');
+    if (!row) return;
+    this.select(Number(row.dataset.index), true);
+  }
+
+  /**
+   * Makes row `i` the active one, scrolls it into view, focuses it, and
+   * (when `open`) shows its JSON.
+   */
+  select(i, open = false) {
+    const n = this.rows.length;
+    if (!n) return;
+    i = Math.max(0, Math.min(n - 1, i));
+    this.active = i;
+    const top = i * ROW_H;
+    const view = this.el.clientHeight - ROW_H; // under the sticky header
+    if (top < this.el.scrollTop) this.el.scrollTop = top;
+    else if (top + ROW_H > this.el.scrollTop + view) this.el.scrollTop = top + ROW_H - view;
+    this.renderedKey = '';
+    this.render();
+    const el = this.rowEl(i);
+    if (el) el.focus({ preventScroll: true });
+    if (open) this.onOpen(i, this.rows[i]);
+  }
+
+  onKey(e) {
+    if (!this.rows.length) return;
+    const page = Math.max(1, Math.floor(this.el.clientHeight / ROW_H) - 1);
+    const moves = { ArrowDown: 1, ArrowUp: -1, PageDown: page, PageUp: -page };
+    if (e.key in moves) this.select(this.active + moves[e.key]);
+    else if (e.key === 'Home') this.select(0);
+    else if (e.key === 'End') this.select(this.rows.length - 1);
+    else if (e.key === 'Enter' || e.key === ' ') this.select(this.active, true);
+    else return;
+    e.preventDefault();
+  }
+}
+
+function headCell(text) {
+  const c = document.createElement('div');
+  c.setAttribute('role', 'columnheader');
+  c.className = 'vcell';
+  c.textContent = text;
+  c.title = text;
+  return c;
+}
+
+/** A column's value in a parsed row: a top-level key, or a dotted path (`record.name`). */
+function valueAt(v, col) {
+  if (v === null || typeof v !== 'object') return col === 'value' ? v : undefined;
+  if (col in v) return v[col];
+  if (col.includes('.')) {
+    let cur = v;
+    for (const part of col.split('.')) {
+      if (cur === null || typeof cur !== 'object') return undefined;
+      cur = cur[part];
+    }
+    return cur;
+  }
+  return undefined;
+}
+
+/** A cell's text: scalars as they are, nested values as JSON (cut short). */
+function display(value) {
+  if (value === undefined) return '';
+  if (value === null) return 'null';
+  if (typeof value === 'object') {
+    const s = JSON.stringify(value);
+    return s.length > 200 ? s.slice(0, 200) + '…' : s;
+  }
+  const s = String(value);
+  return s.length > 200 ? s.slice(0, 200) + '…' : s;
+}
+
+/** A column width in px from its name and a sample of values. */
+function columnWidth(col, sample) {
+  let chars = col.length;
+  for (const v of sample) chars = Math.max(chars, display(valueAt(v, col)).length);
+  return Math.round(Math.max(56, Math.min(320, chars * 7.4 + 18)));
+}
+
+/** Columns when the worker sent none: keys of the first 50 rows, in order of first appearance. */
+function inferColumns(rows) {
+  const seen = new Set();
+  for (let i = 0; i < Math.min(50, rows.length); i++) {
+    let v;
+    try { v = JSON.parse(rows[i]); } catch { continue; }
+    if (v && typeof v === 'object' && !Array.isArray(v)) for (const k of Object.keys(v)) seen.add(k);
+  }
+  return seen.size ? [...seen] : ['value'];
+}

@@ -1,0 +1,328 @@
+// The dashboard's boot, page state and worker wiring. The sweep runs in the
+// worker (www/worker.js, where the WebAssembly module lives); this page only
+// renders what the worker posts (see www/lib/protocol.js).
+
+import { TO_WORKER as TO, FROM_WORKER as FROM } from './lib/protocol.js';
+import { initForm, readConfig, fillForm, authProblem, firstAuthInput, lockForm } from './lib/form.js';
+import { VirtualTable } from './lib/table.js';
+import { Charts } from './lib/charts.js';
+import {
+  renderProgress, progressMessage, resetProgress, renderReport, renderError,
+  renderTestResult, renderResumePrompt, renderIdsSummary, n, duration,
+} from './lib/views.js';
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/** @typedef {'idle'|'testing'|'running'|'stopped'|'done'|'failed'} State */
+
+const page = {
+  /** @type {State} */ state: 'idle',
+  /** what the worker is doing: null | 'test' | 'records' | 'ids' | 'load' */
+  busy: /** @type {null|string} */ (null),
+  /** the saved job a resume would continue, or null */
+  saved: /** @type {any} */ (null),
+  /** the state to return to after a test connection */
+  before: /** @type {State} */ ('idle'),
+  kind: /** @type {'records'|'ids'} */ ('records'),
+};
+
+const table = new VirtualTable($('table'), {
+  onOpen: showJson,
+  onCount: setCount,
+});
+const charts = new Charts();
+const worker = startWorker();
+
+/** @param {State} s */
+function setState(s) {
+  page.state = s;
+  document.body.dataset.state = s;
+  $('state-label').textContent = s;
+  syncButtons();
+}
+
+function syncButtons() {
+  const running = page.busy === 'records' || page.busy === 'ids';
+  const busy = page.busy !== null;
+  const dis = (id, v) => { /** @type {HTMLButtonElement} */ ($(id)).disabled = v; };
+  dis('start', busy);
+  dis('test-connection', busy);
+  dis('stop', !running);
+  dis('fetch-ids', busy);
+  dis('resume', busy || !page.saved);
+  dis('discard', busy || !page.saved);
+  const noRows = table.rows.length === 0;
+  for (const id of ['export-ndjson', 'export-csv', 'export-json']) dis(id, noRows || page.busy === 'load');
+  lockForm(running);
+}
+
+function setCount(count) {
+  const el = $('row-count');
+  el.textContent = n(count);
+  el.dataset.count = String(count);
+  if ((count === 0) !== (/** @type {HTMLButtonElement} */ ($('export-ndjson')).disabled)) syncButtons();
+}
+
+function showJson(index, text) {
+  let pretty;
+  try { pretty = JSON.stringify(JSON.parse(text), null, 2); } catch { pretty = String(text); }
+  const pre = $('record-json');
+  pre.textContent = pretty;
+  pre.dataset.index = String(index);
+  $('h-json').textContent = `Record JSON · row ${n(index + 1)}`;
+}
+
+function formMessage(text) {
+  $('form-message').textContent = text || '';
+}
+
+// ---- the worker -------------------------------------------------------------
+
+function startWorker() {
+  const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'pagewise' });
+  w.addEventListener('message', (e) => onMessage(e.data));
+  w.addEventListener('error', (e) => {
+    e.preventDefault();
+    page.busy = null;
+    renderError({ kind: 'worker', message: 'The worker could not start or crashed' + (e.message ? ': ' + e.message : '.'), status: null, url: null, page: null, excerpt: null, hint: null, hintText: 'Reload the page; if it persists, check that the npm package is built (npm run build) and served under /npm/.' });
+    setState('failed');
+  });
+  w.addEventListener('messageerror', () => {
+    renderError({ kind: 'worker', message: 'A message from the worker could not be read.', status: null, url: null, page: null, excerpt: null, hint: null, hintText: null });
+  });
+  return w;
+}
+
+/** @param {any} msg */
+function send(msg) {
+  worker.postMessage(msg);
+}
+
+/** @param {any} m a message from the worker */
+function onMessage(m) {
+  if (!m || typeof m !== 'object') return;
+  switch (m.type) {
+    case FROM.READY: return onReady(m);
+    case FROM.TESTED: return onTested(m);
+    case FROM.ROWS: return table.put(m.from, m.rows, m.columns);
+    case FROM.TICK: return onTick(m);
+    case FROM.DONE: return onDone(m);
+    case FROM.STOPPED: return onStopped(m);
+    case FROM.FAILED: return onFailed(m);
+    case FROM.LOADED: return onLoaded(m);
+    case FROM.DISCARDED: return onDiscarded();
+    case FROM.EXPORTED: return onExported(m);
+    default: return undefined;
+  }
+}
+
+function onReady(m) {
+  initForm(m.presets || []);
+  const saved = m.saved;
+  if (saved) {
+    fillForm(saved.config || {}, saved.authType || 'none');
+    page.kind = saved.kind === 'ids' ? 'ids' : 'records';
+    if (saved.status === 'running' || saved.status === 'stopped') {
+      page.saved = saved;
+      renderResumePrompt(saved);
+    }
+    if (saved.report) renderReport(saved.report, 'Report of the saved sweep');
+    progressMessage(`Saved ${saved.kind === 'ids' ? 'fetch by ids' : 'sweep'}: ${n(saved.rows)} rows, ${n(saved.pages)} pages, ${duration(saved.elapsedMs)} (${saved.status}). Loading its rows…`);
+    page.busy = 'load';
+    send({ type: TO.LOAD });
+  }
+  syncButtons();
+}
+
+function onTested(m) {
+  page.busy = null;
+  renderTestResult(m.shape);
+  setState(page.before === 'testing' ? 'idle' : page.before);
+}
+
+function onTick(m) {
+  const kind = m.kind || (m.progress && 'done' in m.progress ? 'ids' : 'records');
+  renderProgress(m.progress || {}, kind);
+  charts.push(m);
+}
+
+function onDone(m) {
+  const wasIds = m.kind === 'ids' || 'summary' in m;
+  page.busy = null;
+  if (wasIds) {
+    renderIdsSummary(m.summary || null);
+    progressMessage(`Fetch by ids done: ${n(m.summary?.found)} found, ${n(m.summary?.missing)} missing, ${n(m.summary?.error)} errors.`, true);
+  } else {
+    page.saved = null;
+    renderResumePrompt(null);
+    renderReport(m.report || null);
+    const r = m.report || {};
+    progressMessage(`Done: ${n(r.records ?? table.rows.length)} records, ${n(r.pages)} pages, ${n(r.requests)} requests in ${duration(r.durationMs)}${r.complete === false ? ' (incomplete: see the report)' : ''}.`, true);
+  }
+  setState('done');
+}
+
+function onStopped(m) {
+  const kind = page.busy;
+  page.busy = null;
+  progressMessage(`Stopped after ${n(m.records ?? table.rows.length)} records. Resume continues where it stopped.`);
+  if (kind === 'records' || kind === 'ids') {
+    page.saved = { kind, status: 'stopped', rows: table.rows.length, pages: null, elapsedMs: null, authType: readConfig().auth.type, createdAt: null };
+    renderResumePrompt(page.saved);
+  }
+  setState('stopped');
+}
+
+function onFailed(m) {
+  const was = page.busy;
+  page.busy = null;
+  const context = was === 'test' ? 'Test connection' : was === 'ids' ? 'Fetch by ids' : was === 'records' ? 'Sweep' : was === 'load' ? 'Loading the saved rows' : '';
+  renderError(m.error || { kind: 'internal', message: 'Unknown failure.' }, context);
+  if (was === 'records') {
+    progressMessage(`Failed after ${n(table.rows.length)} records: see the error above. The rows so far are kept; Resume retries from the last checkpoint.`);
+    page.saved = { kind: 'records', status: 'stopped', rows: table.rows.length, pages: null, elapsedMs: null, authType: readConfig().auth.type, createdAt: null };
+    renderResumePrompt(page.saved);
+  }
+  if (was === 'ids') renderIdsSummary(null, 'Failed: see the error above.');
+  if (was === null && page.state !== 'testing') { syncButtons(); return; } // an export failed: the state stays
+  setState('failed');
+}
+
+function onLoaded(m) {
+  page.busy = null;
+  const s = page.saved;
+  progressMessage(`Loaded ${n(m.count)} saved rows.` + (s ? ' Resume to continue the sweep, or Discard it.' : ''));
+  syncButtons();
+}
+
+function onDiscarded() {
+  page.saved = null;
+  renderResumePrompt(null);
+  table.reset();
+  charts.reset();
+  renderReport(null);
+  resetProgress();
+  progressMessage('Saved sweep discarded.');
+  setState('idle');
+}
+
+function onExported(m) {
+  const url = URL.createObjectURL(m.blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = m.filename || 'records';
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  formMessage('');
+  progressMessage(`Exported ${n(m.rows)} rows as ${m.filename}.`);
+}
+
+// ---- user actions -------------------------------------------------------
+
+/** Starts a records job (`start` or `resume`) after checking the form. */
+function runJob(type) {
+  const problem = authProblem();
+  if (problem) {
+    formMessage(problem);
+    const input = firstAuthInput();
+    if (input) input.focus();
+    return;
+  }
+  formMessage('');
+  const config = readConfig();
+  renderError(null);
+  renderReport(null);
+  renderTestResult(null);
+  charts.reset();
+  resetProgress();
+  if (type === TO.START) {
+    table.reset();
+    page.saved = null;
+    renderResumePrompt(null);
+  } else {
+    renderResumePrompt(null);
+    progressMessage('Resuming…');
+  }
+  page.kind = 'records';
+  page.busy = 'records';
+  setState('running');
+  send({ type, config });
+}
+
+function testConnection() {
+  const problem = authProblem();
+  if (problem) { formMessage(problem); firstAuthInput()?.focus(); return; }
+  formMessage('');
+  renderError(null);
+  renderTestResult(null);
+  page.before = page.state === 'failed' ? 'idle' : page.state;
+  page.busy = 'test';
+  setState('testing');
+  send({ type: TO.TEST, config: readConfig() });
+}
+
+/** Splits pasted or uploaded text into ids (lines, commas, whitespace; a JSON array too). */
+function parseIds(text) {
+  const t = text.trim();
+  if (t.startsWith('[')) {
+    try {
+      const arr = JSON.parse(t);
+      if (Array.isArray(arr)) return arr.map(String).filter(Boolean);
+    } catch { /* fall through */ }
+  }
+  return t.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean);
+}
+
+function fetchIds() {
+  const ids = parseIds(/** @type {HTMLTextAreaElement} */ ($('ids-input')).value);
+  if (!ids.length) { renderIdsSummary(null, 'Enter or upload some ids first.'); $('ids-input').focus(); return; }
+  const problem = authProblem();
+  if (problem) { renderIdsSummary(null, problem); firstAuthInput()?.focus(); return; }
+  const config = readConfig();
+  renderError(null);
+  renderReport(null);
+  renderIdsSummary(null, `Fetching ${n(ids.length)} ids…`);
+  table.reset();
+  charts.reset();
+  resetProgress();
+  page.kind = 'ids';
+  page.busy = 'ids';
+  page.saved = null;
+  renderResumePrompt(null);
+  setState('running');
+  send({ type: TO.IDS, config, ids });
+}
+
+async function readIdsFile() {
+  const input = /** @type {HTMLInputElement} */ ($('ids-file'));
+  const file = input.files && input.files[0];
+  if (!file) return;
+  const text = await file.text();
+  const ta = /** @type {HTMLTextAreaElement} */ ($('ids-input'));
+  ta.value = parseIds(text).join('\n');
+  renderIdsSummary(null, `${n(parseIds(text).length)} ids read from ${file.name}.`);
+}
+
+function wire() {
+  $('connect-form').addEventListener('submit', (e) => { e.preventDefault(); if (!page.busy) runJob(TO.START); });
+  $('test-connection').addEventListener('click', testConnection);
+  $('stop').addEventListener('click', () => { progressMessage('Stopping after the current pages are saved…'); send({ type: TO.STOP }); });
+  $('resume').addEventListener('click', () => runJob(TO.RESUME));
+  $('discard').addEventListener('click', () => send({ type: TO.DISCARD }));
+  $('fetch-ids').addEventListener('click', fetchIds);
+  $('ids-file').addEventListener('change', () => { readIdsFile().catch(() => renderIdsSummary(null, 'The file could not be read.')); });
+  for (const format of ['ndjson', 'csv', 'json']) {
+    $('export-' + format).addEventListener('click', () => {
+      progressMessage(`Exporting ${format.toUpperCase()}…`);
+      send({ type: TO.EXPORT, format });
+    });
+  }
+}
+
+wire();
+initForm([]);
+setState('idle');
+send({ type: TO.HELLO });

@@ -24,6 +24,8 @@ const page = {
   /** the state to return to after a test connection */
   before: /** @type {State} */ ('idle'),
   kind: /** @type {'records'|'ids'} */ ('records'),
+  /** the worker answered hello */
+  ready: false,
 };
 
 const table = new VirtualTable($('table'), {
@@ -117,6 +119,8 @@ function onMessage(m) {
 }
 
 function onReady(m) {
+  if (page.ready) return;
+  page.ready = true;
   initForm(m.presets || []);
   const saved = m.saved;
   if (saved) {
@@ -322,7 +326,28 @@ function wire() {
   }
 }
 
+/**
+ * Says hello until the worker answers. The npm package initialises its
+ * WebAssembly with a top-level await, and a module worker's messages that
+ * arrive before its listener exists are lost: so hello is sent again every
+ * 250 ms (a second `ready` is ignored).
+ */
+function hello() {
+  let tries = 0;
+  const again = () => {
+    if (page.ready) return;
+    if (++tries > 120) {
+      renderError({ kind: 'worker', message: 'The worker did not answer within 30 s.', status: null, url: null, page: null, excerpt: null, hint: null, hintText: 'Reload the page; if it persists, check that the npm package is built (npm run build) and served under /npm/.' });
+      setState('failed');
+      return;
+    }
+    send({ type: TO.HELLO });
+    setTimeout(again, 250);
+  };
+  again();
+}
+
 wire();
 initForm([]);
 setState('idle');
-send({ type: TO.HELLO });
+hello();

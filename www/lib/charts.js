@@ -8,6 +8,9 @@ const ready = import('../../vendor/uplot/uPlot.esm.js')
   .then((m) => { uPlot = m.default; })
   .catch(() => { uPlot = null; });
 
+/** The span the records rate is averaged over, in seconds. */
+const RATE_WINDOW_S = 1;
+
 const C = {
   blue: '#1f5fbf', orange: '#c2570c', green: '#1d7a3a', red: '#b42318', purple: '#6941c6', grey: '#667085', teal: '#0e7490',
 };
@@ -63,6 +66,8 @@ export class Charts {
     /** @type {Record<string, {def: any, fig: HTMLElement, plot: HTMLElement, latest: HTMLElement, data: number[][], u: any}>} */
     this.charts = {};
     this.prev = null;
+    /** @type {{t: number, records: number}[]} recent points for the rate */
+    this.window = [];
     this.pending = false;
     for (const [key, def] of Object.entries(DEFS)) {
       const fig = /** @type {HTMLElement} */ (document.getElementById(def.id));
@@ -72,7 +77,9 @@ export class Charts {
         latest: /** @type {HTMLElement} */ (fig.querySelector('.latest')),
         data: [[], ...def.series.map(() => [])],
         u: null,
+        dirty: false,
       };
+      def.caption = fig.querySelector('figcaption').textContent;
     }
     ready.then(() => this.create());
     let t = 0;
@@ -121,6 +128,7 @@ export class Charts {
   /** Empties every chart (a new job). */
   reset() {
     this.prev = null;
+    this.window = [];
     for (const ch of Object.values(this.charts)) {
       ch.data = [[], ...ch.def.series.map(() => [])];
       ch.fig.dataset.points = '0';
@@ -144,11 +152,19 @@ export class Charts {
       by: by || { throttled: 0, serverError: p.retries ?? 0, timeout: 0, transport: 0, badBody: 0 },
     };
     let prev = this.prev;
-    if (!prev || cur.t < prev.t || cur.records < prev.records) prev = { t: 0, records: cur.records, throttles: cur.throttles, by: cur.by };
-    const dt = Math.max(0.001, cur.t - prev.t);
+    if (!prev || cur.t < prev.t || cur.records < prev.records) {
+      prev = { t: 0, records: cur.records, throttles: cur.throttles, by: cur.by };
+      this.window = [];
+    }
     const d = (a, b) => Math.max(0, (a || 0) - (b || 0));
+    // Records per second over the last second: rows arrive in flushes, so
+    // one interval alone would swing between 0 and a burst.
+    this.window.push({ t: cur.t, records: cur.records });
+    while (this.window.length > 2 && cur.t - this.window[1].t >= RATE_WINDOW_S) this.window.shift();
+    const w0 = this.window[0];
+    const rate = this.window.length > 1 ? d(cur.records, w0.records) / Math.max(0.001, cur.t - w0.t) : cur.records / Math.max(cur.t, 0.25);
     const values = {
-      rate: [this.prev ? d(cur.records, prev.records) / dt : cur.records / Math.max(cur.t, 0.25)],
+      rate: [rate],
       flight: [s.inFlight ?? null, s.concurrency ?? null, s.configuredConcurrency ?? null],
       retries: [d(cur.throttles, prev.throttles), d(cur.by.serverError, prev.by.serverError), d(cur.by.timeout, prev.by.timeout), d(cur.by.transport, prev.by.transport), d(cur.by.badBody, prev.by.badBody)],
       throttle: [(p.throttledMs ?? s.throttledMs ?? 0) / 1000, s.learntRate ?? null],
@@ -162,20 +178,33 @@ export class Charts {
     this.schedule(values);
   }
 
-  /** Draws at most once per animation frame (ticks may arrive in a burst). */
+  /**
+   * Redraws the charts one per animation frame (ticks may arrive in a
+   * burst; four redraws in one frame would make one long task).
+   */
   schedule(values) {
     this.latestValues = values;
+    for (const ch of Object.values(this.charts)) ch.dirty = true;
     if (this.pending) return;
     this.pending = true;
-    requestAnimationFrame(() => {
-      this.pending = false;
-      for (const [key, ch] of Object.entries(this.charts)) {
-        const text = ch.def.text(this.latestValues[key]);
-        ch.latest.textContent = text;
-        ch.fig.setAttribute('aria-label', ch.fig.querySelector('figcaption').textContent + ': ' + text);
-        if (ch.u) ch.u.setData(ch.data);
-      }
-    });
+    const step = () => {
+      const ch = Object.values(this.charts).find((c) => c.dirty);
+      if (!ch) { this.pending = false; return; }
+      ch.dirty = false;
+      this.draw(ch);
+      requestAnimationFrame(step);
+    };
+    requestAnimationFrame(step);
+  }
+
+  draw(ch) {
+    const key = Object.keys(this.charts).find((k) => this.charts[k] === ch);
+    const text = ch.def.text(this.latestValues[key]);
+    if (ch.latest.textContent !== text) {
+      ch.latest.textContent = text;
+      ch.fig.setAttribute('aria-label', ch.def.caption + ': ' + text);
+    }
+    if (ch.u) ch.u.setData(ch.data);
   }
 }
 

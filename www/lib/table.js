@@ -7,7 +7,68 @@ const OVERSCAN = 6;
 const CACHE_MAX = 400;
 
 /**
- * A virtual table over `string[]` rows.
+ * Rows as JSON text, kept as one string per batch (the batch's rows joined
+ * by newlines, which JSON text never holds raw) plus their end offsets:
+ * 200,000 rows are a few dozen strings for the garbage collector, not
+ * 200,000, and a `rows` message's strings die young. `text(i)` slices a row.
+ */
+export class RowStore {
+  constructor() {
+    /** @type {{from: number, text: string, ends: Uint32Array}[]} */
+    this.chunks = [];
+    this.length = 0;
+  }
+
+  /**
+   * Stores `rows` at index `from` (appending, or overwriting rows sent again).
+   * @param {number} from
+   * @param {string[]} rows
+   */
+  put(from, rows) {
+    if (!rows.length) return;
+    if (from !== this.length) {
+      // Rare (rows sent again after a resume or load): rebuild as one array.
+      const all = [];
+      for (let i = 0; i < this.length; i++) all.push(this.text(i));
+      for (let i = 0; i < rows.length; i++) all[from + i] = rows[i];
+      for (let i = 0; i < all.length; i++) if (all[i] === undefined) all[i] = 'null';
+      this.chunks = [];
+      this.length = 0;
+      for (let i = 0; i < all.length; i += 5000) this.put(i, all.slice(i, i + 5000));
+      return;
+    }
+    const ends = new Uint32Array(rows.length);
+    let pos = 0;
+    for (let i = 0; i < rows.length; i++) {
+      pos += rows[i].length;
+      ends[i] = pos;
+      pos += 1;
+    }
+    this.chunks.push({ from, text: rows.join('\n'), ends });
+    this.length += rows.length;
+  }
+
+  /**
+   * The JSON text of row `i`.
+   * @param {number} i
+   * @returns {string}
+   */
+  text(i) {
+    const cs = this.chunks;
+    let lo = 0;
+    let hi = cs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (cs[mid].from <= i) lo = mid; else hi = mid - 1;
+    }
+    const c = cs[lo];
+    const k = i - c.from;
+    return c.text.slice(k === 0 ? 0 : c.ends[k - 1] + 1, c.ends[k]);
+  }
+}
+
+/**
+ * A virtual table over rows of JSON text (a {@link RowStore}).
  *
  * Markup: `#table` (role grid, the scroll container) holds a sticky header
  * row and a sizer whose rows are `[role=row][data-index]` elements, each
@@ -22,8 +83,7 @@ export class VirtualTable {
     this.el = container;
     this.onOpen = opts.onOpen || (() => {});
     this.onCount = opts.onCount || (() => {});
-    /** @type {string[]} */
-    this.rows = [];
+    this.rows = new RowStore();
     /** @type {string[]} */
     this.columns = [];
     this.active = 0;
@@ -53,7 +113,7 @@ export class VirtualTable {
 
   /** Empties the table (a new job). */
   reset() {
-    this.rows = [];
+    this.rows = new RowStore();
     this.columns = [];
     this.cache.clear();
     this.active = 0;
@@ -70,19 +130,15 @@ export class VirtualTable {
    * @param {string[]} [columns]
    */
   put(from, rows, columns) {
-    const all = this.rows;
-    if (from === all.length) {
-      for (let i = 0; i < rows.length; i++) all.push(rows[i]);
-    } else {
-      const had = all.length;
-      for (let i = 0; i < rows.length; i++) all[from + i] = rows[i];
-      for (let i = had; i < from; i++) if (all[i] === undefined) all[i] = 'null';
-      for (let i = from; i < from + rows.length; i++) this.cache.delete(i);
+    const appended = from === this.rows.length;
+    this.rows.put(from, rows);
+    if (!appended) {
+      this.cache.clear();
       this.renderedKey = '';
     }
     if (columns && columns.length) this.setColumns(columns);
-    else if (!this.columns.length && all.length) this.setColumns(inferColumns(all));
-    this.onCount(all.length);
+    else if (!this.columns.length && this.rows.length) this.setColumns(inferColumns(this.rows));
+    this.onCount(this.rows.length);
     this.schedule();
   }
 
@@ -92,7 +148,7 @@ export class VirtualTable {
     const sample = [];
     for (let i = 0; i < Math.min(50, this.rows.length); i++) sample.push(this.parse(i));
     const widths = columns.map((c) => columnWidth(c, sample));
-    this.el.style.setProperty('--cols', '4.5rem ' + widths.map((w) => w + 'px').join(' '));
+    this.el.style.setProperty('--cols', '5rem ' + widths.map((w) => w + 'px').join(' '));
     const cells = [headCell('#')];
     for (const c of columns) cells.push(headCell(c));
     this.head.replaceChildren(...cells);
@@ -101,13 +157,14 @@ export class VirtualTable {
   }
 
   /** The JSON text of row `i`. */
-  text(i) { return this.rows[i]; }
+  text(i) { return this.rows.text(i); }
 
   /** Parses row `i`, keeping the last few hundred parsed. */
   parse(i) {
     let v = this.cache.get(i);
     if (v !== undefined) return v;
-    try { v = JSON.parse(this.rows[i]); } catch { v = this.rows[i]; }
+    const t = this.rows.text(i);
+    try { v = JSON.parse(t); } catch { v = t; }
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value);
     this.cache.set(i, v);
     return v;
@@ -214,7 +271,7 @@ export class VirtualTable {
     this.render();
     const el = this.rowEl(i);
     if (el) el.focus({ preventScroll: true });
-    if (open) this.onOpen(i, this.rows[i]);
+    if (open) this.onOpen(i, this.rows.text(i));
   }
 
   onKey(e) {
@@ -269,7 +326,11 @@ function display(value) {
 /** A column width in px from its name and a sample of values. */
 function columnWidth(col, sample) {
   let chars = col.length;
-  for (const v of sample) chars = Math.max(chars, display(valueAt(v, col)).length);
+  for (const v of sample) {
+    const value = valueAt(v, col);
+    // Numbers grow down the table (ids 1..200000): leave room for 7 digits.
+    chars = Math.max(chars, display(value).length, typeof value === 'number' ? 7 : 0);
+  }
   return Math.round(Math.max(56, Math.min(320, chars * 7.4 + 18)));
 }
 
@@ -278,7 +339,7 @@ function inferColumns(rows) {
   const seen = new Set();
   for (let i = 0; i < Math.min(50, rows.length); i++) {
     let v;
-    try { v = JSON.parse(rows[i]); } catch { continue; }
+    try { v = JSON.parse(rows.text(i)); } catch { continue; }
     if (v && typeof v === 'object' && !Array.isArray(v)) for (const k of Object.keys(v)) seen.add(k);
   }
   return seen.size ? [...seen] : ['value'];

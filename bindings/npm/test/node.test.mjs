@@ -643,7 +643,7 @@ describe('resilience', () => {
     await faulty.setFaults({ rate_limit: { per_second: 100, burst: 10, retry_after: 'seconds' } });
     const c = offsetClient({ retry: quick });
     assert.deepEqual(c.pacingStats(),
-      { throttles: 0, throttledMs: 0, decreases: 0, increases: 0, concurrency: 16, learntRate: null });
+      { throttles: 0, throttledMs: 0, decreases: 0, increases: 0, concurrency: 16, learntRate: null, inFlight: 0 });
     const started = performance.now();
     const { records, report } = await withTimeout(
       c.listWithReport('items', { pageSize: 20 }), 45_000, 'a sweep through a 429 storm');

@@ -7,10 +7,10 @@
 #   wasm     the library in headless Chromium (wasm-bindgen-test), and the
 #            fault matrix there against a second test server
 #   npm      the npm package in Node 20 and in Chromium (playwright-core)
+#   www      the dashboard end to end in Chromium (playwright-core, axe-core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WASM_BINDGEN_VERSION=0.2.130
 step() { printf '\n==> %s\n' "$*"; }
 
 # Every suite's output also goes to a log, from which the closing line counts
@@ -21,18 +21,8 @@ suite() {
   return "${PIPESTATUS[0]}"
 }
 
-step "install: wasm32 target, wasm-bindgen-cli $WASM_BINDGEN_VERSION, chromium + chromedriver"
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
-if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
-fi
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium chromium-driver
-fi
+step "install: wasm32 target, wasm-bindgen-cli, chromium + chromedriver (when missing)"
+scripts/install-tools.sh --browser
 export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
 
 step "native: unit, integration and doc tests (library and test server)"
@@ -98,6 +88,9 @@ if [ -f package.json ]; then
   npm ci --no-audit --no-fund
   npm run build
   suite npm test
+
+  step "www: the dashboard end to end in headless Chromium"
+  suite npm run test:www
 fi
 
 step "all suites passed"

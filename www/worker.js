@@ -1,7 +1,6 @@
 // The dashboard's module worker: the only place the WebAssembly module and
 // the network are used. Speaks the protocol of ./lib/protocol.js.
 
-import { Client, PRESETS, resolveOptions } from '../npm/index.js';
 import {
   TO_WORKER, FROM_WORKER, TICK_MS, ROWS_FLUSH_MAX, SAVE_MS, SAVE_MAX_ROWS,
   SAMPLE_MAX_CHARS, serializeError, columnsOf, idColumnsOf,
@@ -9,6 +8,15 @@ import {
 import * as store from './lib/store.js';
 import { exportJob } from './lib/export.js';
 import { hintOf, hintText, probeNoCors } from './lib/hints.js';
+
+// The npm package is imported dynamically: its module initialises the
+// WebAssembly with a top-level await, and a module worker's messages that
+// arrive while a static import is still evaluating reach no listener and are
+// lost. The listener below is registered at once and waits for the package.
+let Client, PRESETS, resolveOptions;
+const loaded = import('../npm/index.js').then((m) => {
+  ({ Client, PRESETS, resolveOptions } = m);
+});
 
 /** The running job: `{ abort: AbortController, done: Promise<void> }`, or null. */
 let running = null;
@@ -555,4 +563,10 @@ async function onMessage(ev) {
   }
 }
 
-self.addEventListener('message', (ev) => { onMessage(ev); });
+self.addEventListener('message', (ev) => {
+  loaded.then(() => onMessage(ev), async (e) => {
+    const error = serializeError(e);
+    error.message = `the npm package did not load: ${error.message}`;
+    post({ type: FROM_WORKER.FAILED, error });
+  });
+});

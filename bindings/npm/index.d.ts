@@ -297,6 +297,8 @@ export interface PacingStats {
   readonly decreases: number;
   /** Times it grew by one. */
   readonly increases: number;
+  /** Requests in flight now, over every operation of the client (at most `concurrency`). */
+  readonly inFlight: number;
   /** The concurrency allowed now (adaptive, at most the configured one). */
   readonly concurrency: number;
   /** The request rate (per second) learnt from 429s; `null` if none was learnt. */
@@ -511,6 +513,8 @@ export interface Progress {
   readonly elapsedMs: number;
   /** Requests retried so far, every cause together. */
   readonly retries: number;
+  /** The same retries by cause (429s, 5xx, timeouts, broken connections, bodies that were not a page). */
+  readonly retriesByCause: RetryCounts;
   /** Time pages spent waiting because the server throttled, so far, in ms. */
   readonly throttledMs: number;
 }
@@ -914,6 +918,13 @@ export interface RecordStream<T = unknown> extends AsyncIterable<T> {
 export interface PageStream<T = unknown> extends AsyncIterable<Page<T>> {
   /** The report, once the iteration finished; `null` before. */
   readonly report: Report | null;
+  /**
+   * Where the sweep is, for `resume`: every page already taken from this
+   * iterable counts as handed out, so a sweep resumed from it fetches none
+   * of them again (take it after processing a page). Throws (kind `config`)
+   * before the iteration started.
+   */
+  checkpoint(): CheckpointJson;
 }
 
 /** A client of one paginated JSON API. */

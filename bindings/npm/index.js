@@ -365,6 +365,17 @@ class PageStream {
     return this.#sweep.report;
   }
 
+  /**
+   * Where the sweep is, as JSON, for the `resume` option: every page
+   * already taken from this iterable counts as handed out, so resuming
+   * fetches none of them again. Throws (kind `config`) before the
+   * iteration started.
+   */
+  checkpoint() {
+    const s = this.#sweep;
+    return s.checkpointOf(s.held, s.heldLength, true);
+  }
+
   [Symbol.asyncIterator]() {
     return this.#sweep.pages();
   }

@@ -272,6 +272,7 @@ impl RawClient {
             &api.pacing_stats(),
             api.current_concurrency(),
             api.learnt_rate(),
+            api.limiter().in_use(),
         )
     }
 

@@ -249,6 +249,7 @@ pub(crate) fn progress(p: &Progress) -> JsValue {
     set(&obj, "recordsTotal", num(p.records_total));
     set(&obj, "bytes", p.bytes as f64);
     set(&obj, "retries", p.retries as f64);
+    set(&obj, "retriesByCause", retries(&p.retries_by_cause));
     set(&obj, "throttledMs", millis(p.throttled));
     set(&obj, "elapsedMs", millis(p.elapsed));
     set(&obj, "etaMs", opt_millis(p.eta));
@@ -406,8 +407,10 @@ pub(crate) fn pacing_stats(
     stats: &PacerStats,
     concurrency: usize,
     learnt_rate: Option<f64>,
+    in_flight: usize,
 ) -> JsValue {
     let obj = Object::new();
+    set(&obj, "inFlight", in_flight as f64);
     set(&obj, "throttles", stats.throttles as f64);
     set(&obj, "throttledMs", millis(stats.throttled));
     set(&obj, "decreases", stats.decreases as f64);

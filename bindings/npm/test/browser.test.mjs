@@ -90,7 +90,7 @@ test('the package runs in Chromium without a bundler', async () => {
   assert.equal(result.report.changedDuringSweep, false);
   // Asked for 16; an http: origin in a browser gets at most 6 (its connections).
   assert.deepEqual(result.pacingStats,
-    { throttles: 0, throttledMs: 0, decreases: 0, increases: 0, concurrency: 6, learntRate: null });
+    { throttles: 0, throttledMs: 0, decreases: 0, increases: 0, concurrency: 6, learntRate: null, inFlight: 0 });
   assert.equal(result.progress.length, result.report.pages);
   assert.equal(result.progress.at(-1).retries, 0);
   assert.equal(result.progress.at(-1).records, N);

@@ -189,6 +189,60 @@ test('pages yields whole pages', async () => {
   assert.equal(s.report.pages, 5);
 });
 
+test('pages().checkpoint(): a resumed sweep fetches no page handed out before', async () => {
+  for (const d of [DIALECTS[0], DIALECTS[7]]) {
+    const c = client(d, { concurrency: 4 });
+    const first = c.pages('items', { pageSize: 200 });
+    assert.throws(() => first.checkpoint(), (e) => e.kind === 'config', 'before the iteration');
+    const ids = [];
+    let taken = 0;
+    let checkpoint;
+    for await (const page of first) {
+      ids.push(...page.records.map((r) => r.id));
+      taken += 1;
+      checkpoint = first.checkpoint();
+      if (taken === 3) break;
+    }
+    assert.equal(first.checkpoint(), checkpoint, 'after the loop: the same place');
+    await settledRequests(server);
+    const log0 = (await (await fetch(`${server.url}/_log`)).json()).length;
+    for await (const page of c.pages('items', { pageSize: 200, resume: checkpoint })) {
+      ids.push(...page.records.map((r) => r.id));
+    }
+    assert.deepEqual(ids, range(N), `${d.name}: every id once, in order`);
+    const after = (await (await fetch(`${server.url}/_log`)).json()).slice(log0);
+    if (d.path === 'offset') {
+      const offsets = after.map((e) => Number(new URL(e.path, server.url).searchParams.get('offset')));
+      assert.ok(offsets.every((o) => o >= 600), `${d.name}: offsets asked after the resume: ${offsets}`);
+    } else {
+      assert.ok(after.every((e) => new URL(e.path, server.url).searchParams.has('cursor')), `${d.name}: the first page again`);
+    }
+  }
+});
+
+test('progress has retries by cause; pacingStats has the requests in flight', async () => {
+  const flaky = await startTestServer({ records: 3000, latencyMs: 5, extra: ['--error-rate', '0.05'] });
+  try {
+    const c = new Client({ baseUrl: `${flaky.url}/offset/`, recordsAt: '/data', concurrency: 4,
+      pagination: { type: 'offset', total: { header: 'X-Total-Count' } }, retry: { baseDelayMs: 1, maxDelayMs: 5, budget: false } });
+    let last;
+    let inFlightSeen = 0;
+    const { report } = await c.listWithReport('items', { pageSize: 50, onProgress: (p) => {
+      last = p;
+      inFlightSeen = Math.max(inFlightSeen, c.pacingStats().inFlight);
+    } });
+    assert.deepEqual(Object.keys(last.retriesByCause).sort(), ['badBody', 'serverError', 'throttled', 'timeout', 'transport']);
+    const sum = Object.values(last.retriesByCause).reduce((a, b) => a + b, 0);
+    assert.equal(sum, last.retries, 'by cause adds up to the total');
+    assert.ok(report.retries.serverError > 0, 'the server failed some requests');
+    assert.ok(last.retriesByCause.serverError <= report.retries.serverError);
+    assert.ok(inFlightSeen >= 1 && inFlightSeen <= 4, `in flight during the sweep: ${inFlightSeen}`);
+    assert.equal(c.pacingStats().inFlight, 0, 'none once the sweep ended');
+  } finally {
+    await flaky.close();
+  }
+});
+
 test('an early break stops the sweep: no request afterwards', async () => {
   const start = await settledRequests(server);
   const c = client(OFFSET, { concurrency: 4 });
@@ -589,7 +643,7 @@ describe('resilience', () => {
     await faulty.setFaults({ rate_limit: { per_second: 100, burst: 10, retry_after: 'seconds' } });
     const c = offsetClient({ retry: quick });
     assert.deepEqual(c.pacingStats(),
-      { throttles: 0, throttledMs: 0, decreases: 0, increases: 0, concurrency: 16, learntRate: null });
+      { throttles: 0, throttledMs: 0, decreases: 0, increases: 0, concurrency: 16, learntRate: null, inFlight: 0 });
     const started = performance.now();
     const { records, report } = await withTimeout(
       c.listWithReport('items', { pageSize: 20 }), 45_000, 'a sweep through a 429 storm');

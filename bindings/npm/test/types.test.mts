@@ -177,7 +177,7 @@ async function usage(signal: AbortSignal): Promise<void> {
 
   const stats: PacingStats = client.pacingStats();
   const learnt: number | null = stats.learntRate;
-  const statNumbers: number[] = [stats.throttles, stats.throttledMs, stats.decreases, stats.increases, stats.concurrency];
+  const statNumbers: number[] = [stats.throttles, stats.throttledMs, stats.decreases, stats.increases, stats.concurrency, stats.inFlight];
   // @ts-expect-error the learnt rate may be null
   const learntRate: number = stats.learntRate;
   void [learnt, statNumbers, learntRate];
@@ -358,6 +358,15 @@ async function usage(signal: AbortSignal): Promise<void> {
   }
   const cp: string = rstream.checkpoint();
   await client.list('items', { resume: cp, onProgress: (p: Progress) => void [p.pagesTotal, p.recordsTotal, p.bytes, p.etaMs] });
+  const byCause: RetryCounts = (null as unknown as Progress).retriesByCause;
+  void byCause;
+  const pstream = client.pages('items');
+  for await (const page of pstream) {
+    void page;
+    break;
+  }
+  const pageCp: CheckpointJson = pstream.checkpoint();
+  void pageCp;
   // @ts-expect-error a watermark has ids
   const badMark: Watermark = { field: 'f', value: 'v' };
   await client.list('graphql', { body: { query: 'q', variables: { first: '{limit}', after: '{cursor}' } } });

@@ -724,6 +724,7 @@ impl Sweep {
             records_total: self.total,
             bytes: self.report.bytes,
             retries: self.report.retries.total(),
+            retries_by_cause: self.report.retries.clone(),
             throttled: self.report.throttled,
             elapsed,
             eta,

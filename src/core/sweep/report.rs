@@ -158,6 +158,9 @@ pub struct Progress {
     pub bytes: u64,
     /// Requests retried.
     pub retries: u64,
+    /// The same retries by cause (429s, 5xx, timeouts, broken
+    /// connections, bodies that were not a page).
+    pub retries_by_cause: RetryCounts,
     /// Time held back by the server's throttling.
     pub throttled: Duration,
     /// Time since the operation started (in this process).

@@ -46,13 +46,15 @@
 //! requests per second (burst 30; `429` with `Retry-After` beyond it) and
 //! 0.5 % 5xx, plus static files: the repository's `www/` (the dashboard)
 //! under `/www/` and the npm package under `/npm/` (only `index.js`,
-//! `index.d.ts`, `wasm/**`), found from this crate's directory at build time
-//! and overridable with `--www-dir` / `--npm-dir` ([`Config::www_dir`],
-//! [`Config::npm_dir`]). Static answers are not counted, logged, delayed or
+//! `index.d.ts`, `wasm/**`) and uPlot's two files from `node_modules/` under
+//! `/vendor/uplot/`, found from this crate's directory at build time
+//! and overridable with `--www-dir` / `--npm-dir` / `--vendor-dir`
+//! ([`Config::www_dir`], [`Config::npm_dir`], [`Config::vendor_dir`]). `--no-cors`
+//! ([`Config::cors`]) drops every CORS header. Static answers are not counted, logged, delayed or
 //! faulted; they carry `Cache-Control: no-store`; there are no directory
 //! listings, and `..` (also percent-encoded), absolute paths, hidden files
 //! and symlinks out of the root are a `404`. Without a `www/` folder,
-//! `/www/` answers `404` saying the dashboard is not built in this checkout.
+//! `/www/` answers `404` saying so.
 //! The binary prints the URL to open (`http://127.0.0.1:<port>/www/`) and
 //! one line describing the demo API.
 //!
@@ -161,6 +163,15 @@ pub struct Config {
     /// `index.js`, `index.d.ts` and `wasm/**`. `None` (the default): not
     /// served.
     pub npm_dir: Option<PathBuf>,
+    /// A `node_modules` folder whose dashboard libraries (uPlot's ES module
+    /// and stylesheet, nothing else) are served under `/vendor/`
+    /// (`/vendor/uplot/uPlot.esm.js`). `None` (the default): not served.
+    pub vendor_dir: Option<PathBuf>,
+    /// Answer with CORS headers (the default, `true`). `false`: no
+    /// `Access-Control-*` header on any answer, preflights included, so a
+    /// browser page of another origin cannot read the API (a CORS-refusing
+    /// server, to test how clients report it).
+    pub cors: bool,
 }
 
 impl Default for Config {
@@ -177,6 +188,8 @@ impl Default for Config {
             families: FamilyConfig::default(),
             www_dir: None,
             npm_dir: None,
+            vendor_dir: None,
+            cors: true,
         }
     }
 }
@@ -211,6 +224,7 @@ impl Config {
             },
             www_dir: Some(Config::repo_www_dir()),
             npm_dir: Some(Config::repo_npm_dir()),
+            vendor_dir: Some(Config::repo_vendor_dir()),
             ..Config::default()
         }
     }
@@ -225,6 +239,12 @@ impl Config {
     /// [`Config::repo_www_dir`].
     pub fn repo_npm_dir() -> PathBuf {
         static_files::repo_root().join("bindings").join("npm")
+    }
+
+    /// The repository's `node_modules/` (after `npm ci` at its root), found
+    /// like [`Config::repo_www_dir`].
+    pub fn repo_vendor_dir() -> PathBuf {
+        static_files::repo_root().join("node_modules")
     }
 
     /// One line saying what the demo API is, e.g. for the binary to print.

@@ -136,8 +136,8 @@ struct Args {
     #[arg(long, default_value_t = 0.0, value_parser = rate)]
     shed_rate: f64,
     /// The demo: 200,000 records, 30 ms latency, a rate limit of 150/s
-    /// (burst 30; 429 beyond it), 0.5% 5xx, the dashboard under /www/ and
-    /// the npm package under /npm/. Replaces the collection and fault
+    /// (burst 30; 429 beyond it), 0.5% 5xx, the dashboard under /www/, the
+    /// npm package under /npm/ and uPlot under /vendor/. Replaces the collection and fault
     /// flags above (--host, --port and the folders still apply).
     #[arg(long)]
     demo: bool,
@@ -148,6 +148,13 @@ struct Args {
     /// (default with --demo: the repository's bindings/npm/).
     #[arg(long)]
     npm_dir: Option<PathBuf>,
+    /// node_modules folder whose uPlot files are served under /vendor/
+    /// (default with --demo: the repository's node_modules/).
+    #[arg(long)]
+    vendor_dir: Option<PathBuf>,
+    /// Send no CORS headers (a server a page of another origin cannot read).
+    #[arg(long)]
+    no_cors: bool,
 }
 
 /// `--budget-headers` values.
@@ -201,14 +208,33 @@ fn main() -> ExitCode {
     if let Some(dir) = &args.npm_dir {
         config.npm_dir = Some(dir.clone());
     }
+    if let Some(dir) = &args.vendor_dir {
+        config.vendor_dir = Some(dir.clone());
+    }
+    config.cors = !args.no_cors;
     let demo_lines = args.demo.then(|| {
         let www = config.www_dir.clone().unwrap_or_default();
-        let note = if www.is_dir() {
+        let npm_wasm = config.npm_dir.clone().unwrap_or_default().join("wasm");
+        let uplot = config.vendor_dir.clone().unwrap_or_default().join("uplot");
+        let mut missing = Vec::new();
+        if !www.is_dir() {
+            missing.push(format!("{} does not exist", www.display()));
+        }
+        if !npm_wasm.is_dir() {
+            missing.push(format!(
+                "{} is not built (npm ci && npm run build)",
+                npm_wasm.display()
+            ));
+        }
+        if !uplot.is_dir() {
+            missing.push(format!("{} is not installed (npm ci)", uplot.display()));
+        }
+        let note = if missing.is_empty() {
             String::new()
         } else {
             format!(
-                " ({} does not exist yet: the dashboard is not built in this checkout)",
-                www.display()
+                " (the dashboard will not load: {}; scripts/demo.sh does it all)",
+                missing.join("; ")
             )
         };
         (note, config.api_summary())

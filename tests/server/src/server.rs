@@ -109,20 +109,42 @@ pub(crate) async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Resp, Infallible> {
+    let cors = shared.config.cors;
+    let resp = handle_request(shared, req).await;
+    Ok(if cors { resp } else { without_cors(resp) })
+}
+
+/// `--no-cors` ([`Config::cors`](crate::Config::cors) false): every
+/// `Access-Control-*` header removed, so a browser hides the answer from a
+/// page of another origin.
+fn without_cors(mut resp: Resp) -> Resp {
+    let headers = resp.headers_mut();
+    let names: Vec<_> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in names {
+        headers.remove(name);
+    }
+    resp
+}
+
+async fn handle_request(shared: Arc<Shared>, req: Request<Incoming>) -> Resp {
     if req.method() == Method::OPTIONS {
-        return Ok(preflight(&req));
+        return preflight(&req);
     }
     let (parts, incoming) = req.into_parts();
     // The demo's static files: not counted, no faults, no latency.
     if let Some(resp) = crate::static_files::serve(&shared.config, &parts) {
-        return Ok(resp);
+        return resp;
     }
     let incoming = match crate::oauth::intercept(&shared.oauth, &parts, incoming).await {
-        Ok(resp) => return Ok(with_cors(resp)),
+        Ok(resp) => return with_cors(resp),
         Err(incoming) => incoming,
     };
     if is_control(parts.uri.path()) {
-        return Ok(with_cors(control(&shared, &parts, incoming).await));
+        return with_cors(control(&shared, &parts, incoming).await);
     }
 
     let at = shared.started.elapsed();
@@ -133,7 +155,7 @@ pub(crate) async fn handle(
     let body = if write {
         match read_body(incoming).await {
             Ok(body) => body,
-            Err(resp) => return Ok(finish(&shared, &parts, &[], resp, at, request_id)),
+            Err(resp) => return finish(&shared, &parts, &[], resp, at, request_id),
         }
     } else {
         Bytes::new()
@@ -178,7 +200,7 @@ pub(crate) async fn handle(
     } else if altered || !decision.slow.is_zero() {
         shared.faults.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(finish(&shared, &parts, &body, resp, at, request_id))
+    finish(&shared, &parts, &body, resp, at, request_id)
 }
 
 /// Decides this request's faults (none for `/_…` paths) and applies a due

@@ -1,5 +1,7 @@
-//! Static files of the demo: the dashboard under `/www/` and the npm
-//! package under `/npm/` (only `index.js`, `index.d.ts` and `wasm/**`).
+//! Static files of the demo: the dashboard under `/www/`, the npm
+//! package under `/npm/` (only `index.js`, `index.d.ts` and `wasm/**`) and
+//! the dashboard's one third-party library under `/vendor/` (only
+//! [`VENDOR_FILES`], from `node_modules`).
 //!
 //! Not counted, not logged, no latency, no faults, no OAuth: these answers
 //! are the demo's page, not its API. Every answer carries
@@ -20,12 +22,21 @@ use crate::body::Body;
 use crate::server::Resp;
 use crate::Config;
 
-/// The two mounts.
+/// The three mounts.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mount {
     Www,
     Npm,
+    Vendor,
 }
+
+/// The files served under `/vendor/`: `(URL path under /vendor/, path under
+/// the vendor folder, a node_modules)`. Only these: a page loads nothing else
+/// from `node_modules`.
+pub(crate) const VENDOR_FILES: &[(&str, &str)] = &[
+    ("uplot/uPlot.esm.js", "uplot/dist/uPlot.esm.js"),
+    ("uplot/uPlot.min.css", "uplot/dist/uPlot.min.css"),
+];
 
 /// The answer for `parts` if its path is under a configured mount, `None`
 /// otherwise (the request then goes on to the API routes).
@@ -35,6 +46,8 @@ pub(crate) fn serve(config: &Config, parts: &Parts) -> Option<Resp> {
         (Mount::Www, config.www_dir.as_deref()?, rest)
     } else if let Some(rest) = mount_rest(path, "/npm") {
         (Mount::Npm, config.npm_dir.as_deref()?, rest)
+    } else if let Some(rest) = mount_rest(path, "/vendor") {
+        (Mount::Vendor, config.vendor_dir.as_deref()?, rest)
     } else {
         return None;
     };
@@ -45,6 +58,9 @@ pub(crate) fn serve(config: &Config, parts: &Parts) -> Option<Resp> {
         return Some(resp);
     }
     let Some(rest) = rest else {
+        if mount == Mount::Vendor {
+            return Some(not_found());
+        }
         // `/www` → `/www/`, so that relative URLs in the page resolve.
         let mut resp = plain(StatusCode::MOVED_PERMANENTLY, "");
         let location = if mount == Mount::Www {
@@ -74,14 +90,22 @@ fn serve_file(mount: Mount, root: &Path, rest: &str) -> Resp {
     if mount == Mount::Www && !root.is_dir() {
         return plain(
             StatusCode::NOT_FOUND,
-            "The dashboard is not built in this checkout: there is no www/ folder \
-             (it comes with issue 22). The demo API itself is up.\n",
+            "There is no www/ folder here (pass --www-dir): the dashboard is not \
+             served. The demo API itself is up.\n",
         );
     }
     let Some(relative) = safe_relative(rest) else {
         return not_found();
     };
-    let relative = if relative.is_empty() || rest.ends_with('/') {
+    let relative = if mount == Mount::Vendor {
+        let asked = relative.join("/");
+        match VENDOR_FILES.iter().find(|(url, _)| *url == asked) {
+            Some((_, file)) if !rest.ends_with('/') => {
+                file.split('/').map(str::to_owned).collect()
+            }
+            _ => return not_found(),
+        }
+    } else if relative.is_empty() || rest.ends_with('/') {
         if mount == Mount::Npm {
             return not_found();
         }
@@ -216,6 +240,12 @@ fn missing(mount: Mount, relative: &[String]) -> Resp {
             StatusCode::NOT_FOUND,
             "not found: bindings/npm/wasm/ is built, not committed \
              (see bindings/npm/README.md)\n",
+        )
+    } else if mount == Mount::Vendor {
+        plain(
+            StatusCode::NOT_FOUND,
+            "not found: the dashboard's libraries come from npm; run `npm ci` \
+             at the repository's root\n",
         )
     } else {
         not_found()

@@ -297,8 +297,7 @@ fn without_a_www_folder_the_page_says_so() {
             Some("text/plain; charset=utf-8")
         );
         assert!(
-            got.text()
-                .contains("dashboard is not built in this checkout"),
+            got.text().contains("There is no www/ folder here"),
             "{}",
             got.text()
         );
@@ -374,4 +373,100 @@ fn demo_config_seeds_what_it_says() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert!(statuses.contains(&429), "{statuses:?}");
+}
+
+#[test]
+fn vendor_serves_only_the_listed_uplot_files() {
+    let dir = fixture();
+    let modules = dir.join("node_modules");
+    for (path, bytes) in [
+        ("uplot/dist/uPlot.esm.js", "export default function uPlot() {}"),
+        ("uplot/dist/uPlot.min.css", ".uplot{}"),
+        ("uplot/dist/uPlot.iife.js", "var uPlot;"),
+        ("uplot/package.json", "{}"),
+        ("other/index.js", "1"),
+    ] {
+        let path = modules.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let server = TestServer::start(Config {
+        records: 10,
+        vendor_dir: Some(modules.clone()),
+        ..Config::default()
+    })
+    .unwrap();
+    let js = get(&server, "/vendor/uplot/uPlot.esm.js");
+    assert_eq!(js.status, 200);
+    assert_eq!(js.text(), "export default function uPlot() {}");
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(js.header("cache-control"), Some("no-store"));
+    let css = get(&server, "/vendor/uplot/uPlot.min.css");
+    assert_eq!(
+        (css.status, css.header("content-type")),
+        (200, Some("text/css; charset=utf-8"))
+    );
+    for target in [
+        "/vendor",
+        "/vendor/",
+        "/vendor/uplot/",
+        "/vendor/uplot/uPlot.iife.js",
+        "/vendor/uplot/dist/uPlot.esm.js",
+        "/vendor/uplot/package.json",
+        "/vendor/other/index.js",
+        "/vendor/uplot/uPlot.esm.js/",
+        "/vendor/uplot/..%2F..%2Fsecret.txt",
+    ] {
+        let got = get(&server, target);
+        assert_eq!(got.status, 404, "{target}");
+        assert!(!got.text().contains("SECRET"), "{target}");
+    }
+    // Without the package installed: a 404 saying how to get it.
+    std::fs::remove_dir_all(modules.join("uplot")).unwrap();
+    let gone = get(&server, "/vendor/uplot/uPlot.esm.js");
+    assert_eq!(gone.status, 404);
+    assert!(gone.text().contains("npm ci"), "{}", gone.text());
+    // Not configured: not a mount at all (the API answers).
+    let plain = start(&dir);
+    assert_ne!(
+        get(&plain, "/vendor/uplot/uPlot.esm.js").text(),
+        "export default function uPlot() {}"
+    );
+}
+
+#[test]
+fn no_cors_drops_every_access_control_header() {
+    let with = TestServer::start(Config {
+        records: 10,
+        ..Config::default()
+    })
+    .unwrap();
+    let without = TestServer::start(Config {
+        records: 10,
+        cors: false,
+        ..Config::default()
+    })
+    .unwrap();
+    let answer = get(&with, "/offset/items?offset=0&limit=2");
+    assert_eq!(answer.header("access-control-allow-origin"), Some("*"));
+    for target in ["/offset/items?offset=0&limit=2", "/items/1", "/items/999", "/_stats"] {
+        let got = get(&without, target);
+        assert!(got.status == 200 || got.status == 404, "{target}: {}", got.status);
+        assert!(
+            got.headers.keys().all(|k| !k.starts_with("access-control-")),
+            "{target}: {:?}",
+            got.headers
+        );
+    }
+    let preflight = raw(&without, "OPTIONS", "/offset/items");
+    assert!(
+        preflight.headers.keys().all(|k| !k.starts_with("access-control-")),
+        "{:?}",
+        preflight.headers
+    );
+    // The data is still served (only a browser page of another origin is refused).
+    assert!(get(&without, "/offset/items?offset=0&limit=2").text().contains("\"id\":1"));
 }

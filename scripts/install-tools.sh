@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what building the npm package needs, when it is missing: the
+# wasm32 target and wasm-bindgen-cli at exactly the version of the
+# wasm-bindgen crate; with --browser also Chromium and chromedriver (for the
+# browser test suites). Idempotent: quick when everything is there.
+#
+#   scripts/install-tools.sh [--browser]
+set -euo pipefail
+
+WASM_BINDGEN_VERSION=0.2.130
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+if [ "${1:-}" = "--browser" ]; then
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium chromium-driver
+  fi
+fi

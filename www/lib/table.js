@@ -103,6 +103,7 @@ export class VirtualTable {
     this.empty = document.createElement('p');
     this.empty.className = 'vempty';
     this.empty.textContent = 'No records yet.';
+    this.head.append(headCell('#'));
     container.append(this.head, this.sizer, this.empty);
 
     container.addEventListener('scroll', () => this.schedule(), { passive: true });
@@ -117,7 +118,7 @@ export class VirtualTable {
     this.columns = [];
     this.cache.clear();
     this.active = 0;
-    this.head.replaceChildren();
+    this.head.replaceChildren(headCell('#'));
     this.el.style.removeProperty('--cols');
     this.onCount(0);
     this.schedule();

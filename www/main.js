@@ -182,7 +182,8 @@ function onFailed(m) {
   page.busy = null;
   const context = was === 'test' ? 'Test connection' : was === 'ids' ? 'Fetch by ids' : was === 'records' ? 'Sweep' : was === 'load' ? 'Loading the saved rows' : '';
   renderError(m.error || { kind: 'internal', message: 'Unknown failure.' }, context);
-  if (was === 'records') {
+  if (was === 'records' && table.rows.length === 0) progressMessage('Failed before the first page: see the error above.');
+  if (was === 'records' && table.rows.length > 0) {
     progressMessage(`Failed after ${n(table.rows.length)} records: see the error above. The rows so far are kept; Resume retries from the last checkpoint.`);
     page.saved = { kind: 'records', status: 'stopped', rows: table.rows.length, pages: null, elapsedMs: null, authType: readConfig().auth.type, createdAt: null };
     renderResumePrompt(page.saved);

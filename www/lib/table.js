@@ -199,6 +199,10 @@ export class VirtualTable {
       this.fill(row, first + k);
       if (!row.parentNode) this.sizer.append(row);
     }
+    // Keyboard users reach the table by Tab: through the active row when it
+    // is rendered, else through the container itself.
+    const activeShown = this.active >= first && this.active < last;
+    this.el.tabIndex = activeShown ? -1 : 0;
     if (focused) {
       const el = this.rowEl(this.active);
       if (el) el.focus({ preventScroll: true });
@@ -332,7 +336,7 @@ function columnWidth(col, sample) {
     // Numbers grow down the table (ids 1..200000): leave room for 7 digits.
     chars = Math.max(chars, display(value).length, typeof value === 'number' ? 7 : 0);
   }
-  return Math.round(Math.max(56, Math.min(320, chars * 7.4 + 18)));
+  return Math.round(Math.max(56, Math.min(340, chars * 8 + 22)));
 }
 
 /** Columns when the worker sent none: keys of the first 50 rows, in order of first appearance. */

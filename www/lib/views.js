@@ -69,6 +69,8 @@ export function renderProgress(p, kind = 'records') {
 export function progressMessage(text, full = false) {
   const bar = /** @type {HTMLProgressElement} */ (byId('progress'));
   if (full) { bar.max = 1; bar.value = 1; }
+  // No job runs now: an indeterminate bar would still be animating.
+  else if (!bar.hasAttribute('value')) bar.value = 0;
   lastProgressText = text;
   byId('progress-text').textContent = text;
 }
@@ -200,7 +202,9 @@ export function renderResumePrompt(saved) {
   const box = byId('resume-prompt');
   if (!saved) { box.hidden = true; return; }
   const when = saved.createdAt ? new Date(saved.createdAt).toLocaleString() : 'earlier';
-  let text = `A ${saved.kind === 'ids' ? 'fetch by ids' : 'sweep'} started ${when} ${saved.status === 'running' ? 'was interrupted' : 'was stopped'} after ${n(saved.rows)} rows (${n(saved.pages)} pages, ${duration(saved.elapsedMs)}).`;
+  const more = [saved.pages != null ? `${n(saved.pages)} pages` : null, saved.elapsedMs != null ? duration(saved.elapsedMs) : null].filter(Boolean).join(', ');
+  const what = saved.kind === 'ids' ? 'fetch by ids' : 'sweep';
+  let text = `A ${what}${saved.createdAt ? ' started ' + when : ''} ${saved.status === 'running' ? 'was interrupted' : 'was stopped'} after ${n(saved.rows)} rows${more ? ` (${more})` : ''}.`;
   if (saved.authType && saved.authType !== 'none') text += ` Enter the ${saved.authType} credentials again to resume: they are never saved.`;
   byId('resume-text').textContent = text;
   box.hidden = false;

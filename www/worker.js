@@ -367,14 +367,14 @@ async function sweep(config, job, abort) {
   list.onProgress = (p) => { progress = p; };
   if (checkpoint) list.resume = checkpoint;
   const stream = client.pages(config.collection, list);
-  const canCheckpoint = typeof stream.checkpoint === 'function';
   const timer = setInterval(tick, TICK_MS);
   try {
     for await (const page of stream) {
       for (const r of page.records) pending.push(JSON.stringify(r));
       rows += page.records.length;
       pages += 1;
-      if (canCheckpoint) checkpoint = stream.checkpoint();
+      // Every page taken counts as handed out: a resume fetches none of them.
+      checkpoint = stream.checkpoint();
       if (performance.now() - lastSave >= SAVE_MS || pending.length >= SAVE_MAX_ROWS) {
         await flush('running');
       }
@@ -542,6 +542,10 @@ async function onMessage(ev) {
   const msg = ev.data ?? {};
   const config = msg.config ?? null;
   try {
+    const needsConfig = [TO_WORKER.TEST, TO_WORKER.START, TO_WORKER.RESUME, TO_WORKER.IDS];
+    if (needsConfig.includes(msg.type) && (config === null || typeof config !== 'object')) {
+      throw Object.assign(new Error(`the ${msg.type} message has no config`), { kind: 'config' });
+    }
     switch (msg.type) {
       case TO_WORKER.HELLO: return await onHello();
       case TO_WORKER.TEST: return await onTest(config);

@@ -331,7 +331,7 @@ fn demo_config_seeds_what_it_says() {
     assert_eq!(config.records, 200_000);
     assert_eq!(config.latency.as_millis(), 30);
     let limit = config.faults.rate_limit.expect("a rate limit");
-    assert_eq!((limit.per_second, limit.burst), (150, 30));
+    assert_eq!((limit.per_second, limit.burst), (100, 20));
     assert!(config.faults.error_rate > 0.0 && config.faults.error_rate <= 0.01);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")

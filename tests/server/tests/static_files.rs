@@ -346,8 +346,10 @@ fn demo_config_seeds_what_it_says() {
         Some(true)
     );
     assert_eq!(config.npm_dir, Some(root.join("bindings/npm")));
+    assert_eq!(config.vendor_dir, Some(root.join("node_modules")));
+    assert!(config.cors);
     let summary = config.api_summary();
-    for part in ["200000 records", "30 ms", "150/s", "429", "5xx"] {
+    for part in ["200000 records", "30 ms", "100/s", "429", "5xx"] {
         assert!(summary.contains(part), "{summary}");
     }
 

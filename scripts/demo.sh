@@ -2,7 +2,7 @@
 # The dashboard demo, from a fresh clone: installs what the npm package's
 # build needs (the wasm32 target, wasm-bindgen-cli, the npm dependencies),
 # builds the package, then starts the test API server with the demo API
-# (200,000 records, 30 ms latency, a 150 requests/s rate limit answering
+# (200,000 records, 30 ms latency, a 100 requests/s rate limit answering
 # 429 beyond it, 0.5% 5xx) serving the dashboard, and prints the URL to
 # open. Arguments go to the server (e.g. --port 8080). Ctrl-C stops it.
 #

@@ -26,6 +26,15 @@ function post(msg) {
   self.postMessage(msg);
 }
 
+/**
+ * An error of the worker itself (not of the options or the API): kind
+ * `internal`, so it gets no hint.
+ * @param {string} message
+ */
+function workerError(message) {
+  return Object.assign(new Error(message), { kind: 'internal' });
+}
+
 // ---- Credentials ---------------------------------------------------------
 
 /**
@@ -275,7 +284,7 @@ function newJob(kind, config) {
  */
 async function runJob(config, body) {
   if (running) {
-    throw Object.assign(new Error('a job is already running: stop it first'), { kind: 'config' });
+    throw workerError('a job is already running: stop it first');
   }
   const abort = new AbortController();
   let release;
@@ -367,14 +376,14 @@ async function sweep(config, job, abort) {
   list.onProgress = (p) => { progress = p; };
   if (checkpoint) list.resume = checkpoint;
   const stream = client.pages(config.collection, list);
-  const canCheckpoint = typeof stream.checkpoint === 'function';
   const timer = setInterval(tick, TICK_MS);
   try {
     for await (const page of stream) {
       for (const r of page.records) pending.push(JSON.stringify(r));
       rows += page.records.length;
       pages += 1;
-      if (canCheckpoint) checkpoint = stream.checkpoint();
+      // Every page taken counts as handed out: a resume fetches none of them.
+      checkpoint = stream.checkpoint();
       if (performance.now() - lastSave >= SAVE_MS || pending.length >= SAVE_MAX_ROWS) {
         await flush('running');
       }
@@ -413,10 +422,10 @@ async function onResume(config) {
   await runJob(config, async (abort) => {
     const job = await store.getJob();
     if (!job || job.kind !== 'records') {
-      throw Object.assign(new Error('no saved sweep to resume'), { kind: 'config' });
+      throw workerError('no saved sweep to resume');
     }
     if (job.status === 'done') {
-      throw Object.assign(new Error('the saved sweep is complete: nothing to resume'), { kind: 'config' });
+      throw workerError('the saved sweep is complete: nothing to resume');
     }
     await sendSavedRows(job);
     job.status = 'running';
@@ -438,7 +447,10 @@ function idResult(f, secrets) {
   if (e.kind === 'status' && e.status === 404) {
     return { text: JSON.stringify({ id: f.id, result: 'missing', status: 404 }), result: 'missing' };
   }
-  const error = redact(`${e.kind ?? 'error'}: ${e.message ?? String(e)}`, secrets);
+  const kind = e.kind ?? 'error';
+  // pagewise's messages start with "<kind> error: "; the row says the kind once.
+  const message = String(e.message ?? e).replace(new RegExp(`^${kind} error: `), '');
+  const error = redact(`${kind}: ${message}`, secrets);
   return { text: JSON.stringify({ id: f.id, result: 'error', status: e.status ?? null, error }), result: 'error' };
 }
 
@@ -528,7 +540,7 @@ async function onIds(config, ids) {
  */
 async function onExport(format) {
   const job = await store.getJob();
-  if (!job) throw Object.assign(new Error('nothing to export: no rows saved'), { kind: 'config' });
+  if (!job) throw workerError('nothing to export: no rows saved');
   const { blob, filename, rows } = await exportJob(job, format);
   post({ type: FROM_WORKER.EXPORTED, format, blob, filename, rows });
 }
@@ -542,6 +554,10 @@ async function onMessage(ev) {
   const msg = ev.data ?? {};
   const config = msg.config ?? null;
   try {
+    const needsConfig = [TO_WORKER.TEST, TO_WORKER.START, TO_WORKER.RESUME, TO_WORKER.IDS];
+    if (needsConfig.includes(msg.type) && (config === null || typeof config !== 'object')) {
+      throw Object.assign(new Error(`the ${msg.type} message has no config`), { kind: 'config' });
+    }
     switch (msg.type) {
       case TO_WORKER.HELLO: return await onHello();
       case TO_WORKER.TEST: return await onTest(config);

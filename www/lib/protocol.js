@@ -3,6 +3,10 @@
 // See /work/spec22.md "Worker protocol": this module names every message type,
 // documents every message's fields, and holds the two helpers both sides need.
 
+// Worker → page rows are indexed (`from`): `resume` (and `load`) send the
+// saved rows again from row 0, so the page replaces rather than appends.
+// An `ids` job replaces the saved job too (one current job, exported as is).
+
 /** Message types sent by the page to the worker. */
 export const TO_WORKER = Object.freeze({
   HELLO: 'hello',
@@ -47,7 +51,11 @@ export const HINTS = Object.freeze([
 export const TICK_MS = 250;
 export const ROWS_FLUSH_MS = 100;
 export const ROWS_FLUSH_MAX = 5000;
-/** The worker saves (IndexedDB) at a page boundary at least this often. */
+/**
+ * The worker saves (IndexedDB) at a page boundary at least this often, or
+ * once this many rows wait; rows are posted only once saved, so `rows`
+ * messages come at this pace (each at most ROWS_FLUSH_MAX rows).
+ */
 export const SAVE_MS = 500;
 export const SAVE_MAX_ROWS = 5000;
 /** Records looked at to infer the columns. */
@@ -169,12 +177,18 @@ export const SAMPLE_MAX_CHARS = 2048;
  * `client.pacingStats()` plus `configuredConcurrency`.
  * @typedef {{ type: 'tick', kind: 'records'|'ids', t: number, progress: RecordsProgress|IdsProgress, stats: object }} TickMsg
  */
-/** @typedef {{ type: 'done', kind: 'records', report: object } | { type: 'done', kind: 'ids', summary: { found: number, missing: number, error: number } }} DoneMsg */
+/**
+ * A sweep's `done` also says how many rows it holds in all (`records`) and
+ * from which row this run started (`resumedFrom`, 0 unless resumed); its
+ * `report` is the npm package's Report, as plain JSON.
+ * @typedef {{ type: 'done', kind: 'records', report: object, records: number, resumedFrom: number }
+ *   | { type: 'done', kind: 'ids', summary: { found: number, missing: number, error: number } }} DoneMsg
+ */
 /** @typedef {{ type: 'stopped', records: number }} StoppedMsg */
 /** @typedef {{ type: 'failed', error: SerializedError }} FailedMsg */
 /** @typedef {{ type: 'loaded', count: number }} LoadedMsg */
 /** @typedef {{ type: 'discarded' }} DiscardedMsg */
-/** @typedef {{ type: 'exported', blob: Blob, filename: string, rows: number }} ExportedMsg */
+/** @typedef {{ type: 'exported', format: 'ndjson'|'csv'|'json', blob: Blob, filename: string, rows: number }} ExportedMsg */
 
 /**
  * A plain, structured-cloneable copy of an error (a `PagewiseError` or any

@@ -505,7 +505,7 @@ describe('onProgress', () => {
       assert.equal(seen.length, report.pages);
       seen.forEach((p, i) => {
         assert.deepEqual(Object.keys(p).sort(), ['bytes', 'elapsedMs', 'etaMs', 'pages', 'pagesTotal', 'records',
-          'recordsTotal', 'retries', 'throttledMs', 'total']);
+          'recordsTotal', 'retries', 'retriesByCause', 'throttledMs', 'total']);
         if (d === OFFSET) {
           assert.equal(p.pagesTotal, Math.ceil(N / 50));
           assert.equal(p.recordsTotal, N);

@@ -42,8 +42,8 @@
 //! | `POST /oauth2/token`, `GET`/`POST`/`DELETE /_oauth` | | OAuth 2.0 token endpoint and expiring bearer tokens, off until [`TestServer::enable_oauth`] (see [`OAuthConfig`]) |
 //!
 //! The demo (`cargo run --release -p pagewise-testserver -- --demo`,
-//! [`Config::demo`]): 200,000 records, 30 ms latency, a rate limit of 150
-//! requests per second (burst 30; `429` with `Retry-After` beyond it) and
+//! [`Config::demo`]): 200,000 records, 30 ms latency, a rate limit of 100
+//! requests per second (burst 20; `429` with `Retry-After` beyond it) and
 //! 0.5 % 5xx, plus static files: the repository's `www/` (the dashboard)
 //! under `/www/` and the npm package under `/npm/` (only `index.js`,
 //! `index.d.ts`, `wasm/**`) and uPlot's two files from `node_modules/` under
@@ -199,16 +199,17 @@ impl Config {
     pub const DEMO_RECORDS: u64 = 200_000;
 
     /// The demo (`pagewise-testserver --demo`): 200,000 records, 30 ms
-    /// latency, a token-bucket rate limit of 150 requests per second (burst
-    /// 30; beyond it `429` with `Retry-After`), 0.5 % of answers a
-    /// `500`/`502`/`503`, and the repository's `www/` and `bindings/npm/`
-    /// served under `/www/` and `/npm/` (see [`Config::repo_www_dir`]).
+    /// latency, a token-bucket rate limit of 100 requests per second (burst
+    /// 20; beyond it `429` with `Retry-After`), 0.5 % of answers a
+    /// `500`/`502`/`503`, and the repository's `www/`, `bindings/npm/` and
+    /// uPlot served under `/www/`, `/npm/` and `/vendor/` (see
+    /// [`Config::repo_www_dir`]).
     ///
     /// With the npm package's default page size of 100 that is 2,000
-    /// pages: at concurrency 16 (about 530 requests per second without the
-    /// limit) a sweep meets 429s and about ten 5xx, and still completes in
-    /// well under a minute (measured with the blocking client on 2 cores:
-    /// 14.8 s, 2,029 requests, 14 429s, 15 5xx).
+    /// pages. A browser's 6 connections to an `http:` origin ask for about
+    /// 180 requests per second at this latency: the dashboard's sweep meets
+    /// 429s (the pacer then learns the rate) and about ten 5xx, and
+    /// completes in about 20 s.
     pub fn demo() -> Config {
         Config {
             records: Config::DEMO_RECORDS,
@@ -216,8 +217,8 @@ impl Config {
             faults: Faults {
                 error_rate: 0.005,
                 rate_limit: Some(RateLimit {
-                    per_second: 150,
-                    burst: 30,
+                    per_second: 100,
+                    burst: 20,
                     retry_after: RetryAfter::Seconds,
                 }),
                 ..Faults::default()

@@ -135,8 +135,8 @@ struct Args {
     /// `Retry-After: 1`, whatever the rate.
     #[arg(long, default_value_t = 0.0, value_parser = rate)]
     shed_rate: f64,
-    /// The demo: 200,000 records, 30 ms latency, a rate limit of 150/s
-    /// (burst 30; 429 beyond it), 0.5% 5xx, the dashboard under /www/, the
+    /// The demo: 200,000 records, 30 ms latency, a rate limit of 100/s
+    /// (burst 20; 429 beyond it), 0.5% 5xx, the dashboard under /www/, the
     /// npm package under /npm/ and uPlot under /vendor/. Replaces the collection and fault
     /// flags above (--host, --port and the folders still apply).
     #[arg(long)]

@@ -331,7 +331,7 @@ fn demo_config_seeds_what_it_says() {
     assert_eq!(config.records, 200_000);
     assert_eq!(config.latency.as_millis(), 30);
     let limit = config.faults.rate_limit.expect("a rate limit");
-    assert_eq!((limit.per_second, limit.burst), (150, 30));
+    assert_eq!((limit.per_second, limit.burst), (100, 20));
     assert!(config.faults.error_rate > 0.0 && config.faults.error_rate <= 0.01);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -346,8 +346,10 @@ fn demo_config_seeds_what_it_says() {
         Some(true)
     );
     assert_eq!(config.npm_dir, Some(root.join("bindings/npm")));
+    assert_eq!(config.vendor_dir, Some(root.join("node_modules")));
+    assert!(config.cors);
     let summary = config.api_summary();
-    for part in ["200000 records", "30 ms", "150/s", "429", "5xx"] {
+    for part in ["200000 records", "30 ms", "100/s", "429", "5xx"] {
         assert!(summary.contains(part), "{summary}");
     }
 

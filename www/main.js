@@ -159,9 +159,10 @@ function onDone(m) {
   } else {
     page.saved = null;
     renderResumePrompt(null);
-    renderReport(m.report || null);
+    renderReport(m.report || null, m.resumedFrom > 0 ? `Report of the resumed run (from row ${n(m.resumedFrom)})` : 'Report');
     const r = m.report || {};
-    progressMessage(`Done: ${n(r.records ?? table.rows.length)} records, ${n(r.pages)} pages, ${n(r.requests)} requests in ${duration(r.durationMs)}${r.complete === false ? ' (incomplete: see the report)' : ''}.`, true);
+    const resumed = m.resumedFrom > 0 ? ` (resumed at row ${n(m.resumedFrom)}: this run ${n(r.records)} records, ${n(r.pages)} pages, ${n(r.requests)} requests in ${duration(r.durationMs)})` : `, ${n(r.pages)} pages, ${n(r.requests)} requests in ${duration(r.durationMs)}`;
+    progressMessage(`Done: ${n(m.records ?? r.records ?? table.rows.length)} records${resumed}${r.complete === false ? '; incomplete: see the report' : ''}.`, true);
   }
   setState('done');
 }

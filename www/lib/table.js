@@ -26,26 +26,46 @@ export class RowStore {
    */
   put(from, rows) {
     if (!rows.length) return;
-    if (from !== this.length) {
-      // Rare (rows sent again after a resume or load): rebuild as one array.
-      const all = [];
-      for (let i = 0; i < this.length; i++) all.push(this.text(i));
-      for (let i = 0; i < rows.length; i++) all[from + i] = rows[i];
-      for (let i = 0; i < all.length; i++) if (all[i] === undefined) all[i] = 'null';
-      this.chunks = [];
-      this.length = 0;
-      for (let i = 0; i < all.length; i += 5000) this.put(i, all.slice(i, i + 5000));
-      return;
+    if (from < this.length) {
+      // Rows sent again (resume and load send the saved rows from row 0).
+      const i = this.chunkAt(from);
+      const c = this.chunks[i];
+      if (c.from === from && c.ends.length === rows.length) {
+        this.chunks[i] = chunk(from, rows);
+        return;
+      }
+      this.truncate(from);
     }
-    const ends = new Uint32Array(rows.length);
-    let pos = 0;
-    for (let i = 0; i < rows.length; i++) {
-      pos += rows[i].length;
-      ends[i] = pos;
-      pos += 1;
-    }
-    this.chunks.push({ from, text: rows.join('\n'), ends });
+    if (from > this.length) this.put(this.length, new Array(from - this.length).fill('null'));
+    this.chunks.push(chunk(from, rows));
     this.length += rows.length;
+  }
+
+  /** Drops the rows from index `n` on. */
+  truncate(n) {
+    if (n >= this.length) return;
+    const i = this.chunkAt(n);
+    const c = this.chunks[i];
+    this.chunks.length = i;
+    this.length = c.from;
+    if (n > c.from) {
+      const keep = [];
+      for (let k = c.from; k < n; k++) keep.push(sliceRow(c, k - c.from));
+      this.chunks.push(chunk(c.from, keep));
+      this.length = n;
+    }
+  }
+
+  /** The index of the chunk holding row `i`. */
+  chunkAt(i) {
+    const cs = this.chunks;
+    let lo = 0;
+    let hi = cs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (cs[mid].from <= i) lo = mid; else hi = mid - 1;
+    }
+    return lo;
   }
 
   /**
@@ -54,17 +74,26 @@ export class RowStore {
    * @returns {string}
    */
   text(i) {
-    const cs = this.chunks;
-    let lo = 0;
-    let hi = cs.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (cs[mid].from <= i) lo = mid; else hi = mid - 1;
-    }
-    const c = cs[lo];
-    const k = i - c.from;
-    return c.text.slice(k === 0 ? 0 : c.ends[k - 1] + 1, c.ends[k]);
+    const c = this.chunks[this.chunkAt(i)];
+    return sliceRow(c, i - c.from);
   }
+}
+
+/** One batch of rows: their text joined by newlines and where each ends. */
+function chunk(from, rows) {
+  const ends = new Uint32Array(rows.length);
+  let pos = 0;
+  for (let i = 0; i < rows.length; i++) {
+    pos += rows[i].length;
+    ends[i] = pos;
+    pos += 1;
+  }
+  return { from, text: rows.join('\n'), ends };
+}
+
+/** Row `k` of a chunk. */
+function sliceRow(c, k) {
+  return c.text.slice(k === 0 ? 0 : c.ends[k - 1] + 1, c.ends[k]);
 }
 
 /**

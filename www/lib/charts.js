@@ -10,6 +10,8 @@ const ready = import('../../vendor/uplot/uPlot.esm.js')
 
 /** The span the records rate is averaged over, in seconds. */
 const RATE_WINDOW_S = 1;
+/** The charts are redrawn at most this often, in ms (a point per tick still counts at once). */
+const REDRAW_MS = 500;
 
 const C = {
   blue: '#1f5fbf', orange: '#c2570c', green: '#1d7a3a', red: '#b42318', purple: '#6941c6', grey: '#667085', teal: '#0e7490',
@@ -69,6 +71,7 @@ export class Charts {
     /** @type {{t: number, records: number}[]} recent points for the rate */
     this.window = [];
     this.pending = false;
+    this.lastPass = 0;
     for (const [key, def] of Object.entries(DEFS)) {
       const fig = /** @type {HTMLElement} */ (document.getElementById(def.id));
       this.charts[key] = {
@@ -194,7 +197,9 @@ export class Charts {
       this.draw(ch);
       requestAnimationFrame(step);
     };
-    requestAnimationFrame(step);
+    // At most one redraw pass per REDRAW_MS: ticks come every 250 ms.
+    const wait = Math.max(0, this.lastPass + REDRAW_MS - performance.now());
+    setTimeout(() => { this.lastPass = performance.now(); requestAnimationFrame(step); }, wait);
   }
 
   draw(ch) {

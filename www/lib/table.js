@@ -22,23 +22,25 @@ export class RowStore {
   /**
    * Stores `rows` at index `from` (appending, or overwriting rows sent again).
    * @param {number} from
-   * @param {string[]} rows
+   * @param {string[]|string} rows JSON texts, or one string of them joined by newlines
    */
   put(from, rows) {
-    if (!rows.length) return;
+    const c = typeof rows === 'string' ? chunkOfText(from, rows) : chunk(from, rows);
+    const n = c.ends.length;
+    if (!n) return;
     if (from < this.length) {
       // Rows sent again (resume and load send the saved rows from row 0).
       const i = this.chunkAt(from);
-      const c = this.chunks[i];
-      if (c.from === from && c.ends.length === rows.length) {
-        this.chunks[i] = chunk(from, rows);
+      const old = this.chunks[i];
+      if (old.from === from && old.ends.length === n) {
+        this.chunks[i] = c;
         return;
       }
       this.truncate(from);
     }
     if (from > this.length) this.put(this.length, new Array(from - this.length).fill('null'));
-    this.chunks.push(chunk(from, rows));
-    this.length += rows.length;
+    this.chunks.push(c);
+    this.length += n;
   }
 
   /** Drops the rows from index `n` on. */
@@ -89,6 +91,23 @@ function chunk(from, rows) {
     pos += 1;
   }
   return { from, text: rows.join('\n'), ends };
+}
+
+/**
+ * A batch posted as one string of rows joined by newlines: the page then
+ * receives one large string instead of thousands of small ones, which is
+ * cheaper for the garbage collector.
+ */
+function chunkOfText(from, text) {
+  if (text === '') return { from, text, ends: new Uint32Array(0) };
+  const ends = [];
+  let pos = text.indexOf('\n');
+  while (pos !== -1) {
+    ends.push(pos);
+    pos = text.indexOf('\n', pos + 1);
+  }
+  ends.push(text.length);
+  return { from, text, ends: Uint32Array.from(ends) };
 }
 
 /** Row `k` of a chunk. */

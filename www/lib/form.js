@@ -72,7 +72,10 @@ function syncVisibility() {
   $('base-url').placeholder = custom ? 'https://api.example.com/v1/' : "the preset's (leave empty)";
   const auth = $('auth-type').value;
   for (const el of document.querySelectorAll('[data-auth]')) {
-    /** @type {HTMLElement} */ (el).hidden = el.getAttribute('data-auth') !== auth;
+    const shown = el.getAttribute('data-auth') === auth;
+    /** @type {HTMLElement} */ (el).hidden = !shown;
+    // One password input in the form at a time (browsers warn of several).
+    for (const input of el.querySelectorAll('[data-secret]')) /** @type {HTMLInputElement} */ (input).type = shown ? 'password' : 'text';
   }
   const pag = $('pagination-type').value;
   for (const el of document.querySelectorAll('[data-pag]')) {

@@ -146,7 +146,9 @@ function noticeText(x) {
 export function renderError(e, context = '') {
   const box = byId('error');
   box.replaceChildren();
+  const live = byId('error-live');
   if (!e) {
+    live.textContent = '';
     box.hidden = true;
     delete box.dataset.hint;
     delete box.dataset.kind;
@@ -167,6 +169,9 @@ export function renderError(e, context = '') {
     box.append(el('pre', e.excerpt, 'excerpt'));
   }
   box.hidden = false;
+  // The view appears as it fills: a separate, always present live region
+  // says what happened.
+  live.textContent = title.textContent + (e.hintText ? '. ' + e.hintText : '');
 }
 
 /**

@@ -1,6 +1,6 @@
 // The worker protocol, shared by the page (main.js) and the worker (worker.js).
 // Every message is a plain, structured-cloneable object with a `type`.
-// See /work/spec22.md "Worker protocol": this module names every message type,
+// See www/README.md, "The worker protocol": this module names every message type,
 // documents every message's fields, and holds the two helpers both sides need.
 
 // Worker → page rows are indexed (`from`): `resume` (and `load`) send the
@@ -53,7 +53,7 @@ export const ROWS_FLUSH_MS = 100;
 export const ROWS_FLUSH_MAX = 5000;
 /**
  * The worker saves (IndexedDB) at the first page boundary this long after
- * the last save (well within the spec's "at least every 500 ms"), or once
+ * the last save (so a reload loses at most this much of the sweep), or once
  * this many rows wait; rows are posted only once saved, so `rows` messages
  * come at this pace: small batches, each a short task for the page.
  */

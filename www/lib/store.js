@@ -1,6 +1,6 @@
 // IndexedDB for the worker: the saved job (store `job`, key 'current') and
 // its rows (store `rows`, key [jobId, seq], one entry per flush).
-// Credentials are never written here (see /work/spec22.md "Resume").
+// Credentials are never written here (see www/README.md, "Storage").
 
 const DB_NAME = 'pagewise-dashboard';
 const DB_VERSION = 1;

@@ -16,13 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
-import { repoRoot, requireBuiltPackage, startTestServer, withTimeout } from '../../bindings/npm/test/helpers.mjs';
+import { launchChromium, repoRoot, requireBuiltPackage, startTestServer } from '../../bindings/npm/test/helpers.mjs';
 
 requireBuiltPackage();
 
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const DEMO_RECORDS = 200_000;
 /** Where the page's files come from: this checkout, whatever the binary was built from. */
 const STATIC = [
@@ -37,24 +34,7 @@ const servers = [];
 
 before(async () => {
   shots = process.env.PAGEWISE_SCREENSHOTS ?? (await mkdtemp(join(tmpdir(), 'pagewise-shots-')));
-  browser = await withTimeout(
-    chromium.launch({
-      executablePath,
-      headless: true,
-      timeout: 30_000,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-dev-shm-usage',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    }),
-    40_000,
-    `Chromium (${executablePath}) to start`,
-  );
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -12,9 +12,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
-import { repoRoot, requireBuiltPackage, startTestServer, withTimeout } from '../../bindings/npm/test/helpers.mjs';
+import { launchChromium, repoRoot, requireBuiltPackage, startTestServer, withTimeout } from '../../bindings/npm/test/helpers.mjs';
 import { csvField, csvLine } from '../lib/export.js';
 import { columnsOf, idColumnsOf } from '../lib/protocol.js';
 
@@ -27,10 +25,7 @@ let browser;
 const servers = [];
 
 before(async () => {
-  browser = await withTimeout(chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  }), 40_000, 'Chromium to start');
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -11,14 +11,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
-import { range, requireBuiltPackage, startStaticServer, startTestServer, withTimeout } from './helpers.mjs';
+import { launchChromium, range, requireBuiltPackage, startStaticServer, startTestServer } from './helpers.mjs';
 
 requireBuiltPackage();
 
 const N = 2345;
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let api;
 let slow;
@@ -31,24 +28,7 @@ before(async () => {
   api = await startTestServer({ records: N, latencyMs: 1 });
   slow = await startTestServer({ records: 50, latencyMs: 500 });
   files = await startStaticServer();
-  browser = await withTimeout(
-    chromium.launch({
-      executablePath,
-      headless: true,
-      timeout: 30_000,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-dev-shm-usage',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    }),
-    40_000,
-    `Chromium (${executablePath}) to start`,
-  );
+  browser = await launchChromium();
   page = await browser.newPage();
   page.setDefaultTimeout(30_000);
   page.on('console', (m) => logs.push(`console.${m.type()}: ${m.text()}`));

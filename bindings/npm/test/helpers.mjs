@@ -51,6 +51,34 @@ export async function runChild(dir, code, { env = {}, ms = 30_000, what = 'the c
   return out;
 }
 
+/**
+ * The system's headless Chromium (playwright-core downloads no browser;
+ * CHROMIUM_PATH overrides /usr/bin/chromium), with the flags a container
+ * needs and nothing phoning home.
+ */
+export async function launchChromium() {
+  const { chromium } = await import('playwright-core');
+  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  return withTimeout(
+    chromium.launch({
+      executablePath,
+      headless: true,
+      timeout: 30_000,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    }),
+    40_000,
+    `Chromium (${executablePath}) to start`,
+  );
+}
+
 /** Fails early, with the command to run, if the package was never built. */
 export function requireBuiltPackage() {
   const wasm = join(repoRoot, 'bindings/npm/wasm/pagewise_wasm_bg.wasm');

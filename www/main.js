@@ -126,7 +126,10 @@ function onReady(m) {
   if (saved) {
     fillForm(saved.config || {}, saved.authType || 'none');
     page.kind = saved.kind === 'ids' ? 'ids' : 'records';
-    if (saved.status === 'running' || saved.status === 'stopped') {
+    // A sweep that was interrupted, stopped or failed continues from its
+    // checkpoint (the worker resumes any saved sweep not done); a fetch by
+    // ids does not resume.
+    if (saved.kind === 'records' && saved.status !== 'done') {
       page.saved = saved;
       renderResumePrompt(saved);
     }
@@ -171,7 +174,7 @@ function onStopped(m) {
   const kind = page.busy;
   page.busy = null;
   progressMessage(`Stopped after ${n(m.records ?? table.rows.length)} records. Resume continues where it stopped.`);
-  if (kind === 'records' || kind === 'ids') {
+  if (kind === 'records') {
     page.saved = { kind, status: 'stopped', rows: table.rows.length, pages: null, elapsedMs: null, authType: readConfig().auth.type, createdAt: null };
     renderResumePrompt(page.saved);
   }

@@ -209,7 +209,7 @@ export function renderResumePrompt(saved) {
   const when = saved.createdAt ? new Date(saved.createdAt).toLocaleString() : 'earlier';
   const more = [saved.pages != null ? `${n(saved.pages)} pages` : null, saved.elapsedMs != null ? duration(saved.elapsedMs) : null].filter(Boolean).join(', ');
   const what = saved.kind === 'ids' ? 'fetch by ids' : 'sweep';
-  let text = `A ${what}${saved.createdAt ? ' started ' + when : ''} ${saved.status === 'running' ? 'was interrupted' : 'was stopped'} after ${n(saved.rows)} rows${more ? ` (${more})` : ''}.`;
+  let text = `A ${what}${saved.createdAt ? ' started ' + when : ''} ${saved.status === 'running' ? 'was interrupted' : saved.status === 'failed' ? 'failed' : 'was stopped'} after ${n(saved.rows)} rows${more ? ` (${more})` : ''}.`;
   if (saved.authType && saved.authType !== 'none') text += ` Enter the ${saved.authType} credentials again to resume: they are never saved.`;
   byId('resume-text').textContent = text;
   box.hidden = false;

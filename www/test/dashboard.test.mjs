@@ -257,6 +257,32 @@ test('a reload in the middle of a sweep, then resume: every id once, no page han
   await ctx.close();
 });
 
+test('a sweep that failed midway is offered for resume after a reload, and resumes to every id once', async () => {
+  const N = 20_000;
+  const api = await server({ records: N, latencyMs: 20 });
+  const oauth = (method) => fetch(`${api.url}/_oauth`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: method === 'POST' ? JSON.stringify({ clientId: 'dash', clientSecret: 'x', lifetimeMs: 60_000 }) : undefined,
+  });
+  const { ctx, page, logs } = await open(api.url);
+  await page.click('#start');
+  await page.waitForFunction(() => Number(document.querySelector('#row-count').dataset.count) >= 3000, null, { timeout: 60_000, polling: 50 });
+  // The API starts to answer 401: the sweep fails, its rows and checkpoint saved.
+  assert.ok((await oauth('POST')).ok);
+  await waitState(page, ['failed'], 60_000, logs);
+  await page.reload();
+  await page.waitForSelector('#resume-prompt', { state: 'visible', timeout: 20_000 });
+  await page.waitForFunction(() => !document.querySelector('#resume').disabled, null, { timeout: 20_000 });
+  assert.ok((await oauth('DELETE')).ok);
+  await page.click('#resume');
+  await waitState(page, ['done'], 120_000, logs);
+  assert.equal(await rowCount(page), N);
+  const ndjson = await download(page, '#export-ndjson');
+  assertEveryIdOnce(ndjson.text.split('\n').filter((l) => l).map((l) => JSON.parse(l).id), N, 'NDJSON export after resuming a failed sweep');
+  await ctx.close();
+});
+
 describe('errors say which', () => {
   let demo;
   before(async () => {

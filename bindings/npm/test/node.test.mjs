@@ -220,6 +220,47 @@ test('pages().checkpoint(): a resumed sweep fetches no page handed out before', 
   }
 });
 
+test('pages().checkpoint() of a sweep that failed midway: the resumed sweep loses no record', async () => {
+  // The API starts answering 401 while pages are in flight: the pages
+  // dropped by the failure (the failed one and those after it) must stay
+  // pending in the checkpoint, whether it was taken before or after the
+  // error reached the caller.
+  const s = await startTestServer({ records: 6000, latencyMs: 15 });
+  const oauth = (method) => fetch(`${s.url}/_oauth`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: method === 'POST' ? JSON.stringify({ clientId: 'a', clientSecret: 'b', lifetimeMs: 60_000 }) : undefined,
+  });
+  try {
+    for (const when of ['last page taken', 'after the error']) {
+      await oauth('DELETE');
+      const c = new Client({ baseUrl: `${s.url}/offset/`, ...OFFSET.options, concurrency: 6, retry: { maxRetries: 0 } });
+      const first = c.pages('items', { pageSize: 100 });
+      const ids = [];
+      let checkpoint;
+      let failed = null;
+      try {
+        for await (const page of first) {
+          ids.push(...page.records.map((r) => r.id));
+          checkpoint = first.checkpoint();
+          if (ids.length === 1000) assert.ok((await oauth('POST')).ok);
+        }
+      } catch (e) {
+        failed = e;
+      }
+      assert.equal(failed?.status, 401, `${when}: the sweep failed with a 401`);
+      if (when === 'after the error') checkpoint = first.checkpoint();
+      assert.ok((await oauth('DELETE')).ok);
+      for await (const page of c.pages('items', { pageSize: 100, resume: checkpoint })) {
+        ids.push(...page.records.map((r) => r.id));
+      }
+      assert.deepEqual(ids, range(6000), `${when}: every id once, in order`);
+    }
+  } finally {
+    await s.close();
+  }
+});
+
 test('progress has retries by cause; pacingStats has the requests in flight', async () => {
   const flaky = await startTestServer({ records: 3000, latencyMs: 5, extra: ['--error-rate', '0.05'] });
   try {

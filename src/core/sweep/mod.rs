@@ -244,6 +244,11 @@ pub struct Sweep {
     /// A page that failed for good, and its error: raised once every page
     /// before it is handed out.
     failing: Option<(Key, Error)>,
+    /// Pages dropped by a failure before they were handed out (the failed
+    /// page, the pages after it, those cut off when the sweep failed): a
+    /// checkpoint taken after the failure still holds them as pending, so
+    /// a sweep resumed from it fetches them (and loses no record).
+    abandoned: Vec<(Key, Target, u64)>,
     delta: Option<Delta>,
     /// Records left out by the delta filter (seen at the watermark before).
     dropped: u64,
@@ -369,6 +374,7 @@ impl Sweep {
             throttled_until: None,
             verify: options.verify,
             failing: None,
+            abandoned: Vec::new(),
             delta,
             dropped: 0,
             // A checkpoint saves the total: no more than it can hold.
@@ -913,10 +919,11 @@ impl Sweep {
         if self.failing.as_ref().is_some_and(|(k, _)| *k < key) {
             return;
         }
-        for (_, slot) in self.slots.split_off(&key) {
+        for (k, slot) in self.slots.split_off(&key) {
             if matches!(slot.state, SlotState::Done(_)) {
                 self.done_slots -= 1;
             }
+            self.abandoned.push((k, slot.target, slot.skip));
         }
         self.waiting.retain(|Reverse((_, k))| *k < key);
         self.ready.retain(|k| *k < key);
@@ -931,7 +938,9 @@ impl Sweep {
         self.state = State::Failed;
         // Pages that finished before the failure and precede it stay deliverable.
         self.emit();
-        self.slots.clear();
+        for (k, slot) in self.slots.split_off(&(0, 0)) {
+            self.abandoned.push((k, slot.target, slot.skip));
+        }
         self.waiting.clear();
         self.done_slots = 0;
         self.ready.clear();

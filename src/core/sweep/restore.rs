@@ -16,6 +16,19 @@ impl Sweep {
                 skip: slot.skip,
             })
             .collect();
+        // Pages a failure dropped before they were handed out.
+        for (key, target, skip) in &self.abandoned {
+            insert_sorted(
+                &mut pending,
+                PendingPage {
+                    seq: key.0,
+                    sub: key.1,
+                    page: self.page_ref(target),
+                    skip: *skip,
+                },
+                false,
+            );
+        }
         // Pages waiting in the event queue have not reached the caller yet.
         let (mut queued_records, mut queued_pages) = (0, 0);
         for ev in &self.events {

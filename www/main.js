@@ -26,6 +26,10 @@ const page = {
   kind: /** @type {'records'|'ids'} */ ('records'),
   /** the worker answered hello */
   ready: false,
+  /** the worker cannot go on (it did not load, crashed, or a message was lost): reload */
+  dead: false,
+  /** an export is being built (it reads the saved rows: nothing may replace them meanwhile) */
+  exporting: false,
 };
 
 const table = new VirtualTable($('table'), {
@@ -45,16 +49,16 @@ function setState(s) {
 
 function syncButtons() {
   const running = page.busy === 'records' || page.busy === 'ids';
-  const busy = page.busy !== null;
+  const busy = page.busy !== null || page.dead || page.exporting;
+  const noRows = table.rows.length === 0;
   const dis = (id, v) => { /** @type {HTMLButtonElement} */ ($(id)).disabled = v; };
   dis('start', busy);
   dis('test-connection', busy);
-  dis('stop', !running);
+  dis('stop', page.dead || !(running || page.busy === 'test'));
   dis('fetch-ids', busy);
   dis('resume', busy || !page.saved);
-  dis('discard', busy || !page.saved);
-  const noRows = table.rows.length === 0;
-  for (const id of ['export-ndjson', 'export-csv', 'export-json']) dis(id, noRows || page.busy === 'load');
+  dis('discard', busy || (!page.saved && noRows));
+  for (const id of ['export-ndjson', 'export-csv', 'export-json']) dis(id, noRows || page.busy === 'load' || page.dead || page.exporting);
   lockForm(running);
 }
 
@@ -85,14 +89,27 @@ function startWorker() {
   w.addEventListener('message', (e) => onMessage(e.data));
   w.addEventListener('error', (e) => {
     e.preventDefault();
-    page.busy = null;
-    renderError({ kind: 'worker', message: 'The worker could not start or crashed' + (e.message ? ': ' + e.message : '.'), status: null, url: null, page: null, excerpt: null, hint: null, hintText: 'Reload the page; if it persists, check that the npm package is built (npm run build) and served under /npm/.' });
-    setState('failed');
+    workerLost('The worker could not start or crashed' + (e.message ? ': ' + e.message : '.'));
   });
   w.addEventListener('messageerror', () => {
-    renderError({ kind: 'worker', message: 'A message from the worker could not be read.', status: null, url: null, page: null, excerpt: null, hint: null, hintText: null });
+    // A lost `rows` message would leave a hole in the table: stop the job
+    // (its rows are saved) and have the page reloaded, which shows them all.
+    send({ type: TO.STOP });
+    workerLost('A message from the worker could not be read; the job was stopped (its rows are saved).');
   });
   return w;
+}
+
+/**
+ * The worker cannot go on: every control but the form is disabled, and the
+ * error says to reload (a saved sweep is offered again then).
+ * @param {string} message
+ */
+function workerLost(message) {
+  page.dead = true;
+  page.busy = null;
+  renderError({ kind: 'worker', message, status: null, url: null, page: null, excerpt: null, hint: null, hintText: 'Reload the page; if it persists, check that the npm package is built (npm run build) and served under /npm/.' });
+  setState('failed');
 }
 
 /** @param {any} msg */
@@ -172,6 +189,8 @@ function onDone(m) {
 
 function onStopped(m) {
   const kind = page.busy;
+  // A stop that reached the worker after its job ended: nothing stopped.
+  if (m.idle || (kind !== 'records' && kind !== 'ids')) return;
   page.busy = null;
   progressMessage(`Stopped after ${n(m.records ?? table.rows.length)} records. Resume continues where it stopped.`);
   if (kind === 'records') {
@@ -182,7 +201,26 @@ function onStopped(m) {
 }
 
 function onFailed(m) {
+  if (m.fatal) {
+    workerLost(`The worker failed: ${m.error?.message ?? 'unknown failure'}`);
+    return;
+  }
+  // An export or a discard failed: say so; whatever runs goes on.
+  if (m.of === TO.EXPORT) page.exporting = false;
+  if (m.of === TO.EXPORT || m.of === TO.DISCARD) {
+    renderError(m.error || { kind: 'internal', message: 'Unknown failure.' }, m.of === TO.EXPORT ? 'Export' : 'Discard');
+    progressMessage(m.of === TO.EXPORT ? 'The export failed: see the error above.' : 'Discarding failed: see the error above.');
+    syncButtons();
+    return;
+  }
   const was = page.busy;
+  if (was === 'test' && m.error?.kind === 'cancelled') {
+    page.busy = null;
+    renderTestResult(null);
+    formMessage('Test connection stopped.');
+    setState(page.before === 'testing' ? 'idle' : page.before);
+    return;
+  }
   page.busy = null;
   const context = was === 'test' ? 'Test connection' : was === 'ids' ? 'Fetch by ids' : was === 'records' ? 'Sweep' : was === 'load' ? 'Loading the saved rows' : '';
   renderError(m.error || { kind: 'internal', message: 'Unknown failure.' }, context);
@@ -216,6 +254,8 @@ function onDiscarded() {
 }
 
 function onExported(m) {
+  page.exporting = false;
+  syncButtons();
   const url = URL.createObjectURL(m.blob);
   const a = document.createElement('a');
   a.href = url;
@@ -318,7 +358,10 @@ async function readIdsFile() {
 function wire() {
   $('connect-form').addEventListener('submit', (e) => { e.preventDefault(); if (!page.busy) runJob(TO.START); });
   $('test-connection').addEventListener('click', testConnection);
-  $('stop').addEventListener('click', () => { progressMessage('Stopping after the current pages are saved…'); send({ type: TO.STOP }); });
+  $('stop').addEventListener('click', () => {
+    progressMessage(page.busy === 'test' ? 'Stopping the test connection…' : 'Stopping after the current pages are saved…');
+    send({ type: TO.STOP });
+  });
   $('resume').addEventListener('click', () => runJob(TO.RESUME));
   $('discard').addEventListener('click', () => send({ type: TO.DISCARD }));
   $('fetch-ids').addEventListener('click', fetchIds);
@@ -326,6 +369,8 @@ function wire() {
   for (const format of ['ndjson', 'csv', 'json']) {
     $('export-' + format).addEventListener('click', () => {
       progressMessage(`Exporting ${format.toUpperCase()}…`);
+      page.exporting = true;
+      syncButtons();
       send({ type: TO.EXPORT, format });
     });
   }
@@ -342,8 +387,7 @@ function hello() {
   const again = () => {
     if (page.ready) return;
     if (++tries > 120) {
-      renderError({ kind: 'worker', message: 'The worker did not answer within 30 s.', status: null, url: null, page: null, excerpt: null, hint: null, hintText: 'Reload the page; if it persists, check that the npm package is built (npm run build) and served under /npm/.' });
-      setState('failed');
+      workerLost('The worker did not answer within 30 s.');
       return;
     }
     send({ type: TO.HELLO });

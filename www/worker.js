@@ -20,6 +20,8 @@ const loaded = import('../npm/index.js').then((m) => {
 
 /** The running job: `{ abort: AbortController, done: Promise<void> }`, or null. */
 let running = null;
+/** The running test connection's AbortController, or null. */
+let testing = null;
 
 /** @param {object} msg */
 function post(msg) {
@@ -81,6 +83,16 @@ function redact(s, secrets) {
   if (typeof s !== 'string') return s;
   let out = s;
   for (const x of secrets) out = out.split(x).join('[redacted]');
+  // An excerpt cut in the middle of a secret it echoes ends with the
+  // secret's first characters: those go too.
+  for (const x of secrets) {
+    for (let k = Math.min(x.length - 1, out.length); k >= 4; k--) {
+      if (out.endsWith(x.slice(0, k))) {
+        out = out.slice(0, out.length - k) + '[redacted]';
+        break;
+      }
+    }
+  }
   return out;
 }
 
@@ -136,11 +148,12 @@ async function describeError(e, config) {
   err.excerpt = redact(err.excerpt, secrets);
   err.url = redact(err.url, secrets);
   let probe = null;
+  let url = err.url;
   if (err.kind === 'transport' || (err.kind === 'internal' && /failed to fetch|networkerror/i.test(err.message))) {
-    const url = err.url ?? (config ? guessUrl(config) : null);
+    url = err.url ?? (config ? guessUrl(config) : null);
     probe = url ? await probeNoCors(url) : 'failed';
   }
-  err.hint = hintOf(err, { probe });
+  err.hint = hintOf(err, { probe, url, pageProtocol: self.location.protocol });
   err.hintText = hintText(err.hint, { origin: self.location.origin });
   return err;
 }
@@ -164,6 +177,7 @@ async function onHello() {
  */
 async function onTest(config) {
   const abort = new AbortController();
+  testing = abort;
   const opts = clientOptions(config);
   let resolved = {};
   try { resolved = resolveOptions(opts); } catch { /* new Client says why */ }
@@ -197,6 +211,7 @@ async function onTest(config) {
     }
   } finally {
     abort.abort();
+    if (testing === abort) testing = null;
   }
   if (!shape) throw Object.assign(new Error('the collection answered no page'), { kind: 'decode' });
   post({ type: FROM_WORKER.TESTED, shape });
@@ -429,10 +444,11 @@ async function onResume(config) {
     }
     await sendSavedRows(job);
     job.status = 'running';
-    const { auth, ...rest } = config;
-    job.config = plain(rest);
-    job.authType = auth?.type ?? 'none';
-    return sweep(config, job, abort);
+    // The saved sweep goes on with its saved options (the checkpoint
+    // belongs to them); only the credentials come from the form.
+    const auth = config.auth ?? { type: 'none' };
+    job.authType = auth.type ?? 'none';
+    return sweep({ ...job.config, auth }, job, abort);
   });
 }
 
@@ -565,8 +581,11 @@ async function onMessage(ev) {
       case TO_WORKER.RESUME: return await onResume(config);
       case TO_WORKER.LOAD: return await onLoad();
       case TO_WORKER.STOP:
+        // A job stops once its last rows are saved (`stopped`); a test
+        // connection is cancelled (`failed`, kind `cancelled`).
         if (running) running.abort.abort();
-        else post({ type: FROM_WORKER.STOPPED, records: 0 });
+        else if (testing) testing.abort();
+        else post({ type: FROM_WORKER.STOPPED, records: 0, idle: true });
         return;
       case TO_WORKER.DISCARD: return await onDiscard();
       case TO_WORKER.IDS: return await onIds(config, Array.isArray(msg.ids) ? msg.ids : []);
@@ -575,7 +594,7 @@ async function onMessage(ev) {
         throw Object.assign(new Error(`unknown message type: ${msg.type}`), { kind: 'config' });
     }
   } catch (e) {
-    post({ type: FROM_WORKER.FAILED, error: await describeError(e, config) });
+    post({ type: FROM_WORKER.FAILED, of: msg.type ?? null, error: await describeError(e, config) });
   }
 }
 
@@ -583,6 +602,6 @@ self.addEventListener('message', (ev) => {
   loaded.then(() => onMessage(ev), async (e) => {
     const error = serializeError(e);
     error.message = `the npm package did not load: ${error.message}`;
-    post({ type: FROM_WORKER.FAILED, error });
+    post({ type: FROM_WORKER.FAILED, of: ev.data?.type ?? null, fatal: true, error });
   });
 });

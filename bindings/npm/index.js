@@ -373,7 +373,7 @@ class PageStream {
    */
   checkpoint() {
     const s = this.#sweep;
-    return s.checkpointOf(s.held, s.heldLength, true);
+    return s.checkpointOf(s.held, s.heldLength, s.heldLength);
   }
 
   [Symbol.asyncIterator]() {

@@ -15,6 +15,8 @@ export function hintText(hint, ctx = {}) {
       return 'The server refused the credentials (401/403): check the auth type and the token, user and password or header, and re-enter them.';
     case 'cors':
       return `The server answered, but its CORS headers do not allow this page's origin (${origin}). A browser hides such answers: the API must send Access-Control-Allow-Origin for this origin (and expose X-Total-Count / Link if the pagination reads them).`;
+    case 'mixed-content':
+      return `This page is served over https and the API's URL is http: a browser blocks such requests (mixed content) before they are sent. Use the API's https URL, or open the dashboard over http.`;
     case 'unreachable':
       return 'The server could not be reached: check the base URL (scheme, host and port), that the server is running, and its https certificate.';
     case 'not-found':
@@ -37,8 +39,9 @@ export function hintText(hint, ctx = {}) {
 /**
  * The hint code of an error.
  * @param {{ kind: string, status: number|null, page: number|null, message: string }} error
- * @param {{ probe?: 'answered'|'failed'|null }} [tried]  the result of
- *   {@link probeNoCors} for a transport error
+ * @param {{ probe?: 'answered'|'failed'|null, pageProtocol?: string, url?: string|null }} [tried]
+ *   `probe`: the result of {@link probeNoCors} for a transport error;
+ *   `pageProtocol`: the page's `location.protocol`; `url`: the URL asked for
  * @returns {string|null}
  */
 export function hintOf(error, tried = {}) {
@@ -46,6 +49,7 @@ export function hintOf(error, tried = {}) {
   const message = error.message || '';
   if (status === 401 || status === 403 || kind === 'auth') return 'auth';
   if (kind === 'transport' || (kind === 'internal' && /failed to fetch|networkerror/i.test(message))) {
+    if (tried.pageProtocol === 'https:' && isInsecure(tried.url ?? error.url)) return 'mixed-content';
     if (tried.probe === 'answered') return 'cors';
     if (tried.probe === 'failed') return 'unreachable';
     return 'unreachable';
@@ -57,6 +61,20 @@ export function hintOf(error, tried = {}) {
   if (kind === 'timeout') return 'timeout';
   if (typeof status === 'number' && status >= 500) return 'server';
   return null;
+}
+
+/**
+ * Whether a browser blocks `url` from an https page: an `http:` URL whose
+ * host is not a loopback one (those count as secure).
+ * @param {string|null|undefined} url
+ */
+function isInsecure(url) {
+  if (typeof url !== 'string') return false;
+  let u;
+  try { u = new URL(url); } catch { return false; }
+  if (u.protocol !== 'http:') return false;
+  const host = u.hostname;
+  return !(host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\./.test(host));
 }
 
 /**

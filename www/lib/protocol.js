@@ -43,7 +43,7 @@ export const EXPORT_FORMATS = Object.freeze({
 
 /** Hint codes of a {@link SerializedError} (`null` when none applies). */
 export const HINTS = Object.freeze([
-  'auth', 'cors', 'unreachable', 'not-found', 'records', 'rate-limit',
+  'auth', 'cors', 'mixed-content', 'unreachable', 'not-found', 'records', 'rate-limit',
   'config', 'timeout', 'server',
 ]);
 

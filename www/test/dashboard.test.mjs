@@ -229,6 +229,9 @@ test('a reload in the middle of a sweep, then resume: every id once, no page han
   assert.ok(saved >= 6000 && saved < N, `saved rows: ${saved}`);
   assert.equal(saved % 100, 0, 'saved at a page boundary');
   const before = (await (await fetch(`${api.url}/_log`)).json()).length;
+  // Resume goes on with the saved options, whatever the form says now.
+  assert.equal(await page.inputValue('#collection'), 'offset/items', 'the form shows the saved options');
+  await page.fill('#collection', 'no/such/items');
   await page.click('#resume');
   await waitState(page, ['done'], 120_000, first.logs);
   assert.equal(await rowCount(page), N);
@@ -345,6 +348,22 @@ describe('errors say which', () => {
     assert.ok(text.includes(demo.url), `names this page's origin: ${text}`);
     await ctx.close();
   });
+});
+
+test('a test connection to a server that does not answer can be stopped', async () => {
+  const api = await server({ records: 100 });
+  const hanging = await server({ records: 100, latencyMs: 20_000 });
+  const { ctx, page, logs } = await open(api.url);
+  await connect(page, { baseUrl: `${hanging.url}/` });
+  await page.click('#test-connection');
+  await waitState(page, ['testing'], 10_000, logs);
+  assert.equal(await page.isDisabled('#start'), true, 'Start waits for the test');
+  await page.click('#stop');
+  await waitState(page, ['idle'], 10_000, logs);
+  assert.equal(await page.isDisabled('#start'), false);
+  assert.equal(await page.isDisabled('#test-connection'), false);
+  assert.equal(await page.isHidden('#error'), true, 'a stop is not an error');
+  await ctx.close();
 });
 
 test('fetch by ids: per-id results (found, 404) in the table and the exports', async () => {

@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test';
 import { launchChromium, repoRoot, requireBuiltPackage, startTestServer, withTimeout } from '../../bindings/npm/test/helpers.mjs';
 import { csvField, csvLine } from '../lib/export.js';
 import { columnsOf, idColumnsOf } from '../lib/protocol.js';
+import { hintOf } from '../lib/hints.js';
 
 requireBuiltPackage();
 
@@ -112,6 +113,18 @@ test('CSV: RFC 4180 quoting, nested values as JSON, id columns', () => {
   assert.equal(csvLine(row, columnsOf([row])), '"x,y","{""n"":[1,2]}",,3\r\n');
   const found = '{"id":"1","result":"found","status":200,"record":{"id":1,"name":"n"}}';
   assert.deepEqual(idColumnsOf([found]), ['id', 'result', 'status', 'error', 'record.id', 'record.name']);
+});
+
+test('hints: mixed content from an https page, loopback exempt; auth, cors, unreachable, not-found', () => {
+  const transport = (url) => ({ kind: 'transport', status: null, page: 0, message: 'failed to fetch', url });
+  assert.equal(hintOf(transport('http://api.example/v1/items'), { pageProtocol: 'https:', probe: 'failed' }), 'mixed-content');
+  assert.equal(hintOf(transport('http://127.0.0.1:8080/items'), { pageProtocol: 'https:', probe: 'failed' }), 'unreachable');
+  assert.equal(hintOf(transport('http://localhost:8080/items'), { pageProtocol: 'https:', probe: 'answered' }), 'cors');
+  assert.equal(hintOf(transport('https://api.example/v1/items'), { pageProtocol: 'https:', probe: 'answered' }), 'cors');
+  assert.equal(hintOf(transport('http://api.example/v1/items'), { pageProtocol: 'http:', probe: 'failed' }), 'unreachable');
+  assert.equal(hintOf({ kind: 'status', status: 401, page: 3, message: '' }), 'auth');
+  assert.equal(hintOf({ kind: 'status', status: 404, page: 0, message: '' }), 'not-found');
+  assert.equal(hintOf({ kind: 'status', status: 404, page: 5, message: '' }), null);
 });
 
 test('a sweep through 5xx and 429s: every id once, ticks, then each export counts right', async () => {

@@ -3,7 +3,7 @@
 // renders what the worker posts (see www/lib/protocol.js).
 
 import { TO_WORKER as TO, FROM_WORKER as FROM } from './lib/protocol.js';
-import { initForm, readConfig, fillForm, authProblem, firstAuthInput, lockForm } from './lib/form.js';
+import { initForm, readConfig, fillForm, authProblem, formProblem, firstAuthInput, lockForm } from './lib/form.js';
 import { VirtualTable } from './lib/table.js';
 import { Charts } from './lib/charts.js';
 import {
@@ -78,6 +78,14 @@ function showJson(index, text) {
   $('h-json').textContent = `Record JSON · row ${n(index + 1)}`;
 }
 
+/** Focuses a form input, opening the `<details>` group it is folded in. */
+function reveal(input) {
+  if (!input) return;
+  const group = input.closest('details');
+  if (group) /** @type {HTMLDetailsElement} */ (group).open = true;
+  input.focus();
+}
+
 function formMessage(text) {
   $('form-message').textContent = text || '';
 }
@@ -138,7 +146,7 @@ function onMessage(m) {
 function onReady(m) {
   if (page.ready) return;
   page.ready = true;
-  initForm(m.presets || []);
+  initForm(m.presets || [], m.presetNeeds || {});
   const saved = m.saved;
   if (saved) {
     fillForm(saved.config || {}, saved.authType || 'none');
@@ -273,11 +281,11 @@ function onExported(m) {
 
 /** Starts a records job (`start` or `resume`) after checking the form. */
 function runJob(type) {
-  const problem = authProblem();
+  // A resume goes on with the saved options: only the credentials count.
+  const problem = type === TO.RESUME ? (authProblem() ? { message: authProblem(), input: firstAuthInput() } : null) : formProblem();
   if (problem) {
-    formMessage(problem);
-    const input = firstAuthInput();
-    if (input) input.focus();
+    formMessage(problem.message);
+    reveal(problem.input);
     return;
   }
   formMessage('');
@@ -302,8 +310,8 @@ function runJob(type) {
 }
 
 function testConnection() {
-  const problem = authProblem();
-  if (problem) { formMessage(problem); firstAuthInput()?.focus(); return; }
+  const problem = formProblem();
+  if (problem) { formMessage(problem.message); reveal(problem.input); return; }
   formMessage('');
   renderError(null);
   renderTestResult(null);
@@ -328,8 +336,8 @@ function parseIds(text) {
 function fetchIds() {
   const ids = parseIds(/** @type {HTMLTextAreaElement} */ ($('ids-input')).value);
   if (!ids.length) { renderIdsSummary(null, 'Enter or upload some ids first.'); $('ids-input').focus(); return; }
-  const problem = authProblem();
-  if (problem) { renderIdsSummary(null, problem); firstAuthInput()?.focus(); return; }
+  const problem = formProblem({ dialect: false });
+  if (problem) { renderIdsSummary(null, problem.message); reveal(problem.input); return; }
   const config = readConfig();
   renderError(null);
   renderReport(null);

@@ -168,7 +168,24 @@ function plain(v) {
 async function onHello() {
   let saved = null;
   try { saved = await store.getJob(); } catch { saved = null; }
-  post({ type: FROM_WORKER.READY, presets: [...PRESETS], saved });
+  post({ type: FROM_WORKER.READY, presets: [...PRESETS], presetNeeds: presetNeeds(), saved });
+}
+
+/**
+ * What each preset needs from the form: an `instance` (its base URL is
+ * built from one) or a `baseUrl` (it has none of its own), asked of the
+ * npm package rather than listed here.
+ * @returns {Record<string, {instance: boolean, baseUrl: boolean}>}
+ */
+function presetNeeds() {
+  const accepts = (opts) => { try { resolveOptions(opts); return true; } catch { return false; } };
+  const out = {};
+  for (const preset of PRESETS) {
+    const own = accepts({ preset });
+    const instance = !own && accepts({ preset, instance: 'acme' });
+    out[preset] = { instance, baseUrl: !own && !instance };
+  }
+  return out;
 }
 
 /**

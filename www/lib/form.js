@@ -5,8 +5,15 @@
 
 const $ = (id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
 
-/** Presets that need an `instance`. */
+/** Presets that need an `instance` (until the worker says which). */
 const NEEDS_INSTANCE = new Set(['servicenow', 'salesforce']);
+/** Presets with no base URL of their own (until the worker says which). */
+const NEEDS_BASE_URL = new Set(['jsonapi', 'jsonapi-page', 'postgrest']);
+
+/** @param {string} preset */
+const needsInstance = (preset) => NEEDS_INSTANCE.has(preset);
+/** @param {string} preset */
+const needsBaseUrl = (preset) => NEEDS_BASE_URL.has(preset);
 
 /** The form's values when served by the test server. */
 function defaults() {
@@ -26,8 +33,13 @@ function defaults() {
 /**
  * Wires the form: preset options, field visibility, defaults.
  * @param {string[]} presets the npm package's preset names
+ * @param {Record<string, {instance: boolean, baseUrl: boolean}>} [needs] what each preset needs (the worker asks the npm package)
  */
-export function initForm(presets = []) {
+export function initForm(presets = [], needs = {}) {
+  for (const [name, need] of Object.entries(needs)) {
+    if (need.instance) NEEDS_INSTANCE.add(name); else NEEDS_INSTANCE.delete(name);
+    if (need.baseUrl) NEEDS_BASE_URL.add(name); else NEEDS_BASE_URL.delete(name);
+  }
   const sel = $('preset');
   for (const name of presets) {
     if ([...sel.options].some((o) => o.value === name)) continue;
@@ -51,6 +63,7 @@ export function initForm(presets = []) {
     sel.addEventListener('change', onPresetChange);
     $('auth-type').addEventListener('change', syncVisibility);
     $('pagination-type').addEventListener('change', syncVisibility);
+    for (const id of ['cursor-from', 'next-from', 'total-type']) $(id).addEventListener('change', syncVisibility);
   }
   syncVisibility();
 }
@@ -58,6 +71,7 @@ export function initForm(presets = []) {
 function onPresetChange() {
   const preset = $('preset').value;
   // A preset brings its own base URL and dialect; ours would override them.
+  // A preset without a base URL of its own (PostgREST, JSON:API) needs one.
   $('base-url').value = preset === 'custom' ? defaults().baseUrl : '';
   syncVisibility();
 }
@@ -68,8 +82,11 @@ function syncVisibility() {
   const custom = preset === 'custom';
   /** @type {HTMLFieldSetElement} */ (document.getElementById('dialect')).disabled = !custom;
   document.getElementById('dialect').hidden = !custom;
-  document.getElementById('instance-field').hidden = !NEEDS_INSTANCE.has(preset);
-  $('base-url').placeholder = custom ? 'https://api.example.com/v1/' : "the preset's (leave empty)";
+  document.getElementById('instance-field').hidden = !needsInstance(preset);
+  const baseNeeded = custom || needsBaseUrl(preset);
+  $('base-url').placeholder = baseNeeded ? 'https://api.example.com/v1/' : "the preset's (leave empty)";
+  $('base-url').required = baseNeeded;
+  $('instance').required = needsInstance(preset);
   const auth = $('auth-type').value;
   for (const el of document.querySelectorAll('[data-auth]')) {
     const shown = el.getAttribute('data-auth') === auth;
@@ -81,6 +98,15 @@ function syncVisibility() {
   for (const el of document.querySelectorAll('[data-pag]')) {
     /** @type {HTMLElement} */ (el).hidden = el.getAttribute('data-pag') !== pag;
   }
+  // The placeholders say what each "pointer / header" field expects now.
+  const cursorKind = $('cursor-from').value;
+  $('cursor-from-value').placeholder = cursorKind === 'header' ? 'X-Next-Cursor' : '/next_cursor';
+  const nextKind = $('next-from').value;
+  $('next-from-value').placeholder = nextKind === 'header' ? 'X-Next-Page' : '/next';
+  $('next-from-value').disabled = nextKind === 'link';
+  const totalType = $('total-type').value;
+  $('total-value').placeholder = totalType === 'pointer' ? '/meta/total' : 'X-Total-Count';
+  $('total-value').disabled = totalType === 'none' || totalType === 'content-range';
 }
 
 const str = (id) => $(id).value.trim();
@@ -110,6 +136,17 @@ function readTotal() {
   return pick({ [type]: value, optional });
 }
 
+/**
+ * `{ pointer }` or `{ header }` from a "from" select and its value input; an
+ * empty pointer is the placeholder's default, an empty header has none
+ * (see {@link formProblem}).
+ */
+function linkSource(selectId, defaultPointer) {
+  const kind = str(selectId);
+  const value = str(selectId + '-value');
+  return kind === 'header' ? { header: value } : { pointer: value || defaultPointer };
+}
+
 function readPagination() {
   const type = str('pagination-type');
   const total = readTotal();
@@ -119,10 +156,9 @@ function readPagination() {
     case 'page':
       return pick({ type, total, firstPage: Number(str('first-page')), pageParam: str('page-param'), sizeParam: orNull(str('size-param')) });
     case 'cursor':
-      return pick({ type, total, from: { [str('cursor-from')]: str('cursor-from-value') || '/next_cursor' }, param: str('cursor-param'), limitParam: orNull(str('cursor-limit-param')), more: str('cursor-more') });
+      return pick({ type, total, from: linkSource('cursor-from', '/next_cursor'), param: str('cursor-param'), limitParam: orNull(str('cursor-limit-param')), more: str('cursor-more') });
     case 'next': {
-      const kind = str('next-from');
-      const from = kind === 'link' ? 'link' : { [kind]: str('next-from-value') || '/next' };
+      const from = str('next-from') === 'link' ? 'link' : linkSource('next-from', '/next');
       return pick({ type, total, from, limitParam: orNull(str('next-limit-param')) });
     }
     case 'keyset':
@@ -165,6 +201,28 @@ export function authProblem() {
   if (a.type === 'bearer' && !a.token) return 'Enter the bearer token.';
   if (a.type === 'basic' && !a.user) return 'Enter the user name.';
   if (a.type === 'header' && (!a.name || !a.value)) return 'Enter the header name and value.';
+  return null;
+}
+
+/**
+ * The first problem of the form a request would fail on, with the input to
+ * fix, or `null`: missing credentials, a preset's missing instance or base
+ * URL, an empty header name for a cursor, next link or total.
+ * @param {{dialect?: boolean}} [opts] `dialect: false` when no list is read (fetch by ids)
+ * @returns {{message: string, input: HTMLElement|null}|null}
+ */
+export function formProblem({ dialect = true } = {}) {
+  const auth = authProblem();
+  if (auth) return { message: auth, input: firstAuthInput() };
+  const preset = str('preset');
+  if (needsInstance(preset) && !str('instance') && !str('base-url')) return { message: `Enter the instance: preset ${preset} builds its base URL from it.`, input: $('instance') };
+  if ((preset === 'custom' || needsBaseUrl(preset)) && !str('base-url')) return { message: preset === 'custom' ? 'Enter the base URL.' : `Enter the base URL: preset ${preset} has none of its own.`, input: $('base-url') };
+  if (!dialect || preset !== 'custom') return null;
+  const pag = str('pagination-type');
+  if (pag === 'cursor' && str('cursor-from') === 'header' && !str('cursor-from-value')) return { message: 'Enter the header the cursor comes in.', input: $('cursor-from-value') };
+  if (pag === 'next' && str('next-from') === 'header' && !str('next-from-value')) return { message: 'Enter the header the next link comes in.', input: $('next-from-value') };
+  const total = str('total-type');
+  if ((total === 'header' || total === 'pointer') && !str('total-value')) return { message: `Enter the total's ${total === 'header' ? 'header' : 'pointer'}, or choose none.`, input: $('total-value') };
   return null;
 }
 
@@ -245,8 +303,9 @@ export function fillForm(config, authType = 'none') {
     $('records-at').value = c.recordsAt || '';
     fillPagination(c.pagination);
   }
-  set('page-size', c.pageSize);
-  set('concurrency', c.concurrency);
+  // Left empty when saved so (a reload's form starts from the defaults).
+  $('page-size').value = c.pageSize === undefined ? '' : String(c.pageSize);
+  $('concurrency').value = c.concurrency === undefined ? '' : String(c.concurrency);
   set('timeout-ms', c.timeoutMs);
   const r = c.retry || {};
   set('max-retries', r.maxRetries); set('base-delay-ms', r.baseDelayMs); set('max-delay-ms', r.maxDelayMs); set('max-retry-after-ms', r.maxRetryAfterMs);

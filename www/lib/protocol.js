@@ -128,7 +128,10 @@ export const SAMPLE_MAX_CHARS = 2048;
 
 // ---- Worker → page -------------------------------------------------------
 
-/** @typedef {{ type: 'ready', presets: string[], saved: SavedJob|null }} ReadyMsg */
+/**
+ * @typedef {{ type: 'ready', presets: string[], presetNeeds: Record<string, {instance: boolean, baseUrl: boolean}>, saved: SavedJob|null }} ReadyMsg
+ * `presetNeeds`: whether a preset needs an `instance` or a `baseUrl` (it has none of its own).
+ */
 
 /**
  * @typedef {object} Shape

@@ -73,6 +73,8 @@ export function progressMessage(text, full = false) {
   else if (!bar.hasAttribute('value')) bar.value = 0;
   lastProgressText = text;
   byId('progress-text').textContent = text;
+  // The live region hears state changes only, never the ticks.
+  byId('progress-live').textContent = text;
 }
 
 /** Resets the progress bar (a new job). */

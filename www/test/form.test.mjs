@@ -2,7 +2,8 @@
 // against the test server: every dialect the server speaks, filled in as a
 // user would, tests and sweeps every record; a reload fills the form back
 // from the saved job; every preset builds options the npm package accepts;
-// a field the options need is asked for before any request.
+// a field the options need is asked for before any request; the progress
+// text is not a live region (it changes every tick).
 //
 //   npm run test:www    (at the repository root)
 
@@ -233,6 +234,51 @@ describe('the connection form', () => {
     await page.selectOption('#cursor-from', 'header');
     assert.equal(await page.getAttribute('#cursor-from-value', 'placeholder'), 'X-Next-Cursor');
     assert.deepEqual(logs, []);
+    await ctx.close();
+  });
+});
+
+describe('accessibility of the form and the progress', () => {
+  test('every control shown for each pagination and auth type has a label; the progress text is not live, and the live region speaks only at state changes', async () => {
+    const { ctx, page, logs } = await open();
+    await page.click('#dialect summary');
+    await page.click('#connect-form > details.group > summary');
+    const unlabelled = () => page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button, [tabindex]:not([tabindex="-1"])')]
+      .filter((el) => el.getClientRects().length > 0)
+      .filter((el) => {
+        const byLabel = el.labels && [...el.labels].some((l) => l.textContent.trim());
+        const byAria = el.getAttribute('aria-label') || (el.getAttribute('aria-labelledby') || '').split(/\s+/).some((id) => document.getElementById(id)?.textContent.trim());
+        const byText = el.tagName === 'BUTTON' && el.textContent.trim();
+        return !(byLabel || byAria || byText);
+      })
+      .map((el) => `${el.tagName.toLowerCase()}#${el.id}`));
+    for (const pagination of ['offset', 'page', 'cursor', 'next', 'keyset']) {
+      await page.selectOption('#pagination-type', pagination);
+      for (const auth of ['none', 'bearer', 'basic', 'header']) {
+        await page.selectOption('#auth-type', auth);
+        assert.deepEqual(await unlabelled(), [], `${pagination}, ${auth}`);
+      }
+    }
+    await page.selectOption('#auth-type', 'none');
+    await page.selectOption('#pagination-type', 'offset');
+    // No live region around the text a tick rewrites.
+    assert.equal(await page.evaluate(() => document.getElementById('progress-text').closest('[aria-live]')), null);
+    // A slow sweep (many ticks): the live region changes a few times only.
+    await page.fill('#page-size', '10');
+    await page.fill('#rate-per-second', '20');
+    await page.fill('#rate-burst', '1');
+    await page.evaluate(() => {
+      window.__live = [];
+      window.__ticks = 0;
+      new MutationObserver(() => window.__live.push(document.getElementById('progress-live').textContent)).observe(document.getElementById('progress-live'), { childList: true, characterData: true, subtree: true });
+      new MutationObserver(() => { window.__ticks += 1; }).observe(document.getElementById('progress-text'), { childList: true, characterData: true, subtree: true });
+    });
+    await page.click('#start');
+    await waitState(page, ['done', 'failed'], logs);
+    const { live, ticks } = await page.evaluate(() => ({ live: window.__live, ticks: window.__ticks }));
+    assert.ok(ticks >= 5, `the progress text changed ${ticks} times`);
+    assert.ok(live.length <= 3, `the live region spoke ${live.length} times: ${live.join(' | ')}`);
+    assert.match(live.at(-1), /^Done: 500 records/);
     await ctx.close();
   });
 });

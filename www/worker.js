@@ -355,7 +355,6 @@ async function sweep(config, job, abort) {
   let checkpoint = job.checkpoint;
   let pages = job.pages;
   let rows = job.rows;
-  let lastSave = performance.now();
   running.records = job.rows;
 
   const elapsed = () => savedElapsed + (performance.now() - started);
@@ -399,7 +398,6 @@ async function sweep(config, job, abort) {
     if (out.length > 0) job.chunks += 1;
     await store.saveFlush(job, seq, out);
     running.records = job.rows;
-    lastSave = performance.now();
     if (out.length > 0) postRows('records', from, out, firstColumns);
   };
 
@@ -408,22 +406,44 @@ async function sweep(config, job, abort) {
   list.onProgress = (p) => { progress = p; };
   if (checkpoint) list.resume = checkpoint;
   const stream = client.pages(config.collection, list);
+  await pump(stream, (page) => {
+    for (const r of page.records) pending.push(JSON.stringify(r));
+    rows += page.records.length;
+    pages += 1;
+    // Every page taken counts as handed out: a resume fetches none of them.
+    checkpoint = stream.checkpoint();
+    return pending.length;
+  }, flush, tick, abort);
+  job.report = plain(stream.report);
+  await flush('done');
+  tick();
+  return { type: FROM_WORKER.DONE, kind: 'records', report: job.report, records: job.rows, resumedFrom: rowsAtStart };
+}
+
+/**
+ * The loop of a job: `take(item)` for each item of `stream` (it answers how
+ * many rows wait to be saved); `flush('running')` at the first item at
+ * least {@link SAVE_MS} after the last save, or once {@link SAVE_MAX_ROWS}
+ * rows wait; `tick()` every {@link TICK_MS}. A failure (or a stop) saves
+ * what was taken, as `failed` (or `stopped`), ticks once more and is
+ * passed on. The caller saves the end (`flush('done')`).
+ * @param {AsyncIterable<any>} stream
+ * @param {(item: any) => number} take
+ * @param {(status: string) => Promise<void>} flush
+ * @param {() => void} tick
+ * @param {AbortController} abort
+ */
+async function pump(stream, take, flush, tick, abort) {
   const timer = setInterval(tick, TICK_MS);
+  let lastSave = performance.now();
   try {
-    for await (const page of stream) {
-      for (const r of page.records) pending.push(JSON.stringify(r));
-      rows += page.records.length;
-      pages += 1;
-      // Every page taken counts as handed out: a resume fetches none of them.
-      checkpoint = stream.checkpoint();
-      if (performance.now() - lastSave >= SAVE_MS || pending.length >= SAVE_MAX_ROWS) {
+    for await (const item of stream) {
+      const waiting = take(item);
+      if (performance.now() - lastSave >= SAVE_MS || waiting >= SAVE_MAX_ROWS) {
         await flush('running');
+        lastSave = performance.now();
       }
     }
-    job.report = plain(stream.report);
-    await flush('done');
-    tick();
-    return { type: FROM_WORKER.DONE, kind: 'records', report: job.report, records: job.rows, resumedFrom: rowsAtStart };
   } catch (e) {
     await flush(abort.signal.aborted ? 'stopped' : 'failed').catch(() => {});
     tick();
@@ -506,7 +526,6 @@ async function onIds(config, ids) {
     const summary = { found: 0, missing: 0, error: 0 };
     let progress = null;
     let pending = [];
-    let lastSave = performance.now();
     running.records = 0;
     const tick = () => {
       const p = progress ?? {};
@@ -537,7 +556,6 @@ async function onIds(config, ids) {
       if (out.length > 0) job.chunks += 1;
       await store.saveFlush(job, seq, out);
       running.records = job.rows;
-      lastSave = performance.now();
       if (out.length > 0) postRows('ids', from, out, firstColumns);
     };
     const template = config.idsTemplate || 'items/{id}';
@@ -545,25 +563,16 @@ async function onIds(config, ids) {
       signal: abort.signal,
       onProgress: (p) => { progress = p; },
     });
-    const timer = setInterval(tick, TICK_MS);
-    try {
-      for await (const f of stream) {
-        const r = idResult(f, secrets);
-        summary[r.result] += 1;
-        pending.push(r.text);
-        if (performance.now() - lastSave >= SAVE_MS || pending.length >= SAVE_MAX_ROWS) await flush('running');
-      }
-      job.report = { summary };
-      await flush('done');
-      tick();
-      return { type: FROM_WORKER.DONE, kind: 'ids', summary };
-    } catch (e) {
-      await flush(abort.signal.aborted ? 'stopped' : 'failed').catch(() => {});
-      tick();
-      throw e;
-    } finally {
-      clearInterval(timer);
-    }
+    await pump(stream, (f) => {
+      const r = idResult(f, secrets);
+      summary[r.result] += 1;
+      pending.push(r.text);
+      return pending.length;
+    }, flush, tick, abort);
+    job.report = { summary };
+    await flush('done');
+    tick();
+    return { type: FROM_WORKER.DONE, kind: 'ids', summary };
   });
 }
 

@@ -2,6 +2,8 @@
 // scrolling (a pool of row elements, only the visible rows parsed), and a
 // row's JSON shown on click or Enter.
 
+import { cellOf } from './protocol.js';
+
 const ROW_H = 24;
 const OVERSCAN = 6;
 const CACHE_MAX = 400;
@@ -289,7 +291,7 @@ export class VirtualTable {
     cells[0].textContent = String(i + 1);
     cells[0].className = 'vcell num idx';
     for (let c = 0; c < cols.length; c++) {
-      const value = valueAt(v, cols[c]);
+      const value = cellOf(v, cols[c]);
       const cell = /** @type {HTMLElement} */ (cells[c + 1]);
       const t = display(value);
       if (cell.textContent !== t) cell.textContent = t;
@@ -349,21 +351,6 @@ function headCell(text) {
   return c;
 }
 
-/** A column's value in a parsed row: a top-level key, or a dotted path (`record.name`). */
-function valueAt(v, col) {
-  if (v === null || typeof v !== 'object') return col === 'value' ? v : undefined;
-  if (col in v) return v[col];
-  if (col.includes('.')) {
-    let cur = v;
-    for (const part of col.split('.')) {
-      if (cur === null || typeof cur !== 'object') return undefined;
-      cur = cur[part];
-    }
-    return cur;
-  }
-  return undefined;
-}
-
 /** A cell's text: scalars as they are, nested values as JSON (cut short). */
 function display(value) {
   if (value === undefined) return '';
@@ -380,7 +367,7 @@ function display(value) {
 function columnWidth(col, sample) {
   let chars = col.length;
   for (const v of sample) {
-    const value = valueAt(v, col);
+    const value = cellOf(v, col);
     // Numbers grow down the table (ids 1..200000): leave room for 7 digits.
     chars = Math.max(chars, display(value).length, typeof value === 'number' ? 7 : 0);
   }

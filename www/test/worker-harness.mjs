@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 
 import { launchChromium, repoRoot, requireBuiltPackage, startTestServer, withTimeout } from '../../bindings/npm/test/helpers.mjs';
 import { csvField, csvLine } from '../lib/export.js';
-import { columnsOf, idColumnsOf } from '../lib/protocol.js';
+import { cellOf, columnsOf, idColumnsOf } from '../lib/protocol.js';
 import { hintOf } from '../lib/hints.js';
 
 requireBuiltPackage();
@@ -113,6 +113,13 @@ test('CSV: RFC 4180 quoting, nested values as JSON, id columns', () => {
   assert.equal(csvLine(row, columnsOf([row])), '"x,y","{""n"":[1,2]}",,3\r\n');
   const found = '{"id":"1","result":"found","status":200,"record":{"id":1,"name":"n"}}';
   assert.deepEqual(idColumnsOf([found]), ['id', 'result', 'status', 'error', 'record.id', 'record.name']);
+  // Keys holding a dot (ServiceNow's dot-walked fields) are columns of their own.
+  const dotted = '{"id":"2","result":"found","status":200,"record":{"assigned_to.name":"Ann"}}';
+  const cols = idColumnsOf([dotted]);
+  assert.ok(cols.includes('record.assigned_to.name'), String(cols));
+  assert.equal(cellOf(JSON.parse(dotted), 'record.assigned_to.name'), 'Ann');
+  assert.equal(cellOf({ 'assigned_to.name': 'Bo' }, 'assigned_to.name'), 'Bo');
+  assert.equal(csvLine(dotted, cols).split(',').at(-1), 'Ann\r\n');
 });
 
 test('hints: mixed content from an https page, loopback exempt; auth, cors, unreachable, not-found', () => {

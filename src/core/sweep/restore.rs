@@ -6,44 +6,27 @@ impl Sweep {
     /// Where the sweep is: every page not yet handed out, what it learnt,
     /// its counters. Resume with [`ListOptions::resume`](crate::ListOptions::resume).
     pub fn checkpoint(&self) -> Checkpoint {
+        let pending_page = |key: &Key, target: &Target, skip: u64| PendingPage {
+            seq: key.0,
+            sub: key.1,
+            page: self.page_ref(target),
+            skip,
+        };
         let mut pending: Vec<PendingPage> = self
             .slots
             .iter()
-            .map(|(k, slot)| PendingPage {
-                seq: k.0,
-                sub: k.1,
-                page: self.page_ref(&slot.target),
-                skip: slot.skip,
-            })
+            .map(|(k, slot)| pending_page(k, &slot.target, slot.skip))
             .collect();
         // Pages a failure dropped before they were handed out.
         for (key, target, skip) in &self.abandoned {
-            insert_sorted(
-                &mut pending,
-                PendingPage {
-                    seq: key.0,
-                    sub: key.1,
-                    page: self.page_ref(target),
-                    skip: *skip,
-                },
-                false,
-            );
+            insert_sorted(&mut pending, pending_page(key, target, *skip), false);
         }
         // Pages waiting in the event queue have not reached the caller yet.
         let (mut queued_records, mut queued_pages) = (0, 0);
         for ev in &self.events {
             if let Event::Page(p) = ev {
                 if let Some((key, target, skip)) = &p.origin {
-                    insert_sorted(
-                        &mut pending,
-                        PendingPage {
-                            seq: key.0,
-                            sub: key.1,
-                            page: self.page_ref(target),
-                            skip: *skip,
-                        },
-                        false,
-                    );
+                    insert_sorted(&mut pending, pending_page(key, target, *skip), false);
                     queued_records += p.records.len() as u64;
                     queued_pages += 1;
                 }

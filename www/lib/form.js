@@ -214,6 +214,8 @@ export function authProblem() {
 export function formProblem({ dialect = true } = {}) {
   const auth = authProblem();
   if (auth) return { message: auth, input: firstAuthInput() };
+  const bad = queryLines().find((line) => !/^[^=]+=/.test(line));
+  if (bad !== undefined) return { message: `Query parameters: "${bad}" is not name=value.`, input: $('query') };
   const preset = str('preset');
   if (needsInstance(preset) && !str('instance') && !str('base-url')) return { message: `Enter the instance: preset ${preset} builds its base URL from it.`, input: $('instance') };
   if ((preset === 'custom' || needsBaseUrl(preset)) && !str('base-url')) return { message: preset === 'custom' ? 'Enter the base URL.' : `Enter the base URL: preset ${preset} has none of its own.`, input: $('base-url') };
@@ -224,6 +226,24 @@ export function formProblem({ dialect = true } = {}) {
   const total = str('total-type');
   if ((total === 'header' || total === 'pointer') && !str('total-value')) return { message: `Enter the total's ${total === 'header' ? 'header' : 'pointer'}, or choose none.`, input: $('total-value') };
   return null;
+}
+
+/** The query field's non-empty lines. */
+function queryLines() {
+  return /** @type {HTMLTextAreaElement} */ ($('query')).value.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+}
+
+/**
+ * The query field as name/value pairs, in order (a name may repeat), split
+ * at the first `=`; `null` when empty.
+ * @returns {[string, string][]|null}
+ */
+function readQuery() {
+  const pairs = queryLines().filter((l) => /^[^=]+=/.test(l)).map((l) => {
+    const at = l.indexOf('=');
+    return /** @type {[string, string]} */ ([l.slice(0, at).trim(), l.slice(at + 1).trim()]);
+  });
+  return pairs.length > 0 ? pairs : null;
 }
 
 /**
@@ -251,7 +271,7 @@ export function readConfig() {
     client,
     auth: readAuth(),
     collection: str('collection'),
-    list: {},
+    list: pick({ query: readQuery() ?? undefined }),
     idsTemplate: str('ids-template') || 'items/{id}',
   };
 }
@@ -298,6 +318,8 @@ export function fillForm(config, authType = 'none') {
   set('instance', c.instance);
   $('base-url').value = c.baseUrl || '';
   set('collection', config.collection);
+  const query = config.list && Array.isArray(config.list.query) ? config.list.query : [];
+  /** @type {HTMLTextAreaElement} */ ($('query')).value = query.map(([k, v]) => `${k}=${v}`).join('\n');
   set('ids-template', config.idsTemplate);
   if (!c.preset) {
     $('records-at').value = c.recordsAt || '';

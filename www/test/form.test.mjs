@@ -104,6 +104,28 @@ async function fillDialect(page, d) {
   if (d.optional) await page.check('#total-optional');
 }
 
+test('query parameters: sent with every page, kept across a reload, a line without = refused', async () => {
+  const { ctx, page, logs } = await open();
+  await page.fill('#query', 'updated_at_gte=2026-11-01T00:00:00Z\n\n');
+  const config = await readConfig(page);
+  assert.deepEqual(config.list.query, [['updated_at_gte', '2026-11-01T00:00:00Z']]);
+  const expected = await (await fetch(`${server.url}/offset/items?offset=0&limit=1&updated_at_gte=2026-11-01T00:00:00Z`)).headers.get('x-total-count');
+  assert.ok(Number(expected) > 0 && Number(expected) < RECORDS, `the filter selects some: ${expected}`);
+  await page.click('#start');
+  await waitState(page, ['done', 'failed'], logs);
+  assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
+  const count = await page.evaluate(() => Number(document.querySelector('#row-count').dataset.count));
+  assert.equal(count, Number(expected), 'only the records the filter selects');
+  await page.reload();
+  await ready(page);
+  assert.equal(await page.inputValue('#query'), 'updated_at_gte=2026-11-01T00:00:00Z', 'filled back from the saved job');
+  await page.fill('#query', 'active');
+  await page.click('#start');
+  await page.waitForFunction(() => document.querySelector('#form-message').textContent.includes('not name=value'));
+  assert.equal(await page.evaluate(() => document.body.dataset.state), 'idle', 'nothing was sent');
+  await ctx.close();
+});
+
 describe('the connection form', () => {
   test('every dialect of the test server, filled in as a user would: the options it builds, a test connection, a sweep of every record, and a reload that fills the form back', async () => {
     for (const [name, d] of Object.entries(DIALECTS)) {

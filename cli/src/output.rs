@@ -251,7 +251,7 @@ mod tests {
     fn cells() {
         let f = fields(br#"{"a": "x,y", "b": null, "c": {"d": [1, 2]}, "e": 1.50, "f": "say \"hi\""}"#);
         let row = csv_row(f.iter().map(|(_, v)| Some(cell(v))));
-        assert_eq!(row, "\"x,y\",,{\"d\": [1, 2]},1.50,\"say \"\"hi\"\"\"\n");
+        assert_eq!(row, "\"x,y\",,\"{\"\"d\"\": [1, 2]}\",1.50,\"say \"\"hi\"\"\"\n");
         assert!(fields(b"[1]").is_empty());
     }
 }

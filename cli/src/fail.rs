@@ -28,12 +28,18 @@ pub type Result<T> = std::result::Result<T, Fail>;
 impl Fail {
     /// A usage or configuration error (exit 2).
     pub fn usage(message: String) -> Fail {
-        Fail { code: USAGE, message }
+        Fail {
+            code: USAGE,
+            message,
+        }
     }
 
     /// A failure (exit 1).
     pub fn failed(message: String) -> Fail {
-        Fail { code: FAILED, message }
+        Fail {
+            code: FAILED,
+            message,
+        }
     }
 
     /// An I/O error on a file, naming it (exit 1).
@@ -48,7 +54,10 @@ impl From<pagewise::Error> for Fail {
             pagewise::ErrorKind::Config | pagewise::ErrorKind::Url => USAGE,
             _ => FAILED,
         };
-        Fail { code, message: e.to_string() }
+        Fail {
+            code,
+            message: e.to_string(),
+        }
     }
 }
 

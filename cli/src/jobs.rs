@@ -44,11 +44,19 @@ fn lines(path: Option<&Path>) -> Result<Vec<String>> {
 }
 
 /// `get`: one document, as received.
-pub fn get(target: &str, api: &ApiArgs, output: Option<&Path>, report: Option<&Path>) -> Result<i32> {
+pub fn get(
+    target: &str,
+    api: &ApiArgs,
+    output: Option<&Path>,
+    report: Option<&Path>,
+) -> Result<i32> {
     let mut doc = api.document()?;
     let (path, query) = options::target(&mut doc, target)?;
     let built = api.build(&doc)?;
-    let q: Vec<(&str, &str)> = query.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let q: Vec<(&str, &str)> = query
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     let got: JsonText = built.blocking().get_with_query(&path, &q)?;
     let mut out = Output::open(output, Format::Ndjson, None, None)?;
     out.line(got.as_str())?;
@@ -79,10 +87,25 @@ fn many_json(r: Option<&ManyReport>) -> Value {
 }
 
 /// The exit code and stderr line of a finished many-items job.
-fn finish(what: &str, ok: u64, failed: u64, report: Value, quiet: bool, path: Option<&Path>) -> Result<i32> {
-    let code = if failed > 0 { fail::INCOMPLETE } else { fail::OK };
+fn finish(
+    what: &str,
+    ok: u64,
+    failed: u64,
+    report: Value,
+    quiet: bool,
+    path: Option<&Path>,
+) -> Result<i32> {
+    let code = if failed > 0 {
+        fail::INCOMPLETE
+    } else {
+        fail::OK
+    };
     let mut report = report;
-    report["status"] = json!(if code == fail::OK { "complete" } else { "incomplete" });
+    report["status"] = json!(if code == fail::OK {
+        "complete"
+    } else {
+        "incomplete"
+    });
     if !quiet {
         eprintln!("pagewise: {what}: {ok} succeeded, {failed} failed");
     }
@@ -118,23 +141,40 @@ pub fn fetch(
         let line = match result {
             Ok(record) => {
                 ok += 1;
-                format!("{{\"id\":{},\"record\":{}}}", json!(id), record.as_str().replace(['\n', '\r'], " "))
+                format!(
+                    "{{\"id\":{},\"record\":{}}}",
+                    json!(id),
+                    record.as_str().replace(['\n', '\r'], " ")
+                )
             }
             Err(e) => {
                 failed += 1;
-                json!({ "id": id, "error": e.to_string(), "kind": e.kind().to_string() }).to_string()
+                json!({ "id": id, "error": e.to_string(), "kind": e.kind().to_string() })
+                    .to_string()
             }
         };
         out.line(&line)?;
         progress.show(
-            &Snapshot { records: ok + failed, total: Some(total), concurrency: built.current_concurrency(), ..Snapshot::default() },
+            &Snapshot {
+                records: ok + failed,
+                total: Some(total),
+                concurrency: built.current_concurrency(),
+                ..Snapshot::default()
+            },
             false,
         );
     }
     out.finish()?;
     progress.finish();
     let r = many_json(results.report());
-    finish("fetch", ok, failed, r, mode == Mode::Quiet && output.is_none(), report)
+    finish(
+        "fetch",
+        ok,
+        failed,
+        r,
+        mode == Mode::Quiet && output.is_none(),
+        report,
+    )
 }
 
 /// `push`: records from NDJSON, one outcome a line.
@@ -182,12 +222,24 @@ pub fn push(
         };
         out.line(&line)?;
         progress.show(
-            &Snapshot { records: ok + failed, total: Some(total), concurrency: built.current_concurrency(), ..Snapshot::default() },
+            &Snapshot {
+                records: ok + failed,
+                total: Some(total),
+                concurrency: built.current_concurrency(),
+                ..Snapshot::default()
+            },
             false,
         );
     }
     out.finish()?;
     progress.finish();
     let r = many_json(outcomes.report());
-    finish("push", ok, failed, r, mode == Mode::Quiet && output.is_none(), report)
+    finish(
+        "push",
+        ok,
+        failed,
+        r,
+        mode == Mode::Quiet && output.is_none(),
+        report,
+    )
 }

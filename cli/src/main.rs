@@ -135,11 +135,28 @@ fn run(cli: Cli) -> fail::Result<i32> {
             let mode = args.chatter.start();
             pull::run(args, mode)
         }
-        Command::Get { target, api, out, chatter } => {
+        Command::Get {
+            target,
+            api,
+            out,
+            chatter,
+        } => {
             chatter.start();
-            jobs::get(&target, &api, out.output.as_deref(), chatter.report.as_deref())
+            jobs::get(
+                &target,
+                &api,
+                out.output.as_deref(),
+                chatter.report.as_deref(),
+            )
         }
-        Command::Fetch { template, ids, job_concurrency, api, out, chatter } => {
+        Command::Fetch {
+            template,
+            ids,
+            job_concurrency,
+            api,
+            out,
+            chatter,
+        } => {
             let mode = chatter.start();
             jobs::fetch(
                 &template,
@@ -151,7 +168,14 @@ fn run(cli: Cli) -> fail::Result<i32> {
                 chatter.report.as_deref(),
             )
         }
-        Command::Push { target, op, input, api, out, chatter } => {
+        Command::Push {
+            target,
+            op,
+            input,
+            api,
+            out,
+            chatter,
+        } => {
             let mode = chatter.start();
             jobs::push(
                 &target,

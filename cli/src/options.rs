@@ -147,9 +147,7 @@ pub struct ApiArgs {
 fn pair(flag: &str, text: &str) -> Result<(String, String)> {
     match text.split_once('=') {
         Some((n, v)) if !n.is_empty() => Ok((n.to_string(), v.to_string())),
-        _ => Err(Fail::usage(format!(
-            "{flag} {text:?}: expected NAME=VALUE"
-        ))),
+        _ => Err(Fail::usage(format!("{flag} {text:?}: expected NAME=VALUE"))),
     }
 }
 
@@ -184,9 +182,8 @@ impl ApiArgs {
         let mut doc = match &self.options {
             None => Map::new(),
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    Fail::usage(format!("--options {}: {e}", path.display()))
-                })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| Fail::usage(format!("--options {}: {e}", path.display())))?;
                 match serde_json::from_str::<Value>(&text) {
                     Ok(Value::Object(m)) => m,
                     Ok(_) => {
@@ -239,9 +236,13 @@ impl ApiArgs {
             if !pacing.is_object() {
                 *pacing = json!({});
             }
-            pacing["rateLimit"] = json!({ "perSecond": rate, "burst": (rate.ceil() as u64).max(1) });
+            pacing["rateLimit"] =
+                json!({ "perSecond": rate, "burst": (rate.ceil() as u64).max(1) });
         }
-        for (flag, member, given) in [("--header", "headers", &self.header), ("--query", "query", &self.query)] {
+        for (flag, member, given) in [
+            ("--header", "headers", &self.header),
+            ("--query", "query", &self.query),
+        ] {
             if given.is_empty() {
                 continue;
             }
@@ -306,8 +307,7 @@ impl ApiArgs {
             (_, None) if doc.contains_key("preset") => Map::new(),
             (_, None) => {
                 return Err(Fail::usage(
-                    "pagination parameters need --pagination offset|page|cursor|next|keyset"
-                        .into(),
+                    "pagination parameters need --pagination offset|page|cursor|next|keyset".into(),
                 ))
             }
         };
@@ -325,14 +325,20 @@ impl ApiArgs {
             ))),
             (Some(name), None) => match std::env::var(name) {
                 Ok(v) if !v.is_empty() => Ok(Some(v)),
-                Ok(_) => Err(Fail::usage(format!("{what}: environment variable {name} is empty"))),
+                Ok(_) => Err(Fail::usage(format!(
+                    "{what}: environment variable {name} is empty"
+                ))),
                 Err(_) => Err(Fail::usage(format!(
                     "{what}: environment variable {name} is not set"
                 ))),
             },
             (None, Some(path)) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    Fail::usage(format!("{what}: cannot read {}: {}", path.display(), e.kind()))
+                    Fail::usage(format!(
+                        "{what}: cannot read {}: {}",
+                        path.display(),
+                        e.kind()
+                    ))
                 })?;
                 let line = text.lines().next().unwrap_or("").trim().to_string();
                 if line.is_empty() {
@@ -346,7 +352,11 @@ impl ApiArgs {
 
     /// The authentication the flags give, if any.
     pub fn auth(&self) -> Result<Option<Auth>> {
-        let token = Self::secret(&self.token_env, &self.token_file, "--token-env/--token-file")?;
+        let token = Self::secret(
+            &self.token_env,
+            &self.token_file,
+            "--token-env/--token-file",
+        )?;
         let password = Self::secret(
             &self.password_env,
             &self.password_file,
@@ -412,7 +422,10 @@ impl ApiArgs {
 /// A target: a full URL (its last segments the collection, under its
 /// directory as the base URL) or a path under the document's base URL.
 /// Returns the path and the URL's query parameters.
-pub fn target(doc: &mut Map<String, Value>, target: &str) -> Result<(String, Vec<(String, String)>)> {
+pub fn target(
+    doc: &mut Map<String, Value>,
+    target: &str,
+) -> Result<(String, Vec<(String, String)>)> {
     if target.starts_with("http://") || target.starts_with("https://") {
         let url = url::Url::parse(target)
             .map_err(|e| Fail::usage(format!("{target:?} is not a URL: {e}")))?;
@@ -448,7 +461,9 @@ pub fn target(doc: &mut Map<String, Value>, target: &str) -> Result<(String, Vec
     match target.split_once('?') {
         None => Ok((target.to_string(), Vec::new())),
         Some((path, q)) => {
-            let query = url::form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+            let query = url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect();
             Ok((path.to_string(), query))
         }
     }

@@ -70,7 +70,10 @@ impl Output {
                         .write(true)
                         .open(p)
                         .map_err(|e| Fail::io("cannot open the output to resume it:", p, e))?;
-                    let len = f.metadata().map_err(|e| Fail::io("cannot read", p, e))?.len();
+                    let len = f
+                        .metadata()
+                        .map_err(|e| Fail::io("cannot read", p, e))?
+                        .len();
                     if len < bytes {
                         return Err(Fail::usage(format!(
                             "the output {} holds {len} bytes, fewer than the {bytes} the state file \
@@ -78,8 +81,10 @@ impl Output {
                             p.display()
                         )));
                     }
-                    f.set_len(bytes).map_err(|e| Fail::io("cannot truncate", p, e))?;
-                    f.seek(SeekFrom::Start(bytes)).map_err(|e| Fail::io("cannot seek", p, e))?;
+                    f.set_len(bytes)
+                        .map_err(|e| Fail::io("cannot truncate", p, e))?;
+                    f.seek(SeekFrom::Start(bytes))
+                        .map_err(|e| Fail::io("cannot seek", p, e))?;
                     (Box::new(f), bytes, records)
                 }
             },
@@ -152,9 +157,10 @@ impl Output {
                 Format::Csv => {
                     let map = fields(r);
                     let cols = self.columns.as_deref().unwrap_or_default();
-                    let line = csv_row(cols.iter().map(|c| {
-                        map.iter().find(|(k, _)| k == c).map(|(_, v)| cell(v))
-                    }));
+                    let line = csv_row(
+                        cols.iter()
+                            .map(|c| map.iter().find(|(k, _)| k == c).map(|(_, v)| cell(v))),
+                    );
                     self.put(line.as_bytes())?;
                 }
             }
@@ -197,7 +203,10 @@ fn fields(record: &[u8]) -> Vec<(String, Box<RawValue>)> {
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("an object")
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
+        fn visit_map<A: MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
             let mut out = Vec::new();
             while let Some((k, v)) = m.next_entry::<String, Box<RawValue>>()? {
                 out.push((k, v));
@@ -249,9 +258,13 @@ mod tests {
 
     #[test]
     fn cells() {
-        let f = fields(br#"{"a": "x,y", "b": null, "c": {"d": [1, 2]}, "e": 1.50, "f": "say \"hi\""}"#);
+        let f =
+            fields(br#"{"a": "x,y", "b": null, "c": {"d": [1, 2]}, "e": 1.50, "f": "say \"hi\""}"#);
         let row = csv_row(f.iter().map(|(_, v)| Some(cell(v))));
-        assert_eq!(row, "\"x,y\",,\"{\"\"d\"\": [1, 2]}\",1.50,\"say \"\"hi\"\"\"\n");
+        assert_eq!(
+            row,
+            "\"x,y\",,\"{\"\"d\"\": [1, 2]}\",1.50,\"say \"\"hi\"\"\"\n"
+        );
         assert!(fields(b"[1]").is_empty());
     }
 }

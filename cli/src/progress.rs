@@ -109,8 +109,7 @@ impl Progress {
         let bar = (mode == Mode::Bar).then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
             let style = ProgressStyle::with_template(
-                "{spinner} {prefix} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} \
-                 {per_sec} ETA {eta} {msg}",
+                "{spinner} {prefix} {elapsed:>4} {bar:24} {human_pos}/{human_len} ETA {eta} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
@@ -119,7 +118,12 @@ impl Progress {
             let _ = BAR.set(bar.clone());
             bar
         });
-        Progress { mode, bar, last: Mutex::new(None), start: Instant::now() }
+        Progress {
+            mode,
+            bar,
+            last: Mutex::new(None),
+            start: Instant::now(),
+        }
     }
 
     /// Shows `s` (a JSON line at most once a second, or at the end when `last`).
@@ -132,9 +136,13 @@ impl Progress {
                         bar.set_length(t);
                     }
                     bar.set_position(s.records);
+                    let secs = self.start.elapsed().as_secs_f64().max(0.001);
                     bar.set_message(format!(
-                        "429s {} · retries {} · concurrency {}",
-                        s.throttled, s.retries, s.concurrency
+                        "{:.0}/s · 429s {} · retries {} · concurrency {}",
+                        s.records as f64 / secs,
+                        s.throttled,
+                        s.retries,
+                        s.concurrency
                     ));
                 }
             }

@@ -40,7 +40,12 @@ pub struct PullArgs {
     #[arg(long, value_enum, default_value = "ndjson", help_heading = "Output")]
     format: Format,
     /// CSV columns, comma-separated (default: the members of the first records).
-    #[arg(long, value_delimiter = ',', value_name = "A,B", help_heading = "Output")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "A,B",
+        help_heading = "Output"
+    )]
     columns: Vec<String>,
     /// A state file: written atomically as the pull goes and on Ctrl-C; the
     /// same command run again resumes where it stopped (needs -o). Once a
@@ -61,7 +66,7 @@ pub struct PullArgs {
 
 /// What ended the loop.
 enum End {
-    Done(Report),
+    Done(Box<Report>),
     Interrupted,
     Failed(Fail),
 }
@@ -69,7 +74,9 @@ enum End {
 fn since(text: &str) -> Result<Watermark> {
     match text.split_once('=') {
         Some((f, v)) if !f.is_empty() => Ok(Watermark::new(f, v)),
-        _ => Err(Fail::usage(format!("--since {text:?}: expected FIELD=VALUE"))),
+        _ => Err(Fail::usage(format!(
+            "--since {text:?}: expected FIELD=VALUE"
+        ))),
     }
 }
 
@@ -89,7 +96,11 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
         for k in ["concurrency", "pacing", "retry", "timeoutMs", "window"] {
             d.remove(k);
         }
-        let target = if args.demo { "--demo" } else { args.target.as_deref().unwrap_or("") };
+        let target = if args.demo {
+            "--demo"
+        } else {
+            args.target.as_deref().unwrap_or("")
+        };
         state::digest(&format!(
             "pull\n{}\n{target}\n{}\n{:?}\n{:?}\n{}",
             Value::Object(d),
@@ -109,7 +120,10 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
             for (k, v) in [
                 ("baseUrl", json!(format!("{}/offset/", server.url()))),
                 ("recordsAt", json!("/data")),
-                ("pagination", json!({ "type": "offset", "total": { "header": "X-Total-Count" } })),
+                (
+                    "pagination",
+                    json!({ "type": "offset", "total": { "header": "X-Total-Count" } }),
+                ),
                 ("pageSize", json!(1000)),
             ] {
                 doc.entry(k).or_insert(v);
@@ -118,7 +132,9 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
             "items".to_string()
         }
         #[cfg(not(feature = "demo"))]
-        return Err(Fail::usage("this pagewise was built without the demo (feature `demo`)".into()));
+        return Err(Fail::usage(
+            "this pagewise was built without the demo (feature `demo`)".into(),
+        ));
     } else {
         args.target.clone().unwrap_or_default()
     };
@@ -171,7 +187,11 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
             "pagewise: resuming after {} records ({} bytes of {})",
             out.records,
             out.bytes,
-            args.output.as_deref().map(Path::display).map(|d| d.to_string()).unwrap_or_default()
+            args.output
+                .as_deref()
+                .map(Path::display)
+                .map(|d| d.to_string())
+                .unwrap_or_default()
         );
     }
 
@@ -207,12 +227,19 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
     }
 
     ctrlc_once();
-    let save = |out: &Output, checkpoint: Option<Checkpoint>, finished: bool, w: Option<Watermark>| -> Result<()> {
-        let (Some(sp), Some(op)) = (&args.state, &args.output) else { return Ok(()) };
+    let save = |out: &Output,
+                checkpoint: Option<Checkpoint>,
+                finished: bool,
+                w: Option<Watermark>|
+     -> Result<()> {
+        let (Some(sp), Some(op)) = (&args.state, &args.output) else {
+            return Ok(());
+        };
         let st = State {
             version: state::VERSION,
             command: digest.clone(),
-            checkpoint: checkpoint.map(|c| serde_json::from_str(&c.to_json()).unwrap_or(Value::Null)),
+            checkpoint: checkpoint
+                .map(|c| serde_json::from_str(&c.to_json()).unwrap_or(Value::Null)),
             finished,
             output: OutputState {
                 path: op.clone(),
@@ -232,7 +259,7 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
         }
         match pages.next() {
             None => match pages.report() {
-                Some(r) => break End::Done(r.clone()),
+                Some(r) => break End::Done(Box::new(r.clone())),
                 None => break End::Failed(Fail::failed("the sweep ended without a report".into())),
             },
             Some(Err(e)) => break End::Failed(Fail::from(e)),
@@ -255,8 +282,16 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
         End::Done(report) => {
             out.finish()?;
             save(&out, None, true, report.watermark.clone().or(watermark))?;
-            let code = if report.complete == Some(false) { fail::INCOMPLETE } else { fail::OK };
-            let status = if code == fail::OK { "complete" } else { "incomplete" };
+            let code = if report.complete == Some(false) {
+                fail::INCOMPLETE
+            } else {
+                fail::OK
+            };
+            let status = if code == fail::OK {
+                "complete"
+            } else {
+                "incomplete"
+            };
             if !quiet {
                 eprintln!("pagewise: {}", summary(status, &report, out.records));
             }
@@ -275,7 +310,11 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
             eprintln!(
                 "pagewise: interrupted after {} records{}",
                 out.records,
-                if args.state.is_some() { "; the state is saved: run the same command to resume" } else { "" }
+                if args.state.is_some() {
+                    "; the state is saved: run the same command to resume"
+                } else {
+                    ""
+                }
             );
             Ok(fail::INTERRUPTED)
         }
@@ -292,7 +331,11 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
                 "{} (after {} records{})",
                 f.message,
                 out.records,
-                if args.state.is_some() { "; the state is saved: run the same command to resume" } else { "" }
+                if args.state.is_some() {
+                    "; the state is saved: run the same command to resume"
+                } else {
+                    ""
+                }
             );
             Err(f)
         }
@@ -346,7 +389,9 @@ fn summary(status: &str, r: &Report, written: u64) -> String {
 
 /// The report as JSON (`--report`).
 pub fn report_json(status: &str, r: Option<&Report>) -> Value {
-    let Some(r) = r else { return json!({ "status": status }) };
+    let Some(r) = r else {
+        return json!({ "status": status });
+    };
     let c = &r.retries;
     json!({
         "status": status,

@@ -56,7 +56,10 @@ impl State {
             Err(e) => return Err(Fail::io("cannot read the state file", path, e)),
         };
         let state: State = serde_json::from_str(&text).map_err(|e| {
-            Fail::usage(format!("the state file {} does not read: {e}", path.display()))
+            Fail::usage(format!(
+                "the state file {} does not read: {e}",
+                path.display()
+            ))
         })?;
         if state.version != VERSION {
             return Err(Fail::usage(format!(

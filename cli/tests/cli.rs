@@ -15,7 +15,11 @@ fn bin() -> Command {
 }
 
 fn run(args: &[&str]) -> Output {
-    bin().args(args).stdin(Stdio::null()).output().expect("the binary runs")
+    bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
 }
 
 fn dir(name: &str) -> PathBuf {
@@ -41,18 +45,33 @@ const OFFSET: [&str; 6] = [
 fn ids_of(ndjson: &str) -> Vec<u64> {
     ndjson
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["id"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("a JSON line")["id"]
+                .as_u64()
+                .unwrap()
+        })
         .collect()
 }
 
 #[test]
 fn pull_writes_each_record_as_received() {
-    let server = TestServer::start(Config { records: 1050, ..Config::default() }).unwrap();
+    let server = TestServer::start(Config {
+        records: 1050,
+        ..Config::default()
+    })
+    .unwrap();
     let d = dir("ndjson");
     let out = d.join("out.ndjson");
     let report = d.join("report.json");
     let url = format!("{}/offset/items", server.url());
-    let mut args = vec!["pull", &url, "--page-size", "100", "-o", out.to_str().unwrap()];
+    let mut args = vec![
+        "pull",
+        &url,
+        "--page-size",
+        "100",
+        "-o",
+        out.to_str().unwrap(),
+    ];
     args.extend(OFFSET);
     args.extend(["--report", report.to_str().unwrap()]);
     let o = run(&args);
@@ -61,7 +80,11 @@ fn pull_writes_each_record_as_received() {
     let lines: Vec<&str> = written.lines().collect();
     assert_eq!(lines.len(), 1050);
     for (i, line) in lines.iter().enumerate() {
-        assert_eq!(Some(line.to_string()), server.record_json(i as u64 + 1), "line {i}");
+        assert_eq!(
+            Some(line.to_string()),
+            server.record_json(i as u64 + 1),
+            "line {i}"
+        );
     }
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["status"], "complete");
@@ -69,7 +92,11 @@ fn pull_writes_each_record_as_received() {
     assert_eq!(r["total"], 1050);
     assert_eq!(r["output"]["records"], 1050);
     assert_eq!(r["output"]["bytes"], written.len() as u64);
-    assert!(text(&o.stderr).contains("complete: 1050 records"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("complete: 1050 records"),
+        "{}",
+        text(&o.stderr)
+    );
 
     // To stdout, as a JSON array: the same records.
     let mut args = vec!["pull", &url, "--format", "json", "-q"];
@@ -108,7 +135,11 @@ fn csv(text: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn csv_cells_match_the_records() {
-    let server = TestServer::start(Config { records: 300, ..Config::default() }).unwrap();
+    let server = TestServer::start(Config {
+        records: 300,
+        ..Config::default()
+    })
+    .unwrap();
     // Values CSV must quote and nested values.
     server.set_faults(Default::default());
     let url = format!("{}/offset/items", server.url());
@@ -145,18 +176,37 @@ fn csv_cells_match_the_records() {
     }
 
     // Chosen columns, in their order; a missing member is an empty cell.
-    let mut args = vec!["pull", &url, "--format", "csv", "--columns", "name,id,nothing", "-q"];
+    let mut args = vec![
+        "pull",
+        &url,
+        "--format",
+        "csv",
+        "--columns",
+        "name,id,nothing",
+        "-q",
+    ];
     args.extend(OFFSET);
     let o = run(&args);
     let rows = csv(&text(&o.stdout));
     assert_eq!(rows[0], ["name", "id", "nothing"]);
     let r5 = server.record_value(5).unwrap();
-    assert_eq!(rows[5], [r5["name"].as_str().unwrap().to_string(), "5".to_string(), String::new()]);
+    assert_eq!(
+        rows[5],
+        [
+            r5["name"].as_str().unwrap().to_string(),
+            "5".to_string(),
+            String::new()
+        ]
+    );
 }
 
 #[test]
 fn a_secret_appears_nowhere() {
-    let server = TestServer::start(Config { records: 250, ..Config::default() }).unwrap();
+    let server = TestServer::start(Config {
+        records: 250,
+        ..Config::default()
+    })
+    .unwrap();
     let secret = "s3cr3t-T0KEN-value-4242";
     let d = dir("secret");
     let out = d.join("out.ndjson");
@@ -164,23 +214,54 @@ fn a_secret_appears_nowhere() {
     let report = d.join("report.json");
     let url = format!("{}/offset/items", server.url());
     let mut args = vec![
-        "pull", &url, "--token-env", "PAGEWISE_CLI_TEST_TOKEN", "-vvv", "--page-size", "50",
-        "-o", out.to_str().unwrap(), "--state", state.to_str().unwrap(),
-        "--report", report.to_str().unwrap(), "--json-progress",
+        "pull",
+        &url,
+        "--token-env",
+        "PAGEWISE_CLI_TEST_TOKEN",
+        "-vvv",
+        "--page-size",
+        "50",
+        "-o",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--json-progress",
     ];
     args.extend(OFFSET);
-    let o = bin().args(&args).env("PAGEWISE_CLI_TEST_TOKEN", secret).output().unwrap();
+    let o = bin()
+        .args(&args)
+        .env("PAGEWISE_CLI_TEST_TOKEN", secret)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(!text(&o.stdout).contains(secret));
     assert!(!text(&o.stderr).contains(secret));
     for f in [&out, &state, &report] {
-        assert!(!std::fs::read_to_string(f).unwrap().contains(secret), "{}", f.display());
+        assert!(
+            !std::fs::read_to_string(f).unwrap().contains(secret),
+            "{}",
+            f.display()
+        );
     }
     // A failure says where, not the token.
     let bad = format!("{}/garbage/status/401/items", server.url());
-    let mut args = vec!["pull", &bad, "--token-env", "PAGEWISE_CLI_TEST_TOKEN", "-vvv", "--max-retries", "0"];
+    let mut args = vec![
+        "pull",
+        &bad,
+        "--token-env",
+        "PAGEWISE_CLI_TEST_TOKEN",
+        "-vvv",
+        "--max-retries",
+        "0",
+    ];
     args.extend(OFFSET);
-    let o = bin().args(&args).env("PAGEWISE_CLI_TEST_TOKEN", secret).output().unwrap();
+    let o = bin()
+        .args(&args)
+        .env("PAGEWISE_CLI_TEST_TOKEN", secret)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("401"), "{}", text(&o.stderr));
     assert!(!text(&o.stderr).contains(secret));
@@ -189,7 +270,14 @@ fn a_secret_appears_nowhere() {
     // From a file, the same.
     let tf = d.join("token");
     std::fs::write(&tf, format!("{secret}\n")).unwrap();
-    let mut args = vec!["pull", &url, "--token-file", tf.to_str().unwrap(), "-vv", "-q"];
+    let mut args = vec![
+        "pull",
+        &url,
+        "--token-file",
+        tf.to_str().unwrap(),
+        "-vv",
+        "-q",
+    ];
     args.extend(OFFSET);
     let o = run(&args);
     assert_eq!(o.status.code(), Some(0));
@@ -199,13 +287,30 @@ fn a_secret_appears_nowhere() {
 #[test]
 fn usage_errors_exit_2() {
     let cases: &[&[&str]] = &[
-        &["pull", "incident", "--preset", "servicenw", "--instance", "acme"],
+        &[
+            "pull",
+            "incident",
+            "--preset",
+            "servicenw",
+            "--instance",
+            "acme",
+        ],
         &["pull", "incident", "--preset", "servicenow"],
         &["pull", "http://127.0.0.1:9/items", "--state", "s.json"],
-        &["pull", "http://127.0.0.1:9/items", "--token-env", "PAGEWISE_CLI_TEST_UNSET"],
+        &[
+            "pull",
+            "http://127.0.0.1:9/items",
+            "--token-env",
+            "PAGEWISE_CLI_TEST_UNSET",
+        ],
         &["pull", "http://127.0.0.1:9/items", "--header", "novalue"],
         &["pull", "http://127.0.0.1:9/items", "--columns", "a"],
-        &["pull", "http://127.0.0.1:9/items", "--options", "/nonexistent/options.json"],
+        &[
+            "pull",
+            "http://127.0.0.1:9/items",
+            "--options",
+            "/nonexistent/options.json",
+        ],
         &["pull", "--frobnicate"],
     ];
     for args in cases {
@@ -213,15 +318,35 @@ fn usage_errors_exit_2() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
         assert!(!o.stderr.is_empty());
     }
-    let o = run(&["pull", "incident", "--preset", "servicenw", "--instance", "acme"]);
+    let o = run(&[
+        "pull",
+        "incident",
+        "--preset",
+        "servicenw",
+        "--instance",
+        "acme",
+    ]);
     assert!(text(&o.stderr).contains("servicenw"), "{}", text(&o.stderr));
-    let o = run(&["pull", "http://127.0.0.1:9/items", "--token-env", "PAGEWISE_CLI_TEST_UNSET"]);
-    assert!(text(&o.stderr).contains("PAGEWISE_CLI_TEST_UNSET is not set"), "{}", text(&o.stderr));
+    let o = run(&[
+        "pull",
+        "http://127.0.0.1:9/items",
+        "--token-env",
+        "PAGEWISE_CLI_TEST_UNSET",
+    ]);
+    assert!(
+        text(&o.stderr).contains("PAGEWISE_CLI_TEST_UNSET is not set"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
 fn options_file_with_flags_over_it() {
-    let server = TestServer::start(Config { records: 120, ..Config::default() }).unwrap();
+    let server = TestServer::start(Config {
+        records: 120,
+        ..Config::default()
+    })
+    .unwrap();
     let d = dir("options");
     let options = d.join("options.json");
     std::fs::write(
@@ -234,11 +359,28 @@ fn options_file_with_flags_over_it() {
         ),
     )
     .unwrap();
-    let o = run(&["pull", "items", "--options", options.to_str().unwrap(), "--total-pointer", "/total", "--page-size", "25", "-q"]);
+    let o = run(&[
+        "pull",
+        "items",
+        "--options",
+        options.to_str().unwrap(),
+        "--total-pointer",
+        "/total",
+        "--page-size",
+        "25",
+        "-q",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(ids_of(&text(&o.stdout)), (1..=120).collect::<Vec<_>>());
-    let pages = server.log().iter().filter(|r| r.path.contains("/page/items")).count();
-    assert_eq!(pages, 5, "page size 25 from the flag, over the document's 7");
+    let pages = server
+        .log()
+        .iter()
+        .filter(|r| r.path.contains("/page/items"))
+        .count();
+    assert_eq!(
+        pages, 5,
+        "page size 25 from the flag, over the document's 7"
+    );
 }
 
 #[test]
@@ -254,18 +396,38 @@ fn interrupted_pull_resumes_without_duplicates() {
     let state = d.join("state.json");
     let url = format!("{}/offset/items", server.url());
     let mut args = vec![
-        "pull", &url, "--page-size", "20", "--concurrency", "2",
-        "-o", out.to_str().unwrap(), "--state", state.to_str().unwrap(), "-q",
+        "pull",
+        &url,
+        "--page-size",
+        "20",
+        "--concurrency",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "-q",
     ];
     args.extend(OFFSET);
-    let child = bin().args(&args).stdin(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = bin()
+        .args(&args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // Interrupt once a few pages are written (100 pages at 40 ms, two at a time).
     let start = Instant::now();
-    while !records_in(&state).is_some_and(|n| n >= 100) {
-        assert!(start.elapsed() < Duration::from_secs(60), "no state file written");
+    while records_in(&state).is_none_or(|n| n < 100) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no state file written"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", text(&o.stderr));
@@ -273,7 +435,10 @@ fn interrupted_pull_resumes_without_duplicates() {
     assert!(first < 2000, "interrupted mid-pull: {first}");
     let st: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert_eq!(st["finished"], false);
-    assert_eq!(st["output"]["bytes"], std::fs::metadata(&out).unwrap().len());
+    assert_eq!(
+        st["output"]["bytes"],
+        std::fs::metadata(&out).unwrap().len()
+    );
 
     // Again: it resumes and finishes.
     let o = run(&args);
@@ -313,15 +478,29 @@ fn records_in(state: &Path) -> Option<u64> {
 fn demo_pull() {
     let d = dir("demo");
     let out = d.join("demo.ndjson");
-    let o = run(&["pull", "--demo", "--demo-records", "2500", "-o", out.to_str().unwrap()]);
+    let o = run(&[
+        "pull",
+        "--demo",
+        "--demo-records",
+        "2500",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert_eq!(ids_of(&std::fs::read_to_string(&out).unwrap()), (1..=2500).collect::<Vec<_>>());
+    assert_eq!(
+        ids_of(&std::fs::read_to_string(&out).unwrap()),
+        (1..=2500).collect::<Vec<_>>()
+    );
     assert!(text(&o.stderr).contains("demo API at http://127.0.0.1:"));
 }
 
 #[test]
 fn get_fetch_push() {
-    let server = TestServer::start(Config { records: 50, ..Config::default() }).unwrap();
+    let server = TestServer::start(Config {
+        records: 50,
+        ..Config::default()
+    })
+    .unwrap();
     let base = format!("{}/", server.url());
     let o = run(&["get", &format!("{base}items/7")]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -330,23 +509,67 @@ fn get_fetch_push() {
     let d = dir("jobs");
     let ids = d.join("ids.txt");
     std::fs::write(&ids, "3\n999\n5\n").unwrap();
-    let o = run(&["fetch", "items/{id}", "--base-url", &base, "--ids", ids.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(3), "one id failed: {}", text(&o.stderr));
-    let lines: Vec<Value> = text(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let o = run(&[
+        "fetch",
+        "items/{id}",
+        "--base-url",
+        &base,
+        "--ids",
+        ids.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "one id failed: {}",
+        text(&o.stderr)
+    );
+    let lines: Vec<Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["id"], "3");
     assert_eq!(lines[0]["record"], server.record_value(3).unwrap());
     assert_eq!(lines[1]["id"], "999");
-    assert!(lines[1]["error"].as_str().unwrap().contains("404"), "{}", lines[1]);
+    assert!(
+        lines[1]["error"].as_str().unwrap().contains("404"),
+        "{}",
+        lines[1]
+    );
     assert_eq!(lines[2]["record"]["id"], 5);
 
     let input = d.join("in.ndjson");
-    std::fs::write(&input, "{\"name\":\"a\"}\n{\"name\":\"b\",\"reject\":true}\n").unwrap();
-    let o = run(&["push", &format!("{base}items"), "--input", input.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(3), "one record rejected: {}", text(&o.stderr));
-    let lines: Vec<Value> = text(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    std::fs::write(
+        &input,
+        "{\"name\":\"a\"}\n{\"name\":\"b\",\"reject\":true}\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "push",
+        &format!("{base}items"),
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "one record rejected: {}",
+        text(&o.stderr)
+    );
+    let lines: Vec<Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines[0]["status"], 201);
-    let id: u64 = lines[0]["id"].as_str().map(|s| s.parse().unwrap()).or(lines[0]["id"].as_u64()).unwrap();
+    let id: u64 = lines[0]["id"]
+        .as_str()
+        .map(|s| s.parse().unwrap())
+        .or(lines[0]["id"].as_u64())
+        .unwrap();
     assert_eq!(server.record_value(id).unwrap()["name"], "a");
-    assert!(lines[1]["error"].as_str().unwrap().contains("422"), "{}", lines[1]);
+    assert!(
+        lines[1]["error"].as_str().unwrap().contains("422"),
+        "{}",
+        lines[1]
+    );
 }

@@ -54,8 +54,9 @@ pub struct PullArgs {
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     state: Option<PathBuf>,
     /// Only the records changed since FIELD=VALUE (the API's delta filter:
-    /// a preset's or `delta` in --options); with --state, later runs start
-    /// from the stored watermark.
+    /// a preset's, `delta` in --options, or `?FIELD_gte=VALUE`); with
+    /// --state, each later run of the same command writes a new output of
+    /// the records changed since the watermark the last one stored.
     #[arg(long, value_name = "FIELD=VALUE")]
     since: Option<String>,
     #[command(flatten)]
@@ -156,9 +157,8 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
                 )));
             }
             if st.finished {
-                if args.since.is_none() {
-                    watermark = st.watermark.or(watermark);
-                }
+                // The nightly job: the same command, from where the last ended.
+                watermark = st.watermark.or(watermark);
             } else {
                 let cp = match st.checkpoint {
                     Some(v) => Checkpoint::from_json(&v.to_string())?,
@@ -281,6 +281,18 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
     match end {
         End::Done(report) => {
             out.finish()?;
+            let c = &report.retries;
+            progress.show(
+                &Snapshot {
+                    records: out.records,
+                    total: report.total,
+                    throttled: c.throttled,
+                    retries: c.server_error + c.timeout + c.transport + c.bad_body,
+                    concurrency: api.current_concurrency(),
+                    eta: Some(Duration::ZERO),
+                },
+                true,
+            );
             save(&out, None, true, report.watermark.clone().or(watermark))?;
             let code = if report.complete == Some(false) {
                 fail::INCOMPLETE

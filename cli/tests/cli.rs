@@ -238,6 +238,14 @@ fn a_secret_appears_nowhere() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(!text(&o.stdout).contains(secret));
     assert!(!text(&o.stderr).contains(secret));
+    let last: Value = text(&o.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .last()
+        .expect("--json-progress lines on stderr");
+    assert_eq!(last["done"], true);
+    assert_eq!(last["records"], 250);
+    assert_eq!(last["total"], 250);
     for f in [&out, &state, &report] {
         assert!(
             !std::fs::read_to_string(f).unwrap().contains(secret),
@@ -571,5 +579,47 @@ fn get_fetch_push() {
         lines[1]["error"].as_str().unwrap().contains("422"),
         "{}",
         lines[1]
+    );
+}
+
+#[test]
+fn delta_pulls_only_what_changed_since_the_stored_watermark() {
+    let server = TestServer::start(Config {
+        records: 300,
+        ..Config::default()
+    })
+    .unwrap();
+    let d = dir("delta");
+    let out = d.join("out.ndjson");
+    let state = d.join("state.json");
+    let url = format!("{}/offset/items", server.url());
+    let mut args = vec![
+        "pull",
+        &url,
+        "--since",
+        "updated_at=2000-01-01T00:00:00Z",
+        "-o",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "-q",
+    ];
+    args.extend(OFFSET);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(ids_of(&std::fs::read_to_string(&out).unwrap()).len(), 300);
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(st["finished"], true);
+    assert_eq!(st["watermark"]["field"], "updated_at");
+
+    server.update(&[5, 6]);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(ids_of(&std::fs::read_to_string(&out).unwrap()), vec![5, 6]);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        ids_of(&std::fs::read_to_string(&out).unwrap()),
+        Vec::<u64>::new()
     );
 }

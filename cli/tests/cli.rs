@@ -240,8 +240,8 @@ fn a_secret_appears_nowhere() {
     assert!(!text(&o.stderr).contains(secret));
     let last: Value = text(&o.stderr)
         .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .last()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
         .expect("--json-progress lines on stderr");
     assert_eq!(last["done"], true);
     assert_eq!(last["records"], 250);

@@ -29,6 +29,21 @@ step "native: unit, integration and doc tests (library and test server)"
 suite cargo test --workspace --all-targets
 suite cargo test --workspace --doc
 
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
+step "MSRV: the workspace's libraries build with Rust $msrv (natively and for wasm32)"
+suite cargo "+$msrv" check --workspace --lib
+suite cargo "+$msrv" check -p pagewise --lib --target wasm32-unknown-unknown
+
+step "features: without ureq (core, drivers, AsyncTransport), and with native-tls"
+suite cargo check -p pagewise --no-default-features --lib
+suite cargo test -p pagewise --no-default-features --lib
+suite cargo check -p pagewise --no-default-features --features native-tls --lib
+
+step "docs: no broken link natively, for wasm32 (docs.rs builds both) and without ureq"
+RUSTDOCFLAGS='-D warnings' suite cargo doc --no-deps -p pagewise
+RUSTDOCFLAGS='-D warnings' suite cargo doc --no-deps -p pagewise --target wasm32-unknown-unknown
+RUSTDOCFLAGS='-D warnings' suite cargo doc --no-deps -p pagewise --no-default-features
+
 step "the benchmark clients and the reqwest adapter (bench/rust) still build"
 suite cargo check --manifest-path bench/rust/Cargo.toml --all-targets
 

@@ -8,6 +8,8 @@
 #            fault matrix there against a second test server
 #   npm      the npm package in Node 20 and in Chromium (playwright-core)
 #   www      the dashboard end to end in Chromium (playwright-core, axe-core)
+#   packages the packed crate and npm package, each used from a fresh project
+#            (scripts/package-check.sh); the MSRV, feature and doc checks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -103,6 +105,9 @@ if [ -f package.json ]; then
   npm ci --no-audit --no-fund
   npm run build
   suite npm test
+
+  step "packages: cargo package and npm pack, each installed into a fresh project and run against the test server"
+  suite scripts/package-check.sh
 
   step "www: the dashboard end to end in headless Chromium"
   suite npm run test:www

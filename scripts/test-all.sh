@@ -46,6 +46,11 @@ RUSTDOCFLAGS='-D warnings' suite cargo doc --no-deps -p pagewise
 RUSTDOCFLAGS='-D warnings' suite cargo doc --no-deps -p pagewise --target wasm32-unknown-unknown
 RUSTDOCFLAGS='-D warnings' suite cargo doc --no-deps -p pagewise --no-default-features
 
+step "examples: each runs against its own in-process test server"
+for example in quickstart tokio smol link_sweep jsonl_dump progress custom_transport; do
+  suite cargo run --example "$example"
+done
+
 step "the benchmark clients and the reqwest adapter (bench/rust) still build"
 suite cargo check --manifest-path bench/rust/Cargo.toml --all-targets
 

@@ -8,6 +8,8 @@
 #            fault matrix there against a second test server
 #   npm      the npm package in Node 20 and in Chromium (playwright-core)
 #   www      the dashboard end to end in Chromium (playwright-core, axe-core)
+#   packages the packed crate and npm package, each used from a fresh project
+#            (scripts/package-check.sh); the MSRV, feature and doc checks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,26 @@ export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
 step "native: unit, integration and doc tests (library and test server)"
 suite cargo test --workspace --all-targets
 suite cargo test --workspace --doc
+
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
+step "MSRV: the workspace's libraries build with Rust $msrv (natively and for wasm32)"
+suite cargo "+$msrv" check --workspace --lib
+suite cargo "+$msrv" check -p pagewise --lib --target wasm32-unknown-unknown
+
+step "features: without ureq (core, drivers, AsyncTransport), and with native-tls"
+suite cargo check -p pagewise --no-default-features --lib
+suite cargo test -p pagewise --no-default-features --lib
+suite cargo check -p pagewise --no-default-features --features native-tls --lib
+
+step "docs: no broken link natively, for wasm32 (docs.rs builds both) and without ureq"
+RUSTDOCFLAGS='-D warnings' suite cargo doc --no-deps -p pagewise
+RUSTDOCFLAGS='-D warnings' suite cargo doc --no-deps -p pagewise --target wasm32-unknown-unknown
+RUSTDOCFLAGS='-D warnings' suite cargo doc --no-deps -p pagewise --no-default-features
+
+step "examples: each runs against its own in-process test server"
+for example in quickstart tokio smol link_sweep jsonl_dump progress custom_transport; do
+  suite cargo run --example "$example"
+done
 
 step "the benchmark clients and the reqwest adapter (bench/rust) still build"
 suite cargo check --manifest-path bench/rust/Cargo.toml --all-targets
@@ -88,6 +110,9 @@ if [ -f package.json ]; then
   npm ci --no-audit --no-fund
   npm run build
   suite npm test
+
+  step "packages: cargo package and npm pack, each installed into a fresh project and run against the test server"
+  suite scripts/package-check.sh
 
   step "www: the dashboard end to end in headless Chromium"
   suite npm run test:www

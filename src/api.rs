@@ -31,7 +31,7 @@ pub struct Api {
     handles: Handles,
     /// The default transport, made on first use: one ureq agent (and its
     /// connections) and one set of worker threads for every client of this `Api`.
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(all(not(target_arch = "wasm32"), feature = "ureq"))]
     transport: Arc<std::sync::OnceLock<crate::transport::UreqTransport>>,
 }
 
@@ -76,7 +76,7 @@ impl Api {
 
     /// The default native transport: ureq with as many worker threads as
     /// the `Api`'s concurrency, shared by every client made with `new`.
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(all(not(target_arch = "wasm32"), feature = "ureq"))]
     pub(crate) fn default_transport(&self) -> crate::transport::UreqTransport {
         self.transport
             .get_or_init(|| {
@@ -117,7 +117,7 @@ impl ApiBuilder {
         Ok(Api {
             handles: Handles::new(spec.concurrency(), pacer).with_tokens(&spec),
             spec: Arc::new(spec),
-            #[cfg(not(target_arch = "wasm32"))]
+            #[cfg(all(not(target_arch = "wasm32"), feature = "ureq"))]
             transport: Arc::default(),
         })
     }

@@ -49,6 +49,9 @@ impl Client {
     /// A client of `api` with the default transport,
     /// [`UreqTransport`](crate::transport::UreqTransport), shared with every
     /// other client of `api` made with `new` (see [`Client::new`](crate::Client::new)).
+    /// Needs the Cargo feature `ureq` (on by default); without it use
+    /// [`Client::with_transport`].
+    #[cfg(feature = "ureq")]
     pub fn new(api: &Api) -> Self {
         Client {
             inner: crate::Client::new(api),
@@ -56,9 +59,19 @@ impl Client {
     }
 
     /// A client of `api` over a transport you chose: a
-    /// [`UreqTransport`](crate::transport::UreqTransport) you configured
+    /// [`UreqTransport`][ureq-transport] you configured
     /// (proxy, TLS roots, threads), or any [`AsyncTransport`] (the calling
     /// thread blocks on its futures).
+    #[cfg_attr(feature = "ureq", doc = "")]
+    #[cfg_attr(
+        feature = "ureq",
+        doc = "[ureq-transport]: crate::transport::UreqTransport"
+    )]
+    #[cfg_attr(not(feature = "ureq"), doc = "")]
+    #[cfg_attr(
+        not(feature = "ureq"),
+        doc = "[ureq-transport]: https://docs.rs/pagewise/latest/x86_64-unknown-linux-gnu/pagewise/transport/struct.UreqTransport.html"
+    )]
     pub fn with_transport(api: &Api, transport: impl AsyncTransport) -> Self {
         Client {
             inner: crate::Client::with_transport(api, transport),
@@ -179,7 +192,9 @@ impl Client {
 
 impl Api {
     /// A blocking client over this API (native targets), with the default
-    /// transport shared by every client of this `Api`.
+    /// transport shared by every client of this `Api` (Cargo feature `ureq`,
+    /// on by default).
+    #[cfg(feature = "ureq")]
     pub fn blocking(&self) -> Client {
         Client::new(self)
     }

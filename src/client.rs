@@ -26,7 +26,7 @@ use crate::transport::AsyncTransport;
 /// An async client of one [`Api`], usable on any executor (tokio, smol,
 /// async-std, `futures::executor`, a GUI event loop, the browser). It has the
 /// same operations, under the same names and options, as
-/// [`blocking::Client`](crate::blocking::Client), and shares the `Api`'s
+/// [`blocking::Client`][blocking-client], and shares the `Api`'s
 /// concurrency limit with every other client of it.
 ///
 /// ```no_run
@@ -45,6 +45,16 @@ use crate::transport::AsyncTransport;
 /// }
 /// # Ok(()) }
 /// ```
+#[cfg_attr(not(target_arch = "wasm32"), doc = "")]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    doc = "[blocking-client]: crate::blocking::Client"
+)]
+#[cfg_attr(target_arch = "wasm32", doc = "")]
+#[cfg_attr(
+    target_arch = "wasm32",
+    doc = "[blocking-client]: https://docs.rs/pagewise/latest/x86_64-unknown-linux-gnu/pagewise/blocking/struct.Client.html"
+)]
 #[derive(Clone)]
 pub struct Client {
     api: Api,
@@ -64,8 +74,9 @@ impl Client {
     /// [`UreqTransport`](crate::transport::UreqTransport) on as many worker
     /// threads as the `Api`'s concurrency, one per `Api` (every client made
     /// with `new`, blocking or async, shares its connections). Proxies set
-    /// in the environment are honoured.
-    #[cfg(not(target_arch = "wasm32"))]
+    /// in the environment are honoured. Needs the Cargo feature `ureq` (on
+    /// by default); without it use [`Client::with_transport`].
+    #[cfg(all(not(target_arch = "wasm32"), feature = "ureq"))]
     pub fn new(api: &Api) -> Self {
         Self::with_transport(api, api.default_transport())
     }

@@ -49,6 +49,17 @@
 //! [`transport`] ← the driver ← the facades ([`Client`],
 //! [`blocking::Client`], [`List`], the many-items
 //! jobs) ← the bindings.
+#![cfg_attr(not(target_arch = "wasm32"), doc = "")]
+#![cfg_attr(
+    not(target_arch = "wasm32"),
+    doc = "[`blocking::Client`]: crate::blocking::Client"
+)]
+#![cfg_attr(target_arch = "wasm32", doc = "")]
+#![cfg_attr(
+    target_arch = "wasm32",
+    doc = "[`blocking::Client`]: https://docs.rs/pagewise/latest/x86_64-unknown-linux-gnu/pagewise/blocking/struct.Client.html"
+)]
+//!
 //!
 //! The [`core`] never does I/O and never reads a clock: every method that
 //! needs time takes `now`. Drivers feed it answers and time.

@@ -24,8 +24,18 @@ pub struct Page<T> {
 
 /// A list operation being set up: `client.list("items")`, then options, then
 /// a terminal call of the client's kind — `.iter()`, `.collect()`, `.pages()`
-/// on a [`blocking::Client`](crate::blocking::Client); `.stream()`,
+/// on a [`blocking::Client`][blocking-client]; `.stream()`,
 /// `.collect().await`, `.pages()` on an async [`Client`](crate::Client).
+#[cfg_attr(not(target_arch = "wasm32"), doc = "")]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    doc = "[blocking-client]: crate::blocking::Client"
+)]
+#[cfg_attr(target_arch = "wasm32", doc = "")]
+#[cfg_attr(
+    target_arch = "wasm32",
+    doc = "[blocking-client]: https://docs.rs/pagewise/latest/x86_64-unknown-linux-gnu/pagewise/blocking/struct.Client.html"
+)]
 #[derive(Debug, Clone)]
 #[must_use = "a list does nothing until a terminal call such as collect()"]
 pub struct List<C> {

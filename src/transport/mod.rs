@@ -1,6 +1,7 @@
 //! Transports: what actually sends a [`Request`].
 //!
-//! Natively both clients use [`UreqTransport`] by default (one per `Api`):
+//! Natively both clients use [`UreqTransport`] by default (one per `Api`;
+//! Cargo feature `ureq`, on by default):
 //! ureq on a bounded set of reusable worker threads, answers through
 //! futures channels, proxies from the environment honoured. In WebAssembly
 //! the async client uses the global `fetch`. Both clients take any
@@ -9,6 +10,16 @@
 //!
 //! Transports sit below the driver: they see a [`Request`], the [`Lease`]
 //! it holds, and give back a [`Response`].
+#![cfg_attr(all(not(target_arch = "wasm32"), feature = "ureq"), doc = "")]
+#![cfg_attr(
+    all(not(target_arch = "wasm32"), feature = "ureq"),
+    doc = "[`UreqTransport`]: crate::transport::UreqTransport"
+)]
+#![cfg_attr(not(all(not(target_arch = "wasm32"), feature = "ureq")), doc = "")]
+#![cfg_attr(
+    not(all(not(target_arch = "wasm32"), feature = "ureq")),
+    doc = "[`UreqTransport`]: https://docs.rs/pagewise/latest/x86_64-unknown-linux-gnu/pagewise/transport/struct.UreqTransport.html"
+)]
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,12 +29,12 @@ pub use crate::shared::Lease;
 
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "ureq"))]
 mod pool;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "ureq"))]
 mod ureq;
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "ureq"))]
 pub use self::ureq::UreqTransport;
 
 /// The future an [`AsyncTransport`] returns: `Send` on native targets, not

@@ -71,15 +71,24 @@ impl UreqTransport {
     /// A transport with pagewise's defaults: no automatic redirects,
     /// statuses returned as answers, proxies from the environment, up to 256
     /// idle connections kept, bodies of at most 256 MiB, at most 256 worker
-    /// threads.
+    /// threads; TLS by rustls, or by the platform's library with the Cargo
+    /// feature `native-tls`.
     pub fn new() -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .max_idle_connections(256)
             .max_idle_connections_per_host(256)
-            .user_agent(concat!("pagewise/", env!("CARGO_PKG_VERSION")))
-            .build();
+            .user_agent(concat!("pagewise/", env!("CARGO_PKG_VERSION")));
+        // The Cargo feature `native-tls` asked for the platform's TLS: ureq
+        // never picks it by itself (its default provider is rustls).
+        #[cfg(feature = "native-tls")]
+        let config = config.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .provider(ureq::tls::TlsProvider::NativeTls)
+                .build(),
+        );
+        let config = config.build();
         Self::with_agent(ureq::Agent::new_with_config(config))
     }
 
@@ -238,9 +247,10 @@ fn map_error(e: ureq::Error) -> TransportError {
         ureq::Error::HostNotFound
         | ureq::Error::ConnectionFailed
         | ureq::Error::Tls(_)
-        | ureq::Error::Rustls(_)
         | ureq::Error::ConnectProxyFailed(_)
         | ureq::Error::InvalidProxyUrl => TransportErrorKind::Connect,
+        #[cfg(feature = "rustls")]
+        ureq::Error::Rustls(_) => TransportErrorKind::Connect,
         ureq::Error::Io(io) => match io.kind() {
             IoKind::ConnectionRefused | IoKind::AddrNotAvailable | IoKind::NotFound => {
                 TransportErrorKind::Connect

@@ -1,0 +1,2 @@
+/** Loads pagewise (once) and resolves to its exports. */
+export declare function init(): Promise<typeof import('./index.js')>;

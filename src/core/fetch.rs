@@ -104,6 +104,11 @@ impl Fetch {
             failure.as_ref(),
             self.replay_safe,
             now,
+            exchange::Attempt {
+                observer: &self.spec.observer,
+                method: self.method.as_str(),
+                err: &err,
+            },
         );
         match verdict {
             Verdict::RetryAt(at) => {

@@ -48,6 +48,8 @@ struct Inner {
     /// Held while a token is being asked for.
     asking: async_lock::Mutex<()>,
     asked: AtomicU64,
+    /// Told of each token obtained (never the token).
+    observer: crate::core::Observer,
 }
 
 #[derive(Default)]
@@ -81,6 +83,7 @@ impl Tokens {
         auth: Option<&Auth>,
         origin: &str,
         timeout: Option<Duration>,
+        observer: crate::core::Observer,
     ) -> Option<Tokens> {
         let source = match auth? {
             Auth::Provider(p) => Source::Provider(p.clone()),
@@ -95,6 +98,7 @@ impl Tokens {
                 slot: Mutex::default(),
                 asking: async_lock::Mutex::new(()),
                 asked: AtomicU64::new(0),
+                observer,
             }),
         })
     }
@@ -183,6 +187,12 @@ impl Tokens {
                     due,
                 });
                 slot.failed = None;
+                drop(slot);
+                self.inner
+                    .observer
+                    .emit_with(crate::core::TARGET_AUTH, log::Level::Info, || {
+                        crate::ApiEvent::TokenRefreshed
+                    });
                 Ok(Granted { header, generation })
             }
             Err(message) => {

@@ -53,6 +53,7 @@ pub(crate) fn api(
     bad: Option<String>,
     fetch: JsValue,
     token: JsValue,
+    events: JsValue,
 ) -> Result<(Api, Option<js_sys::Function>)> {
     let mut o: ApiOptions = read(ApiOptions::from_json(json), bad)?;
     if let Some(f) = token.dyn_ref::<js_sys::Function>() {
@@ -80,7 +81,24 @@ pub(crate) fn api(
         // fraction of a second while a page waits out a `Retry-After`).
         o.window = o.window.or(Some(asked));
     }
-    ApiBuilder::from(o).build().map(|api| (api, fetch))
+    let mut builder = ApiBuilder::from(o);
+    if let Some(f) = events.dyn_ref::<js_sys::Function>() {
+        builder = builder.on_event(event_sink(f.clone()));
+    }
+    builder.build().map(|api| (api, fetch))
+}
+
+/// The `ApiBuilder::on_event` callback calling `f`, the JS wrapper's
+/// dispatcher to `onRequest`/`onEvent` (which catches what they throw; an
+/// exception that still comes back here is dropped: a callback never
+/// breaks an operation).
+fn event_sink(f: js_sys::Function) -> impl Fn(&pagewise::ApiEvent) + 'static {
+    move |e| {
+        let event = crate::convert::api_event(e);
+        if !event.is_null() {
+            let _ = f.call1(&JsValue::UNDEFINED, &event);
+        }
+    }
 }
 
 /// The client options of `json` with the preset they name resolved, as

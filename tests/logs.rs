@@ -264,3 +264,120 @@ fn a_transport_failure_is_an_event_with_its_error() {
         .contains(" -> failed after "));
     drop(err);
 }
+
+/// The error chain of `e`: each `source()` as text, outermost first.
+fn chain(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut at = e.source();
+    while let Some(s) = at {
+        out.push(s.to_string());
+        at = s.source();
+    }
+    out
+}
+
+#[test]
+fn a_transport_failure_has_the_transport_error_as_source() {
+    let url = {
+        let s = server(1, Faults::default());
+        s.url()
+    };
+    let api = Api::builder(format!("{url}/offset/"))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let err = api
+        .blocking()
+        .get::<serde_json::Value>("items/1")
+        .unwrap_err();
+    let source = std::error::Error::source(&err).expect("a source");
+    let transport = source
+        .downcast_ref::<pagewise::core::TransportError>()
+        .unwrap_or_else(|| panic!("not a TransportError: {source}"));
+    assert_eq!(transport.kind(), pagewise::core::TransportErrorKind::Connect);
+    assert!(
+        transport.to_string().starts_with("connect: "),
+        "{transport}"
+    );
+    // And through it, what ureq reported.
+    let below = chain(&err);
+    assert!(below.len() >= 2, "{below:?}");
+}
+
+#[test]
+fn a_json_error_is_the_source_of_a_record_error() {
+    let text = pagewise::JsonText::parse(r#"{"id": "x"}"#).unwrap();
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Item {
+        id: u64,
+    }
+    let err = text.deserialize::<Item>().unwrap_err();
+    assert_eq!(err.kind(), pagewise::ErrorKind::Record);
+    let source = std::error::Error::source(&err).expect("a source");
+    assert!(source.downcast_ref::<serde_json::Error>().is_some(), "{source}");
+
+    // A record of a sweep that does not fit its type: the same.
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Named {
+        id: String,
+    }
+    let s = server(5, Faults::default());
+    let api = builder(&s).build().unwrap();
+    let err = match api.blocking().list("items").collect::<Vec<Named>>() {
+        Ok(v) => panic!("the ids are numbers: {v:?}"),
+        Err(e) => e,
+    };
+    assert_eq!(err.kind(), pagewise::ErrorKind::Record, "{err}");
+    let source = std::error::Error::source(&err).expect("a source");
+    assert!(source.downcast_ref::<serde_json::Error>().is_some(), "{source}");
+}
+
+#[derive(Debug)]
+struct VaultDown;
+
+impl std::fmt::Display for VaultDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the vault is down")
+    }
+}
+
+impl std::error::Error for VaultDown {}
+
+#[test]
+fn a_token_providers_error_is_the_source_of_the_auth_error() {
+    let s = server(5, Faults::default());
+    let api = Api::builder(format!("{}/offset/", s.url()))
+        .auth(Auth::provider(|| {
+            Err::<pagewise::Token, _>(VaultDown)
+        }))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let err = api
+        .blocking()
+        .get::<serde_json::Value>("items/1")
+        .unwrap_err();
+    assert_eq!(err.kind(), pagewise::ErrorKind::Auth, "{err}");
+    let mut at = std::error::Error::source(&err);
+    let mut found = false;
+    while let Some(e) = at {
+        found |= e.downcast_ref::<VaultDown>().is_some();
+        at = e.source();
+    }
+    assert!(found, "{:?}", chain(&err));
+}
+
+#[test]
+fn errors_compare_without_their_source() {
+    use pagewise::{Error, ErrorKind};
+    let plain = Error::new(ErrorKind::Transport, "broke");
+    let wrapped = plain.clone().with_source(VaultDown);
+    assert_eq!(plain, wrapped);
+    assert_eq!(
+        std::error::Error::source(&wrapped.clone()).map(|s| s.to_string()),
+        Some("the vault is down".to_string())
+    );
+    assert!(std::error::Error::source(&plain).is_none());
+}

@@ -25,7 +25,7 @@ pub(crate) fn transport_failed(e: &TransportError) -> (Error, Option<Failure>) {
         _ => ErrorKind::Transport,
     };
     (
-        Error::new(kind, e.message.clone()),
+        Error::new(kind, e.message.clone()).with_source_of(Some(std::sync::Arc::new(e.clone()))),
         retry::transport_failure(e),
     )
 }

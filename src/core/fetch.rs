@@ -240,5 +240,6 @@ pub fn decode_json<T: FromJson>(resp: &Response, url: &str) -> Result<T> {
             .with_url(url.to_string())
             .with_status(resp.status)
             .with_excerpt(&resp.body)
+            .with_source_of(e.source())
     })
 }

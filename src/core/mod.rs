@@ -46,7 +46,7 @@ pub use fetch::{decode_json, Fetch};
 #[doc(hidden)]
 pub use http::Attachment;
 pub use http::{Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind};
-pub use json::{FromJson, JsonText, ToJson};
+pub use json::{FromJson, JsonFailure, JsonText, ToJson};
 pub use many::{
     BatchLookup, BatchResults, BatchWrite, FetchMany, ItemEvent, ManyEvent, ManyOptions,
     ManyProgress, ManyReport, WriteJob, WriteOp, WriteOptions, Written,

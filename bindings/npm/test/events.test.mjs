@@ -153,3 +153,32 @@ test('a request that got no answer: status null and its error', async () => {
   assert.equal(typeof request.error, 'string');
   assert.match(request.message, /^GET http:\/\/127\.0\.0\.1:9\/items\/1 -> failed after \d+ ms: [A-Za-z]/);
 });
+
+test('PagewiseError.cause: the TypeError of a failed fetch', async () => {
+  const client = new Client({ baseUrl: 'http://127.0.0.1:9/', retry: { maxRetries: 0 } });
+  const err = await client.get('items/1').then(() => null, (e) => e);
+  assert.ok(err instanceof PagewiseError, String(err));
+  assert.ok(err.cause instanceof TypeError, `cause: ${err.cause}`);
+  assert.equal(err.cause.message, 'fetch failed');
+});
+
+test('PagewiseError.cause: what a token provider threw or rejected with', async () => {
+  for (const token of [
+    () => { throw new RangeError('the vault is down'); },
+    async () => { throw new RangeError('the vault is down'); },
+  ]) {
+    const client = new Client({ baseUrl: `${plain.url}/`, retry: { maxRetries: 0 }, auth: { type: 'provider', token } });
+    const err = await client.get('items/1').then(() => null, (e) => e);
+    assert.ok(err instanceof PagewiseError, String(err));
+    assert.equal(err.kind, 'auth', err.message);
+    assert.ok(err.cause instanceof RangeError, `cause: ${err.cause}`);
+    assert.equal(err.cause.message, 'the vault is down');
+  }
+});
+
+test('PagewiseError.cause: none for a failure JavaScript did not throw', async () => {
+  const client = new Client({ baseUrl: `${plain.url}/`, retry: { maxRetries: 0 } });
+  const err = await client.get('no-such-path').then(() => null, (e) => e);
+  assert.ok(err instanceof PagewiseError, String(err));
+  assert.equal(err.cause, undefined);
+});

@@ -319,9 +319,9 @@ impl ApiBuilder {
     /// [`log`](https://docs.rs/log) facade whether or not a callback is set.
     ///
     /// `f` runs on the thread that drives the operation (a worker thread
-    /// of the blocking client), sometimes with a lock of the pacer held:
-    /// keep it short, and do not call the `Api` from it. A later call
-    /// replaces the callback.
+    /// of the blocking client), outside the pacer's lock, while the
+    /// operation waits for it: keep it short, and do not wait on the `Api`
+    /// from it. A later call replaces the callback.
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};

@@ -151,7 +151,8 @@ test('a request that got no answer: status null and its error', async () => {
   assert.equal(request.status, null);
   assert.equal(request.bytes, 0);
   assert.equal(typeof request.error, 'string');
-  assert.match(request.message, /^GET http:\/\/127\.0\.0\.1:9\/items\/1 -> failed after \d+ ms: [A-Za-z]/);
+  assert.match(request.message, /^GET http:\/\/127\.0\.0\.1:9\/items\/1 -> failed after \d+ ms: connect: fetch failed: TypeError: fetch failed/);
+  assert.match(request.error, /^connect: /);
 });
 
 test('PagewiseError.cause: the TypeError of a failed fetch', async () => {

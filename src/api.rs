@@ -110,7 +110,9 @@ impl ApiBuilder {
     /// [`MAX_WINDOW`](crate::ListOptions::MAX_WINDOW)), an empty parameter name, a malformed JSON
     /// pointer or header are [`ErrorKind::Config`](crate::ErrorKind::Config) errors.
     pub fn build(self) -> Result<Api> {
-        let spec = self.build_spec()?;
+        let observer = self.observer.clone();
+        let mut spec = self.build_spec()?;
+        spec.observer = observer;
         crate::core::check_sizes(spec.concurrency, spec.window)?;
         let pacer = Pacer::new(spec.pacing().clone(), spec.concurrency())
             .forbidden_rate_limit(spec.retry.get_forbidden_rate_limit());

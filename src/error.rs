@@ -134,7 +134,13 @@ pub struct Error {
     inner: Box<Inner>,
 }
 
-#[derive(Clone, PartialEq, Eq)]
+/// The error an [`Error`] wraps (its [`source`](std::error::Error::source)):
+/// shared, so that errors stay `Clone`; `Send + Sync` on every target, so
+/// that errors are (in WebAssembly a JavaScript value is kept apart: see
+/// `transport::fetch::JsError`).
+pub(crate) type Source = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     message: String,
@@ -142,7 +148,23 @@ struct Inner {
     page: Option<u64>,
     status: Option<u16>,
     excerpt: Option<String>,
+    source: Option<Source>,
 }
+
+/// Errors are equal when what they say is: the wrapped error (which
+/// need not be comparable) is left out.
+impl PartialEq for Inner {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.message == other.message
+            && self.url == other.url
+            && self.page == other.page
+            && self.status == other.status
+            && self.excerpt == other.excerpt
+    }
+}
+
+impl Eq for Inner {}
 
 /// How many characters of a body an error keeps.
 const EXCERPT_CHARS: usize = 200;
@@ -158,6 +180,7 @@ impl Error {
                 page: None,
                 status: None,
                 excerpt: None,
+                source: None,
             }),
         }
     }
@@ -193,6 +216,34 @@ impl Error {
     /// Keeps a short, printable excerpt of a body.
     pub fn with_excerpt(mut self, body: &[u8]) -> Self {
         self.inner.excerpt = Some(excerpt(body));
+        self
+    }
+
+    /// Sets the error this one wraps, which
+    /// [`source()`](std::error::Error::source) returns: what a transport,
+    /// a parser or a token provider reported. Its message must hold no
+    /// credential (it is printed by error reporters that walk the chain).
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use pagewise::{Error, ErrorKind};
+    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+    /// let err = Error::new(ErrorKind::Transport, "the connection broke").with_source(io);
+    /// assert_eq!(err.source().unwrap().to_string(), "reset by peer");
+    /// ```
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        self.inner.source = Some(source.into().into());
+        self
+    }
+
+    /// Sets (or, with `None`, leaves) the wrapped error.
+    pub(crate) fn with_source_of(mut self, source: Option<Source>) -> Self {
+        if source.is_some() {
+            self.inner.source = source;
+        }
         self
     }
 
@@ -305,11 +356,23 @@ impl fmt::Debug for Error {
             .field("page", &i.page)
             .field("status", &i.status)
             .field("excerpt", &i.excerpt)
+            .field("source", &i.source.as_ref().map(|s| s.to_string()))
             .finish()
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    /// The error this one wraps, if any: the transport's
+    /// [`TransportError`](crate::core::TransportError) (and through it what
+    /// the HTTP stack reported), serde_json's error for a record or body
+    /// that did not decode, a token provider's error.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.inner.source {
+            Some(s) => Some(&**s),
+            None => None,
+        }
+    }
+}
 
 /// The result type of pagewise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -135,6 +135,7 @@ pub use crate::core::{
     Pacing, Pagination, Progress, Report, RetryBudget, RetryCause, RetryCounts, RetryPolicy, Total,
     Watermark,
 };
+pub use crate::core::{ApiEvent, RequestEvent, RetryEvent};
 pub use crate::core::{ApiUsage, DeltaCompose, DeltaFormat};
 pub use crate::core::{
     BatchLookup, BatchResults, BatchWrite, FromJson, JsonText, ManyCheckpoint, ManyProgress,

@@ -186,6 +186,7 @@ pub(crate) fn decode_record<T: FromJson>(page: &RawPage, i: usize) -> Result<T> 
         .with_url(page.url.clone())
         .with_page(page.index)
         .with_excerpt(text.as_bytes())
+        .with_source_of(e.source())
     })
 }
 

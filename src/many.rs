@@ -383,6 +383,7 @@ pub(crate) fn decode_item<T: crate::core::FromJson>(id: &str, bytes: Vec<u8>) ->
             format!("the record of id {id:?} does not fit the requested type: {e}"),
         )
         .with_excerpt(&bytes)
+        .with_source_of(e.source())
     })
 }
 
@@ -432,5 +433,6 @@ pub(crate) fn single_answer<T: crate::core::FromJson>(
         .with_url(url.to_string())
         .with_status(written.status)
         .with_excerpt(body)
+        .with_source_of(e.source())
     })
 }

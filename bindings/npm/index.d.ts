@@ -475,7 +475,83 @@ export interface ClientOptionsBase {
    * `fetch(url, { method, headers, body, signal, redirect })`.
    */
   readonly fetch?: (input: string, init: FetchInit) => Promise<Response>;
+  /**
+   * Called with each request answered (or failed without an answer), over
+   * every operation of this client; the same as the `request` events of
+   * `onEvent`. URLs have their credentials removed. What it throws is
+   * caught (reported once on the console): it never breaks an operation.
+   */
+  readonly onRequest?: (event: RequestEvent) => void;
+  /**
+   * Called with everything the client does, as it happens: requests,
+   * retries, cooldowns, concurrency changes, notices, finished sweeps,
+   * refreshed tokens (the events the Rust crate writes to its `log`
+   * targets). What it throws is caught (reported once on the console).
+   */
+  readonly onEvent?: (event: ApiEvent) => void;
 }
+
+/** A request answered, or failed without an answer (`status: null`, `error` says why). */
+export interface RequestEvent {
+  readonly type: 'request';
+  readonly method: string;
+  /** The URL, credentials removed (a `query` auth's value, a user's password). */
+  readonly url: string;
+  /** The HTTP status; `null` when no answer came. */
+  readonly status: number | null;
+  /** From the request leaving to its answer (or failure), in ms. */
+  readonly elapsedMs: number;
+  /** The body's length in bytes (0 without an answer). */
+  readonly bytes: number;
+  /** Why no answer came (`timeout: ...`), or `null`. */
+  readonly error: string | null;
+  /** The event as a log line: `GET https://h/v1/items?offset=200&limit=100 -> 200 in 35 ms (12345 bytes)`. */
+  readonly message: string;
+}
+
+/** A failed request to be sent again after `delayMs`. */
+export interface RetryEvent {
+  readonly type: 'retry';
+  readonly method: string;
+  /** The URL, credentials removed. */
+  readonly url: string;
+  /** This retry's number (1 for the first). */
+  readonly attempt: number;
+  /** Retries the policy allows. */
+  readonly max: number;
+  readonly delayMs: number;
+  /** What failed: `429 (throttled)`, `503 (server error)`, `timeout`... */
+  readonly cause: string;
+  /** `retry 2 of 6 in 1.20 s after 429 (throttled): GET <url>`. */
+  readonly message: string;
+}
+
+/** Something a client did, for logs and observers (`ClientOptions.onEvent`). */
+export type ApiEvent =
+  | RequestEvent
+  | RetryEvent
+  /** Every request of the client waits `waitMs` (a 429 started a cooldown). */
+  | { readonly type: 'cooldown'; readonly waitMs: number; readonly cause: string; readonly message: string }
+  /** The adaptive concurrency changed; `cause` is `'429'`, `'overloaded'`, or `''` for a step up. */
+  | { readonly type: 'concurrency'; readonly from: number; readonly to: number; readonly cause: string; readonly message: string }
+  /** The pacer learnt the server's request rate from its 429s. */
+  | { readonly type: 'rateLearnt'; readonly perSecond: number; readonly message: string }
+  /** The 429s do not come from a rate (load shedding), or (`on: false`) they do again. */
+  | { readonly type: 'shedding'; readonly on: boolean; readonly message: string }
+  /** A sweep reported something worth knowing. */
+  | { readonly type: 'notice'; readonly notice: Notice; readonly message: string }
+  /** A sweep ended; `complete` is `null` when unknown. */
+  | {
+      readonly type: 'sweepFinished';
+      readonly records: number;
+      readonly pages: number;
+      readonly requests: number;
+      readonly durationMs: number;
+      readonly complete: boolean | null;
+      readonly message: string;
+    }
+  /** A token was obtained or refreshed (the token is never in an event). */
+  | { readonly type: 'tokenRefreshed'; readonly message: string };
 
 /** What `ClientOptions.fetch` is called with, besides the URL. */
 export interface FetchInit {

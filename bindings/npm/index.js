@@ -118,6 +118,40 @@ function encodeAuth(options) {
   return [json, bad, token];
 }
 
+/**
+ * The client options' `onRequest` and `onEvent` as one function for Rust
+ * (`undefined` when neither is given) and the message of the first one that
+ * is not a function. What a callback throws is caught (a callback never
+ * breaks an operation) and reported on the console, the first time only.
+ * @returns {[((e: object) => void) | undefined, string | undefined]}
+ */
+function eventSink(options) {
+  const onRequest = options?.onRequest ?? undefined;
+  const onEvent = options?.onEvent ?? undefined;
+  for (const [name, f] of [['onRequest', onRequest], ['onEvent', onEvent]]) {
+    if (f !== undefined && typeof f !== 'function') {
+      return [undefined, `options.${name} must be a function called with each event`];
+    }
+  }
+  if (onRequest === undefined && onEvent === undefined) return [undefined, undefined];
+  let reported = false;
+  const call = (name, f, e) => {
+    try {
+      f(e);
+    } catch (err) {
+      if (!reported) {
+        reported = true;
+        console.error(`pagewise: options.${name} threw (the operation goes on; later exceptions of the callbacks are not reported):`, err);
+      }
+    }
+  };
+  const sink = (e) => {
+    if (onRequest !== undefined && e.type === 'request') call('onRequest', onRequest, e);
+    if (onEvent !== undefined) call('onEvent', onEvent, e);
+  };
+  return [sink, undefined];
+}
+
 /** Name/value pairs as an array of `[name, value]`, scalar values as strings. */
 function pairsOf(value) {
   if (value === null || typeof value !== 'object') return value;
@@ -641,7 +675,8 @@ export const PRESETS = Object.freeze([
  * (the same Rust code: `pagewise::core::preset::resolve`); not yet checked.
  */
 export function resolveOptions(options) {
-  return JSON.parse(rawResolveOptions(...encodeOptions(options)));
+  const data = options === null || typeof options !== 'object' ? options : { ...options, onRequest: undefined, onEvent: undefined };
+  return JSON.parse(rawResolveOptions(...encodeOptions(data)));
 }
 
 /** A client of one paginated JSON API. */
@@ -650,8 +685,10 @@ export class Client {
 
   /** @param {import('./index.js').ClientOptions} options */
   constructor(options) {
-    const [json, bad, token] = encodeAuth(options);
-    this.#raw = new RawClient(json, bad, options?.fetch, token);
+    const [sink, badSink] = eventSink(options);
+    const data = options === null || typeof options !== 'object' ? options : { ...options, onRequest: undefined, onEvent: undefined };
+    const [json, bad, token] = encodeAuth(data);
+    this.#raw = new RawClient(json, bad ?? badSink, data?.fetch, token, sink);
   }
 
   /**

@@ -74,15 +74,18 @@ impl RawClient {
     #[wasm_bindgen(constructor)]
     /// `options` is the JSON text of the data options, `bad` the first
     /// value JSON could not hold (see `encodeOptions` in index.js).
-    /// `token`: the function of `auth: { type: 'provider', token }`.
+    /// `token`: the function of `auth: { type: 'provider', token }`;
+    /// `events`: a function called with each `ApiEvent` (`onRequest` and
+    /// `onEvent`, dispatched by index.js).
     pub fn new(
         options: &str,
         bad: Option<String>,
         fetch: JsValue,
         token: JsValue,
+        events: JsValue,
     ) -> Result<RawClient, JsValue> {
         let (api, fetch) =
-            config::api(options, bad, fetch, token).map_err(|e| convert::error(&e))?;
+            config::api(options, bad, fetch, token, events).map_err(|e| convert::error(&e))?;
         // Pages are parsed once, by `JSON.parse`, and handed out as parsed.
         let mut transport = pagewise::transport::fetch::FetchTransport::with_parsed_pages();
         if let Some(f) = fetch {

@@ -53,6 +53,7 @@ pub(crate) fn api(
     bad: Option<String>,
     fetch: JsValue,
     token: JsValue,
+    events: JsValue,
 ) -> Result<(Api, Option<js_sys::Function>)> {
     let mut o: ApiOptions = read(ApiOptions::from_json(json), bad)?;
     if let Some(f) = token.dyn_ref::<js_sys::Function>() {
@@ -80,7 +81,24 @@ pub(crate) fn api(
         // fraction of a second while a page waits out a `Retry-After`).
         o.window = o.window.or(Some(asked));
     }
-    ApiBuilder::from(o).build().map(|api| (api, fetch))
+    let mut builder = ApiBuilder::from(o);
+    if let Some(f) = events.dyn_ref::<js_sys::Function>() {
+        builder = builder.on_event(event_sink(f.clone()));
+    }
+    builder.build().map(|api| (api, fetch))
+}
+
+/// The `ApiBuilder::on_event` callback calling `f`, the JS wrapper's
+/// dispatcher to `onRequest`/`onEvent` (which catches what they throw; an
+/// exception that still comes back here is dropped: a callback never
+/// breaks an operation).
+fn event_sink(f: js_sys::Function) -> impl Fn(&pagewise::ApiEvent) + 'static {
+    move |e| {
+        let event = crate::convert::api_event(e);
+        if !event.is_null() {
+            let _ = f.call1(&JsValue::UNDEFINED, &event);
+        }
+    }
 }
 
 /// The client options of `json` with the preset they name resolved, as
@@ -95,16 +113,16 @@ fn token_provider(f: js_sys::Function) -> pagewise::Auth {
     pagewise::Auth::provider_async(move || {
         let f = f.clone();
         async move {
-            let called = f.call0(&JsValue::UNDEFINED).map_err(|e| js_message(&e))?;
+            let called = f.call0(&JsValue::UNDEFINED).map_err(rejected)?;
             let v = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&called))
                 .await
-                .map_err(|e| js_message(&e))?;
+                .map_err(rejected)?;
             if let Some(t) = v.as_string() {
                 return Ok(pagewise::Token::bearer(t));
             }
             let get = |name: &str| js_sys::Reflect::get(&v, &JsValue::from_str(name)).ok();
             let Some(t) = get("token").and_then(|t| t.as_string()) else {
-                return Err("auth.token() must give a string or { token, expiresInMs }".to_string());
+                return Err("auth.token() must give a string or { token, expiresInMs }".into());
             };
             let mut t = pagewise::Token::bearer(t);
             if let Some(ms) = get("expiresInMs").and_then(|m| m.as_f64()) {
@@ -112,9 +130,16 @@ fn token_provider(f: js_sys::Function) -> pagewise::Auth {
                     t = t.expires_in(std::time::Duration::from_millis(ms.min(1e12) as u64));
                 }
             }
-            Ok(t)
+            Ok::<_, pagewise::BoxError>(t)
         }
     })
+}
+
+/// What `auth.token()` threw or rejected with, kept (the `cause` of the
+/// `PagewiseError`), described by its message.
+fn rejected(e: JsValue) -> pagewise::BoxError {
+    let text = js_message(&e);
+    Box::new(pagewise::transport::fetch::JsError::described(e, text))
 }
 
 /// What a JavaScript error says (its `message`, or the value as a string).

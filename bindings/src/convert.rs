@@ -49,6 +49,11 @@ pub(crate) fn error(e: &Error) -> JsValue {
     set(&details, "url", text(e.url()));
     set(&details, "page", num(e.page()));
     set(&details, "excerpt", text(e.excerpt()));
+    // What JavaScript threw, if this error came of it (a failed `fetch`'s
+    // `TypeError`, a token provider's rejection): the error's `cause`.
+    if let Some(cause) = std::error::Error::source(e).and_then(pagewise::transport::fetch::js_cause) {
+        set(&details, "cause", cause);
+    }
     let made = ERROR_CLASS.with(|c| {
         c.borrow().as_ref().and_then(|class| {
             Reflect::construct(class, &Array::of3(&kind, &message, &details)).ok()
@@ -469,5 +474,83 @@ fn watermark(w: &Watermark) -> JsValue {
     set(&obj, "value", w.value.as_str());
     let ids: Array = w.ids.iter().map(|s| JsValue::from_str(s)).collect();
     set(&obj, "ids", ids);
+    obj.into()
+}
+
+/// An `Api`'s event as the npm package's `ApiEvent`: `{ type: 'request',
+/// method, url, status, elapsedMs, bytes, error }`, `{ type: 'retry', method,
+/// url, attempt, max, delayMs, cause }`, `{ type: 'cooldown', waitMs, cause }`,
+/// `{ type: 'concurrency', from, to, cause }`, `{ type: 'rateLearnt',
+/// perSecond }`, `{ type: 'shedding', on }`, `{ type: 'notice', notice }`,
+/// `{ type: 'sweepFinished', records, pages, requests, durationMs, complete }`,
+/// `{ type: 'tokenRefreshed' }`; `null` for an event this version does not
+/// describe (not handed to the callbacks). `message` is the event's log line.
+pub(crate) fn api_event(e: &pagewise::ApiEvent) -> JsValue {
+    use pagewise::ApiEvent;
+    let obj = Object::new();
+    match e {
+        ApiEvent::Request(r) => {
+            set(&obj, "type", "request");
+            set(&obj, "method", r.method.as_str());
+            set(&obj, "url", r.url.as_str());
+            set(&obj, "status", num(r.status.map(u64::from)));
+            set(&obj, "elapsedMs", millis(r.elapsed));
+            set(&obj, "bytes", r.bytes as f64);
+            set(&obj, "error", text(r.error.as_deref()));
+        }
+        ApiEvent::Retry(r) => {
+            set(&obj, "type", "retry");
+            set(&obj, "method", r.method.as_str());
+            set(&obj, "url", r.url.as_str());
+            set(&obj, "attempt", r.attempt as f64);
+            set(&obj, "max", r.max as f64);
+            set(&obj, "delayMs", millis(r.delay));
+            set(&obj, "cause", r.cause.as_str());
+        }
+        ApiEvent::Cooldown { wait, cause } => {
+            set(&obj, "type", "cooldown");
+            set(&obj, "waitMs", millis(*wait));
+            set(&obj, "cause", cause.as_str());
+        }
+        ApiEvent::Concurrency { from, to, cause } => {
+            set(&obj, "type", "concurrency");
+            set(&obj, "from", *from as f64);
+            set(&obj, "to", *to as f64);
+            set(&obj, "cause", cause.as_str());
+        }
+        ApiEvent::RateLearnt { per_second } => {
+            set(&obj, "type", "rateLearnt");
+            set(&obj, "perSecond", *per_second);
+        }
+        ApiEvent::Shedding { on } => {
+            set(&obj, "type", "shedding");
+            set(&obj, "on", *on);
+        }
+        ApiEvent::Notice(n) => {
+            set(&obj, "type", "notice");
+            set(&obj, "notice", notice(n));
+        }
+        ApiEvent::SweepFinished {
+            records,
+            pages,
+            requests,
+            duration,
+            complete,
+        } => {
+            set(&obj, "type", "sweepFinished");
+            set(&obj, "records", *records as f64);
+            set(&obj, "pages", *pages as f64);
+            set(&obj, "requests", *requests as f64);
+            set(&obj, "durationMs", millis(*duration));
+            set(
+                &obj,
+                "complete",
+                complete.map_or(JsValue::NULL, JsValue::from_bool),
+            );
+        }
+        ApiEvent::TokenRefreshed => set(&obj, "type", "tokenRefreshed"),
+        _ => return JsValue::NULL,
+    }
+    set(&obj, "message", e.to_string());
     obj.into()
 }

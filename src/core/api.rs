@@ -219,13 +219,18 @@ pub struct ApiBuilder {
     /// Every option, as the schema holds them: what the methods below fill
     /// and what `new Client(options)` reads in the npm package.
     options: ApiOptions,
+    /// The `on_event` callback (not an option of the schema: code only).
+    pub(crate) observer: super::Observer,
 }
 
 impl From<ApiOptions> for ApiBuilder {
     /// A builder over options read from a configuration (see
     /// [`schema`](crate::core::schema)); `build()` checks them.
     fn from(options: ApiOptions) -> Self {
-        ApiBuilder { options }
+        ApiBuilder {
+            options,
+            observer: super::Observer::default(),
+        }
     }
 }
 
@@ -304,7 +309,43 @@ impl ApiBuilder {
     pub(crate) fn new(base: impl Into<String>) -> Self {
         ApiBuilder {
             options: ApiOptions::new(base),
+            observer: super::Observer::default(),
         }
+    }
+
+    /// Calls `f` with each event of the `Api`: requests answered, retries
+    /// scheduled, cooldowns, concurrency changes, notices, tokens refreshed
+    /// (see [`ApiEvent`](crate::ApiEvent)). The same events go to the
+    /// [`log`](https://docs.rs/log) facade whether or not a callback is set.
+    ///
+    /// `f` runs on the thread that drives the operation (a worker thread
+    /// of the blocking client), outside the pacer's lock, while the
+    /// operation waits for it: keep it short, and do not wait on the `Api`
+    /// from it. A later call replaces the callback.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use pagewise::{Api, ApiEvent};
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = seen.clone();
+    /// let api = Api::builder("https://api.example/v1/")
+    ///     .on_event(move |e: &ApiEvent| sink.lock().unwrap().push(e.to_string()))
+    ///     .build()?;
+    /// # drop(api);
+    /// # Ok::<(), pagewise::Error>(())
+    /// ```
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn on_event(mut self, f: impl Fn(&crate::ApiEvent) + Send + Sync + 'static) -> Self {
+        self.observer = super::Observer::new(Some(std::sync::Arc::new(f)));
+        self
+    }
+
+    /// Calls `f` with each event of the `Api` (see the native version:
+    /// in WebAssembly, one thread, `f` need not be `Send + Sync`).
+    #[cfg(target_arch = "wasm32")]
+    pub fn on_event(mut self, f: impl Fn(&crate::ApiEvent) + 'static) -> Self {
+        self.observer = super::Observer::new(Some(std::sync::Arc::new(f)));
+        self
     }
 
     /// Lets next-page links and redirects lead to these origins as well as
@@ -715,6 +756,7 @@ impl Resolved {
             secrets: Arc::new(secrets),
             allowed_origins,
             any_origin: self.any_origin,
+            observer: super::Observer::default(),
         })
     }
 }
@@ -803,6 +845,8 @@ pub struct ApiSpec {
     pub(crate) allowed_origins: Vec<String>,
     /// Whether links and redirects may lead to any http(s) origin.
     pub(crate) any_origin: bool,
+    /// Where events go: the `log` facade and the `on_event` callback.
+    pub(crate) observer: super::Observer,
 }
 
 impl fmt::Debug for ApiSpec {

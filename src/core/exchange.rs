@@ -7,6 +7,7 @@ use web_time::Instant;
 
 use super::api::ApiSpec;
 use super::http::{RequestId, Response, TransportError, TransportErrorKind};
+use super::observe::{ApiEvent, Observer, RetryEvent, TARGET_REQUEST};
 use super::retry::{self, Decision, Failure, Retrier, RetryCause};
 use super::url::Url;
 use crate::error::{Error, ErrorKind, Result};
@@ -24,7 +25,7 @@ pub(crate) fn transport_failed(e: &TransportError) -> (Error, Option<Failure>) {
         _ => ErrorKind::Transport,
     };
     (
-        Error::new(kind, e.message.clone()),
+        Error::new(kind, e.message.clone()).with_source_of(Some(std::sync::Arc::new(e.clone()))),
         retry::transport_failure(e),
     )
 }
@@ -139,21 +140,51 @@ pub(crate) enum Verdict {
     Final,
 }
 
+/// The failed attempt a retry is decided about, for the retry event: the
+/// observer to tell, the method, and the error (its URL, credentials
+/// removed, and status).
+pub(crate) struct Attempt<'a> {
+    pub(crate) observer: &'a Observer,
+    pub(crate) method: &'static str,
+    pub(crate) err: &'a Error,
+}
+
 /// Decides about a failed attempt, after `retries` retries of the request:
 /// a request that is not `replay_safe` is sent again only when the failure
-/// proves the server did not process it (throttled, or never sent).
+/// proves the server did not process it (throttled, or never sent). A retry
+/// scheduled is told to the `attempt`'s observer (the one place retries are
+/// logged: every machine decides here).
 pub(crate) fn decide(
     retrier: &mut Retrier,
     retries: u32,
     failure: Option<&Failure>,
     replay_safe: bool,
     now: Instant,
+    attempt: Attempt<'_>,
 ) -> Verdict {
     match failure {
         None => Verdict::Final,
         Some(f) if replay_safe || f.cause == RetryCause::Throttled || f.surely_unsent => {
             match retrier.decide(retries, f, now) {
-                Decision::RetryAt(at) => Verdict::RetryAt(at),
+                Decision::RetryAt(at) => {
+                    attempt
+                        .observer
+                        .emit_with(TARGET_REQUEST, log::Level::Info, || {
+                            let cause = match attempt.err.status() {
+                                Some(s) => format!("{s} ({})", f.cause.as_str()),
+                                None => format!("{} ({})", f.cause.as_str(), attempt.err.message()),
+                            };
+                            ApiEvent::Retry(RetryEvent {
+                                method: attempt.method.to_string(),
+                                url: attempt.err.url().unwrap_or_default().to_string(),
+                                attempt: retries + 1,
+                                max: retrier.max_retries(),
+                                delay: at.saturating_duration_since(now),
+                                cause,
+                            })
+                        });
+                    Verdict::RetryAt(at)
+                }
                 Decision::GiveUp(why) => Verdict::GiveUp(why),
             }
         }

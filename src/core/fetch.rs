@@ -104,6 +104,11 @@ impl Fetch {
             failure.as_ref(),
             self.replay_safe,
             now,
+            exchange::Attempt {
+                observer: &self.spec.observer,
+                method: self.method.as_str(),
+                err: &err,
+            },
         );
         match verdict {
             Verdict::RetryAt(at) => {
@@ -235,5 +240,6 @@ pub fn decode_json<T: FromJson>(resp: &Response, url: &str) -> Result<T> {
             .with_url(url.to_string())
             .with_status(resp.status)
             .with_excerpt(&resp.body)
+            .with_source_of(e.source())
     })
 }

@@ -396,14 +396,50 @@ pub enum TransportErrorKind {
     Auth,
 }
 
+impl TransportErrorKind {
+    /// The kind in one lowercase word, as log lines and messages write it
+    /// (`timeout`, `connect`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportErrorKind::Connect => "connect",
+            TransportErrorKind::Timeout => "timeout",
+            TransportErrorKind::Io => "io",
+            TransportErrorKind::Aborted => "aborted",
+            TransportErrorKind::Other => "other",
+            TransportErrorKind::Auth => "auth",
+        }
+    }
+}
+
 /// A failure of the transport: no HTTP answer was received.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct TransportError {
     /// What kind of failure.
     pub(crate) kind: TransportErrorKind,
     /// A description for people (must not contain credentials).
     pub(crate) message: String,
+    /// What the HTTP stack (or a token provider) reported, if kept.
+    pub(crate) source: Option<crate::error::Source>,
 }
+
+impl fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportError")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .finish()
+    }
+}
+
+/// Equal when the kind and message are (the wrapped error is left out).
+impl PartialEq for TransportError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for TransportError {}
 
 impl TransportError {
     /// What kind of failure.
@@ -421,14 +457,50 @@ impl TransportError {
         TransportError {
             kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// Keeps the error the HTTP stack reported (`source()` returns it;
+    /// the [`Error`](crate::Error) of the failed operation wraps this one).
+    /// Its message must hold no credential.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use pagewise::core::{TransportError, TransportErrorKind};
+    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+    /// let e = TransportError::new(TransportErrorKind::Connect, "connection refused").with_source(io);
+    /// assert_eq!(e.to_string(), "connect: connection refused");
+    /// assert_eq!(e.source().unwrap().to_string(), "refused");
+    /// ```
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        self.source = Some(source.into().into());
+        self
+    }
+
+    /// Sets (or, with `None`, leaves) the wrapped error.
+    pub(crate) fn with_source_of(mut self, source: Option<crate::error::Source>) -> Self {
+        if source.is_some() {
+            self.source = source;
+        }
+        self
     }
 }
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}: {}", self.kind, self.message)
+        write!(f, "{}: {}", self.kind.as_str(), self.message)
     }
 }
 
-impl std::error::Error for TransportError {}
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.source {
+            Some(s) => Some(&**s),
+            None => None,
+        }
+    }
+}

@@ -79,6 +79,7 @@ impl JsonText {
                 format!("does not fit the requested type: {e}"),
             )
             .with_excerpt(self.0.as_bytes())
+            .with_source(e)
         })
     }
 }
@@ -116,10 +117,41 @@ impl From<JsonText> for String {
 pub trait FromJson: Sized {
     /// Decodes one JSON value the scanner has already checked.
     #[doc(hidden)]
-    fn from_checked_json(text: &str) -> Result<Self, (ErrorKind, String)>;
+    fn from_checked_json(text: &str) -> Result<Self, (ErrorKind, JsonFailure)>;
     /// Decodes bytes nobody has checked yet (an answer's body).
     #[doc(hidden)]
-    fn from_json_bytes(bytes: &[u8]) -> Result<Self, (ErrorKind, String)>;
+    fn from_json_bytes(bytes: &[u8]) -> Result<Self, (ErrorKind, JsonFailure)>;
+}
+
+/// Why JSON did not decode: the message (its `Display`) and the parser's
+/// error, which the [`Error`] made of it wraps.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct JsonFailure {
+    message: String,
+    source: Option<crate::error::Source>,
+}
+
+impl JsonFailure {
+    /// The parser's error, for [`Error::source`](std::error::Error::source).
+    pub(crate) fn source(&self) -> Option<crate::error::Source> {
+        self.source.clone()
+    }
+}
+
+impl From<serde_json::Error> for JsonFailure {
+    fn from(e: serde_json::Error) -> Self {
+        JsonFailure {
+            message: e.to_string(),
+            source: Some(std::sync::Arc::new(e)),
+        }
+    }
+}
+
+impl fmt::Display for JsonFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// The kind of a serde_json error: data that does not fit the type is a
@@ -133,20 +165,26 @@ fn kind_of(e: &serde_json::Error) -> ErrorKind {
 }
 
 impl<T: DeserializeOwned> FromJson for T {
-    fn from_checked_json(text: &str) -> Result<Self, (ErrorKind, String)> {
-        serde_json::from_str(text).map_err(|e| (kind_of(&e), e.to_string()))
+    fn from_checked_json(text: &str) -> Result<Self, (ErrorKind, JsonFailure)> {
+        serde_json::from_str(text).map_err(|e| (kind_of(&e), e.into()))
     }
-    fn from_json_bytes(bytes: &[u8]) -> Result<Self, (ErrorKind, String)> {
-        serde_json::from_slice(bytes).map_err(|e| (kind_of(&e), e.to_string()))
+    fn from_json_bytes(bytes: &[u8]) -> Result<Self, (ErrorKind, JsonFailure)> {
+        serde_json::from_slice(bytes).map_err(|e| (kind_of(&e), e.into()))
     }
 }
 
 impl FromJson for JsonText {
-    fn from_checked_json(text: &str) -> Result<Self, (ErrorKind, String)> {
+    fn from_checked_json(text: &str) -> Result<Self, (ErrorKind, JsonFailure)> {
         Ok(JsonText::trimmed(text.to_string()))
     }
-    fn from_json_bytes(bytes: &[u8]) -> Result<Self, (ErrorKind, String)> {
-        let text = page::validate(bytes).map_err(|e| (ErrorKind::Decode, e.0))?;
+    fn from_json_bytes(bytes: &[u8]) -> Result<Self, (ErrorKind, JsonFailure)> {
+        let text = page::validate(bytes).map_err(|e| {
+            let failure = JsonFailure {
+                message: e.0,
+                source: None,
+            };
+            (ErrorKind::Decode, failure)
+        })?;
         Ok(JsonText::trimmed(text.to_string()))
     }
 }

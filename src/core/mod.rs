@@ -11,6 +11,7 @@ mod fetch;
 mod http;
 mod json;
 mod many;
+mod observe;
 mod options;
 mod pacing;
 mod page;
@@ -45,11 +46,13 @@ pub use fetch::{decode_json, Fetch};
 #[doc(hidden)]
 pub use http::Attachment;
 pub use http::{Header, Method, Request, RequestId, Response, TransportError, TransportErrorKind};
-pub use json::{FromJson, JsonText, ToJson};
+pub use json::{FromJson, JsonFailure, JsonText, ToJson};
 pub use many::{
     BatchLookup, BatchResults, BatchWrite, FetchMany, ItemEvent, ManyEvent, ManyOptions,
     ManyProgress, ManyReport, WriteJob, WriteOp, WriteOptions, Written,
 };
+pub use observe::{ApiEvent, RequestEvent, RetryEvent};
+pub(crate) use observe::{Observer, TARGET_AUTH, TARGET_PACING, TARGET_REQUEST, TARGET_SWEEP};
 pub(crate) use options::check_sizes;
 pub use options::{ListOptions, Order};
 pub use pacing::{PacerStats, Pacing};

@@ -5,7 +5,7 @@
 //! from `futures-timer` (a helper thread natively, browser timers on wasm32),
 //! so no runtime is needed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,7 +15,10 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use futures_timer::Delay;
 use web_time::Instant;
 
-use crate::core::{Fetch, Request, RequestId, Response, TransportError};
+use crate::core::{
+    ApiEvent, Fetch, Observer, Request, RequestEvent, RequestId, Response, TransportError,
+    TARGET_REQUEST,
+};
 use crate::drive::Machine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::shared::{Arrivals, Gate, Handles, Tokens};
@@ -44,6 +47,11 @@ struct Wire {
     tokens: Option<Tokens>,
     /// Requests sent again after a 401 with a new token (not sent a third time).
     resent: HashSet<RequestId>,
+    /// Where request events go.
+    observer: Observer,
+    /// While someone listens: each request in flight's method, URL
+    /// (credentials removed) and when it left.
+    sent: HashMap<RequestId, (&'static str, String, Instant)>,
 }
 
 impl Wire {
@@ -56,6 +64,8 @@ impl Wire {
             timer: None,
             tokens: handles.tokens.clone(),
             resent: HashSet::new(),
+            observer: handles.observer.clone(),
+            sent: HashMap::new(),
         }
     }
 
@@ -68,8 +78,15 @@ impl Wire {
     fn release(&mut self, cx: &Context<'_>) -> Option<Instant> {
         let (ready, wake) = self.gate.release(Instant::now(), cx.waker());
         self.arrivals.register(cx.waker());
+        let watch = !ready.is_empty() && self.observer.wants(TARGET_REQUEST, log::Level::Debug);
         for (req, mut lease) in ready {
             let id = req.id;
+            if watch {
+                self.sent.insert(
+                    id,
+                    (req.method.as_str(), req.redacted_url(), Instant::now()),
+                );
+            }
             lease.report_arrival(self.arrivals.clone(), id);
             match &self.tokens {
                 Some(tokens) if tokens.wants(&req) => {
@@ -116,6 +133,7 @@ impl Wire {
         loop {
             match self.in_flight.poll_next_unpin(cx) {
                 Poll::Ready(Some(mut answered)) => {
+                    self.answered(&answered.0);
                     if !self.resend_refused(&mut answered) {
                         return Some(answered.0);
                     }
@@ -125,6 +143,37 @@ impl Wire {
                 _ => return None,
             }
         }
+    }
+
+    /// The request event of `answer`, to whoever listens (the one place
+    /// requests are logged: every answer of every operation passes here).
+    fn answered(&mut self, (id, answer): &Answer) {
+        if self.sent.is_empty() {
+            return;
+        }
+        let Some((method, url, at)) = self.sent.remove(id) else {
+            return;
+        };
+        let elapsed = at.elapsed();
+        let event = match answer {
+            Ok(resp) => RequestEvent {
+                method: method.to_string(),
+                url,
+                status: Some(resp.status),
+                elapsed,
+                bytes: resp.body.len() as u64,
+                error: None,
+            },
+            Err(e) => RequestEvent {
+                method: method.to_string(),
+                url,
+                status: None,
+                elapsed,
+                bytes: 0,
+                error: Some(e.to_string()),
+            },
+        };
+        self.observer.emit(ApiEvent::Request(event));
     }
 
     /// Arms the timer for `at`; `true` if it has already fired.

@@ -15,7 +15,8 @@ use std::task::Waker;
 use web_time::Instant;
 
 use crate::core::{
-    Admission, Outcome, Pacer, Request, RequestId, Response, Ticket, TransportError,
+    Admission, ApiEvent, Observer, Outcome, Pacer, Request, RequestId, Response, Ticket,
+    TransportError, TARGET_PACING,
 };
 use crate::shared::limiter::{Limiter, Permit};
 
@@ -35,6 +36,78 @@ pub(crate) struct Shared {
     /// most the concurrency, so a list).
     granted: Vec<u64>,
     next_gate: u64,
+    /// Where the pacer's events (cooldowns, concurrency changes) go.
+    pub(crate) observer: Observer,
+}
+
+/// What the pacer's events are read from, before and after an answer.
+#[derive(Clone, Copy, PartialEq)]
+struct Snapshot {
+    limit: usize,
+    cooldown_until: Option<Instant>,
+    learnt: bool,
+    shedding: bool,
+}
+
+impl Snapshot {
+    fn of(p: &Pacer) -> Self {
+        Snapshot {
+            limit: p.concurrency(),
+            cooldown_until: p.poll_timeout(),
+            learnt: p.learnt_rate().is_some(),
+            shedding: p.stats().shedding,
+        }
+    }
+}
+
+/// The pacer's events between `before` and the pacer now, after an answer
+/// of `status` (`None`: no answer) with or without `Retry-After`.
+fn pacing_events(
+    before: Snapshot,
+    p: &Pacer,
+    status: Option<u16>,
+    retry_after: bool,
+    now: Instant,
+) -> Vec<ApiEvent> {
+    let after = Snapshot::of(p);
+    let mut events = Vec::new();
+    if after == before {
+        return events;
+    }
+    let what = status.map_or_else(|| "no answer".to_string(), |s| s.to_string());
+    if let Some(until) = after.cooldown_until {
+        if after.cooldown_until != before.cooldown_until && until > now {
+            let cause = if retry_after {
+                format!("{what} (Retry-After)")
+            } else {
+                what.clone()
+            };
+            events.push(ApiEvent::Cooldown {
+                wait: until - now,
+                cause,
+            });
+        }
+    }
+    if after.limit != before.limit {
+        events.push(ApiEvent::Concurrency {
+            from: before.limit,
+            to: after.limit,
+            cause: if after.limit < before.limit {
+                what
+            } else {
+                String::new()
+            },
+        });
+    }
+    if after.learnt && !before.learnt {
+        if let Some(per_second) = p.learnt_rate() {
+            events.push(ApiEvent::RateLearnt { per_second });
+        }
+    }
+    if after.shedding != before.shedding {
+        events.push(ApiEvent::Shedding { on: after.shedding });
+    }
+    events
 }
 
 /// A first-in-first-out line of gates with their wakers. A gate leaving
@@ -168,6 +241,7 @@ impl SharedPacer {
             waiting: Line::new(),
             granted: Vec::new(),
             next_gate: 0,
+            observer: Observer::default(),
         })))
     }
 
@@ -179,12 +253,33 @@ impl SharedPacer {
 
     /// Reports an answer (or its absence) and wakes the gates it made room for.
     fn answer(&self, ticket: Ticket, outcome: Outcome) {
-        let wake = {
+        let (wake, events) = {
             let mut shared = self.lock();
-            shared.pacer.on_answer(ticket, outcome, Instant::now());
-            shared.dispatch()
+            let now = Instant::now();
+            let watch = shared
+                .observer
+                .wants(TARGET_PACING, log::Level::Info)
+                .then(|| Snapshot::of(&shared.pacer));
+            let status = match outcome {
+                Outcome::Throttled { .. } => Some(429),
+                Outcome::Overloaded => Some(503),
+                _ => None,
+            };
+            let retry_after = matches!(
+                outcome,
+                Outcome::Throttled {
+                    retry_after: Some(_)
+                }
+            );
+            shared.pacer.on_answer(ticket, outcome, now);
+            let events = watch.map(|b| pacing_events(b, &shared.pacer, status, retry_after, now));
+            (
+                shared.dispatch(),
+                events.map(|e| (e, shared.observer.clone())),
+            )
         };
         wake.into_iter().for_each(Waker::wake);
+        emit_all(events);
     }
 
     /// Reports an answer with its headers (rate-limit budgets, a 403 that
@@ -195,14 +290,37 @@ impl SharedPacer {
             .duration_since(web_time::UNIX_EPOCH)
             .ok()
             .map(|d| d.as_secs());
-        let wake = {
+        let (wake, events) = {
             let mut shared = self.lock();
-            shared
-                .pacer
-                .on_exchange(ticket, answer, wall, Instant::now());
-            shared.dispatch()
+            let now = Instant::now();
+            let watch = shared
+                .observer
+                .wants(TARGET_PACING, log::Level::Info)
+                .then(|| Snapshot::of(&shared.pacer));
+            shared.pacer.on_exchange(ticket, answer, wall, now);
+            let events = watch.map(|b| {
+                let (status, retry_after) = match answer {
+                    Ok(r) => (Some(r.status), r.header("retry-after").is_some()),
+                    Err(_) => (None, false),
+                };
+                pacing_events(b, &shared.pacer, status, retry_after, now)
+            });
+            (
+                shared.dispatch(),
+                events.map(|e| (e, shared.observer.clone())),
+            )
         };
         wake.into_iter().for_each(Waker::wake);
+        emit_all(events);
+    }
+}
+
+/// Emits the pacer's events, outside its lock.
+fn emit_all(events: Option<(Vec<ApiEvent>, Observer)>) {
+    if let Some((events, observer)) = events {
+        for e in events {
+            observer.emit(e);
+        }
     }
 }
 

@@ -26,6 +26,8 @@ pub(crate) struct Handles {
     /// The token of an `Api` whose credentials are asked for (a token
     /// provider, OAuth 2.0); the driver adds it to each request.
     pub(crate) tokens: Option<Tokens>,
+    /// Where the driver's request events go (the `Api`'s observer).
+    pub(crate) observer: crate::core::Observer,
 }
 
 impl std::fmt::Debug for Handles {
@@ -45,13 +47,21 @@ impl Handles {
             limiter: Limiter::new(concurrency),
             pacer: SharedPacer::new(pacer),
             tokens: None,
+            observer: crate::core::Observer::default(),
         }
     }
 
     /// With the token state `spec`'s credentials need, if any.
     pub(crate) fn with_tokens(mut self, spec: &crate::core::ApiSpec) -> Self {
         let origin = spec.base().origin().unwrap_or_default();
-        self.tokens = Tokens::for_auth(spec.auth.as_ref(), origin, spec.timeout);
+        self.tokens = Tokens::for_auth(
+            spec.auth.as_ref(),
+            origin,
+            spec.timeout,
+            spec.observer.clone(),
+        );
+        self.pacer.lock().observer = spec.observer.clone();
+        self.observer = spec.observer.clone();
         self
     }
 

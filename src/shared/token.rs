@@ -48,6 +48,8 @@ struct Inner {
     /// Held while a token is being asked for.
     asking: async_lock::Mutex<()>,
     asked: AtomicU64,
+    /// Told of each token obtained (never the token).
+    observer: crate::core::Observer,
 }
 
 #[derive(Default)]
@@ -56,7 +58,7 @@ struct Slot {
     /// Counts the questions asked (answered or failed).
     generation: u64,
     /// The error of the last question, if it failed (with its generation).
-    failed: Option<(u64, String)>,
+    failed: Option<(u64, TransportError)>,
     /// The latest refresh token (rotated by the endpoint).
     refresh_token: Option<String>,
 }
@@ -81,6 +83,7 @@ impl Tokens {
         auth: Option<&Auth>,
         origin: &str,
         timeout: Option<Duration>,
+        observer: crate::core::Observer,
     ) -> Option<Tokens> {
         let source = match auth? {
             Auth::Provider(p) => Source::Provider(p.clone()),
@@ -95,6 +98,7 @@ impl Tokens {
                 slot: Mutex::default(),
                 asking: async_lock::Mutex::new(()),
                 asked: AtomicU64::new(0),
+                observer,
             }),
         })
     }
@@ -144,12 +148,9 @@ impl Tokens {
             let slot = self.slot();
             if slot.generation != seen {
                 // Asked while this request waited: that answer is its answer.
-                if let Some((generation, message)) = &slot.failed {
+                if let Some((generation, error)) = &slot.failed {
                     if *generation == slot.generation {
-                        return Err(TransportError::new(
-                            TransportErrorKind::Auth,
-                            message.clone(),
-                        ));
+                        return Err(error.clone());
                     }
                 }
                 drop(slot);
@@ -183,12 +184,18 @@ impl Tokens {
                     due,
                 });
                 slot.failed = None;
+                drop(slot);
+                self.inner
+                    .observer
+                    .emit_with(crate::core::TARGET_AUTH, log::Level::Info, || {
+                        crate::ApiEvent::TokenRefreshed
+                    });
                 Ok(Granted { header, generation })
             }
-            Err(message) => {
+            Err(error) => {
                 slot.token = None;
-                slot.failed = Some((generation, message.clone()));
-                Err(TransportError::new(TransportErrorKind::Auth, message))
+                slot.failed = Some((generation, error.clone()));
+                Err(error)
             }
         }
     }
@@ -208,27 +215,33 @@ impl Tokens {
 
     /// Asks the source: the token and a rotated refresh token, or a message
     /// without secrets.
-    async fn ask<S, F>(&self, send: S) -> Result<(Token, Option<String>), String>
+    /// A token, or the `Auth` transport error saying why none came (the
+    /// provider's own error as its source).
+    async fn ask<S, F>(&self, send: S) -> Result<(Token, Option<String>), TransportError>
     where
         S: FnOnce(Request) -> F,
         F: Future<Output = Result<Response, TransportError>>,
     {
+        let auth = |message: String| TransportError::new(TransportErrorKind::Auth, message);
         match &self.inner.source {
             Source::Provider(p) => match p.0.token().await {
                 Ok(t) => {
                     if t.header.is_empty()
                         || t.value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
                     {
-                        Err(
+                        Err(auth(
                             "the token provider gave a token with an empty header name, \
                              a line break or a NUL"
                                 .into(),
-                        )
+                        ))
                     } else {
                         Ok((t, None))
                     }
                 }
-                Err(e) => Err(format!("the token provider failed: {e}")),
+                Err(e) => {
+                    let error = auth(format!("the token provider failed: {e}"));
+                    Err(error.with_source_of(provider_source(e)))
+                }
             },
             Source::OAuth2(o) => {
                 let refresh = self.slot().refresh_token.clone();
@@ -237,15 +250,34 @@ impl Tokens {
                     Ok(resp) => o
                         .read_answer(&resp)
                         .map(|g| (g.token, g.refresh_token))
-                        .map_err(|e| e.message().to_string()),
-                    Err(e) => Err(format!(
-                        "the OAuth 2.0 token endpoint could not be reached: {}",
-                        e.message
-                    )),
+                        .map_err(|e| auth(e.message().to_string())),
+                    Err(e) => Err(TransportError {
+                        kind: TransportErrorKind::Auth,
+                        message: format!(
+                            "the OAuth 2.0 token endpoint could not be reached: {}",
+                            e.message
+                        ),
+                        source: e.source,
+                    }),
                 }
             }
         }
     }
+}
+
+/// A token provider's error, kept as the source of the `Auth` error.
+#[cfg(not(target_arch = "wasm32"))]
+fn provider_source(e: crate::core::BoxError) -> Option<crate::error::Source> {
+    Some(Arc::from(e))
+}
+
+/// A token provider's error, kept as the source of the `Auth` error when it
+/// is what JavaScript threw (the npm package's `auth.token()`): a
+/// WebAssembly provider's error need not be `Send`, an `Error`'s source is.
+#[cfg(target_arch = "wasm32")]
+fn provider_source(e: crate::core::BoxError) -> Option<crate::error::Source> {
+    let js = e.downcast::<crate::transport::fetch::JsError>().ok()?;
+    Some(Arc::new(*js))
 }
 
 /// The token to send now, if one is held and not due.

@@ -263,5 +263,6 @@ fn map_error(e: ureq::Error) -> TransportError {
         | ureq::Error::LargeResponseHeader(..) => TransportErrorKind::Io,
         _ => TransportErrorKind::Other,
     };
-    TransportError::new(kind, e.to_string())
+    let message = e.to_string();
+    TransportError::new(kind, message).with_source(e)
 }

@@ -27,6 +27,8 @@ import type {
   WriteOutcome,
   BatchResultFields,
   DeltaFilter,
+  ApiEvent,
+  RequestEvent,
 } from 'pagewise';
 
 interface Item {
@@ -62,6 +64,51 @@ new Client({
     return fetch(url, init);
   },
 });
+
+// Events: a discriminated union, narrowed by `type`.
+new Client({
+  baseUrl: 'https://h/',
+  onRequest: (e: RequestEvent) => void [e.method, e.url, e.elapsedMs, e.bytes, e.message],
+  onEvent: (e: ApiEvent) => {
+    switch (e.type) {
+      case 'request': {
+        const status: number | null = e.status;
+        const error: string | null = e.error;
+        return void [status, error];
+      }
+      case 'retry': {
+        const attempt: number = e.attempt;
+        return void [attempt, e.max, e.delayMs, e.cause];
+      }
+      case 'cooldown':
+        return void e.waitMs;
+      case 'concurrency':
+        return void [e.from, e.to, e.cause];
+      case 'rateLearnt':
+        return void e.perSecond;
+      case 'shedding':
+        return void e.on;
+      case 'notice': {
+        const n: Notice = e.notice;
+        return void n;
+      }
+      case 'sweepFinished': {
+        const complete: boolean | null = e.complete;
+        return void [complete, e.records, e.pages, e.requests, e.durationMs];
+      }
+      case 'tokenRefreshed':
+        return void e.message;
+      default: {
+        const never: never = e;
+        return void never;
+      }
+    }
+  },
+});
+// @ts-expect-error a cooldown has no delayMs
+new Client({ baseUrl: 'https://h/', onEvent: (e: ApiEvent) => e.type === 'cooldown' && e.delayMs });
+// @ts-expect-error onRequest is a function
+new Client({ baseUrl: 'https://h/', onRequest: true });
 
 // Every dialect and auth has a shape.
 const others: ClientOptions[] = [

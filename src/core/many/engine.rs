@@ -235,6 +235,7 @@ impl<'i> Engine<'i> {
                 retries: 0,
                 key,
                 url: String::new(),
+                method: "",
             },
         );
         id
@@ -266,6 +267,7 @@ impl<'i> Engine<'i> {
                     self.next_id += 1;
                     unit.state = UnitState::InFlight;
                     unit.url = self.spec.redact_parsed(&url);
+                    unit.method = method.as_str();
                     self.in_flight.push((id, uid));
                     let mut req = self.spec.request(id, method, url, body);
                     for (name, value) in self.kind.headers() {
@@ -399,6 +401,11 @@ impl<'i> Engine<'i> {
             failure.as_ref(),
             replay_safe,
             now,
+            exchange::Attempt {
+                observer: &self.spec.observer,
+                method: unit.method,
+                err: &err,
+            },
         );
         match verdict {
             Verdict::RetryAt(at) => {

@@ -15,6 +15,8 @@ pub(super) struct Unit {
     pub(super) retries: u32,
     pub(super) key: Option<String>,
     pub(super) url: String,
+    /// The method it was last sent with (for retry events).
+    pub(super) method: &'static str,
 }
 
 /// The units of a job by id. Ids are handed out in sequence from 0 and

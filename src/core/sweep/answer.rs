@@ -149,8 +149,27 @@ impl Sweep {
     /// when the policy or the budget says no.
     pub(super) fn retry_or_fail(&mut self, key: Key, err: Error, failure: Failure, now: Instant) {
         let retries = self.slots[&key].retries;
+        let err = match (err.url(), self.slots[&key].sent.as_ref()) {
+            (None, Some(url)) => {
+                let url = self.spec.redact_parsed(url);
+                err.with_url(url)
+            }
+            _ => err,
+        };
+        let attempt = exchange::Attempt {
+            observer: &self.spec.observer,
+            method: "GET",
+            err: &err,
+        };
         // Pages are GETs: always safe to send again.
-        match exchange::decide(&mut self.retrier, retries, Some(&failure), true, now) {
+        match exchange::decide(
+            &mut self.retrier,
+            retries,
+            Some(&failure),
+            true,
+            now,
+            attempt,
+        ) {
             Verdict::RetryAt(at) => {
                 self.report.retries.add(failure.cause);
                 if failure.cause == RetryCause::Throttled {

@@ -820,6 +820,11 @@ impl Sweep {
     }
 
     fn notice(&mut self, n: Notice) {
+        self.spec
+            .observer
+            .emit_with(crate::core::TARGET_SWEEP, log::Level::Warn, || {
+                crate::core::ApiEvent::Notice(n.clone())
+            });
         if self.report.notices.len() < MAX_NOTICES {
             self.report.notices.push(n.clone());
         } else {
@@ -908,6 +913,18 @@ impl Sweep {
                 return;
             }
             self.state = State::Finished;
+            let r = &self.report;
+            self.spec
+                .observer
+                .emit_with(crate::core::TARGET_SWEEP, log::Level::Info, || {
+                    crate::core::ApiEvent::SweepFinished {
+                        records: r.records,
+                        pages: r.pages,
+                        requests: r.requests,
+                        duration: r.duration,
+                        complete: r.complete,
+                    }
+                });
             self.events.push_back(Event::Finished(self.report.clone()));
         }
     }

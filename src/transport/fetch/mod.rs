@@ -232,6 +232,88 @@ fn js_error(e: &JsValue) -> String {
     text
 }
 
+/// What a JavaScript call threw or rejected with (the `TypeError` of a
+/// failed `fetch`, a token provider's rejection), kept as the
+/// [`source`](std::error::Error::source) of the error it caused, so that the
+/// npm package can hand it on as the `cause` of its `PagewiseError`.
+///
+/// The value itself stays in a table of this thread (WebAssembly has one),
+/// so that the error is `Send + Sync` like every [`Error`](crate::Error)'s
+/// source; it is let go of with the last clone of the error.
+#[derive(Debug, Clone)]
+pub struct JsError {
+    held: std::sync::Arc<Held>,
+    text: String,
+}
+
+thread_local! {
+    /// The values of the living `JsError`s, by number, and the next number.
+    static THROWN: std::cell::RefCell<(u64, std::collections::HashMap<u64, JsValue>)> =
+        std::cell::RefCell::new((0, std::collections::HashMap::new()));
+}
+
+/// A value's place in `THROWN`, freed on drop.
+#[derive(Debug)]
+struct Held(u64);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // (`try_with`: nothing to free once the thread's table is gone.)
+        let _ = THROWN.try_with(|t| t.borrow_mut().1.remove(&self.0));
+    }
+}
+
+impl JsError {
+    /// Wraps a thrown value; its `Display` is `"{name}: {message}"` (with
+    /// the message of the value's own `cause`, if any).
+    pub fn new(value: JsValue) -> Self {
+        let text = js_error(&value);
+        Self::described(value, text)
+    }
+
+    /// Wraps a thrown value described by `text` (its `Display`).
+    pub fn described(value: JsValue, text: impl Into<String>) -> Self {
+        let id = THROWN.with(|t| {
+            let mut t = t.borrow_mut();
+            let id = t.0;
+            t.0 += 1;
+            t.1.insert(id, value);
+            id
+        });
+        JsError {
+            held: std::sync::Arc::new(Held(id)),
+            text: text.into(),
+        }
+    }
+
+    /// The value as thrown.
+    pub fn value(&self) -> JsValue {
+        THROWN
+            .with(|t| t.borrow().1.get(&self.held.0).cloned())
+            .unwrap_or(JsValue::UNDEFINED)
+    }
+}
+
+impl std::fmt::Display for JsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for JsError {}
+
+/// The thrown value found in `e`'s chain of sources, if any.
+pub fn js_cause(e: &(dyn std::error::Error + 'static)) -> Option<JsValue> {
+    let mut at = Some(e);
+    while let Some(e) = at {
+        if let Some(js) = e.downcast_ref::<JsError>() {
+            return Some(js.value());
+        }
+        at = e.source();
+    }
+    None
+}
+
 fn other(message: impl Into<String>) -> TransportError {
     TransportError::new(TransportErrorKind::Other, message)
 }
@@ -251,14 +333,15 @@ fn failed(
     timeout: Option<Duration>,
     kind: TransportErrorKind,
     what: &str,
-    text: &str,
+    thrown: &JsValue,
 ) -> TransportError {
     if controller.signal().aborted() {
         return timed_out(timeout);
     }
+    let cause = JsError::new(thrown.clone());
     let mut message = String::from(what);
-    message.push_str(text);
-    TransportError::new(kind, message)
+    message.push_str(&cause.text);
+    TransportError::new(kind, message).with_source(cause)
 }
 
 /// How long after its timeout a request whose `fetch` ignores the abort
@@ -353,13 +436,13 @@ async fn exchange(
         .timeout
         .filter(|limit| limit.as_millis() < (i32::MAX as u128) - ABORT_GRACE.as_millis())
         .map(|limit| futures_timer::Delay::new(limit + ABORT_GRACE));
-    let connect = |text: &str| {
+    let connect = |thrown: &JsValue| {
         failed(
             &controller,
             request.timeout,
             TransportErrorKind::Connect,
             "fetch failed: ",
-            text,
+            thrown,
         )
     };
     let response: web_sys::Response = match fetch {
@@ -371,7 +454,7 @@ async fn exchange(
             // the module, and Node with it) when `fetch` resolves to anything
             // but a platform `Response` or rejects with anything but an
             // `Error`: a fetch mock or polyfill must not crash the process.
-            let pending = global_fetch(&request.url, &init).map_err(|e| connect(&js_error(&e)))?;
+            let pending = global_fetch(&request.url, &init).map_err(|e| connect(&e))?;
             let answer = until(JsFuture::from(pending), &mut expiry)
                 .await
                 .ok_or_else(|| timed_out(request.timeout))?;
@@ -385,21 +468,22 @@ async fn exchange(
                         "fetch aborted",
                     ));
                 }
-                Err(e) => return Err(connect(&js_error(&e))),
+                Err(e) => return Err(connect(&e)),
             }
         }
         Some(f) => {
             let pending = f
                 .call2(&JsValue::UNDEFINED, &JsValue::from_str(&request.url), &init)
                 .map_err(|e| {
+                    let cause = JsError::new(e);
                     let mut message = String::from("fetch failed: ");
-                    message.push_str(&js_error(&e));
-                    other(message)
+                    message.push_str(&cause.text);
+                    other(message).with_source(cause)
                 })?;
             let answer = until(JsFuture::from(Promise::resolve(&pending)), &mut expiry)
                 .await
                 .ok_or_else(|| timed_out(request.timeout))?
-                .map_err(|e| connect(&js_error(&e)))?;
+                .map_err(|e| connect(&e))?;
             answer.dyn_into().map_err(|_| {
                 other("fetch failed: the fetch function did not resolve to a Response")
             })?
@@ -412,7 +496,7 @@ async fn exchange(
             request.timeout,
             TransportErrorKind::Io,
             "reading the body failed: ",
-            &js_error(e),
+            e,
         )
     };
     let read = |promise: Promise| async {

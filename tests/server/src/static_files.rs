@@ -100,9 +100,7 @@ fn serve_file(mount: Mount, root: &Path, rest: &str) -> Resp {
     let relative = if mount == Mount::Vendor {
         let asked = relative.join("/");
         match VENDOR_FILES.iter().find(|(url, _)| *url == asked) {
-            Some((_, file)) if !rest.ends_with('/') => {
-                file.split('/').map(str::to_owned).collect()
-            }
+            Some((_, file)) if !rest.ends_with('/') => file.split('/').map(str::to_owned).collect(),
             _ => return not_found(),
         }
     } else if relative.is_empty() || rest.ends_with('/') {

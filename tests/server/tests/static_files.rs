@@ -382,7 +382,10 @@ fn vendor_serves_only_the_listed_uplot_files() {
     let dir = fixture();
     let modules = dir.join("node_modules");
     for (path, bytes) in [
-        ("uplot/dist/uPlot.esm.js", "export default function uPlot() {}"),
+        (
+            "uplot/dist/uPlot.esm.js",
+            "export default function uPlot() {}",
+        ),
         ("uplot/dist/uPlot.min.css", ".uplot{}"),
         ("uplot/dist/uPlot.iife.js", "var uPlot;"),
         ("uplot/package.json", "{}"),
@@ -454,21 +457,37 @@ fn no_cors_drops_every_access_control_header() {
     .unwrap();
     let answer = get(&with, "/offset/items?offset=0&limit=2");
     assert_eq!(answer.header("access-control-allow-origin"), Some("*"));
-    for target in ["/offset/items?offset=0&limit=2", "/items/1", "/items/999", "/_stats"] {
+    for target in [
+        "/offset/items?offset=0&limit=2",
+        "/items/1",
+        "/items/999",
+        "/_stats",
+    ] {
         let got = get(&without, target);
-        assert!(got.status == 200 || got.status == 404, "{target}: {}", got.status);
         assert!(
-            got.headers.keys().all(|k| !k.starts_with("access-control-")),
+            got.status == 200 || got.status == 404,
+            "{target}: {}",
+            got.status
+        );
+        assert!(
+            got.headers
+                .keys()
+                .all(|k| !k.starts_with("access-control-")),
             "{target}: {:?}",
             got.headers
         );
     }
     let preflight = raw(&without, "OPTIONS", "/offset/items");
     assert!(
-        preflight.headers.keys().all(|k| !k.starts_with("access-control-")),
+        preflight
+            .headers
+            .keys()
+            .all(|k| !k.starts_with("access-control-")),
         "{:?}",
         preflight.headers
     );
     // The data is still served (only a browser page of another origin is refused).
-    assert!(get(&without, "/offset/items?offset=0&limit=2").text().contains("\"id\":1"));
+    assert!(get(&without, "/offset/items?offset=0&limit=2")
+        .text()
+        .contains("\"id\":1"));
 }

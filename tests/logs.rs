@@ -260,7 +260,9 @@ fn a_transport_failure_is_an_event_with_its_error() {
     assert_eq!(r.status, None);
     // The kind in lowercase, then what the transport said.
     assert!(
-        r.error.as_deref().is_some_and(|e| e.starts_with("connect: ")),
+        r.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("connect: ")),
         "{r:?}"
     );
     assert!(ApiEvent::Request(r.clone())
@@ -298,7 +300,10 @@ fn a_transport_failure_has_the_transport_error_as_source() {
     let transport = source
         .downcast_ref::<pagewise::core::TransportError>()
         .unwrap_or_else(|| panic!("not a TransportError: {source}"));
-    assert_eq!(transport.kind(), pagewise::core::TransportErrorKind::Connect);
+    assert_eq!(
+        transport.kind(),
+        pagewise::core::TransportErrorKind::Connect
+    );
     assert!(
         transport.to_string().starts_with("connect: "),
         "{transport}"
@@ -319,7 +324,10 @@ fn a_json_error_is_the_source_of_a_record_error() {
     let err = text.deserialize::<Item>().unwrap_err();
     assert_eq!(err.kind(), pagewise::ErrorKind::Record);
     let source = std::error::Error::source(&err).expect("a source");
-    assert!(source.downcast_ref::<serde_json::Error>().is_some(), "{source}");
+    assert!(
+        source.downcast_ref::<serde_json::Error>().is_some(),
+        "{source}"
+    );
 
     // A record of a sweep that does not fit its type: the same.
     #[derive(serde::Deserialize, Debug)]
@@ -335,7 +343,10 @@ fn a_json_error_is_the_source_of_a_record_error() {
     };
     assert_eq!(err.kind(), pagewise::ErrorKind::Record, "{err}");
     let source = std::error::Error::source(&err).expect("a source");
-    assert!(source.downcast_ref::<serde_json::Error>().is_some(), "{source}");
+    assert!(
+        source.downcast_ref::<serde_json::Error>().is_some(),
+        "{source}"
+    );
 }
 
 #[derive(Debug)]
@@ -353,9 +364,7 @@ impl std::error::Error for VaultDown {}
 fn a_token_providers_error_is_the_source_of_the_auth_error() {
     let s = server(5, Faults::default());
     let api = Api::builder(format!("{}/offset/", s.url()))
-        .auth(Auth::provider(|| {
-            Err::<pagewise::Token, _>(VaultDown)
-        }))
+        .auth(Auth::provider(|| Err::<pagewise::Token, _>(VaultDown)))
         .retry(RetryPolicy::none())
         .build()
         .unwrap();

@@ -51,7 +51,8 @@ pub(crate) fn error(e: &Error) -> JsValue {
     set(&details, "excerpt", text(e.excerpt()));
     // What JavaScript threw, if this error came of it (a failed `fetch`'s
     // `TypeError`, a token provider's rejection): the error's `cause`.
-    if let Some(cause) = std::error::Error::source(e).and_then(pagewise::transport::fetch::js_cause) {
+    if let Some(cause) = std::error::Error::source(e).and_then(pagewise::transport::fetch::js_cause)
+    {
         set(&details, "cause", cause);
     }
     let made = ERROR_CLASS.with(|c| {

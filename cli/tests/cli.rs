@@ -623,3 +623,38 @@ fn delta_pulls_only_what_changed_since_the_stored_watermark() {
         Vec::<u64>::new()
     );
 }
+
+#[test]
+fn verbose_flags_show_the_library_logs() {
+    let server = TestServer::start(Config {
+        records: 250,
+        ..Config::default()
+    })
+    .unwrap();
+    let url = format!("{}/offset/items", server.url());
+    let d = dir("verbose");
+    let out = d.join("out.ndjson");
+    let pull = |v: Option<&str>| {
+        let mut args = vec!["pull", url.as_str()];
+        args.extend(OFFSET);
+        args.extend(["--page-size", "100", "-o", out.to_str().unwrap()]);
+        args.extend(v);
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        text(&o.stderr)
+    };
+    // Quiet by default; -v: the sweep's end (info); -vv: one line per request (debug).
+    let none = pull(None);
+    assert!(!none.contains("-> 200 in"), "{none}");
+    let info = pull(Some("-v"));
+    assert!(!info.contains("-> 200 in"), "{info}");
+    let debug = pull(Some("-vv"));
+    let requests: Vec<&str> = debug.lines().filter(|l| l.contains("-> 200 in")).collect();
+    assert_eq!(requests.len(), 3, "{debug}");
+    assert!(
+        requests
+            .iter()
+            .all(|l| l.contains("GET http://127.0.0.1:") && l.contains("/offset/items?")),
+        "{debug}"
+    );
+}

@@ -52,6 +52,7 @@ pub fn get(
 ) -> Result<i32> {
     let mut doc = api.document()?;
     let (path, query) = options::target(&mut doc, target)?;
+    let query = options::query_to_defaults(&mut doc, query, false);
     let built = api.build(&doc)?;
     let q: Vec<(&str, &str)> = query
         .iter()
@@ -124,7 +125,9 @@ pub fn fetch(
     report: Option<&Path>,
 ) -> Result<i32> {
     let mut doc = api.document()?;
-    let (path, _query) = options::target(&mut doc, template)?;
+    // The template's query goes with each request.
+    let (path, query) = options::target(&mut doc, template)?;
+    options::query_to_defaults(&mut doc, query, true);
     let built = api.build(&doc)?;
     let ids = lines(ids)?;
     let total = ids.len() as u64;
@@ -188,7 +191,9 @@ pub fn push(
     report: Option<&Path>,
 ) -> Result<i32> {
     let mut doc = api.document()?;
-    let (path, _query) = options::target(&mut doc, target)?;
+    // The collection's query goes with each request.
+    let (path, query) = options::target(&mut doc, target)?;
+    options::query_to_defaults(&mut doc, query, true);
     let built = api.build(&doc)?;
     let mut records = Vec::new();
     for (i, line) in lines(input)?.into_iter().enumerate() {

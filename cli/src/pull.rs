@@ -140,6 +140,9 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
         args.target.clone().unwrap_or_default()
     };
     let (path, query) = options::target(&mut doc, &target)?;
+    // A credential in the target's query (`?api_key=`) goes with every
+    // request, redacted in logs and kept out of the state file.
+    let query = options::query_to_defaults(&mut doc, query, false);
     let api = args.api.build(&doc)?;
 
     // Where the last run got to.

@@ -252,7 +252,7 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
             },
             watermark: w,
         };
-        st.write(sp)
+        st.write(sp, finished)
     };
 
     let mut pages = list.raw_pages();
@@ -284,6 +284,10 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
     match end {
         End::Done(report) => {
             out.finish()?;
+            // On disk before the state says finished (and moves the watermark).
+            if args.state.is_some() {
+                out.sync()?;
+            }
             let c = &report.retries;
             progress.show(
                 &Snapshot {
@@ -317,7 +321,14 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
         }
         End::Interrupted => {
             out.flush()?;
-            save(&out, pages.checkpoint(), false, watermark)?;
+            // No checkpoint: the sweep never started (a configuration error);
+            // the state file, if any, is left as it was.
+            if let Some(cp) = pages.checkpoint() {
+                save(&out, Some(cp), false, watermark)?;
+            }
+            // A JSON array is closed, so that what was written reads; the
+            // state's length is before the bracket, where a resume cuts.
+            out.finish()?;
             let progress = pages.progress().cloned();
             let mut r = report_json("interrupted", progress.as_ref());
             r["output"] = output;
@@ -335,7 +346,13 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
         }
         End::Failed(e) => {
             out.flush()?;
-            save(&out, pages.checkpoint(), false, watermark)?;
+            // No checkpoint: the sweep never started (a configuration error,
+            // say); a state without one could only be refused by the next
+            // run, so the state file, if any, is left as it was.
+            if let Some(cp) = pages.checkpoint() {
+                save(&out, Some(cp), false, watermark)?;
+            }
+            out.finish()?;
             let progress = pages.progress().cloned();
             let mut r = report_json("failed", progress.as_ref());
             r["output"] = output;

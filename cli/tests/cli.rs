@@ -860,3 +860,44 @@ fn fetch_takes_a_full_url_template_and_its_query() {
         assert!(r.path.contains("fields_hint=all"), "{}", r.path);
     }
 }
+
+#[test]
+fn a_resumed_csv_has_one_header_and_every_row_once() {
+    let server = TestServer::start(Config {
+        records: 300,
+        ..Config::default()
+    })
+    .unwrap();
+    let d = dir("csv-resume");
+    let out = d.join("out.csv");
+    let state = d.join("state.json");
+    let url = format!("{}/offset/items", server.url());
+    let mut args = vec![
+        "pull",
+        &url,
+        "--format",
+        "csv",
+        "--page-size",
+        "50",
+        "--max-retries",
+        "0",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    args.extend(OFFSET);
+    failing_at(&server, "offset=100");
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    server.set_faults(Faults::default());
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let rows = csv(&std::fs::read_to_string(&out).unwrap());
+    let header = &rows[0];
+    let id = header.iter().position(|c| c == "id").expect("an id column");
+    assert_eq!(rows.len(), 301, "one header, 300 rows");
+    let ids: Vec<u64> = rows[1..].iter().map(|r| r[id].parse().unwrap()).collect();
+    assert_eq!(ids, (1..=300).collect::<Vec<_>>());
+}

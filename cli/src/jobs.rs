@@ -30,7 +30,12 @@ fn lines(path: Option<&Path>) -> Result<Vec<String>> {
     let reader: Box<dyn Read> = match path {
         None => Box::new(std::io::stdin()),
         Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin()),
-        Some(p) => Box::new(std::fs::File::open(p).map_err(|e| Fail::io("cannot open", p, e))?),
+        // An input that cannot be opened is a usage error, like an
+        // unreadable --options or --token-file: nothing was sent.
+        Some(p) => Box::new(
+            std::fs::File::open(p)
+                .map_err(|e| Fail::usage(format!("cannot open the input {}: {e}", p.display())))?,
+        ),
     };
     let mut out = Vec::new();
     for line in BufReader::new(reader).lines() {

@@ -320,6 +320,20 @@ fn usage_errors_exit_2() {
             "/nonexistent/options.json",
         ],
         &["pull", "--frobnicate"],
+        &[
+            "fetch",
+            "items/{id}",
+            "--base-url",
+            "http://127.0.0.1:9/",
+            "--ids",
+            "/nonexistent/ids.txt",
+        ],
+        &[
+            "push",
+            "http://127.0.0.1:9/items",
+            "--input",
+            "/nonexistent/in.ndjson",
+        ],
     ];
     for args in cases {
         let o = run(args);

@@ -394,3 +394,50 @@ fn errors_compare_without_their_source() {
     );
     assert!(std::error::Error::source(&plain).is_none());
 }
+
+/// A callback may ask its `Api` how pacing goes (`pacing_stats`,
+/// `current_concurrency`, `learnt_rate`) from any event, 429s and
+/// concurrency changes included: no event is given while a lock it needs is held.
+#[test]
+fn a_callback_may_ask_its_api_about_pacing() {
+    let limited = server(
+        1500,
+        Faults {
+            rate_limit: Some(RateLimit {
+                per_second: 50,
+                burst: 5,
+                retry_after: RetryAfter::Seconds,
+            }),
+            ..Faults::default()
+        },
+    );
+    let api_cell: Arc<std::sync::OnceLock<Api>> = Arc::default();
+    let asked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (cell, count) = (api_cell.clone(), asked.clone());
+    let api = builder(&limited)
+        .on_event(move |_e: &ApiEvent| {
+            if let Some(api) = cell.get() {
+                let _ = api.pacing_stats();
+                let _ = api.current_concurrency();
+                let _ = api.learnt_rate();
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+        .build()
+        .unwrap();
+    let _ = api_cell.set(api.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let n = api
+            .blocking()
+            .list("items")
+            .collect::<serde_json::Value>()
+            .map(|v| v.len());
+        let _ = tx.send(n);
+    });
+    let n = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the sweep ends (a callback asking its Api must not deadlock)");
+    assert_eq!(n.unwrap(), 1500);
+    assert!(asked.load(std::sync::atomic::Ordering::Relaxed) > 15);
+}

@@ -30,7 +30,12 @@ fn lines(path: Option<&Path>) -> Result<Vec<String>> {
     let reader: Box<dyn Read> = match path {
         None => Box::new(std::io::stdin()),
         Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin()),
-        Some(p) => Box::new(std::fs::File::open(p).map_err(|e| Fail::io("cannot open", p, e))?),
+        // An input that cannot be opened is a usage error, like an
+        // unreadable --options or --token-file: nothing was sent.
+        Some(p) => Box::new(
+            std::fs::File::open(p)
+                .map_err(|e| Fail::usage(format!("cannot open the input {}: {e}", p.display())))?,
+        ),
     };
     let mut out = Vec::new();
     for line in BufReader::new(reader).lines() {
@@ -52,6 +57,7 @@ pub fn get(
 ) -> Result<i32> {
     let mut doc = api.document()?;
     let (path, query) = options::target(&mut doc, target)?;
+    let query = options::query_to_defaults(&mut doc, query, false);
     let built = api.build(&doc)?;
     let q: Vec<(&str, &str)> = query
         .iter()
@@ -124,7 +130,9 @@ pub fn fetch(
     report: Option<&Path>,
 ) -> Result<i32> {
     let mut doc = api.document()?;
-    let (path, _query) = options::target(&mut doc, template)?;
+    // The template's query goes with each request.
+    let (path, query) = options::target(&mut doc, template)?;
+    options::query_to_defaults(&mut doc, query, true);
     let built = api.build(&doc)?;
     let ids = lines(ids)?;
     let total = ids.len() as u64;
@@ -188,7 +196,9 @@ pub fn push(
     report: Option<&Path>,
 ) -> Result<i32> {
     let mut doc = api.document()?;
-    let (path, _query) = options::target(&mut doc, target)?;
+    // The collection's query goes with each request.
+    let (path, query) = options::target(&mut doc, target)?;
+    options::query_to_defaults(&mut doc, query, true);
     let built = api.build(&doc)?;
     let mut records = Vec::new();
     for (i, line) in lines(input)?.into_iter().enumerate() {

@@ -419,6 +419,68 @@ impl ApiArgs {
     }
 }
 
+/// Whether a query parameter's name says it carries a credential: the
+/// library's own rule for default query parameters (`api_key`, `sig`,
+/// `access_token`, ...), which it redacts in logs and errors and keeps out
+/// of checkpoints.
+fn is_sensitive_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "auth",
+        "cookie",
+        "token",
+        "key",
+        "secret",
+        "sig",
+        "password",
+        "passwd",
+        "session",
+        "credential",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+/// Moves query parameters of the target to the document's default query
+/// (sent with every request of the API): all of them with `all`, otherwise
+/// those named like a credential. The library redacts a default parameter
+/// named like a credential in its logs and errors and leaves it out of
+/// checkpoints (the state file), which it does not do for a list's own
+/// query. Returns the parameters left for the list.
+pub fn query_to_defaults(
+    doc: &mut Map<String, Value>,
+    query: Vec<(String, String)>,
+    all: bool,
+) -> Vec<(String, String)> {
+    let (moved, kept): (Vec<_>, Vec<_>) = query
+        .into_iter()
+        .partition(|(n, _)| all || is_sensitive_name(n));
+    if !moved.is_empty() {
+        let mut pairs = as_pairs(doc.remove("query"));
+        pairs.extend(moved.into_iter().map(|(n, v)| json!([n, v])));
+        doc.insert("query".into(), Value::Array(pairs));
+    }
+    kept
+}
+
+/// `url` as a message may show it: without `user:password@`.
+fn without_userinfo(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => "(a URL that does not parse)".to_string(),
+    }
+}
+
+/// A path from a parsed URL: its `{id}` placeholder, which the URL parser
+/// percent-encodes (`%7Bid%7D`), given back.
+fn placeholder(path: &str) -> String {
+    path.replace("%7Bid%7D", "{id}")
+}
+
 /// A target: a full URL (its last segments the collection, under its
 /// directory as the base URL) or a path under the document's base URL.
 /// Returns the path and the URL's query parameters.
@@ -427,8 +489,9 @@ pub fn target(
     target: &str,
 ) -> Result<(String, Vec<(String, String)>)> {
     if target.starts_with("http://") || target.starts_with("https://") {
+        // (The target is not shown: it may hold a credential.)
         let url = url::Url::parse(target)
-            .map_err(|e| Fail::usage(format!("{target:?} is not a URL: {e}")))?;
+            .map_err(|e| Fail::usage(format!("the target is not a URL: {e}")))?;
         let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         let path = url.path();
         let cut = path.rfind('/').map_or(0, |i| i + 1);
@@ -439,7 +502,7 @@ pub fn target(
             base.set_fragment(None);
             base.set_path(dir);
             doc.insert("baseUrl".into(), json!(base.as_str()));
-            return Ok((last.to_string(), query));
+            return Ok((placeholder(last), query));
         }
         // A base URL was given: the target's path under it.
         let base = doc["baseUrl"].as_str().unwrap_or_default().to_string();
@@ -447,9 +510,11 @@ pub fn target(
         bare.set_query(None);
         bare.set_fragment(None);
         return match bare.as_str().strip_prefix(base.as_str()) {
-            Some(rest) => Ok((rest.to_string(), query)),
+            Some(rest) => Ok((placeholder(rest), query)),
             None => Err(Fail::usage(format!(
-                "the target {bare} is not under the base URL {base}"
+                "the target {} is not under the base URL {}",
+                without_userinfo(bare.as_str()),
+                without_userinfo(&base)
             ))),
         };
     }
@@ -466,5 +531,48 @@ pub fn target(
                 .collect();
             Ok((path.to_string(), query))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        // The `{id}` of a template given as a full URL survives the URL parser.
+        let mut doc = Map::new();
+        let (path, query) = target(&mut doc, "https://h.example/v1/items/{id}?x=1").unwrap();
+        assert_eq!(path, "{id}");
+        assert_eq!(doc["baseUrl"], "https://h.example/v1/items/");
+        assert_eq!(query, vec![("x".to_string(), "1".to_string())]);
+        let mut doc = Map::new();
+        doc.insert("baseUrl".into(), json!("https://h.example/v1/"));
+        let (path, _) = target(&mut doc, "https://h.example/v1/items/{id}").unwrap();
+        assert_eq!(path, "items/{id}");
+
+        // Messages show no user info.
+        let mut doc = Map::new();
+        doc.insert("baseUrl".into(), json!("https://h.example/v1/"));
+        let e = target(&mut doc, "https://bob:hunter2@other.example/v2/items").unwrap_err();
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+        let e = target(&mut Map::new(), "https://bob:hunter2@[::1/items").unwrap_err();
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+    }
+
+    #[test]
+    fn query_credentials_go_to_the_defaults() {
+        let mut doc = Map::new();
+        doc.insert("query".into(), json!({ "a": "1" }));
+        let q = vec![
+            ("api_key".to_string(), "k".to_string()),
+            ("active".to_string(), "true".to_string()),
+        ];
+        let kept = query_to_defaults(&mut doc, q.clone(), false);
+        assert_eq!(kept, vec![("active".to_string(), "true".to_string())]);
+        assert_eq!(doc["query"], json!([["a", "1"], ["api_key", "k"]]));
+        let mut doc = Map::new();
+        assert!(query_to_defaults(&mut doc, q, true).is_empty());
+        assert_eq!(doc["query"], json!([["api_key", "k"], ["active", "true"]]));
     }
 }

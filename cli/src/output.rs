@@ -38,6 +38,8 @@ impl Format {
 /// The output sink with its counts.
 pub struct Output {
     out: BufWriter<Box<dyn Write + Send>>,
+    /// The output file, to make it durable ([`Output::sync`]).
+    file: Option<File>,
     path: Option<PathBuf>,
     format: Format,
     /// Bytes written (the file's length once flushed).
@@ -57,19 +59,27 @@ impl Output {
         columns: Option<Vec<String>>,
         resume: Option<(u64, u64)>,
     ) -> Result<Output> {
+        let mut file = None;
         let (sink, bytes, records): (Box<dyn Write + Send>, u64, u64) = match path {
             None => (Box::new(io::stdout()), 0, 0),
             Some(p) => match resume {
-                None => (
-                    Box::new(File::create(p).map_err(|e| Fail::io("cannot create", p, e))?),
-                    0,
-                    0,
-                ),
+                None => {
+                    let f = File::create(p).map_err(|e| Fail::io("cannot create", p, e))?;
+                    file = f.try_clone().ok();
+                    (Box::new(f), 0, 0)
+                }
                 Some((bytes, records)) => {
-                    let mut f = OpenOptions::new()
-                        .write(true)
-                        .open(p)
-                        .map_err(|e| Fail::io("cannot open the output to resume it:", p, e))?;
+                    let mut f = OpenOptions::new().write(true).open(p).map_err(|e| {
+                        if e.kind() == io::ErrorKind::NotFound {
+                            Fail::usage(format!(
+                                "the output {} that the state file continues is gone: \
+                                 remove the state file to start over",
+                                p.display()
+                            ))
+                        } else {
+                            Fail::io("cannot open the output to resume it,", p, e)
+                        }
+                    })?;
                     let len = f
                         .metadata()
                         .map_err(|e| Fail::io("cannot read", p, e))?
@@ -85,11 +95,13 @@ impl Output {
                         .map_err(|e| Fail::io("cannot truncate", p, e))?;
                     f.seek(SeekFrom::Start(bytes))
                         .map_err(|e| Fail::io("cannot seek", p, e))?;
+                    file = f.try_clone().ok();
                     (Box::new(f), bytes, records)
                 }
             },
         };
         Ok(Output {
+            file,
             out: BufWriter::with_capacity(1 << 16, sink),
             path: path.map(Path::to_path_buf),
             format,
@@ -124,8 +136,16 @@ impl Output {
                     }
                 }
             }
-            if cols.is_empty() {
+            if records.is_empty() {
                 return Ok(()); // nothing to infer from yet: an empty page
+            }
+            if cols.is_empty() {
+                // Writing nothing would drop the page's records unseen.
+                return Err(Fail::usage(
+                    "--format csv: the first records are not JSON objects with members, \
+                     so no columns can be inferred: give --columns, or use --format ndjson or json"
+                        .into(),
+                ));
             }
             self.columns = Some(cols);
         }
@@ -182,6 +202,18 @@ impl Output {
     pub fn flush(&mut self) -> Result<()> {
         let r = self.out.flush();
         r.map_err(|e| self.fail(e))
+    }
+
+    /// Flushes and makes a file output durable (on disk, not only handed
+    /// to the operating system): before a state file says the pull finished
+    /// and stores the watermark the next delta pull starts from, so that a
+    /// crash or power loss cannot leave a watermark past records never written.
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush()?;
+        match &self.file {
+            Some(f) => f.sync_all().map_err(|e| self.fail(e)),
+            None => Ok(()),
+        }
     }
 
     /// Ends the output: the JSON array's closing bracket.
@@ -266,5 +298,23 @@ mod tests {
             "\"x,y\",,\"{\"\"d\"\": [1, 2]}\",1.50,\"say \"\"hi\"\"\"\n"
         );
         assert!(fields(b"[1]").is_empty());
+    }
+
+    #[test]
+    fn csv_refuses_records_it_cannot_make_columns_of() {
+        let dir = std::env::temp_dir().join(format!("pagewise-csv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("out.csv");
+        let mut out = Output::open(Some(&p), Format::Csv, None, None).unwrap();
+        // An empty page: nothing to infer from yet, nothing lost.
+        out.page(&pagewise::core::Records::from_json(Vec::<&str>::new()))
+            .unwrap();
+        // Records that are not objects: an error, not rows left out unseen.
+        let Err(e) = out.page(&pagewise::core::Records::from_json(["1", "\"two\""])) else {
+            panic!("no columns to write the records in: an error");
+        };
+        assert!(e.message.contains("--columns"), "{}", e.message);
+        assert_eq!(out.records, 0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

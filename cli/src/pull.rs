@@ -140,6 +140,9 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
         args.target.clone().unwrap_or_default()
     };
     let (path, query) = options::target(&mut doc, &target)?;
+    // A credential in the target's query (`?api_key=`) goes with every
+    // request, redacted in logs and kept out of the state file.
+    let query = options::query_to_defaults(&mut doc, query, false);
     let api = args.api.build(&doc)?;
 
     // Where the last run got to.
@@ -249,7 +252,7 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
             },
             watermark: w,
         };
-        st.write(sp)
+        st.write(sp, finished)
     };
 
     let mut pages = list.raw_pages();
@@ -281,6 +284,10 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
     match end {
         End::Done(report) => {
             out.finish()?;
+            // On disk before the state says finished (and moves the watermark).
+            if args.state.is_some() {
+                out.sync()?;
+            }
             let c = &report.retries;
             progress.show(
                 &Snapshot {
@@ -314,7 +321,14 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
         }
         End::Interrupted => {
             out.flush()?;
-            save(&out, pages.checkpoint(), false, watermark)?;
+            // No checkpoint: the sweep never started (a configuration error);
+            // the state file, if any, is left as it was.
+            if let Some(cp) = pages.checkpoint() {
+                save(&out, Some(cp), false, watermark)?;
+            }
+            // A JSON array is closed, so that what was written reads; the
+            // state's length is before the bracket, where a resume cuts.
+            out.finish()?;
             let progress = pages.progress().cloned();
             let mut r = report_json("interrupted", progress.as_ref());
             r["output"] = output;
@@ -332,7 +346,13 @@ pub fn run(args: PullArgs, mode: Mode) -> Result<i32> {
         }
         End::Failed(e) => {
             out.flush()?;
-            save(&out, pages.checkpoint(), false, watermark)?;
+            // No checkpoint: the sweep never started (a configuration error,
+            // say); a state without one could only be refused by the next
+            // run, so the state file, if any, is left as it was.
+            if let Some(cp) = pages.checkpoint() {
+                save(&out, Some(cp), false, watermark)?;
+            }
+            out.finish()?;
             let progress = pages.progress().cloned();
             let mut r = report_json("failed", progress.as_ref());
             r["output"] = output;

@@ -71,15 +71,24 @@ impl State {
         Ok(Some(state))
     }
 
-    /// Writes the state file atomically: a temporary file beside it, then a rename.
-    pub fn write(&self, path: &Path) -> Result<()> {
+    /// Writes the state file atomically: a temporary file beside it, then a
+    /// rename. `durable`: the temporary file is on disk before the rename
+    /// (for the last state of a pull, which a crash must not leave empty).
+    pub fn write(&self, path: &Path, durable: bool) -> Result<()> {
+        use std::io::Write;
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| Fail::failed(format!("the state does not serialize: {e}")))?;
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        std::fs::write(&tmp, text.as_bytes())
-            .map_err(|e| Fail::io("cannot write the state file", &tmp, e))?;
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            if durable {
+                f.sync_all()?;
+            }
+            Ok(())
+        });
+        written.map_err(|e| Fail::io("cannot write the state file", &tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Fail::io("cannot replace the state file", path, e))
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use pagewise_testserver::{Config, TestServer};
+use pagewise_testserver::{Config, FailPath, Faults, TestServer};
 use serde_json::Value;
 
 fn bin() -> Command {
@@ -320,6 +320,20 @@ fn usage_errors_exit_2() {
             "/nonexistent/options.json",
         ],
         &["pull", "--frobnicate"],
+        &[
+            "fetch",
+            "items/{id}",
+            "--base-url",
+            "http://127.0.0.1:9/",
+            "--ids",
+            "/nonexistent/ids.txt",
+        ],
+        &[
+            "push",
+            "http://127.0.0.1:9/items",
+            "--input",
+            "/nonexistent/in.ndjson",
+        ],
     ];
     for args in cases {
         let o = run(args);
@@ -657,4 +671,247 @@ fn verbose_flags_show_the_library_logs() {
             .all(|l| l.contains("GET http://127.0.0.1:") && l.contains("/offset/items?")),
         "{debug}"
     );
+}
+
+/// The test server failing every request whose path holds `at` (a 404,
+/// which no retry mends), so that a pull stops there with its state saved.
+fn failing_at(server: &TestServer, at: &str) {
+    server.set_faults(Faults {
+        fail_paths: vec![FailPath {
+            contains: at.into(),
+            status: 404,
+        }],
+        ..Faults::default()
+    });
+}
+
+#[test]
+fn a_credential_in_the_target_query_stays_out_of_logs_and_state() {
+    let server = TestServer::start(Config {
+        records: 300,
+        ..Config::default()
+    })
+    .unwrap();
+    let secret = "qu3ry-S3CRET-9911";
+    let d = dir("query-secret");
+    let out = d.join("out.ndjson");
+    let state = d.join("state.json");
+    let url = format!("{}/offset/items?api_key={secret}&active=true", server.url());
+    let mut args = vec![
+        "pull",
+        &url,
+        "--page-size",
+        "50",
+        "--max-retries",
+        "0",
+        "-vv",
+        "-o",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    args.extend(OFFSET);
+    failing_at(&server, "offset=100");
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("GET "),
+        "request lines at -vv: {}",
+        text(&o.stderr)
+    );
+    assert!(
+        !text(&o.stderr).contains(secret),
+        "the query's credential in the logs: {}",
+        text(&o.stderr)
+    );
+    let st = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        !st.contains(secret),
+        "the credential in the state file: {st}"
+    );
+    assert_eq!(records_in(&state), Some(100));
+
+    // The resume still sends it, and the other parameter, with every request.
+    server.set_faults(Faults::default());
+    server.reset();
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains(secret));
+    assert_eq!(
+        ids_of(&std::fs::read_to_string(&out).unwrap()),
+        (1..=300).collect::<Vec<_>>()
+    );
+    let log = server.log();
+    assert!(!log.is_empty());
+    for r in &log {
+        assert!(
+            r.path.contains(&format!("api_key={secret}")) && r.path.contains("active=true"),
+            "{}",
+            r.path
+        );
+    }
+}
+
+#[test]
+fn a_json_array_reads_after_a_failure_and_after_the_resume() {
+    let server = TestServer::start(Config {
+        records: 300,
+        ..Config::default()
+    })
+    .unwrap();
+    let d = dir("json-resume");
+    let out = d.join("out.json");
+    let state = d.join("state.json");
+    let url = format!("{}/offset/items", server.url());
+    let mut args = vec![
+        "pull",
+        &url,
+        "--format",
+        "json",
+        "--page-size",
+        "50",
+        "--max-retries",
+        "0",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    args.extend(OFFSET);
+    failing_at(&server, "offset=100");
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let first: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap())
+        .expect("the output of a failed pull is a JSON array");
+    assert_eq!(first.as_array().unwrap().len(), 100);
+
+    // The output gone: a usage error that says what to do.
+    let aside = d.join("aside.json");
+    std::fs::rename(&out, &aside).unwrap();
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("remove the state file"),
+        "{}",
+        text(&o.stderr)
+    );
+    std::fs::rename(&aside, &out).unwrap();
+
+    server.set_faults(Faults::default());
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap())
+        .expect("the resumed output is one JSON array");
+    let ids: Vec<u64> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=300).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_run_that_could_not_start_leaves_no_state_in_the_way() {
+    let server = TestServer::start(Config {
+        records: 120,
+        ..Config::default()
+    })
+    .unwrap();
+    let d = dir("no-start");
+    let out = d.join("out.ndjson");
+    let state = d.join("state.json");
+    let url = format!(
+        "{}/offset/items?updated_at_gte=2000-01-01T00:00:00Z",
+        server.url()
+    );
+    let mut args = vec![
+        "pull",
+        &url,
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    args.extend(OFFSET);
+    // The delta filter would set a parameter the target already has.
+    let mut clash = args.clone();
+    clash.extend(["--since", "updated_at=2001-01-01T00:00:00Z"]);
+    let o = run(&clash);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    // Corrected (no --since), the same command runs.
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        ids_of(&std::fs::read_to_string(&out).unwrap()),
+        (1..=120).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn fetch_takes_a_full_url_template_and_its_query() {
+    let server = TestServer::start(Config {
+        records: 20,
+        ..Config::default()
+    })
+    .unwrap();
+    let d = dir("fetch-url");
+    let ids = d.join("ids.txt");
+    std::fs::write(&ids, "3\n5\n").unwrap();
+    let template = format!("{}/items/{{id}}?fields_hint=all", server.url());
+    let o = run(&["fetch", &template, "--ids", ids.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let lines: Vec<Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["record"]["id"], 3);
+    assert_eq!(lines[1]["record"]["id"], 5);
+    for r in server.log() {
+        assert!(r.path.contains("fields_hint=all"), "{}", r.path);
+    }
+}
+
+#[test]
+fn a_resumed_csv_has_one_header_and_every_row_once() {
+    let server = TestServer::start(Config {
+        records: 300,
+        ..Config::default()
+    })
+    .unwrap();
+    let d = dir("csv-resume");
+    let out = d.join("out.csv");
+    let state = d.join("state.json");
+    let url = format!("{}/offset/items", server.url());
+    let mut args = vec![
+        "pull",
+        &url,
+        "--format",
+        "csv",
+        "--page-size",
+        "50",
+        "--max-retries",
+        "0",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    args.extend(OFFSET);
+    failing_at(&server, "offset=100");
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    server.set_faults(Faults::default());
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let rows = csv(&std::fs::read_to_string(&out).unwrap());
+    let header = &rows[0];
+    let id = header.iter().position(|c| c == "id").expect("an id column");
+    assert_eq!(rows.len(), 301, "one header, 300 rows");
+    let ids: Vec<u64> = rows[1..].iter().map(|r| r[id].parse().unwrap()).collect();
+    assert_eq!(ids, (1..=300).collect::<Vec<_>>());
 }

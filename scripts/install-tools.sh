@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building the npm package needs, when it is missing: the
 # wasm32 target and wasm-bindgen-cli at exactly the version of the
-# wasm-bindgen crate; the Rust toolchain of the crate's `rust-version` (the
-# MSRV check of scripts/test-all.sh), with its wasm32 target; with --browser
-# also Chromium and chromedriver (for the browser test suites). Idempotent:
-# quick when everything is there.
+# wasm-bindgen crate; with --browser (what the test suites need) also the
+# Rust toolchain of the crate's `rust-version` with its wasm32 target (the
+# MSRV check of scripts/test-all.sh) and Chromium with chromedriver (the
+# browser suites). Idempotent: quick when everything is there.
 #
 #   scripts/install-tools.sh [--browser]
 set -euo pipefail
@@ -17,12 +17,14 @@ fi
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
-# The MSRV: the `rust-version` of the root Cargo.toml's [package].
-msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' "$(dirname "$0")/../Cargo.toml" | head -1)
-if [ -n "$msrv" ] && ! rustup run "$msrv" rustc --version >/dev/null 2>&1; then
-  rustup toolchain install "$msrv" --profile minimal --target wasm32-unknown-unknown
-elif [ -n "$msrv" ] && ! rustup target list --installed --toolchain "$msrv" | grep -qx wasm32-unknown-unknown; then
-  rustup target add --toolchain "$msrv" wasm32-unknown-unknown
+if [ "${1:-}" = "--browser" ]; then
+  # The MSRV: the `rust-version` of the root Cargo.toml's [package].
+  msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' "$(dirname "$0")/../Cargo.toml" | head -1)
+  if [ -n "$msrv" ] && ! rustup run "$msrv" rustc --version >/dev/null 2>&1; then
+    rustup toolchain install "$msrv" --profile minimal --target wasm32-unknown-unknown
+  elif [ -n "$msrv" ] && ! rustup target list --installed --toolchain "$msrv" | grep -qx wasm32-unknown-unknown; then
+    rustup target add --toolchain "$msrv" wasm32-unknown-unknown
+  fi
 fi
 if [ "${1:-}" = "--browser" ]; then
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then

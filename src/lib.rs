@@ -129,6 +129,7 @@ pub use crate::api::Api;
 pub use crate::client::{
     Client, FetchManyStream, PageStream, RawPageStream, RecordStream, WriteStream,
 };
+pub use crate::core::is_sensitive_query_name;
 pub use crate::core::Preset;
 pub use crate::core::{
     ApiBuilder, ApiOptions, Auth, Checkpoint, DeltaFilter, Link, ListOptions, Notice, Order,

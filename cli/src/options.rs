@@ -419,28 +419,6 @@ impl ApiArgs {
     }
 }
 
-/// Whether a query parameter's name says it carries a credential: the
-/// library's own rule for default query parameters (`api_key`, `sig`,
-/// `access_token`, ...), which it redacts in logs and errors and keeps out
-/// of checkpoints.
-fn is_sensitive_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    [
-        "auth",
-        "cookie",
-        "token",
-        "key",
-        "secret",
-        "sig",
-        "password",
-        "passwd",
-        "session",
-        "credential",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
-}
-
 /// Moves query parameters of the target to the document's default query
 /// (sent with every request of the API): all of them with `all`, otherwise
 /// those named like a credential. The library redacts a default parameter
@@ -454,7 +432,7 @@ pub fn query_to_defaults(
 ) -> Vec<(String, String)> {
     let (moved, kept): (Vec<_>, Vec<_>) = query
         .into_iter()
-        .partition(|(n, _)| all || is_sensitive_name(n));
+        .partition(|(n, _)| all || pagewise::is_sensitive_query_name(n));
     if !moved.is_empty() {
         let mut pairs = as_pairs(doc.remove("query"));
         pairs.extend(moved.into_iter().map(|(n, v)| json!([n, v])));

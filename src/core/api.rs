@@ -292,7 +292,7 @@ fn secrets_of(auth: &Option<Auth>, query: &[(String, String)]) -> Secrets {
         secrets.query_params.push(name.clone());
     }
     for (name, value) in query {
-        if is_sensitive_name(name) {
+        if is_sensitive_query_name(name) {
             if !secrets.redacted_params.contains(name) {
                 secrets.redacted_params.push(name.clone());
             }
@@ -1083,8 +1083,20 @@ impl ApiSpec {
     }
 }
 
-/// Whether a query parameter's name says it carries a credential.
-fn is_sensitive_name(name: &str) -> bool {
+/// Whether a query parameter's name says it carries a credential (it holds
+/// `auth`, `cookie`, `token`, `key`, `secret`, `sig`, `password`, `passwd`,
+/// `session` or `credential`, in any case): such default query parameters
+/// ([`ApiBuilder::query`]) are redacted in messages and logs and kept out of
+/// the URLs a checkpoint stores. A program that builds an [`Api`](crate::Api)
+/// from a URL someone typed can use it to move such parameters into the
+/// defaults.
+///
+/// ```
+/// assert!(pagewise::is_sensitive_query_name("api_key"));
+/// assert!(pagewise::is_sensitive_query_name("X-Amz-Signature"));
+/// assert!(!pagewise::is_sensitive_query_name("updated_at_gte"));
+/// ```
+pub fn is_sensitive_query_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     [
         "auth",

@@ -38,7 +38,7 @@ pub(crate) fn test_origin() -> web_time::Instant {
 pub mod __fuzz;
 
 pub use self::url::{Url, UrlError};
-pub use api::{ApiBuilder, ApiSpec, Auth};
+pub use api::{is_sensitive_query_name, ApiBuilder, ApiSpec, Auth};
 pub use checkpoint::{Checkpoint, ManyCheckpoint};
 pub use delta::{DeltaCompose, DeltaFilter, DeltaFormat, Watermark};
 pub(crate) use exchange::refuses_credentials;

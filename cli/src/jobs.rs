@@ -119,6 +119,42 @@ fn finish(
     Ok(code)
 }
 
+/// Writes the NDJSON line of each item of a job (`Ok`: it succeeded,
+/// `Err`: it failed; both are written) and shows the progress after each;
+/// answers how many succeeded and how many failed.
+fn write_results(
+    lines: impl Iterator<Item = Result<std::result::Result<String, String>>>,
+    total: u64,
+    built: &pagewise::Api,
+    progress: &Progress,
+    out: &mut Output,
+) -> Result<(u64, u64)> {
+    let (mut ok, mut failed) = (0u64, 0u64);
+    for line in lines {
+        let line = match line? {
+            Ok(line) => {
+                ok += 1;
+                line
+            }
+            Err(line) => {
+                failed += 1;
+                line
+            }
+        };
+        out.line(&line)?;
+        progress.show(
+            &Snapshot {
+                records: ok + failed,
+                total: Some(total),
+                concurrency: built.current_concurrency(),
+                ..Snapshot::default()
+            },
+            false,
+        );
+    }
+    Ok((ok, failed))
+}
+
 /// `fetch`: records by id to NDJSON of per-id results.
 pub fn fetch(
     template: &str,
@@ -143,35 +179,21 @@ pub fn fetch(
     }
     let progress = Progress::new(mode, "fetch");
     let mut out = Output::open(output, Format::Ndjson, None, None)?;
-    let (mut ok, mut failed) = (0u64, 0u64);
     let mut results = job.iter::<JsonText>();
-    for (id, result) in results.by_ref() {
-        let line = match result {
-            Ok(record) => {
-                ok += 1;
-                format!(
-                    "{{\"id\":{},\"record\":{}}}",
-                    json!(id),
-                    record.as_str().replace(['\n', '\r'], " ")
-                )
-            }
-            Err(e) => {
-                failed += 1;
+    let lines = results.by_ref().map(|(id, result)| {
+        Ok(match result {
+            Ok(record) => Ok(format!(
+                "{{\"id\":{},\"record\":{}}}",
+                json!(id),
+                record.as_str().replace(['\n', '\r'], " ")
+            )),
+            Err(e) => Err(
                 json!({ "id": id, "error": e.to_string(), "kind": e.kind().to_string() })
-                    .to_string()
-            }
-        };
-        out.line(&line)?;
-        progress.show(
-            &Snapshot {
-                records: ok + failed,
-                total: Some(total),
-                concurrency: built.current_concurrency(),
-                ..Snapshot::default()
-            },
-            false,
-        );
-    }
+                    .to_string(),
+            ),
+        })
+    });
+    let (ok, failed) = write_results(lines, total, &built, &progress, &mut out)?;
     out.finish()?;
     progress.finish();
     let r = many_json(results.report());
@@ -216,31 +238,17 @@ pub fn push(
     };
     let progress = Progress::new(mode, "push");
     let mut out = Output::open(output, Format::Ndjson, None, None)?;
-    let (mut ok, mut failed) = (0u64, 0u64);
     let mut outcomes = job.iter();
-    for outcome in outcomes.by_ref() {
+    let lines = outcomes.by_ref().map(|outcome| {
         let outcome = outcome?;
-        let line = match &outcome.result {
-            Ok(w) => {
-                ok += 1;
-                json!({ "index": outcome.index, "id": w.id, "status": w.status }).to_string()
-            }
-            Err(e) => {
-                failed += 1;
-                json!({ "index": outcome.index, "error": e.to_string(), "kind": e.kind().to_string() }).to_string()
-            }
-        };
-        out.line(&line)?;
-        progress.show(
-            &Snapshot {
-                records: ok + failed,
-                total: Some(total),
-                concurrency: built.current_concurrency(),
-                ..Snapshot::default()
-            },
-            false,
-        );
-    }
+        Ok(match &outcome.result {
+            Ok(w) => Ok(
+                json!({ "index": outcome.index, "id": w.id, "status": w.status }).to_string(),
+            ),
+            Err(e) => Err(json!({ "index": outcome.index, "error": e.to_string(), "kind": e.kind().to_string() }).to_string()),
+        })
+    });
+    let (ok, failed) = write_results(lines, total, &built, &progress, &mut out)?;
     out.finish()?;
     progress.finish();
     let r = many_json(outcomes.report());
